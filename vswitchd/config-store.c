@@ -1,0 +1,2 @@
+/* Placeholder until the config store lands. */
+#include "config-store.h"

@@ -1,0 +1,132 @@
+/*
+ * JSON-RPC 2.0 server on a unix stream socket, driven by libevent on the
+ * control thread.
+ *
+ * Framing: each request and each response is one JSON text followed by a
+ * newline ("\n"); a request may arrive in any number of writes, and many
+ * requests may be pipelined on one connection (answered in order).
+ * Notifications (no "id") are executed and not answered.  Batches (JSON
+ * arrays) are answered with -32600.
+ *
+ * Limits protect the daemon from its clients: a request longer than the
+ * size cap is answered with an error and the connection is closed after
+ * at most the cap has been buffered; a client that does not read its
+ * responses is disconnected once its pending output passes the output
+ * cap; the number of connections is capped.  None of this ever blocks the
+ * datapath, which runs on other threads.
+ *
+ * Access: the peer's uid (SO_PEERCRED) decides.  Root and the daemon's own
+ * uid may call every method; uids added with vsw_rpc_server_allow_uid()
+ * may call what they are allowed to; everyone else is refused.
+ */
+#ifndef VSW_RPC_SERVER_H
+#define VSW_RPC_SERVER_H 1
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct event_base;
+
+/* JSON-RPC 2.0 error codes, and the ones this daemon adds. */
+enum vsw_rpc_code {
+    VSW_RPC_PARSE_ERROR = -32700,
+    VSW_RPC_INVALID_REQUEST = -32600,
+    VSW_RPC_METHOD_NOT_FOUND = -32601,
+    VSW_RPC_INVALID_PARAMS = -32602,
+    VSW_RPC_INTERNAL_ERROR = -32603,
+    VSW_RPC_NOT_FOUND = -32001,      /* named switch/port/... unknown */
+    VSW_RPC_EXISTS = -32002,         /* name already taken */
+    VSW_RPC_SYSTEM_ERROR = -32003,   /* the kernel refused (errno text) */
+    VSW_RPC_PERMISSION = -32004,     /* the client may not do this */
+    VSW_RPC_TOO_LARGE = -32005,      /* request over the size cap */
+    VSW_RPC_CONFLICT = -32006,       /* contradicts current state */
+};
+
+#define VSW_RPC_MAX_MESSAGE 256
+/* An error a handler reports: a code and a one-line human message. */
+struct vsw_rpc_error {
+    int code;                          /* enum vsw_rpc_code */
+    char message[VSW_RPC_MAX_MESSAGE]; /* NUL-terminated, no newline */
+};
+
+/* Fills 'err' and returns 'code' (negative), so a handler can write
+ * "return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "...", ...);". */
+int vsw_rpc_error(struct vsw_rpc_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A method handler.  'params' is the request's params object (an empty
+ * object when the request had none; never NULL; borrowed).  On success it
+ * returns 0 and stores a new reference in '*result' (NULL means {}).  On
+ * failure it returns a negative value after filling 'err', and must have
+ * changed nothing. */
+typedef int vsw_rpc_handler(json_t *params, json_t **result,
+                            struct vsw_rpc_error *err, void *aux);
+
+struct vsw_rpc_method {
+    const char *name;         /* "noun.verb" */
+    vsw_rpc_handler *handler; /* called on the control thread */
+    bool mutates;             /* refused for read-only clients */
+};
+
+/* Limits; zero fields take the defaults below. */
+struct vsw_rpc_limits {
+    size_t max_request;      /* bytes of one request, default 1 MiB */
+    size_t max_output;       /* pending response bytes, default 16 MiB */
+    unsigned max_clients;    /* connections, default 128 */
+};
+
+struct vsw_rpc_server;
+
+/* Creates a server listening on 'socket_path' (an existing socket file
+ * there is replaced; the file is made mode 0660).  Returns 0 and stores
+ * the server in '*serverp', or a negative errno. */
+int vsw_rpc_server_create(struct event_base *base, const char *socket_path,
+                          const struct vsw_rpc_limits *limits,
+                          struct vsw_rpc_server **serverp);
+
+/* Stops listening, closes every connection, removes the socket file and
+ * frees 'server'.  NULL is allowed. */
+void vsw_rpc_server_destroy(struct vsw_rpc_server *server);
+
+/* Registers the 'n' methods of 'methods' (which must outlive the server),
+ * each called with 'aux'.  Returns 0, or -EEXIST if a name is taken. */
+int vsw_rpc_server_register(struct vsw_rpc_server *server,
+                            const struct vsw_rpc_method *methods, size_t n,
+                            void *aux);
+
+/* Lets 'uid' connect, read-only unless 'read_write'. */
+void vsw_rpc_server_allow_uid(struct vsw_rpc_server *server, uid_t uid,
+                              bool read_write);
+
+/* Handles one request text outside any connection, exactly as a client
+ * with full access would have it handled.  Returns the response text
+ * (caller frees it with free()), or NULL for a notification.  For tests
+ * and for the daemon's own use. */
+char *vsw_rpc_server_handle_text(struct vsw_rpc_server *server,
+                                 const char *request, size_t len);
+
+/* Parameter helpers for handlers.  Each returns 0, or fills 'err' with
+ * VSW_RPC_INVALID_PARAMS and a message naming the parameter and returns
+ * a negative value. */
+
+/* Fails if 'params' has a key not in the NULL-terminated 'known'. */
+int vsw_rpc_check_keys(const json_t *params, const char *const known[],
+                       struct vsw_rpc_error *err);
+/* '*value' = the string 'key', or 'dflt' when absent (NULL if required
+ * and absent fails when 'required'). */
+int vsw_rpc_get_string(const json_t *params, const char *key,
+                       bool required, const char **value,
+                       struct vsw_rpc_error *err);
+/* '*value' = the integer 'key' within [min, max]; unchanged when absent
+ * and not 'required'. */
+int vsw_rpc_get_int(const json_t *params, const char *key, bool required,
+                    long long min, long long max, long long *value,
+                    struct vsw_rpc_error *err);
+/* '*value' = the boolean 'key'; unchanged when absent and not
+ * 'required'. */
+int vsw_rpc_get_bool(const json_t *params, const char *key, bool required,
+                     bool *value, struct vsw_rpc_error *err);
+
+#endif /* VSW_RPC_SERVER_H */
