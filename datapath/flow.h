@@ -54,6 +54,10 @@ enum {
     VSW_FLOW_F_L4_MALFORMED = 1 << 10,   /* e.g. TCP data offset < 5 */
     VSW_FLOW_F_ATOMIC_FRAGMENT = 1 << 11, /* IPv6 fragment header with
                                              offset 0 and M clear */
+    VSW_FLOW_F_L3_CLIPPED = 1 << 12, /* L3 data runs past offset 65535,
+                                        which the 16-bit offsets cannot
+                                        express: l3_end is clamped there
+                                        and nothing past it is parsed */
 };
 
 /*

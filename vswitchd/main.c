@@ -1,7 +1,355 @@
-/* Replaced by the real daemon entry point. */
-int main(void);
-int
-main(void)
+/*
+ * vswitchd: the daemon.  Parses options, takes the state directory for
+ * itself, starts the switch manager (datapath workers, restored
+ * configuration) and serves JSON-RPC on the control thread's libevent
+ * loop until SIGTERM or SIGINT.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager.h"
+#include "rpc-server.h"
+#include "timeutil.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/vswitch"
+
+struct options {
+    const char *state_dir;  /* --state-dir */
+    char socket[PATH_MAX];  /* --socket, or state_dir/vswitchd.sock */
+    char pidfile[PATH_MAX]; /* --pidfile, or state_dir/vswitchd.pid */
+    const char *log_file;   /* --log-file, NULL for stderr */
+    enum vsw_log_level log_level; /* --log-level */
+    unsigned n_workers;     /* --workers, default: one per core */
+    bool detach;            /* --detach */
+};
+
+static void
+usage(FILE *out)
 {
-    return 1;
+    fprintf(out,
+            "usage: vswitchd [OPTIONS]\n"
+            "Runs the vswitch daemon: forwards traffic between TAP and "
+            "uplink ports\nand serves JSON-RPC on a unix socket.\n\n"
+            "  --state-dir DIR     configuration, socket and pidfile live "
+            "here\n"
+            "                      (default " DEFAULT_STATE_DIR ")\n"
+            "  --socket PATH       JSON-RPC socket (default "
+            "DIR/vswitchd.sock)\n"
+            "  --pidfile [PATH]    write the pid here (default "
+            "DIR/vswitchd.pid)\n"
+            "  --detach            run in the background once ready\n"
+            "  --log-file PATH     log here instead of stderr\n"
+            "  --log-level LEVEL   err, warn, info (default) or debug\n"
+            "  --workers N         datapath threads (default: one per "
+            "core)\n"
+            "  -h, --help          show this help\n"
+            "  -V, --version       show the version\n");
+}
+
+static void
+die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+die(const char *fmt, ...)
+{
+    va_list args;
+
+    fputs("vswitchd: ", stderr);
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+static void
+parse_options(int argc, char *argv[], struct options *opts)
+{
+    enum {
+        OPT_STATE_DIR = 256,
+        OPT_SOCKET,
+        OPT_PIDFILE,
+        OPT_DETACH,
+        OPT_LOG_FILE,
+        OPT_LOG_LEVEL,
+        OPT_WORKERS,
+    };
+    static const struct option longopts[] = {
+        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+        {"socket", required_argument, NULL, OPT_SOCKET},
+        {"pidfile", optional_argument, NULL, OPT_PIDFILE},
+        {"detach", no_argument, NULL, OPT_DETACH},
+        {"log-file", required_argument, NULL, OPT_LOG_FILE},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"workers", required_argument, NULL, OPT_WORKERS},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *socket = NULL;
+    const char *pidfile = NULL;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int c;
+
+    opts->state_dir = DEFAULT_STATE_DIR;
+    opts->log_level = VSW_LOG_INFO;
+    opts->n_workers = cores > 0 ? (unsigned)cores : 1;
+    while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+        char *end;
+        long n;
+
+        switch (c) {
+        case OPT_STATE_DIR:
+            opts->state_dir = optarg;
+            break;
+        case OPT_SOCKET:
+            socket = optarg;
+            break;
+        case OPT_PIDFILE:
+            pidfile = optarg ? optarg : "";
+            break;
+        case OPT_DETACH:
+            opts->detach = true;
+            break;
+        case OPT_LOG_FILE:
+            opts->log_file = optarg;
+            break;
+        case OPT_LOG_LEVEL:
+            if (vsw_log_level_from_string(optarg, &opts->log_level)) {
+                die("--log-level: '%s' is not err, warn, info or debug",
+                    optarg);
+            }
+            break;
+        case OPT_WORKERS:
+            n = strtol(optarg, &end, 10);
+            if (*end || end == optarg || n < 1 || n > 64) {
+                die("--workers: '%s' is not a number from 1 to 64", optarg);
+            }
+            opts->n_workers = (unsigned)n;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case 'V':
+            printf("vswitchd %s\n", VSW_VERSION);
+            exit(0);
+        default:
+            usage(stderr);
+            exit(2);
+        }
+    }
+    if (optind < argc) {
+        die("unexpected argument '%s' (see --help)", argv[optind]);
+    }
+    if (strlen(opts->state_dir) > PATH_MAX / 2) {
+        die("--state-dir: path too long");
+    }
+    if (opts->state_dir[0] != '/') {
+        die("--state-dir must be an absolute path, not '%s'",
+            opts->state_dir);
+    }
+    snprintf(opts->socket, sizeof opts->socket, "%s",
+             socket ? socket : "");
+    if (!socket) {
+        snprintf(opts->socket, sizeof opts->socket, "%s/vswitchd.sock",
+                 opts->state_dir);
+    }
+    if (!pidfile || !pidfile[0]) {
+        snprintf(opts->pidfile, sizeof opts->pidfile, "%s/vswitchd.pid",
+                 opts->state_dir);
+    } else {
+        snprintf(opts->pidfile, sizeof opts->pidfile, "%s", pidfile);
+    }
+}
+
+/* Creates 'dir' and its parents (mode 0700 for the last one). */
+static int
+make_dirs(const char *dir)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+                return -errno;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+        return -errno;
+    }
+    return 0;
+}
+
+/* Two daemons on one state directory would fight over its TAP devices:
+ * the lock, held for the daemon's life, prevents it. */
+static int
+lock_state_dir(const char *state_dir)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    snprintf(path, sizeof path, "%s/lock", state_dir);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        die("cannot open %s: %s", path, strerror(errno));
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        die("another vswitchd already runs on %s", state_dir);
+    }
+    return fd;
+}
+
+static void
+write_pidfile(const char *path)
+{
+    char tmp[PATH_MAX + 16];
+    FILE *f;
+
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) ||
+        rename(tmp, path)) {
+        die("cannot write pidfile %s: %s", path, strerror(errno));
+    }
+}
+
+/* Forks; the parent waits until the child reports through a pipe that it
+ * is serving (or has failed), then exits with the child's verdict, so
+ * "vswitchd --detach && vswitch-ctl ..." works without a sleep. */
+static int
+detach(void)
+{
+    int fds[2];
+    pid_t pid;
+    char status = 1;
+
+    if (pipe(fds) < 0) {
+        die("pipe: %s", strerror(errno));
+    }
+    pid = fork();
+    if (pid < 0) {
+        die("fork: %s", strerror(errno));
+    }
+    if (pid > 0) {
+        close(fds[1]);
+        if (read(fds[0], &status, 1) != 1) {
+            status = 1;
+        }
+        _exit(status);
+    }
+    close(fds[0]);
+    setsid();
+    return fds[1];
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *base)
+{
+    (void)what;
+    VSW_INFO("signal %d: exiting", (int)sig);
+    event_base_loopbreak(base);
+}
+
+int
+main(int argc, char *argv[])
+{
+    struct vsw_manager_options mopts;
+    struct vsw_rpc_server *server = NULL;
+    struct vsw_manager *mgr = NULL;
+    struct event_base *base;
+    struct event *sigterm, *sigint;
+    struct options opts;
+    char err[512] = "";
+    long long start = vsw_time_msec();
+    int ready_fd = -1;
+    int error;
+
+    memset(&opts, 0, sizeof opts);
+    parse_options(argc, argv, &opts);
+    vsw_log_set_level(opts.log_level);
+    if (opts.log_file && (error = vsw_log_open(opts.log_file))) {
+        die("cannot open log file %s: %s", opts.log_file, strerror(-error));
+    }
+    if ((error = make_dirs(opts.state_dir))) {
+        die("cannot create state directory %s: %s", opts.state_dir,
+            strerror(-error));
+    }
+    if (opts.detach) {
+        ready_fd = detach();
+    }
+    lock_state_dir(opts.state_dir);
+    signal(SIGPIPE, SIG_IGN);
+
+    base = event_base_new();
+    if (!base) {
+        die("cannot create the event loop");
+    }
+    mopts.state_dir = opts.state_dir;
+    mopts.n_workers = opts.n_workers;
+    error = vsw_manager_create(base, &mopts, &mgr, err, sizeof err);
+    if (error) {
+        die("%s", err);
+    }
+    vsw_manager_set_identity(mgr, opts.socket, start);
+    error = vsw_rpc_server_create(base, opts.socket, NULL, &server);
+    if (error) {
+        die("cannot listen on %s: %s", opts.socket, strerror(-error));
+    }
+    if (vsw_manager_register_rpc(mgr, server)) {
+        die("cannot register the RPC methods");
+    }
+    write_pidfile(opts.pidfile);
+
+    sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
+    sigint = evsignal_new(base, SIGINT, signal_cb, base);
+    if (!sigterm || !sigint || evsignal_add(sigterm, NULL) ||
+        evsignal_add(sigint, NULL)) {
+        die("cannot install signal handlers");
+    }
+    VSW_INFO("vswitchd %s ready: state %s, socket %s, %u workers",
+             VSW_VERSION, opts.state_dir, opts.socket, opts.n_workers);
+    if (ready_fd >= 0) {
+        char ok = 0;
+        int devnull = open("/dev/null", O_RDWR);
+
+        if (write(ready_fd, &ok, 1) != 1) {
+            VSW_WARN("could not tell the parent process we are ready");
+        }
+        close(ready_fd);
+        if (devnull >= 0) {
+            dup2(devnull, STDIN_FILENO);
+            dup2(devnull, STDOUT_FILENO);
+            if (opts.log_file) {
+                dup2(devnull, STDERR_FILENO);
+            }
+            close(devnull);
+        }
+    }
+
+    event_base_dispatch(base);
+
+    vsw_rpc_server_destroy(server);
+    vsw_manager_destroy(mgr);
+    event_free(sigterm);
+    event_free(sigint);
+    event_base_free(base);
+    unlink(opts.pidfile);
+    vsw_log_open(NULL);
+    return 0;
 }

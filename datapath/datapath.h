@@ -1,0 +1,172 @@
+/*
+ * The datapath: worker threads that move frames between ports, and the
+ * interface the control plane drives them through.
+ *
+ * The control plane describes the switches and ports it wants in an
+ * immutable snapshot (struct vsw_dp_snapshot) and publishes it with one
+ * atomic pointer swap; workers pick it up at their next batch, so a change
+ * applies to whole batches, never half of one.  Long-lived runtime state
+ * that snapshots point to (a port's netdev and counters, a switch's MAC
+ * table) outlives snapshots and is freed through vsw_datapath_defer() once
+ * no worker can hold it.
+ *
+ * Threads: everything here is called on the control thread, except where
+ * a comment says "worker".
+ */
+#ifndef VSW_DATAPATH_H
+#define VSW_DATAPATH_H 1
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drop.h"
+#include "fdb.h"
+#include "netdev.h"
+#include "vlan.h"
+
+#define VSW_MAX_WORKERS 64
+#define VSW_MAX_PORTS VSW_FDB_MAX_SLOTS
+#define VSW_NAME_MAX 64 /* switch and port names, with the NUL */
+
+/* One worker's counters for one port.  Only that worker writes them (with
+ * relaxed atomic stores, so readers see whole values); the control thread
+ * sums the workers' copies. */
+struct vsw_port_stats {
+    _Atomic uint64_t rx_packets;                /* frames received */
+    _Atomic uint64_t rx_bytes;                  /* their bytes */
+    _Atomic uint64_t tx_packets;                /* frames sent */
+    _Atomic uint64_t tx_bytes;                  /* their bytes */
+    _Atomic uint64_t drops[VSW_DROP_N_REASONS]; /* frames dropped, by
+                                                   reason */
+} __attribute__((aligned(64)));
+
+/* Counters of one port, summed over workers. */
+struct vsw_port_counters {
+    uint64_t rx_packets;                /* frames received */
+    uint64_t rx_bytes;                  /* their bytes */
+    uint64_t tx_packets;                /* frames sent */
+    uint64_t tx_bytes;                  /* their bytes */
+    uint64_t drops[VSW_DROP_N_REASONS]; /* frames dropped, by reason */
+};
+
+/* A port's runtime: what outlives configuration snapshots. */
+struct vsw_port_rt {
+    uint32_t id;                  /* unique port id; low bits: slot */
+    struct vsw_netdev *netdev;    /* owned */
+    unsigned worker;              /* worker that polls its rx */
+    bool attached;                /* in that worker's poll set */
+    unsigned n_stats;             /* entries in 'stats' */
+    struct vsw_port_stats *stats; /* one per worker */
+};
+
+struct vsw_dp_switch;
+
+/* A port as one snapshot sees it. */
+struct vsw_dp_port {
+    char name[VSW_NAME_MAX];         /* unique across the daemon */
+    uint32_t id;                     /* == rt->id */
+    struct vsw_port_rt *rt;          /* runtime (not owned) */
+    const struct vsw_dp_switch *sw;  /* switch in the same snapshot */
+    struct vsw_vlan_config vlan;     /* VLAN mode and membership */
+    uint32_t mac_limit;              /* per-port MAC table cap, 0 = none */
+};
+
+/* A switch as one snapshot sees it. */
+struct vsw_dp_switch {
+    char name[VSW_NAME_MAX];     /* unique across the daemon */
+    struct vsw_fdb *fdb;         /* MAC table (not owned) */
+    size_t n_ports;              /* entries in 'ports' */
+    struct vsw_dp_port **ports;  /* owned by the snapshot */
+};
+
+/* Everything the workers decide with.  Immutable once published. */
+struct vsw_dp_snapshot {
+    size_t n_switches;                         /* entries in 'switches' */
+    struct vsw_dp_switch **switches;           /* owned */
+    struct vsw_dp_port *by_slot[VSW_MAX_PORTS]; /* ports by slot of id */
+};
+
+/* Snapshot construction (before publishing).  Each returns NULL on
+ * allocation failure.  The snapshot owns what the adders return. */
+struct vsw_dp_snapshot *vsw_dp_snapshot_create(void);
+struct vsw_dp_switch *vsw_dp_snapshot_add_switch(struct vsw_dp_snapshot *,
+                                                 const char *name,
+                                                 struct vsw_fdb *fdb);
+/* Adds a port to 'sw' of the same snapshot, with 'rt' (borrowed) and
+ * default settings that the caller then fills in. */
+struct vsw_dp_port *vsw_dp_snapshot_add_port(struct vsw_dp_snapshot *,
+                                             struct vsw_dp_switch *sw,
+                                             const char *name,
+                                             struct vsw_port_rt *rt);
+/* Frees an unpublished snapshot (NULL allowed). */
+void vsw_dp_snapshot_destroy(struct vsw_dp_snapshot *snap);
+
+struct vsw_datapath;
+
+/* Starts 'n_workers' (1..VSW_MAX_WORKERS) worker threads with an empty
+ * snapshot.  Returns 0 and stores the datapath in '*dpp', or a negative
+ * errno. */
+int vsw_datapath_create(unsigned n_workers, struct vsw_datapath **dpp);
+
+/* Stops the workers and frees everything the datapath owns, running
+ * every deferred callback.  Ports must have been detached.  NULL is
+ * allowed. */
+void vsw_datapath_destroy(struct vsw_datapath *dp);
+
+unsigned vsw_datapath_n_workers(const struct vsw_datapath *dp);
+
+/* Publishes 'snap' (taking ownership); the previous one is freed after a
+ * grace period. */
+void vsw_datapath_publish(struct vsw_datapath *dp,
+                          struct vsw_dp_snapshot *snap);
+
+/* The snapshot published last. */
+const struct vsw_dp_snapshot *
+vsw_datapath_snapshot(const struct vsw_datapath *dp);
+
+/* Creates the runtime for a port with id 'id' over 'netdev' (ownership
+ * passes to the runtime).  Returns NULL on allocation failure, in which
+ * case 'netdev' is still the caller's. */
+struct vsw_port_rt *vsw_port_rt_create(struct vsw_datapath *dp, uint32_t id,
+                                       struct vsw_netdev *netdev);
+
+/* Starts polling 'rt' for received frames on the least loaded worker.
+ * Returns 0 or a negative errno. */
+int vsw_datapath_attach(struct vsw_datapath *dp, struct vsw_port_rt *rt);
+
+/* Stops polling 'rt'.  Frames in flight may still be sent to it until the
+ * snapshot without it has been published and a grace period passed. */
+void vsw_datapath_detach(struct vsw_datapath *dp, struct vsw_port_rt *rt);
+
+/* Frees 'rt' and its netdev ('remove_device' as for
+ * vsw_netdev_destroy()).  Call only after a grace period, e.g. from a
+ * vsw_datapath_defer() callback.  NULL is allowed. */
+void vsw_port_rt_destroy(struct vsw_port_rt *rt, bool remove_device);
+
+/* Sums the workers' counters of 'rt'. */
+void vsw_port_rt_get_counters(const struct vsw_port_rt *rt,
+                              struct vsw_port_counters *out);
+
+/* Calls 'fn'('arg') once no worker can hold a pointer loaded before this
+ * call.  Callbacks run from vsw_datapath_reclaim(), in order. */
+void vsw_datapath_defer(struct vsw_datapath *dp, void (*fn)(void *arg),
+                        void *arg);
+
+/* Runs callbacks whose grace period is over.  Returns how many wait. */
+size_t vsw_datapath_reclaim(struct vsw_datapath *dp);
+
+/* Waits until every deferred callback has run. */
+void vsw_datapath_barrier(struct vsw_datapath *dp);
+
+/* Per-worker figures for `system.status`. */
+struct vsw_worker_info {
+    unsigned n_ports;      /* ports whose rx it polls */
+    uint64_t batches;      /* batches processed */
+    uint64_t packets;      /* frames received */
+};
+void vsw_datapath_worker_info(const struct vsw_datapath *dp, unsigned index,
+                              struct vsw_worker_info *info);
+
+#endif /* VSW_DATAPATH_H */

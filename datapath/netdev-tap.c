@@ -1,0 +1,228 @@
+/*
+ * TAP ports: the daemon creates a persistent TAP device through
+ * /dev/net/tun and keeps its fd; the netdev side belongs to the VM or
+ * container, which may move it into its own network namespace.  Traffic
+ * keeps flowing through the fd wherever the netdev goes.
+ *
+ * The device is opened with IFF_VNET_HDR and IFF_MULTI_QUEUE from the
+ * start, because a persistent TAP can only be reattached with the flags it
+ * was created with: every frame carries a virtio-net header (all zero
+ * while offloads are off), and more queues can be attached later.
+ */
+#include "netdev.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netns.h"
+
+#define TAP_FLAGS (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE)
+
+struct netdev_tap {
+    struct vsw_netdev up; /* common part; rx_fd is the queue fd */
+};
+
+static const struct vsw_netdev_class tap_class;
+
+static struct netdev_tap *
+netdev_tap_cast(struct vsw_netdev *netdev)
+{
+    return (struct netdev_tap *)netdev;
+}
+
+struct tap_attach {
+    const struct vsw_tap_options *opts; /* what to open */
+    int fd;                             /* result: the queue fd */
+    bool existed;                       /* result: device was there */
+};
+
+/* Opens (creating if needed) the TAP device in the calling thread's
+ * namespace.  Runs either on the control thread or, for a device in
+ * another namespace, on a vsw_netns_call() thread. */
+static int
+tap_attach(void *attach_)
+{
+    struct tap_attach *attach = attach_;
+    const struct vsw_tap_options *opts = attach->opts;
+    int hdr_size = sizeof(struct virtio_net_hdr);
+    struct ifreq ifr;
+    int fd;
+
+    attach->existed = if_nametoindex(opts->ifname) != 0;
+    if (attach->existed && opts->create_only) {
+        return -EEXIST;
+    }
+    fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        return -errno;
+    }
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", opts->ifname);
+    ifr.ifr_flags = TAP_FLAGS;
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0 ||
+        ioctl(fd, TUNSETVNETHDRSZ, &hdr_size) < 0 ||
+        ioctl(fd, TUNSETOFFLOAD, 0) < 0) {
+        int error = -errno;
+
+        close(fd);
+        return error;
+    }
+    if (!attach->existed && opts->mac) {
+        memset(&ifr.ifr_hwaddr, 0, sizeof ifr.ifr_hwaddr);
+        ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+        memcpy(ifr.ifr_hwaddr.sa_data, opts->mac, VSW_ETH_ALEN);
+        if (ioctl(fd, SIOCSIFHWADDR, &ifr) < 0) {
+            int error = -errno;
+
+            ioctl(fd, TUNSETPERSIST, 0);
+            close(fd);
+            return error;
+        }
+    }
+    attach->fd = fd;
+    return 0;
+}
+
+int
+vsw_netdev_tap_open(const struct vsw_tap_options *opts,
+                    struct vsw_netdev **netdevp, bool *reattached)
+{
+    struct tap_attach attach = {.opts = opts, .fd = -1};
+    struct netdev_tap *tap;
+    int error;
+
+    if (!opts->ifname[0] || strlen(opts->ifname) >= IFNAMSIZ) {
+        return -EINVAL;
+    }
+    error = opts->netns_fd >= 0
+                ? vsw_netns_call(opts->netns_fd, tap_attach, &attach)
+                : tap_attach(&attach);
+    if (error) {
+        return error;
+    }
+    tap = calloc(1, sizeof *tap);
+    if (!tap) {
+        close(attach.fd);
+        return -ENOMEM;
+    }
+    tap->up.class = &tap_class;
+    snprintf(tap->up.ifname, sizeof tap->up.ifname, "%s", opts->ifname);
+    tap->up.rx_fd = attach.fd;
+    tap->up.max_frame = VSW_PACKET_MAX_FRAME;
+    *netdevp = &tap->up;
+    if (reattached) {
+        *reattached = attach.existed;
+    }
+    return 0;
+}
+
+static int
+tap_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
+{
+    int n;
+
+    for (n = 0; n < max; n++) {
+        struct vsw_packet *pkt = pkts[n];
+        struct iovec iov[2] = {
+            {.iov_base = &pkt->vnet, .iov_len = sizeof pkt->vnet},
+            {.iov_base = pkt->data, .iov_len = netdev->max_frame},
+        };
+        ssize_t r = readv(netdev->rx_fd, iov, 2);
+
+        if (r < 0) {
+            if (errno == EINTR) {
+                n--;
+                continue;
+            }
+            /* EAGAIN: drained.  EBADFD/EIO while the device is being torn
+             * down are equally "nothing to read"; the control thread
+             * notices a gone device on its own. */
+            break;
+        }
+        if ((size_t)r < sizeof pkt->vnet) {
+            n--;
+            continue;
+        }
+        pkt->len = (uint32_t)(r - sizeof pkt->vnet);
+    }
+    return n;
+}
+
+static int
+tap_tx(struct vsw_netdev *netdev, const struct vsw_tx_item *items, int n,
+       int *error)
+{
+    *error = 0;
+    for (int i = 0; i < n; i++) {
+        struct virtio_net_hdr hdr;
+        struct iovec iov[VSW_TX_IOV_MAX];
+        uint8_t tag[4];
+        int iovcnt = vsw_tx_item_iov(&items[i], &hdr, tag, iov);
+
+        while (writev(netdev->rx_fd, iov, iovcnt) < 0) {
+            if (errno != EINTR) {
+                *error = errno;
+                return i;
+            }
+        }
+    }
+    return n;
+}
+
+static void
+tap_destroy(struct vsw_netdev *netdev, bool remove)
+{
+    struct netdev_tap *tap = netdev_tap_cast(netdev);
+
+    if (remove) {
+        /* Without the persist flag the kernel deletes the device when
+         * its last fd closes, in whatever namespace it lives now. */
+        ioctl(netdev->rx_fd, TUNSETPERSIST, 0);
+    }
+    close(netdev->rx_fd);
+    free(tap);
+}
+
+int
+vsw_netdev_tap_get_netns(const struct vsw_netdev *netdev)
+{
+    int fd = ioctl(netdev->rx_fd, TUNGETDEVNETNS);
+
+    return fd < 0 ? -errno : fd;
+}
+
+int
+vsw_netdev_tap_get_name(const struct vsw_netdev *netdev, char *name)
+{
+    struct ifreq ifr;
+
+    memset(&ifr, 0, sizeof ifr);
+    if (ioctl(netdev->rx_fd, TUNGETIFF, &ifr) < 0) {
+        return -errno;
+    }
+    memcpy(name, ifr.ifr_name, IFNAMSIZ);
+    name[IFNAMSIZ - 1] = '\0';
+    return 0;
+}
+
+bool
+vsw_netdev_is_tap(const struct vsw_netdev *netdev)
+{
+    return netdev->class == &tap_class;
+}
+
+static const struct vsw_netdev_class tap_class = {
+    .type = "tap",
+    .rx = tap_rx,
+    .tx = tap_tx,
+    .destroy = tap_destroy,
+};

@@ -1,0 +1,112 @@
+/*
+ * Network devices a port sends and receives through: the provider
+ * interface, in the manner of Open vSwitch's netdev-provider.h.
+ *
+ * A netdev is created and destroyed on the control thread.  Once it is
+ * attached to a worker, that worker alone calls 'rx' on it; any worker may
+ * call 'tx' concurrently, so 'tx' keeps no unsynchronized state (each
+ * frame goes out in its own system call, which the kernel serializes).
+ */
+#ifndef VSW_NETDEV_H
+#define VSW_NETDEV_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "packet.h"
+
+struct vsw_netdev;
+
+struct vsw_netdev_class {
+    const char *type; /* "tap" or "uplink": the port type users name */
+
+    /* Reads up to 'max' frames (without blocking) into the packets of
+     * 'pkts', which the caller has reset; fills data, len and vnet of
+     * each.  Returns the number read (0 when nothing is waiting), or a
+     * negative errno for a persistent error.  Worker thread; never NULL. */
+    int (*rx)(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max);
+
+    /* Sends the 'n' frames of 'items'.  Returns the number the kernel
+     * accepted; the rest (from the first refused one on) are the caller's
+     * to count as dropped.  '*error' receives the errno of the first
+     * refusal, 0 if none.  Any worker thread; never NULL. */
+    int (*tx)(struct vsw_netdev *netdev, const struct vsw_tx_item *items,
+              int n, int *error);
+
+    /* Frees the netdev.  For a TAP, 'remove' decides whether the kernel
+     * device is deleted (port removed) or left in place for the next
+     * daemon to reattach (daemon exit).  Control thread; never NULL. */
+    void (*destroy)(struct vsw_netdev *netdev, bool remove);
+};
+
+/* Common part of every netdev; providers embed it first. */
+struct vsw_netdev {
+    const struct vsw_netdev_class *class; /* provider */
+    char ifname[16];   /* kernel interface name (IFNAMSIZ) */
+    int rx_fd;         /* fd that polls readable when frames wait */
+    uint32_t max_frame; /* largest frame rx accepts, without vnet header */
+};
+
+/* Receive, send, destroy: thin wrappers over the class. */
+static inline int
+vsw_netdev_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
+{
+    return netdev->class->rx(netdev, pkts, max);
+}
+
+static inline int
+vsw_netdev_tx(struct vsw_netdev *netdev, const struct vsw_tx_item *items,
+              int n, int *error)
+{
+    return netdev->class->tx(netdev, items, n, error);
+}
+
+/* Destroys 'netdev' (NULL allowed); see 'destroy' for 'remove'. */
+void vsw_netdev_destroy(struct vsw_netdev *netdev, bool remove);
+
+/* TAP ports (netdev-tap.c). */
+
+/* Options for vsw_netdev_tap_open(). */
+struct vsw_tap_options {
+    const char *ifname;     /* name to create or reattach to */
+    const uint8_t *mac;     /* MAC to give a newly created device, or NULL
+                               for a kernel-chosen one */
+    int netns_fd;           /* namespace to find an existing device in, or
+                               -1 for the daemon's own */
+    bool create_only;       /* fail with -EEXIST rather than attach to an
+                               interface that already exists */
+};
+
+/* Creates the persistent TAP device 'opts->ifname' or reattaches to it if
+ * it exists (in 'opts->netns_fd' when given).  On success stores the
+ * netdev (owned by the caller) in '*netdevp' and returns 0; sets
+ * '*reattached' to whether the device already existed.  Returns a
+ * negative errno on failure.  Control thread. */
+int vsw_netdev_tap_open(const struct vsw_tap_options *opts,
+                        struct vsw_netdev **netdevp, bool *reattached);
+
+/* Returns a new fd for the network namespace the TAP device of 'netdev'
+ * lives in now (TUNGETDEVNETNS), or a negative errno.  Control thread. */
+int vsw_netdev_tap_get_netns(const struct vsw_netdev *netdev);
+
+/* Copies the name the TAP device of 'netdev' has now (its owner may have
+ * renamed it) into 'name' (IFNAMSIZ bytes).  Returns 0 or a negative
+ * errno.  Control thread. */
+int vsw_netdev_tap_get_name(const struct vsw_netdev *netdev, char *name);
+
+/* True if 'netdev' is a TAP. */
+bool vsw_netdev_is_tap(const struct vsw_netdev *netdev);
+
+/* Uplink ports (netdev-uplink.c). */
+
+/* Attaches to the existing interface 'ifname' of the daemon's namespace
+ * with an AF_PACKET socket, in promiscuous mode.  Stores the netdev in
+ * '*netdevp' and returns 0, or returns a negative errno (-ENODEV if there
+ * is no such interface).  Control thread. */
+int vsw_netdev_uplink_open(const char *ifname, struct vsw_netdev **netdevp);
+
+/* Interface state, for "link" in the API: true if the interface of
+ * 'netdev' is up with carrier.  Control thread. */
+bool vsw_netdev_link_is_up(const struct vsw_netdev *netdev);
+
+#endif /* VSW_NETDEV_H */

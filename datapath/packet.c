@@ -1,0 +1,76 @@
+#include "packet.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct vsw_packet *
+vsw_packet_create(void)
+{
+    struct vsw_packet *pkt = calloc(1, sizeof *pkt);
+
+    if (!pkt) {
+        return NULL;
+    }
+    pkt->buf = malloc(VSW_PACKET_HEADROOM + VSW_PACKET_MAX_FRAME);
+    if (!pkt->buf) {
+        free(pkt);
+        return NULL;
+    }
+    vsw_packet_reset(pkt);
+    return pkt;
+}
+
+void
+vsw_packet_destroy(struct vsw_packet *pkt)
+{
+    if (pkt) {
+        free(pkt->buf);
+        free(pkt);
+    }
+}
+
+void
+vsw_packet_reset(struct vsw_packet *pkt)
+{
+    pkt->data = pkt->buf + VSW_PACKET_HEADROOM;
+    pkt->len = 0;
+    pkt->ingress_tag_len = 0;
+    pkt->vlan = 0;
+    pkt->pcp = 0;
+    memset(&pkt->vnet, 0, sizeof pkt->vnet);
+}
+
+uint32_t
+vsw_tx_item_len(const struct vsw_tx_item *item)
+{
+    return item->pkt->len - item->pkt->ingress_tag_len +
+           (item->push_tag ? 4 : 0);
+}
+
+int
+vsw_tx_item_iov(const struct vsw_tx_item *item, struct virtio_net_hdr *hdr,
+                uint8_t tag[4], struct iovec iov[VSW_TX_IOV_MAX])
+{
+    const struct vsw_packet *pkt = item->pkt;
+    uint32_t rest = 2 * VSW_ETH_ALEN + pkt->ingress_tag_len;
+    int n = 0;
+
+    *hdr = pkt->vnet;
+    if (hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        /* Checksum offsets count from the frame start, which moves with
+         * the tags. */
+        hdr->csum_start = hdr->csum_start - pkt->ingress_tag_len +
+                          (item->push_tag ? 4 : 0);
+    }
+    iov[n++] = (struct iovec){hdr, sizeof *hdr};
+    iov[n++] = (struct iovec){pkt->data, 2 * VSW_ETH_ALEN};
+    if (item->push_tag) {
+        tag[0] = VSW_ETH_TYPE_VLAN >> 8;
+        tag[1] = VSW_ETH_TYPE_VLAN & 0xff;
+        tag[2] = item->tci >> 8;
+        tag[3] = item->tci & 0xff;
+        iov[n++] = (struct iovec){tag, 4};
+    }
+    iov[n++] = (struct iovec){pkt->data + rest, pkt->len - rest};
+    return n;
+}

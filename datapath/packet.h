@@ -1,0 +1,83 @@
+/*
+ * Packet buffers and batches.
+ *
+ * A packet is received into a buffer owned by the worker that read it and
+ * stays in that buffer, unmodified, until the batch is finished: flooding
+ * and VLAN retagging never copy the frame, they describe the outgoing
+ * frame as pieces (see struct vsw_tx_item) that the port writes with one
+ * gather call.  Buffers are sized for a 64 KB segment so that offloaded
+ * TCP segments (virtio-net GSO) fit once the TAP offloads are switched on.
+ */
+#ifndef VSW_PACKET_H
+#define VSW_PACKET_H 1
+
+#include <linux/virtio_net.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "flow.h"
+
+#define VSW_BATCH_SIZE 32
+
+/* Bytes before the frame, so a header (virtio-net header, a VLAN tag) can
+ * be prepended in place if a later stage needs to. */
+#define VSW_PACKET_HEADROOM 128
+/* Largest frame a buffer holds: a 64 KB GSO segment plus its headers. */
+#define VSW_PACKET_MAX_FRAME (65535 + 64)
+
+struct vsw_packet {
+    uint8_t *data;          /* frame start (Ethernet header) */
+    uint32_t len;           /* frame length */
+    uint32_t in_port_id;    /* port it arrived on */
+    struct virtio_net_hdr vnet; /* offload metadata as received; all zero
+                                   when the port has no offloads */
+    struct vsw_flow_key key; /* parsed once, by the "parse" stage */
+    uint16_t vlan;          /* VLAN the frame belongs to inside the switch;
+                               0 = the untagged domain */
+    uint8_t pcp;            /* 802.1p priority carried with the frame */
+    uint8_t ingress_tag_len; /* bytes of the ingress VLAN tag at offset 12
+                                that egress leaves out (0 or 4) */
+    uint8_t *buf;           /* the buffer 'data' points into (owned by the
+                               worker's pool) */
+};
+
+/* Up to VSW_BATCH_SIZE packets moving through the pipeline together. */
+struct vsw_packet_batch {
+    int count;                                  /* packets in 'pkts' */
+    struct vsw_packet *pkts[VSW_BATCH_SIZE];    /* borrowed */
+};
+
+/* One frame to transmit: 'pkt' with its ingress tag left out and, if
+ * 'push_tag', an 802.1Q tag carrying 'tci' inserted after the MACs. */
+struct vsw_tx_item {
+    struct vsw_packet *pkt; /* borrowed for the duration of the tx call */
+    uint16_t tci;           /* tag to insert (PCP and VID) */
+    uint8_t push_tag;       /* 1 to insert an 802.1Q tag, 0 for none */
+};
+
+/* Allocates a packet with a buffer of VSW_PACKET_HEADROOM +
+ * VSW_PACKET_MAX_FRAME bytes.  Returns NULL on allocation failure; free
+ * with vsw_packet_destroy(). */
+struct vsw_packet *vsw_packet_create(void);
+void vsw_packet_destroy(struct vsw_packet *pkt);
+
+/* Points 'pkt' at an empty frame at the start of its buffer's usable
+ * area, ready for a read of up to VSW_PACKET_MAX_FRAME bytes. */
+void vsw_packet_reset(struct vsw_packet *pkt);
+
+/* Bytes of the frame as it will leave with 'item'. */
+uint32_t vsw_tx_item_len(const struct vsw_tx_item *item);
+
+/* Gather-list entries vsw_tx_item_iov() may use. */
+#define VSW_TX_IOV_MAX 4
+
+/* Describes the frame as it leaves with 'item' for one writev/sendmsg:
+ * 'hdr' (filled here: the packet's virtio-net header, its checksum offset
+ * moved with the tag change), the MACs, the new tag (written to 'tag') if
+ * any, and the rest of the frame after its ingress tag.  Returns the
+ * number of entries of 'iov' used. */
+int vsw_tx_item_iov(const struct vsw_tx_item *item,
+                    struct virtio_net_hdr *hdr, uint8_t tag[4],
+                    struct iovec iov[VSW_TX_IOV_MAX]);
+
+#endif /* VSW_PACKET_H */

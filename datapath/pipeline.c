@@ -1,0 +1,258 @@
+#include "pipeline.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "fdb.h"
+#include "flow.h"
+#include "vlan.h"
+
+struct ingress_stage {
+    const char *name; /* shown in docs and traces */
+    int (*run)(struct vsw_pipeline *pl, struct vsw_packet *pkt);
+};
+
+static int
+stage_parse(struct vsw_pipeline *pl, struct vsw_packet *pkt)
+{
+    (void)pl;
+    return vsw_flow_extract(pkt->data, pkt->len, &pkt->key) ? VSW_DROP_RUNT
+                                                            : VSW_STAGE_CONTINUE;
+}
+
+static int
+stage_vlan_ingress(struct vsw_pipeline *pl, struct vsw_packet *pkt)
+{
+    struct vsw_vlan_ingress cls;
+    int verdict = vsw_vlan_classify(&pl->in_port->vlan, &pkt->key, &cls);
+
+    if (verdict >= 0) {
+        return verdict;
+    }
+    pkt->vlan = cls.vlan;
+    pkt->pcp = cls.pcp;
+    pkt->ingress_tag_len = cls.tag_len;
+    return VSW_STAGE_CONTINUE;
+}
+
+static int
+stage_learn(struct vsw_pipeline *pl, struct vsw_packet *pkt)
+{
+    const uint8_t *src = pkt->key.eth_src;
+
+    /* A multicast source is no station at all: the Linux bridge drops
+     * such frames too, and learning them would poison the table. */
+    if (vsw_eth_addr_is_multicast(src) || vsw_eth_addr_is_zero(src)) {
+        return VSW_DROP_INVALID_SRC_MAC;
+    }
+    vsw_fdb_learn(pl->in_port->sw->fdb, pkt->vlan, src, pl->in_port->id,
+                  pl->in_port->mac_limit, pl->now_ms);
+    return VSW_STAGE_CONTINUE;
+}
+
+static void
+txq_push(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
+         struct vsw_packet *pkt)
+{
+    uint32_t slot = VSW_FDB_SLOT(port->id);
+    struct vsw_txq *txq = pl->txq_by_slot[slot];
+
+    if (!txq) {
+        /* Once per destination per worker lifetime, not per packet. */
+        txq = calloc(1, sizeof *txq);
+        if (!txq) {
+            vsw_counter_add(&port->rt->stats[pl->worker]
+                                 .drops[VSW_DROP_TX_ERROR],
+                            1);
+            return;
+        }
+        pl->txq_by_slot[slot] = txq;
+    }
+    if (!txq->n) {
+        txq->port = port;
+        pl->active[pl->n_active++] = txq;
+    }
+    txq->items[txq->n++] = (struct vsw_tx_item){.pkt = pkt};
+}
+
+/* The port 'pkt' should go to according to the MAC table, or NULL when
+ * it has to be flooded. */
+static const struct vsw_dp_port *
+lookup_destination(struct vsw_pipeline *pl, const struct vsw_packet *pkt)
+{
+    const struct vsw_dp_switch *sw = pl->in_port->sw;
+    const struct vsw_dp_port *port;
+    uint32_t id;
+
+    if (vsw_eth_addr_is_multicast(pkt->key.eth_dst)) {
+        return NULL;
+    }
+    id = vsw_fdb_lookup(sw->fdb, pkt->vlan, pkt->key.eth_dst, pl->now_ms);
+    if (id == VSW_FDB_NO_PORT) {
+        return NULL;
+    }
+    /* An entry may name a port that has just been removed or whose VLAN
+     * changed; such a destination is as good as unknown. */
+    port = pl->snap->by_slot[VSW_FDB_SLOT(id)];
+    if (!port || port->id != id || port->sw != sw ||
+        !vsw_vlan_is_member(&port->vlan, pkt->vlan)) {
+        return NULL;
+    }
+    return port;
+}
+
+static int
+stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
+{
+    const struct vsw_dp_switch *sw = pl->in_port->sw;
+    const struct vsw_dp_port *dst = lookup_destination(pl, pkt);
+    unsigned n_out = 0;
+
+    if (dst) {
+        if (dst == pl->in_port) {
+            return VSW_DROP_HAIRPIN;
+        }
+        txq_push(pl, dst, pkt);
+        return VSW_STAGE_CONSUMED;
+    }
+    for (size_t i = 0; i < sw->n_ports; i++) {
+        const struct vsw_dp_port *port = sw->ports[i];
+
+        if (port != pl->in_port &&
+            vsw_vlan_is_member(&port->vlan, pkt->vlan)) {
+            txq_push(pl, port, pkt);
+            n_out++;
+        }
+    }
+    return n_out ? VSW_STAGE_CONSUMED : VSW_DROP_NO_EGRESS_PORT;
+}
+
+static const struct ingress_stage ingress_stages[] = {
+    {"parse", stage_parse},
+    {"vlan-ingress", stage_vlan_ingress},
+    {"learn", stage_learn},
+    {"forward", stage_forward},
+};
+
+/* Egress stage "vlan-egress": the tag each frame leaves 'port' with. */
+static void
+stage_vlan_egress(struct vsw_txq *txq)
+{
+    const struct vsw_vlan_config *vlan = &txq->port->vlan;
+
+    for (int i = 0; i < txq->n; i++) {
+        struct vsw_tx_item *item = &txq->items[i];
+        const struct vsw_packet *pkt = item->pkt;
+
+        item->push_tag = vsw_vlan_egress_tagged(vlan, pkt->vlan);
+        item->tci = (uint16_t)(pkt->pcp << 13 | pkt->vlan);
+    }
+}
+
+/* Egress stage "tx". */
+static void
+stage_tx(struct vsw_pipeline *pl, struct vsw_txq *txq)
+{
+    struct vsw_port_stats *stats = &txq->port->rt->stats[pl->worker];
+    struct vsw_netdev *netdev = txq->port->rt->netdev;
+    uint64_t bytes = 0;
+    int error;
+    int sent = vsw_netdev_tx(netdev, txq->items, txq->n, &error);
+
+    for (int i = 0; i < sent; i++) {
+        bytes += vsw_tx_item_len(&txq->items[i]);
+    }
+    vsw_counter_add(&stats->tx_packets, sent);
+    vsw_counter_add(&stats->tx_bytes, bytes);
+    for (int i = sent; i < txq->n; i++) {
+        /* A TAP whose interface the VM has taken down refuses frames
+         * with EIO; that is the VM's choice, not a switch failure. */
+        vsw_counter_add(&stats->drops[error == EIO ? VSW_DROP_PORT_DOWN
+                                                   : VSW_DROP_TX_ERROR],
+                        1);
+    }
+}
+
+static void
+flush_egress(struct vsw_pipeline *pl)
+{
+    for (unsigned i = 0; i < pl->n_active; i++) {
+        struct vsw_txq *txq = pl->active[i];
+
+        stage_vlan_egress(txq);
+        stage_tx(pl, txq);
+        txq->n = 0;
+    }
+    pl->n_active = 0;
+}
+
+void
+vsw_pipeline_process(struct vsw_pipeline *pl,
+                     const struct vsw_dp_snapshot *snap,
+                     const struct vsw_dp_port *in_port,
+                     struct vsw_packet_batch *batch, int64_t now_ms)
+{
+    struct vsw_port_stats *stats = &in_port->rt->stats[pl->worker];
+    uint64_t bytes = 0;
+
+    pl->snap = snap;
+    pl->in_port = in_port;
+    pl->now_ms = now_ms;
+    for (int i = 0; i < batch->count; i++) {
+        bytes += batch->pkts[i]->len;
+    }
+    vsw_counter_add(&stats->rx_packets, batch->count);
+    vsw_counter_add(&stats->rx_bytes, bytes);
+
+    for (size_t s = 0; s < sizeof ingress_stages / sizeof *ingress_stages;
+         s++) {
+        int kept = 0;
+
+        for (int i = 0; i < batch->count; i++) {
+            struct vsw_packet *pkt = batch->pkts[i];
+            int verdict = ingress_stages[s].run(pl, pkt);
+
+            if (verdict == VSW_STAGE_CONTINUE) {
+                batch->pkts[kept++] = pkt;
+            } else if (verdict >= 0) {
+                vsw_counter_add(&stats->drops[verdict], 1);
+            }
+        }
+        batch->count = kept;
+    }
+    flush_egress(pl);
+}
+
+void
+vsw_pipeline_count_drops(unsigned worker, struct vsw_port_rt *rt,
+                         enum vsw_drop_reason reason, unsigned n,
+                         uint64_t bytes)
+{
+    struct vsw_port_stats *stats = &rt->stats[worker];
+
+    vsw_counter_add(&stats->rx_packets, n);
+    vsw_counter_add(&stats->rx_bytes, bytes);
+    vsw_counter_add(&stats->drops[reason], n);
+}
+
+struct vsw_pipeline *
+vsw_pipeline_create(unsigned worker)
+{
+    struct vsw_pipeline *pl = calloc(1, sizeof *pl);
+
+    if (pl) {
+        pl->worker = worker;
+    }
+    return pl;
+}
+
+void
+vsw_pipeline_destroy(struct vsw_pipeline *pl)
+{
+    if (pl) {
+        for (size_t i = 0; i < VSW_MAX_PORTS; i++) {
+            free(pl->txq_by_slot[i]);
+        }
+        free(pl);
+    }
+}

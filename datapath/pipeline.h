@@ -1,0 +1,76 @@
+/*
+ * The packet pipeline: named stages a batch of frames passes through.
+ *
+ * Ingress (per batch received on one port):
+ *   parse         flow key extraction (flow.c)
+ *   vlan-ingress  VLAN classification of the frame (vlan.c)
+ *   learn         source MAC learning (fdb.c)
+ *   forward       MAC table lookup or flood; queues the frame on every
+ *                 destination port's tx queue
+ * Egress (per destination port, after the whole batch went through
+ * ingress):
+ *   vlan-egress   VLAN tag to send with
+ *   tx            one gather write per frame
+ *
+ * A stage returns VSW_STAGE_CONTINUE, VSW_STAGE_CONSUMED (the frame went
+ * into tx queues), or a drop reason, which the pipeline counts on the
+ * port; so every frame ends delivered or counted.  New features (policy,
+ * QoS, mirroring, extensions) are new stages in these tables.
+ */
+#ifndef VSW_PIPELINE_H
+#define VSW_PIPELINE_H 1
+
+#include <stdint.h>
+
+#include "datapath.h"
+#include "packet.h"
+
+#define VSW_STAGE_CONTINUE (-1)
+#define VSW_STAGE_CONSUMED (-2)
+
+/* Frames queued for one destination port during one batch. */
+struct vsw_txq {
+    const struct vsw_dp_port *port;            /* destination */
+    int n;                                     /* items queued */
+    struct vsw_tx_item items[VSW_BATCH_SIZE];  /* at most one per frame */
+};
+
+/* A worker's pipeline state; touched by that worker only. */
+struct vsw_pipeline {
+    unsigned worker;                       /* index, for counters */
+    const struct vsw_dp_snapshot *snap;    /* snapshot of this batch */
+    const struct vsw_dp_port *in_port;     /* port the batch came from */
+    int64_t now_ms;                        /* time of this batch */
+    struct vsw_txq *txq_by_slot[VSW_MAX_PORTS]; /* allocated on first use */
+    unsigned n_active;                     /* txqs with frames queued */
+    struct vsw_txq *active[VSW_MAX_PORTS]; /* those txqs */
+};
+
+/* Creates the state for worker 'worker'.  Returns NULL on allocation
+ * failure. */
+struct vsw_pipeline *vsw_pipeline_create(unsigned worker);
+void vsw_pipeline_destroy(struct vsw_pipeline *pl);
+
+/* Worker: runs the ingress stages over 'batch', received on 'in_port' of
+ * 'snap', then the egress stages for every destination, and transmits. */
+void vsw_pipeline_process(struct vsw_pipeline *pl,
+                          const struct vsw_dp_snapshot *snap,
+                          const struct vsw_dp_port *in_port,
+                          struct vsw_packet_batch *batch, int64_t now_ms);
+
+/* Worker: counts 'n' frames of 'bytes' received on 'rt' and dropped for
+ * 'reason' before any stage ran (e.g. the port is being removed). */
+void vsw_pipeline_count_drops(unsigned worker, struct vsw_port_rt *rt,
+                              enum vsw_drop_reason reason, unsigned n,
+                              uint64_t bytes);
+
+/* Adds 'n' to a counter that only the calling worker writes. */
+static inline void
+vsw_counter_add(_Atomic uint64_t *counter, uint64_t n)
+{
+    atomic_store_explicit(
+        counter, atomic_load_explicit(counter, memory_order_relaxed) + n,
+        memory_order_relaxed);
+}
+
+#endif /* VSW_PIPELINE_H */

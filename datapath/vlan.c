@@ -1,0 +1,234 @@
+#include "vlan.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const mode_names[] = {
+    [VSW_VLAN_MODE_UNTAGGED] = "untagged",
+    [VSW_VLAN_MODE_ACCESS] = "access",
+    [VSW_VLAN_MODE_TRUNK] = "trunk",
+};
+
+void
+vsw_vlan_config_init(struct vsw_vlan_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->mode = VSW_VLAN_MODE_UNTAGGED;
+}
+
+static bool
+is_vlan_tpid(uint16_t tpid)
+{
+    return tpid == VSW_ETH_TYPE_VLAN || tpid == VSW_ETH_TYPE_QINQ ||
+           tpid == 0x9100;
+}
+
+int
+vsw_vlan_classify(const struct vsw_vlan_config *cfg,
+                  const struct vsw_flow_key *key,
+                  struct vsw_vlan_ingress *out)
+{
+    bool tagged = key->n_vlans > 0;
+    uint16_t tci = tagged ? key->vlan_tci[0] : 0;
+    uint16_t vid = tci & 0xfff;
+
+    out->pcp = tci >> 13;
+    out->tag_len = 0;
+
+    if (cfg->mode != VSW_VLAN_MODE_TRUNK) {
+        /* Only a lone priority tag is acceptable here: a VLAN id, or a
+         * second tag behind a priority tag, is a double-tagging attempt
+         * or a misconfigured peer. */
+        if (tagged && (vid != 0 || key->n_vlans > 1)) {
+            return VSW_DROP_VLAN_TAGGED;
+        }
+        out->tag_len = tagged ? 4 : 0;
+        out->vlan = cfg->mode == VSW_VLAN_MODE_ACCESS ? cfg->vid : 0;
+        return -1;
+    }
+
+    /* On a trunk only an 802.1Q tag selects the VLAN; a frame with an
+     * S-tag outside is carried whole in the native VLAN. */
+    if (!tagged || key->vlan_tpid[0] != VSW_ETH_TYPE_VLAN) {
+        out->vlan = cfg->native_vid;
+        out->pcp = 0;
+        return -1;
+    }
+    out->tag_len = 4;
+    if (vid == 0) {
+        /* A priority-tagged frame belongs to the native VLAN. */
+        if (key->n_vlans > 1 && is_vlan_tpid(key->vlan_tpid[1])) {
+            return VSW_DROP_VLAN_TAGGED;
+        }
+        out->vlan = cfg->native_vid;
+        return -1;
+    }
+    if (vid > VSW_VLAN_MAX || !vsw_vlan_is_member(cfg, vid)) {
+        return VSW_DROP_VLAN_NOT_ALLOWED;
+    }
+    out->vlan = vid;
+    return -1;
+}
+
+bool
+vsw_vlan_is_member(const struct vsw_vlan_config *cfg, uint16_t vlan)
+{
+    switch (cfg->mode) {
+    case VSW_VLAN_MODE_UNTAGGED:
+        return vlan == 0;
+    case VSW_VLAN_MODE_ACCESS:
+        return vlan == cfg->vid;
+    case VSW_VLAN_MODE_TRUNK:
+        if (vlan == cfg->native_vid) {
+            return true;
+        }
+        return vlan != 0 && (vsw_vlan_set_is_empty(&cfg->trunks) ||
+                             vsw_vlan_set_contains(&cfg->trunks, vlan));
+    }
+    return false;
+}
+
+bool
+vsw_vlan_egress_tagged(const struct vsw_vlan_config *cfg, uint16_t vlan)
+{
+    return cfg->mode == VSW_VLAN_MODE_TRUNK && vlan != cfg->native_vid &&
+           vlan != 0;
+}
+
+void
+vsw_vlan_set_add(struct vsw_vlan_set *set, uint16_t vlan)
+{
+    set->bits[vlan / 64 % 64] |= UINT64_C(1) << (vlan % 64);
+}
+
+bool
+vsw_vlan_set_contains(const struct vsw_vlan_set *set, uint16_t vlan)
+{
+    return (set->bits[vlan / 64 % 64] >> (vlan % 64)) & 1;
+}
+
+bool
+vsw_vlan_set_is_empty(const struct vsw_vlan_set *set)
+{
+    for (size_t i = 0; i < 64; i++) {
+        if (set->bits[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Parses a decimal VLAN id at '*s', advancing it.  Returns the id or -1. */
+static int
+parse_vid(const char **s)
+{
+    char *end;
+    long v;
+
+    if (**s < '0' || **s > '9') {
+        return -1;
+    }
+    errno = 0;
+    v = strtol(*s, &end, 10);
+    if (errno || v < 1 || v > VSW_VLAN_MAX) {
+        return -1;
+    }
+    *s = end;
+    return (int)v;
+}
+
+int
+vsw_vlan_set_parse(const char *s, struct vsw_vlan_set *set, char *err,
+                   size_t errlen)
+{
+    const char *p = s;
+
+    memset(set, 0, sizeof *set);
+    while (*p) {
+        const char *item = p;
+        int lo = parse_vid(&p);
+        int hi = lo;
+
+        if (lo >= 0 && *p == '-') {
+            p++;
+            hi = parse_vid(&p);
+        }
+        if (lo < 0 || hi < 0 || (*p && *p != ',')) {
+            snprintf(err, errlen,
+                     "bad VLAN list '%s' at '%s': expected VLAN ids 1-4094 "
+                     "or ranges such as 20-30, separated by commas",
+                     s, item);
+            return -EINVAL;
+        }
+        if (hi < lo) {
+            snprintf(err, errlen, "bad VLAN range %d-%d: end before start",
+                     lo, hi);
+            return -EINVAL;
+        }
+        for (int v = lo; v <= hi; v++) {
+            vsw_vlan_set_add(set, (uint16_t)v);
+        }
+        if (*p == ',') {
+            p++;
+            if (!*p) {
+                snprintf(err, errlen, "bad VLAN list '%s': trailing comma",
+                         s);
+                return -EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+int
+vsw_vlan_set_format(const struct vsw_vlan_set *set, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    if (!size) {
+        return -ENOSPC;
+    }
+    buf[0] = '\0';
+    for (int v = 0; v < 4096; v++) {
+        int end = v;
+        int w;
+
+        if (!vsw_vlan_set_contains(set, (uint16_t)v)) {
+            continue;
+        }
+        while (end + 1 < 4096 && vsw_vlan_set_contains(set, end + 1)) {
+            end++;
+        }
+        w = end > v ? snprintf(buf + n, size - n, "%s%d-%d", n ? "," : "",
+                               v, end)
+                    : snprintf(buf + n, size - n, "%s%d", n ? "," : "", v);
+        if (w < 0 || (size_t)w >= size - n) {
+            return -ENOSPC;
+        }
+        n += w;
+        v = end;
+    }
+    return 0;
+}
+
+const char *
+vsw_vlan_mode_name(enum vsw_vlan_mode mode)
+{
+    return (unsigned)mode < sizeof mode_names / sizeof *mode_names
+               ? mode_names[mode]
+               : "unknown";
+}
+
+int
+vsw_vlan_mode_from_name(const char *name, enum vsw_vlan_mode *mode)
+{
+    for (size_t i = 0; i < sizeof mode_names / sizeof *mode_names; i++) {
+        if (!strcmp(name, mode_names[i])) {
+            *mode = (enum vsw_vlan_mode)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}

@@ -1,0 +1,175 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "timeutil.h"
+
+#define EVENTS_PER_WAKEUP 64
+
+/* Reads and processes frames waiting on 'rt', a port of this worker. */
+static void
+worker_poll_port(struct vsw_worker *worker,
+                 const struct vsw_dp_snapshot *snap, struct vsw_port_rt *rt,
+                 int64_t now_ms)
+{
+    const struct vsw_dp_port *port = snap->by_slot[VSW_FDB_SLOT(rt->id)];
+
+    for (int round = 0; round < VSW_WORKER_BATCHES_PER_PORT; round++) {
+        struct vsw_packet_batch batch;
+        int n;
+
+        for (int i = 0; i < VSW_BATCH_SIZE; i++) {
+            vsw_packet_reset(worker->pool[i]);
+        }
+        n = vsw_netdev_rx(rt->netdev, worker->pool, VSW_BATCH_SIZE);
+        if (n <= 0) {
+            return;
+        }
+        atomic_fetch_add_explicit(&worker->batches, 1,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&worker->packets, n, memory_order_relaxed);
+        if (!port || port->rt != rt) {
+            /* Polled before its snapshot was published or after it was
+             * removed from one: no configuration to forward with. */
+            uint64_t bytes = 0;
+
+            for (int i = 0; i < n; i++) {
+                bytes += worker->pool[i]->len;
+            }
+            vsw_pipeline_count_drops(worker->index, rt, VSW_DROP_PORT_GONE,
+                                     n, bytes);
+        } else {
+            batch.count = n;
+            memcpy(batch.pkts, worker->pool, n * sizeof batch.pkts[0]);
+            vsw_pipeline_process(worker->pipeline, snap, port, &batch,
+                                 now_ms);
+        }
+        if (n < VSW_BATCH_SIZE) {
+            return;
+        }
+    }
+}
+
+static void *
+worker_main(void *worker_)
+{
+    struct vsw_worker *worker = worker_;
+    struct epoll_event events[EVENTS_PER_WAKEUP];
+
+    while (!atomic_load(&worker->stop)) {
+        const struct vsw_dp_snapshot *snap;
+        int64_t now_ms;
+        int n;
+
+        /* Holding nothing from the previous round. */
+        vsw_rcu_quiesce(worker->rcu, worker->reader);
+        n = epoll_wait(worker->epoll_fd, events, EVENTS_PER_WAKEUP, -1);
+        if (n < 0) {
+            if (errno != EINTR) {
+                VSW_ERR("worker %u: epoll_wait: %s", worker->index,
+                        strerror(errno));
+            }
+            continue;
+        }
+        snap = atomic_load_explicit(worker->snapshot, memory_order_acquire);
+        now_ms = vsw_time_msec();
+        for (int i = 0; i < n; i++) {
+            struct vsw_port_rt *rt = events[i].data.ptr;
+
+            if (!rt) {
+                uint64_t count;
+
+                if (read(worker->wake_fd, &count, sizeof count) < 0) {
+                    continue; /* another wake-up already drained it */
+                }
+                continue;
+            }
+            worker_poll_port(worker, snap, rt, now_ms);
+        }
+    }
+    return NULL;
+}
+
+int
+vsw_worker_start(struct vsw_worker *worker, unsigned index,
+                 _Atomic(struct vsw_dp_snapshot *) *snapshot,
+                 struct vsw_rcu *rcu)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    int error;
+
+    worker->index = index;
+    worker->snapshot = snapshot;
+    worker->rcu = rcu;
+    worker->reader = vsw_rcu_reader(rcu, index);
+    worker->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    worker->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    worker->pipeline = vsw_pipeline_create(index);
+    if (worker->epoll_fd < 0 || worker->wake_fd < 0 || !worker->pipeline) {
+        error = worker->pipeline ? -errno : -ENOMEM;
+        goto fail;
+    }
+    for (int i = 0; i < VSW_BATCH_SIZE; i++) {
+        worker->pool[i] = vsw_packet_create();
+        if (!worker->pool[i]) {
+            error = -ENOMEM;
+            goto fail;
+        }
+    }
+    if (epoll_ctl(worker->epoll_fd, EPOLL_CTL_ADD, worker->wake_fd, &ev)) {
+        error = -errno;
+        goto fail;
+    }
+    error = -pthread_create(&worker->thread, NULL, worker_main, worker);
+    if (error) {
+        goto fail;
+    }
+    return 0;
+
+fail:
+    for (int i = 0; i < VSW_BATCH_SIZE; i++) {
+        vsw_packet_destroy(worker->pool[i]);
+        worker->pool[i] = NULL;
+    }
+    vsw_pipeline_destroy(worker->pipeline);
+    worker->pipeline = NULL;
+    if (worker->epoll_fd >= 0) {
+        close(worker->epoll_fd);
+    }
+    if (worker->wake_fd >= 0) {
+        close(worker->wake_fd);
+    }
+    return error;
+}
+
+void
+vsw_worker_wake(struct vsw_worker *worker)
+{
+    uint64_t one = 1;
+
+    /* A full eventfd counter already guarantees a wake-up. */
+    if (write(worker->wake_fd, &one, sizeof one) < 0) {
+        return;
+    }
+}
+
+void
+vsw_worker_stop(struct vsw_worker *worker)
+{
+    atomic_store(&worker->stop, true);
+    vsw_worker_wake(worker);
+    pthread_join(worker->thread, NULL);
+    for (int i = 0; i < VSW_BATCH_SIZE; i++) {
+        vsw_packet_destroy(worker->pool[i]);
+    }
+    vsw_pipeline_destroy(worker->pipeline);
+    close(worker->epoll_fd);
+    close(worker->wake_fd);
+}

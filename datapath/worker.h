@@ -1,0 +1,50 @@
+/*
+ * Datapath worker threads.  Each worker sleeps in epoll_wait() on the
+ * receive fds of the ports assigned to it, so an idle switch uses no CPU;
+ * when frames arrive it reads them in batches and runs the pipeline.  The
+ * control thread adds and removes ports with epoll_ctl(), which is safe
+ * across threads, and wakes a worker through its eventfd when it must pass
+ * a quiescent point or stop.
+ */
+#ifndef VSW_WORKER_H
+#define VSW_WORKER_H 1
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "datapath.h"
+#include "pipeline.h"
+#include "rcu.h"
+
+/* Batches one port may take in a row before other ports get a turn. */
+#define VSW_WORKER_BATCHES_PER_PORT 4
+
+struct vsw_worker {
+    unsigned index;                   /* 0..n_workers-1 */
+    pthread_t thread;                 /* the thread */
+    int epoll_fd;                     /* rx fds of its ports + wake_fd */
+    int wake_fd;                      /* eventfd: quiesce or stop */
+    _Atomic bool stop;                /* set by the control thread */
+    _Atomic(struct vsw_dp_snapshot *) *snapshot; /* the datapath's */
+    struct vsw_rcu *rcu;              /* grace periods */
+    struct vsw_rcu_reader *reader;    /* this worker's reader state */
+    struct vsw_pipeline *pipeline;    /* per-worker pipeline state */
+    struct vsw_packet *pool[VSW_BATCH_SIZE]; /* receive buffers */
+    unsigned n_ports;                 /* ports assigned (control thread) */
+    _Atomic uint64_t batches;         /* batches processed */
+    _Atomic uint64_t packets;         /* frames received */
+};
+
+/* Prepares and starts worker 'index'.  Returns 0 or a negative errno. */
+int vsw_worker_start(struct vsw_worker *worker, unsigned index,
+                     _Atomic(struct vsw_dp_snapshot *) *snapshot,
+                     struct vsw_rcu *rcu);
+
+/* Stops and joins the worker and frees what it owns. */
+void vsw_worker_stop(struct vsw_worker *worker);
+
+/* Makes a sleeping worker run one loop iteration. */
+void vsw_worker_wake(struct vsw_worker *worker);
+
+#endif /* VSW_WORKER_H */

@@ -1,0 +1,115 @@
+/*
+ * Internals of the switch manager shared by manager.c (the model and how
+ * it reaches the kernel, the datapath and the config file) and
+ * manager-rpc.c (the JSON-RPC methods).  Not for other modules.
+ */
+#ifndef VSW_MANAGER_PRIVATE_H
+#define VSW_MANAGER_PRIVATE_H 1
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "datapath.h"
+#include "manager.h"
+
+enum mgr_port_type {
+    MGR_PORT_TAP,
+    MGR_PORT_UPLINK,
+};
+
+/* What the user asked for one port: everything that is saved. */
+struct mgr_port_cfg {
+    enum mgr_port_type type;     /* tap or uplink */
+    char ifname[IFNAMSIZ];       /* interface created (tap) or attached
+                                    (uplink) */
+    bool has_mac;                /* 'mac' was given */
+    uint8_t mac[6];              /* MAC given to a new TAP device */
+    struct vsw_vlan_config vlan; /* VLAN mode and membership */
+    uint32_t mac_limit;          /* MAC table entries, 0 = switch cap */
+};
+
+struct mgr_switch;
+
+struct mgr_port {
+    char name[VSW_NAME_MAX];     /* unique across the daemon */
+    struct mgr_switch *sw;       /* owner */
+    struct mgr_port *next;       /* next port of 'sw' */
+    struct mgr_port_cfg cfg;     /* settings */
+    uint32_t id;                 /* datapath id (slot in low bits) */
+    struct vsw_port_rt *rt;      /* runtime, NULL while the device is
+                                    missing */
+    /* Where the TAP device is now, so that a restarted daemon finds it
+     * even after its owner moved or renamed it. */
+    bool netns_pinned;           /* lives in another namespace, pinned
+                                    at netns/<name> in the state dir */
+    ino_t netns_ino;             /* inode of that namespace */
+    char cur_ifname[IFNAMSIZ];   /* name it has there */
+    char last_error[128];        /* why the device is missing, or "" */
+};
+
+struct mgr_switch {
+    char name[VSW_NAME_MAX];     /* unique across the daemon */
+    struct mgr_switch *next;     /* next switch of the manager */
+    uint32_t mac_ageing;         /* seconds */
+    uint32_t mac_table_size;     /* switch-wide MAC cap */
+    struct vsw_fdb *fdb;         /* shared with the datapath */
+    struct mgr_port *ports;      /* in creation order */
+};
+
+struct vsw_manager {
+    struct event_base *base;     /* control thread's loop */
+    char state_dir[PATH_MAX];    /* where config.json and netns/ live */
+    char config_path[PATH_MAX];  /* state_dir/config.json */
+    struct vsw_datapath *dp;     /* workers */
+    struct mgr_switch *switches; /* in creation order */
+    struct mgr_port *by_slot[VSW_MAX_PORTS]; /* port owning each slot,
+                                                also while it is being
+                                                torn down */
+    uint32_t next_generation;    /* high bits of the next port id */
+    ino_t own_netns_ino;         /* the daemon's network namespace */
+    struct event *tick;          /* 1 s: ageing, TAP tracking, retries */
+    struct event *reclaim;       /* runs deferred frees */
+    struct event *link_event;    /* rtnetlink link notifications */
+    struct nl_sock *link_sock;   /* socket behind 'link_event' */
+    char socket_path[PATH_MAX];  /* for system.status */
+    long long start_time_ms;     /* for system.status */
+};
+
+/* Lookups by name; NULL if there is none. */
+struct mgr_switch *mgr_find_switch(struct vsw_manager *, const char *name);
+struct mgr_port *mgr_find_port(struct vsw_manager *, const char *name);
+
+/* Operations behind the RPC methods.  Each validates first, returns 0 or
+ * a negative value after filling 'err', and changes nothing on
+ * failure. */
+int mgr_switch_add(struct vsw_manager *, json_t *params,
+                   struct mgr_switch **swp, struct vsw_rpc_error *err);
+int mgr_switch_set(struct vsw_manager *, struct mgr_switch *sw,
+                   json_t *params, struct vsw_rpc_error *err);
+int mgr_switch_del(struct vsw_manager *, struct mgr_switch *sw,
+                   struct vsw_rpc_error *err);
+int mgr_port_add(struct vsw_manager *, struct mgr_switch *sw,
+                 json_t *params, struct mgr_port **portp,
+                 struct vsw_rpc_error *err);
+int mgr_port_set(struct vsw_manager *, struct mgr_port *port,
+                 json_t *params, struct vsw_rpc_error *err);
+int mgr_port_del(struct vsw_manager *, struct mgr_port *port,
+                 struct vsw_rpc_error *err);
+
+/* JSON views shared by the API and the config file. */
+json_t *mgr_switch_to_json(const struct mgr_switch *sw);
+json_t *mgr_port_to_json(const struct vsw_manager *,
+                         const struct mgr_port *port);
+
+/* MAC text "02:00:00:00:00:01" to bytes: 0 or -EINVAL. */
+int mgr_parse_mac(const char *s, uint8_t mac[6]);
+void mgr_format_mac(const uint8_t mac[6], char buf[18]);
+
+/* Keeps the TAP location of 'port' current (namespace pin, name);
+ * returns true if it changed. */
+bool mgr_port_track(struct vsw_manager *, struct mgr_port *port);
+
+#endif /* VSW_MANAGER_PRIVATE_H */

@@ -1,0 +1,417 @@
+/*
+ * The JSON-RPC methods of the switch manager: parameter checking and JSON
+ * results around the operations of manager.c.  docs/jsonrpc.md documents
+ * each method with an example.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager-private.h"
+#include "timeutil.h"
+
+/* Looks up the switch named by 'key' in 'params'. */
+static int
+get_switch(struct vsw_manager *mgr, json_t *params, const char *key,
+           struct mgr_switch **swp, struct vsw_rpc_error *err)
+{
+    const char *name;
+
+    if (vsw_rpc_get_string(params, key, true, &name, err)) {
+        return -1;
+    }
+    *swp = mgr_find_switch(mgr, name);
+    if (!*swp) {
+        return vsw_rpc_error(err, VSW_RPC_NOT_FOUND, "no switch named '%s'",
+                             name);
+    }
+    return 0;
+}
+
+/* Looks up the port named by 'key' in 'params'. */
+static int
+get_port(struct vsw_manager *mgr, json_t *params, const char *key,
+         struct mgr_port **portp, struct vsw_rpc_error *err)
+{
+    const char *name;
+
+    if (vsw_rpc_get_string(params, key, true, &name, err)) {
+        return -1;
+    }
+    *portp = mgr_find_port(mgr, name);
+    if (!*portp) {
+        return vsw_rpc_error(err, VSW_RPC_NOT_FOUND, "no port named '%s'",
+                             name);
+    }
+    return 0;
+}
+
+static const char *const name_only[] = {"name", NULL};
+static const char *const no_params[] = {NULL};
+
+static int
+rpc_switch_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr)
+{
+    struct mgr_switch *sw;
+
+    if (mgr_switch_add(mgr, params, &sw, err)) {
+        return -1;
+    }
+    *result = mgr_switch_to_json(sw);
+    return 0;
+}
+
+static int
+rpc_switch_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr)
+{
+    struct mgr_switch *sw;
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, name_only, err) ||
+        get_switch(mgr, params, "name", &sw, err)) {
+        return -1;
+    }
+    return mgr_switch_del(mgr, sw, err);
+}
+
+static int
+rpc_switch_set(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr)
+{
+    struct mgr_switch *sw;
+
+    if (get_switch(mgr, params, "name", &sw, err) ||
+        mgr_switch_set(mgr, sw, params, err)) {
+        return -1;
+    }
+    *result = mgr_switch_to_json(sw);
+    return 0;
+}
+
+static int
+rpc_switch_get(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr)
+{
+    struct mgr_switch *sw;
+
+    if (vsw_rpc_check_keys(params, name_only, err) ||
+        get_switch(mgr, params, "name", &sw, err)) {
+        return -1;
+    }
+    *result = mgr_switch_to_json(sw);
+    return 0;
+}
+
+static int
+rpc_switch_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
+                void *mgr_)
+{
+    struct vsw_manager *mgr = mgr_;
+    json_t *list;
+
+    if (vsw_rpc_check_keys(params, no_params, err)) {
+        return -1;
+    }
+    list = json_array();
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        json_array_append_new(list, mgr_switch_to_json(sw));
+    }
+    *result = json_pack("{s:o}", "switches", list);
+    return 0;
+}
+
+static int
+rpc_port_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr)
+{
+    struct mgr_switch *sw;
+    struct mgr_port *port;
+    json_t *settings;
+    int error;
+
+    if (get_switch(mgr, params, "switch", &sw, err)) {
+        return -1;
+    }
+    settings = json_deep_copy(params);
+    json_object_del(settings, "switch");
+    error = mgr_port_add(mgr, sw, settings, &port, err);
+    json_decref(settings);
+    if (error) {
+        return -1;
+    }
+    *result = mgr_port_to_json(mgr, port);
+    return 0;
+}
+
+static int
+rpc_port_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr)
+{
+    struct mgr_port *port;
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, name_only, err) ||
+        get_port(mgr, params, "name", &port, err)) {
+        return -1;
+    }
+    return mgr_port_del(mgr, port, err);
+}
+
+static int
+rpc_port_set(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr)
+{
+    struct mgr_port *port;
+
+    if (get_port(mgr, params, "name", &port, err) ||
+        mgr_port_set(mgr, port, params, err)) {
+        return -1;
+    }
+    *result = mgr_port_to_json(mgr, port);
+    return 0;
+}
+
+static int
+rpc_port_get(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr)
+{
+    struct mgr_port *port;
+
+    if (vsw_rpc_check_keys(params, name_only, err) ||
+        get_port(mgr, params, "name", &port, err)) {
+        return -1;
+    }
+    mgr_port_track(mgr, port);
+    *result = mgr_port_to_json(mgr, port);
+    return 0;
+}
+
+/* Calls 'fn' for every port selected by the optional "name" (a port) or
+ * "switch" params, adding what it returns to a new array. */
+static int
+select_ports(struct vsw_manager *mgr, json_t *params,
+             json_t *(*fn)(struct vsw_manager *, struct mgr_port *),
+             json_t **list, struct vsw_rpc_error *err)
+{
+    static const char *const keys[] = {"name", "switch", NULL};
+    struct mgr_switch *only_sw = NULL;
+    struct mgr_port *only_port = NULL;
+
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        (json_object_get(params, "name") &&
+         get_port(mgr, params, "name", &only_port, err)) ||
+        (json_object_get(params, "switch") &&
+         get_switch(mgr, params, "switch", &only_sw, err))) {
+        return -1;
+    }
+    *list = json_array();
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        if (only_sw && sw != only_sw) {
+            continue;
+        }
+        for (struct mgr_port *p = sw->ports; p; p = p->next) {
+            if (!only_port || p == only_port) {
+                json_array_append_new(*list, fn(mgr, p));
+            }
+        }
+    }
+    return 0;
+}
+
+static json_t *
+port_view(struct vsw_manager *mgr, struct mgr_port *port)
+{
+    return mgr_port_to_json(mgr, port);
+}
+
+static int
+rpc_port_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
+              void *mgr)
+{
+    json_t *list;
+
+    if (select_ports(mgr, params, port_view, &list, err)) {
+        return -1;
+    }
+    *result = json_pack("{s:o}", "ports", list);
+    return 0;
+}
+
+static json_t *
+port_stats(struct vsw_manager *mgr, struct mgr_port *port)
+{
+    struct vsw_port_counters c;
+    json_t *drops = json_object();
+    uint64_t total = 0;
+
+    (void)mgr;
+    if (port->rt) {
+        vsw_port_rt_get_counters(port->rt, &c);
+    } else {
+        memset(&c, 0, sizeof c);
+    }
+    for (int r = 0; r < VSW_DROP_N_REASONS; r++) {
+        json_object_set_new(drops, vsw_drop_reason_name(r),
+                            json_integer((json_int_t)c.drops[r]));
+        total += c.drops[r];
+    }
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
+                     port->name, "switch", port->sw->name, "rx-packets",
+                     (json_int_t)c.rx_packets, "rx-bytes",
+                     (json_int_t)c.rx_bytes, "tx-packets",
+                     (json_int_t)c.tx_packets, "tx-bytes",
+                     (json_int_t)c.tx_bytes, "drops-total",
+                     (json_int_t)total, "drops", drops);
+}
+
+static int
+rpc_port_stats(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr)
+{
+    json_t *list;
+
+    if (select_ports(mgr, params, port_stats, &list, err)) {
+        return -1;
+    }
+    *result = json_pack("{s:o}", "ports", list);
+    return 0;
+}
+
+static int
+rpc_fdb_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr_)
+{
+    static const char *const keys[] = {"switch", NULL};
+    struct vsw_manager *mgr = mgr_;
+    struct vsw_fdb_entry_info *entries;
+    struct mgr_switch *sw;
+    json_t *list;
+    size_t n;
+
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        get_switch(mgr, params, "switch", &sw, err)) {
+        return -1;
+    }
+    entries = calloc(sw->mac_table_size, sizeof *entries);
+    if (!entries) {
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    n = vsw_fdb_dump(sw->fdb, entries, sw->mac_table_size, vsw_time_msec());
+    list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct mgr_port *port =
+            mgr->by_slot[VSW_FDB_SLOT(entries[i].port_id)];
+        char mac[18];
+
+        if (!port || port->id != entries[i].port_id) {
+            continue; /* learned by a port being removed */
+        }
+        mgr_format_mac(entries[i].mac, mac);
+        json_array_append_new(
+            list, json_pack("{s:i, s:s, s:s, s:I}", "vlan", entries[i].vlan,
+                            "mac", mac, "port", port->name, "age",
+                            (json_int_t)entries[i].age_sec));
+    }
+    free(entries);
+    *result = json_pack("{s:s, s:I, s:I, s:o}", "switch", sw->name, "count",
+                        (json_int_t)json_array_size(list), "max",
+                        (json_int_t)sw->mac_table_size, "entries", list);
+    return 0;
+}
+
+static int
+rpc_fdb_flush(json_t *params, json_t **result, struct vsw_rpc_error *err,
+              void *mgr)
+{
+    static const char *const keys[] = {"switch", "port", NULL};
+    struct mgr_switch *sw;
+    struct mgr_port *port = NULL;
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        get_switch(mgr, params, "switch", &sw, err) ||
+        (json_object_get(params, "port") &&
+         get_port(mgr, params, "port", &port, err))) {
+        return -1;
+    }
+    if (port && port->sw != sw) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "port '%s' is on switch '%s', not '%s'",
+                             port->name, port->sw->name, sw->name);
+    }
+    if (port) {
+        vsw_fdb_flush_port(sw->fdb, port->id);
+    } else {
+        vsw_fdb_flush(sw->fdb);
+    }
+    return 0;
+}
+
+static int
+rpc_system_status(json_t *params, json_t **result,
+                  struct vsw_rpc_error *err, void *mgr_)
+{
+    struct vsw_manager *mgr = mgr_;
+    unsigned n_workers = vsw_datapath_n_workers(mgr->dp);
+    json_t *workers = json_array();
+    size_t n_switches = 0;
+    size_t n_ports = 0;
+
+    if (vsw_rpc_check_keys(params, no_params, err)) {
+        json_decref(workers);
+        return -1;
+    }
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        n_switches++;
+        for (struct mgr_port *p = sw->ports; p; p = p->next) {
+            n_ports++;
+        }
+    }
+    for (unsigned i = 0; i < n_workers; i++) {
+        struct vsw_worker_info info;
+
+        vsw_datapath_worker_info(mgr->dp, i, &info);
+        json_array_append_new(
+            workers, json_pack("{s:i, s:i, s:I, s:I}", "index", (int)i,
+                               "ports", (int)info.n_ports, "batches",
+                               (json_int_t)info.batches, "packets",
+                               (json_int_t)info.packets));
+    }
+    *result = json_pack(
+        "{s:s, s:i, s:I, s:s, s:s, s:o, s:I, s:I}", "version", VSW_VERSION,
+        "pid", (int)getpid(), "uptime",
+        (json_int_t)((vsw_time_msec() - mgr->start_time_ms) / 1000),
+        "state-dir", mgr->state_dir, "socket", mgr->socket_path, "workers",
+        workers, "switches", (json_int_t)n_switches, "ports",
+        (json_int_t)n_ports);
+    return 0;
+}
+
+static const struct vsw_rpc_method manager_methods[] = {
+    {"switch.add", rpc_switch_add, true},
+    {"switch.del", rpc_switch_del, true},
+    {"switch.set", rpc_switch_set, true},
+    {"switch.get", rpc_switch_get, false},
+    {"switch.list", rpc_switch_list, false},
+    {"port.add", rpc_port_add, true},
+    {"port.del", rpc_port_del, true},
+    {"port.set", rpc_port_set, true},
+    {"port.get", rpc_port_get, false},
+    {"port.list", rpc_port_list, false},
+    {"port.stats", rpc_port_stats, false},
+    {"fdb.show", rpc_fdb_show, false},
+    {"fdb.flush", rpc_fdb_flush, true},
+    {"system.status", rpc_system_status, false},
+};
+
+int
+vsw_manager_register_rpc(struct vsw_manager *mgr,
+                         struct vsw_rpc_server *server)
+{
+    return vsw_rpc_server_register(
+        server, manager_methods,
+        sizeof manager_methods / sizeof *manager_methods, mgr);
+}

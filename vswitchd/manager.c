@@ -1,0 +1,1282 @@
+#include "manager-private.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config-store.h"
+#include "log.h"
+#include "netns.h"
+#include "timeutil.h"
+
+#define CONFIG_FORMAT 1
+#define MAC_AGEING_MAX 1000000
+#define MAC_TABLE_SIZE_MAX (1u << 22)
+
+/* ---- Names and addresses ---- */
+
+/* Switch and port names end up in file names (netns pins) and in
+ * command lines, so they are kept to a safe alphabet. */
+static int
+check_name(const char *what, const char *name, struct vsw_rpc_error *err)
+{
+    size_t len = strlen(name);
+
+    if (!len || len >= VSW_NAME_MAX || name[0] == '.' || name[0] == '-') {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "%s name must be 1-%d characters and not start "
+                             "with '.' or '-'",
+                             what, VSW_NAME_MAX - 1);
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "%s name '%s' may only contain letters, "
+                                 "digits, '-', '_' and '.'",
+                                 what, name);
+        }
+    }
+    return 0;
+}
+
+int
+mgr_parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned int b[6];
+    char extra;
+
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+               &b[4], &b[5], &extra) != 6 ||
+        strlen(s) != 17) {
+        return -EINVAL;
+    }
+    for (int i = 0; i < 6; i++) {
+        mac[i] = (uint8_t)b[i];
+    }
+    return 0;
+}
+
+void
+mgr_format_mac(const uint8_t mac[6], char buf[18])
+{
+    snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+             mac[2], mac[3], mac[4], mac[5]);
+}
+
+struct mgr_switch *
+mgr_find_switch(struct vsw_manager *mgr, const char *name)
+{
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        if (!strcmp(sw->name, name)) {
+            return sw;
+        }
+    }
+    return NULL;
+}
+
+struct mgr_port *
+mgr_find_port(struct vsw_manager *mgr, const char *name)
+{
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (struct mgr_port *p = sw->ports; p; p = p->next) {
+            if (!strcmp(p->name, name)) {
+                return p;
+            }
+        }
+    }
+    return NULL;
+}
+
+static const char *
+port_type_name(enum mgr_port_type type)
+{
+    return type == MGR_PORT_TAP ? "tap" : "uplink";
+}
+
+/* ---- Settings: JSON params onto a config, with validation ---- */
+
+static const char *const switch_keys[] = {"name", "mac-ageing",
+                                          "mac-table-size", NULL};
+
+/* Applies the settable switch keys of 'params' to '*ageing' and '*size'. */
+static int
+switch_settings_apply(json_t *params, uint32_t *ageing, uint32_t *size,
+                      struct vsw_rpc_error *err)
+{
+    long long v;
+
+    if (vsw_rpc_check_keys(params, switch_keys, err)) {
+        return -1;
+    }
+    v = *ageing;
+    if (vsw_rpc_get_int(params, "mac-ageing", false, 1, MAC_AGEING_MAX, &v,
+                        err)) {
+        return -1;
+    }
+    *ageing = (uint32_t)v;
+    v = *size;
+    if (vsw_rpc_get_int(params, "mac-table-size", false, 1,
+                        MAC_TABLE_SIZE_MAX, &v, err)) {
+        return -1;
+    }
+    *size = (uint32_t)v;
+    return 0;
+}
+
+/* Keys port.set accepts; port.add also takes the creation-only ones. */
+static const char *const port_set_keys[] = {
+    "name", "vlan-mode", "vlan", "trunks", "native-vlan", "mac-limit", NULL};
+static const char *const port_add_keys[] = {
+    "switch", "name",        "type",      "ifname", "mac",
+    "vlan-mode", "vlan",     "trunks",    "native-vlan", "mac-limit",
+    "tap-location", NULL};
+
+/* Applies the VLAN and limit keys of 'params' to 'cfg', then checks that
+ * the result is consistent. */
+static int
+port_settings_apply(json_t *params, struct mgr_port_cfg *cfg,
+                    struct vsw_rpc_error *err)
+{
+    struct vsw_vlan_config *vlan = &cfg->vlan;
+    const char *mode = NULL;
+    const char *trunks = NULL;
+    long long v;
+
+    if (vsw_rpc_get_string(params, "vlan-mode", false, &mode, err)) {
+        return -1;
+    }
+    if (mode && vsw_vlan_mode_from_name(mode, &vlan->mode)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "vlan-mode must be untagged, access or trunk, "
+                             "not '%s'",
+                             mode);
+    }
+    v = vlan->vid;
+    if (vsw_rpc_get_int(params, "vlan", false, 1, VSW_VLAN_MAX, &v, err)) {
+        return -1;
+    }
+    vlan->vid = (uint16_t)v;
+    v = vlan->native_vid;
+    if (vsw_rpc_get_int(params, "native-vlan", false, 0, VSW_VLAN_MAX, &v,
+                        err)) {
+        return -1;
+    }
+    vlan->native_vid = (uint16_t)v;
+    if (vsw_rpc_get_string(params, "trunks", false, &trunks, err)) {
+        return -1;
+    }
+    if (trunks) {
+        char why[VSW_RPC_MAX_MESSAGE];
+
+        if (vsw_vlan_set_parse(trunks, &vlan->trunks, why, sizeof why)) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "trunks: %s",
+                                 why);
+        }
+    }
+    v = cfg->mac_limit;
+    if (vsw_rpc_get_int(params, "mac-limit", false, 0, MAC_TABLE_SIZE_MAX,
+                        &v, err)) {
+        return -1;
+    }
+    cfg->mac_limit = (uint32_t)v;
+
+    /* Settings of another mode would silently do nothing: refuse them so
+     * the user learns that at once. */
+    if (json_object_get(params, "vlan") &&
+        vlan->mode != VSW_VLAN_MODE_ACCESS) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "vlan applies to vlan-mode=access; this port is "
+                             "%s",
+                             vsw_vlan_mode_name(vlan->mode));
+    }
+    if ((json_object_get(params, "trunks") ||
+         json_object_get(params, "native-vlan")) &&
+        vlan->mode != VSW_VLAN_MODE_TRUNK) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "trunks and native-vlan apply to "
+                             "vlan-mode=trunk; this port is %s",
+                             vsw_vlan_mode_name(vlan->mode));
+    }
+    if (vlan->mode == VSW_VLAN_MODE_ACCESS && !vlan->vid) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "vlan-mode=access needs vlan=1..4094");
+    }
+    return 0;
+}
+
+/* Fills 'cfg' from port.add params (everything but the switch). */
+static int
+port_cfg_from_params(json_t *params, const char *name,
+                     struct mgr_port_cfg *cfg, struct vsw_rpc_error *err)
+{
+    const char *type = NULL;
+    const char *ifname = NULL;
+    const char *mac = NULL;
+
+    memset(cfg, 0, sizeof *cfg);
+    vsw_vlan_config_init(&cfg->vlan);
+    if (vsw_rpc_get_string(params, "type", true, &type, err) ||
+        vsw_rpc_get_string(params, "ifname", false, &ifname, err) ||
+        vsw_rpc_get_string(params, "mac", false, &mac, err)) {
+        return -1;
+    }
+    if (!strcmp(type, "tap")) {
+        cfg->type = MGR_PORT_TAP;
+    } else if (!strcmp(type, "uplink")) {
+        cfg->type = MGR_PORT_UPLINK;
+    } else {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "type must be tap or uplink, not '%s'", type);
+    }
+    if (!ifname) {
+        ifname = name;
+    }
+    if (!ifname[0] || strlen(ifname) >= IFNAMSIZ || strchr(ifname, '/') ||
+        strchr(ifname, ' ') || !strcmp(ifname, ".") ||
+        !strcmp(ifname, "..")) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "ifname '%s' is not a valid interface name "
+                             "(1-15 characters, no '/' or spaces)%s",
+                             ifname,
+                             json_object_get(params, "ifname")
+                                 ? ""
+                                 : "; give one with ifname=");
+    }
+    snprintf(cfg->ifname, sizeof cfg->ifname, "%s", ifname);
+    if (mac) {
+        if (cfg->type != MGR_PORT_TAP) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "mac applies to tap ports only");
+        }
+        if (mgr_parse_mac(mac, cfg->mac) ||
+            vsw_eth_addr_is_multicast(cfg->mac) ||
+            vsw_eth_addr_is_zero(cfg->mac)) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "mac '%s' is not a unicast MAC such as "
+                                 "02:00:00:00:00:01",
+                                 mac);
+        }
+        cfg->has_mac = true;
+    }
+    return port_settings_apply(params, cfg, err);
+}
+
+/* ---- JSON views ---- */
+
+json_t *
+mgr_switch_to_json(const struct mgr_switch *sw)
+{
+    json_t *ports = json_array();
+
+    for (const struct mgr_port *p = sw->ports; p; p = p->next) {
+        json_array_append_new(ports, json_string(p->name));
+    }
+    return json_pack("{s:s, s:I, s:I, s:I, s:o}", "name", sw->name,
+                     "mac-ageing", (json_int_t)sw->mac_ageing,
+                     "mac-table-size", (json_int_t)sw->mac_table_size,
+                     "mac-count", (json_int_t)vsw_fdb_count(sw->fdb), "ports",
+                     ports);
+}
+
+/* The saved settings of 'port', exactly what port.add would take: only
+ * the keys that apply to its VLAN mode. */
+static json_t *
+port_cfg_to_json(const struct mgr_port *port)
+{
+    const struct mgr_port_cfg *cfg = &port->cfg;
+    json_t *obj = json_pack("{s:s, s:s, s:s, s:s, s:I}", "name", port->name,
+                            "type", port_type_name(cfg->type), "ifname",
+                            cfg->ifname, "vlan-mode",
+                            vsw_vlan_mode_name(cfg->vlan.mode), "mac-limit",
+                            (json_int_t)cfg->mac_limit);
+
+    if (cfg->has_mac) {
+        char mac[18];
+
+        mgr_format_mac(cfg->mac, mac);
+        json_object_set_new(obj, "mac", json_string(mac));
+    }
+    if (cfg->vlan.mode == VSW_VLAN_MODE_ACCESS) {
+        json_object_set_new(obj, "vlan", json_integer(cfg->vlan.vid));
+    } else if (cfg->vlan.mode == VSW_VLAN_MODE_TRUNK) {
+        char trunks[4096 * 5];
+
+        vsw_vlan_set_format(&cfg->vlan.trunks, trunks, sizeof trunks);
+        json_object_set_new(obj, "trunks", json_string(trunks));
+        json_object_set_new(obj, "native-vlan",
+                            json_integer(cfg->vlan.native_vid));
+    }
+    return obj;
+}
+
+json_t *
+mgr_port_to_json(const struct vsw_manager *mgr, const struct mgr_port *port)
+{
+    json_t *obj = port_cfg_to_json(port);
+    const char *link = "absent";
+    char netns[64];
+
+    (void)mgr;
+    if (port->rt) {
+        link = vsw_netdev_link_is_up(port->rt->netdev) ? "up" : "down";
+    }
+    if (port->netns_pinned) {
+        snprintf(netns, sizeof netns, "net:[%llu]",
+                 (unsigned long long)port->netns_ino);
+    } else {
+        snprintf(netns, sizeof netns, "daemon");
+    }
+    json_object_set_new(obj, "switch", json_string(port->sw->name));
+    json_object_set_new(obj, "link", json_string(link));
+    json_object_set_new(obj, "netns", json_string(netns));
+    if (port->cfg.type == MGR_PORT_TAP) {
+        json_object_set_new(obj, "current-ifname",
+                            json_string(port->cur_ifname[0]
+                                            ? port->cur_ifname
+                                            : port->cfg.ifname));
+    }
+    if (port->last_error[0]) {
+        json_object_set_new(obj, "error", json_string(port->last_error));
+    }
+    return obj;
+}
+
+/* ---- Persistence ---- */
+
+static void
+netns_pin_path(const struct vsw_manager *mgr, const struct mgr_port *port,
+               char *path, size_t size)
+{
+    snprintf(path, size, "%s/netns/%s", mgr->state_dir, port->name);
+}
+
+static json_t *
+config_to_json(const struct vsw_manager *mgr)
+{
+    json_t *switches = json_array();
+
+    for (const struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        json_t *ports = json_array();
+
+        for (const struct mgr_port *p = sw->ports; p; p = p->next) {
+            json_t *obj = port_cfg_to_json(p);
+
+            if (p->cfg.type == MGR_PORT_TAP) {
+                json_object_set_new(
+                    obj, "tap-location",
+                    json_pack("{s:b, s:s}", "netns-pinned", p->netns_pinned,
+                              "ifname",
+                              p->cur_ifname[0] ? p->cur_ifname
+                                               : p->cfg.ifname));
+            }
+            json_array_append_new(ports, obj);
+        }
+        json_array_append_new(
+            switches,
+            json_pack("{s:s, s:I, s:I, s:o}", "name", sw->name, "mac-ageing",
+                      (json_int_t)sw->mac_ageing, "mac-table-size",
+                      (json_int_t)sw->mac_table_size, "ports", ports));
+    }
+    return json_pack("{s:i, s:o}", "format", CONFIG_FORMAT, "switches",
+                     switches);
+}
+
+static int
+save_config(struct vsw_manager *mgr, struct vsw_rpc_error *err)
+{
+    json_t *root = config_to_json(mgr);
+    int error = root ? vsw_config_save(mgr->config_path, root) : -ENOMEM;
+
+    json_decref(root);
+    if (error) {
+        VSW_ERR("saving %s: %s", mgr->config_path, strerror(-error));
+        if (err) {
+            vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR,
+                          "cannot save the configuration: %s",
+                          strerror(-error));
+        }
+    }
+    return error;
+}
+
+/* ---- Datapath snapshot ---- */
+
+/* Describes the whole model to the workers.  On allocation failure the
+ * old snapshot stays (and an error says so). */
+static int
+publish(struct vsw_manager *mgr)
+{
+    struct vsw_dp_snapshot *snap = vsw_dp_snapshot_create();
+
+    if (!snap) {
+        goto nomem;
+    }
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        struct vsw_dp_switch *dsw =
+            vsw_dp_snapshot_add_switch(snap, sw->name, sw->fdb);
+
+        if (!dsw) {
+            goto nomem;
+        }
+        for (struct mgr_port *p = sw->ports; p; p = p->next) {
+            struct vsw_dp_port *dport;
+
+            if (!p->rt) {
+                continue;
+            }
+            dport = vsw_dp_snapshot_add_port(snap, dsw, p->name, p->rt);
+            if (!dport) {
+                goto nomem;
+            }
+            dport->vlan = p->cfg.vlan;
+            dport->mac_limit = p->cfg.mac_limit;
+        }
+    }
+    vsw_datapath_publish(mgr->dp, snap);
+    event_active(mgr->reclaim, 0, 0);
+    return 0;
+
+nomem:
+    vsw_dp_snapshot_destroy(snap);
+    VSW_ERR("out of memory building a datapath snapshot");
+    return -ENOMEM;
+}
+
+/* ---- Port devices ---- */
+
+static int
+alloc_port_id(struct vsw_manager *mgr, uint32_t *id)
+{
+    /* Slot 0 with generation 0 would be VSW_FDB_NO_PORT; generations
+     * start at 1 and skip 0 on wrap-around. */
+    for (uint32_t slot = 0; slot < VSW_MAX_PORTS; slot++) {
+        if (!mgr->by_slot[slot]) {
+            if (!mgr->next_generation) {
+                mgr->next_generation = 1;
+            }
+            *id = (mgr->next_generation++ << VSW_FDB_SLOT_BITS) | slot;
+            if (*id == VSW_FDB_NO_PORT) {
+                continue;
+            }
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+/* Opens the device of 'port' and starts polling it.  'restore' allows
+ * reattaching to an existing TAP at the location saved in 'location'
+ * (may be NULL). */
+static int
+port_open_device(struct vsw_manager *mgr, struct mgr_port *port,
+                 bool restore, json_t *location)
+{
+    struct vsw_netdev *netdev = NULL;
+    int nsfd = -1;
+    int error;
+
+    if (port->cfg.type == MGR_PORT_UPLINK) {
+        error = vsw_netdev_uplink_open(port->cfg.ifname, &netdev);
+    } else {
+        struct vsw_tap_options opts = {
+            .ifname = port->cfg.ifname,
+            .mac = port->cfg.has_mac ? port->cfg.mac : NULL,
+            .netns_fd = -1,
+            .create_only = !restore,
+        };
+        bool reattached = false;
+
+        if (location) {
+            const char *where = json_string_value(
+                json_object_get(location, "ifname"));
+            char pin[PATH_MAX];
+
+            if (where && where[0] && strlen(where) < IFNAMSIZ) {
+                opts.ifname = where;
+            }
+            if (json_is_true(json_object_get(location, "netns-pinned"))) {
+                netns_pin_path(mgr, port, pin, sizeof pin);
+                nsfd = open(pin, O_RDONLY | O_CLOEXEC);
+                if (nsfd < 0) {
+                    VSW_WARN("port %s: namespace pin %s: %s; looking for "
+                             "its TAP in the daemon's namespace",
+                             port->name, pin, strerror(errno));
+                    opts.ifname = port->cfg.ifname;
+                }
+                opts.netns_fd = nsfd;
+            }
+        }
+        error = vsw_netdev_tap_open(&opts, &netdev, &reattached);
+        if (nsfd >= 0) {
+            close(nsfd);
+        }
+        if (!error && restore) {
+            VSW_INFO("port %s: %s TAP %s", port->name,
+                     reattached ? "reattached to" : "created", opts.ifname);
+        }
+    }
+    if (error) {
+        return error;
+    }
+    port->rt = vsw_port_rt_create(mgr->dp, port->id, netdev);
+    if (!port->rt) {
+        vsw_netdev_destroy(netdev, !restore);
+        return -ENOMEM;
+    }
+    error = vsw_datapath_attach(mgr->dp, port->rt);
+    if (error) {
+        vsw_port_rt_destroy(port->rt, !restore);
+        port->rt = NULL;
+        return error;
+    }
+    port->last_error[0] = '\0';
+    if (port->cfg.type == MGR_PORT_TAP) {
+        mgr_port_track(mgr, port);
+    }
+    return 0;
+}
+
+bool
+mgr_port_track(struct vsw_manager *mgr, struct mgr_port *port)
+{
+    char name[IFNAMSIZ];
+    bool changed = false;
+    ino_t ino;
+    int nsfd;
+
+    if (port->cfg.type != MGR_PORT_TAP || !port->rt) {
+        return false;
+    }
+    nsfd = vsw_netdev_tap_get_netns(port->rt->netdev);
+    if (nsfd < 0) {
+        return false;
+    }
+    ino = vsw_netns_inode(nsfd);
+    if (ino == mgr->own_netns_ino) {
+        if (port->netns_pinned) {
+            char pin[PATH_MAX];
+
+            netns_pin_path(mgr, port, pin, sizeof pin);
+            vsw_netns_unpin(pin);
+            port->netns_pinned = false;
+            changed = true;
+        }
+    } else if (!port->netns_pinned || ino != port->netns_ino) {
+        char pin[PATH_MAX];
+        int error;
+
+        netns_pin_path(mgr, port, pin, sizeof pin);
+        error = vsw_netns_pin(nsfd, pin);
+        if (error) {
+            VSW_ERR("port %s: cannot pin namespace at %s: %s", port->name,
+                    pin, strerror(-error));
+        } else {
+            port->netns_pinned = true;
+            changed = true;
+        }
+    }
+    port->netns_ino = ino;
+    close(nsfd);
+    if (!vsw_netdev_tap_get_name(port->rt->netdev, name) &&
+        strcmp(name, port->cur_ifname)) {
+        snprintf(port->cur_ifname, sizeof port->cur_ifname, "%s", name);
+        changed = true;
+    }
+    return changed;
+}
+
+/* What vsw_datapath_defer() runs for a removed port, once no worker can
+ * send to it any more. */
+struct port_teardown {
+    struct vsw_manager *mgr;  /* owner of the slot */
+    struct vsw_fdb *fdb;      /* table to forget the port in */
+    struct vsw_port_rt *rt;   /* runtime to free, may be NULL */
+    uint32_t id;              /* the port's id */
+    bool remove_device;       /* delete the TAP device */
+    char pin[PATH_MAX];       /* namespace pin to remove, or "" */
+};
+
+static void
+port_teardown_cb(void *td_)
+{
+    struct port_teardown *td = td_;
+    uint32_t slot = VSW_FDB_SLOT(td->id);
+
+    vsw_fdb_flush_port(td->fdb, td->id);
+    vsw_port_rt_destroy(td->rt, td->remove_device);
+    if (td->pin[0]) {
+        vsw_netns_unpin(td->pin);
+    }
+    free(td->mgr->by_slot[slot]);
+    td->mgr->by_slot[slot] = NULL;
+    free(td);
+}
+
+/* Unlinks 'port' from its switch (the caller publishes afterwards) and
+ * schedules its teardown. */
+static void
+port_destroy(struct vsw_manager *mgr, struct mgr_port *port,
+             bool remove_device)
+{
+    struct port_teardown *td = calloc(1, sizeof *td);
+    struct mgr_port **pp;
+
+    for (pp = &port->sw->ports; *pp != port; pp = &(*pp)->next) {
+        continue;
+    }
+    *pp = port->next;
+    if (port->rt) {
+        vsw_datapath_detach(mgr->dp, port->rt);
+    }
+    if (!td) {
+        /* Cannot defer: leak the port rather than free it under a
+         * worker's feet. */
+        VSW_ERR("out of memory removing port %s", port->name);
+        return;
+    }
+    td->mgr = mgr;
+    td->fdb = port->sw->fdb;
+    td->rt = port->rt;
+    td->id = port->id;
+    td->remove_device = remove_device;
+    if (remove_device && port->netns_pinned) {
+        netns_pin_path(mgr, port, td->pin, sizeof td->pin);
+    }
+    vsw_datapath_defer(mgr->dp, port_teardown_cb, td);
+}
+
+/* ---- Operations ---- */
+
+/* Creates a switch in memory (no save, no publish). */
+static int
+switch_create(struct vsw_manager *mgr, const char *name, uint32_t ageing,
+              uint32_t size, struct mgr_switch **swp,
+              struct vsw_rpc_error *err)
+{
+    struct mgr_switch *sw = calloc(1, sizeof *sw);
+    struct mgr_switch **tail;
+
+    if (sw) {
+        sw->fdb = vsw_fdb_create(size, ageing);
+    }
+    if (!sw || !sw->fdb) {
+        free(sw);
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR,
+                             "out of memory for a MAC table of %u entries",
+                             size);
+    }
+    snprintf(sw->name, sizeof sw->name, "%s", name);
+    sw->mac_ageing = ageing;
+    sw->mac_table_size = size;
+    for (tail = &mgr->switches; *tail; tail = &(*tail)->next) {
+        continue;
+    }
+    *tail = sw;
+    *swp = sw;
+    return 0;
+}
+
+static void
+fdb_destroy_cb(void *fdb)
+{
+    vsw_fdb_destroy(fdb);
+}
+
+/* Unlinks 'sw' and its ports and schedules their teardown (no save). */
+static void
+switch_destroy(struct vsw_manager *mgr, struct mgr_switch *sw,
+               bool remove_devices)
+{
+    struct mgr_switch **pp;
+
+    while (sw->ports) {
+        port_destroy(mgr, sw->ports, remove_devices);
+    }
+    for (pp = &mgr->switches; *pp != sw; pp = &(*pp)->next) {
+        continue;
+    }
+    *pp = sw->next;
+    /* Deferred callbacks run in order: the ports' teardown (which
+     * flushes this table) comes first. */
+    vsw_datapath_defer(mgr->dp, fdb_destroy_cb, sw->fdb);
+    free(sw);
+}
+
+int
+mgr_switch_add(struct vsw_manager *mgr, json_t *params,
+               struct mgr_switch **swp, struct vsw_rpc_error *err)
+{
+    uint32_t ageing = VSW_FDB_DEFAULT_AGEING_SEC;
+    uint32_t size = VSW_FDB_DEFAULT_MAX_ENTRIES;
+    const char *name;
+    struct mgr_switch *sw;
+
+    if (vsw_rpc_get_string(params, "name", true, &name, err) ||
+        check_name("switch", name, err) ||
+        switch_settings_apply(params, &ageing, &size, err)) {
+        return -1;
+    }
+    if (mgr_find_switch(mgr, name)) {
+        return vsw_rpc_error(err, VSW_RPC_EXISTS,
+                             "switch '%s' already exists", name);
+    }
+    if (switch_create(mgr, name, ageing, size, &sw, err)) {
+        return -1;
+    }
+    if (save_config(mgr, err)) {
+        switch_destroy(mgr, sw, true);
+        return -1;
+    }
+    publish(mgr);
+    *swp = sw;
+    return 0;
+}
+
+int
+mgr_switch_set(struct vsw_manager *mgr, struct mgr_switch *sw,
+               json_t *params, struct vsw_rpc_error *err)
+{
+    uint32_t ageing = sw->mac_ageing;
+    uint32_t size = sw->mac_table_size;
+    uint32_t old_ageing = sw->mac_ageing;
+    uint32_t old_size = sw->mac_table_size;
+    struct vsw_fdb *new_fdb = NULL;
+
+    if (switch_settings_apply(params, &ageing, &size, err)) {
+        return -1;
+    }
+    if (size != sw->mac_table_size) {
+        new_fdb = vsw_fdb_create(size, ageing);
+        if (!new_fdb) {
+            return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR,
+                                 "out of memory for a MAC table of %u "
+                                 "entries",
+                                 size);
+        }
+    }
+    sw->mac_ageing = ageing;
+    sw->mac_table_size = size;
+    if (save_config(mgr, err)) {
+        sw->mac_ageing = old_ageing;
+        sw->mac_table_size = old_size;
+        vsw_fdb_destroy(new_fdb);
+        return -1;
+    }
+    vsw_fdb_set_ageing(sw->fdb, ageing);
+    if (new_fdb) {
+        /* A table of another size starts empty: the switch relearns. */
+        vsw_datapath_defer(mgr->dp, fdb_destroy_cb, sw->fdb);
+        sw->fdb = new_fdb;
+        publish(mgr);
+    }
+    return 0;
+}
+
+int
+mgr_switch_del(struct vsw_manager *mgr, struct mgr_switch *sw,
+               struct vsw_rpc_error *err)
+{
+    struct mgr_switch **pp;
+    int error;
+
+    /* Save a configuration without the switch before tearing anything
+     * down, so that a failed save leaves everything in place. */
+    for (pp = &mgr->switches; *pp != sw; pp = &(*pp)->next) {
+        continue;
+    }
+    *pp = sw->next;
+    error = save_config(mgr, err);
+    sw->next = *pp;
+    *pp = sw;
+    if (error) {
+        return -1;
+    }
+    switch_destroy(mgr, sw, true);
+    publish(mgr);
+    return 0;
+}
+
+int
+mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
+             struct mgr_port **portp, struct vsw_rpc_error *err)
+{
+    struct mgr_port_cfg cfg;
+    struct mgr_port *port;
+    struct mgr_port **tail;
+    const char *name;
+    int error;
+
+    if (vsw_rpc_check_keys(params, port_add_keys, err) ||
+        vsw_rpc_get_string(params, "name", true, &name, err) ||
+        check_name("port", name, err) ||
+        port_cfg_from_params(params, name, &cfg, err)) {
+        return -1;
+    }
+    if (json_object_get(params, "tap-location")) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "tap-location is set by the daemon only");
+    }
+    if (mgr_find_port(mgr, name)) {
+        return vsw_rpc_error(err, VSW_RPC_EXISTS,
+                             "port '%s' already exists", name);
+    }
+    for (struct mgr_switch *s = mgr->switches; s; s = s->next) {
+        for (struct mgr_port *p = s->ports; p; p = p->next) {
+            if (!strcmp(p->cfg.ifname, cfg.ifname)) {
+                return vsw_rpc_error(err, VSW_RPC_EXISTS,
+                                     "interface '%s' already belongs to "
+                                     "port '%s'",
+                                     cfg.ifname, p->name);
+            }
+        }
+    }
+
+    port = calloc(1, sizeof *port);
+    if (!port) {
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    if (alloc_port_id(mgr, &port->id)) {
+        free(port);
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "the daemon already has %d ports",
+                             VSW_MAX_PORTS);
+    }
+    snprintf(port->name, sizeof port->name, "%s", name);
+    port->sw = sw;
+    port->cfg = cfg;
+    error = port_open_device(mgr, port, false, NULL);
+    if (error) {
+        free(port);
+        if (error == -EEXIST) {
+            return vsw_rpc_error(err, VSW_RPC_EXISTS,
+                                 "interface '%s' already exists; a tap port "
+                                 "creates its own device",
+                                 cfg.ifname);
+        }
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR,
+                             "cannot %s interface '%s': %s",
+                             cfg.type == MGR_PORT_TAP ? "create TAP"
+                                                      : "attach to",
+                             cfg.ifname, strerror(-error));
+    }
+    mgr->by_slot[VSW_FDB_SLOT(port->id)] = port;
+    for (tail = &sw->ports; *tail; tail = &(*tail)->next) {
+        continue;
+    }
+    *tail = port;
+    if (save_config(mgr, err)) {
+        port_destroy(mgr, port, true);
+        return -1;
+    }
+    publish(mgr);
+    *portp = port;
+    return 0;
+}
+
+int
+mgr_port_set(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
+             struct vsw_rpc_error *err)
+{
+    struct mgr_port_cfg cfg = port->cfg;
+    struct mgr_port_cfg old = port->cfg;
+
+    if (vsw_rpc_check_keys(params, port_set_keys, err) ||
+        port_settings_apply(params, &cfg, err)) {
+        return -1;
+    }
+    port->cfg = cfg;
+    if (save_config(mgr, err)) {
+        port->cfg = old;
+        return -1;
+    }
+    publish(mgr);
+    return 0;
+}
+
+int
+mgr_port_del(struct vsw_manager *mgr, struct mgr_port *port,
+             struct vsw_rpc_error *err)
+{
+    struct mgr_port **pp;
+    int error;
+
+    for (pp = &port->sw->ports; *pp != port; pp = &(*pp)->next) {
+        continue;
+    }
+    *pp = port->next;
+    error = save_config(mgr, err);
+    port->next = *pp;
+    *pp = port;
+    if (error) {
+        return -1;
+    }
+    port_destroy(mgr, port, true);
+    publish(mgr);
+    return 0;
+}
+
+/* ---- Restore ---- */
+
+/* Restores one saved port.  Returns 0, or -1 if the entry is unusable
+ * and was left out. */
+static int
+restore_port(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *obj)
+{
+    struct vsw_rpc_error err;
+    struct mgr_port_cfg cfg;
+    struct mgr_port *port;
+    struct mgr_port **tail;
+    json_t *params = json_deep_copy(obj);
+    json_t *location = json_incref(json_object_get(obj, "tap-location"));
+    const char *name = json_string_value(json_object_get(obj, "name"));
+    int result = -1;
+    int error;
+
+    if (!params) {
+        goto out;
+    }
+    json_object_del(params, "tap-location");
+    if (!name || check_name("port", name, &err) ||
+        port_cfg_from_params(params, name, &cfg, &err)) {
+        VSW_ERR("config: switch %s: dropping a port entry: %s", sw->name,
+                name ? err.message : "no name");
+        goto out;
+    }
+    if (mgr_find_port(mgr, name)) {
+        VSW_ERR("config: port %s appears twice; keeping the first", name);
+        goto out;
+    }
+    port = calloc(1, sizeof *port);
+    if (!port || alloc_port_id(mgr, &port->id)) {
+        VSW_ERR("config: no room for port %s", name);
+        free(port);
+        goto out;
+    }
+    snprintf(port->name, sizeof port->name, "%s", name);
+    port->sw = sw;
+    port->cfg = cfg;
+    error = port_open_device(mgr, port, true, location);
+    if (error) {
+        snprintf(port->last_error, sizeof port->last_error,
+                 "cannot open %s: %s", cfg.ifname, strerror(-error));
+        VSW_ERR("port %s: %s (kept in the configuration; retrying every "
+                "second)",
+                name, port->last_error);
+        if (json_is_true(json_object_get(location, "netns-pinned"))) {
+            /* Keep the pin: the namespace it holds is where the TAP
+             * should come back. */
+            port->netns_pinned = true;
+        }
+    }
+    mgr->by_slot[VSW_FDB_SLOT(port->id)] = port;
+    for (tail = &sw->ports; *tail; tail = &(*tail)->next) {
+        continue;
+    }
+    *tail = port;
+    result = 0;
+
+out:
+    json_decref(location);
+    json_decref(params);
+    return result;
+}
+
+static int
+restore_config(struct vsw_manager *mgr, char *errbuf, size_t errlen)
+{
+    json_t *root = NULL;
+    bool rejected = false;
+    json_t *switches;
+    json_t *swobj;
+    size_t i;
+    int error = vsw_config_load(mgr->config_path, &root, errbuf, errlen);
+
+    if (error == -ENOENT) {
+        VSW_INFO("no configuration at %s yet: starting empty",
+                 mgr->config_path);
+        return 0;
+    }
+    if (error) {
+        return error;
+    }
+    switches = json_object_get(root, "switches");
+    if (!json_is_array(switches) ||
+        json_integer_value(json_object_get(root, "format")) !=
+            CONFIG_FORMAT) {
+        snprintf(errbuf, errlen,
+                 "%s: not a vswitch configuration of format %d; move it "
+                 "away to start empty",
+                 mgr->config_path, CONFIG_FORMAT);
+        json_decref(root);
+        return -EINVAL;
+    }
+    json_array_foreach(switches, i, swobj)
+    {
+        struct vsw_rpc_error err;
+        uint32_t ageing = VSW_FDB_DEFAULT_AGEING_SEC;
+        uint32_t size = VSW_FDB_DEFAULT_MAX_ENTRIES;
+        const char *name = json_string_value(json_object_get(swobj, "name"));
+        json_t *settings = json_deep_copy(swobj);
+        struct mgr_switch *sw;
+        json_t *portobj;
+        size_t j;
+
+        json_object_del(settings, "ports");
+        if (!name || check_name("switch", name, &err) ||
+            mgr_find_switch(mgr, name) ||
+            switch_settings_apply(settings, &ageing, &size, &err) ||
+            switch_create(mgr, name, ageing, size, &sw, &err)) {
+            VSW_ERR("config: dropping switch entry %s: %s",
+                    name ? name : "(no name)",
+                    name ? err.message : "no name");
+            json_decref(settings);
+            rejected = true;
+            continue;
+        }
+        json_decref(settings);
+        json_array_foreach(json_object_get(swobj, "ports"), j, portobj)
+        {
+            rejected |= restore_port(mgr, sw, portobj) < 0;
+        }
+    }
+    if (rejected) {
+        /* The next save writes only what was usable; keep the original
+         * for the operator to inspect. */
+        char copy[PATH_MAX + 16];
+
+        snprintf(copy, sizeof copy, "%s.rejected", mgr->config_path);
+        vsw_config_save(copy, root);
+        VSW_ERR("config: some entries were unusable; the original file is "
+                "kept as %s",
+                copy);
+    }
+    json_decref(root);
+    return 0;
+}
+
+/* ---- Timers and link events ---- */
+
+static void
+track_all(struct vsw_manager *mgr)
+{
+    bool changed = false;
+
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (struct mgr_port *p = sw->ports; p; p = p->next) {
+            changed |= mgr_port_track(mgr, p);
+        }
+    }
+    if (changed) {
+        save_config(mgr, NULL);
+    }
+}
+
+/* Retries ports whose device could not be opened (an uplink whose
+ * interface appeared later). */
+static void
+retry_missing(struct vsw_manager *mgr)
+{
+    bool opened = false;
+
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (struct mgr_port *p = sw->ports; p; p = p->next) {
+            if (!p->rt && !port_open_device(mgr, p, true, NULL)) {
+                VSW_INFO("port %s: device %s is back", p->name,
+                         p->cfg.ifname);
+                opened = true;
+            }
+        }
+    }
+    if (opened) {
+        publish(mgr);
+    }
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *mgr_)
+{
+    struct vsw_manager *mgr = mgr_;
+    int64_t now = vsw_time_msec();
+
+    (void)fd;
+    (void)what;
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        vsw_fdb_expire(sw->fdb, now);
+    }
+    track_all(mgr);
+    retry_missing(mgr);
+}
+
+static void
+reclaim_cb(evutil_socket_t fd, short what, void *mgr_)
+{
+    struct vsw_manager *mgr = mgr_;
+    const struct timeval again = {0, 2000};
+
+    (void)fd;
+    (void)what;
+    if (vsw_datapath_reclaim(mgr->dp)) {
+        event_add(mgr->reclaim, &again);
+    }
+}
+
+static int
+link_msg_cb(struct nl_msg *msg, void *arg)
+{
+    (void)msg;
+    (void)arg;
+    return NL_OK;
+}
+
+/* An interface appeared, vanished or changed: a TAP may have left for
+ * another namespace, so look now rather than at the next tick. */
+static void
+link_event_cb(evutil_socket_t fd, short what, void *mgr_)
+{
+    struct vsw_manager *mgr = mgr_;
+
+    (void)fd;
+    (void)what;
+    nl_recvmsgs_default(mgr->link_sock);
+    track_all(mgr);
+}
+
+static int
+link_monitor_start(struct vsw_manager *mgr)
+{
+    mgr->link_sock = nl_socket_alloc();
+    if (!mgr->link_sock) {
+        return -ENOMEM;
+    }
+    nl_socket_disable_seq_check(mgr->link_sock);
+    nl_socket_modify_cb(mgr->link_sock, NL_CB_VALID, NL_CB_CUSTOM,
+                        link_msg_cb, NULL);
+    if (nl_connect(mgr->link_sock, NETLINK_ROUTE) ||
+        nl_socket_add_membership(mgr->link_sock, RTNLGRP_LINK) ||
+        nl_socket_set_nonblocking(mgr->link_sock)) {
+        return -EIO;
+    }
+    mgr->link_event = event_new(mgr->base, nl_socket_get_fd(mgr->link_sock),
+                                EV_READ | EV_PERSIST, link_event_cb, mgr);
+    if (!mgr->link_event || event_add(mgr->link_event, NULL)) {
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- Life cycle ---- */
+
+int
+vsw_manager_create(struct event_base *base,
+                   const struct vsw_manager_options *opts,
+                   struct vsw_manager **mgrp, char *err, size_t errlen)
+{
+    const struct timeval one_second = {1, 0};
+    struct vsw_manager *mgr = calloc(1, sizeof *mgr);
+    char netns_dir[PATH_MAX];
+    struct stat st;
+    int error;
+
+    if (!mgr) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    mgr->base = base;
+    snprintf(mgr->state_dir, sizeof mgr->state_dir, "%s", opts->state_dir);
+    snprintf(mgr->config_path, sizeof mgr->config_path, "%s/config.json",
+             opts->state_dir);
+    snprintf(netns_dir, sizeof netns_dir, "%s/netns", opts->state_dir);
+    if (mkdir(netns_dir, 0700) < 0 && errno != EEXIST) {
+        error = -errno;
+        snprintf(err, errlen, "cannot create %s: %s", netns_dir,
+                 strerror(errno));
+        goto fail;
+    }
+    if (stat("/proc/self/ns/net", &st) < 0) {
+        error = -errno;
+        snprintf(err, errlen, "cannot read /proc/self/ns/net: %s",
+                 strerror(errno));
+        goto fail;
+    }
+    mgr->own_netns_ino = st.st_ino;
+
+    error = vsw_datapath_create(opts->n_workers, &mgr->dp);
+    if (error) {
+        snprintf(err, errlen, "cannot start %u datapath workers: %s",
+                 opts->n_workers, strerror(-error));
+        goto fail;
+    }
+    mgr->reclaim = event_new(base, -1, 0, reclaim_cb, mgr);
+    mgr->tick = event_new(base, -1, EV_PERSIST, tick_cb, mgr);
+    if (!mgr->reclaim || !mgr->tick || event_add(mgr->tick, &one_second)) {
+        error = -ENOMEM;
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    error = link_monitor_start(mgr);
+    if (error) {
+        snprintf(err, errlen, "cannot listen to rtnetlink: %s",
+                 strerror(-error));
+        goto fail;
+    }
+    error = restore_config(mgr, err, errlen);
+    if (error) {
+        goto fail;
+    }
+    publish(mgr);
+    /* Record where every TAP is now, in case it moved while no daemon
+     * was watching. */
+    track_all(mgr);
+    *mgrp = mgr;
+    return 0;
+
+fail:
+    vsw_manager_destroy(mgr);
+    return error;
+}
+
+void
+vsw_manager_destroy(struct vsw_manager *mgr)
+{
+    if (!mgr) {
+        return;
+    }
+    while (mgr->switches) {
+        switch_destroy(mgr, mgr->switches, false);
+    }
+    if (mgr->dp) {
+        vsw_datapath_barrier(mgr->dp);
+        vsw_datapath_destroy(mgr->dp);
+    }
+    if (mgr->tick) {
+        event_free(mgr->tick);
+    }
+    if (mgr->reclaim) {
+        event_free(mgr->reclaim);
+    }
+    if (mgr->link_event) {
+        event_free(mgr->link_event);
+    }
+    nl_socket_free(mgr->link_sock);
+    free(mgr);
+}
+
+void
+vsw_manager_set_identity(struct vsw_manager *mgr, const char *socket,
+                         long long start_time_ms)
+{
+    snprintf(mgr->socket_path, sizeof mgr->socket_path, "%s", socket);
+    mgr->start_time_ms = start_time_ms;
+}
