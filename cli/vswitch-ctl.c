@@ -1,7 +1,427 @@
-/* Placeholder until the CLI lands. */
-int main(void);
-int
-main(void)
+/*
+ * vswitch-ctl, the command-line client of vswitchd: reads the global
+ * options, finds the command the remaining words name, checks its number
+ * of arguments and runs it, or prints help.  The commands themselves live
+ * in cmd-*.c, each described by a row of the table that file exports.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "rpc-client.h"
+#include "table.h"
+#include "util.h"
+
+/* Where vswitchd listens unless --socket or $VSWITCH_SOCKET says
+ * otherwise. */
+#define DEFAULT_SOCKET "/var/lib/vswitch/vswitchd.sock"
+
+/* Seconds the exchange with vswitchd may take unless --timeout says
+ * otherwise. */
+#define DEFAULT_TIMEOUT_S 30
+
+/* The longest --timeout, a year: enough for any wait, and small enough
+ * that milliseconds never overflow. */
+#define MAX_TIMEOUT_S (365.0 * 24 * 3600)
+
+static enum vsw_ctl_status help_cmd(struct vsw_ctl_context *ctx, int argc,
+                                    char *argv[]);
+
+static const struct vsw_ctl_command help_commands[] = {
+    {
+        .verb = "help",
+        .args = "[COMMAND...]",
+        .min_args = 0,
+        .max_args = -1,
+        .summary = "show help on a command",
+        .help = "Describes COMMAND (such as 'port' or 'port add'), or lists "
+                "the commands.\n'vswitch-ctl COMMAND --help' does the "
+                "same.\n",
+        .run = help_cmd,
+    },
+    {.verb = NULL},
+};
+
+/* Every command, in the order help lists them. */
+static const struct vsw_ctl_command *const command_tables[] = {
+    vsw_ctl_switch_commands, vsw_ctl_port_commands, vsw_ctl_fdb_commands,
+    vsw_ctl_system_commands, help_commands,
+};
+
+/* A position in 'command_tables'; zeroed, it is before the first command. */
+struct command_iter {
+    size_t table; /* index in 'command_tables' */
+    size_t row;   /* index in that table of the next command */
+};
+
+/* Returns the command after 'iter' and advances it, or returns NULL after
+ * the last. */
+static const struct vsw_ctl_command *
+next_command(struct command_iter *iter)
 {
-    return 1;
+    const size_t n_tables = sizeof command_tables / sizeof *command_tables;
+
+    while (iter->table < n_tables) {
+        const struct vsw_ctl_command *command =
+            &command_tables[iter->table][iter->row++];
+
+        if (command->verb) {
+            return command;
+        }
+        iter->table++;
+        iter->row = 0;
+    }
+    return NULL;
+}
+
+static bool
+is_noun(const char *word)
+{
+    struct command_iter iter = {0};
+    const struct vsw_ctl_command *command;
+
+    while ((command = next_command(&iter))) {
+        if (command->noun && !strcmp(command->noun, word)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Returns the command 'noun' 'verb', or the one named 'verb' alone if
+ * 'noun' is NULL, or NULL if there is none.  The command is static. */
+static const struct vsw_ctl_command *
+lookup_command(const char *noun, const char *verb)
+{
+    struct command_iter iter = {0};
+    const struct vsw_ctl_command *command;
+
+    while ((command = next_command(&iter))) {
+        bool same_noun = noun ? command->noun && !strcmp(command->noun, noun)
+                              : !command->noun;
+
+        if (same_noun && !strcmp(command->verb, verb)) {
+            return command;
+        }
+    }
+    return NULL;
+}
+
+static void
+print_general_help(void)
+{
+    struct vsw_table *table = vsw_table_create(false);
+    struct command_iter iter = {0};
+    const struct vsw_ctl_command *command;
+
+    printf("Usage: vswitch-ctl [OPTIONS] COMMAND [ARGS...]\n\n"
+           "Configures and inspects vswitchd, the userspace virtual "
+           "switch, over its\nJSON-RPC socket.\n\nCommands:\n");
+    vsw_table_add_column(table, "COMMAND", VSW_TABLE_LEFT);
+    vsw_table_add_column(table, "SUMMARY", VSW_TABLE_LEFT);
+    while ((command = next_command(&iter))) {
+        char *name = vsw_ctl_command_name(command);
+
+        vsw_table_add_row(table);
+        vsw_table_add_cellf(table, "  %s", name);
+        vsw_table_add_cell(table, command->summary);
+        free(name);
+    }
+    vsw_table_print(table, stdout);
+    vsw_table_destroy(table);
+    printf("\nOptions:\n"
+           "  --socket PATH        vswitchd's socket (default: "
+           "$VSWITCH_SOCKET, else\n"
+           "                       " DEFAULT_SOCKET ")\n"
+           "  -f, --format FORMAT  table (the default) or json\n"
+           "  --timeout SECONDS    time allowed for the whole exchange with "
+           "vswitchd\n"
+           "                       (default %d)\n"
+           "  -h, --help           show this help, or a command's\n"
+           "  --version            show the version\n\n"
+           "'vswitch-ctl help COMMAND' or 'vswitch-ctl COMMAND --help' "
+           "describes a command.\n\n"
+           "Exit status: 0 on success, 1 if vswitchd refused or could not "
+           "be reached,\n2 if the command line is wrong.\n",
+           DEFAULT_TIMEOUT_S);
+}
+
+static void
+print_noun_help(const char *noun)
+{
+    struct command_iter iter = {0};
+    const struct vsw_ctl_command *command;
+
+    printf("Usage: vswitch-ctl [OPTIONS] %s COMMAND [ARGS...]\n\n"
+           "Commands:\n",
+           noun);
+    while ((command = next_command(&iter))) {
+        if (command->noun && !strcmp(command->noun, noun)) {
+            printf("  %s %s%s%s\n      %s\n", noun, command->verb,
+                   command->args[0] ? " " : "", command->args,
+                   command->summary);
+        }
+    }
+    printf("\n'vswitch-ctl %s COMMAND --help' describes a command.\n", noun);
+}
+
+static void
+print_command_help(const struct vsw_ctl_command *command)
+{
+    char *name = vsw_ctl_command_name(command);
+
+    printf("Usage: vswitch-ctl %s%s%s\n\n%s", name,
+           command->args[0] ? " " : "", command->args, command->help);
+    if (command->method) {
+        printf("\nJSON-RPC method: %s\n", command->method);
+    }
+    free(name);
+}
+
+/* Returns the command that the first one or two of the 'argc' words 'argv'
+ * name, and stores how many words named it in '*n_words'; or reports a
+ * usage error and returns NULL. */
+static const struct vsw_ctl_command *
+find_command(int argc, char *argv[], int *n_words)
+{
+    const struct vsw_ctl_command *command;
+
+    if (argc == 0) {
+        vsw_ctl_error("missing command (try 'vswitch-ctl --help')");
+        return NULL;
+    }
+    if (!is_noun(argv[0])) {
+        command = lookup_command(NULL, argv[0]);
+        if (!command) {
+            vsw_ctl_error("unknown command '%s' (try 'vswitch-ctl --help')",
+                          argv[0]);
+        }
+        *n_words = 1;
+        return command;
+    }
+    if (argc < 2) {
+        vsw_ctl_error("%s: missing command (try 'vswitch-ctl %s --help')",
+                      argv[0], argv[0]);
+        return NULL;
+    }
+    command = lookup_command(argv[0], argv[1]);
+    if (!command) {
+        vsw_ctl_error("%s: unknown command '%s' (try 'vswitch-ctl %s "
+                      "--help')",
+                      argv[0], argv[1], argv[0]);
+    }
+    *n_words = 2;
+    return command;
+}
+
+/* Prints the help on what the 'argc' words 'argv' name (a noun, or a
+ * command followed by any arguments), or the general help if there are
+ * none. */
+static enum vsw_ctl_status
+print_help(int argc, char *argv[])
+{
+    const struct vsw_ctl_command *command;
+    int n_words;
+
+    if (argc == 0) {
+        print_general_help();
+    } else if (argc == 1 && is_noun(argv[0])) {
+        print_noun_help(argv[0]);
+    } else {
+        command = find_command(argc, argv, &n_words);
+        if (!command) {
+            return VSW_CTL_USAGE;
+        }
+        print_command_help(command);
+    }
+    return VSW_CTL_OK;
+}
+
+static enum vsw_ctl_status
+help_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
+{
+    (void)ctx;
+    return print_help(argc, argv);
+}
+
+/* Finds the command the 'argc' words 'argv' name, checks its arguments
+ * and runs it in 'ctx'. */
+static enum vsw_ctl_status
+run_command(struct vsw_ctl_context *ctx, int argc, char *argv[])
+{
+    const struct vsw_ctl_command *command;
+    bool names_ok;
+    int n_words;
+
+    command = find_command(argc, argv, &n_words);
+    if (!command) {
+        return VSW_CTL_USAGE;
+    }
+    ctx->command = command;
+    argc -= n_words;
+    argv += n_words;
+
+    names_ok = argc >= command->min_args;
+    for (int i = 0; names_ok && command->pairs && i < command->min_args; i++) {
+        /* "switch add ageing=5" lacks NAME rather than naming a switch
+         * "ageing=5". */
+        names_ok = !strchr(argv[i], '=');
+    }
+    if (!names_ok || (command->max_args >= 0 && argc > command->max_args)) {
+        char *name = vsw_ctl_command_name(command);
+
+        vsw_ctl_usage_error(ctx, "%s arguments (usage: vswitch-ctl %s%s%s)",
+                            names_ok ? "too many" : "missing", name,
+                            command->args[0] ? " " : "", command->args);
+        free(name);
+        return VSW_CTL_USAGE;
+    }
+    return command->run(ctx, argc, argv);
+}
+
+/* Parses the --timeout argument 'text' into '*ms'.  Returns 0 or
+ * -EINVAL. */
+static int
+parse_timeout(const char *text, long long *ms)
+{
+    double seconds, milliseconds;
+    char *end;
+
+    errno = 0;
+    seconds = strtod(text, &end);
+    /* The comparisons are false for NaN, so it fails too. */
+    if (errno || end == text || *end || !(seconds > 0) ||
+        !(seconds <= MAX_TIMEOUT_S)) {
+        return -EINVAL;
+    }
+    /* Round up, so that a tiny timeout still allows one wait. */
+    milliseconds = seconds * 1000;
+    *ms = (long long)milliseconds;
+    if (*ms < milliseconds) {
+        (*ms)++;
+    }
+    return 0;
+}
+
+/* Parses the options of 'argv' into 'ctx', '*help' and '*version', leaving
+ * 'optind' at the first word that is not an option.  Options may come
+ * anywhere: getopt moves the words that are not options to the end. */
+static enum vsw_ctl_status
+parse_options(int argc, char *argv[], struct vsw_ctl_context *ctx, bool *help,
+              bool *version)
+{
+    enum {
+        OPT_SOCKET = UCHAR_MAX + 1,
+        OPT_TIMEOUT,
+        OPT_VERSION,
+    };
+    static const struct option long_options[] = {
+        {"socket", required_argument, NULL, OPT_SOCKET},
+        {"format", required_argument, NULL, 'f'},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    int option;
+
+    /* The messages of getopt itself would start with argv[0], a path. */
+    opterr = 0;
+    while ((option = getopt_long(argc, argv, ":f:h", long_options, NULL)) !=
+           -1) {
+        switch (option) {
+        case OPT_SOCKET:
+            ctx->socket_path = optarg;
+            break;
+        case 'f':
+            if (!strcmp(optarg, "table")) {
+                ctx->format = VSW_CTL_FORMAT_TABLE;
+            } else if (!strcmp(optarg, "json")) {
+                ctx->format = VSW_CTL_FORMAT_JSON;
+            } else {
+                vsw_ctl_error("--format: expected table or json, got '%s'",
+                              optarg);
+                return VSW_CTL_USAGE;
+            }
+            break;
+        case OPT_TIMEOUT:
+            if (parse_timeout(optarg, &ctx->timeout_ms)) {
+                vsw_ctl_error("--timeout: expected a positive number of "
+                              "seconds, got '%s'",
+                              optarg);
+                return VSW_CTL_USAGE;
+            }
+            break;
+        case 'h':
+            *help = true;
+            break;
+        case OPT_VERSION:
+            *version = true;
+            break;
+        case ':':
+            vsw_ctl_error("option '%s' needs an argument (try 'vswitch-ctl "
+                          "--help')",
+                          argv[optind - 1]);
+            return VSW_CTL_USAGE;
+        default:
+            /* optopt is the unknown short option, or 0 for an unknown
+             * long one, or the value of a long option that takes no
+             * argument but was given one ("--help=x"). */
+            if (optopt == 'h' || optopt == OPT_VERSION) {
+                vsw_ctl_error("option '%s' takes no argument",
+                              argv[optind - 1]);
+            } else if (optopt) {
+                vsw_ctl_error("unknown option '-%c' (try 'vswitch-ctl "
+                              "--help')",
+                              optopt);
+            } else {
+                vsw_ctl_error("unknown option '%s' (try 'vswitch-ctl "
+                              "--help')",
+                              argv[optind - 1]);
+            }
+            return VSW_CTL_USAGE;
+        }
+    }
+    return VSW_CTL_OK;
+}
+
+int
+main(int argc, char *argv[])
+{
+    const char *env_socket = getenv("VSWITCH_SOCKET");
+    struct vsw_ctl_context ctx = {
+        .socket_path =
+            env_socket && env_socket[0] ? env_socket : DEFAULT_SOCKET,
+        .timeout_ms = DEFAULT_TIMEOUT_S * 1000LL,
+        .format = VSW_CTL_FORMAT_TABLE,
+    };
+    bool help = false, version = false;
+    enum vsw_ctl_status status;
+
+    json_set_alloc_funcs(vsw_xmalloc, free);
+    status = parse_options(argc, argv, &ctx, &help, &version);
+    if (status != VSW_CTL_OK) {
+        return status;
+    }
+    if (version) {
+        printf("vswitch-ctl (vswitch) %s\n", VSW_VERSION);
+    } else if (help) {
+        status = print_help(argc - optind, argv + optind);
+    } else {
+        status = run_command(&ctx, argc - optind, argv + optind);
+    }
+    vsw_rpc_client_close(ctx.client);
+
+    /* A full disk or a closed pipe must not pass for success. */
+    if (fflush(stdout) == EOF || ferror(stdout)) {
+        vsw_ctl_error("cannot write output: %s", strerror(errno));
+        if (status == VSW_CTL_OK) {
+            status = VSW_CTL_ERROR;
+        }
+    }
+    return status;
 }

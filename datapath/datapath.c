@@ -43,8 +43,7 @@ vsw_dp_snapshot_add_switch(struct vsw_dp_snapshot *snap, const char *name,
 {
     struct vsw_dp_switch *sw = calloc(1, sizeof *sw);
 
-    if (!sw || append_ptr((void ***)&snap->switches, &snap->n_switches,
-                          sw)) {
+    if (!sw || append_ptr((void ***)&snap->switches, &snap->n_switches, sw)) {
         free(sw);
         return NULL;
     }
@@ -133,8 +132,8 @@ vsw_datapath_create(unsigned n_workers, struct vsw_datapath **dpp)
     atomic_init(&dp->snapshot, empty);
     empty = NULL;
     for (; started < n_workers; started++) {
-        error = vsw_worker_start(&dp->workers[started], started,
-                                 &dp->snapshot, dp->rcu);
+        error = vsw_worker_start(&dp->workers[started], started, &dp->snapshot,
+                                 dp->rcu);
         if (error) {
             goto fail;
         }
@@ -226,8 +225,8 @@ vsw_datapath_attach(struct vsw_datapath *dp, struct vsw_port_rt *rt)
             best = i;
         }
     }
-    if (epoll_ctl(dp->workers[best].epoll_fd, EPOLL_CTL_ADD,
-                  rt->netdev->rx_fd, &ev) < 0) {
+    if (epoll_ctl(dp->workers[best].epoll_fd, EPOLL_CTL_ADD, rt->netdev->rx_fd,
+                  &ev) < 0) {
         return -errno;
     }
     dp->workers[best].n_ports++;
@@ -266,24 +265,23 @@ vsw_port_rt_get_counters(const struct vsw_port_rt *rt,
     for (unsigned w = 0; w < rt->n_stats; w++) {
         const struct vsw_port_stats *s = &rt->stats[w];
 
-        out->rx_packets += atomic_load_explicit(&s->rx_packets,
-                                                memory_order_relaxed);
-        out->rx_bytes += atomic_load_explicit(&s->rx_bytes,
-                                              memory_order_relaxed);
-        out->tx_packets += atomic_load_explicit(&s->tx_packets,
-                                                memory_order_relaxed);
-        out->tx_bytes += atomic_load_explicit(&s->tx_bytes,
-                                              memory_order_relaxed);
+        out->rx_packets +=
+            atomic_load_explicit(&s->rx_packets, memory_order_relaxed);
+        out->rx_bytes +=
+            atomic_load_explicit(&s->rx_bytes, memory_order_relaxed);
+        out->tx_packets +=
+            atomic_load_explicit(&s->tx_packets, memory_order_relaxed);
+        out->tx_bytes +=
+            atomic_load_explicit(&s->tx_bytes, memory_order_relaxed);
         for (int r = 0; r < VSW_DROP_N_REASONS; r++) {
-            out->drops[r] += atomic_load_explicit(&s->drops[r],
-                                                  memory_order_relaxed);
+            out->drops[r] +=
+                atomic_load_explicit(&s->drops[r], memory_order_relaxed);
         }
     }
 }
 
 void
-vsw_datapath_defer(struct vsw_datapath *dp, void (*fn)(void *arg),
-                   void *arg)
+vsw_datapath_defer(struct vsw_datapath *dp, void (*fn)(void *arg), void *arg)
 {
     if (vsw_rcu_defer(dp->rcu, fn, arg)) {
         VSW_WARN("out of memory: freed synchronously after a grace period");

@@ -27,8 +27,8 @@
 #include "vlan.h"
 
 #define VSW_MAX_WORKERS 64
-#define VSW_MAX_PORTS VSW_FDB_MAX_SLOTS
-#define VSW_NAME_MAX 64 /* switch and port names, with the NUL */
+#define VSW_MAX_PORTS   VSW_FDB_MAX_SLOTS
+#define VSW_NAME_MAX    64 /* switch and port names, with the NUL */
 
 /* One worker's counters for one port.  Only that worker writes them (with
  * relaxed atomic stores, so readers see whole values); the control thread
@@ -65,26 +65,26 @@ struct vsw_dp_switch;
 
 /* A port as one snapshot sees it. */
 struct vsw_dp_port {
-    char name[VSW_NAME_MAX];         /* unique across the daemon */
-    uint32_t id;                     /* == rt->id */
-    struct vsw_port_rt *rt;          /* runtime (not owned) */
-    const struct vsw_dp_switch *sw;  /* switch in the same snapshot */
-    struct vsw_vlan_config vlan;     /* VLAN mode and membership */
-    uint32_t mac_limit;              /* per-port MAC table cap, 0 = none */
+    char name[VSW_NAME_MAX];        /* unique across the daemon */
+    uint32_t id;                    /* == rt->id */
+    struct vsw_port_rt *rt;         /* runtime (not owned) */
+    const struct vsw_dp_switch *sw; /* switch in the same snapshot */
+    struct vsw_vlan_config vlan;    /* VLAN mode and membership */
+    uint32_t mac_limit;             /* per-port MAC table cap, 0 = none */
 };
 
 /* A switch as one snapshot sees it. */
 struct vsw_dp_switch {
-    char name[VSW_NAME_MAX];     /* unique across the daemon */
-    struct vsw_fdb *fdb;         /* MAC table (not owned) */
-    size_t n_ports;              /* entries in 'ports' */
-    struct vsw_dp_port **ports;  /* owned by the snapshot */
+    char name[VSW_NAME_MAX];    /* unique across the daemon */
+    struct vsw_fdb *fdb;        /* MAC table (not owned) */
+    size_t n_ports;             /* entries in 'ports' */
+    struct vsw_dp_port **ports; /* owned by the snapshot */
 };
 
 /* Everything the workers decide with.  Immutable once published. */
 struct vsw_dp_snapshot {
-    size_t n_switches;                         /* entries in 'switches' */
-    struct vsw_dp_switch **switches;           /* owned */
+    size_t n_switches;                          /* entries in 'switches' */
+    struct vsw_dp_switch **switches;            /* owned */
     struct vsw_dp_port *by_slot[VSW_MAX_PORTS]; /* ports by slot of id */
 };
 
@@ -162,9 +162,9 @@ void vsw_datapath_barrier(struct vsw_datapath *dp);
 
 /* Per-worker figures for `system.status`. */
 struct vsw_worker_info {
-    unsigned n_ports;      /* ports whose rx it polls */
-    uint64_t batches;      /* batches processed */
-    uint64_t packets;      /* frames received */
+    unsigned n_ports; /* ports whose rx it polls */
+    uint64_t batches; /* batches processed */
+    uint64_t packets; /* frames received */
 };
 void vsw_datapath_worker_info(const struct vsw_datapath *dp, unsigned index,
                               struct vsw_worker_info *info);

@@ -9,28 +9,27 @@
 #define VSW_DROP_H 1
 
 /* X(ENUM, "name shown to users", "what it means") */
-#define VSW_DROP_REASONS(X)                                                \
-    X(RUNT, "runt", "frame shorter than an Ethernet header")               \
-    X(OVERSIZE, "oversize", "frame longer than the port accepts")          \
-    X(INVALID_SRC_MAC, "invalid-src-mac",                                  \
-      "source MAC is multicast, broadcast or zero")                        \
-    X(VLAN_TAGGED, "vlan-tagged",                                          \
-      "tagged frame on an access or untagged port")                        \
-    X(VLAN_NOT_ALLOWED, "vlan-not-allowed",                                \
-      "frame's VLAN is not in the trunk's allowed list")                   \
-    X(HAIRPIN, "hairpin",                                                  \
-      "destination is the port the frame came in on")                      \
-    X(NO_EGRESS_PORT, "no-egress-port",                                    \
-      "no other port is a member of the frame's VLAN")                     \
-    X(PORT_DOWN, "port-down", "port is administratively down")             \
-    X(TX_ERROR, "tx-error", "the kernel refused the frame on transmit")    \
+#define VSW_DROP_REASONS(X)                                                   \
+    X(RUNT, "runt", "frame shorter than an Ethernet header")                  \
+    X(OVERSIZE, "oversize", "frame larger than a packet buffer")              \
+    X(INVALID_SRC_MAC, "invalid-src-mac",                                     \
+      "source MAC is multicast, broadcast or zero")                           \
+    X(VLAN_TAGGED, "vlan-tagged",                                             \
+      "tagged frame on an access or untagged port")                           \
+    X(VLAN_NOT_ALLOWED, "vlan-not-allowed",                                   \
+      "frame's VLAN is not in the trunk's allowed list")                      \
+    X(HAIRPIN, "hairpin", "destination is the port the frame came in on")     \
+    X(NO_EGRESS_PORT, "no-egress-port",                                       \
+      "no other port is a member of the frame's VLAN")                        \
+    X(PORT_DOWN, "port-down", "the VM took its interface down")               \
+    X(TX_ERROR, "tx-error", "the kernel refused the frame on transmit")       \
     X(PORT_GONE, "port-gone", "port removed while the frame was in flight")
 
 enum vsw_drop_reason {
 #define VSW_DROP_ENUM(ENUM, NAME, DOC) VSW_DROP_##ENUM,
     VSW_DROP_REASONS(VSW_DROP_ENUM)
 #undef VSW_DROP_ENUM
-        VSW_DROP_N_REASONS
+    VSW_DROP_N_REASONS
 };
 
 /* The user-visible name of 'reason', e.g. "vlan-tagged". */

@@ -28,15 +28,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VSW_FDB_SLOT_BITS 12
-#define VSW_FDB_MAX_SLOTS (1u << VSW_FDB_SLOT_BITS)
+#define VSW_FDB_SLOT_BITS     12
+#define VSW_FDB_MAX_SLOTS     (1u << VSW_FDB_SLOT_BITS)
 #define VSW_FDB_SLOT(PORT_ID) ((PORT_ID) & (VSW_FDB_MAX_SLOTS - 1))
 
 /* Port id that no port has: "not found". */
 #define VSW_FDB_NO_PORT 0u
 
 #define VSW_FDB_DEFAULT_MAX_ENTRIES 65536
-#define VSW_FDB_DEFAULT_AGEING_SEC 300
+#define VSW_FDB_DEFAULT_AGEING_SEC  300
 
 /* What vsw_fdb_learn() did. */
 enum vsw_fdb_learn_result {
@@ -48,10 +48,10 @@ enum vsw_fdb_learn_result {
 
 /* One entry as vsw_fdb_dump() reports it. */
 struct vsw_fdb_entry_info {
-    uint16_t vlan;     /* VLAN id, 0 for untagged */
-    uint8_t mac[6];    /* the MAC */
-    uint32_t port_id;  /* port it was learned on */
-    uint32_t age_sec;  /* seconds since last seen */
+    uint16_t vlan;    /* VLAN id, 0 for untagged */
+    uint8_t mac[6];   /* the MAC */
+    uint32_t port_id; /* port it was learned on */
+    uint32_t age_sec; /* seconds since last seen */
 };
 
 struct vsw_fdb;
@@ -74,8 +74,7 @@ uint32_t vsw_fdb_get_max_entries(const struct vsw_fdb *fdb);
  * port's own cap, 0 for none.  Never blocks on the control thread for
  * longer than one bounded expiry step. */
 enum vsw_fdb_learn_result vsw_fdb_learn(struct vsw_fdb *fdb, uint16_t vlan,
-                                        const uint8_t mac[6],
-                                        uint32_t port_id,
+                                        const uint8_t mac[6], uint32_t port_id,
                                         uint32_t port_limit, int64_t now_ms);
 
 /* Worker thread, lock-free.  Returns the port id 'mac' in 'vlan' was

@@ -54,19 +54,27 @@ tap_attach(void *attach_)
     struct tap_attach *attach = attach_;
     const struct vsw_tap_options *opts = attach->opts;
     int hdr_size = sizeof(struct virtio_net_hdr);
+    char by_index[IF_NAMESIZE];
+    const char *ifname = opts->ifname;
     struct ifreq ifr;
     int fd;
 
-    attach->existed = if_nametoindex(opts->ifname) != 0;
+    if (opts->ifindex && if_indextoname(opts->ifindex, by_index)) {
+        ifname = by_index;
+    }
+    attach->existed = if_nametoindex(ifname) != 0;
     if (attach->existed && opts->create_only) {
         return -EEXIST;
+    }
+    if (!attach->existed && opts->must_exist) {
+        return -ENODEV;
     }
     fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         return -errno;
     }
     memset(&ifr, 0, sizeof ifr);
-    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", opts->ifname);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
     ifr.ifr_flags = TAP_FLAGS;
     if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0 ||
         ioctl(fd, TUNSETVNETHDRSZ, &hdr_size) < 0 ||
@@ -198,6 +206,27 @@ vsw_netdev_tap_get_netns(const struct vsw_netdev *netdev)
     int fd = ioctl(netdev->rx_fd, TUNGETDEVNETNS);
 
     return fd < 0 ? -errno : fd;
+}
+
+static int
+lookup_ifindex(void *name)
+{
+    unsigned int index = if_nametoindex(name);
+
+    return index ? (int)index : -errno;
+}
+
+int
+vsw_netdev_tap_get_ifindex(const struct vsw_netdev *netdev, int nsfd)
+{
+    char name[IFNAMSIZ];
+    int error = vsw_netdev_tap_get_name(netdev, name);
+
+    if (error) {
+        return error;
+    }
+    return nsfd >= 0 ? vsw_netns_call(nsfd, lookup_ifindex, name)
+                     : lookup_ifindex(name);
 }
 
 int

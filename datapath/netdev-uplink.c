@@ -43,8 +43,7 @@ netdev_uplink_cast(struct vsw_netdev *netdev)
 static int
 set_int_opt(int fd, int level, int name, int value)
 {
-    return setsockopt(fd, level, name, &value, sizeof value) < 0 ? -errno
-                                                                  : 0;
+    return setsockopt(fd, level, name, &value, sizeof value) < 0 ? -errno : 0;
 }
 
 int
@@ -173,8 +172,7 @@ uplink_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
         struct msghdr *mh = &msgs[i].msg_hdr;
         size_t got = msgs[i].msg_len;
 
-        if (from[i].sll_pkttype == PACKET_OUTGOING ||
-            (mh->msg_flags & MSG_TRUNC) || got < sizeof pkt->vnet) {
+        if (from[i].sll_pkttype == PACKET_OUTGOING || got < sizeof pkt->vnet) {
             continue;
         }
         if (pkt != pkts[i]) {
@@ -184,6 +182,7 @@ uplink_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
             memcpy(pkt->data, pkts[i]->data, got - sizeof pkt->vnet);
         }
         pkt->len = (uint32_t)(got - sizeof pkt->vnet);
+        pkt->truncated = (mh->msg_flags & MSG_TRUNC) != 0;
         for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c;
              c = CMSG_NXTHDR(mh, c)) {
             struct tpacket_auxdata aux;
@@ -193,8 +192,7 @@ uplink_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
                 continue;
             }
             memcpy(&aux, CMSG_DATA(c), sizeof aux);
-            if (aux.tp_status & TP_STATUS_VLAN_VALID ||
-                aux.tp_vlan_tci) {
+            if (aux.tp_status & TP_STATUS_VLAN_VALID || aux.tp_vlan_tci) {
                 restore_vlan_tag(pkt, &aux);
             }
         }
@@ -220,8 +218,8 @@ uplink_tx(struct vsw_netdev *netdev, const struct vsw_tx_item *items, int n,
 
         memset(msgs, 0, sizeof msgs[0] * chunk);
         for (int i = 0; i < chunk; i++) {
-            msgs[i].msg_hdr.msg_iovlen = vsw_tx_item_iov(
-                &items[sent + i], &hdrs[i], tags[i], iov[i]);
+            msgs[i].msg_hdr.msg_iovlen =
+                vsw_tx_item_iov(&items[sent + i], &hdrs[i], tags[i], iov[i]);
             msgs[i].msg_hdr.msg_iov = iov[i];
         }
         r = sendmmsg(netdev->rx_fd, msgs, chunk, MSG_DONTWAIT);

@@ -60,6 +60,5 @@ vsw_netdev_link_is_up(const struct vsw_netdev *netdev)
     if (nsfd >= 0) {
         close(nsfd);
     }
-    return !error && (ifr.ifr_flags & IFF_UP) &&
-           (ifr.ifr_flags & IFF_RUNNING);
+    return !error && (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING);
 }

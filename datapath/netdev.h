@@ -42,8 +42,8 @@ struct vsw_netdev_class {
 /* Common part of every netdev; providers embed it first. */
 struct vsw_netdev {
     const struct vsw_netdev_class *class; /* provider */
-    char ifname[16];   /* kernel interface name (IFNAMSIZ) */
-    int rx_fd;         /* fd that polls readable when frames wait */
+    char ifname[16];    /* kernel interface name (IFNAMSIZ) */
+    int rx_fd;          /* fd that polls readable when frames wait */
     uint32_t max_frame; /* largest frame rx accepts, without vnet header */
 };
 
@@ -68,13 +68,17 @@ void vsw_netdev_destroy(struct vsw_netdev *netdev, bool remove);
 
 /* Options for vsw_netdev_tap_open(). */
 struct vsw_tap_options {
-    const char *ifname;     /* name to create or reattach to */
-    const uint8_t *mac;     /* MAC to give a newly created device, or NULL
-                               for a kernel-chosen one */
-    int netns_fd;           /* namespace to find an existing device in, or
-                               -1 for the daemon's own */
-    bool create_only;       /* fail with -EEXIST rather than attach to an
-                               interface that already exists */
+    const char *ifname; /* name to create or reattach to */
+    const uint8_t *mac; /* MAC to give a newly created device, or NULL
+                           for a kernel-chosen one */
+    int netns_fd;       /* namespace to find an existing device in, or
+                           -1 for the daemon's own */
+    bool create_only;   /* fail with -EEXIST rather than attach to an
+                           interface that already exists */
+    bool must_exist;    /* fail with -ENODEV rather than create */
+    int ifindex;        /* if non-zero, the device's index in its
+                           namespace: it finds the device even after
+                           its owner renamed it */
 };
 
 /* Creates the persistent TAP device 'opts->ifname' or reattaches to it if
@@ -93,6 +97,11 @@ int vsw_netdev_tap_get_netns(const struct vsw_netdev *netdev);
  * renamed it) into 'name' (IFNAMSIZ bytes).  Returns 0 or a negative
  * errno.  Control thread. */
 int vsw_netdev_tap_get_name(const struct vsw_netdev *netdev, char *name);
+
+/* The interface index of the TAP device of 'netdev' in the namespace
+ * 'nsfd' it lives in (-1: the daemon's own), or a negative errno.
+ * Control thread. */
+int vsw_netdev_tap_get_ifindex(const struct vsw_netdev *netdev, int nsfd);
 
 /* True if 'netdev' is a TAP. */
 bool vsw_netdev_is_tap(const struct vsw_netdev *netdev);

@@ -35,6 +35,7 @@ vsw_packet_reset(struct vsw_packet *pkt)
     pkt->data = pkt->buf + VSW_PACKET_HEADROOM;
     pkt->len = 0;
     pkt->ingress_tag_len = 0;
+    pkt->truncated = 0;
     pkt->vlan = 0;
     pkt->pcp = 0;
     memset(&pkt->vnet, 0, sizeof pkt->vnet);
@@ -59,8 +60,8 @@ vsw_tx_item_iov(const struct vsw_tx_item *item, struct virtio_net_hdr *hdr,
     if (hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
         /* Checksum offsets count from the frame start, which moves with
          * the tags. */
-        hdr->csum_start = hdr->csum_start - pkt->ingress_tag_len +
-                          (item->push_tag ? 4 : 0);
+        hdr->csum_start =
+            hdr->csum_start - pkt->ingress_tag_len + (item->push_tag ? 4 : 0);
     }
     iov[n++] = (struct iovec){hdr, sizeof *hdr};
     iov[n++] = (struct iovec){pkt->data, 2 * VSW_ETH_ALEN};

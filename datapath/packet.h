@@ -26,25 +26,27 @@
 #define VSW_PACKET_MAX_FRAME (65535 + 64)
 
 struct vsw_packet {
-    uint8_t *data;          /* frame start (Ethernet header) */
-    uint32_t len;           /* frame length */
-    uint32_t in_port_id;    /* port it arrived on */
+    uint8_t *data;              /* frame start (Ethernet header) */
+    uint32_t len;               /* frame length */
+    uint32_t in_port_id;        /* port it arrived on */
     struct virtio_net_hdr vnet; /* offload metadata as received; all zero
                                    when the port has no offloads */
-    struct vsw_flow_key key; /* parsed once, by the "parse" stage */
-    uint16_t vlan;          /* VLAN the frame belongs to inside the switch;
-                               0 = the untagged domain */
-    uint8_t pcp;            /* 802.1p priority carried with the frame */
-    uint8_t ingress_tag_len; /* bytes of the ingress VLAN tag at offset 12
-                                that egress leaves out (0 or 4) */
-    uint8_t *buf;           /* the buffer 'data' points into (owned by the
-                               worker's pool) */
+    struct vsw_flow_key key;    /* parsed once, by the "parse" stage */
+    uint16_t vlan;              /* VLAN the frame belongs to inside the switch;
+                                   0 = the untagged domain */
+    uint8_t pcp;                /* 802.1p priority carried with the frame */
+    uint8_t ingress_tag_len;    /* bytes of the ingress VLAN tag at offset 12
+                                   that egress leaves out (0 or 4) */
+    uint8_t truncated;          /* the kernel had more than the buffer held:
+                                   dropped as oversize */
+    uint8_t *buf;               /* the buffer 'data' points into (owned by the
+                                   worker's pool) */
 };
 
 /* Up to VSW_BATCH_SIZE packets moving through the pipeline together. */
 struct vsw_packet_batch {
-    int count;                                  /* packets in 'pkts' */
-    struct vsw_packet *pkts[VSW_BATCH_SIZE];    /* borrowed */
+    int count;                               /* packets in 'pkts' */
+    struct vsw_packet *pkts[VSW_BATCH_SIZE]; /* borrowed */
 };
 
 /* One frame to transmit: 'pkt' with its ingress tag left out and, if
@@ -76,8 +78,7 @@ uint32_t vsw_tx_item_len(const struct vsw_tx_item *item);
  * moved with the tag change), the MACs, the new tag (written to 'tag') if
  * any, and the rest of the frame after its ingress tag.  Returns the
  * number of entries of 'iov' used. */
-int vsw_tx_item_iov(const struct vsw_tx_item *item,
-                    struct virtio_net_hdr *hdr, uint8_t tag[4],
-                    struct iovec iov[VSW_TX_IOV_MAX]);
+int vsw_tx_item_iov(const struct vsw_tx_item *item, struct virtio_net_hdr *hdr,
+                    uint8_t tag[4], struct iovec iov[VSW_TX_IOV_MAX]);
 
 #endif /* VSW_PACKET_H */

@@ -16,8 +16,12 @@ static int
 stage_parse(struct vsw_pipeline *pl, struct vsw_packet *pkt)
 {
     (void)pl;
-    return vsw_flow_extract(pkt->data, pkt->len, &pkt->key) ? VSW_DROP_RUNT
-                                                            : VSW_STAGE_CONTINUE;
+    if (pkt->truncated) {
+        return VSW_DROP_OVERSIZE;
+    }
+    return vsw_flow_extract(pkt->data, pkt->len, &pkt->key)
+               ? VSW_DROP_RUNT
+               : VSW_STAGE_CONTINUE;
 }
 
 static int
@@ -61,9 +65,8 @@ txq_push(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
         /* Once per destination per worker lifetime, not per packet. */
         txq = calloc(1, sizeof *txq);
         if (!txq) {
-            vsw_counter_add(&port->rt->stats[pl->worker]
-                                 .drops[VSW_DROP_TX_ERROR],
-                            1);
+            vsw_counter_add(
+                &port->rt->stats[pl->worker].drops[VSW_DROP_TX_ERROR], 1);
             return;
         }
         pl->txq_by_slot[slot] = txq;

@@ -30,20 +30,20 @@
 
 /* Frames queued for one destination port during one batch. */
 struct vsw_txq {
-    const struct vsw_dp_port *port;            /* destination */
-    int n;                                     /* items queued */
-    struct vsw_tx_item items[VSW_BATCH_SIZE];  /* at most one per frame */
+    const struct vsw_dp_port *port;           /* destination */
+    int n;                                    /* items queued */
+    struct vsw_tx_item items[VSW_BATCH_SIZE]; /* at most one per frame */
 };
 
 /* A worker's pipeline state; touched by that worker only. */
 struct vsw_pipeline {
-    unsigned worker;                       /* index, for counters */
-    const struct vsw_dp_snapshot *snap;    /* snapshot of this batch */
-    const struct vsw_dp_port *in_port;     /* port the batch came from */
-    int64_t now_ms;                        /* time of this batch */
+    unsigned worker;                            /* index, for counters */
+    const struct vsw_dp_snapshot *snap;         /* snapshot of this batch */
+    const struct vsw_dp_port *in_port;          /* port the batch came from */
+    int64_t now_ms;                             /* time of this batch */
     struct vsw_txq *txq_by_slot[VSW_MAX_PORTS]; /* allocated on first use */
-    unsigned n_active;                     /* txqs with frames queued */
-    struct vsw_txq *active[VSW_MAX_PORTS]; /* those txqs */
+    unsigned n_active;                          /* txqs with frames queued */
+    struct vsw_txq *active[VSW_MAX_PORTS];      /* those txqs */
 };
 
 /* Creates the state for worker 'worker'.  Returns NULL on allocation

@@ -13,14 +13,14 @@ struct rcu_callback {
 };
 
 struct vsw_rcu {
-    _Atomic uint64_t epoch;          /* hand-overs so far, starts at 1 */
-    unsigned n_readers;              /* entries in 'readers' */
-    struct vsw_rcu_reader *readers;  /* one per worker */
-    struct rcu_callback *head;       /* oldest pending callback */
-    struct rcu_callback **tail;      /* where the next one goes */
-    size_t n_pending;                /* callbacks in the list */
-    void (*wake)(void *aux);         /* makes sleeping readers quiesce */
-    void *wake_aux;                  /* its argument */
+    _Atomic uint64_t epoch;         /* hand-overs so far, starts at 1 */
+    unsigned n_readers;             /* entries in 'readers' */
+    struct vsw_rcu_reader *readers; /* one per worker */
+    struct rcu_callback *head;      /* oldest pending callback */
+    struct rcu_callback **tail;     /* where the next one goes */
+    size_t n_pending;               /* callbacks in the list */
+    void (*wake)(void *aux);        /* makes sleeping readers quiesce */
+    void *wake_aux;                 /* its argument */
 };
 
 struct vsw_rcu *

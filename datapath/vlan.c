@@ -27,8 +27,7 @@ is_vlan_tpid(uint16_t tpid)
 
 int
 vsw_vlan_classify(const struct vsw_vlan_config *cfg,
-                  const struct vsw_flow_key *key,
-                  struct vsw_vlan_ingress *out)
+                  const struct vsw_flow_key *key, struct vsw_vlan_ingress *out)
 {
     bool tagged = key->n_vlans > 0;
     uint16_t tci = tagged ? key->vlan_tci[0] : 0;
@@ -163,8 +162,8 @@ vsw_vlan_set_parse(const char *s, struct vsw_vlan_set *set, char *err,
             return -EINVAL;
         }
         if (hi < lo) {
-            snprintf(err, errlen, "bad VLAN range %d-%d: end before start",
-                     lo, hi);
+            snprintf(err, errlen, "bad VLAN range %d-%d: end before start", lo,
+                     hi);
             return -EINVAL;
         }
         for (int v = lo; v <= hi; v++) {
@@ -173,8 +172,7 @@ vsw_vlan_set_parse(const char *s, struct vsw_vlan_set *set, char *err,
         if (*p == ',') {
             p++;
             if (!*p) {
-                snprintf(err, errlen, "bad VLAN list '%s': trailing comma",
-                         s);
+                snprintf(err, errlen, "bad VLAN list '%s': trailing comma", s);
                 return -EINVAL;
             }
         }
@@ -201,9 +199,9 @@ vsw_vlan_set_format(const struct vsw_vlan_set *set, char *buf, size_t size)
         while (end + 1 < 4096 && vsw_vlan_set_contains(set, end + 1)) {
             end++;
         }
-        w = end > v ? snprintf(buf + n, size - n, "%s%d-%d", n ? "," : "",
-                               v, end)
-                    : snprintf(buf + n, size - n, "%s%d", n ? "," : "", v);
+        w = end > v
+                ? snprintf(buf + n, size - n, "%s%d-%d", n ? "," : "", v, end)
+                : snprintf(buf + n, size - n, "%s%d", n ? "," : "", v);
         if (w < 0 || (size_t)w >= size - n) {
             return -ENOSPC;
         }

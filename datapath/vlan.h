@@ -48,9 +48,9 @@ struct vsw_vlan_config {
 
 /* The ingress classification of one frame. */
 struct vsw_vlan_ingress {
-    uint16_t vlan;        /* VLAN inside the switch */
-    uint8_t pcp;          /* priority carried by the frame's tag, or 0 */
-    uint8_t tag_len;      /* bytes of tag at offset 12 to leave out */
+    uint16_t vlan;   /* VLAN inside the switch */
+    uint8_t pcp;     /* priority carried by the frame's tag, or 0 */
+    uint8_t tag_len; /* bytes of tag at offset 12 to leave out */
 };
 
 /* Initializes 'cfg' to untagged mode. */
@@ -68,8 +68,7 @@ int vsw_vlan_classify(const struct vsw_vlan_config *cfg,
 bool vsw_vlan_is_member(const struct vsw_vlan_config *cfg, uint16_t vlan);
 
 /* True if a frame of 'vlan' leaves such a port with an 802.1Q tag. */
-bool vsw_vlan_egress_tagged(const struct vsw_vlan_config *cfg,
-                            uint16_t vlan);
+bool vsw_vlan_egress_tagged(const struct vsw_vlan_config *cfg, uint16_t vlan);
 
 /* Set operations. */
 void vsw_vlan_set_add(struct vsw_vlan_set *set, uint16_t vlan);

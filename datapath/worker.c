@@ -15,9 +15,8 @@
 
 /* Reads and processes frames waiting on 'rt', a port of this worker. */
 static void
-worker_poll_port(struct vsw_worker *worker,
-                 const struct vsw_dp_snapshot *snap, struct vsw_port_rt *rt,
-                 int64_t now_ms)
+worker_poll_port(struct vsw_worker *worker, const struct vsw_dp_snapshot *snap,
+                 struct vsw_port_rt *rt, int64_t now_ms)
 {
     const struct vsw_dp_port *port = snap->by_slot[VSW_FDB_SLOT(rt->id)];
 
@@ -32,8 +31,7 @@ worker_poll_port(struct vsw_worker *worker,
         if (n <= 0) {
             return;
         }
-        atomic_fetch_add_explicit(&worker->batches, 1,
-                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&worker->batches, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&worker->packets, n, memory_order_relaxed);
         if (!port || port->rt != rt) {
             /* Polled before its snapshot was published or after it was
@@ -43,13 +41,12 @@ worker_poll_port(struct vsw_worker *worker,
             for (int i = 0; i < n; i++) {
                 bytes += worker->pool[i]->len;
             }
-            vsw_pipeline_count_drops(worker->index, rt, VSW_DROP_PORT_GONE,
-                                     n, bytes);
+            vsw_pipeline_count_drops(worker->index, rt, VSW_DROP_PORT_GONE, n,
+                                     bytes);
         } else {
             batch.count = n;
             memcpy(batch.pkts, worker->pool, n * sizeof batch.pkts[0]);
-            vsw_pipeline_process(worker->pipeline, snap, port, &batch,
-                                 now_ms);
+            vsw_pipeline_process(worker->pipeline, snap, port, &batch, now_ms);
         }
         if (n < VSW_BATCH_SIZE) {
             return;

@@ -21,19 +21,19 @@
 #define VSW_WORKER_BATCHES_PER_PORT 4
 
 struct vsw_worker {
-    unsigned index;                   /* 0..n_workers-1 */
-    pthread_t thread;                 /* the thread */
-    int epoll_fd;                     /* rx fds of its ports + wake_fd */
-    int wake_fd;                      /* eventfd: quiesce or stop */
-    _Atomic bool stop;                /* set by the control thread */
+    unsigned index;    /* 0..n_workers-1 */
+    pthread_t thread;  /* the thread */
+    int epoll_fd;      /* rx fds of its ports + wake_fd */
+    int wake_fd;       /* eventfd: quiesce or stop */
+    _Atomic bool stop; /* set by the control thread */
     _Atomic(struct vsw_dp_snapshot *) *snapshot; /* the datapath's */
-    struct vsw_rcu *rcu;              /* grace periods */
-    struct vsw_rcu_reader *reader;    /* this worker's reader state */
-    struct vsw_pipeline *pipeline;    /* per-worker pipeline state */
+    struct vsw_rcu *rcu;                         /* grace periods */
+    struct vsw_rcu_reader *reader;           /* this worker's reader state */
+    struct vsw_pipeline *pipeline;           /* per-worker pipeline state */
     struct vsw_packet *pool[VSW_BATCH_SIZE]; /* receive buffers */
-    unsigned n_ports;                 /* ports assigned (control thread) */
-    _Atomic uint64_t batches;         /* batches processed */
-    _Atomic uint64_t packets;         /* frames received */
+    unsigned n_ports;         /* ports assigned (control thread) */
+    _Atomic uint64_t batches; /* batches processed */
+    _Atomic uint64_t packets; /* frames received */
 };
 
 /* Prepares and starts worker 'index'.  Returns 0 or a negative errno. */

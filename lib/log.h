@@ -48,9 +48,9 @@ struct vsw_log_ratelimit {
     unsigned long suppressed;  /* messages dropped since the last pass */
 };
 
-#define VSW_LOG_RATELIMIT_INIT(INTERVAL_MS, BURST)                         \
-    {                                                                      \
-        .interval_ms = (INTERVAL_MS), .burst = (BURST)                     \
+#define VSW_LOG_RATELIMIT_INIT(INTERVAL_MS, BURST)                            \
+    {                                                                         \
+        .interval_ms = (INTERVAL_MS), .burst = (BURST)                        \
     }
 
 /* Logs like vsw_log() unless 'rl' says too many were logged lately.  Not

@@ -11,10 +11,10 @@
 #include <unistd.h>
 
 struct netns_call {
-    int nsfd;              /* namespace to join */
-    int (*fn)(void *arg);  /* what to run there */
-    void *arg;             /* its argument */
-    int result;            /* fn's result, or -errno of setns */
+    int nsfd;             /* namespace to join */
+    int (*fn)(void *arg); /* what to run there */
+    void *arg;            /* its argument */
+    int result;           /* fn's result, or -errno of setns */
 };
 
 static void *

@@ -1,2 +1,142 @@
-/* Placeholder until the config store lands. */
 #include "config-store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int
+vsw_config_load(const char *path, json_t **root, char *errbuf, size_t errlen)
+{
+    json_error_t jerr;
+    struct stat st;
+    json_t *json;
+    int error;
+    int fd;
+
+    *root = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (fstat(fd, &st) < 0) {
+        error = -errno;
+        close(fd);
+        return error;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return -EISDIR;
+    }
+    /* A key given twice would leave it to chance which value wins. */
+    json = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+    close(fd);
+    if (!json) {
+        snprintf(errbuf, errlen, "%s: line %d column %d: %s", path, jerr.line,
+                 jerr.column, jerr.text);
+        return -EINVAL;
+    }
+    if (!json_is_object(json)) {
+        snprintf(errbuf, errlen, "%s: top level is not a JSON object", path);
+        json_decref(json);
+        return -EINVAL;
+    }
+    *root = json;
+    return 0;
+}
+
+/* Makes a rename in the directory of 'path' durable. */
+static int
+config_sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    int error = 0;
+    int fd;
+
+    if (!slash) {
+        dir = strdup(".");
+    } else {
+        dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+    }
+    if (!dir) {
+        return -ENOMEM;
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) < 0) {
+        error = -errno;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(dir);
+    return error;
+}
+
+/* Writes 'root' to the new file 'tmp', durably.  Returns 0 or a negative
+ * errno. */
+static int
+config_write_file(const char *tmp, const json_t *root)
+{
+    FILE *stream;
+    int error = 0;
+    int fd;
+
+    /* O_NOFOLLOW: a symlink planted at the temporary name must not
+     * redirect the write. */
+    fd =
+        open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return -errno;
+    }
+    stream = fdopen(fd, "w");
+    if (!stream) {
+        error = -errno;
+        close(fd);
+        return error;
+    }
+    /* The umask may only take bits away, but a stale file reused by
+     * O_TRUNC keeps its old mode. */
+    errno = 0;
+    if (fchmod(fd, 0600) < 0 ||
+        json_dumpf(root, stream, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 ||
+        fputc('\n', stream) == EOF || fflush(stream) == EOF || fsync(fd) < 0) {
+        /* jansson fails without errno only if it cannot encode 'root'. */
+        error = errno ? -errno : -EINVAL;
+    }
+    if (fclose(stream) == EOF && !error) {
+        error = -errno;
+    }
+    return error;
+}
+
+int
+vsw_config_save(const char *path, const json_t *root)
+{
+    char *tmp;
+    int error;
+
+    /* Never write what vsw_config_load() would refuse. */
+    if (!json_is_object(root)) {
+        return -EINVAL;
+    }
+    if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+        return -ENOMEM;
+    }
+    error = config_write_file(tmp, root);
+    if (!error && rename(tmp, path) < 0) {
+        error = -errno;
+    }
+    if (error) {
+        unlink(tmp);
+        free(tmp);
+        return error;
+    }
+    free(tmp);
+    /* Past the rename the new file is in place; an error here means only
+     * that it might not survive a crash. */
+    return config_sync_dir(path);
+}

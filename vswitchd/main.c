@@ -26,13 +26,13 @@
 #define DEFAULT_STATE_DIR "/var/lib/vswitch"
 
 struct options {
-    const char *state_dir;  /* --state-dir */
-    char socket[PATH_MAX];  /* --socket, or state_dir/vswitchd.sock */
-    char pidfile[PATH_MAX]; /* --pidfile, or state_dir/vswitchd.pid */
-    const char *log_file;   /* --log-file, NULL for stderr */
+    const char *state_dir;        /* --state-dir */
+    char socket[PATH_MAX];        /* --socket, or state_dir/vswitchd.sock */
+    char pidfile[PATH_MAX];       /* --pidfile, or state_dir/vswitchd.pid */
+    const char *log_file;         /* --log-file, NULL for stderr */
     enum vsw_log_level log_level; /* --log-level */
-    unsigned n_workers;     /* --workers, default: one per core */
-    bool detach;            /* --detach */
+    unsigned n_workers;           /* --workers, default: one per core */
+    bool detach;                  /* --detach */
 };
 
 static void
@@ -58,8 +58,8 @@ usage(FILE *out)
             "  -V, --version       show the version\n");
 }
 
-static void
-die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 
 static void
 die(const char *fmt, ...)
@@ -157,11 +157,9 @@ parse_options(int argc, char *argv[], struct options *opts)
         die("--state-dir: path too long");
     }
     if (opts->state_dir[0] != '/') {
-        die("--state-dir must be an absolute path, not '%s'",
-            opts->state_dir);
+        die("--state-dir must be an absolute path, not '%s'", opts->state_dir);
     }
-    snprintf(opts->socket, sizeof opts->socket, "%s",
-             socket ? socket : "");
+    snprintf(opts->socket, sizeof opts->socket, "%s", socket ? socket : "");
     if (!socket) {
         snprintf(opts->socket, sizeof opts->socket, "%s/vswitchd.sock",
                  opts->state_dir);
@@ -322,8 +320,8 @@ main(int argc, char *argv[])
         evsignal_add(sigint, NULL)) {
         die("cannot install signal handlers");
     }
-    VSW_INFO("vswitchd %s ready: state %s, socket %s, %u workers",
-             VSW_VERSION, opts.state_dir, opts.socket, opts.n_workers);
+    VSW_INFO("vswitchd %s ready: state %s, socket %s, %u workers", VSW_VERSION,
+             opts.state_dir, opts.socket, opts.n_workers);
     if (ready_fd >= 0) {
         char ok = 0;
         int devnull = open("/dev/null", O_RDWR);

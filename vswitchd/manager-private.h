@@ -34,29 +34,30 @@ struct mgr_port_cfg {
 struct mgr_switch;
 
 struct mgr_port {
-    char name[VSW_NAME_MAX];     /* unique across the daemon */
-    struct mgr_switch *sw;       /* owner */
-    struct mgr_port *next;       /* next port of 'sw' */
-    struct mgr_port_cfg cfg;     /* settings */
-    uint32_t id;                 /* datapath id (slot in low bits) */
-    struct vsw_port_rt *rt;      /* runtime, NULL while the device is
-                                    missing */
+    char name[VSW_NAME_MAX]; /* unique across the daemon */
+    struct mgr_switch *sw;   /* owner */
+    struct mgr_port *next;   /* next port of 'sw' */
+    struct mgr_port_cfg cfg; /* settings */
+    uint32_t id;             /* datapath id (slot in low bits) */
+    struct vsw_port_rt *rt;  /* runtime, NULL while the device is
+                                missing */
     /* Where the TAP device is now, so that a restarted daemon finds it
      * even after its owner moved or renamed it. */
-    bool netns_pinned;           /* lives in another namespace, pinned
-                                    at netns/<name> in the state dir */
-    ino_t netns_ino;             /* inode of that namespace */
-    char cur_ifname[IFNAMSIZ];   /* name it has there */
-    char last_error[128];        /* why the device is missing, or "" */
+    bool netns_pinned;         /* lives in another namespace, pinned
+                                  at netns/<name> in the state dir */
+    ino_t netns_ino;           /* inode of that namespace */
+    char cur_ifname[IFNAMSIZ]; /* name it has there */
+    int cur_ifindex;           /* its index there, 0 if unknown */
+    char last_error[128];      /* why the device is missing, or "" */
 };
 
 struct mgr_switch {
-    char name[VSW_NAME_MAX];     /* unique across the daemon */
-    struct mgr_switch *next;     /* next switch of the manager */
-    uint32_t mac_ageing;         /* seconds */
-    uint32_t mac_table_size;     /* switch-wide MAC cap */
-    struct vsw_fdb *fdb;         /* shared with the datapath */
-    struct mgr_port *ports;      /* in creation order */
+    char name[VSW_NAME_MAX]; /* unique across the daemon */
+    struct mgr_switch *next; /* next switch of the manager */
+    uint32_t mac_ageing;     /* seconds */
+    uint32_t mac_table_size; /* switch-wide MAC cap */
+    struct vsw_fdb *fdb;     /* shared with the datapath */
+    struct mgr_port *ports;  /* in creation order */
 };
 
 struct vsw_manager {
@@ -68,14 +69,14 @@ struct vsw_manager {
     struct mgr_port *by_slot[VSW_MAX_PORTS]; /* port owning each slot,
                                                 also while it is being
                                                 torn down */
-    uint32_t next_generation;    /* high bits of the next port id */
-    ino_t own_netns_ino;         /* the daemon's network namespace */
-    struct event *tick;          /* 1 s: ageing, TAP tracking, retries */
-    struct event *reclaim;       /* runs deferred frees */
-    struct event *link_event;    /* rtnetlink link notifications */
-    struct nl_sock *link_sock;   /* socket behind 'link_event' */
-    char socket_path[PATH_MAX];  /* for system.status */
-    long long start_time_ms;     /* for system.status */
+    uint32_t next_generation;   /* high bits of the next port id */
+    ino_t own_netns_ino;        /* the daemon's network namespace */
+    struct event *tick;         /* 1 s: ageing, TAP tracking, retries */
+    struct event *reclaim;      /* runs deferred frees */
+    struct event *link_event;   /* rtnetlink link notifications */
+    struct nl_sock *link_sock;  /* socket behind 'link_event' */
+    char socket_path[PATH_MAX]; /* for system.status */
+    long long start_time_ms;    /* for system.status */
 };
 
 /* Lookups by name; NULL if there is none. */
@@ -87,15 +88,14 @@ struct mgr_port *mgr_find_port(struct vsw_manager *, const char *name);
  * failure. */
 int mgr_switch_add(struct vsw_manager *, json_t *params,
                    struct mgr_switch **swp, struct vsw_rpc_error *err);
-int mgr_switch_set(struct vsw_manager *, struct mgr_switch *sw,
-                   json_t *params, struct vsw_rpc_error *err);
+int mgr_switch_set(struct vsw_manager *, struct mgr_switch *sw, json_t *params,
+                   struct vsw_rpc_error *err);
 int mgr_switch_del(struct vsw_manager *, struct mgr_switch *sw,
                    struct vsw_rpc_error *err);
-int mgr_port_add(struct vsw_manager *, struct mgr_switch *sw,
-                 json_t *params, struct mgr_port **portp,
+int mgr_port_add(struct vsw_manager *, struct mgr_switch *sw, json_t *params,
+                 struct mgr_port **portp, struct vsw_rpc_error *err);
+int mgr_port_set(struct vsw_manager *, struct mgr_port *port, json_t *params,
                  struct vsw_rpc_error *err);
-int mgr_port_set(struct vsw_manager *, struct mgr_port *port,
-                 json_t *params, struct vsw_rpc_error *err);
 int mgr_port_del(struct vsw_manager *, struct mgr_port *port,
                  struct vsw_rpc_error *err);
 

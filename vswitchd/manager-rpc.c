@@ -258,13 +258,12 @@ port_stats(struct vsw_manager *mgr, struct mgr_port *port)
                             json_integer((json_int_t)c.drops[r]));
         total += c.drops[r];
     }
-    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
-                     port->name, "switch", port->sw->name, "rx-packets",
-                     (json_int_t)c.rx_packets, "rx-bytes",
-                     (json_int_t)c.rx_bytes, "tx-packets",
-                     (json_int_t)c.tx_packets, "tx-bytes",
-                     (json_int_t)c.tx_bytes, "drops-total",
-                     (json_int_t)total, "drops", drops);
+    return json_pack(
+        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", port->name,
+        "switch", port->sw->name, "rx-packets", (json_int_t)c.rx_packets,
+        "rx-bytes", (json_int_t)c.rx_bytes, "tx-packets",
+        (json_int_t)c.tx_packets, "tx-bytes", (json_int_t)c.tx_bytes,
+        "drops-total", (json_int_t)total, "drops", drops);
 }
 
 static int
@@ -310,10 +309,10 @@ rpc_fdb_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
             continue; /* learned by a port being removed */
         }
         mgr_format_mac(entries[i].mac, mac);
-        json_array_append_new(
-            list, json_pack("{s:i, s:s, s:s, s:I}", "vlan", entries[i].vlan,
-                            "mac", mac, "port", port->name, "age",
-                            (json_int_t)entries[i].age_sec));
+        json_array_append_new(list, json_pack("{s:i, s:s, s:s, s:I}", "vlan",
+                                              entries[i].vlan, "mac", mac,
+                                              "port", port->name, "age",
+                                              (json_int_t)entries[i].age_sec));
     }
     free(entries);
     *result = json_pack("{s:s, s:I, s:I, s:o}", "switch", sw->name, "count",
@@ -351,8 +350,8 @@ rpc_fdb_flush(json_t *params, json_t **result, struct vsw_rpc_error *err,
 }
 
 static int
-rpc_system_status(json_t *params, json_t **result,
-                  struct vsw_rpc_error *err, void *mgr_)
+rpc_system_status(json_t *params, json_t **result, struct vsw_rpc_error *err,
+                  void *mgr_)
 {
     struct vsw_manager *mgr = mgr_;
     unsigned n_workers = vsw_datapath_n_workers(mgr->dp);
@@ -374,19 +373,19 @@ rpc_system_status(json_t *params, json_t **result,
         struct vsw_worker_info info;
 
         vsw_datapath_worker_info(mgr->dp, i, &info);
-        json_array_append_new(
-            workers, json_pack("{s:i, s:i, s:I, s:I}", "index", (int)i,
-                               "ports", (int)info.n_ports, "batches",
-                               (json_int_t)info.batches, "packets",
-                               (json_int_t)info.packets));
+        json_array_append_new(workers,
+                              json_pack("{s:i, s:i, s:I, s:I}", "index",
+                                        (int)i, "ports", (int)info.n_ports,
+                                        "batches", (json_int_t)info.batches,
+                                        "packets", (json_int_t)info.packets));
     }
-    *result = json_pack(
-        "{s:s, s:i, s:I, s:s, s:s, s:o, s:I, s:I}", "version", VSW_VERSION,
-        "pid", (int)getpid(), "uptime",
-        (json_int_t)((vsw_time_msec() - mgr->start_time_ms) / 1000),
-        "state-dir", mgr->state_dir, "socket", mgr->socket_path, "workers",
-        workers, "switches", (json_int_t)n_switches, "ports",
-        (json_int_t)n_ports);
+    *result =
+        json_pack("{s:s, s:i, s:I, s:s, s:s, s:o, s:I, s:I}", "version",
+                  VSW_VERSION, "pid", (int)getpid(), "uptime",
+                  (json_int_t)((vsw_time_msec() - mgr->start_time_ms) / 1000),
+                  "state-dir", mgr->state_dir, "socket", mgr->socket_path,
+                  "workers", workers, "switches", (json_int_t)n_switches,
+                  "ports", (json_int_t)n_ports);
     return 0;
 }
 

@@ -18,8 +18,8 @@
 #include "netns.h"
 #include "timeutil.h"
 
-#define CONFIG_FORMAT 1
-#define MAC_AGEING_MAX 1000000
+#define CONFIG_FORMAT      1
+#define MAC_AGEING_MAX     1000000
 #define MAC_TABLE_SIZE_MAX (1u << 22)
 
 /* ---- Names and addresses ---- */
@@ -71,8 +71,8 @@ mgr_parse_mac(const char *s, uint8_t mac[6])
 void
 mgr_format_mac(const uint8_t mac[6], char buf[18])
 {
-    snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
-             mac[2], mac[3], mac[4], mac[5]);
+    snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+             mac[3], mac[4], mac[5]);
 }
 
 struct mgr_switch *
@@ -127,8 +127,8 @@ switch_settings_apply(json_t *params, uint32_t *ageing, uint32_t *size,
     }
     *ageing = (uint32_t)v;
     v = *size;
-    if (vsw_rpc_get_int(params, "mac-table-size", false, 1,
-                        MAC_TABLE_SIZE_MAX, &v, err)) {
+    if (vsw_rpc_get_int(params, "mac-table-size", false, 1, MAC_TABLE_SIZE_MAX,
+                        &v, err)) {
         return -1;
     }
     *size = (uint32_t)v;
@@ -139,9 +139,9 @@ switch_settings_apply(json_t *params, uint32_t *ageing, uint32_t *size,
 static const char *const port_set_keys[] = {
     "name", "vlan-mode", "vlan", "trunks", "native-vlan", "mac-limit", NULL};
 static const char *const port_add_keys[] = {
-    "switch", "name",        "type",      "ifname", "mac",
-    "vlan-mode", "vlan",     "trunks",    "native-vlan", "mac-limit",
-    "tap-location", NULL};
+    "switch",      "name",      "type",         "ifname",
+    "mac",         "vlan-mode", "vlan",         "trunks",
+    "native-vlan", "mac-limit", "tap-location", NULL};
 
 /* Applies the VLAN and limit keys of 'params' to 'cfg', then checks that
  * the result is consistent. */
@@ -186,8 +186,8 @@ port_settings_apply(json_t *params, struct mgr_port_cfg *cfg,
         }
     }
     v = cfg->mac_limit;
-    if (vsw_rpc_get_int(params, "mac-limit", false, 0, MAC_TABLE_SIZE_MAX,
-                        &v, err)) {
+    if (vsw_rpc_get_int(params, "mac-limit", false, 0, MAC_TABLE_SIZE_MAX, &v,
+                        err)) {
         return -1;
     }
     cfg->mac_limit = (uint32_t)v;
@@ -244,8 +244,7 @@ port_cfg_from_params(json_t *params, const char *name,
         ifname = name;
     }
     if (!ifname[0] || strlen(ifname) >= IFNAMSIZ || strchr(ifname, '/') ||
-        strchr(ifname, ' ') || !strcmp(ifname, ".") ||
-        !strcmp(ifname, "..")) {
+        strchr(ifname, ' ') || !strcmp(ifname, ".") || !strcmp(ifname, "..")) {
         return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
                              "ifname '%s' is not a valid interface name "
                              "(1-15 characters, no '/' or spaces)%s",
@@ -296,11 +295,11 @@ static json_t *
 port_cfg_to_json(const struct mgr_port *port)
 {
     const struct mgr_port_cfg *cfg = &port->cfg;
-    json_t *obj = json_pack("{s:s, s:s, s:s, s:s, s:I}", "name", port->name,
-                            "type", port_type_name(cfg->type), "ifname",
-                            cfg->ifname, "vlan-mode",
-                            vsw_vlan_mode_name(cfg->vlan.mode), "mac-limit",
-                            (json_int_t)cfg->mac_limit);
+    json_t *obj =
+        json_pack("{s:s, s:s, s:s, s:s, s:I}", "name", port->name, "type",
+                  port_type_name(cfg->type), "ifname", cfg->ifname,
+                  "vlan-mode", vsw_vlan_mode_name(cfg->vlan.mode), "mac-limit",
+                  (json_int_t)cfg->mac_limit);
 
     if (cfg->has_mac) {
         char mac[18];
@@ -376,10 +375,10 @@ config_to_json(const struct vsw_manager *mgr)
             if (p->cfg.type == MGR_PORT_TAP) {
                 json_object_set_new(
                     obj, "tap-location",
-                    json_pack("{s:b, s:s}", "netns-pinned", p->netns_pinned,
-                              "ifname",
-                              p->cur_ifname[0] ? p->cur_ifname
-                                               : p->cfg.ifname));
+                    json_pack("{s:b, s:s, s:i}", "netns-pinned",
+                              p->netns_pinned, "ifname",
+                              p->cur_ifname[0] ? p->cur_ifname : p->cfg.ifname,
+                              "ifindex", p->cur_ifindex));
             }
             json_array_append_new(ports, obj);
         }
@@ -476,55 +475,81 @@ alloc_port_id(struct vsw_manager *mgr, uint32_t *id)
     return -ENOSPC;
 }
 
-/* Opens the device of 'port' and starts polling it.  'restore' allows
- * reattaching to an existing TAP at the location saved in 'location'
- * (may be NULL). */
+/* Reattaches to the TAP of 'port' where 'location' (saved by an earlier
+ * daemon) says it is: in the pinned namespace or the daemon's own, found
+ * by index (which survives renames) or name.  Returns 0 or a negative
+ * errno; -ENODEV if it is not there. */
 static int
-port_open_device(struct vsw_manager *mgr, struct mgr_port *port,
-                 bool restore, json_t *location)
+tap_reattach(struct vsw_manager *mgr, struct mgr_port *port, json_t *location,
+             struct vsw_netdev **netdevp)
+{
+    const char *name = json_string_value(json_object_get(location, "ifname"));
+    json_int_t ifindex =
+        json_integer_value(json_object_get(location, "ifindex"));
+    struct vsw_tap_options opts = {
+        .ifname = name && strlen(name) < IFNAMSIZ ? name : port->cfg.ifname,
+        .netns_fd = -1,
+        .must_exist = true,
+        .ifindex = ifindex > 0 && ifindex < INT32_MAX ? (int)ifindex : 0,
+    };
+    int error;
+
+    if (json_is_true(json_object_get(location, "netns-pinned"))) {
+        char pin[PATH_MAX];
+
+        netns_pin_path(mgr, port, pin, sizeof pin);
+        opts.netns_fd = open(pin, O_RDONLY | O_CLOEXEC);
+        if (opts.netns_fd < 0) {
+            VSW_WARN("port %s: namespace pin %s: %s", port->name, pin,
+                     strerror(errno));
+            return -ENODEV;
+        }
+    }
+    error = vsw_netdev_tap_open(&opts, netdevp, NULL);
+    if (opts.netns_fd >= 0) {
+        close(opts.netns_fd);
+    }
+    return error;
+}
+
+/* Opens the device of 'port' and starts polling it.  'restore' allows
+ * reattaching to an existing TAP, first where 'location' (may be NULL)
+ * says it was, then by its configured name in the daemon's namespace. */
+static int
+port_open_device(struct vsw_manager *mgr, struct mgr_port *port, bool restore,
+                 json_t *location)
 {
     struct vsw_netdev *netdev = NULL;
-    int nsfd = -1;
     int error;
 
     if (port->cfg.type == MGR_PORT_UPLINK) {
         error = vsw_netdev_uplink_open(port->cfg.ifname, &netdev);
     } else {
-        struct vsw_tap_options opts = {
-            .ifname = port->cfg.ifname,
-            .mac = port->cfg.has_mac ? port->cfg.mac : NULL,
-            .netns_fd = -1,
-            .create_only = !restore,
-        };
-        bool reattached = false;
-
+        error = -ENODEV;
         if (location) {
-            const char *where = json_string_value(
-                json_object_get(location, "ifname"));
-            char pin[PATH_MAX];
+            error = tap_reattach(mgr, port, location, &netdev);
+            if (!error) {
+                VSW_INFO("port %s: reattached to its TAP", port->name);
+            } else {
+                char pin[PATH_MAX];
 
-            if (where && where[0] && strlen(where) < IFNAMSIZ) {
-                opts.ifname = where;
-            }
-            if (json_is_true(json_object_get(location, "netns-pinned"))) {
+                VSW_WARN("port %s: TAP not found where it was last seen "
+                         "(%s); attaching to or creating %s in the "
+                         "daemon's namespace",
+                         port->name, strerror(-error), port->cfg.ifname);
                 netns_pin_path(mgr, port, pin, sizeof pin);
-                nsfd = open(pin, O_RDONLY | O_CLOEXEC);
-                if (nsfd < 0) {
-                    VSW_WARN("port %s: namespace pin %s: %s; looking for "
-                             "its TAP in the daemon's namespace",
-                             port->name, pin, strerror(errno));
-                    opts.ifname = port->cfg.ifname;
-                }
-                opts.netns_fd = nsfd;
+                vsw_netns_unpin(pin);
             }
         }
-        error = vsw_netdev_tap_open(&opts, &netdev, &reattached);
-        if (nsfd >= 0) {
-            close(nsfd);
-        }
-        if (!error && restore) {
-            VSW_INFO("port %s: %s TAP %s", port->name,
-                     reattached ? "reattached to" : "created", opts.ifname);
+        if (error) {
+            struct vsw_tap_options opts = {
+                .ifname = port->cfg.ifname,
+                .mac = port->cfg.has_mac ? port->cfg.mac : NULL,
+                .netns_fd = -1,
+                .create_only = !restore,
+            };
+
+            error = vsw_netdev_tap_open(&opts, &netdev, NULL);
         }
     }
     if (error) {
@@ -580,32 +605,42 @@ mgr_port_track(struct vsw_manager *mgr, struct mgr_port *port)
         netns_pin_path(mgr, port, pin, sizeof pin);
         error = vsw_netns_pin(nsfd, pin);
         if (error) {
-            VSW_ERR("port %s: cannot pin namespace at %s: %s", port->name,
-                    pin, strerror(-error));
+            VSW_ERR("port %s: cannot pin namespace at %s: %s", port->name, pin,
+                    strerror(-error));
         } else {
             port->netns_pinned = true;
             changed = true;
         }
     }
     port->netns_ino = ino;
-    close(nsfd);
     if (!vsw_netdev_tap_get_name(port->rt->netdev, name) &&
         strcmp(name, port->cur_ifname)) {
         snprintf(port->cur_ifname, sizeof port->cur_ifname, "%s", name);
         changed = true;
     }
+    if (changed || !port->cur_ifindex) {
+        /* Costs a thread for a foreign namespace: only on change. */
+        int index = vsw_netdev_tap_get_ifindex(
+            port->rt->netdev, ino == mgr->own_netns_ino ? -1 : nsfd);
+
+        if (index > 0 && index != port->cur_ifindex) {
+            port->cur_ifindex = index;
+            changed = true;
+        }
+    }
+    close(nsfd);
     return changed;
 }
 
 /* What vsw_datapath_defer() runs for a removed port, once no worker can
  * send to it any more. */
 struct port_teardown {
-    struct vsw_manager *mgr;  /* owner of the slot */
-    struct vsw_fdb *fdb;      /* table to forget the port in */
-    struct vsw_port_rt *rt;   /* runtime to free, may be NULL */
-    uint32_t id;              /* the port's id */
-    bool remove_device;       /* delete the TAP device */
-    char pin[PATH_MAX];       /* namespace pin to remove, or "" */
+    struct vsw_manager *mgr; /* owner of the slot */
+    struct vsw_fdb *fdb;     /* table to forget the port in */
+    struct vsw_port_rt *rt;  /* runtime to free, may be NULL */
+    uint32_t id;             /* the port's id */
+    bool remove_device;      /* delete the TAP device */
+    char pin[PATH_MAX];      /* namespace pin to remove, or "" */
 };
 
 static void
@@ -729,8 +764,8 @@ mgr_switch_add(struct vsw_manager *mgr, json_t *params,
         return -1;
     }
     if (mgr_find_switch(mgr, name)) {
-        return vsw_rpc_error(err, VSW_RPC_EXISTS,
-                             "switch '%s' already exists", name);
+        return vsw_rpc_error(err, VSW_RPC_EXISTS, "switch '%s' already exists",
+                             name);
     }
     if (switch_create(mgr, name, ageing, size, &sw, err)) {
         return -1;
@@ -745,8 +780,8 @@ mgr_switch_add(struct vsw_manager *mgr, json_t *params,
 }
 
 int
-mgr_switch_set(struct vsw_manager *mgr, struct mgr_switch *sw,
-               json_t *params, struct vsw_rpc_error *err)
+mgr_switch_set(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
+               struct vsw_rpc_error *err)
 {
     uint32_t ageing = sw->mac_ageing;
     uint32_t size = sw->mac_table_size;
@@ -829,8 +864,8 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
                              "tap-location is set by the daemon only");
     }
     if (mgr_find_port(mgr, name)) {
-        return vsw_rpc_error(err, VSW_RPC_EXISTS,
-                             "port '%s' already exists", name);
+        return vsw_rpc_error(err, VSW_RPC_EXISTS, "port '%s' already exists",
+                             name);
     }
     for (struct mgr_switch *s = mgr->switches; s; s = s->next) {
         for (struct mgr_port *p = s->ports; p; p = p->next) {
@@ -850,8 +885,7 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
     if (alloc_port_id(mgr, &port->id)) {
         free(port);
         return vsw_rpc_error(err, VSW_RPC_CONFLICT,
-                             "the daemon already has %d ports",
-                             VSW_MAX_PORTS);
+                             "the daemon already has %d ports", VSW_MAX_PORTS);
     }
     snprintf(port->name, sizeof port->name, "%s", name);
     port->sw = sw;
@@ -865,11 +899,10 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
                                  "creates its own device",
                                  cfg.ifname);
         }
-        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR,
-                             "cannot %s interface '%s': %s",
-                             cfg.type == MGR_PORT_TAP ? "create TAP"
-                                                      : "attach to",
-                             cfg.ifname, strerror(-error));
+        return vsw_rpc_error(
+            err, VSW_RPC_SYSTEM_ERROR, "cannot %s interface '%s': %s",
+            cfg.type == MGR_PORT_TAP ? "create TAP" : "attach to", cfg.ifname,
+            strerror(-error));
     }
     mgr->by_slot[VSW_FDB_SLOT(port->id)] = port;
     for (tail = &sw->ports; *tail; tail = &(*tail)->next) {
@@ -1013,8 +1046,7 @@ restore_config(struct vsw_manager *mgr, char *errbuf, size_t errlen)
     }
     switches = json_object_get(root, "switches");
     if (!json_is_array(switches) ||
-        json_integer_value(json_object_get(root, "format")) !=
-            CONFIG_FORMAT) {
+        json_integer_value(json_object_get(root, "format")) != CONFIG_FORMAT) {
         snprintf(errbuf, errlen,
                  "%s: not a vswitch configuration of format %d; move it "
                  "away to start empty",
@@ -1039,8 +1071,7 @@ restore_config(struct vsw_manager *mgr, char *errbuf, size_t errlen)
             switch_settings_apply(settings, &ageing, &size, &err) ||
             switch_create(mgr, name, ageing, size, &sw, &err)) {
             VSW_ERR("config: dropping switch entry %s: %s",
-                    name ? name : "(no name)",
-                    name ? err.message : "no name");
+                    name ? name : "(no name)", name ? err.message : "no name");
             json_decref(settings);
             rejected = true;
             continue;
@@ -1093,8 +1124,7 @@ retry_missing(struct vsw_manager *mgr)
     for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
         for (struct mgr_port *p = sw->ports; p; p = p->next) {
             if (!p->rt && !port_open_device(mgr, p, true, NULL)) {
-                VSW_INFO("port %s: device %s is back", p->name,
-                         p->cfg.ifname);
+                VSW_INFO("port %s: device %s is back", p->name, p->cfg.ifname);
                 opened = true;
             }
         }
@@ -1161,8 +1191,8 @@ link_monitor_start(struct vsw_manager *mgr)
         return -ENOMEM;
     }
     nl_socket_disable_seq_check(mgr->link_sock);
-    nl_socket_modify_cb(mgr->link_sock, NL_CB_VALID, NL_CB_CUSTOM,
-                        link_msg_cb, NULL);
+    nl_socket_modify_cb(mgr->link_sock, NL_CB_VALID, NL_CB_CUSTOM, link_msg_cb,
+                        NULL);
     if (nl_connect(mgr->link_sock, NETLINK_ROUTE) ||
         nl_socket_add_membership(mgr->link_sock, RTNLGRP_LINK) ||
         nl_socket_set_nonblocking(mgr->link_sock)) {

@@ -28,8 +28,8 @@ struct event_base;
 struct vsw_manager;
 
 struct vsw_manager_options {
-    const char *state_dir;  /* holds config.json and netns/ (must exist) */
-    unsigned n_workers;     /* datapath threads */
+    const char *state_dir; /* holds config.json and netns/ (must exist) */
+    unsigned n_workers;    /* datapath threads */
 };
 
 /* Starts the datapath and restores the configuration saved in the state

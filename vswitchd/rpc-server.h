@@ -36,12 +36,12 @@ enum vsw_rpc_code {
     VSW_RPC_METHOD_NOT_FOUND = -32601,
     VSW_RPC_INVALID_PARAMS = -32602,
     VSW_RPC_INTERNAL_ERROR = -32603,
-    VSW_RPC_NOT_FOUND = -32001,      /* named switch/port/... unknown */
-    VSW_RPC_EXISTS = -32002,         /* name already taken */
-    VSW_RPC_SYSTEM_ERROR = -32003,   /* the kernel refused (errno text) */
-    VSW_RPC_PERMISSION = -32004,     /* the client may not do this */
-    VSW_RPC_TOO_LARGE = -32005,      /* request over the size cap */
-    VSW_RPC_CONFLICT = -32006,       /* contradicts current state */
+    VSW_RPC_NOT_FOUND = -32001,    /* named switch/port/... unknown */
+    VSW_RPC_EXISTS = -32002,       /* name already taken */
+    VSW_RPC_SYSTEM_ERROR = -32003, /* the kernel refused (errno text) */
+    VSW_RPC_PERMISSION = -32004,   /* the client may not do this */
+    VSW_RPC_TOO_LARGE = -32005,    /* request over the size cap */
+    VSW_RPC_CONFLICT = -32006,     /* contradicts current state */
 };
 
 #define VSW_RPC_MAX_MESSAGE 256
@@ -72,9 +72,9 @@ struct vsw_rpc_method {
 
 /* Limits; zero fields take the defaults below. */
 struct vsw_rpc_limits {
-    size_t max_request;      /* bytes of one request, default 1 MiB */
-    size_t max_output;       /* pending response bytes, default 16 MiB */
-    unsigned max_clients;    /* connections, default 128 */
+    size_t max_request;   /* bytes of one request, default 1 MiB */
+    size_t max_output;    /* pending response bytes, default 16 MiB */
+    unsigned max_clients; /* connections, default 128 */
 };
 
 struct vsw_rpc_server;
@@ -114,11 +114,10 @@ char *vsw_rpc_server_handle_text(struct vsw_rpc_server *server,
 /* Fails if 'params' has a key not in the NULL-terminated 'known'. */
 int vsw_rpc_check_keys(const json_t *params, const char *const known[],
                        struct vsw_rpc_error *err);
-/* '*value' = the string 'key', or 'dflt' when absent (NULL if required
- * and absent fails when 'required'). */
-int vsw_rpc_get_string(const json_t *params, const char *key,
-                       bool required, const char **value,
-                       struct vsw_rpc_error *err);
+/* '*value' = the string 'key' (borrowed from 'params'); unchanged when
+ * absent and not 'required'. */
+int vsw_rpc_get_string(const json_t *params, const char *key, bool required,
+                       const char **value, struct vsw_rpc_error *err);
 /* '*value' = the integer 'key' within [min, max]; unchanged when absent
  * and not 'required'. */
 int vsw_rpc_get_int(const json_t *params, const char *key, bool required,

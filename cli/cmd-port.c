@@ -1,0 +1,345 @@
+/* vswitch-ctl port ...: add, change, inspect and count ports. */
+#include "ctl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static bool
+port_is_trunk(const json_t *port)
+{
+    const char *mode = vsw_ctl_member_string(port, "vlan-mode");
+
+    return mode && !strcmp(mode, "trunk");
+}
+
+/* The "trunks" of 'port' as text: "all" for a trunk whose list is empty,
+ * which is what an empty list means, else the list as it is. */
+static char *
+port_trunks_text(const json_t *port)
+{
+    const char *trunks = vsw_ctl_member_string(port, "trunks");
+
+    if (port_is_trunk(port) && trunks && !trunks[0]) {
+        return vsw_xstrdup("all");
+    }
+    return vsw_ctl_member_text(port, "trunks");
+}
+
+/* The VLAN untagged frames of 'port' belong to: the access VLAN, or a
+ * trunk's native VLAN; "-" for an untagged port. */
+static char *
+port_vlan_column(const json_t *port)
+{
+    const char *mode = vsw_ctl_member_string(port, "vlan-mode");
+
+    if (!mode || !strcmp(mode, "untagged")) {
+        return vsw_xstrdup("-");
+    }
+    return vsw_ctl_member_text(port,
+                               port_is_trunk(port) ? "native-vlan" : "vlan");
+}
+
+static char *
+port_trunks_column(const json_t *port)
+{
+    return port_is_trunk(port) ? port_trunks_text(port) : vsw_xstrdup("-");
+}
+
+char *
+vsw_ctl_port_vlan_text(const json_t *port)
+{
+    const char *mode = vsw_ctl_member_string(port, "vlan-mode");
+    const json_t *native = json_object_get(port, "native-vlan");
+    char *value, *trunks, *text;
+
+    if (!mode || !strcmp(mode, "untagged")) {
+        return vsw_xstrdup(mode ? mode : "-");
+    }
+    if (!port_is_trunk(port)) {
+        value = vsw_ctl_member_text(port, "vlan");
+        text = vsw_xasprintf("%s %s", mode, value);
+        free(value);
+        return text;
+    }
+    trunks = port_trunks_text(port);
+    if (!native || json_is_null(native)) {
+        text = vsw_xasprintf("trunk %s", trunks);
+    } else {
+        value = vsw_ctl_value_text(native);
+        text = vsw_xasprintf("trunk %s, native %s", trunks, value);
+        free(value);
+    }
+    free(trunks);
+    return text;
+}
+
+/* The type decides whether the daemon creates a device or takes over an
+ * existing one: too much to leave to a default, so it is required. */
+static enum vsw_ctl_status
+port_add(struct vsw_ctl_context *ctx, int argc, char *argv[])
+{
+    for (int i = ctx->command->min_args; i < argc; i++) {
+        if (!strncmp(argv[i], "type=", strlen("type="))) {
+            return vsw_ctl_run_change(ctx, argc, argv);
+        }
+    }
+    return vsw_ctl_usage_error(ctx, "missing type=tap|uplink");
+}
+
+static enum vsw_ctl_status
+port_get(struct vsw_ctl_context *ctx, int argc, char *argv[])
+{
+    struct vsw_table *table;
+    enum vsw_ctl_status status;
+    json_t *result;
+
+    status = vsw_ctl_query(ctx, argc, argv, &result);
+    if (status != VSW_CTL_OK || !result) {
+        return status;
+    }
+    if (!json_is_object(result)) {
+        vsw_ctl_error("%s: reply from vswitchd is not a port",
+                      ctx->command->method);
+        json_decref(result);
+        return VSW_CTL_ERROR;
+    }
+
+    /* Every member, known or not, so that fields the daemon adds later
+     * show without a change here. */
+    table = vsw_table_create(false);
+    vsw_table_add_column(table, "KEY", VSW_TABLE_LEFT);
+    vsw_table_add_column(table, "VALUE", VSW_TABLE_LEFT);
+    for (void *iter = json_object_iter(result); iter;
+         iter = json_object_iter_next(result, iter)) {
+        const char *key = json_object_iter_key(iter);
+        char *text = !strcmp(key, "trunks")
+                         ? port_trunks_text(result)
+                         : vsw_ctl_value_text(json_object_iter_value(iter));
+
+        vsw_table_add_row(table);
+        vsw_table_add_cell(table, key);
+        vsw_table_add_cell(table, text);
+        free(text);
+    }
+    vsw_table_print(table, stdout);
+    vsw_table_destroy(table);
+    json_decref(result);
+    return VSW_CTL_OK;
+}
+
+static enum vsw_ctl_status
+port_list(struct vsw_ctl_context *ctx, int argc, char *argv[])
+{
+    static const struct vsw_ctl_column columns[] = {
+        {"NAME", VSW_TABLE_LEFT, "name", NULL},
+        {"SWITCH", VSW_TABLE_LEFT, "switch", NULL},
+        {"TYPE", VSW_TABLE_LEFT, "type", NULL},
+        {"IFNAME", VSW_TABLE_LEFT, "ifname", NULL},
+        {"VLAN-MODE", VSW_TABLE_LEFT, "vlan-mode", NULL},
+        {"VLAN", VSW_TABLE_RIGHT, NULL, port_vlan_column},
+        {"TRUNKS", VSW_TABLE_LEFT, NULL, port_trunks_column},
+        {"LINK", VSW_TABLE_LEFT, "link", NULL},
+    };
+    enum vsw_ctl_status status;
+    json_t *result, *ports;
+
+    status = vsw_ctl_query(ctx, argc, argv, &result);
+    if (status != VSW_CTL_OK || !result) {
+        return status;
+    }
+    ports = vsw_ctl_result_array(result, ctx->command->method, "ports");
+    if (!ports) {
+        json_decref(result);
+        return VSW_CTL_ERROR;
+    }
+    vsw_ctl_print_rows(ports, columns, sizeof columns / sizeof *columns);
+    json_decref(result);
+    return VSW_CTL_OK;
+}
+
+/* Attaches to the current row of 'table' a note for each drop reason of
+ * 'port', or only for those with packets unless 'all'. */
+static void
+add_drop_notes(struct vsw_table *table, const json_t *port, bool all)
+{
+    json_t *drops = json_object_get(port, "drops");
+
+    for (void *iter = json_object_iter(drops); iter;
+         iter = json_object_iter_next(drops, iter)) {
+        const json_t *count = json_object_iter_value(iter);
+
+        if (all || !json_is_integer(count) || json_integer_value(count)) {
+            char *text = vsw_ctl_value_text(count);
+
+            vsw_table_add_note(table, "  drop %s: %s",
+                               json_object_iter_key(iter), text);
+            free(text);
+        }
+    }
+}
+
+static enum vsw_ctl_status
+port_stats(struct vsw_ctl_context *ctx, int argc, char *argv[])
+{
+    static const struct vsw_ctl_column columns[] = {
+        {"PORT", VSW_TABLE_LEFT, "name", NULL},
+        {"RX-PKTS", VSW_TABLE_RIGHT, "rx-packets", NULL},
+        {"RX-BYTES", VSW_TABLE_RIGHT, "rx-bytes", NULL},
+        {"TX-PKTS", VSW_TABLE_RIGHT, "tx-packets", NULL},
+        {"TX-BYTES", VSW_TABLE_RIGHT, "tx-bytes", NULL},
+        {"DROPS", VSW_TABLE_RIGHT, "drops-total", NULL},
+    };
+    const size_t n_columns = sizeof columns / sizeof *columns;
+    struct vsw_table *table;
+    enum vsw_ctl_status status;
+    json_t *result, *ports;
+
+    status = vsw_ctl_query(ctx, argc, argv, &result);
+    if (status != VSW_CTL_OK || !result) {
+        return status;
+    }
+    ports = vsw_ctl_result_array(result, ctx->command->method, "ports");
+    if (!ports) {
+        json_decref(result);
+        return VSW_CTL_ERROR;
+    }
+
+    table = vsw_table_create(true);
+    for (size_t c = 0; c < n_columns; c++) {
+        vsw_table_add_column(table, columns[c].heading, columns[c].align);
+    }
+    for (size_t i = 0; i < json_array_size(ports); i++) {
+        const json_t *port = json_array_get(ports, i);
+
+        vsw_table_add_row(table);
+        for (size_t c = 0; c < n_columns; c++) {
+            char *text = vsw_ctl_member_text(port, columns[c].key);
+
+            vsw_table_add_cell(table, text);
+            free(text);
+        }
+        /* Asked about one port, the user wants the whole story, zeros
+         * included; in a list, only what went wrong. */
+        add_drop_notes(table, port, argc == 1);
+    }
+    vsw_table_print(table, stdout);
+    vsw_table_destroy(table);
+    json_decref(result);
+    return VSW_CTL_OK;
+}
+
+#define PORT_KEYS                                                             \
+    "  vlan-mode=MODE    untagged (the default), access or trunk\n"           \
+    "  vlan=VID          the VLAN of an access port, 1-4094\n"                \
+    "  trunks=LIST       VLANs a trunk carries, as 10,20-30; empty for "      \
+    "all\n"                                                                   \
+    "  native-vlan=VID   the VLAN of a trunk's untagged frames; 0 for "       \
+    "none\n"                                                                  \
+    "  mac-limit=N       most MAC addresses learned on the port; 0 for "      \
+    "no limit\n"
+
+const struct vsw_ctl_command vsw_ctl_port_commands[] = {
+    {
+        .noun = "port",
+        .verb = "add",
+        .args = "SWITCH NAME type=tap|uplink [key=value...]",
+        .min_args = 2,
+        .max_args = -1,
+        .names = (const char *const[]){"switch", "name", NULL},
+        .pairs = true,
+        .method = "port.add",
+        .summary = "add a port to a switch",
+        .help = "Adds the port NAME to SWITCH.\n\n"
+                "  type=tap          a TAP device that vswitchd creates and "
+                "holds, for a VM or\n"
+                "                    a network namespace\n"
+                "  type=uplink       an existing netdev (NIC, veth), "
+                "attached with AF_PACKET\n"
+                "  ifname=IF         the name of that netdev (default: "
+                "NAME)\n"
+                "  mac=MAC           a tap port's MAC address, the only "
+                "source address it\n"
+                "                    may send from\n\n"
+                "Any setting of 'port set' may be given too:\n\n" PORT_KEYS,
+        .run = port_add,
+    },
+    {
+        .noun = "port",
+        .verb = "del",
+        .args = "NAME",
+        .min_args = 1,
+        .max_args = 1,
+        .names = (const char *const[]){"name", NULL},
+        .method = "port.del",
+        .summary = "remove a port from its switch",
+        .help = "Removes the port NAME from its switch.\n",
+        .run = vsw_ctl_run_change,
+    },
+    {
+        .noun = "port",
+        .verb = "set",
+        .args = "NAME key=value...",
+        .min_args = 1,
+        .max_args = -1,
+        .names = (const char *const[]){"name", NULL},
+        .pairs = true,
+        .method = "port.set",
+        .summary = "change settings of a port",
+        .help = "Changes settings of the port NAME:\n\n" PORT_KEYS
+                "\nFor example:\n\n"
+                "  vswitch-ctl port set vm1 vlan-mode=access vlan=10\n"
+                "  vswitch-ctl port set up1 vlan-mode=trunk trunks=10,20-30 "
+                "native-vlan=1\n",
+        .run = vsw_ctl_run_set,
+    },
+    {
+        .noun = "port",
+        .verb = "get",
+        .args = "NAME",
+        .min_args = 1,
+        .max_args = 1,
+        .names = (const char *const[]){"name", NULL},
+        .method = "port.get",
+        .summary = "show a port's settings and state",
+        .help = "Shows every setting and state of the port NAME, one per "
+                "line.  A trunk that\ncarries all VLANs shows 'trunks all'; "
+                "an unset value shows '-'.\n",
+        .run = port_get,
+    },
+    {
+        .noun = "port",
+        .verb = "list",
+        .args = "[SWITCH]",
+        .min_args = 0,
+        .max_args = 1,
+        .names = (const char *const[]){"switch", NULL},
+        .method = "port.list",
+        .summary = "list ports",
+        .help = "Lists the ports of every switch, or of SWITCH.  VLAN is the "
+                "access VLAN or,\nfor a trunk, its native VLAN; TRUNKS is "
+                "shown for trunks only.\n",
+        .run = port_list,
+    },
+    {
+        .noun = "port",
+        .verb = "stats",
+        .args = "[NAME]",
+        .min_args = 0,
+        .max_args = 1,
+        .names = (const char *const[]){"name", NULL},
+        .method = "port.stats",
+        .summary = "show traffic and drop counters",
+        .help = "Shows the receive (RX) and transmit (TX) packet and byte "
+                "counters of each\n"
+                "port, and the packets dropped on it (DROPS).  Under a port "
+                "with drops, a\n"
+                "line per reason that counted any follows.  With NAME, that "
+                "port only, with\n"
+                "every reason, zeros included.\n",
+        .run = port_stats,
+    },
+    {.verb = NULL},
+};

@@ -1,0 +1,166 @@
+/*
+ * The command layer of vswitch-ctl: what main (vswitch-ctl.c) and the
+ * commands (cmd-*.c) share.  A command is a row of a table that names it,
+ * bounds its arguments and carries its help, plus a run function that
+ * turns the arguments into JSON-RPC calls and prints the results.
+ *
+ * Every function that returns an enum vsw_ctl_status has already told the
+ * user about a failure, in one line on stderr; its caller only passes the
+ * status on to exit().
+ */
+#ifndef VSW_CTL_H
+#define VSW_CTL_H 1
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "table.h"
+
+struct vsw_rpc_client;
+
+/* The exit status of vswitch-ctl. */
+enum vsw_ctl_status {
+    VSW_CTL_OK = 0,    /* done */
+    VSW_CTL_ERROR = 1, /* the daemon refused, or could not be reached */
+    VSW_CTL_USAGE = 2, /* the command line is wrong; nothing was sent */
+};
+
+enum vsw_ctl_format {
+    VSW_CTL_FORMAT_TABLE, /* tables and key/value lines, for people */
+    VSW_CTL_FORMAT_JSON,  /* each RPC result as indented JSON, for tools */
+};
+
+struct vsw_ctl_context {
+    const char *socket_path;               /* daemon's socket; borrowed */
+    long long timeout_ms;                  /* bound on the whole exchange */
+    enum vsw_ctl_format format;            /* how results are printed */
+    const struct vsw_ctl_command *command; /* the command being run */
+    struct vsw_rpc_client *client;         /* NULL until the first call */
+};
+
+/* One command.  Tables of them end with a row whose 'verb' is NULL. */
+struct vsw_ctl_command {
+    const char *noun;         /* "port", or NULL for a command of its own */
+    const char *verb;         /* "add" */
+    const char *args;         /* synopsis of the arguments, "" for none */
+    int min_args;             /* fewest arguments after the verb */
+    int max_args;             /* most arguments after the verb, -1: any */
+    const char *const *names; /* param keys of the leading arguments,
+                               * NULL-terminated; NULL for none */
+    bool pairs;               /* arguments past 'names' are key=value */
+    const char *method;       /* JSON-RPC method, NULL if not just one */
+    const char *summary;      /* one line for command lists, no period */
+    const char *help;         /* the rest of --help, lines ending "\n" */
+
+    /* Runs the command with the 'argc' arguments 'argv' that follow the
+     * verb.  Their number is within [min_args, max_args] and, if 'pairs',
+     * none of the first 'min_args' contains '='. */
+    enum vsw_ctl_status (*run)(struct vsw_ctl_context *ctx, int argc,
+                               char *argv[]);
+};
+
+extern const struct vsw_ctl_command vsw_ctl_switch_commands[];
+extern const struct vsw_ctl_command vsw_ctl_port_commands[];
+extern const struct vsw_ctl_command vsw_ctl_fdb_commands[];
+extern const struct vsw_ctl_command vsw_ctl_system_commands[];
+
+/* Messages. */
+
+/* Prints "vswitch-ctl: " and the printf-style message, and a newline, to
+ * stderr. */
+void vsw_ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints a usage error about the command 'ctx' is running, such as
+ * "vswitch-ctl: port set: nothing to set", and returns VSW_CTL_USAGE. */
+enum vsw_ctl_status vsw_ctl_usage_error(const struct vsw_ctl_context *ctx,
+                                        const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Returns "noun verb" or "verb" for 'command', which the caller frees. */
+char *vsw_ctl_command_name(const struct vsw_ctl_command *command);
+
+/* Calling the daemon. */
+
+/* Calls 'method' with 'params' (a new reference that this function takes
+ * over), connecting first if 'ctx' is not connected yet.  On success
+ * stores the result, a new reference the caller releases, in '*resultp'.
+ * On failure, reports it and stores NULL. */
+enum vsw_ctl_status vsw_ctl_call(struct vsw_ctl_context *ctx,
+                                 const char *method, json_t *params,
+                                 json_t **resultp);
+
+/* Calls the method of the command 'ctx' runs, with params made of its
+ * 'argc' arguments 'argv' as the command's 'names' and 'pairs' say.  In
+ * JSON mode, prints the result and stores NULL in '*resultp': nothing is
+ * left to do.  In table mode, stores the result, a new reference the
+ * caller releases, for the caller to print. */
+enum vsw_ctl_status vsw_ctl_query(struct vsw_ctl_context *ctx, int argc,
+                                  char *argv[], json_t **resultp);
+
+/* Run functions for commands that change something and print nothing in
+ * table mode (the result in JSON mode).  vsw_ctl_run_set() also refuses a
+ * command line with no key=value to send. */
+enum vsw_ctl_status vsw_ctl_run_change(struct vsw_ctl_context *ctx, int argc,
+                                       char *argv[]);
+enum vsw_ctl_status vsw_ctl_run_set(struct vsw_ctl_context *ctx, int argc,
+                                    char *argv[]);
+
+/* Run function for commands that show one object: every member, in the
+ * daemon's order, as "key  value" lines (vsw_ctl_print_object()). */
+enum vsw_ctl_status vsw_ctl_run_get(struct vsw_ctl_context *ctx, int argc,
+                                    char *argv[]);
+
+/* Returns the array 'key' of the object 'result' (borrowed from 'result'),
+ * or reports that 'method' answered without one and returns NULL. */
+json_t *vsw_ctl_result_array(const json_t *result, const char *method,
+                             const char *key);
+
+/* Printing. */
+
+/* Prints 'value' as JSON indented by 2, and a newline, to stdout. */
+void vsw_ctl_print_json(const json_t *value);
+
+/* Returns 'value' as text for a table cell, in a string the caller frees:
+ * a string as it is, "-" for NULL, null or an empty string or array,
+ * "on"/"off" for a boolean, a number in decimal, an array of scalars
+ * joined with ",", anything else as compact JSON; control characters
+ * replaced as by vsw_make_printable(). */
+char *vsw_ctl_value_text(const json_t *value);
+
+/* vsw_ctl_value_text() of member 'key' of 'object'. */
+char *vsw_ctl_member_text(const json_t *object, const char *key);
+
+/* Returns member 'key' of 'object' if it is a string, else NULL.  The
+ * string belongs to 'object'. */
+const char *vsw_ctl_member_string(const json_t *object, const char *key);
+
+/* A column of a table of objects (vsw_ctl_print_rows()). */
+struct vsw_ctl_column {
+    const char *heading;        /* in capitals */
+    enum vsw_table_align align; /* VSW_TABLE_RIGHT for numbers */
+    const char *key;            /* member shown, if 'text' is NULL */
+
+    /* Returns the cell for 'row', in a string the caller frees. */
+    char *(*text)(const json_t *row);
+};
+
+/* Prints a table with a row for each object of 'rows' and the 'n' columns
+ * of 'columns', to stdout. */
+void vsw_ctl_print_rows(const json_t *rows,
+                        const struct vsw_ctl_column columns[], size_t n);
+
+/* Prints every member of 'object' (borrowed), in order, as an aligned
+ * "key  value" line.  A member that is a list of objects, such as the
+ * daemon's workers, shows its length there and a table of its own
+ * below. */
+void vsw_ctl_print_object(json_t *object);
+
+/* Ports (cmd-port.c), for the commands that show ports in their own way. */
+
+/* Returns how 'port' (a port object) treats VLANs, such as "untagged",
+ * "access 10" or "trunk 10,20-30, native 1", in a string the caller
+ * frees. */
+char *vsw_ctl_port_vlan_text(const json_t *port);
+
+#endif /* VSW_CTL_H */

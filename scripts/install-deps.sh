@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages vswitch needs to build, run its demo and run
+# its tests.  Idempotent, and silent when everything is already there.
+set -eu
+
+packages="
+build-essential cmake pkg-config clang-format
+libevent-dev libjansson-dev libnl-3-dev libnl-route-3-dev libpcap-dev check
+iproute2 iputils-ping iperf3 tcpdump procps
+python3 python3-pytest python3-scapy
+"
+
+missing=""
+for p in $packages; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+        grep -q 'install ok installed'; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages:$missing; run as root" >&2
+    exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,61 @@
+#!/bin/sh
+# The whole test suite: installs what is missing, builds vswitch twice
+# (release, and ASan+UBSan), and runs every unit test (Check, via ctest),
+# the style check and every system test (pytest, real namespaces and
+# traffic) against both builds.  Run as root.  Exits non-zero if anything
+# failed; the last line sums up.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+"$top/scripts/install-deps.sh" || exit 1
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+python=/usr/bin/python3
+passed=0
+failed=0
+log=$(mktemp /tmp/vswitch-test.XXXXXX)
+
+# Adds the counts a ctest or pytest summary in '$log' reports.
+count() {
+    p=$(grep -Eo '[0-9]+ passed' "$log" | tail -n 1 | grep -Eo '[0-9]+')
+    f=$(grep -Eo '[0-9]+ (failed|error|errors)' "$log" | tail -n 1 |
+        grep -Eo '[0-9]+')
+    t=$(grep -Eo 'tests failed out of [0-9]+' "$log" | grep -Eo '[0-9]+$')
+    tf=$(grep -Eo '[0-9]+ tests failed' "$log" | grep -Eo '^[0-9]+')
+    if [ -n "$t" ]; then
+        p=$((t - ${tf:-0}))
+        f=${tf:-0}
+    fi
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0}))
+}
+
+status=0
+for flavour in release asan; do
+    echo "== build ($flavour)"
+    if ! build=$("$top/scripts/build.sh" "$flavour"); then
+        echo "build ($flavour) failed"
+        status=1
+        failed=$((failed + 1))
+        continue
+    fi
+
+    echo "== unit tests ($flavour)"
+    ctest --test-dir "$build" --output-on-failure >"$log" 2>&1 || status=1
+    cat "$log"
+    count
+
+    echo "== system tests ($flavour)"
+    VSW_BUILD_DIR="$build" "$python" -m pytest -p no:cacheprovider -q \
+        -ra "$top/tests/system" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    [ $rc -eq 0 ] || status=1
+    count
+done
+rm -f "$log"
+
+echo "total: $passed passed, $failed failed"
+exit $status

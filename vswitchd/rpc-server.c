@@ -1,0 +1,1037 @@
+/*
+ * JSON-RPC 2.0 over a unix stream socket: framing, limits, access control
+ * and dispatch.  Every request, from a socket or from
+ * vsw_rpc_server_handle_text(), goes through rpc_answer_text(), so both
+ * paths answer identically.
+ */
+#include "rpc-server.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "log.h"
+
+#define RPC_DEFAULT_MAX_REQUEST (1024 * 1024)
+#define RPC_DEFAULT_MAX_OUTPUT  (16 * 1024 * 1024)
+#define RPC_DEFAULT_MAX_CLIENTS 128
+
+/* How long a connection being closed may take to flush its last reply
+ * before it is dropped anyway, so a client that stops reading cannot keep
+ * its slot. */
+#define RPC_CLOSE_TIMEOUT_SEC 5
+
+/* How long accepting pauses after accept() fails for lack of resources
+ * (EMFILE, ENFILE, ENOMEM): the listening socket stays readable, so
+ * retrying at once would spin the control thread. */
+#define RPC_ACCEPT_RETRY_MSEC 100
+
+/* What a peer may do. */
+enum rpc_access {
+    RPC_ACCESS_NONE,       /* every request is refused */
+    RPC_ACCESS_READ_ONLY,  /* methods that do not mutate */
+    RPC_ACCESS_READ_WRITE, /* every method */
+};
+
+/* Who sent a request. */
+struct rpc_peer {
+    uid_t uid;              /* from SO_PEERCRED, or our own euid */
+    enum rpc_access access; /* decided from 'uid' at connect time */
+};
+
+/* A registered method. */
+struct rpc_method_entry {
+    const struct vsw_rpc_method *method; /* the caller's; outlives us */
+    void *aux;                           /* passed to 'method->handler' */
+};
+
+/* A uid let in by vsw_rpc_server_allow_uid(). */
+struct rpc_uid_grant {
+    uid_t uid;       /* the peer's uid */
+    bool read_write; /* false: read-only */
+};
+
+/* One connection.  Invariant: 'scanned' <= bytes in the input buffer. */
+struct rpc_client {
+    struct vsw_rpc_server *server; /* owner */
+    struct bufferevent *bev;       /* the connection; owns the socket */
+    struct rpc_peer peer;          /* who is connected */
+    size_t scanned;                /* leading input bytes known to hold no
+                                    * newline, so that a request arriving
+                                    * in tiny pieces is scanned once */
+    bool closing;                  /* reading stopped; freed once the
+                                    * output is flushed */
+    struct rpc_client *prev;       /* in 'server->clients' */
+    struct rpc_client *next;       /* in 'server->clients' */
+};
+
+struct vsw_rpc_server {
+    struct event_base *base;            /* the control thread's loop */
+    struct evconnlistener *listener;    /* accepts on 'socket_path' */
+    struct event *accept_retry;         /* re-enables 'listener' */
+    char *socket_path;                  /* bound by us; removed on destroy */
+    struct vsw_rpc_limits limits;       /* defaults filled in */
+    struct rpc_method_entry *methods;   /* registered methods */
+    size_t n_methods;                   /* entries in 'methods' */
+    struct rpc_uid_grant *grants;       /* allowed uids besides root/us */
+    size_t n_grants;                    /* entries in 'grants' */
+    struct rpc_client *clients;         /* connected clients */
+    unsigned n_clients;                 /* length of 'clients' */
+    struct vsw_log_ratelimit client_rl; /* for anything a client causes */
+};
+
+/* Cuts the end of 's' if truncation left an incomplete UTF-8 sequence
+ * there, since jansson refuses to encode a string that is not UTF-8. */
+static void
+rpc_trim_partial_utf8(char *s)
+{
+    size_t len = strlen(s);
+    size_t start = len;
+    unsigned char lead;
+    size_t need;
+
+    while (start > 0 && len - start < 3 &&
+           ((unsigned char)s[start - 1] & 0xc0) == 0x80) {
+        start--;
+    }
+    if (start == 0) {
+        return;
+    }
+    lead = (unsigned char)s[start - 1];
+    need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    if (len - (start - 1) < need) {
+        s[start - 1] = '\0';
+    }
+}
+
+int
+vsw_rpc_error(struct vsw_rpc_error *err, int code, const char *fmt, ...)
+{
+    va_list args;
+    int n;
+
+    va_start(args, fmt);
+    n = vsnprintf(err->message, sizeof err->message, fmt, args);
+    va_end(args);
+    if (n < 0) {
+        err->message[0] = '\0';
+    } else if ((size_t)n >= sizeof err->message) {
+        rpc_trim_partial_utf8(err->message);
+    }
+    for (char *p = err->message; *p; p++) {
+        if (*p == '\n' || *p == '\r') {
+            *p = ' ';
+        }
+    }
+    err->code = code;
+    return code;
+}
+
+/* 'message' as a new JSON string.  A handler may have put bytes that are
+ * not UTF-8 into it (a kernel interface name, say); those become '?' so
+ * that the client still gets its error. */
+static json_t *
+rpc_message_json(const char *message)
+{
+    char ascii[VSW_RPC_MAX_MESSAGE];
+    json_t *string = json_string(message);
+    size_t i;
+
+    if (string) {
+        return string;
+    }
+    for (i = 0; message[i] && i < sizeof ascii - 1; i++) {
+        ascii[i] = (unsigned char)message[i] < 0x80 ? message[i] : '?';
+    }
+    ascii[i] = '\0';
+    return json_string(ascii);
+}
+
+/* A new reply object for 'id' (borrowed; NULL stands for null), or NULL
+ * if out of memory. */
+static json_t *
+rpc_reply_new(json_t *id)
+{
+    json_t *reply = json_object();
+
+    if (json_object_set_new(reply, "jsonrpc", json_string("2.0")) ||
+        json_object_set(reply, "id", id ? id : json_null())) {
+        json_decref(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+/* The text of the reply to request 'id' (borrowed; NULL stands for null):
+ * 'result' (stolen) when 'err->code' is 0, otherwise the error in 'err'.
+ * Returns a malloc'ed string without a newline, or NULL if out of
+ * memory. */
+static char *
+rpc_reply_text(json_t *id, json_t *result, struct vsw_rpc_error *err)
+{
+    json_t *reply;
+    json_t *error;
+    char *text;
+
+    if (!err->code) {
+        reply = rpc_reply_new(id);
+        text = json_object_set_new(reply, "result", result)
+                   ? NULL
+                   : json_dumps(reply, JSON_COMPACT);
+        json_decref(reply);
+        if (text) {
+            return text;
+        }
+        /* A result jansson cannot encode (nested too deeply, say) is the
+         * handler's bug; the client still deserves an answer. */
+        vsw_rpc_error(err, VSW_RPC_INTERNAL_ERROR,
+                      "the result could not be encoded");
+    }
+    reply = rpc_reply_new(id);
+    error = json_object();
+    if (json_object_set_new(error, "code", json_integer(err->code)) ||
+        json_object_set_new(error, "message",
+                            rpc_message_json(err->message)) ||
+        json_object_set_new(reply, "error", json_incref(error))) {
+        text = NULL;
+    } else {
+        text = json_dumps(reply, JSON_COMPACT);
+    }
+    json_decref(error);
+    json_decref(reply);
+    return text;
+}
+
+static void
+rpc_error_too_large(const struct vsw_rpc_server *server,
+                    struct vsw_rpc_error *err)
+{
+    vsw_rpc_error(err, VSW_RPC_TOO_LARGE, "request larger than %zu bytes",
+                  server->limits.max_request);
+}
+
+/* Checks the JSON-RPC 2.0 envelope of 'request'.  Stores its "id" in
+ * '*idp' (borrowed; NULL for a notification) as soon as the id itself is
+ * known to be valid, so that errors about the rest can echo it.  Returns
+ * 0, or fills 'err' and returns a negative value. */
+static int
+rpc_check_envelope(json_t *request, json_t **idp, struct vsw_rpc_error *err)
+{
+    json_t *version;
+    json_t *params;
+    json_t *id;
+
+    if (json_is_array(request)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_REQUEST,
+                             "batch requests are not supported");
+    }
+    if (!json_is_object(request)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_REQUEST,
+                             "a request must be a JSON object");
+    }
+    id = json_object_get(request, "id");
+    if (id && !json_is_string(id) && !json_is_number(id) &&
+        !json_is_null(id)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_REQUEST,
+                             "'id' must be a string, a number or null");
+    }
+    *idp = id;
+
+    version = json_object_get(request, "jsonrpc");
+    if (!json_is_string(version) ||
+        strcmp(json_string_value(version), "2.0")) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_REQUEST,
+                             "'jsonrpc' must be \"2.0\"");
+    }
+    if (!json_is_string(json_object_get(request, "method"))) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_REQUEST,
+                             "'method' must be a string");
+    }
+    /* An array is a well-formed request with positional parameters, which
+     * rpc_call() refuses as invalid parameters. */
+    params = json_object_get(request, "params");
+    if (params && !json_is_object(params) && !json_is_array(params)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_REQUEST,
+                             "'params' must be an object");
+    }
+    /* A misspelt "params" would otherwise silently call the method
+     * without its parameters. */
+    for (void *iter = json_object_iter(request); iter;
+         iter = json_object_iter_next(request, iter)) {
+        const char *key = json_object_iter_key(iter);
+
+        if (strcmp(key, "jsonrpc") && strcmp(key, "method") &&
+            strcmp(key, "params") && strcmp(key, "id")) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_REQUEST,
+                                 "unknown request member '%s'", key);
+        }
+    }
+    return 0;
+}
+
+static const struct rpc_method_entry *
+rpc_lookup(const struct vsw_rpc_server *server, const char *name)
+{
+    for (size_t i = 0; i < server->n_methods; i++) {
+        if (!strcmp(server->methods[i].method->name, name)) {
+            return &server->methods[i];
+        }
+    }
+    return NULL;
+}
+
+/* Runs the method that 'request' (a valid envelope) names, if 'peer' may.
+ * On success stores the result (a new reference, never NULL) in
+ * '*resultp' and leaves 'err->code' 0; on failure fills 'err'. */
+static void
+rpc_call(struct vsw_rpc_server *server, const struct rpc_peer *peer,
+         json_t *request, json_t **resultp, struct vsw_rpc_error *err)
+{
+    const char *name = json_string_value(json_object_get(request, "method"));
+    json_t *params = json_object_get(request, "params");
+    const struct rpc_method_entry *entry;
+    json_t *empty = NULL;
+    json_t *result = NULL;
+    int error;
+
+    if (peer->access == RPC_ACCESS_NONE) {
+        vsw_rpc_error(err, VSW_RPC_PERMISSION, "permission denied for uid %ju",
+                      (uintmax_t)peer->uid);
+        return;
+    }
+    if (json_is_array(params)) {
+        vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                      "params must be an object (named parameters)");
+        return;
+    }
+    entry = rpc_lookup(server, name);
+    if (!entry) {
+        vsw_rpc_error(err, VSW_RPC_METHOD_NOT_FOUND, "unknown method '%s'",
+                      name);
+        return;
+    }
+    if (entry->method->mutates && peer->access != RPC_ACCESS_READ_WRITE) {
+        vsw_rpc_error(err, VSW_RPC_PERMISSION,
+                      "method '%s' needs write access", name);
+        return;
+    }
+    if (!params) {
+        params = empty = json_object();
+        if (!params) {
+            vsw_rpc_error(err, VSW_RPC_INTERNAL_ERROR, "out of memory");
+            return;
+        }
+    }
+
+    error = entry->method->handler(params, &result, err, entry->aux);
+    json_decref(empty);
+    /* Whatever the handler left in 'err' must be a usable error. */
+    err->message[sizeof err->message - 1] = '\0';
+    if (error) {
+        json_decref(result);
+        if (!err->code) {
+            err->code = VSW_RPC_INTERNAL_ERROR;
+        }
+        if (!err->message[0]) {
+            vsw_rpc_error(err, err->code, "method '%s' failed", name);
+        }
+        return;
+    }
+    err->code = 0;
+    *resultp = result ? result : json_object();
+    if (!*resultp) {
+        vsw_rpc_error(err, VSW_RPC_INTERNAL_ERROR, "out of memory");
+    }
+}
+
+static bool
+rpc_is_blank(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (!text[i] || !strchr(" \t\r\n", text[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The one path every request takes: parses 'text' ('len' bytes holding
+ * one JSON text), runs it for 'peer' and stores in '*replyp' the reply
+ * (malloc'ed, without the newline; the caller frees it), or NULL when
+ * nothing is to be answered (blank text, a notification).  Returns 0, or
+ * -ENOMEM if no reply could be built. */
+static int
+rpc_answer_text(struct vsw_rpc_server *server, const struct rpc_peer *peer,
+                const char *text, size_t len, char **replyp)
+{
+    struct vsw_rpc_error err = {.code = 0};
+    json_t *request = NULL;
+    json_t *result = NULL;
+    json_t *id = NULL;
+    json_error_t jerr;
+
+    *replyp = NULL;
+    if (rpc_is_blank(text, len)) {
+        return 0;
+    }
+    if (len > server->limits.max_request) {
+        rpc_error_too_large(server, &err);
+    } else if (!(request = json_loadb(text, len,
+                                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                                      &jerr))) {
+        /* This covers invalid UTF-8 and nesting deeper than jansson's
+         * limit as well as plain syntax errors. */
+        vsw_rpc_error(&err, VSW_RPC_PARSE_ERROR, "%s", jerr.text);
+    } else if (!rpc_check_envelope(request, &id, &err)) {
+        rpc_call(server, peer, request, &result, &err);
+        if (!id) {
+            json_decref(result);
+            json_decref(request);
+            return 0;
+        }
+    }
+    *replyp = rpc_reply_text(id, result, &err);
+    json_decref(request);
+    return *replyp ? 0 : -ENOMEM;
+}
+
+char *
+vsw_rpc_server_handle_text(struct vsw_rpc_server *server, const char *request,
+                           size_t len)
+{
+    const struct rpc_peer self = {
+        .uid = geteuid(),
+        .access = RPC_ACCESS_READ_WRITE,
+    };
+    char *reply;
+
+    if (rpc_answer_text(server, &self, request, len, &reply)) {
+        VSW_WARN("rpc: out of memory building a reply");
+    }
+    return reply;
+}
+
+/* Connections. */
+
+static void
+rpc_client_destroy(struct rpc_client *client)
+{
+    struct vsw_rpc_server *server = client->server;
+
+    if (client->prev) {
+        client->prev->next = client->next;
+    } else {
+        server->clients = client->next;
+    }
+    if (client->next) {
+        client->next->prev = client->prev;
+    }
+    server->n_clients--;
+    bufferevent_free(client->bev);
+    free(client);
+}
+
+/* Stops reading from 'client' and frees it once its output is flushed,
+ * or after RPC_CLOSE_TIMEOUT_SEC without progress. */
+static void
+rpc_client_start_closing(struct rpc_client *client)
+{
+    const struct timeval timeout = {.tv_sec = RPC_CLOSE_TIMEOUT_SEC};
+    struct evbuffer *input = bufferevent_get_input(client->bev);
+
+    client->closing = true;
+    bufferevent_disable(client->bev, EV_READ);
+    evbuffer_drain(input, evbuffer_get_length(input));
+    client->scanned = 0;
+    bufferevent_set_timeouts(client->bev, NULL, &timeout);
+}
+
+/* Queues 'reply' (a reply text, freed here) on 'client'.  Returns false,
+ * having destroyed 'client', if that puts it over the output cap or out
+ * of memory. */
+static bool
+rpc_client_send(struct rpc_client *client, char *reply)
+{
+    struct vsw_rpc_server *server = client->server;
+    struct evbuffer *output = bufferevent_get_output(client->bev);
+    int error;
+
+    error = evbuffer_add(output, reply, strlen(reply)) ||
+            evbuffer_add(output, "\n", 1);
+    free(reply);
+    if (error) {
+        vsw_log_rl(&server->client_rl, VSW_LOG_WARN,
+                   "rpc: out of memory queueing a reply to uid %ju, "
+                   "closing the connection",
+                   (uintmax_t)client->peer.uid);
+        rpc_client_destroy(client);
+        return false;
+    }
+    if (evbuffer_get_length(output) > server->limits.max_output) {
+        vsw_log_rl(&server->client_rl, VSW_LOG_INFO,
+                   "rpc: uid %ju does not read its replies (over %zu bytes "
+                   "pending), closing the connection",
+                   (uintmax_t)client->peer.uid, server->limits.max_output);
+        rpc_client_destroy(client);
+        return false;
+    }
+    return true;
+}
+
+/* Answers the request in the first 'line_len' bytes of 'input' and
+ * consumes it with its 'eol_len'-byte terminator.  Returns false if
+ * 'client' was destroyed. */
+static bool
+rpc_client_answer(struct rpc_client *client, struct evbuffer *input,
+                  size_t line_len, size_t eol_len)
+{
+    char *reply = NULL;
+    int error = 0;
+
+    if (line_len) {
+        const char *line = (const char *)evbuffer_pullup(input, line_len);
+
+        error = line ? rpc_answer_text(client->server, &client->peer, line,
+                                       line_len, &reply)
+                     : -ENOMEM;
+    }
+    evbuffer_drain(input, line_len + eol_len);
+    if (error) {
+        vsw_log_rl(&client->server->client_rl, VSW_LOG_WARN,
+                   "rpc: out of memory answering uid %ju, closing the "
+                   "connection",
+                   (uintmax_t)client->peer.uid);
+        rpc_client_destroy(client);
+        return false;
+    }
+    return reply ? rpc_client_send(client, reply) : true;
+}
+
+/* Answers every complete line in the input.  The read high watermark
+ * keeps at most max_request + 1 bytes buffered, so a line without its
+ * newline by then is over the cap. */
+static void
+rpc_client_read_cb(struct bufferevent *bev, void *client_)
+{
+    struct rpc_client *client = client_;
+    struct vsw_rpc_server *server = client->server;
+    struct evbuffer *input = bufferevent_get_input(bev);
+
+    while (!client->closing) {
+        struct evbuffer_ptr start;
+        struct evbuffer_ptr eol;
+        size_t eol_len;
+        size_t line_len;
+        char *reply;
+
+        evbuffer_ptr_set(input, &start, client->scanned, EVBUFFER_PTR_SET);
+        eol = evbuffer_search_eol(input, &start, &eol_len, EVBUFFER_EOL_LF);
+        line_len = eol.pos < 0 ? evbuffer_get_length(input) : (size_t)eol.pos;
+        if (line_len > server->limits.max_request) {
+            struct vsw_rpc_error err;
+
+            vsw_log_rl(&server->client_rl, VSW_LOG_INFO,
+                       "rpc: uid %ju sent a request over %zu bytes, closing "
+                       "the connection",
+                       (uintmax_t)client->peer.uid,
+                       server->limits.max_request);
+            rpc_error_too_large(server, &err);
+            rpc_client_start_closing(client);
+            reply = rpc_reply_text(NULL, NULL, &err);
+            if (!reply) {
+                rpc_client_destroy(client);
+                return;
+            }
+            rpc_client_send(client, reply);
+            return;
+        }
+        if (eol.pos < 0) {
+            client->scanned = line_len;
+            return;
+        }
+        client->scanned = 0;
+        if (!rpc_client_answer(client, input, line_len, eol_len)) {
+            return;
+        }
+    }
+}
+
+static void
+rpc_client_write_cb(struct bufferevent *bev, void *client_)
+{
+    struct rpc_client *client = client_;
+
+    if (client->closing && !evbuffer_get_length(bufferevent_get_output(bev))) {
+        rpc_client_destroy(client);
+    }
+}
+
+static void
+rpc_client_event_cb(struct bufferevent *bev, short what, void *client_)
+{
+    struct rpc_client *client = client_;
+
+    /* A client that shuts down its sending side after its last request
+     * still gets the replies. */
+    if (what & BEV_EVENT_EOF && !(what & BEV_EVENT_ERROR) &&
+        evbuffer_get_length(bufferevent_get_output(bev))) {
+        rpc_client_start_closing(client);
+        return;
+    }
+    if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        vsw_log_rl(&client->server->client_rl, VSW_LOG_DBG,
+                   "rpc: connection of uid %ju failed (%s)",
+                   (uintmax_t)client->peer.uid,
+                   what & BEV_EVENT_TIMEOUT ? "timed out"
+                                            : strerror(EVUTIL_SOCKET_ERROR()));
+    }
+    rpc_client_destroy(client);
+}
+
+static enum rpc_access
+rpc_access_for_uid(const struct vsw_rpc_server *server, uid_t uid)
+{
+    if (uid == 0 || uid == geteuid()) {
+        return RPC_ACCESS_READ_WRITE;
+    }
+    for (size_t i = 0; i < server->n_grants; i++) {
+        if (server->grants[i].uid == uid) {
+            return server->grants[i].read_write ? RPC_ACCESS_READ_WRITE
+                                                : RPC_ACCESS_READ_ONLY;
+        }
+    }
+    return RPC_ACCESS_NONE;
+}
+
+/* Starts serving the connected socket 'fd' (taken over) of 'uid'. */
+static int
+rpc_client_create(struct vsw_rpc_server *server, int fd, uid_t uid)
+{
+    struct rpc_client *client = calloc(1, sizeof *client);
+
+    if (!client) {
+        close(fd);
+        return -ENOMEM;
+    }
+    client->bev =
+        bufferevent_socket_new(server->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!client->bev) {
+        close(fd);
+        free(client);
+        return -ENOMEM;
+    }
+    client->server = server;
+    client->peer.uid = uid;
+    client->peer.access = rpc_access_for_uid(server, uid);
+    client->next = server->clients;
+    if (server->clients) {
+        server->clients->prev = client;
+    }
+    server->clients = client;
+    server->n_clients++;
+
+    bufferevent_setcb(client->bev, rpc_client_read_cb, rpc_client_write_cb,
+                      rpc_client_event_cb, client);
+    bufferevent_setwatermark(client->bev, EV_READ, 0,
+                             server->limits.max_request + 1);
+    if (bufferevent_enable(client->bev, EV_READ)) {
+        rpc_client_destroy(client);
+        return -ENOMEM;
+    }
+    if (client->peer.access == RPC_ACCESS_NONE) {
+        vsw_log_rl(&server->client_rl, VSW_LOG_INFO,
+                   "rpc: uid %ju is not allowed; its requests are refused",
+                   (uintmax_t)uid);
+    }
+    return 0;
+}
+
+/* Turns away 'fd' (closed here) with an error line when the server is at
+ * its connection limit. */
+static void
+rpc_refuse_connection(struct vsw_rpc_server *server, int fd)
+{
+    struct vsw_rpc_error err;
+    char line[VSW_RPC_MAX_MESSAGE * 2];
+    char *reply;
+    int n;
+
+    vsw_log_rl(&server->client_rl, VSW_LOG_WARN,
+               "rpc: refusing a connection: %u clients connected already",
+               server->n_clients);
+    vsw_rpc_error(&err, VSW_RPC_SYSTEM_ERROR,
+                  "too many connections (at most %u); try again later",
+                  server->limits.max_clients);
+    reply = rpc_reply_text(NULL, NULL, &err);
+    if (reply) {
+        n = snprintf(line, sizeof line, "%s\n", reply);
+        /* Best effort: the peer may well be gone already. */
+        if (n > 0 && (size_t)n < sizeof line) {
+            send(fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        free(reply);
+    }
+    close(fd);
+}
+
+static void
+rpc_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
+              struct sockaddr *sa, int socklen, void *server_)
+{
+    struct vsw_rpc_server *server = server_;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    int error;
+
+    (void)listener;
+    (void)sa;
+    (void)socklen;
+    if (server->n_clients >= server->limits.max_clients) {
+        rpc_refuse_connection(server, fd);
+        return;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        vsw_log_rl(&server->client_rl, VSW_LOG_WARN,
+                   "rpc: cannot identify a client (%s), closing the "
+                   "connection",
+                   strerror(errno));
+        close(fd);
+        return;
+    }
+    error = rpc_client_create(server, fd, cred.uid);
+    if (error) {
+        vsw_log_rl(&server->client_rl, VSW_LOG_WARN,
+                   "rpc: cannot serve uid %ju (%s)", (uintmax_t)cred.uid,
+                   strerror(-error));
+    }
+}
+
+static void
+rpc_accept_error_cb(struct evconnlistener *listener, void *server_)
+{
+    const struct timeval retry = {.tv_usec = RPC_ACCEPT_RETRY_MSEC * 1000};
+    struct vsw_rpc_server *server = server_;
+
+    vsw_log_rl(&server->client_rl, VSW_LOG_WARN,
+               "rpc: accept failed (%s); pausing new connections",
+               strerror(EVUTIL_SOCKET_ERROR()));
+    evconnlistener_disable(listener);
+    evtimer_add(server->accept_retry, &retry);
+}
+
+static void
+rpc_accept_retry_cb(evutil_socket_t fd, short what, void *server_)
+{
+    struct vsw_rpc_server *server = server_;
+
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(server->listener);
+}
+
+/* Makes room for binding 'path': removes a socket left there (by an
+ * earlier run), but never anything else. */
+static int
+rpc_remove_stale_socket(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) < 0) {
+        return errno == ENOENT ? 0 : -errno;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        return -EEXIST;
+    }
+    return unlink(path) < 0 ? -errno : 0;
+}
+
+/* Binds and listens on 'path' and sets up 'server->listener'. */
+static int
+rpc_listen(struct vsw_rpc_server *server, const char *path)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    size_t len = strlen(path);
+    char *copy;
+    int error;
+    int fd;
+
+    if (len >= sizeof sun.sun_path) {
+        return -ENAMETOOLONG;
+    }
+    memcpy(sun.sun_path, path, len + 1);
+    error = rpc_remove_stale_socket(path);
+    if (error) {
+        return error;
+    }
+    copy = strdup(path);
+    if (!copy) {
+        return -ENOMEM;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+        error = -errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        free(copy);
+        return error;
+    }
+    server->socket_path = copy;
+
+    /* chmod() after bind() makes the mode independent of the umask; a
+     * peer that connects in between is still subject to SO_PEERCRED. */
+    if (chmod(path, 0660) < 0 || listen(fd, SOMAXCONN) < 0) {
+        error = -errno;
+        close(fd);
+        return error;
+    }
+    server->listener = evconnlistener_new(
+        server->base, rpc_accept_cb, server,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+    if (!server->listener) {
+        close(fd);
+        return -ENOMEM;
+    }
+    evconnlistener_set_error_cb(server->listener, rpc_accept_error_cb);
+    return 0;
+}
+
+/* Also makes the process ignore SIGPIPE: libevent writes replies with
+ * writev(), and a client that disconnects before reading its reply must
+ * cost an EPIPE, not the daemon. */
+int
+vsw_rpc_server_create(struct event_base *base, const char *socket_path,
+                      const struct vsw_rpc_limits *limits,
+                      struct vsw_rpc_server **serverp)
+{
+    const struct vsw_log_ratelimit rl = VSW_LOG_RATELIMIT_INIT(10000, 20);
+    struct vsw_rpc_server *server;
+    int error;
+
+    *serverp = NULL;
+    server = calloc(1, sizeof *server);
+    if (!server) {
+        return -ENOMEM;
+    }
+    server->base = base;
+    if (limits) {
+        server->limits = *limits;
+    }
+    if (!server->limits.max_request) {
+        server->limits.max_request = RPC_DEFAULT_MAX_REQUEST;
+    }
+    if (!server->limits.max_output) {
+        server->limits.max_output = RPC_DEFAULT_MAX_OUTPUT;
+    }
+    if (!server->limits.max_clients) {
+        server->limits.max_clients = RPC_DEFAULT_MAX_CLIENTS;
+    }
+    server->client_rl = rl;
+
+    server->accept_retry = evtimer_new(base, rpc_accept_retry_cb, server);
+    error = server->accept_retry ? rpc_listen(server, socket_path) : -ENOMEM;
+    if (error) {
+        vsw_rpc_server_destroy(server);
+        return error;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    *serverp = server;
+    return 0;
+}
+
+void
+vsw_rpc_server_destroy(struct vsw_rpc_server *server)
+{
+    if (!server) {
+        return;
+    }
+    while (server->clients) {
+        rpc_client_destroy(server->clients);
+    }
+    if (server->listener) {
+        evconnlistener_free(server->listener);
+    }
+    if (server->accept_retry) {
+        event_free(server->accept_retry);
+    }
+    if (server->socket_path) {
+        unlink(server->socket_path);
+        free(server->socket_path);
+    }
+    free(server->methods);
+    free(server->grants);
+    free(server);
+}
+
+int
+vsw_rpc_server_register(struct vsw_rpc_server *server,
+                        const struct vsw_rpc_method *methods, size_t n,
+                        void *aux)
+{
+    struct rpc_method_entry *entries;
+
+    if (!n) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rpc_lookup(server, methods[i].name)) {
+            return -EEXIST;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(methods[i].name, methods[j].name)) {
+                return -EEXIST;
+            }
+        }
+    }
+    entries =
+        reallocarray(server->methods, server->n_methods + n, sizeof *entries);
+    if (!entries) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        entries[server->n_methods + i].method = &methods[i];
+        entries[server->n_methods + i].aux = aux;
+    }
+    server->methods = entries;
+    server->n_methods += n;
+    return 0;
+}
+
+/* Takes effect for connections made afterwards. */
+void
+vsw_rpc_server_allow_uid(struct vsw_rpc_server *server, uid_t uid,
+                         bool read_write)
+{
+    struct rpc_uid_grant *grants;
+
+    for (size_t i = 0; i < server->n_grants; i++) {
+        if (server->grants[i].uid == uid) {
+            server->grants[i].read_write = read_write;
+            return;
+        }
+    }
+    grants =
+        reallocarray(server->grants, server->n_grants + 1, sizeof *grants);
+    if (!grants) {
+        VSW_WARN("rpc: out of memory; uid %ju stays refused", (uintmax_t)uid);
+        return;
+    }
+    grants[server->n_grants].uid = uid;
+    grants[server->n_grants].read_write = read_write;
+    server->grants = grants;
+    server->n_grants++;
+}
+
+/* Parameter helpers. */
+
+int
+vsw_rpc_check_keys(const json_t *params, const char *const known[],
+                   struct vsw_rpc_error *err)
+{
+    json_t *object = (json_t *)params;
+
+    for (void *iter = json_object_iter(object); iter;
+         iter = json_object_iter_next(object, iter)) {
+        const char *key = json_object_iter_key(iter);
+        size_t i;
+
+        for (i = 0; known[i] && strcmp(known[i], key); i++) {
+            continue;
+        }
+        if (!known[i]) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "unknown parameter '%s'", key);
+        }
+    }
+    return 0;
+}
+
+/* Stores in '*member' the member 'key' of 'params', NULL if absent.
+ * Fails if it is absent and 'required'. */
+static int
+rpc_get_param(const json_t *params, const char *key, bool required,
+              json_t **member, struct vsw_rpc_error *err)
+{
+    *member = json_object_get(params, key);
+    if (!*member && required) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "missing parameter '%s'", key);
+    }
+    return 0;
+}
+
+int
+vsw_rpc_get_string(const json_t *params, const char *key, bool required,
+                   const char **value, struct vsw_rpc_error *err)
+{
+    json_t *member;
+    int error = rpc_get_param(params, key, required, &member, err);
+
+    if (error || !member) {
+        return error;
+    }
+    if (!json_is_string(member)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "parameter '%s' must be a string", key);
+    }
+    *value = json_string_value(member);
+    return 0;
+}
+
+int
+vsw_rpc_get_int(const json_t *params, const char *key, bool required,
+                long long min, long long max, long long *value,
+                struct vsw_rpc_error *err)
+{
+    json_t *member;
+    int error = rpc_get_param(params, key, required, &member, err);
+
+    if (error || !member) {
+        return error;
+    }
+    if (json_is_integer(member) && json_integer_value(member) >= min &&
+        json_integer_value(member) <= max) {
+        *value = json_integer_value(member);
+        return 0;
+    }
+    if (min == LLONG_MIN && max == LLONG_MAX) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "parameter '%s' must be an integer", key);
+    }
+    return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                         "parameter '%s' must be an integer between %lld "
+                         "and %lld",
+                         key, min, max);
+}
+
+int
+vsw_rpc_get_bool(const json_t *params, const char *key, bool required,
+                 bool *value, struct vsw_rpc_error *err)
+{
+    json_t *member;
+    int error = rpc_get_param(params, key, required, &member, err);
+
+    if (error || !member) {
+        return error;
+    }
+    if (!json_is_boolean(member)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "parameter '%s' must be true or false", key);
+    }
+    *value = json_is_true(member);
+    return 0;
+}
