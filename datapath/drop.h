@@ -10,7 +10,7 @@
 
 /* X(ENUM, "name shown to users", "what it means") */
 #define VSW_DROP_REASONS(X)                                                   \
-    X(RUNT, "runt", "frame shorter than an Ethernet header")                  \
+    X(RUNT, "runt", "frame shorter than its Ethernet or VLAN header")         \
     X(OVERSIZE, "oversize", "frame larger than a packet buffer")              \
     X(INVALID_SRC_MAC, "invalid-src-mac",                                     \
       "source MAC is multicast, broadcast or zero")                           \

@@ -36,6 +36,11 @@ vsw_vlan_classify(const struct vsw_vlan_config *cfg,
     out->pcp = tci >> 13;
     out->tag_len = 0;
 
+    if (!tagged && is_vlan_tpid(key->eth_type)) {
+        /* A tag type with no room for the tag. */
+        return VSW_DROP_RUNT;
+    }
+
     if (cfg->mode != VSW_VLAN_MODE_TRUNK) {
         /* Only a lone priority tag is acceptable here: a VLAN id, or a
          * second tag behind a priority tag, is a double-tagging attempt
