@@ -257,6 +257,12 @@ vsw_port_rt_destroy(struct vsw_port_rt *rt, bool remove_device)
     }
 }
 
+int
+vsw_port_rt_rx_error(const struct vsw_port_rt *rt)
+{
+    return atomic_load_explicit(&rt->rx_error, memory_order_relaxed);
+}
+
 void
 vsw_port_rt_get_counters(const struct vsw_port_rt *rt,
                          struct vsw_port_counters *out)

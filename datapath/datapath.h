@@ -57,6 +57,8 @@ struct vsw_port_rt {
     struct vsw_netdev *netdev;    /* owned */
     unsigned worker;              /* worker that polls its rx */
     bool attached;                /* in that worker's poll set */
+    _Atomic int rx_error;         /* errno that made the worker stop
+                                     polling (device deleted), or 0 */
     unsigned n_stats;             /* entries in 'stats' */
     struct vsw_port_stats *stats; /* one per worker */
 };
@@ -144,6 +146,10 @@ void vsw_datapath_detach(struct vsw_datapath *dp, struct vsw_port_rt *rt);
  * vsw_netdev_destroy()).  Call only after a grace period, e.g. from a
  * vsw_datapath_defer() callback.  NULL is allowed. */
 void vsw_port_rt_destroy(struct vsw_port_rt *rt, bool remove_device);
+
+/* The errno that made the worker give up on 'rt''s device (it was
+ * deleted under the daemon), or 0 while it is healthy. */
+int vsw_port_rt_rx_error(const struct vsw_port_rt *rt);
 
 /* Sums the workers' counters of 'rt'. */
 void vsw_port_rt_get_counters(const struct vsw_port_rt *rt,

@@ -151,9 +151,11 @@ tap_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
                 n--;
                 continue;
             }
-            /* EAGAIN: drained.  EBADFD/EIO while the device is being torn
-             * down are equally "nothing to read"; the control thread
-             * notices a gone device on its own. */
+            /* EBADFD: the device was deleted under the fd.  Frames read
+             * before that still go through. */
+            if (errno != EAGAIN && n == 0) {
+                return -errno;
+            }
             break;
         }
         if ((size_t)r < sizeof pkt->vnet) {

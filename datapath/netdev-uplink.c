@@ -133,6 +133,23 @@ restore_vlan_tag(struct vsw_packet *pkt, const struct tpacket_auxdata *aux)
     }
 }
 
+/* What a receive error 'error' means.  The kernel reports ENETDOWN both
+ * when the interface goes down (it comes back up: keep polling) and when
+ * it is deleted (gone for good); only the latter stops the port. */
+static int
+uplink_rx_error(const struct netdev_uplink *uplink, int error)
+{
+    char name[IF_NAMESIZE];
+
+    if (error == EAGAIN) {
+        return 0;
+    }
+    if (error == ENETDOWN && if_indextoname(uplink->ifindex, name)) {
+        return 0;
+    }
+    return error == ENETDOWN ? -ENODEV : -error;
+}
+
 static int
 uplink_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
 {
@@ -163,8 +180,8 @@ uplink_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
     do {
         n = recvmmsg(netdev->rx_fd, msgs, max, MSG_DONTWAIT, NULL);
     } while (n < 0 && errno == EINTR);
-    if (n <= 0) {
-        return 0;
+    if (n < 0) {
+        return uplink_rx_error(netdev_uplink_cast(netdev), errno);
     }
 
     for (int i = 0; i < n; i++) {

@@ -23,7 +23,9 @@ struct vsw_netdev_class {
     /* Reads up to 'max' frames (without blocking) into the packets of
      * 'pkts', which the caller has reset; fills data, len and vnet of
      * each.  Returns the number read (0 when nothing is waiting), or a
-     * negative errno for a persistent error.  Worker thread; never NULL. */
+     * negative errno when the device is gone for good (deleted under the
+     * fd), after which the caller stops polling it.  Worker thread; never
+     * NULL. */
     int (*rx)(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max);
 
     /* Sends the 'n' frames of 'items'.  Returns the number the kernel

@@ -28,7 +28,16 @@ worker_poll_port(struct vsw_worker *worker, const struct vsw_dp_snapshot *snap,
             vsw_packet_reset(worker->pool[i]);
         }
         n = vsw_netdev_rx(rt->netdev, worker->pool, VSW_BATCH_SIZE);
-        if (n <= 0) {
+        if (n < 0) {
+            /* The fd would stay readable with an error forever: stop
+             * polling it and let the control thread deal with the port
+             * (it notices 'rx_error' on its next tick). */
+            epoll_ctl(worker->epoll_fd, EPOLL_CTL_DEL, rt->netdev->rx_fd,
+                      NULL);
+            atomic_store_explicit(&rt->rx_error, -n, memory_order_relaxed);
+            return;
+        }
+        if (n == 0) {
             return;
         }
         atomic_fetch_add_explicit(&worker->batches, 1, memory_order_relaxed);

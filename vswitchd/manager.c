@@ -1114,12 +1114,47 @@ track_all(struct vsw_manager *mgr)
     }
 }
 
-/* Retries ports whose device could not be opened (an uplink whose
- * interface appeared later). */
+static void
+rt_destroy_cb(void *rt)
+{
+    vsw_port_rt_destroy(rt, false);
+}
+
+/* Lets go of devices that were deleted under the daemon (the worker that
+ * polled one noticed and stopped).  Returns true if any was. */
+static bool
+drop_lost_devices(struct vsw_manager *mgr)
+{
+    bool lost = false;
+
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (struct mgr_port *p = sw->ports; p; p = p->next) {
+            int error = p->rt ? vsw_port_rt_rx_error(p->rt) : 0;
+
+            if (!error) {
+                continue;
+            }
+            snprintf(p->last_error, sizeof p->last_error,
+                     "device %s was deleted (%s)", p->cfg.ifname,
+                     strerror(error));
+            VSW_WARN("port %s: %s; recreating or reattaching it every "
+                     "second",
+                     p->name, p->last_error);
+            vsw_datapath_detach(mgr->dp, p->rt);
+            vsw_datapath_defer(mgr->dp, rt_destroy_cb, p->rt);
+            p->rt = NULL;
+            lost = true;
+        }
+    }
+    return lost;
+}
+
+/* Retries ports without a device: an uplink whose interface appeared
+ * later, a TAP somebody deleted. */
 static void
 retry_missing(struct vsw_manager *mgr)
 {
-    bool opened = false;
+    bool opened = drop_lost_devices(mgr);
 
     for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
         for (struct mgr_port *p = sw->ports; p; p = p->next) {

@@ -2,6 +2,7 @@
 restart, and bad management input."""
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -221,3 +222,34 @@ def test_bad_params_change_nothing(daemon, topo):
         assert e.value.message and "\n" not in e.value.message
         assert (daemon.rpc("switch.list"), daemon.rpc("port.list")) == state
         assert config.read_text() == saved, (method, params)
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_deleted_devices_come_back_without_spinning(daemon, topo):
+    daemon.rpc("switch.add", name="sw0")
+    tap = topo.ifname("t")
+    daemon.rpc("port.add", switch="sw0", name="vm1", type="tap", ifname=tap)
+    up, _peer = topo.veth()
+    daemon.rpc("port.add", switch="sw0", name="up0", type="uplink",
+               ifname=up)
+
+    sh(["ip", "link", "del", tap])
+    sh(["ip", "link", "del", up])
+    # The worker stops polling a dead fd instead of spinning on it.
+    before = cpu_seconds(daemon.proc.pid)
+    time.sleep(2)
+    assert cpu_seconds(daemon.proc.pid) - before < 1.0
+    wait_for(lambda: daemon.rpc("port.get", name="up0")["link"] == "absent")
+    assert "deleted" in daemon.rpc("port.get", name="up0")["error"]
+
+    # The TAP is recreated; the uplink returns with its interface.
+    wait_for(lambda: sh(["ip", "link", "show", tap],
+                        check=False).returncode == 0)
+    sh(["ip", "link", "add", up, "type", "veth", "peer", "name", _peer])
+    wait_for(lambda: daemon.rpc("port.get", name="up0")["link"] != "absent")
+    assert "error" not in daemon.rpc("port.get", name="up0")
+    assert "deleted" in daemon.log.read_text()
