@@ -15,6 +15,8 @@ struct vsw_datapath {
     struct vsw_worker *workers;                 /* the threads */
     struct vsw_rcu *rcu;                        /* grace periods */
     _Atomic(struct vsw_dp_snapshot *) snapshot; /* published */
+    struct vsw_port_rt *rts[VSW_MAX_PORTS];     /* attached ports, by
+                                                   slot of id */
 };
 
 struct vsw_dp_snapshot *
@@ -108,7 +110,8 @@ wake_workers(void *dp_)
 }
 
 int
-vsw_datapath_create(unsigned n_workers, struct vsw_datapath **dpp)
+vsw_datapath_create(unsigned n_workers, bool busy_poll,
+                    struct vsw_datapath **dpp)
 {
     struct vsw_dp_snapshot *empty = vsw_dp_snapshot_create();
     struct vsw_datapath *dp = calloc(1, sizeof *dp);
@@ -132,6 +135,7 @@ vsw_datapath_create(unsigned n_workers, struct vsw_datapath **dpp)
     atomic_init(&dp->snapshot, empty);
     empty = NULL;
     for (; started < n_workers; started++) {
+        dp->workers[started].busy_poll = busy_poll;
         error = vsw_worker_start(&dp->workers[started], started, &dp->snapshot,
                                  dp->rcu);
         if (error) {
@@ -201,50 +205,226 @@ vsw_port_rt_create(struct vsw_datapath *dp, uint32_t id,
     if (!rt) {
         return NULL;
     }
+    rt->rxqs = calloc(netdev->n_queues, sizeof *rt->rxqs);
     rt->stats = aligned_alloc(_Alignof(struct vsw_port_stats),
                               dp->n_workers * sizeof *rt->stats);
-    if (!rt->stats) {
+    if (!rt->rxqs || !rt->stats) {
+        free(rt->rxqs);
+        free(rt->stats);
         free(rt);
         return NULL;
     }
     memset(rt->stats, 0, dp->n_workers * sizeof *rt->stats);
     rt->id = id;
     rt->netdev = netdev;
+    rt->n_rxqs = netdev->n_queues;
+    for (unsigned q = 0; q < rt->n_rxqs; q++) {
+        rt->rxqs[q].rt = rt;
+        rt->rxqs[q].queue = q;
+    }
     rt->n_stats = dp->n_workers;
     return rt;
+}
+
+static int
+rxq_poll_start(struct vsw_datapath *dp, struct vsw_rxq *rxq, unsigned worker)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = rxq};
+
+    if (epoll_ctl(dp->workers[worker].epoll_fd, EPOLL_CTL_ADD,
+                  rxq->rt->netdev->queue_fd[rxq->queue], &ev) < 0) {
+        return -errno;
+    }
+    dp->workers[worker].n_rxqs++;
+    rxq->worker = worker;
+    rxq->polled = true;
+    return 0;
+}
+
+static void
+rxq_poll_stop(struct vsw_datapath *dp, struct vsw_rxq *rxq)
+{
+    if (rxq->polled) {
+        epoll_ctl(dp->workers[rxq->worker].epoll_fd, EPOLL_CTL_DEL,
+                  rxq->rt->netdev->queue_fd[rxq->queue], NULL);
+        dp->workers[rxq->worker].n_rxqs--;
+        rxq->polled = false;
+    }
 }
 
 int
 vsw_datapath_attach(struct vsw_datapath *dp, struct vsw_port_rt *rt)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = rt};
-    unsigned best = 0;
+    for (unsigned q = 0; q < rt->n_rxqs; q++) {
+        unsigned best = 0;
+        int error;
 
-    for (unsigned i = 1; i < dp->n_workers; i++) {
-        if (dp->workers[i].n_ports < dp->workers[best].n_ports) {
-            best = i;
+        for (unsigned i = 1; i < dp->n_workers; i++) {
+            if (dp->workers[i].n_rxqs < dp->workers[best].n_rxqs) {
+                best = i;
+            }
+        }
+        error = rxq_poll_start(dp, &rt->rxqs[q], best);
+        if (error) {
+            while (q--) {
+                rxq_poll_stop(dp, &rt->rxqs[q]);
+            }
+            return error;
         }
     }
-    if (epoll_ctl(dp->workers[best].epoll_fd, EPOLL_CTL_ADD, rt->netdev->rx_fd,
-                  &ev) < 0) {
-        return -errno;
-    }
-    dp->workers[best].n_ports++;
-    rt->worker = best;
     rt->attached = true;
+    dp->rts[VSW_FDB_SLOT(rt->id)] = rt;
     return 0;
 }
 
 void
 vsw_datapath_detach(struct vsw_datapath *dp, struct vsw_port_rt *rt)
 {
-    if (!rt->attached) {
-        return;
+    for (unsigned q = 0; q < rt->n_rxqs; q++) {
+        rxq_poll_stop(dp, &rt->rxqs[q]);
     }
-    epoll_ctl(dp->workers[rt->worker].epoll_fd, EPOLL_CTL_DEL,
-              rt->netdev->rx_fd, NULL);
-    dp->workers[rt->worker].n_ports--;
     rt->attached = false;
+    if (dp->rts[VSW_FDB_SLOT(rt->id)] == rt) {
+        dp->rts[VSW_FDB_SLOT(rt->id)] = NULL;
+    }
+}
+
+/* A queue on its way from one worker to another. */
+struct rxq_move {
+    struct vsw_datapath *dp; /* owner */
+    struct vsw_rxq *rxq;     /* the queue */
+    unsigned to;             /* its new worker */
+};
+
+static void
+rxq_move_finish(void *move_)
+{
+    struct rxq_move *move = move_;
+
+    /* The port may have been detached during the grace period; its
+     * teardown is deferred behind this callback, so 'rxq' is valid. */
+    if (move->rxq->rt->attached &&
+        rxq_poll_start(move->dp, move->rxq, move->to)) {
+        VSW_ERR("cannot move a receive queue of port %u to worker %u",
+                move->rxq->rt->id, move->to);
+    }
+    free(move);
+}
+
+/* Samples the load of every queue and worker over 'interval_ns'. */
+static void
+sample_loads(struct vsw_datapath *dp, uint64_t interval_ns,
+             struct vsw_rxq **rxqs, size_t *n_rxqs, size_t max)
+{
+    *n_rxqs = 0;
+    for (unsigned w = 0; w < dp->n_workers; w++) {
+        struct vsw_worker *worker = &dp->workers[w];
+        uint64_t busy =
+            atomic_load_explicit(&worker->busy_ns, memory_order_relaxed);
+
+        worker->load_ns =
+            (busy - worker->sample_busy_ns) * 1000000000 / interval_ns;
+        worker->sample_busy_ns = busy;
+    }
+    for (size_t slot = 0; slot < VSW_MAX_PORTS; slot++) {
+        struct vsw_port_rt *rt = dp->rts[slot];
+
+        for (unsigned q = 0; rt && q < rt->n_rxqs; q++) {
+            struct vsw_rxq *rxq = &rt->rxqs[q];
+            uint64_t busy =
+                atomic_load_explicit(&rxq->busy_ns, memory_order_relaxed);
+            uint64_t packets =
+                atomic_load_explicit(&rxq->packets, memory_order_relaxed);
+
+            rxq->load_ns =
+                (busy - rxq->sample_busy_ns) * 1000000000 / interval_ns;
+            rxq->load_pps =
+                (packets - rxq->sample_packets) * 1000000000 / interval_ns;
+            rxq->sample_busy_ns = busy;
+            rxq->sample_packets = packets;
+            if (rxq->polled && *n_rxqs < max) {
+                rxqs[(*n_rxqs)++] = rxq;
+            }
+        }
+    }
+}
+
+bool
+vsw_datapath_rebalance(struct vsw_datapath *dp, uint64_t interval_ns)
+{
+    /* A worker busier than this share of a second is overloaded, and a
+     * move must narrow the gap between two workers by at least this. */
+    const uint64_t overloaded = 600000000;
+    const uint64_t worthwhile = 200000000;
+    static struct vsw_rxq *rxqs[VSW_MAX_PORTS * 2];
+    struct vsw_rxq *best = NULL;
+    struct rxq_move *move;
+    unsigned hot = 0, cold = 0;
+    uint64_t gap;
+    size_t n;
+
+    if (!interval_ns) {
+        return false;
+    }
+    sample_loads(dp, interval_ns, rxqs, &n, sizeof rxqs / sizeof *rxqs);
+    for (unsigned w = 1; w < dp->n_workers; w++) {
+        if (dp->workers[w].load_ns > dp->workers[hot].load_ns) {
+            hot = w;
+        }
+        if (dp->workers[w].load_ns < dp->workers[cold].load_ns) {
+            cold = w;
+        }
+    }
+    if (hot == cold || dp->workers[hot].load_ns < overloaded) {
+        return false;
+    }
+    gap = dp->workers[hot].load_ns - dp->workers[cold].load_ns;
+    if (gap < worthwhile) {
+        return false;
+    }
+    /* The busiest queue that, moved, still leaves the hot worker at least
+     * as loaded as the cold one: no ping-pong. */
+    for (size_t i = 0; i < n; i++) {
+        struct vsw_rxq *rxq = rxqs[i];
+
+        if (rxq->worker == hot && rxq->load_ns && rxq->load_ns <= gap / 2 &&
+            (!best || rxq->load_ns > best->load_ns)) {
+            best = rxq;
+        }
+    }
+    if (!best || best->load_ns < worthwhile / 4) {
+        return false;
+    }
+    move = malloc(sizeof *move);
+    if (!move) {
+        return false;
+    }
+    move->dp = dp;
+    move->rxq = best;
+    move->to = cold;
+    VSW_INFO("moving receive queue %u of port %u from worker %u to worker "
+             "%u (loads %.0f%% and %.0f%%)",
+             best->queue, best->rt->id, hot, cold,
+             dp->workers[hot].load_ns / 1e7, dp->workers[cold].load_ns / 1e7);
+    rxq_poll_stop(dp, best);
+    vsw_datapath_defer(dp, rxq_move_finish, move);
+    return true;
+}
+
+void
+vsw_datapath_for_each_rxq(struct vsw_datapath *dp,
+                          void (*fn)(const struct vsw_rxq *, void *aux),
+                          void *aux)
+{
+    for (size_t slot = 0; slot < VSW_MAX_PORTS; slot++) {
+        struct vsw_port_rt *rt = dp->rts[slot];
+
+        for (unsigned q = 0; rt && q < rt->n_rxqs; q++) {
+            if (rt->rxqs[q].polled) {
+                fn(&rt->rxqs[q], aux);
+            }
+        }
+    }
 }
 
 void
@@ -252,6 +432,7 @@ vsw_port_rt_destroy(struct vsw_port_rt *rt, bool remove_device)
 {
     if (rt) {
         vsw_netdev_destroy(rt->netdev, remove_device);
+        free(rt->rxqs);
         free(rt->stats);
         free(rt);
     }
@@ -312,7 +493,8 @@ vsw_datapath_worker_info(const struct vsw_datapath *dp, unsigned index,
 {
     const struct vsw_worker *w = &dp->workers[index];
 
-    info->n_ports = w->n_ports;
+    info->n_rxqs = w->n_rxqs;
+    info->load_ns = w->load_ns;
     info->batches = atomic_load_explicit(&w->batches, memory_order_relaxed);
     info->packets = atomic_load_explicit(&w->packets, memory_order_relaxed);
 }

@@ -51,14 +51,34 @@ struct vsw_port_counters {
     uint64_t drops[VSW_DROP_N_REASONS]; /* frames dropped, by reason */
 };
 
+struct vsw_port_rt;
+
+/* One receive queue of a port, polled by one worker at a time.  Load is
+ * measured per queue so the control thread can move busy queues between
+ * workers. */
+struct vsw_rxq {
+    struct vsw_port_rt *rt;   /* owner */
+    unsigned queue;           /* index among the netdev's queues */
+    unsigned worker;          /* worker polling it (control thread) */
+    bool polled;              /* in that worker's epoll set */
+    _Atomic uint64_t packets; /* frames read, by the polling worker */
+    _Atomic uint64_t busy_ns; /* time the worker spent on them */
+    uint64_t sample_packets;  /* control thread: 'packets' at the last
+                                 load sample */
+    uint64_t sample_busy_ns;  /* control thread: 'busy_ns' then */
+    uint64_t load_ns;         /* busy ns per second, last sample */
+    uint64_t load_pps;        /* frames per second, last sample */
+};
+
 /* A port's runtime: what outlives configuration snapshots. */
 struct vsw_port_rt {
     uint32_t id;                  /* unique port id; low bits: slot */
     struct vsw_netdev *netdev;    /* owned */
-    unsigned worker;              /* worker that polls its rx */
-    bool attached;                /* in that worker's poll set */
-    _Atomic int rx_error;         /* errno that made the worker stop
+    bool attached;                /* its queues are being polled */
+    _Atomic int rx_error;         /* errno that made a worker stop
                                      polling (device deleted), or 0 */
+    unsigned n_rxqs;              /* == netdev->n_queues */
+    struct vsw_rxq *rxqs;         /* one per netdev queue */
     unsigned n_stats;             /* entries in 'stats' */
     struct vsw_port_stats *stats; /* one per worker */
 };
@@ -108,9 +128,11 @@ void vsw_dp_snapshot_destroy(struct vsw_dp_snapshot *snap);
 struct vsw_datapath;
 
 /* Starts 'n_workers' (1..VSW_MAX_WORKERS) worker threads with an empty
- * snapshot.  Returns 0 and stores the datapath in '*dpp', or a negative
- * errno. */
-int vsw_datapath_create(unsigned n_workers, struct vsw_datapath **dpp);
+ * snapshot.  With 'busy_poll' the workers spin instead of sleeping when
+ * idle (lower latency, one core each).  Returns 0 and stores the datapath
+ * in '*dpp', or a negative errno. */
+int vsw_datapath_create(unsigned n_workers, bool busy_poll,
+                        struct vsw_datapath **dpp);
 
 /* Stops the workers and frees everything the datapath owns, running
  * every deferred callback.  Ports must have been detached.  NULL is
@@ -134,13 +156,25 @@ vsw_datapath_snapshot(const struct vsw_datapath *dp);
 struct vsw_port_rt *vsw_port_rt_create(struct vsw_datapath *dp, uint32_t id,
                                        struct vsw_netdev *netdev);
 
-/* Starts polling 'rt' for received frames on the least loaded worker.
- * Returns 0 or a negative errno. */
+/* Starts polling each receive queue of 'rt', spreading them over the
+ * workers with the fewest queues.  Returns 0 or a negative errno. */
 int vsw_datapath_attach(struct vsw_datapath *dp, struct vsw_port_rt *rt);
 
 /* Stops polling 'rt'.  Frames in flight may still be sent to it until the
  * snapshot without it has been published and a grace period passed. */
 void vsw_datapath_detach(struct vsw_datapath *dp, struct vsw_port_rt *rt);
+
+/* Measures each queue's load since the last call ('interval_ns' ago) and,
+ * if one worker is overloaded while another has room, moves one queue
+ * from the busiest worker to the idlest.  The queue is handed over after a
+ * grace period, so two workers never read it at once.  Returns true if it
+ * moved a queue.  Call about once a second. */
+bool vsw_datapath_rebalance(struct vsw_datapath *dp, uint64_t interval_ns);
+
+/* Calls 'fn' for every polled receive queue, with the worker's index. */
+void vsw_datapath_for_each_rxq(struct vsw_datapath *dp,
+                               void (*fn)(const struct vsw_rxq *, void *aux),
+                               void *aux);
 
 /* Frees 'rt' and its netdev ('remove_device' as for
  * vsw_netdev_destroy()).  Call only after a grace period, e.g. from a
@@ -168,9 +202,10 @@ void vsw_datapath_barrier(struct vsw_datapath *dp);
 
 /* Per-worker figures for `system.status`. */
 struct vsw_worker_info {
-    unsigned n_ports; /* ports whose rx it polls */
+    unsigned n_rxqs;  /* receive queues it polls */
     uint64_t batches; /* batches processed */
     uint64_t packets; /* frames received */
+    uint64_t load_ns; /* busy ns per second, last rebalance sample */
 };
 void vsw_datapath_worker_info(const struct vsw_datapath *dp, unsigned index,
                               struct vsw_worker_info *info);

@@ -77,6 +77,11 @@ struct fdb_slot {
     uint32_t newest;        /* latest learned entry or FDB_NIL */
 };
 
+/* The table.  Invariants, whenever 'mutex' is free: every pool entry is
+ * either on exactly one bucket chain (the one its key hashes to) and on the
+ * list of the slot of its port, or on the free list; keys on the chains are
+ * unique; 'n_entries' is the sum of the slot counts, and reaches
+ * 'max_entries' exactly when the free list is empty. */
 struct vsw_fdb {
     struct fdb_entry *pool;      /* 'max_entries' entries */
     struct fdb_bucket *buckets;  /* 'bucket_mask' + 1 buckets */

@@ -4,10 +4,13 @@
  * container, which may move it into its own network namespace.  Traffic
  * keeps flowing through the fd wherever the netdev goes.
  *
- * The device is opened with IFF_VNET_HDR and IFF_MULTI_QUEUE from the
- * start, because a persistent TAP can only be reattached with the flags it
- * was created with: every frame carries a virtio-net header (all zero
- * while offloads are off), and more queues can be attached later.
+ * The device is opened with IFF_VNET_HDR and IFF_MULTI_QUEUE, with one
+ * queue per worker: the kernel spreads the VM's flows over the queues,
+ * each worker reads its own queue and writes through its own, so no two
+ * threads share a queue.  Every frame carries a virtio-net header, and
+ * the switch takes TCP segments of up to 64 KB with partial checksums
+ * (TUNSETOFFLOAD), which it passes on whole wherever the destination
+ * takes them too.
  */
 #include "netdev.h"
 
@@ -27,37 +30,57 @@
 
 #define TAP_FLAGS (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE)
 
-struct netdev_tap {
-    struct vsw_netdev up; /* common part; rx_fd is the queue fd */
-};
+/* What the switch accepts from the kernel: checksum offload and TCP
+ * segmentation, so one read moves up to a 64 KB segment. */
+#define TAP_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
 
 static const struct vsw_netdev_class tap_class;
 
-static struct netdev_tap *
-netdev_tap_cast(struct vsw_netdev *netdev)
-{
-    return (struct netdev_tap *)netdev;
-}
-
 struct tap_attach {
     const struct vsw_tap_options *opts; /* what to open */
-    int fd;                             /* result: the queue fd */
+    int fds[VSW_NETDEV_MAX_QUEUES];     /* result: one fd per queue */
     bool existed;                       /* result: device was there */
 };
 
-/* Opens (creating if needed) the TAP device in the calling thread's
- * namespace.  Runs either on the control thread or, for a device in
- * another namespace, on a vsw_netns_call() thread. */
+/* Opens one queue of the TAP device 'ifname'.  The first queue also makes
+ * the device persistent.  Returns the fd or a negative errno. */
+static int
+tap_open_queue(const char *ifname, bool first)
+{
+    int hdr_size = sizeof(struct virtio_net_hdr);
+    struct ifreq ifr;
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+
+    if (fd < 0) {
+        return -errno;
+    }
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+    ifr.ifr_flags = TAP_FLAGS;
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0 ||
+        (first && ioctl(fd, TUNSETPERSIST, 1) < 0) ||
+        ioctl(fd, TUNSETVNETHDRSZ, &hdr_size) < 0 ||
+        ioctl(fd, TUNSETOFFLOAD, TAP_OFFLOADS) < 0) {
+        int error = -errno;
+
+        close(fd);
+        return error;
+    }
+    return fd;
+}
+
+/* Opens (creating if needed) the TAP device and its queues in the calling
+ * thread's namespace.  Runs either on the control thread or, for a device
+ * in another namespace, on a vsw_netns_call() thread. */
 static int
 tap_attach(void *attach_)
 {
     struct tap_attach *attach = attach_;
     const struct vsw_tap_options *opts = attach->opts;
-    int hdr_size = sizeof(struct virtio_net_hdr);
     char by_index[IF_NAMESIZE];
     const char *ifname = opts->ifname;
     struct ifreq ifr;
-    int fd;
+    int error;
 
     if (opts->ifindex && if_indextoname(opts->ifindex, by_index)) {
         ifname = by_index;
@@ -69,47 +92,46 @@ tap_attach(void *attach_)
     if (!attach->existed && opts->must_exist) {
         return -ENODEV;
     }
-    fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        return -errno;
-    }
-    memset(&ifr, 0, sizeof ifr);
-    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
-    ifr.ifr_flags = TAP_FLAGS;
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0 ||
-        ioctl(fd, TUNSETVNETHDRSZ, &hdr_size) < 0 ||
-        ioctl(fd, TUNSETOFFLOAD, 0) < 0) {
-        int error = -errno;
-
-        close(fd);
-        return error;
-    }
-    if (!attach->existed && opts->mac) {
-        memset(&ifr.ifr_hwaddr, 0, sizeof ifr.ifr_hwaddr);
-        ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
-        memcpy(ifr.ifr_hwaddr.sa_data, opts->mac, VSW_ETH_ALEN);
-        if (ioctl(fd, SIOCSIFHWADDR, &ifr) < 0) {
-            int error = -errno;
-
-            ioctl(fd, TUNSETPERSIST, 0);
-            close(fd);
-            return error;
+    for (unsigned q = 0; q < opts->n_queues; q++) {
+        attach->fds[q] = tap_open_queue(ifname, q == 0);
+        if (attach->fds[q] < 0) {
+            error = attach->fds[q];
+            goto fail;
         }
     }
-    attach->fd = fd;
+    if (!attach->existed && opts->mac) {
+        memset(&ifr, 0, sizeof ifr);
+        ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+        memcpy(ifr.ifr_hwaddr.sa_data, opts->mac, VSW_ETH_ALEN);
+        if (ioctl(attach->fds[0], SIOCSIFHWADDR, &ifr) < 0) {
+            error = -errno;
+            ioctl(attach->fds[0], TUNSETPERSIST, 0);
+            goto fail;
+        }
+    }
     return 0;
+
+fail:
+    for (unsigned q = 0; q < opts->n_queues && attach->fds[q] >= 0; q++) {
+        close(attach->fds[q]);
+    }
+    return error;
 }
 
 int
 vsw_netdev_tap_open(const struct vsw_tap_options *opts,
                     struct vsw_netdev **netdevp, bool *reattached)
 {
-    struct tap_attach attach = {.opts = opts, .fd = -1};
-    struct netdev_tap *tap;
+    struct tap_attach attach = {.opts = opts};
+    struct vsw_netdev *tap;
     int error;
 
-    if (!opts->ifname[0] || strlen(opts->ifname) >= IFNAMSIZ) {
+    if (!opts->ifname[0] || strlen(opts->ifname) >= IFNAMSIZ ||
+        !opts->n_queues || opts->n_queues > VSW_NETDEV_MAX_QUEUES) {
         return -EINVAL;
+    }
+    for (unsigned q = 0; q < VSW_NETDEV_MAX_QUEUES; q++) {
+        attach.fds[q] = -1;
     }
     error = opts->netns_fd >= 0
                 ? vsw_netns_call(opts->netns_fd, tap_attach, &attach)
@@ -119,14 +141,18 @@ vsw_netdev_tap_open(const struct vsw_tap_options *opts,
     }
     tap = calloc(1, sizeof *tap);
     if (!tap) {
-        close(attach.fd);
+        for (unsigned q = 0; q < opts->n_queues; q++) {
+            close(attach.fds[q]);
+        }
         return -ENOMEM;
     }
-    tap->up.class = &tap_class;
-    snprintf(tap->up.ifname, sizeof tap->up.ifname, "%s", opts->ifname);
-    tap->up.rx_fd = attach.fd;
-    tap->up.max_frame = VSW_PACKET_MAX_FRAME;
-    *netdevp = &tap->up;
+    tap->class = &tap_class;
+    snprintf(tap->ifname, sizeof tap->ifname, "%s", opts->ifname);
+    tap->n_queues = opts->n_queues;
+    memcpy(tap->queue_fd, attach.fds, opts->n_queues * sizeof *attach.fds);
+    tap->max_frame = VSW_PACKET_MAX_FRAME;
+    tap->offloads = true;
+    *netdevp = tap;
     if (reattached) {
         *reattached = attach.existed;
     }
@@ -134,8 +160,10 @@ vsw_netdev_tap_open(const struct vsw_tap_options *opts,
 }
 
 static int
-tap_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
+tap_rx(struct vsw_netdev *netdev, unsigned queue, struct vsw_packet *pkts[],
+       int max)
 {
+    int fd = netdev->queue_fd[queue];
     int n;
 
     for (n = 0; n < max; n++) {
@@ -144,7 +172,7 @@ tap_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
             {.iov_base = &pkt->vnet, .iov_len = sizeof pkt->vnet},
             {.iov_base = pkt->data, .iov_len = netdev->max_frame},
         };
-        ssize_t r = readv(netdev->rx_fd, iov, 2);
+        ssize_t r = readv(fd, iov, 2);
 
         if (r < 0) {
             if (errno == EINTR) {
@@ -168,9 +196,11 @@ tap_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
 }
 
 static int
-tap_tx(struct vsw_netdev *netdev, const struct vsw_tx_item *items, int n,
-       int *error)
+tap_tx(struct vsw_netdev *netdev, unsigned queue,
+       const struct vsw_tx_item *items, int n, int *error)
 {
+    int fd = netdev->queue_fd[queue];
+
     *error = 0;
     for (int i = 0; i < n; i++) {
         struct virtio_net_hdr hdr;
@@ -178,7 +208,7 @@ tap_tx(struct vsw_netdev *netdev, const struct vsw_tx_item *items, int n,
         uint8_t tag[4];
         int iovcnt = vsw_tx_item_iov(&items[i], &hdr, tag, iov);
 
-        while (writev(netdev->rx_fd, iov, iovcnt) < 0) {
+        while (writev(fd, iov, iovcnt) < 0) {
             if (errno != EINTR) {
                 *error = errno;
                 return i;
@@ -191,21 +221,21 @@ tap_tx(struct vsw_netdev *netdev, const struct vsw_tx_item *items, int n,
 static void
 tap_destroy(struct vsw_netdev *netdev, bool remove)
 {
-    struct netdev_tap *tap = netdev_tap_cast(netdev);
-
     if (remove) {
         /* Without the persist flag the kernel deletes the device when
          * its last fd closes, in whatever namespace it lives now. */
-        ioctl(netdev->rx_fd, TUNSETPERSIST, 0);
+        ioctl(netdev->queue_fd[0], TUNSETPERSIST, 0);
     }
-    close(netdev->rx_fd);
-    free(tap);
+    for (unsigned q = 0; q < netdev->n_queues; q++) {
+        close(netdev->queue_fd[q]);
+    }
+    free(netdev);
 }
 
 int
 vsw_netdev_tap_get_netns(const struct vsw_netdev *netdev)
 {
-    int fd = ioctl(netdev->rx_fd, TUNGETDEVNETNS);
+    int fd = ioctl(netdev->queue_fd[0], TUNGETDEVNETNS);
 
     return fd < 0 ? -errno : fd;
 }
@@ -237,7 +267,7 @@ vsw_netdev_tap_get_name(const struct vsw_netdev *netdev, char *name)
     struct ifreq ifr;
 
     memset(&ifr, 0, sizeof ifr);
-    if (ioctl(netdev->rx_fd, TUNGETIFF, &ifr) < 0) {
+    if (ioctl(netdev->queue_fd[0], TUNGETIFF, &ifr) < 0) {
         return -errno;
     }
     memcpy(name, ifr.ifr_name, IFNAMSIZ);

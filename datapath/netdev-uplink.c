@@ -28,8 +28,8 @@
 #endif
 
 struct netdev_uplink {
-    struct vsw_netdev up; /* common part; rx_fd is the packet socket */
-    int ifindex;          /* interface the socket is bound to */
+    struct vsw_netdev up; /* common part; a packet socket per queue */
+    int ifindex;          /* interface the sockets are bound to */
 };
 
 static const struct vsw_netdev_class uplink_class;
@@ -46,25 +46,17 @@ set_int_opt(int fd, int level, int name, int value)
     return setsockopt(fd, level, name, &value, sizeof value) < 0 ? -errno : 0;
 }
 
-int
-vsw_netdev_uplink_open(const char *ifname, struct vsw_netdev **netdevp)
+/* Opens one packet socket bound to 'ifindex'.  Returns it or a negative
+ * errno. */
+static int
+uplink_open_socket(int ifindex)
 {
-    struct netdev_uplink *uplink;
     struct packet_mreq mreq;
     struct sockaddr_ll sll;
-    int ifindex;
     int error;
-    int fd;
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    htons(ETH_P_ALL));
 
-    if (!ifname[0] || strlen(ifname) >= IFNAMSIZ) {
-        return -EINVAL;
-    }
-    ifindex = (int)if_nametoindex(ifname);
-    if (!ifindex) {
-        return -ENODEV;
-    }
-    fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                htons(ETH_P_ALL));
     if (fd < 0) {
         return -errno;
     }
@@ -75,6 +67,8 @@ vsw_netdev_uplink_open(const char *ifname, struct vsw_netdev **netdevp)
     memset(&mreq, 0, sizeof mreq);
     mreq.mr_ifindex = ifindex;
     mreq.mr_type = PACKET_MR_PROMISC;
+    /* Receive always carries the virtio-net header: a veth peer hands a
+     * packet socket whole TCP segments, and only the header says so. */
     error = set_int_opt(fd, SOL_PACKET, PACKET_VNET_HDR, 1);
     if (!error) {
         error = set_int_opt(fd, SOL_PACKET, PACKET_AUXDATA, 1);
@@ -94,16 +88,95 @@ vsw_netdev_uplink_open(const char *ifname, struct vsw_netdev **netdevp)
      * input; older kernels lack the option and rx filters by pkttype. */
     set_int_opt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
     set_int_opt(fd, SOL_SOCKET, SO_RCVBUF, 4 << 20);
+    return fd;
+}
+
+/* Joins the 'n' sockets of 'fds' into one fanout group that spreads flows
+ * over them by hash.  Group ids are shared by the whole namespace, so it
+ * looks for one nobody else uses. */
+static int
+uplink_join_fanout(const int *fds, unsigned n, int ifindex)
+{
+    unsigned base = ((unsigned)getpid() * 31u + (unsigned)ifindex) & 0xffff;
+
+    for (unsigned attempt = 0; attempt < 64; attempt++) {
+        int arg =
+            (int)(((base + attempt) & 0xffff) | (PACKET_FANOUT_HASH << 16));
+        unsigned joined = 0;
+
+        while (joined < n &&
+               !set_int_opt(fds[joined], SOL_PACKET, PACKET_FANOUT, arg)) {
+            joined++;
+        }
+        if (joined == n) {
+            return 0;
+        }
+        if (joined) {
+            /* A socket cannot leave a group: the caller starts over. */
+            return -EAGAIN;
+        }
+    }
+    return -EADDRINUSE;
+}
+
+int
+vsw_netdev_uplink_open(const char *ifname, unsigned n_queues, bool offloads,
+                       struct vsw_netdev **netdevp)
+{
+    struct netdev_uplink *uplink;
+    int fds[VSW_NETDEV_MAX_QUEUES];
+    unsigned opened = 0;
+    int ifindex;
+    int error = 0;
+
+    if (!ifname[0] || strlen(ifname) >= IFNAMSIZ || !n_queues ||
+        n_queues > VSW_NETDEV_MAX_QUEUES) {
+        return -EINVAL;
+    }
+    ifindex = (int)if_nametoindex(ifname);
+    if (!ifindex) {
+        return -ENODEV;
+    }
+    for (int tries = 0; tries < 4; tries++) {
+        for (opened = 0; opened < n_queues; opened++) {
+            fds[opened] = uplink_open_socket(ifindex);
+            if (fds[opened] < 0) {
+                error = fds[opened];
+                break;
+            }
+        }
+        if (opened == n_queues) {
+            error =
+                n_queues > 1 ? uplink_join_fanout(fds, n_queues, ifindex) : 0;
+        }
+        if (!error) {
+            break;
+        }
+        while (opened--) {
+            close(fds[opened]);
+        }
+        opened = 0;
+        if (error != -EAGAIN) {
+            return error;
+        }
+    }
+    if (error) {
+        return error;
+    }
 
     uplink = calloc(1, sizeof *uplink);
     if (!uplink) {
-        close(fd);
+        while (opened--) {
+            close(fds[opened]);
+        }
         return -ENOMEM;
     }
     uplink->up.class = &uplink_class;
     snprintf(uplink->up.ifname, sizeof uplink->up.ifname, "%s", ifname);
-    uplink->up.rx_fd = fd;
+    uplink->up.n_queues = n_queues;
+    memcpy(uplink->up.queue_fd, fds, n_queues * sizeof *fds);
     uplink->up.max_frame = VSW_PACKET_MAX_FRAME;
+    uplink->up.offloads = offloads;
     uplink->ifindex = ifindex;
     *netdevp = &uplink->up;
     return 0;
@@ -151,7 +224,8 @@ uplink_rx_error(const struct netdev_uplink *uplink, int error)
 }
 
 static int
-uplink_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
+uplink_rx(struct vsw_netdev *netdev, unsigned queue, struct vsw_packet *pkts[],
+          int max)
 {
     union {
         struct cmsghdr align;
@@ -178,7 +252,7 @@ uplink_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
         msgs[i].msg_hdr.msg_controllen = sizeof control[i].buf;
     }
     do {
-        n = recvmmsg(netdev->rx_fd, msgs, max, MSG_DONTWAIT, NULL);
+        n = recvmmsg(netdev->queue_fd[queue], msgs, max, MSG_DONTWAIT, NULL);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
         return uplink_rx_error(netdev_uplink_cast(netdev), errno);
@@ -219,8 +293,8 @@ uplink_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
 }
 
 static int
-uplink_tx(struct vsw_netdev *netdev, const struct vsw_tx_item *items, int n,
-          int *error)
+uplink_tx(struct vsw_netdev *netdev, unsigned queue,
+          const struct vsw_tx_item *items, int n, int *error)
 {
     struct virtio_net_hdr hdrs[VSW_BATCH_SIZE];
     struct mmsghdr msgs[VSW_BATCH_SIZE];
@@ -239,7 +313,7 @@ uplink_tx(struct vsw_netdev *netdev, const struct vsw_tx_item *items, int n,
                 vsw_tx_item_iov(&items[sent + i], &hdrs[i], tags[i], iov[i]);
             msgs[i].msg_hdr.msg_iov = iov[i];
         }
-        r = sendmmsg(netdev->rx_fd, msgs, chunk, MSG_DONTWAIT);
+        r = sendmmsg(netdev->queue_fd[queue], msgs, chunk, MSG_DONTWAIT);
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
@@ -260,7 +334,9 @@ static void
 uplink_destroy(struct vsw_netdev *netdev, bool remove)
 {
     (void)remove; /* the interface is not ours to delete */
-    close(netdev->rx_fd);
+    for (unsigned q = 0; q < netdev->n_queues; q++) {
+        close(netdev->queue_fd[q]);
+    }
     free(netdev_uplink_cast(netdev));
 }
 

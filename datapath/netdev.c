@@ -50,7 +50,7 @@ vsw_netdev_link_is_up(const struct vsw_netdev *netdev)
     if (vsw_netdev_is_tap(netdev)) {
         /* The VM may have renamed its interface or moved it into its own
          * namespace: ask the fd where and what it is now. */
-        if (ioctl(netdev->rx_fd, TUNGETIFF, &ifr) < 0) {
+        if (ioctl(netdev->queue_fd[0], TUNGETIFF, &ifr) < 0) {
             return false;
         }
         nsfd = vsw_netdev_tap_get_netns(netdev);

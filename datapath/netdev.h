@@ -17,23 +17,29 @@
 
 struct vsw_netdev;
 
+/* Queues a netdev may have: one per worker at most. */
+#define VSW_NETDEV_MAX_QUEUES 64
+
 struct vsw_netdev_class {
     const char *type; /* "tap" or "uplink": the port type users name */
 
-    /* Reads up to 'max' frames (without blocking) into the packets of
-     * 'pkts', which the caller has reset; fills data, len and vnet of
-     * each.  Returns the number read (0 when nothing is waiting), or a
-     * negative errno when the device is gone for good (deleted under the
-     * fd), after which the caller stops polling it.  Worker thread; never
-     * NULL. */
-    int (*rx)(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max);
+    /* Reads up to 'max' frames of queue 'queue' (without blocking) into
+     * the packets of 'pkts', which the caller has reset; fills data, len
+     * and vnet of each.  Returns the number read (0 when nothing is
+     * waiting), or a negative errno when the device is gone for good
+     * (deleted under the fd), after which the caller stops polling it.
+     * Called by the one worker that polls the queue; never NULL. */
+    int (*rx)(struct vsw_netdev *netdev, unsigned queue,
+              struct vsw_packet *pkts[], int max);
 
-    /* Sends the 'n' frames of 'items'.  Returns the number the kernel
-     * accepted; the rest (from the first refused one on) are the caller's
-     * to count as dropped.  '*error' receives the errno of the first
-     * refusal, 0 if none.  Any worker thread; never NULL. */
-    int (*tx)(struct vsw_netdev *netdev, const struct vsw_tx_item *items,
-              int n, int *error);
+    /* Sends the 'n' frames of 'items' through queue 'queue'.  Returns the
+     * number the kernel accepted; the rest (from the first refused one
+     * on) are the caller's to count as dropped.  '*error' receives the
+     * errno of the first refusal, 0 if none.  Any worker, each with its
+     * own queue, so a queue is never written by two threads at once;
+     * never NULL. */
+    int (*tx)(struct vsw_netdev *netdev, unsigned queue,
+              const struct vsw_tx_item *items, int n, int *error);
 
     /* Frees the netdev.  For a TAP, 'remove' decides whether the kernel
      * device is deleted (port removed) or left in place for the next
@@ -44,23 +50,28 @@ struct vsw_netdev_class {
 /* Common part of every netdev; providers embed it first. */
 struct vsw_netdev {
     const struct vsw_netdev_class *class; /* provider */
-    char ifname[16];    /* kernel interface name (IFNAMSIZ) */
-    int rx_fd;          /* fd that polls readable when frames wait */
+    char ifname[16];                     /* kernel interface name (IFNAMSIZ) */
+    unsigned n_queues;                   /* receive/transmit queues, >= 1 */
+    int queue_fd[VSW_NETDEV_MAX_QUEUES]; /* per queue: polls readable when
+                                            frames wait */
     uint32_t max_frame; /* largest frame rx accepts, without vnet header */
+    bool offloads;      /* takes and gives GSO segments and partially
+                           checksummed frames (virtio-net header) */
 };
 
-/* Receive, send, destroy: thin wrappers over the class. */
+/* Receive and send: thin wrappers over the class. */
 static inline int
-vsw_netdev_rx(struct vsw_netdev *netdev, struct vsw_packet *pkts[], int max)
+vsw_netdev_rx(struct vsw_netdev *netdev, unsigned queue,
+              struct vsw_packet *pkts[], int max)
 {
-    return netdev->class->rx(netdev, pkts, max);
+    return netdev->class->rx(netdev, queue, pkts, max);
 }
 
 static inline int
-vsw_netdev_tx(struct vsw_netdev *netdev, const struct vsw_tx_item *items,
-              int n, int *error)
+vsw_netdev_tx(struct vsw_netdev *netdev, unsigned queue,
+              const struct vsw_tx_item *items, int n, int *error)
 {
-    return netdev->class->tx(netdev, items, n, error);
+    return netdev->class->tx(netdev, queue, items, n, error);
 }
 
 /* Destroys 'netdev' (NULL allowed); see 'destroy' for 'remove'. */
@@ -81,6 +92,7 @@ struct vsw_tap_options {
     int ifindex;        /* if non-zero, the device's index in its
                            namespace: it finds the device even after
                            its owner renamed it */
+    unsigned n_queues;  /* queues to open, 1..VSW_NETDEV_MAX_QUEUES */
 };
 
 /* Creates the persistent TAP device 'opts->ifname' or reattaches to it if
@@ -111,10 +123,13 @@ bool vsw_netdev_is_tap(const struct vsw_netdev *netdev);
 /* Uplink ports (netdev-uplink.c). */
 
 /* Attaches to the existing interface 'ifname' of the daemon's namespace
- * with an AF_PACKET socket, in promiscuous mode.  Stores the netdev in
- * '*netdevp' and returns 0, or returns a negative errno (-ENODEV if there
- * is no such interface).  Control thread. */
-int vsw_netdev_uplink_open(const char *ifname, struct vsw_netdev **netdevp);
+ * with 'n_queues' AF_PACKET sockets (a fanout group spreading flows over
+ * them when more than one), in promiscuous mode.  With 'offloads' the
+ * sockets exchange virtio-net headers, so GSO segments pass whole.
+ * Stores the netdev in '*netdevp' and returns 0, or returns a negative
+ * errno (-ENODEV if there is no such interface).  Control thread. */
+int vsw_netdev_uplink_open(const char *ifname, unsigned n_queues,
+                           bool offloads, struct vsw_netdev **netdevp);
 
 /* Interface state, for "link" in the API: true if the interface of
  * 'netdev' is up with carrier.  Control thread. */

@@ -160,7 +160,8 @@ stage_tx(struct vsw_pipeline *pl, struct vsw_txq *txq)
     struct vsw_netdev *netdev = txq->port->rt->netdev;
     uint64_t bytes = 0;
     int error;
-    int sent = vsw_netdev_tx(netdev, txq->items, txq->n, &error);
+    int sent = vsw_netdev_tx(netdev, pl->worker % netdev->n_queues, txq->items,
+                             txq->n, &error);
 
     for (int i = 0; i < sent; i++) {
         bytes += vsw_tx_item_len(&txq->items[i]);

@@ -13,35 +13,39 @@
 
 #define EVENTS_PER_WAKEUP 64
 
-/* Reads and processes frames waiting on 'rt', a port of this worker. */
+/* Reads and processes frames waiting on 'rxq', a queue of this worker. */
 static void
-worker_poll_port(struct vsw_worker *worker, const struct vsw_dp_snapshot *snap,
-                 struct vsw_port_rt *rt, int64_t now_ms)
+worker_poll_rxq(struct vsw_worker *worker, const struct vsw_dp_snapshot *snap,
+                struct vsw_rxq *rxq, int64_t now_ms)
 {
+    struct vsw_port_rt *rt = rxq->rt;
     const struct vsw_dp_port *port = snap->by_slot[VSW_FDB_SLOT(rt->id)];
+    int64_t start = vsw_time_nsec();
+    uint64_t packets = 0;
 
-    for (int round = 0; round < VSW_WORKER_BATCHES_PER_PORT; round++) {
+    for (int round = 0; round < VSW_WORKER_BATCHES_PER_QUEUE; round++) {
         struct vsw_packet_batch batch;
         int n;
 
         for (int i = 0; i < VSW_BATCH_SIZE; i++) {
             vsw_packet_reset(worker->pool[i]);
         }
-        n = vsw_netdev_rx(rt->netdev, worker->pool, VSW_BATCH_SIZE);
+        n = vsw_netdev_rx(rt->netdev, rxq->queue, worker->pool,
+                          VSW_BATCH_SIZE);
         if (n < 0) {
             /* The fd would stay readable with an error forever: stop
              * polling it and let the control thread deal with the port
              * (it notices 'rx_error' on its next tick). */
-            epoll_ctl(worker->epoll_fd, EPOLL_CTL_DEL, rt->netdev->rx_fd,
-                      NULL);
+            epoll_ctl(worker->epoll_fd, EPOLL_CTL_DEL,
+                      rt->netdev->queue_fd[rxq->queue], NULL);
             atomic_store_explicit(&rt->rx_error, -n, memory_order_relaxed);
-            return;
+            break;
         }
         if (n == 0) {
-            return;
+            break;
         }
-        atomic_fetch_add_explicit(&worker->batches, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&worker->packets, n, memory_order_relaxed);
+        packets += n;
+        vsw_counter_add(&worker->batches, 1);
         if (!port || port->rt != rt) {
             /* Polled before its snapshot was published or after it was
              * removed from one: no configuration to forward with. */
@@ -58,8 +62,16 @@ worker_poll_port(struct vsw_worker *worker, const struct vsw_dp_snapshot *snap,
             vsw_pipeline_process(worker->pipeline, snap, port, &batch, now_ms);
         }
         if (n < VSW_BATCH_SIZE) {
-            return;
+            break;
         }
+    }
+    if (packets) {
+        uint64_t spent = (uint64_t)(vsw_time_nsec() - start);
+
+        vsw_counter_add(&worker->packets, packets);
+        vsw_counter_add(&rxq->packets, packets);
+        vsw_counter_add(&rxq->busy_ns, spent);
+        vsw_counter_add(&worker->busy_ns, spent);
     }
 }
 
@@ -76,7 +88,8 @@ worker_main(void *worker_)
 
         /* Holding nothing from the previous round. */
         vsw_rcu_quiesce(worker->rcu, worker->reader);
-        n = epoll_wait(worker->epoll_fd, events, EVENTS_PER_WAKEUP, -1);
+        n = epoll_wait(worker->epoll_fd, events, EVENTS_PER_WAKEUP,
+                       worker->busy_poll ? 0 : -1);
         if (n < 0) {
             if (errno != EINTR) {
                 VSW_ERR("worker %u: epoll_wait: %s", worker->index,
@@ -87,9 +100,9 @@ worker_main(void *worker_)
         snap = atomic_load_explicit(worker->snapshot, memory_order_acquire);
         now_ms = vsw_time_msec();
         for (int i = 0; i < n; i++) {
-            struct vsw_port_rt *rt = events[i].data.ptr;
+            struct vsw_rxq *rxq = events[i].data.ptr;
 
-            if (!rt) {
+            if (!rxq) {
                 uint64_t count;
 
                 if (read(worker->wake_fd, &count, sizeof count) < 0) {
@@ -97,7 +110,7 @@ worker_main(void *worker_)
                 }
                 continue;
             }
-            worker_poll_port(worker, snap, rt, now_ms);
+            worker_poll_rxq(worker, snap, rxq, now_ms);
         }
     }
     return NULL;

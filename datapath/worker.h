@@ -1,6 +1,6 @@
 /*
  * Datapath worker threads.  Each worker sleeps in epoll_wait() on the
- * receive fds of the ports assigned to it, so an idle switch uses no CPU;
+ * receive queues assigned to it, so an idle switch uses no CPU;
  * when frames arrive it reads them in batches and runs the pipeline.  The
  * control thread adds and removes ports with epoll_ctl(), which is safe
  * across threads, and wakes a worker through its eventfd when it must pass
@@ -17,8 +17,8 @@
 #include "pipeline.h"
 #include "rcu.h"
 
-/* Batches one port may take in a row before other ports get a turn. */
-#define VSW_WORKER_BATCHES_PER_PORT 4
+/* Batches one queue may take in a row before other queues get a turn. */
+#define VSW_WORKER_BATCHES_PER_QUEUE 4
 
 struct vsw_worker {
     unsigned index;    /* 0..n_workers-1 */
@@ -31,9 +31,14 @@ struct vsw_worker {
     struct vsw_rcu_reader *reader;           /* this worker's reader state */
     struct vsw_pipeline *pipeline;           /* per-worker pipeline state */
     struct vsw_packet *pool[VSW_BATCH_SIZE]; /* receive buffers */
-    unsigned n_ports;         /* ports assigned (control thread) */
+    unsigned n_rxqs;          /* queues assigned (control thread) */
+    bool busy_poll;           /* spin instead of sleeping */
     _Atomic uint64_t batches; /* batches processed */
     _Atomic uint64_t packets; /* frames received */
+    _Atomic uint64_t busy_ns; /* time spent processing them */
+    uint64_t sample_busy_ns;  /* control thread: 'busy_ns' at the last
+                                 load sample */
+    uint64_t load_ns;         /* busy ns per second, last sample */
 };
 
 /* Prepares and starts worker 'index'.  Returns 0 or a negative errno. */

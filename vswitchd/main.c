@@ -32,6 +32,7 @@ struct options {
     const char *log_file;         /* --log-file, NULL for stderr */
     enum vsw_log_level log_level; /* --log-level */
     unsigned n_workers;           /* --workers, default: one per core */
+    bool busy_poll;               /* --busy-poll */
     bool detach;                  /* --detach */
 };
 
@@ -54,6 +55,10 @@ usage(FILE *out)
             "  --log-level LEVEL   err, warn, info (default) or debug\n"
             "  --workers N         datapath threads (default: one per "
             "core)\n"
+            "  --busy-poll         workers spin instead of sleeping when "
+            "idle:\n"
+            "                      lower latency, one busy core per "
+            "worker\n"
             "  -h, --help          show this help\n"
             "  -V, --version       show the version\n");
 }
@@ -85,6 +90,7 @@ parse_options(int argc, char *argv[], struct options *opts)
         OPT_LOG_FILE,
         OPT_LOG_LEVEL,
         OPT_WORKERS,
+        OPT_BUSY_POLL,
     };
     static const struct option longopts[] = {
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
@@ -94,6 +100,7 @@ parse_options(int argc, char *argv[], struct options *opts)
         {"log-file", required_argument, NULL, OPT_LOG_FILE},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"workers", required_argument, NULL, OPT_WORKERS},
+        {"busy-poll", no_argument, NULL, OPT_BUSY_POLL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -138,6 +145,9 @@ parse_options(int argc, char *argv[], struct options *opts)
                 die("--workers: '%s' is not a number from 1 to 64", optarg);
             }
             opts->n_workers = (unsigned)n;
+            break;
+        case OPT_BUSY_POLL:
+            opts->busy_poll = true;
             break;
         case 'h':
             usage(stdout);
@@ -300,6 +310,7 @@ main(int argc, char *argv[])
     }
     mopts.state_dir = opts.state_dir;
     mopts.n_workers = opts.n_workers;
+    mopts.busy_poll = opts.busy_poll;
     error = vsw_manager_create(base, &mopts, &mgr, err, sizeof err);
     if (error) {
         die("%s", err);

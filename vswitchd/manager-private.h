@@ -29,6 +29,7 @@ struct mgr_port_cfg {
     uint8_t mac[6];              /* MAC given to a new TAP device */
     struct vsw_vlan_config vlan; /* VLAN mode and membership */
     uint32_t mac_limit;          /* MAC table entries, 0 = switch cap */
+    bool offloads;               /* uplink: pass GSO segments whole */
 };
 
 struct mgr_switch;
@@ -71,7 +72,10 @@ struct vsw_manager {
                                                 torn down */
     uint32_t next_generation;   /* high bits of the next port id */
     ino_t own_netns_ino;        /* the daemon's network namespace */
-    struct event *tick;         /* 1 s: ageing, TAP tracking, retries */
+    struct event *tick;         /* 1 s: ageing, TAP tracking, retries,
+                                   queue rebalancing */
+    int64_t last_tick_ms;       /* when 'tick' last ran */
+    bool busy_poll;             /* workers spin (reported by dp.show) */
     struct event *reclaim;      /* runs deferred frees */
     struct event *link_event;   /* rtnetlink link notifications */
     struct nl_sock *link_sock;  /* socket behind 'link_event' */

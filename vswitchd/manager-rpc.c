@@ -349,6 +349,61 @@ rpc_fdb_flush(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
+/* One worker as system.status and dp.show show it. */
+static json_t *
+worker_view(struct vsw_manager *mgr, unsigned index)
+{
+    struct vsw_worker_info info;
+
+    vsw_datapath_worker_info(mgr->dp, index, &info);
+    return json_pack("{s:i, s:f, s:i, s:I, s:I}", "index", (int)index, "load",
+                     info.load_ns / 1e9, "queues", (int)info.n_rxqs, "batches",
+                     (json_int_t)info.batches, "packets",
+                     (json_int_t)info.packets);
+}
+
+struct rxq_view_ctx {
+    struct vsw_manager *mgr; /* for port names */
+    json_t *workers;         /* dp.show's worker objects, by index */
+};
+
+static void
+add_rxq_view(const struct vsw_rxq *rxq, void *ctx_)
+{
+    struct rxq_view_ctx *ctx = ctx_;
+    const struct mgr_port *port = ctx->mgr->by_slot[VSW_FDB_SLOT(rxq->rt->id)];
+    json_t *worker = json_array_get(ctx->workers, rxq->worker);
+
+    json_array_append_new(
+        json_object_get(worker, "rxqs"),
+        json_pack("{s:s, s:i, s:f, s:I}", "port", port ? port->name : "?",
+                  "queue", (int)rxq->queue, "load", rxq->load_ns / 1e9, "pps",
+                  (json_int_t)rxq->load_pps));
+}
+
+static int
+rpc_dp_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
+            void *mgr_)
+{
+    struct vsw_manager *mgr = mgr_;
+    struct rxq_view_ctx ctx = {.mgr = mgr};
+
+    if (vsw_rpc_check_keys(params, no_params, err)) {
+        return -1;
+    }
+    ctx.workers = json_array();
+    for (unsigned i = 0; i < vsw_datapath_n_workers(mgr->dp); i++) {
+        json_t *worker = worker_view(mgr, i);
+
+        json_object_set_new(worker, "rxqs", json_array());
+        json_array_append_new(ctx.workers, worker);
+    }
+    vsw_datapath_for_each_rxq(mgr->dp, add_rxq_view, &ctx);
+    *result = json_pack("{s:b, s:o}", "busy-poll", mgr->busy_poll, "workers",
+                        ctx.workers);
+    return 0;
+}
+
 static int
 rpc_system_status(json_t *params, json_t **result, struct vsw_rpc_error *err,
                   void *mgr_)
@@ -370,14 +425,7 @@ rpc_system_status(json_t *params, json_t **result, struct vsw_rpc_error *err,
         }
     }
     for (unsigned i = 0; i < n_workers; i++) {
-        struct vsw_worker_info info;
-
-        vsw_datapath_worker_info(mgr->dp, i, &info);
-        json_array_append_new(workers,
-                              json_pack("{s:i, s:i, s:I, s:I}", "index",
-                                        (int)i, "ports", (int)info.n_ports,
-                                        "batches", (json_int_t)info.batches,
-                                        "packets", (json_int_t)info.packets));
+        json_array_append_new(workers, worker_view(mgr, i));
     }
     *result =
         json_pack("{s:s, s:i, s:I, s:s, s:s, s:o, s:I, s:I}", "version",
@@ -404,6 +452,7 @@ static const struct vsw_rpc_method manager_methods[] = {
     {"fdb.show", rpc_fdb_show, false},
     {"fdb.flush", rpc_fdb_flush, true},
     {"system.status", rpc_system_status, false},
+    {"dp.show", rpc_dp_show, false},
 };
 
 int

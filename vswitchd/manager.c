@@ -139,9 +139,9 @@ switch_settings_apply(json_t *params, uint32_t *ageing, uint32_t *size,
 static const char *const port_set_keys[] = {
     "name", "vlan-mode", "vlan", "trunks", "native-vlan", "mac-limit", NULL};
 static const char *const port_add_keys[] = {
-    "switch",      "name",      "type",         "ifname",
-    "mac",         "vlan-mode", "vlan",         "trunks",
-    "native-vlan", "mac-limit", "tap-location", NULL};
+    "switch",    "name",         "type",   "ifname",      "mac",
+    "vlan-mode", "vlan",         "trunks", "native-vlan", "mac-limit",
+    "offloads",  "tap-location", NULL};
 
 /* Applies the VLAN and limit keys of 'params' to 'cfg', then checks that
  * the result is consistent. */
@@ -254,6 +254,14 @@ port_cfg_from_params(json_t *params, const char *name,
                                  : "; give one with ifname=");
     }
     snprintf(cfg->ifname, sizeof cfg->ifname, "%s", ifname);
+    cfg->offloads = true;
+    if (vsw_rpc_get_bool(params, "offloads", false, &cfg->offloads, err)) {
+        return -1;
+    }
+    if (!cfg->offloads && cfg->type != MGR_PORT_UPLINK) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "offloads applies to uplink ports only");
+    }
     if (mac) {
         if (cfg->type != MGR_PORT_TAP) {
             return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
@@ -306,6 +314,9 @@ port_cfg_to_json(const struct mgr_port *port)
 
         mgr_format_mac(cfg->mac, mac);
         json_object_set_new(obj, "mac", json_string(mac));
+    }
+    if (cfg->type == MGR_PORT_UPLINK) {
+        json_object_set_new(obj, "offloads", json_boolean(cfg->offloads));
     }
     if (cfg->vlan.mode == VSW_VLAN_MODE_ACCESS) {
         json_object_set_new(obj, "vlan", json_integer(cfg->vlan.vid));
@@ -490,6 +501,7 @@ tap_reattach(struct vsw_manager *mgr, struct mgr_port *port, json_t *location,
         .ifname = name && strlen(name) < IFNAMSIZ ? name : port->cfg.ifname,
         .netns_fd = -1,
         .must_exist = true,
+        .n_queues = vsw_datapath_n_workers(mgr->dp),
         .ifindex = ifindex > 0 && ifindex < INT32_MAX ? (int)ifindex : 0,
     };
     int error;
@@ -523,7 +535,9 @@ port_open_device(struct vsw_manager *mgr, struct mgr_port *port, bool restore,
     int error;
 
     if (port->cfg.type == MGR_PORT_UPLINK) {
-        error = vsw_netdev_uplink_open(port->cfg.ifname, &netdev);
+        error = vsw_netdev_uplink_open(port->cfg.ifname,
+                                       vsw_datapath_n_workers(mgr->dp),
+                                       port->cfg.offloads, &netdev);
     } else {
         error = -ENODEV;
         if (location) {
@@ -547,6 +561,7 @@ port_open_device(struct vsw_manager *mgr, struct mgr_port *port, bool restore,
                 .mac = port->cfg.has_mac ? port->cfg.mac : NULL,
                 .netns_fd = -1,
                 .create_only = !restore,
+                .n_queues = vsw_datapath_n_workers(mgr->dp),
             };
 
             error = vsw_netdev_tap_open(&opts, &netdev, NULL);
@@ -1182,6 +1197,11 @@ tick_cb(evutil_socket_t fd, short what, void *mgr_)
     }
     track_all(mgr);
     retry_missing(mgr);
+    if (vsw_datapath_rebalance(mgr->dp, (uint64_t)(now - mgr->last_tick_ms) *
+                                            1000000)) {
+        event_active(mgr->reclaim, 0, 0);
+    }
+    mgr->last_tick_ms = now;
 }
 
 static void
@@ -1276,8 +1296,10 @@ vsw_manager_create(struct event_base *base,
         goto fail;
     }
     mgr->own_netns_ino = st.st_ino;
+    mgr->last_tick_ms = vsw_time_msec();
+    mgr->busy_poll = opts->busy_poll;
 
-    error = vsw_datapath_create(opts->n_workers, &mgr->dp);
+    error = vsw_datapath_create(opts->n_workers, opts->busy_poll, &mgr->dp);
     if (error) {
         snprintf(err, errlen, "cannot start %u datapath workers: %s",
                  opts->n_workers, strerror(-error));

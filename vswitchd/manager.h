@@ -21,6 +21,7 @@
 #define VSW_MANAGER_H 1
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "rpc-server.h"
 
@@ -30,6 +31,7 @@ struct vsw_manager;
 struct vsw_manager_options {
     const char *state_dir; /* holds config.json and netns/ (must exist) */
     unsigned n_workers;    /* datapath threads */
+    bool busy_poll;        /* workers spin instead of sleeping */
 };
 
 /* Starts the datapath and restores the configuration saved in the state
