@@ -21,7 +21,7 @@ static const struct param_key {
 } param_keys[] = {
     {"vlan", PARAM_INTEGER},       {"native-vlan", PARAM_INTEGER},
     {"mac-ageing", PARAM_INTEGER}, {"mac-table-size", PARAM_INTEGER},
-    {"mac-limit", PARAM_INTEGER},
+    {"mac-limit", PARAM_INTEGER},  {"offloads", PARAM_BOOLEAN},
 };
 
 static const struct param_key *
