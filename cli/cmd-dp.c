@@ -30,6 +30,7 @@ dp_show_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
         {"LOAD", VSW_TABLE_RIGHT, NULL, load_text},
         {"QUEUES", VSW_TABLE_RIGHT, "queues", NULL},
         {"PACKETS", VSW_TABLE_RIGHT, "packets", NULL},
+        {"CACHE-HITS", VSW_TABLE_RIGHT, "cache-hits", NULL},
     };
     static const struct vsw_ctl_column queue_columns[] = {
         {"WORKER", VSW_TABLE_RIGHT, NULL, worker_text},
@@ -37,6 +38,7 @@ dp_show_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
         {"QUEUE", VSW_TABLE_RIGHT, "queue", NULL},
         {"LOAD", VSW_TABLE_RIGHT, NULL, load_text},
         {"PPS", VSW_TABLE_RIGHT, "pps", NULL},
+        {"PINNED", VSW_TABLE_LEFT, "pinned", NULL},
     };
     enum vsw_ctl_status status;
     json_t *result;
@@ -80,6 +82,8 @@ dp_show_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
     return VSW_CTL_OK;
 }
 
+static const char *const pin_queue_names[] = {"port", "queue", "worker", NULL};
+
 const struct vsw_ctl_command vsw_ctl_dp_commands[] = {
     {
         .noun = "dp",
@@ -97,6 +101,21 @@ const struct vsw_ctl_command vsw_ctl_dp_commands[] = {
                 "moves a busy queue\nfrom an overloaded worker to an idle "
                 "one about once a second.\n",
         .run = dp_show_cmd,
+    },
+    {
+        .noun = "dp",
+        .verb = "pin-queue",
+        .args = "PORT QUEUE WORKER",
+        .min_args = 3,
+        .max_args = 3,
+        .names = pin_queue_names,
+        .method = "dp.pin-queue",
+        .summary = "move a receive queue to a worker and keep it there",
+        .help = "Moves receive queue QUEUE of PORT to worker WORKER (numbers "
+                "as 'dp show'\nprints them) and pins it: automatic "
+                "rebalancing no longer moves it.\nPins last until the "
+                "daemon restarts.\n",
+        .run = vsw_ctl_run_change,
     },
     {.verb = NULL},
 };

@@ -22,6 +22,7 @@ static const struct param_key {
     {"vlan", PARAM_INTEGER},       {"native-vlan", PARAM_INTEGER},
     {"mac-ageing", PARAM_INTEGER}, {"mac-table-size", PARAM_INTEGER},
     {"mac-limit", PARAM_INTEGER},  {"offloads", PARAM_BOOLEAN},
+    {"queue", PARAM_INTEGER},      {"worker", PARAM_INTEGER},
 };
 
 static const struct param_key *

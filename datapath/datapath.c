@@ -17,6 +17,7 @@ struct vsw_datapath {
     _Atomic(struct vsw_dp_snapshot *) snapshot; /* published */
     struct vsw_port_rt *rts[VSW_MAX_PORTS];     /* attached ports, by
                                                    slot of id */
+    uint64_t generation;                        /* of the last snapshot */
 };
 
 struct vsw_dp_snapshot *
@@ -184,8 +185,10 @@ vsw_datapath_n_workers(const struct vsw_datapath *dp)
 void
 vsw_datapath_publish(struct vsw_datapath *dp, struct vsw_dp_snapshot *snap)
 {
-    struct vsw_dp_snapshot *old =
-        atomic_exchange_explicit(&dp->snapshot, snap, memory_order_seq_cst);
+    struct vsw_dp_snapshot *old;
+
+    snap->generation = ++dp->generation;
+    old = atomic_exchange_explicit(&dp->snapshot, snap, memory_order_seq_cst);
 
     vsw_datapath_defer(dp, snapshot_destroy_cb, old);
 }
@@ -311,6 +314,24 @@ rxq_move_finish(void *move_)
     free(move);
 }
 
+/* Stops polling 'rxq' now and has worker 'to' start after a grace
+ * period.  Returns 0 or -ENOMEM. */
+static int
+rxq_move(struct vsw_datapath *dp, struct vsw_rxq *rxq, unsigned to)
+{
+    struct rxq_move *move = malloc(sizeof *move);
+
+    if (!move) {
+        return -ENOMEM;
+    }
+    move->dp = dp;
+    move->rxq = rxq;
+    move->to = to;
+    rxq_poll_stop(dp, rxq);
+    vsw_datapath_defer(dp, rxq_move_finish, move);
+    return 0;
+}
+
 /* Samples the load of every queue and worker over 'interval_ns'. */
 static void
 sample_loads(struct vsw_datapath *dp, uint64_t interval_ns,
@@ -358,7 +379,6 @@ vsw_datapath_rebalance(struct vsw_datapath *dp, uint64_t interval_ns)
     const uint64_t worthwhile = 200000000;
     static struct vsw_rxq *rxqs[VSW_MAX_PORTS * 2];
     struct vsw_rxq *best = NULL;
-    struct rxq_move *move;
     unsigned hot = 0, cold = 0;
     uint64_t gap;
     size_t n;
@@ -387,7 +407,8 @@ vsw_datapath_rebalance(struct vsw_datapath *dp, uint64_t interval_ns)
     for (size_t i = 0; i < n; i++) {
         struct vsw_rxq *rxq = rxqs[i];
 
-        if (rxq->worker == hot && rxq->load_ns && rxq->load_ns <= gap / 2 &&
+        if (rxq->worker == hot && !rxq->pinned && rxq->load_ns &&
+            rxq->load_ns <= gap / 2 &&
             (!best || rxq->load_ns > best->load_ns)) {
             best = rxq;
         }
@@ -395,20 +416,28 @@ vsw_datapath_rebalance(struct vsw_datapath *dp, uint64_t interval_ns)
     if (!best || best->load_ns < worthwhile / 4) {
         return false;
     }
-    move = malloc(sizeof *move);
-    if (!move) {
-        return false;
-    }
-    move->dp = dp;
-    move->rxq = best;
-    move->to = cold;
     VSW_INFO("moving receive queue %u of port %u from worker %u to worker "
              "%u (loads %.0f%% and %.0f%%)",
              best->queue, best->rt->id, hot, cold,
              dp->workers[hot].load_ns / 1e7, dp->workers[cold].load_ns / 1e7);
-    rxq_poll_stop(dp, best);
-    vsw_datapath_defer(dp, rxq_move_finish, move);
-    return true;
+    return !rxq_move(dp, best, cold);
+}
+
+int
+vsw_datapath_pin_rxq(struct vsw_datapath *dp, struct vsw_port_rt *rt,
+                     unsigned queue, unsigned worker)
+{
+    struct vsw_rxq *rxq;
+
+    if (queue >= rt->n_rxqs || worker >= dp->n_workers) {
+        return -EINVAL;
+    }
+    rxq = &rt->rxqs[queue];
+    if (!rxq->polled) {
+        return -EBUSY;
+    }
+    rxq->pinned = true;
+    return rxq->worker == worker ? 0 : rxq_move(dp, rxq, worker);
 }
 
 void
@@ -492,9 +521,13 @@ vsw_datapath_worker_info(const struct vsw_datapath *dp, unsigned index,
                          struct vsw_worker_info *info)
 {
     const struct vsw_worker *w = &dp->workers[index];
+    struct vsw_flow_cache_stats cache;
 
     info->n_rxqs = w->n_rxqs;
     info->load_ns = w->load_ns;
+    vsw_flow_cache_get_stats(w->pipeline->cache, &cache);
+    info->cache_lookups = cache.lookups;
+    info->cache_hits = cache.hits;
     info->batches = atomic_load_explicit(&w->batches, memory_order_relaxed);
     info->packets = atomic_load_explicit(&w->packets, memory_order_relaxed);
 }

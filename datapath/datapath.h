@@ -61,6 +61,8 @@ struct vsw_rxq {
     unsigned queue;           /* index among the netdev's queues */
     unsigned worker;          /* worker polling it (control thread) */
     bool polled;              /* in that worker's epoll set */
+    bool pinned;              /* placed by the operator: rebalancing
+                                 leaves it alone */
     _Atomic uint64_t packets; /* frames read, by the polling worker */
     _Atomic uint64_t busy_ns; /* time the worker spent on them */
     uint64_t sample_packets;  /* control thread: 'packets' at the last
@@ -105,6 +107,8 @@ struct vsw_dp_switch {
 
 /* Everything the workers decide with.  Immutable once published. */
 struct vsw_dp_snapshot {
+    uint64_t generation;                        /* set when published;
+                                                   higher = newer */
     size_t n_switches;                          /* entries in 'switches' */
     struct vsw_dp_switch **switches;            /* owned */
     struct vsw_dp_port *by_slot[VSW_MAX_PORTS]; /* ports by slot of id */
@@ -171,6 +175,13 @@ void vsw_datapath_detach(struct vsw_datapath *dp, struct vsw_port_rt *rt);
  * moved a queue.  Call about once a second. */
 bool vsw_datapath_rebalance(struct vsw_datapath *dp, uint64_t interval_ns);
 
+/* Moves queue 'queue' of 'rt' to worker 'worker' and pins it there, so
+ * that rebalancing leaves it alone (an operator's placement).  Returns 0,
+ * -EINVAL for a queue or worker that does not exist, or -EBUSY while the
+ * queue is already on its way somewhere. */
+int vsw_datapath_pin_rxq(struct vsw_datapath *dp, struct vsw_port_rt *rt,
+                         unsigned queue, unsigned worker);
+
 /* Calls 'fn' for every polled receive queue, with the worker's index. */
 void vsw_datapath_for_each_rxq(struct vsw_datapath *dp,
                                void (*fn)(const struct vsw_rxq *, void *aux),
@@ -202,10 +213,12 @@ void vsw_datapath_barrier(struct vsw_datapath *dp);
 
 /* Per-worker figures for `system.status`. */
 struct vsw_worker_info {
-    unsigned n_rxqs;  /* receive queues it polls */
-    uint64_t batches; /* batches processed */
-    uint64_t packets; /* frames received */
-    uint64_t load_ns; /* busy ns per second, last rebalance sample */
+    unsigned n_rxqs;        /* receive queues it polls */
+    uint64_t batches;       /* batches processed */
+    uint64_t packets;       /* frames received */
+    uint64_t load_ns;       /* busy ns per second, last rebalance sample */
+    uint64_t cache_lookups; /* flow cache lookups */
+    uint64_t cache_hits;    /* of which hits */
 };
 void vsw_datapath_worker_info(const struct vsw_datapath *dp, unsigned index,
                               struct vsw_worker_info *info);

@@ -91,6 +91,8 @@ struct vsw_fdb {
     uint64_t seed[2];            /* hash keys, secret so that nobody can
                                     aim many MACs at one bucket */
     pthread_mutex_t mutex;       /* serializes all writers */
+    _Atomic uint64_t generation; /* bumped after every change of which
+                                    port a MAC maps to */
     _Atomic uint32_t n_entries;  /* entries in the table (live or aged
                                     but not yet removed); atomic for count */
     uint32_t free_head;          /* first free entry or FDB_NIL */
@@ -209,11 +211,16 @@ fdb_write_begin(struct fdb_bucket *b)
 }
 
 static void
-fdb_write_end(struct fdb_bucket *b)
+fdb_write_end(struct vsw_fdb *fdb, struct fdb_bucket *b)
 {
     uint32_t seq = atomic_load_explicit(&b->seq, memory_order_relaxed);
+    uint64_t gen =
+        atomic_load_explicit(&fdb->generation, memory_order_relaxed);
 
     atomic_store_explicit(&b->seq, seq + 1, memory_order_release);
+    /* After the change, with release: whoever sees the new generation
+     * also sees the change (see vsw_fdb_generation()). */
+    atomic_store_explicit(&fdb->generation, gen + 1, memory_order_release);
 }
 
 /* The per-slot count is written only under 'mutex', so a plain
@@ -320,7 +327,7 @@ fdb_remove(struct vsw_fdb *fdb, uint32_t idx)
     atomic_store_explicit(link,
                           atomic_load_explicit(&e->next, memory_order_relaxed),
                           memory_order_release);
-    fdb_write_end(b);
+    fdb_write_end(fdb, b);
     fdb_release(fdb, idx);
 }
 
@@ -353,7 +360,7 @@ fdb_sweep_bucket(struct vsw_fdb *fdb, struct fdb_bucket *b,
         n_removed++;
     }
     if (writing) {
-        fdb_write_end(b);
+        fdb_write_end(fdb, b);
     }
     return n_removed;
 }
@@ -493,7 +500,7 @@ fdb_move(struct vsw_fdb *fdb, struct fdb_bucket *b, uint32_t idx,
     fdb_write_begin(b);
     atomic_store_explicit(&e->port_id, port_id, memory_order_release);
     atomic_store_explicit(&e->last_seen, now_ms, memory_order_release);
-    fdb_write_end(b);
+    fdb_write_end(fdb, b);
 }
 
 /* With 'mutex' held.  Adds 'key' on 'port_id' to bucket 'b', evicting
@@ -524,7 +531,7 @@ fdb_insert(struct vsw_fdb *fdb, struct fdb_bucket *b, uint64_t key,
                           atomic_load_explicit(&b->head, memory_order_relaxed),
                           memory_order_release);
     atomic_store_explicit(&b->head, idx, memory_order_release);
-    fdb_write_end(b);
+    fdb_write_end(fdb, b);
 
     fdb_slot_append(fdb, idx, slot);
     fdb_add_count(fdb, 1);
@@ -616,6 +623,7 @@ vsw_fdb_create(uint32_t max_entries, uint32_t ageing_sec)
     fdb_seed(fdb->seed);
     pthread_mutex_init(&fdb->mutex, NULL);
     atomic_init(&fdb->n_entries, 0);
+    atomic_init(&fdb->generation, 0);
     for (size_t i = 0; i < n_buckets; i++) {
         atomic_init(&fdb->buckets[i].seq, 0);
         atomic_init(&fdb->buckets[i].head, FDB_NIL);
@@ -875,4 +883,10 @@ vsw_fdb_dump(struct vsw_fdb *fdb, struct vsw_fdb_entry_info *out, size_t max,
         qsort(out, ctx.n, sizeof *out, fdb_info_compare);
     }
     return ctx.n;
+}
+
+uint64_t
+vsw_fdb_generation(const struct vsw_fdb *fdb)
+{
+    return atomic_load_explicit(&fdb->generation, memory_order_acquire);
 }

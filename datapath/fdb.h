@@ -83,6 +83,12 @@ enum vsw_fdb_learn_result vsw_fdb_learn(struct vsw_fdb *fdb, uint16_t vlan,
 uint32_t vsw_fdb_lookup(const struct vsw_fdb *fdb, uint16_t vlan,
                         const uint8_t mac[6], int64_t now_ms);
 
+/* Any thread.  A number that changes whenever an entry is added, moved to
+ * another port or removed: a decision made from lookups done after
+ * reading generation G stays right while the generation is still G.  (A
+ * timestamp refresh changes nothing.) */
+uint64_t vsw_fdb_generation(const struct vsw_fdb *fdb);
+
 /* Control thread.  Removes entries aged out at 'now_ms'.  Returns how many
  * it removed. */
 size_t vsw_fdb_expire(struct vsw_fdb *fdb, int64_t now_ms);

@@ -36,6 +36,7 @@ vsw_packet_reset(struct vsw_packet *pkt)
     pkt->len = 0;
     pkt->ingress_tag_len = 0;
     pkt->truncated = 0;
+    pkt->out_port_id = 0;
     pkt->vlan = 0;
     pkt->pcp = 0;
     memset(&pkt->vnet, 0, sizeof pkt->vnet);

@@ -37,6 +37,8 @@ struct vsw_packet {
     uint8_t pcp;                /* 802.1p priority carried with the frame */
     uint8_t ingress_tag_len;    /* bytes of the ingress VLAN tag at offset 12
                                    that egress leaves out (0 or 4) */
+    uint32_t out_port_id;       /* the one destination the "forward" stage
+                                   chose, 0 when it flooded */
     uint8_t truncated;          /* the kernel had more than the buffer held:
                                    dropped as oversize */
     uint8_t *buf;               /* the buffer 'data' points into (owned by the

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fdb.h"
 #include "flow.h"
@@ -116,6 +117,7 @@ stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
             return VSW_DROP_HAIRPIN;
         }
         txq_push(pl, dst, pkt);
+        pkt->out_port_id = dst->id;
         return VSW_STAGE_CONSUMED;
     }
     for (size_t i = 0; i < sw->n_ports; i++) {
@@ -190,6 +192,73 @@ flush_egress(struct vsw_pipeline *pl)
     pl->n_active = 0;
 }
 
+/* Takes the cached decision 'e' for 'pkt'.  Returns false if it cannot
+ * (its destination has left the snapshot), and the frame must go through
+ * the stages. */
+static bool
+apply_cached(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
+             struct vsw_flow_cache_entry *e, struct vsw_packet *pkt)
+{
+    const struct vsw_flow_cache_action *action = &e->action;
+    const struct vsw_dp_port *dst;
+
+    if (action->drop_reason >= 0) {
+        vsw_counter_add(&stats->drops[action->drop_reason], 1);
+        return true;
+    }
+    dst = pl->snap->by_slot[VSW_FDB_SLOT(action->out_port_id)];
+    if (!dst || dst->id != action->out_port_id) {
+        return false;
+    }
+    pkt->vlan = action->vlan;
+    pkt->pcp = action->pcp;
+    pkt->ingress_tag_len = action->tag_len;
+    /* Keep the source MAC from ageing out; once a second is plenty. */
+    if (pl->now_ms - e->learned_ms >= 1000) {
+        vsw_fdb_learn(pl->in_port->sw->fdb, pkt->vlan, pkt->key.eth_src,
+                      pl->in_port->id, pl->in_port->mac_limit, pl->now_ms);
+        e->learned_ms = pl->now_ms;
+    }
+    txq_push(pl, dst, pkt);
+    return true;
+}
+
+/* Runs the ingress stages after "parse" over 'batch'.  Each frame's
+ * verdict lands in 'verdicts' (by position in the batch as given). */
+static void
+run_stages(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
+           struct vsw_packet_batch *batch, int verdicts[])
+{
+    struct vsw_packet *pkts[VSW_BATCH_SIZE];
+    int index[VSW_BATCH_SIZE];
+    int n = batch->count;
+
+    memcpy(pkts, batch->pkts, n * sizeof *pkts);
+    for (int i = 0; i < n; i++) {
+        index[i] = i;
+        verdicts[i] = VSW_STAGE_CONTINUE;
+    }
+    for (size_t s = 1; s < sizeof ingress_stages / sizeof *ingress_stages;
+         s++) {
+        int kept = 0;
+
+        for (int i = 0; i < n; i++) {
+            int verdict = ingress_stages[s].run(pl, pkts[i]);
+
+            if (verdict == VSW_STAGE_CONTINUE) {
+                pkts[kept] = pkts[i];
+                index[kept++] = index[i];
+                continue;
+            }
+            verdicts[index[i]] = verdict;
+            if (verdict >= 0) {
+                vsw_counter_add(&stats->drops[verdict], 1);
+            }
+        }
+        n = kept;
+    }
+}
+
 void
 vsw_pipeline_process(struct vsw_pipeline *pl,
                      const struct vsw_dp_snapshot *snap,
@@ -197,32 +266,61 @@ vsw_pipeline_process(struct vsw_pipeline *pl,
                      struct vsw_packet_batch *batch, int64_t now_ms)
 {
     struct vsw_port_stats *stats = &in_port->rt->stats[pl->worker];
+    struct vsw_flow_cache_key keys[VSW_BATCH_SIZE];
+    uint64_t hashes[VSW_BATCH_SIZE];
+    struct vsw_packet_batch misses = {.count = 0};
+    int verdicts[VSW_BATCH_SIZE];
     uint64_t bytes = 0;
 
     pl->snap = snap;
     pl->in_port = in_port;
     pl->now_ms = now_ms;
+    /* Before any lookup of this batch: see vsw_fdb_generation(). */
+    pl->fdb_gen = vsw_fdb_generation(in_port->sw->fdb);
     for (int i = 0; i < batch->count; i++) {
         bytes += batch->pkts[i]->len;
     }
     vsw_counter_add(&stats->rx_packets, batch->count);
     vsw_counter_add(&stats->rx_bytes, bytes);
 
-    for (size_t s = 0; s < sizeof ingress_stages / sizeof *ingress_stages;
-         s++) {
-        int kept = 0;
+    for (int i = 0; i < batch->count; i++) {
+        struct vsw_packet *pkt = batch->pkts[i];
+        int verdict = stage_parse(pl, pkt);
+        struct vsw_flow_cache_entry *e;
+        uint64_t hash;
 
-        for (int i = 0; i < batch->count; i++) {
-            struct vsw_packet *pkt = batch->pkts[i];
-            int verdict = ingress_stages[s].run(pl, pkt);
-
-            if (verdict == VSW_STAGE_CONTINUE) {
-                batch->pkts[kept++] = pkt;
-            } else if (verdict >= 0) {
-                vsw_counter_add(&stats->drops[verdict], 1);
-            }
+        if (verdict >= 0) {
+            vsw_counter_add(&stats->drops[verdict], 1);
+            continue;
         }
-        batch->count = kept;
+        hash = vsw_flow_cache_key_init(&keys[misses.count], &pkt->key,
+                                       in_port->id);
+        e = vsw_flow_cache_lookup(pl->cache, &keys[misses.count], hash,
+                                  snap->generation, pl->fdb_gen);
+        if (!e || !apply_cached(pl, stats, e, pkt)) {
+            hashes[misses.count] = hash;
+            misses.pkts[misses.count++] = pkt;
+        }
+    }
+
+    run_stages(pl, stats, &misses, verdicts);
+    for (int i = 0; i < misses.count; i++) {
+        const struct vsw_packet *pkt = misses.pkts[i];
+        struct vsw_flow_cache_action action = {
+            .drop_reason = (int16_t)(verdicts[i] >= 0 ? verdicts[i] : -1),
+            .vlan = pkt->vlan,
+            .pcp = pkt->pcp,
+            .tag_len = pkt->ingress_tag_len,
+            .out_port_id = pkt->out_port_id,
+        };
+
+        /* A flood's destinations change with every MAC learned: not worth
+         * caching. */
+        if (verdicts[i] >= 0 || pkt->out_port_id) {
+            vsw_flow_cache_insert(pl->cache, &keys[i], hashes[i],
+                                  snap->generation, pl->fdb_gen, now_ms,
+                                  &action);
+        }
     }
     flush_egress(pl);
 }
@@ -239,13 +337,22 @@ vsw_pipeline_count_drops(unsigned worker, struct vsw_port_rt *rt,
     vsw_counter_add(&stats->drops[reason], n);
 }
 
+/* Sets of the per-worker flow cache: 8192 flows in about 1 MB. */
+#define FLOW_CACHE_SETS 2048
+
 struct vsw_pipeline *
 vsw_pipeline_create(unsigned worker)
 {
     struct vsw_pipeline *pl = calloc(1, sizeof *pl);
 
-    if (pl) {
-        pl->worker = worker;
+    if (!pl) {
+        return NULL;
+    }
+    pl->worker = worker;
+    pl->cache = vsw_flow_cache_create(FLOW_CACHE_SETS);
+    if (!pl->cache) {
+        free(pl);
+        return NULL;
     }
     return pl;
 }
@@ -257,6 +364,7 @@ vsw_pipeline_destroy(struct vsw_pipeline *pl)
         for (size_t i = 0; i < VSW_MAX_PORTS; i++) {
             free(pl->txq_by_slot[i]);
         }
+        vsw_flow_cache_destroy(pl->cache);
         free(pl);
     }
 }

@@ -16,6 +16,11 @@
  * into tx queues), or a drop reason, which the pipeline counts on the
  * port; so every frame ends delivered or counted.  New features (policy,
  * QoS, mirroring, extensions) are new stages in these tables.
+ *
+ * The flow cache (flow-cache.h) sits between "parse" and the other
+ * ingress stages: a frame whose flow has a valid entry skips them and
+ * takes the cached verdict (a drop, or one destination); the others run
+ * the stages, and their verdicts fill the cache.  Floods are not cached.
  */
 #ifndef VSW_PIPELINE_H
 #define VSW_PIPELINE_H 1
@@ -23,6 +28,7 @@
 #include <stdint.h>
 
 #include "datapath.h"
+#include "flow-cache.h"
 #include "packet.h"
 
 #define VSW_STAGE_CONTINUE (-1)
@@ -44,6 +50,10 @@ struct vsw_pipeline {
     struct vsw_txq *txq_by_slot[VSW_MAX_PORTS]; /* allocated on first use */
     unsigned n_active;                          /* txqs with frames queued */
     struct vsw_txq *active[VSW_MAX_PORTS];      /* those txqs */
+    struct vsw_flow_cache *cache;               /* decisions per flow */
+    uint64_t fdb_gen;                           /* input switch's MAC table
+                                                   generation, read before
+                                                   this batch's lookups */
 };
 
 /* Creates the state for worker 'worker'.  Returns NULL on allocation

@@ -15,11 +15,11 @@
 
 /* Reads and processes frames waiting on 'rxq', a queue of this worker. */
 static void
-worker_poll_rxq(struct vsw_worker *worker, const struct vsw_dp_snapshot *snap,
-                struct vsw_rxq *rxq, int64_t now_ms)
+worker_poll_rxq(struct vsw_worker *worker, struct vsw_rxq *rxq, int64_t now_ms)
 {
     struct vsw_port_rt *rt = rxq->rt;
-    const struct vsw_dp_port *port = snap->by_slot[VSW_FDB_SLOT(rt->id)];
+    const struct vsw_dp_snapshot *snap;
+    const struct vsw_dp_port *port;
     int64_t start = vsw_time_nsec();
     uint64_t packets = 0;
 
@@ -45,6 +45,10 @@ worker_poll_rxq(struct vsw_worker *worker, const struct vsw_dp_snapshot *snap,
             break;
         }
         packets += n;
+        /* Loaded after the read: a frame sent after a configuration change
+         * was answered is always handled under that configuration. */
+        snap = atomic_load_explicit(worker->snapshot, memory_order_acquire);
+        port = snap->by_slot[VSW_FDB_SLOT(rt->id)];
         vsw_counter_add(&worker->batches, 1);
         if (!port || port->rt != rt) {
             /* Polled before its snapshot was published or after it was
@@ -82,7 +86,6 @@ worker_main(void *worker_)
     struct epoll_event events[EVENTS_PER_WAKEUP];
 
     while (!atomic_load(&worker->stop)) {
-        const struct vsw_dp_snapshot *snap;
         int64_t now_ms;
         int n;
 
@@ -97,7 +100,6 @@ worker_main(void *worker_)
             }
             continue;
         }
-        snap = atomic_load_explicit(worker->snapshot, memory_order_acquire);
         now_ms = vsw_time_msec();
         for (int i = 0; i < n; i++) {
             struct vsw_rxq *rxq = events[i].data.ptr;
@@ -110,7 +112,7 @@ worker_main(void *worker_)
                 }
                 continue;
             }
-            worker_poll_rxq(worker, snap, rxq, now_ms);
+            worker_poll_rxq(worker, rxq, now_ms);
         }
     }
     return NULL;

@@ -50,13 +50,13 @@ for vm in 1 2 3 4; do
     ip netns add "$run-ns$vm"
     ip link set "dtap$$-$vm" netns "$run-ns$vm"
     ip -n "$run-ns$vm" link set lo up
-    ip -n "$run-ns$vm" addr add "192.0.2.$vm/24" dev "dtap$$-$vm"
+    ip -n "$run-ns$vm" addr add "198.18.0.$vm/24" dev "dtap$$-$vm"
     ip -n "$run-ns$vm" link set "dtap$$-$vm" up
 done
 
 ping_check() {
     from=$1 to=$2 expect=$3
-    if ip netns exec "$run-ns$from" ping -c 3 -i 0.2 -W 1 "192.0.2.$to" \
+    if ip netns exec "$run-ns$from" ping -c 3 -i 0.2 -W 1 "198.18.0.$to" \
         >/dev/null 2>&1; then
         result=reachable
     else

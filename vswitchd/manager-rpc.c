@@ -3,6 +3,8 @@
  * results around the operations of manager.c.  docs/jsonrpc.md documents
  * each method with an example.
  */
+#include <errno.h>
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -356,10 +358,12 @@ worker_view(struct vsw_manager *mgr, unsigned index)
     struct vsw_worker_info info;
 
     vsw_datapath_worker_info(mgr->dp, index, &info);
-    return json_pack("{s:i, s:f, s:i, s:I, s:I}", "index", (int)index, "load",
-                     info.load_ns / 1e9, "queues", (int)info.n_rxqs, "batches",
-                     (json_int_t)info.batches, "packets",
-                     (json_int_t)info.packets);
+    return json_pack("{s:i, s:f, s:i, s:I, s:I, s:I, s:I}", "index",
+                     (int)index, "load", info.load_ns / 1e9, "queues",
+                     (int)info.n_rxqs, "batches", (json_int_t)info.batches,
+                     "packets", (json_int_t)info.packets, "cache-lookups",
+                     (json_int_t)info.cache_lookups, "cache-hits",
+                     (json_int_t)info.cache_hits);
 }
 
 struct rxq_view_ctx {
@@ -376,9 +380,9 @@ add_rxq_view(const struct vsw_rxq *rxq, void *ctx_)
 
     json_array_append_new(
         json_object_get(worker, "rxqs"),
-        json_pack("{s:s, s:i, s:f, s:I}", "port", port ? port->name : "?",
+        json_pack("{s:s, s:i, s:f, s:I, s:b}", "port", port ? port->name : "?",
                   "queue", (int)rxq->queue, "load", rxq->load_ns / 1e9, "pps",
-                  (json_int_t)rxq->load_pps));
+                  (json_int_t)rxq->load_pps, "pinned", rxq->pinned));
 }
 
 static int
@@ -401,6 +405,51 @@ rpc_dp_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
     vsw_datapath_for_each_rxq(mgr->dp, add_rxq_view, &ctx);
     *result = json_pack("{s:b, s:o}", "busy-poll", mgr->busy_poll, "workers",
                         ctx.workers);
+    return 0;
+}
+
+static int
+rpc_dp_pin_queue(json_t *params, json_t **result, struct vsw_rpc_error *err,
+                 void *mgr_)
+{
+    static const char *const keys[] = {"port", "queue", "worker", NULL};
+    struct vsw_manager *mgr = mgr_;
+    struct mgr_port *port;
+    long long queue = 0;
+    long long worker = 0;
+    int error;
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        get_port(mgr, params, "port", &port, err) ||
+        vsw_rpc_get_int(params, "queue", true, 0, VSW_NETDEV_MAX_QUEUES - 1,
+                        &queue, err) ||
+        vsw_rpc_get_int(params, "worker", true, 0,
+                        vsw_datapath_n_workers(mgr->dp) - 1, &worker, err)) {
+        return -1;
+    }
+    if (!port->rt) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "port '%s' has no device now", port->name);
+    }
+    if (queue >= port->rt->n_rxqs) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "port '%s' has queues 0 to %u", port->name,
+                             port->rt->n_rxqs - 1);
+    }
+    error = vsw_datapath_pin_rxq(mgr->dp, port->rt, (unsigned)queue,
+                                 (unsigned)worker);
+    if (error == -EBUSY) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "queue %lld of port '%s' is being moved; try "
+                             "again",
+                             queue, port->name);
+    }
+    if (error) {
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "%s",
+                             strerror(-error));
+    }
+    event_active(mgr->reclaim, 0, 0);
     return 0;
 }
 
@@ -453,6 +502,7 @@ static const struct vsw_rpc_method manager_methods[] = {
     {"fdb.flush", rpc_fdb_flush, true},
     {"system.status", rpc_system_status, false},
     {"dp.show", rpc_dp_show, false},
+    {"dp.pin-queue", rpc_dp_pin_queue, true},
 };
 
 int

@@ -183,8 +183,13 @@ class Topology:
         return name
 
     def veth(self):
+        """A veth pair; the first end, which stays in the daemon's
+        namespace as an uplink, is kept out of the host's IP stack so the
+        host never answers for the switch's segment."""
         a, b = self.ifname("ua"), self.ifname("ub")
         sh(["ip", "link", "add", a, "type", "veth", "peer", "name", b])
+        sh(["sysctl", "-q", "-w", f"net.ipv6.conf.{a}.disable_ipv6=1"])
+        sh(["sysctl", "-q", "-w", f"net.ipv4.conf.{a}.arp_ignore=8"])
         sh(["ip", "link", "set", a, "up"])
         return a, b
 

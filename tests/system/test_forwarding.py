@@ -14,15 +14,15 @@ from conftest import RpcError, add_vm, ping, sh, wait_for
 
 def test_same_vlan_pings_and_cross_vlan_does_not(daemon, topo):
     daemon.rpc("switch.add", name="sw0")
-    vm1, _ = add_vm(daemon, topo, "sw0", "vm1", "192.0.2.1", vlan=10)
-    vm2, _ = add_vm(daemon, topo, "sw0", "vm2", "192.0.2.2", vlan=10)
-    vm3, _ = add_vm(daemon, topo, "sw0", "vm3", "192.0.2.3", vlan=20)
-    vm4, _ = add_vm(daemon, topo, "sw0", "vm4", "192.0.2.4", vlan=20)
+    vm1, _ = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1", vlan=10)
+    vm2, _ = add_vm(daemon, topo, "sw0", "vm2", "198.18.0.2", vlan=10)
+    vm3, _ = add_vm(daemon, topo, "sw0", "vm3", "198.18.0.3", vlan=20)
+    vm4, _ = add_vm(daemon, topo, "sw0", "vm4", "198.18.0.4", vlan=20)
 
-    assert ping(vm1, "192.0.2.2")
-    assert ping(vm3, "192.0.2.4")
-    assert not ping(vm1, "192.0.2.3", count=2)
-    assert not ping(vm2, "192.0.2.4", count=2)
+    assert ping(vm1, "198.18.0.2")
+    assert ping(vm3, "198.18.0.4")
+    assert not ping(vm1, "198.18.0.3", count=2)
+    assert not ping(vm2, "198.18.0.4", count=2)
     # VLAN 20 never saw a frame of VLAN 10's conversation: nothing of vm1's
     # ARP broadcasts reached vm3 or vm4.
     assert daemon.stats("vm1")["rx-packets"] > 0
@@ -33,11 +33,11 @@ def test_same_vlan_pings_and_cross_vlan_does_not(daemon, topo):
 
 def test_iperf3_between_vms(daemon, topo):
     daemon.rpc("switch.add", name="sw0")
-    vm1, _ = add_vm(daemon, topo, "sw0", "vm1", "192.0.2.1")
-    vm2, _ = add_vm(daemon, topo, "sw0", "vm2", "192.0.2.2")
+    vm1, _ = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1")
+    vm2, _ = add_vm(daemon, topo, "sw0", "vm2", "198.18.0.2")
     sh(["iperf3", "-s", "-D", "-1", "-p", "5201"], ns=vm2)
     time.sleep(0.3)
-    res = sh(["iperf3", "-c", "192.0.2.2", "-p", "5201", "-t", "2", "-J"],
+    res = sh(["iperf3", "-c", "198.18.0.2", "-p", "5201", "-t", "2", "-J"],
              ns=vm1, timeout=30)
     report = json.loads(res.stdout)
     received = report["end"]["sum_received"]["bytes"]
@@ -48,33 +48,33 @@ def test_iperf3_between_vms(daemon, topo):
 def test_learning_stops_flooding(daemon, topo):
     daemon.rpc("switch.add", name="sw0")
     macs = {n: f"02:00:00:00:00:0{n}" for n in (1, 2, 3)}
-    vm1, if1 = add_vm(daemon, topo, "sw0", "vm1", "192.0.2.1", mac=macs[1])
-    vm2, if2 = add_vm(daemon, topo, "sw0", "vm2", "192.0.2.2", mac=macs[2])
-    add_vm(daemon, topo, "sw0", "vm3", "192.0.2.3", mac=macs[3])
+    vm1, if1 = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1", mac=macs[1])
+    vm2, if2 = add_vm(daemon, topo, "sw0", "vm2", "198.18.0.2", mac=macs[2])
+    add_vm(daemon, topo, "sw0", "vm3", "198.18.0.3", mac=macs[3])
     # Static neighbours: no ARP broadcasts, only unicast.
-    sh(["ip", "neigh", "add", "192.0.2.2", "lladdr", macs[2], "dev", if1,
+    sh(["ip", "neigh", "add", "198.18.0.2", "lladdr", macs[2], "dev", if1,
         "nud", "permanent"], ns=vm1)
-    sh(["ip", "neigh", "add", "192.0.2.1", "lladdr", macs[1], "dev", if2,
+    sh(["ip", "neigh", "add", "198.18.0.1", "lladdr", macs[1], "dev", if2,
         "nud", "permanent"], ns=vm2)
     before = daemon.stats("vm3")["tx-packets"]
 
     # The first echo request goes to an unknown MAC: flooded, vm3 sees it.
-    assert ping(vm1, "192.0.2.2", count=1)
+    assert ping(vm1, "198.18.0.2", count=1)
     flooded = daemon.stats("vm3")["tx-packets"] - before
     assert flooded >= 1
 
     # Both MACs are learned now: 20 more exchanges never reach vm3.
     before = daemon.stats("vm3")["tx-packets"]
-    assert ping(vm1, "192.0.2.2", count=20)
+    assert ping(vm1, "198.18.0.2", count=20)
     assert daemon.stats("vm3")["tx-packets"] == before
     assert daemon.stats("vm2")["tx-packets"] >= 20
 
 
 def test_mac_ageing(daemon, topo):
     daemon.rpc("switch.add", name="sw0", mac_ageing=2)
-    vm1, _ = add_vm(daemon, topo, "sw0", "vm1", "192.0.2.1")
-    add_vm(daemon, topo, "sw0", "vm2", "192.0.2.2")
-    assert ping(vm1, "192.0.2.2", count=1)
+    vm1, _ = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1")
+    add_vm(daemon, topo, "sw0", "vm2", "198.18.0.2")
+    assert ping(vm1, "198.18.0.2", count=1)
     learned_at = time.monotonic()
     assert daemon.rpc("fdb.show", switch="sw0")["count"] == 2
 
@@ -86,8 +86,8 @@ def test_mac_ageing(daemon, topo):
 
 def test_trunk_uplink_carries_tagged_frames(daemon, topo):
     daemon.rpc("switch.add", name="sw0")
-    vm1, _ = add_vm(daemon, topo, "sw0", "vm1", "192.0.2.1", vlan=10)
-    vm2, _ = add_vm(daemon, topo, "sw0", "vm2", "198.51.100.1", vlan=20)
+    vm1, _ = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1", vlan=10)
+    vm2, _ = add_vm(daemon, topo, "sw0", "vm2", "198.19.0.1", vlan=20)
     up, peer = topo.veth()
     daemon.rpc("port.add", switch="sw0", name="up0", type="uplink",
                ifname=up, vlan_mode="trunk", trunks="10,20")
@@ -98,8 +98,8 @@ def test_trunk_uplink_carries_tagged_frames(daemon, topo):
     responder = subprocess.Popen(
         ["ip", "netns", "exec", host, "/usr/bin/python3",
          str(Path(__file__).parent / "vlan_host.py"), peer,
-         "10:192.0.2.100:02:00:00:00:10:64",
-         "20:198.51.100.100:02:00:00:00:20:64"],
+         "10:198.18.0.100:02:00:00:00:10:64",
+         "20:198.19.0.100:02:00:00:00:20:64"],
         stdout=subprocess.PIPE, text=True)
     try:
         assert responder.stdout.readline().strip() == "ready"
@@ -108,17 +108,17 @@ def test_trunk_uplink_carries_tagged_frames(daemon, topo):
              "4", "-i", peer, "icmp"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         time.sleep(1)
-        assert ping(vm1, "192.0.2.100", count=2)
-        assert ping(vm2, "198.51.100.100", count=2)
+        assert ping(vm1, "198.18.0.100", count=2)
+        assert ping(vm2, "198.19.0.100", count=2)
         seen, _ = capture.communicate(timeout=10)
         # On the wire each VLAN's frames carry their own tag.
         assert "vlan 10" in seen and "vlan 20" in seen, seen
         # The trunk keeps VLANs apart: VLAN 10 cannot reach VLAN 20.
-        assert not ping(vm1, "198.51.100.100", count=2)
+        assert not ping(vm1, "198.19.0.100", count=2)
         # A VLAN the trunk no longer allows is dropped and counted.
         daemon.rpc("port.set", name="up0", trunks="10")
-        assert not ping(vm2, "198.51.100.100", count=2)
-        assert ping(vm1, "192.0.2.100", count=1)
+        assert not ping(vm2, "198.19.0.100", count=2)
+        assert ping(vm1, "198.18.0.100", count=1)
     finally:
         responder.kill()
         responder.wait()
@@ -129,19 +129,19 @@ def test_trunk_uplink_carries_tagged_frames(daemon, topo):
 def test_restart_after_kill9_restores_ports(daemon_factory, topo):
     daemon = daemon_factory()
     daemon.rpc("switch.add", name="sw0", mac_ageing=120)
-    vm1, if1 = add_vm(daemon, topo, "sw0", "vm1", "192.0.2.1", vlan=10)
-    vm2, if2 = add_vm(daemon, topo, "sw0", "vm2", "192.0.2.2", vlan=10)
+    vm1, if1 = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1", vlan=10)
+    vm2, if2 = add_vm(daemon, topo, "sw0", "vm2", "198.18.0.2", vlan=10)
     # One VM renames its interface, as container runtimes do.
     sh(["ip", "-n", vm2, "link", "set", if2, "down"])
     sh(["ip", "-n", vm2, "link", "set", if2, "name", "eth0"])
     sh(["ip", "-n", vm2, "link", "set", "eth0", "up"])
-    assert ping(vm1, "192.0.2.2")
+    assert ping(vm1, "198.18.0.2")
     ports_before = daemon.rpc("port.list")["ports"]
 
     daemon.kill9()
     # The VMs keep their interfaces while no daemon runs.
     assert "NO-CARRIER" in sh(["ip", "-n", vm1, "link", "show", if1]).stdout
-    assert not ping(vm1, "192.0.2.2", count=1)
+    assert not ping(vm1, "198.18.0.2", count=1)
 
     daemon.start()
     ports_after = daemon.rpc("port.list")["ports"]
@@ -151,14 +151,14 @@ def test_restart_after_kill9_restores_ports(daemon_factory, topo):
         for p in ports_before]
     assert daemon.rpc("switch.get", name="sw0")["mac-ageing"] == 120
     # Same devices, not re-plumbed: the addresses are still there.
-    assert ping(vm1, "192.0.2.2")
-    assert "192.0.2.1/24" in sh(["ip", "-n", vm1, "addr", "show",
+    assert ping(vm1, "198.18.0.2")
+    assert "198.18.0.1/24" in sh(["ip", "-n", vm1, "addr", "show",
                                  if1]).stdout
 
 
 def test_port_del_removes_tap_and_pin(daemon, topo):
     daemon.rpc("switch.add", name="sw0")
-    vm1, if1 = add_vm(daemon, topo, "sw0", "vm1", "192.0.2.1")
+    vm1, if1 = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1")
     pin = daemon.state_dir / "netns" / "vm1"
     wait_for(pin.exists)
     daemon.rpc("port.del", name="vm1")
@@ -209,7 +209,7 @@ BAD_CALLS = [
 
 def test_bad_params_change_nothing(daemon, topo):
     daemon.rpc("switch.add", name="sw0")
-    add_vm(daemon, topo, "sw0", "vm1", "192.0.2.1", vlan=10)
+    add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1", vlan=10)
     config = daemon.state_dir / "config.json"
     saved = config.read_text()
     state = (daemon.rpc("switch.list"), daemon.rpc("port.list"))

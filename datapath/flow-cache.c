@@ -1,0 +1,184 @@
+#include "flow-cache.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Flags that say something about the frame's structure and so may change
+ * a decision; length-related ones (padding, truncation of a frame that
+ * is otherwise the flow's) are left out so that frames of one flow share
+ * an entry. */
+#define DECISION_FLAGS                                                        \
+    (VSW_FLOW_F_IP_OPTIONS | VSW_FLOW_F_FRAGMENT |                            \
+     VSW_FLOW_F_LATER_FRAGMENT | VSW_FLOW_F_IPV6_CHAIN_INCOMPLETE |           \
+     VSW_FLOW_F_IPV6_UNKNOWN_NH | VSW_FLOW_F_TOO_MANY_VLANS |                 \
+     VSW_FLOW_F_L3_MALFORMED | VSW_FLOW_F_L4_MALFORMED |                      \
+     VSW_FLOW_F_ATOMIC_FRAGMENT | VSW_FLOW_F_L3_TRUNCATED |                   \
+     VSW_FLOW_F_L4_TRUNCATED)
+
+struct vsw_flow_cache {
+    uint32_t set_mask;                    /* sets - 1 */
+    struct vsw_flow_cache_entry *entries; /* sets * WAYS */
+    uint8_t *next_victim;                 /* per set: way to replace next */
+    _Atomic uint64_t lookups;             /* statistics, read by the */
+    _Atomic uint64_t hits;                /* control thread */
+    _Atomic uint64_t inserts;
+};
+
+struct vsw_flow_cache *
+vsw_flow_cache_create(uint32_t n_sets)
+{
+    struct vsw_flow_cache *cache;
+
+    if (!n_sets || (n_sets & (n_sets - 1))) {
+        return NULL;
+    }
+    cache = calloc(1, sizeof *cache);
+    if (!cache) {
+        return NULL;
+    }
+    cache->set_mask = n_sets - 1;
+    cache->entries =
+        calloc((size_t)n_sets * VSW_FLOW_CACHE_WAYS, sizeof *cache->entries);
+    cache->next_victim = calloc(n_sets, 1);
+    if (!cache->entries || !cache->next_victim) {
+        vsw_flow_cache_destroy(cache);
+        return NULL;
+    }
+    return cache;
+}
+
+void
+vsw_flow_cache_destroy(struct vsw_flow_cache *cache)
+{
+    if (cache) {
+        free(cache->entries);
+        free(cache->next_victim);
+        free(cache);
+    }
+}
+
+/* A multiply-xorshift hash of the key, 8 bytes at a time. */
+static uint64_t
+hash_key(const struct vsw_flow_cache_key *key)
+{
+    const uint8_t *p = (const uint8_t *)key;
+    uint64_t h = UINT64_C(0x9e3779b97f4a7c15);
+    size_t i;
+
+    for (i = 0; i + 8 <= sizeof *key; i += 8) {
+        uint64_t word;
+
+        memcpy(&word, p + i, 8);
+        h = (h ^ word) * UINT64_C(0xff51afd7ed558ccd);
+        h ^= h >> 32;
+    }
+    for (; i < sizeof *key; i++) {
+        h = (h ^ p[i]) * UINT64_C(0xc4ceb9fe1a85ec53);
+    }
+    h ^= h >> 29;
+    return h ? h : 1;
+}
+
+uint64_t
+vsw_flow_cache_key_init(struct vsw_flow_cache_key *key,
+                        const struct vsw_flow_key *flow, uint32_t in_port_id)
+{
+    /* Zeroed first so that padding bytes compare and hash equal. */
+    memset(key, 0, sizeof *key);
+    key->in_port_id = in_port_id;
+    key->flags = flow->flags & DECISION_FLAGS;
+    memcpy(key->eth_dst, flow->eth_dst, sizeof key->eth_dst);
+    memcpy(key->eth_src, flow->eth_src, sizeof key->eth_src);
+    key->eth_type = flow->eth_type;
+    key->n_vlans = flow->n_vlans;
+    key->ip_proto = flow->ip_proto;
+    memcpy(key->vlan_tpid, flow->vlan_tpid, sizeof key->vlan_tpid);
+    memcpy(key->vlan_tci, flow->vlan_tci, sizeof key->vlan_tci);
+    memcpy(key->ip_src, flow->ip_src, sizeof key->ip_src);
+    memcpy(key->ip_dst, flow->ip_dst, sizeof key->ip_dst);
+    key->tp_src = flow->tp_src;
+    key->tp_dst = flow->tp_dst;
+    key->arp_op = flow->arp_op;
+    key->icmp_type = flow->icmp_type;
+    key->icmp_code = flow->icmp_code;
+    return hash_key(key);
+}
+
+static struct vsw_flow_cache_entry *
+cache_set(struct vsw_flow_cache *cache, uint64_t hash)
+{
+    return &cache->entries[(hash & cache->set_mask) * VSW_FLOW_CACHE_WAYS];
+}
+
+/* Only the owning worker writes the statistics. */
+static void
+count(_Atomic uint64_t *counter)
+{
+    atomic_store_explicit(
+        counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+}
+
+struct vsw_flow_cache_entry *
+vsw_flow_cache_lookup(struct vsw_flow_cache *cache,
+                      const struct vsw_flow_cache_key *key, uint64_t hash,
+                      uint64_t snap_gen, uint64_t fdb_gen)
+{
+    struct vsw_flow_cache_entry *set = cache_set(cache, hash);
+
+    count(&cache->lookups);
+    for (int way = 0; way < VSW_FLOW_CACHE_WAYS; way++) {
+        struct vsw_flow_cache_entry *e = &set[way];
+
+        if (e->hash == hash && e->snap_gen == snap_gen &&
+            e->fdb_gen == fdb_gen && !memcmp(&e->key, key, sizeof *key)) {
+            count(&cache->hits);
+            return e;
+        }
+    }
+    return NULL;
+}
+
+struct vsw_flow_cache_entry *
+vsw_flow_cache_insert(struct vsw_flow_cache *cache,
+                      const struct vsw_flow_cache_key *key, uint64_t hash,
+                      uint64_t snap_gen, uint64_t fdb_gen, int64_t now_ms,
+                      const struct vsw_flow_cache_action *action)
+{
+    uint32_t set_index = (uint32_t)(hash & cache->set_mask);
+    struct vsw_flow_cache_entry *set = cache_set(cache, hash);
+    struct vsw_flow_cache_entry *e = NULL;
+
+    /* Reuse the flow's own stale entry or an empty way before evicting. */
+    for (int way = 0; way < VSW_FLOW_CACHE_WAYS && !e; way++) {
+        if (!set[way].hash || (set[way].hash == hash &&
+                               !memcmp(&set[way].key, key, sizeof *key))) {
+            e = &set[way];
+        }
+    }
+    if (!e) {
+        e = &set[cache->next_victim[set_index]];
+        cache->next_victim[set_index] =
+            (cache->next_victim[set_index] + 1) % VSW_FLOW_CACHE_WAYS;
+    }
+    count(&cache->inserts);
+    memcpy(&e->key, key, sizeof e->key);
+    e->hash = hash;
+    e->snap_gen = snap_gen;
+    e->fdb_gen = fdb_gen;
+    e->learned_ms = now_ms;
+    e->action = *action;
+    return e;
+}
+
+void
+vsw_flow_cache_get_stats(const struct vsw_flow_cache *cache,
+                         struct vsw_flow_cache_stats *stats)
+{
+    stats->lookups =
+        atomic_load_explicit(&cache->lookups, memory_order_relaxed);
+    stats->hits = atomic_load_explicit(&cache->hits, memory_order_relaxed);
+    stats->inserts =
+        atomic_load_explicit(&cache->inserts, memory_order_relaxed);
+}

@@ -1,0 +1,109 @@
+/*
+ * The flow cache: each worker remembers what the pipeline decided for a
+ * flow, so the full ingress pipeline runs once per flow and later frames
+ * of the flow take the cached decision.
+ *
+ * Key: the input port and every field of the parsed flow key that any
+ * stage decides on (addresses, VLAN tags, protocol, ports, ICMP type, ARP
+ * opcode and the structural flags), not lengths or offsets, which change
+ * from frame to frame of one flow.
+ *
+ * Staleness: an entry records the generation of the configuration
+ * snapshot and of the input switch's MAC table it was made under, and is
+ * only used while both are unchanged.  Any configuration change, and any
+ * MAC added, moved or removed, therefore retires every entry it could
+ * affect before the next frame is looked up; no frame ever gets a verdict
+ * from an older configuration.
+ *
+ * Size: a fixed number of entries per worker, 4-way set associative with
+ * least-recently-filled replacement; a flood of new flows only evicts.
+ *
+ * Threads: one cache per worker, used by that worker only; no locks.
+ */
+#ifndef VSW_FLOW_CACHE_H
+#define VSW_FLOW_CACHE_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "flow.h"
+
+#define VSW_FLOW_CACHE_WAYS 4
+
+/* The part of a flow that decides its fate. */
+struct vsw_flow_cache_key {
+    uint32_t in_port_id;                    /* input port */
+    uint32_t flags;                         /* structural VSW_FLOW_F_* flags */
+    uint8_t eth_dst[6];                     /* destination MAC */
+    uint8_t eth_src[6];                     /* source MAC */
+    uint16_t eth_type;                      /* ethertype after recorded tags */
+    uint8_t n_vlans;                        /* tags seen */
+    uint8_t ip_proto;                       /* upper-layer protocol */
+    uint16_t vlan_tpid[VSW_FLOW_MAX_VLANS]; /* tag types */
+    uint16_t vlan_tci[VSW_FLOW_MAX_VLANS];  /* tag contents */
+    uint8_t ip_src[16];                     /* source address */
+    uint8_t ip_dst[16];                     /* destination address */
+    uint16_t tp_src;                        /* transport source port */
+    uint16_t tp_dst;                        /* transport destination port */
+    uint16_t arp_op;                        /* ARP opcode */
+    uint8_t icmp_type;                      /* ICMP type */
+    uint8_t icmp_code;                      /* ICMP code */
+};
+
+/* What the pipeline decided for a flow. */
+struct vsw_flow_cache_action {
+    int16_t drop_reason;  /* enum vsw_drop_reason, or -1: forward */
+    uint16_t vlan;        /* VLAN the frames belong to */
+    uint8_t pcp;          /* their priority */
+    uint8_t tag_len;      /* ingress tag bytes left out on egress */
+    uint32_t out_port_id; /* the one destination port, when forwarding */
+};
+
+struct vsw_flow_cache_entry {
+    struct vsw_flow_cache_key key;       /* the flow */
+    uint64_t hash;                       /* hash of 'key', 0 = empty */
+    uint64_t snap_gen;                   /* snapshot generation */
+    uint64_t fdb_gen;                    /* MAC table generation */
+    int64_t learned_ms;                  /* when its source MAC was last
+                                            (re)learned */
+    struct vsw_flow_cache_action action; /* the decision */
+};
+
+struct vsw_flow_cache;
+
+/* Creates a cache of 'n_sets' (a power of two) sets of
+ * VSW_FLOW_CACHE_WAYS entries.  Returns NULL on allocation failure. */
+struct vsw_flow_cache *vsw_flow_cache_create(uint32_t n_sets);
+void vsw_flow_cache_destroy(struct vsw_flow_cache *cache);
+
+/* Fills 'key' from the parsed 'flow' of a frame received on 'in_port_id'
+ * and returns its hash (never 0). */
+uint64_t vsw_flow_cache_key_init(struct vsw_flow_cache_key *key,
+                                 const struct vsw_flow_key *flow,
+                                 uint32_t in_port_id);
+
+/* The entry for 'key' made under generations 'snap_gen' and 'fdb_gen', or
+ * NULL on a miss. */
+struct vsw_flow_cache_entry *
+vsw_flow_cache_lookup(struct vsw_flow_cache *cache,
+                      const struct vsw_flow_cache_key *key, uint64_t hash,
+                      uint64_t snap_gen, uint64_t fdb_gen);
+
+/* Records 'action' for 'key', replacing an older entry of its set.
+ * Returns the entry. */
+struct vsw_flow_cache_entry *
+vsw_flow_cache_insert(struct vsw_flow_cache *cache,
+                      const struct vsw_flow_cache_key *key, uint64_t hash,
+                      uint64_t snap_gen, uint64_t fdb_gen, int64_t now_ms,
+                      const struct vsw_flow_cache_action *action);
+
+/* Lookups, hits and insertions so far. */
+struct vsw_flow_cache_stats {
+    uint64_t lookups; /* vsw_flow_cache_lookup() calls */
+    uint64_t hits;    /* of which found a valid entry */
+    uint64_t inserts; /* vsw_flow_cache_insert() calls */
+};
+void vsw_flow_cache_get_stats(const struct vsw_flow_cache *cache,
+                              struct vsw_flow_cache_stats *stats);
+
+#endif /* VSW_FLOW_CACHE_H */
