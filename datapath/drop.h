@@ -23,6 +23,8 @@
       "no other port is a member of the frame's VLAN")                        \
     X(PORT_DOWN, "port-down", "the VM took its interface down")               \
     X(TX_ERROR, "tx-error", "the kernel refused the frame on transmit")       \
+    X(SEGMENTATION, "segmentation-failed",                                    \
+      "a large segment could not be split for a port without offloads")       \
     X(PORT_GONE, "port-gone", "port removed while the frame was in flight")
 
 enum vsw_drop_reason {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fdb.h"
+#include "gso.h"
 #include "flow.h"
 #include "vlan.h"
 
@@ -154,29 +155,114 @@ stage_vlan_egress(struct vsw_txq *txq)
     }
 }
 
-/* Egress stage "tx". */
+/* Frames on the wire for 'pkt': its segments when it is a GSO packet. */
 static void
-stage_tx(struct vsw_pipeline *pl, struct vsw_txq *txq)
+wire_size(const struct vsw_packet *pkt, uint32_t *packets, uint64_t *bytes)
+{
+    if (pkt->vnet.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+        *packets = 1;
+        *bytes = pkt->len;
+    } else {
+        vsw_gso_wire_size(pkt->data, pkt->len, &pkt->vnet, packets, bytes);
+    }
+}
+
+/* Sends 'n' items of 'items' through 'txq''s port and counts the result:
+ * wire packets and bytes for what went out, a drop for each refusal. */
+static void
+tx_items(struct vsw_pipeline *pl, struct vsw_txq *txq,
+         const struct vsw_tx_item *items, int n)
 {
     struct vsw_port_stats *stats = &txq->port->rt->stats[pl->worker];
     struct vsw_netdev *netdev = txq->port->rt->netdev;
+    uint64_t packets = 0;
     uint64_t bytes = 0;
     int error;
-    int sent = vsw_netdev_tx(netdev, pl->worker % netdev->n_queues, txq->items,
-                             txq->n, &error);
+    int sent =
+        vsw_netdev_tx(netdev, pl->worker % netdev->n_queues, items, n, &error);
 
     for (int i = 0; i < sent; i++) {
-        bytes += vsw_tx_item_len(&txq->items[i]);
+        int delta = (int)vsw_tx_item_len(&items[i]) - (int)items[i].pkt->len;
+        uint32_t segs;
+        uint64_t len;
+
+        wire_size(items[i].pkt, &segs, &len);
+        packets += segs;
+        bytes += len + (int64_t)delta * segs;
     }
-    vsw_counter_add(&stats->tx_packets, sent);
+    vsw_counter_add(&stats->tx_packets, packets);
     vsw_counter_add(&stats->tx_bytes, bytes);
-    for (int i = sent; i < txq->n; i++) {
+    for (int i = sent; i < n; i++) {
         /* A TAP whose interface the VM has taken down refuses frames
          * with EIO; that is the VM's choice, not a switch failure. */
         vsw_counter_add(&stats->drops[error == EIO ? VSW_DROP_PORT_DOWN
                                                    : VSW_DROP_TX_ERROR],
                         1);
     }
+}
+
+/* Sends a GSO packet through a port without offloads: as the wire frames
+ * it stands for, segmented and checksummed in software. */
+static void
+tx_segmented(struct vsw_pipeline *pl, struct vsw_txq *txq,
+             const struct vsw_tx_item *item)
+{
+    const struct vsw_packet *pkt = item->pkt;
+    struct vsw_gso_out *out = pl->gso;
+    struct vsw_tx_item items[VSW_BATCH_SIZE];
+
+    if (vsw_gso_segment(pkt->data, pkt->len, &pkt->vnet, out)) {
+        vsw_counter_add(
+            &txq->port->rt->stats[pl->worker].drops[VSW_DROP_SEGMENTATION], 1);
+        return;
+    }
+    for (size_t done = 0; done < out->n;) {
+        int n = 0;
+
+        for (; n < VSW_BATCH_SIZE && done < out->n; n++, done++) {
+            struct vsw_packet *seg = &pl->segments[n];
+
+            seg->data = out->buf + out->seg[done].offset;
+            seg->len = out->seg[done].len;
+            seg->ingress_tag_len = pkt->ingress_tag_len;
+            memset(&seg->vnet, 0, sizeof seg->vnet);
+            items[n] = *item;
+            items[n].pkt = seg;
+        }
+        tx_items(pl, txq, items, n);
+    }
+}
+
+/* Egress stage "tx".  A port without offloads gets plain frames: GSO
+ * packets segmented, partial checksums completed. */
+static void
+stage_tx(struct vsw_pipeline *pl, struct vsw_txq *txq)
+{
+    struct vsw_netdev *netdev = txq->port->rt->netdev;
+    int kept = 0;
+
+    if (netdev->offloads) {
+        tx_items(pl, txq, txq->items, txq->n);
+        return;
+    }
+    for (int i = 0; i < txq->n; i++) {
+        struct vsw_packet *pkt = txq->items[i].pkt;
+
+        if (pkt->vnet.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+            tx_segmented(pl, txq, &txq->items[i]);
+            continue;
+        }
+        /* Completing in place is right for every destination of a
+         * flooded frame: a full checksum is valid everywhere. */
+        if (vsw_csum_complete(pkt->data, pkt->len, &pkt->vnet)) {
+            vsw_counter_add(
+                &txq->port->rt->stats[pl->worker].drops[VSW_DROP_SEGMENTATION],
+                1);
+            continue;
+        }
+        txq->items[kept++] = txq->items[i];
+    }
+    tx_items(pl, txq, txq->items, kept);
 }
 
 static void
@@ -270,6 +356,7 @@ vsw_pipeline_process(struct vsw_pipeline *pl,
     uint64_t hashes[VSW_BATCH_SIZE];
     struct vsw_packet_batch misses = {.count = 0};
     int verdicts[VSW_BATCH_SIZE];
+    uint64_t packets = 0;
     uint64_t bytes = 0;
 
     pl->snap = snap;
@@ -278,9 +365,14 @@ vsw_pipeline_process(struct vsw_pipeline *pl,
     /* Before any lookup of this batch: see vsw_fdb_generation(). */
     pl->fdb_gen = vsw_fdb_generation(in_port->sw->fdb);
     for (int i = 0; i < batch->count; i++) {
-        bytes += batch->pkts[i]->len;
+        uint32_t segs;
+        uint64_t len;
+
+        wire_size(batch->pkts[i], &segs, &len);
+        packets += segs;
+        bytes += len;
     }
-    vsw_counter_add(&stats->rx_packets, batch->count);
+    vsw_counter_add(&stats->rx_packets, packets);
     vsw_counter_add(&stats->rx_bytes, bytes);
 
     for (int i = 0; i < batch->count; i++) {
@@ -350,8 +442,9 @@ vsw_pipeline_create(unsigned worker)
     }
     pl->worker = worker;
     pl->cache = vsw_flow_cache_create(FLOW_CACHE_SETS);
-    if (!pl->cache) {
-        free(pl);
+    pl->gso = vsw_gso_out_create();
+    if (!pl->cache || !pl->gso) {
+        vsw_pipeline_destroy(pl);
         return NULL;
     }
     return pl;
@@ -365,6 +458,7 @@ vsw_pipeline_destroy(struct vsw_pipeline *pl)
             free(pl->txq_by_slot[i]);
         }
         vsw_flow_cache_destroy(pl->cache);
+        vsw_gso_out_destroy(pl->gso);
         free(pl);
     }
 }

@@ -29,6 +29,7 @@
 
 #include "datapath.h"
 #include "flow-cache.h"
+#include "gso.h"
 #include "packet.h"
 
 #define VSW_STAGE_CONTINUE (-1)
@@ -50,6 +51,9 @@ struct vsw_pipeline {
     struct vsw_txq *txq_by_slot[VSW_MAX_PORTS]; /* allocated on first use */
     unsigned n_active;                          /* txqs with frames queued */
     struct vsw_txq *active[VSW_MAX_PORTS];      /* those txqs */
+    struct vsw_gso_out *gso;                    /* software segmentation
+                                                   output */
+    struct vsw_packet segments[VSW_BATCH_SIZE]; /* views of its frames */
     struct vsw_flow_cache *cache;               /* decisions per flow */
     uint64_t fdb_gen;                           /* input switch's MAC table
                                                    generation, read before
