@@ -370,41 +370,36 @@ sample_loads(struct vsw_datapath *dp, uint64_t interval_ns,
     }
 }
 
-bool
-vsw_datapath_rebalance(struct vsw_datapath *dp, uint64_t interval_ns)
+struct vsw_rxq *
+vsw_rebalance_choose(const uint64_t *worker_load, unsigned n_workers,
+                     struct vsw_rxq *const *rxqs, size_t n_rxqs, unsigned *to)
 {
     /* A worker busier than this share of a second is overloaded, and a
      * move must narrow the gap between two workers by at least this. */
     const uint64_t overloaded = 600000000;
     const uint64_t worthwhile = 200000000;
-    static struct vsw_rxq *rxqs[VSW_MAX_PORTS * 2];
     struct vsw_rxq *best = NULL;
     unsigned hot = 0, cold = 0;
     uint64_t gap;
-    size_t n;
 
-    if (!interval_ns) {
-        return false;
-    }
-    sample_loads(dp, interval_ns, rxqs, &n, sizeof rxqs / sizeof *rxqs);
-    for (unsigned w = 1; w < dp->n_workers; w++) {
-        if (dp->workers[w].load_ns > dp->workers[hot].load_ns) {
+    for (unsigned w = 1; w < n_workers; w++) {
+        if (worker_load[w] > worker_load[hot]) {
             hot = w;
         }
-        if (dp->workers[w].load_ns < dp->workers[cold].load_ns) {
+        if (worker_load[w] < worker_load[cold]) {
             cold = w;
         }
     }
-    if (hot == cold || dp->workers[hot].load_ns < overloaded) {
-        return false;
+    if (hot == cold || worker_load[hot] < overloaded) {
+        return NULL;
     }
-    gap = dp->workers[hot].load_ns - dp->workers[cold].load_ns;
+    gap = worker_load[hot] - worker_load[cold];
     if (gap < worthwhile) {
-        return false;
+        return NULL;
     }
     /* The busiest queue that, moved, still leaves the hot worker at least
      * as loaded as the cold one: no ping-pong. */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n_rxqs; i++) {
         struct vsw_rxq *rxq = rxqs[i];
 
         if (rxq->worker == hot && !rxq->pinned && rxq->load_ns &&
@@ -414,13 +409,37 @@ vsw_datapath_rebalance(struct vsw_datapath *dp, uint64_t interval_ns)
         }
     }
     if (!best || best->load_ns < worthwhile / 4) {
+        return NULL;
+    }
+    *to = cold;
+    return best;
+}
+
+bool
+vsw_datapath_rebalance(struct vsw_datapath *dp, uint64_t interval_ns)
+{
+    static struct vsw_rxq *rxqs[VSW_MAX_PORTS * 2];
+    uint64_t loads[VSW_MAX_WORKERS];
+    struct vsw_rxq *rxq;
+    unsigned to;
+    size_t n;
+
+    if (!interval_ns) {
+        return false;
+    }
+    sample_loads(dp, interval_ns, rxqs, &n, sizeof rxqs / sizeof *rxqs);
+    for (unsigned w = 0; w < dp->n_workers; w++) {
+        loads[w] = dp->workers[w].load_ns;
+    }
+    rxq = vsw_rebalance_choose(loads, dp->n_workers, rxqs, n, &to);
+    if (!rxq) {
         return false;
     }
     VSW_INFO("moving receive queue %u of port %u from worker %u to worker "
              "%u (loads %.0f%% and %.0f%%)",
-             best->queue, best->rt->id, hot, cold,
-             dp->workers[hot].load_ns / 1e7, dp->workers[cold].load_ns / 1e7);
-    return !rxq_move(dp, best, cold);
+             rxq->queue, rxq->rt->id, rxq->worker, to,
+             loads[rxq->worker] / 1e7, loads[to] / 1e7);
+    return !rxq_move(dp, rxq, to);
 }
 
 int

@@ -175,6 +175,18 @@ void vsw_datapath_detach(struct vsw_datapath *dp, struct vsw_port_rt *rt);
  * moved a queue.  Call about once a second. */
 bool vsw_datapath_rebalance(struct vsw_datapath *dp, uint64_t interval_ns);
 
+/* The rebalancing decision, apart so it can be tested: given each of the
+ * 'n_workers' workers' load (busy ns per second) and the 'n_rxqs' polled
+ * queues 'rxqs' with their loads, returns the queue to move and stores
+ * its new worker in '*to', or returns NULL to leave things be.  A move
+ * happens only when a worker is overloaded (> 60 %), the gap to the idlest
+ * worker is worth closing (> 20 %), and an unpinned queue fits in half the
+ * gap, so that the two workers do not trade places next time. */
+struct vsw_rxq *vsw_rebalance_choose(const uint64_t *worker_load,
+                                     unsigned n_workers,
+                                     struct vsw_rxq *const *rxqs,
+                                     size_t n_rxqs, unsigned *to);
+
 /* Moves queue 'queue' of 'rt' to worker 'worker' and pins it there, so
  * that rebalancing leaves it alone (an operator's placement).  Returns 0,
  * -EINVAL for a queue or worker that does not exist, or -EBUSY while the
