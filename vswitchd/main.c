@@ -48,7 +48,7 @@ usage(FILE *out)
             "                      (default " DEFAULT_STATE_DIR ")\n"
             "  --socket PATH       JSON-RPC socket (default "
             "DIR/vswitchd.sock)\n"
-            "  --pidfile [PATH]    write the pid here (default "
+            "  --pidfile[=PATH]    write the pid here (default "
             "DIR/vswitchd.pid)\n"
             "  --detach            run in the background once ready\n"
             "  --log-file PATH     log here instead of stderr\n"
@@ -316,14 +316,19 @@ main(int argc, char *argv[])
         die("%s", err);
     }
     vsw_manager_set_identity(mgr, opts.socket, start);
+    /* The pidfile before the socket: nothing that can fail comes after
+     * the socket, so a refused start never leaves a socket behind. */
+    write_pidfile(opts.pidfile);
     error = vsw_rpc_server_create(base, opts.socket, NULL, &server);
     if (error) {
-        die("cannot listen on %s: %s", opts.socket, strerror(-error));
+        unlink(opts.pidfile);
+        die("cannot listen on %s: %s", opts.socket,
+            error == -EADDRINUSE ? "another daemon is listening there"
+                                 : strerror(-error));
     }
     if (vsw_manager_register_rpc(mgr, server)) {
         die("cannot register the RPC methods");
     }
-    write_pidfile(opts.pidfile);
 
     sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
     sigint = evsignal_new(base, SIGINT, signal_cb, base);

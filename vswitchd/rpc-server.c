@@ -748,13 +748,28 @@ rpc_accept_retry_cb(evutil_socket_t fd, short what, void *server_)
 static int
 rpc_remove_stale_socket(const char *path)
 {
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
     struct stat st;
+    int fd;
+    int live;
 
     if (lstat(path, &st) < 0) {
         return errno == ENOENT ? 0 : -errno;
     }
     if (!S_ISSOCK(st.st_mode)) {
         return -EEXIST;
+    }
+    /* A socket somebody still accepts on belongs to a running daemon:
+     * taking it over would cut that daemon off from its clients. */
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    live = !connect(fd, (struct sockaddr *)&sun, sizeof sun);
+    close(fd);
+    if (live) {
+        return -EADDRINUSE;
     }
     return unlink(path) < 0 ? -errno : 0;
 }
