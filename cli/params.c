@@ -19,10 +19,13 @@ static const struct param_key {
     const char *key;      /* as the daemon names it */
     enum param_type type; /* what the value must be converted to */
 } param_keys[] = {
-    {"vlan", PARAM_INTEGER},       {"native-vlan", PARAM_INTEGER},
-    {"mac-ageing", PARAM_INTEGER}, {"mac-table-size", PARAM_INTEGER},
-    {"mac-limit", PARAM_INTEGER},  {"offloads", PARAM_BOOLEAN},
-    {"queue", PARAM_INTEGER},      {"worker", PARAM_INTEGER},
+    {"vlan", PARAM_INTEGER},         {"native-vlan", PARAM_INTEGER},
+    {"mac-ageing", PARAM_INTEGER},   {"mac-table-size", PARAM_INTEGER},
+    {"mac-limit", PARAM_INTEGER},    {"offloads", PARAM_BOOLEAN},
+    {"storm-limit", PARAM_INTEGER},  {"pvlan-primary", PARAM_INTEGER},
+    {"mac-spoofing", PARAM_BOOLEAN}, {"dhcp-guard", PARAM_BOOLEAN},
+    {"router-guard", PARAM_BOOLEAN}, {"ieee-priority-tag", PARAM_BOOLEAN},
+    {"queue", PARAM_INTEGER},        {"worker", PARAM_INTEGER},
 };
 
 static const struct param_key *
@@ -146,14 +149,15 @@ vsw_params_from_args(const struct vsw_ctl_context *ctx, int argc,
     int i = 0;
 
     for (; names && names[i] && i < argc; i++) {
-        json_t *string = json_string(argv[i]);
+        /* Positional arguments convert like key=value ones, so that
+         * "dp pin-queue vm1 0 1" sends numbers. */
+        json_t *value = convert_value(names[i], argv[i]);
 
-        if (!string) {
-            status =
-                vsw_ctl_usage_error(ctx, "'%s' is not valid UTF-8", argv[i]);
+        if (!value) {
+            status = VSW_CTL_USAGE;
             break;
         }
-        json_object_set_new(params, names[i], string);
+        json_object_set_new(params, names[i], value);
     }
     if (status == VSW_CTL_OK && i < argc) {
         assert(ctx->command->pairs);

@@ -88,6 +88,7 @@ vsw_dp_snapshot_destroy(struct vsw_dp_snapshot *snap)
             free(sw->ports[j]);
         }
         free(sw->ports);
+        free(sw->pvlan);
         free(sw);
     }
     free(snap->switches);

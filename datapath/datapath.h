@@ -99,10 +99,12 @@ struct vsw_dp_port {
 
 /* A switch as one snapshot sees it. */
 struct vsw_dp_switch {
-    char name[VSW_NAME_MAX];    /* unique across the daemon */
-    struct vsw_fdb *fdb;        /* MAC table (not owned) */
-    size_t n_ports;             /* entries in 'ports' */
-    struct vsw_dp_port **ports; /* owned by the snapshot */
+    char name[VSW_NAME_MAX];     /* unique across the daemon */
+    struct vsw_fdb *fdb;         /* MAC table (not owned) */
+    struct vsw_pvlan_map *pvlan; /* its private VLANs (owned), NULL if it
+                                    has none */
+    size_t n_ports;              /* entries in 'ports' */
+    struct vsw_dp_port **ports;  /* owned by the snapshot */
 };
 
 /* Everything the workers decide with.  Immutable once published. */

@@ -19,6 +19,8 @@
     X(VLAN_NOT_ALLOWED, "vlan-not-allowed",                                   \
       "frame's VLAN is not in the trunk's allowed list")                      \
     X(HAIRPIN, "hairpin", "destination is the port the frame came in on")     \
+    X(PVLAN, "pvlan-isolation",                                               \
+      "private VLAN rules forbid every destination of the frame")             \
     X(NO_EGRESS_PORT, "no-egress-port",                                       \
       "no other port is a member of the frame's VLAN")                        \
     X(PORT_DOWN, "port-down", "the VM took its interface down")               \

@@ -54,6 +54,8 @@ struct vsw_flow_cache_key {
 struct vsw_flow_cache_action {
     int16_t drop_reason;  /* enum vsw_drop_reason, or -1: forward */
     uint16_t vlan;        /* VLAN the frames belong to */
+    uint16_t tag_vid;     /* VLAN id they carry on trunks */
+    uint8_t pvlan_role;   /* enum vsw_pvlan_role */
     uint8_t pcp;          /* their priority */
     uint8_t tag_len;      /* ingress tag bytes left out on egress */
     uint32_t out_port_id; /* the one destination port, when forwarding */

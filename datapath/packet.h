@@ -35,6 +35,9 @@ struct vsw_packet {
     uint16_t vlan;              /* VLAN the frame belongs to inside the switch;
                                    0 = the untagged domain */
     uint8_t pcp;                /* 802.1p priority carried with the frame */
+    uint16_t tag_vid;           /* VLAN id the frame carries on trunks
+                                   (a private VLAN's secondary) */
+    uint8_t pvlan_role;         /* enum vsw_pvlan_role */
     uint8_t ingress_tag_len;    /* bytes of the ingress VLAN tag at offset 12
                                    that egress leaves out (0 or 4) */
     uint32_t out_port_id;       /* the one destination the "forward" stage

@@ -26,16 +26,34 @@ stage_parse(struct vsw_pipeline *pl, struct vsw_packet *pkt)
                : VSW_STAGE_CONTINUE;
 }
 
+/* The VLAN classification 'pkt' carries. */
+static struct vsw_vlan_ingress
+packet_vlan(const struct vsw_packet *pkt)
+{
+    struct vsw_vlan_ingress cls = {
+        .vlan = pkt->vlan,
+        .tag_vid = pkt->tag_vid,
+        .pvlan_role = pkt->pvlan_role,
+        .pcp = pkt->pcp,
+        .tag_len = pkt->ingress_tag_len,
+    };
+
+    return cls;
+}
+
 static int
 stage_vlan_ingress(struct vsw_pipeline *pl, struct vsw_packet *pkt)
 {
     struct vsw_vlan_ingress cls;
-    int verdict = vsw_vlan_classify(&pl->in_port->vlan, &pkt->key, &cls);
+    int verdict = vsw_vlan_classify(&pl->in_port->vlan, pl->in_port->sw->pvlan,
+                                    &pkt->key, &cls);
 
     if (verdict >= 0) {
         return verdict;
     }
     pkt->vlan = cls.vlan;
+    pkt->tag_vid = cls.tag_vid;
+    pkt->pvlan_role = cls.pvlan_role;
     pkt->pcp = cls.pcp;
     pkt->ingress_tag_len = cls.tag_len;
     return VSW_STAGE_CONTINUE;
@@ -81,7 +99,7 @@ txq_push(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
 }
 
 /* The port 'pkt' should go to according to the MAC table, or NULL when
- * it has to be flooded. */
+ * it has to be flooded.  The caller checks that the port may take it. */
 static const struct vsw_dp_port *
 lookup_destination(struct vsw_pipeline *pl, const struct vsw_packet *pkt)
 {
@@ -99,8 +117,7 @@ lookup_destination(struct vsw_pipeline *pl, const struct vsw_packet *pkt)
     /* An entry may name a port that has just been removed or whose VLAN
      * changed; such a destination is as good as unknown. */
     port = pl->snap->by_slot[VSW_FDB_SLOT(id)];
-    if (!port || port->id != id || port->sw != sw ||
-        !vsw_vlan_is_member(&port->vlan, pkt->vlan)) {
+    if (!port || port->id != id || port->sw != sw) {
         return NULL;
     }
     return port;
@@ -111,26 +128,35 @@ stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
 {
     const struct vsw_dp_switch *sw = pl->in_port->sw;
     const struct vsw_dp_port *dst = lookup_destination(pl, pkt);
+    struct vsw_vlan_ingress cls = packet_vlan(pkt);
     unsigned n_out = 0;
 
-    if (dst) {
-        if (dst == pl->in_port) {
-            return VSW_DROP_HAIRPIN;
-        }
+    if (dst && dst == pl->in_port) {
+        return VSW_DROP_HAIRPIN;
+    }
+    if (dst && vsw_vlan_admits(&dst->vlan, &cls)) {
         txq_push(pl, dst, pkt);
         pkt->out_port_id = dst->id;
         return VSW_STAGE_CONSUMED;
     }
+    if (dst && cls.pvlan_role != VSW_PVLAN_NONE) {
+        /* A known station the private VLAN keeps this frame from. */
+        return VSW_DROP_PVLAN;
+    }
+    /* Unknown, or learned on a port whose VLAN has since changed. */
     for (size_t i = 0; i < sw->n_ports; i++) {
         const struct vsw_dp_port *port = sw->ports[i];
 
-        if (port != pl->in_port &&
-            vsw_vlan_is_member(&port->vlan, pkt->vlan)) {
+        if (port != pl->in_port && vsw_vlan_admits(&port->vlan, &cls)) {
             txq_push(pl, port, pkt);
             n_out++;
         }
     }
-    return n_out ? VSW_STAGE_CONSUMED : VSW_DROP_NO_EGRESS_PORT;
+    if (n_out) {
+        return VSW_STAGE_CONSUMED;
+    }
+    return cls.pvlan_role != VSW_PVLAN_NONE ? VSW_DROP_PVLAN
+                                            : VSW_DROP_NO_EGRESS_PORT;
 }
 
 static const struct ingress_stage ingress_stages[] = {
@@ -150,8 +176,10 @@ stage_vlan_egress(struct vsw_txq *txq)
         struct vsw_tx_item *item = &txq->items[i];
         const struct vsw_packet *pkt = item->pkt;
 
-        item->push_tag = vsw_vlan_egress_tagged(vlan, pkt->vlan);
-        item->tci = (uint16_t)(pkt->pcp << 13 | pkt->vlan);
+        struct vsw_vlan_ingress cls = packet_vlan(pkt);
+
+        item->push_tag = vsw_vlan_egress_tagged(vlan, &cls);
+        item->tci = (uint16_t)(pkt->pcp << 13 | pkt->tag_vid);
     }
 }
 
@@ -297,6 +325,8 @@ apply_cached(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
         return false;
     }
     pkt->vlan = action->vlan;
+    pkt->tag_vid = action->tag_vid;
+    pkt->pvlan_role = action->pvlan_role;
     pkt->pcp = action->pcp;
     pkt->ingress_tag_len = action->tag_len;
     /* Keep the source MAC from ageing out; once a second is plenty. */
@@ -401,6 +431,8 @@ vsw_pipeline_process(struct vsw_pipeline *pl,
         struct vsw_flow_cache_action action = {
             .drop_reason = (int16_t)(verdicts[i] >= 0 ? verdicts[i] : -1),
             .vlan = pkt->vlan,
+            .tag_vid = pkt->tag_vid,
+            .pvlan_role = pkt->pvlan_role,
             .pcp = pkt->pcp,
             .tag_len = pkt->ingress_tag_len,
             .out_port_id = pkt->out_port_id,

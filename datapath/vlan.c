@@ -9,6 +9,9 @@ static const char *const mode_names[] = {
     [VSW_VLAN_MODE_UNTAGGED] = "untagged",
     [VSW_VLAN_MODE_ACCESS] = "access",
     [VSW_VLAN_MODE_TRUNK] = "trunk",
+    [VSW_VLAN_MODE_PVLAN_ISOLATED] = "pvlan-isolated",
+    [VSW_VLAN_MODE_PVLAN_COMMUNITY] = "pvlan-community",
+    [VSW_VLAN_MODE_PVLAN_PROMISCUOUS] = "pvlan-promiscuous",
 };
 
 void
@@ -25,8 +28,30 @@ is_vlan_tpid(uint16_t tpid)
            tpid == 0x9100;
 }
 
+bool
+vsw_vlan_is_pvlan(const struct vsw_vlan_config *cfg)
+{
+    return cfg->mode >= VSW_VLAN_MODE_PVLAN_ISOLATED;
+}
+
+/* Places a frame of VLAN 'vid' (from a trunk) in the switch's private
+ * VLANs, if 'vid' belongs to one. */
+static void
+place_in_pvlan(const struct vsw_pvlan_map *map, uint16_t vid,
+               struct vsw_vlan_ingress *out)
+{
+    out->vlan = vid;
+    out->tag_vid = vid;
+    out->pvlan_role = VSW_PVLAN_NONE;
+    if (map && map->primary_of[vid]) {
+        out->vlan = map->primary_of[vid];
+        out->pvlan_role = map->role_of[vid];
+    }
+}
+
 int
 vsw_vlan_classify(const struct vsw_vlan_config *cfg,
+                  const struct vsw_pvlan_map *map,
                   const struct vsw_flow_key *key, struct vsw_vlan_ingress *out)
 {
     bool tagged = key->n_vlans > 0;
@@ -35,6 +60,7 @@ vsw_vlan_classify(const struct vsw_vlan_config *cfg,
 
     out->pcp = tci >> 13;
     out->tag_len = 0;
+    out->pvlan_role = VSW_PVLAN_NONE;
 
     if (!tagged && is_vlan_tpid(key->eth_type)) {
         /* A tag type with no room for the tag. */
@@ -49,14 +75,33 @@ vsw_vlan_classify(const struct vsw_vlan_config *cfg,
             return VSW_DROP_VLAN_TAGGED;
         }
         out->tag_len = tagged ? 4 : 0;
-        out->vlan = cfg->mode == VSW_VLAN_MODE_ACCESS ? cfg->vid : 0;
+        switch (cfg->mode) {
+        case VSW_VLAN_MODE_ACCESS:
+            out->vlan = out->tag_vid = cfg->vid;
+            break;
+        case VSW_VLAN_MODE_PVLAN_ISOLATED:
+        case VSW_VLAN_MODE_PVLAN_COMMUNITY:
+            out->vlan = cfg->pvlan_primary;
+            out->tag_vid = cfg->pvlan_secondary;
+            out->pvlan_role = cfg->mode == VSW_VLAN_MODE_PVLAN_ISOLATED
+                                  ? VSW_PVLAN_ISOLATED
+                                  : VSW_PVLAN_COMMUNITY;
+            break;
+        case VSW_VLAN_MODE_PVLAN_PROMISCUOUS:
+            out->vlan = out->tag_vid = cfg->pvlan_primary;
+            out->pvlan_role = VSW_PVLAN_PROMISCUOUS;
+            break;
+        default:
+            out->vlan = out->tag_vid = 0;
+            break;
+        }
         return -1;
     }
 
     /* On a trunk only an 802.1Q tag selects the VLAN; a frame with an
      * S-tag outside is carried whole in the native VLAN. */
     if (!tagged || key->vlan_tpid[0] != VSW_ETH_TYPE_VLAN) {
-        out->vlan = cfg->native_vid;
+        place_in_pvlan(map, cfg->native_vid, out);
         out->pcp = 0;
         return -1;
     }
@@ -66,13 +111,13 @@ vsw_vlan_classify(const struct vsw_vlan_config *cfg,
         if (key->n_vlans > 1 && is_vlan_tpid(key->vlan_tpid[1])) {
             return VSW_DROP_VLAN_TAGGED;
         }
-        out->vlan = cfg->native_vid;
+        place_in_pvlan(map, cfg->native_vid, out);
         return -1;
     }
     if (vid > VSW_VLAN_MAX || !vsw_vlan_is_member(cfg, vid)) {
         return VSW_DROP_VLAN_NOT_ALLOWED;
     }
-    out->vlan = vid;
+    place_in_pvlan(map, vid, out);
     return -1;
 }
 
@@ -90,15 +135,60 @@ vsw_vlan_is_member(const struct vsw_vlan_config *cfg, uint16_t vlan)
         }
         return vlan != 0 && (vsw_vlan_set_is_empty(&cfg->trunks) ||
                              vsw_vlan_set_contains(&cfg->trunks, vlan));
+    case VSW_VLAN_MODE_PVLAN_ISOLATED:
+    case VSW_VLAN_MODE_PVLAN_COMMUNITY:
+    case VSW_VLAN_MODE_PVLAN_PROMISCUOUS:
+        return false;
     }
     return false;
 }
 
-bool
-vsw_vlan_egress_tagged(const struct vsw_vlan_config *cfg, uint16_t vlan)
+/* The reachability matrix of FEATURES.md §3 for a frame of 'frame' to a
+ * PVLAN port 'cfg' of the same primary. */
+static bool
+pvlan_reaches(const struct vsw_vlan_config *cfg,
+              const struct vsw_vlan_ingress *frame)
 {
-    return cfg->mode == VSW_VLAN_MODE_TRUNK && vlan != cfg->native_vid &&
-           vlan != 0;
+    bool to_promiscuous =
+        cfg->mode == VSW_VLAN_MODE_PVLAN_PROMISCUOUS &&
+        vsw_vlan_set_contains(&cfg->pvlan_secondaries, frame->tag_vid);
+
+    switch (frame->pvlan_role) {
+    case VSW_PVLAN_PROMISCUOUS:
+        return true;
+    case VSW_PVLAN_COMMUNITY:
+        return to_promiscuous || (cfg->mode == VSW_VLAN_MODE_PVLAN_COMMUNITY &&
+                                  cfg->pvlan_secondary == frame->tag_vid);
+    case VSW_PVLAN_ISOLATED:
+        /* Not even to another isolated port of the same secondary. */
+        return to_promiscuous;
+    default:
+        return false;
+    }
+}
+
+bool
+vsw_vlan_admits(const struct vsw_vlan_config *cfg,
+                const struct vsw_vlan_ingress *frame)
+{
+    if (cfg->mode == VSW_VLAN_MODE_TRUNK) {
+        /* The physical network beyond enforces the rest. */
+        return vsw_vlan_is_member(cfg, frame->tag_vid);
+    }
+    if (vsw_vlan_is_pvlan(cfg)) {
+        return frame->pvlan_role != VSW_PVLAN_NONE &&
+               cfg->pvlan_primary == frame->vlan && pvlan_reaches(cfg, frame);
+    }
+    return frame->pvlan_role == VSW_PVLAN_NONE &&
+           vsw_vlan_is_member(cfg, frame->vlan);
+}
+
+bool
+vsw_vlan_egress_tagged(const struct vsw_vlan_config *cfg,
+                       const struct vsw_vlan_ingress *frame)
+{
+    return cfg->mode == VSW_VLAN_MODE_TRUNK &&
+           frame->tag_vid != cfg->native_vid && frame->tag_vid != 0;
 }
 
 void

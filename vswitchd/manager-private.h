@@ -20,6 +20,20 @@ enum mgr_port_type {
     MGR_PORT_UPLINK,
 };
 
+#define MGR_MAX_ALLOWED_IPS 64
+
+/* A port's guards (FEATURES.md §4); all off by default. */
+struct mgr_guard_cfg {
+    bool mac_spoofing;      /* may send from MACs other than its own */
+    bool dhcp_guard;        /* drop DHCP server messages it sends */
+    bool router_guard;      /* drop router advertisements, redirects */
+    bool ieee_priority_tag; /* keep the 802.1p priority it sets */
+    uint32_t storm_limit;   /* broadcast+multicast+unknown pps, 0 off */
+    unsigned n_allowed_ips; /* IP guard: addresses in 'allowed_ips', 0
+                               = off */
+    uint8_t allowed_ips[MGR_MAX_ALLOWED_IPS][16]; /* IPv4-mapped or v6 */
+};
+
 /* What the user asked for one port: everything that is saved. */
 struct mgr_port_cfg {
     enum mgr_port_type type;     /* tap or uplink */
@@ -30,6 +44,7 @@ struct mgr_port_cfg {
     struct vsw_vlan_config vlan; /* VLAN mode and membership */
     uint32_t mac_limit;          /* MAC table entries, 0 = switch cap */
     bool offloads;               /* uplink: pass GSO segments whole */
+    struct mgr_guard_cfg guard;  /* port security guards */
 };
 
 struct mgr_switch;
@@ -111,6 +126,20 @@ json_t *mgr_port_to_json(const struct vsw_manager *,
 /* MAC text "02:00:00:00:00:01" to bytes: 0 or -EINVAL. */
 int mgr_parse_mac(const char *s, uint8_t mac[6]);
 void mgr_format_mac(const uint8_t mac[6], char buf[18]);
+
+/* Parses a comma-separated list of IPv4/IPv6 addresses into the IP
+ * guard of 'guard'.  Returns 0 or fills 'err'. */
+int mgr_parse_ip_list(const char *text, struct mgr_guard_cfg *guard,
+                      struct vsw_rpc_error *err);
+
+/* Builds the private VLAN map of 'sw' into 'map', as if port 'changed'
+ * (may be NULL) had configuration 'candidate'.  Fails, filling 'err', if
+ * two ports contradict each other (a secondary both isolated and
+ * community, or in two primaries). */
+int mgr_pvlan_map_build(const struct mgr_switch *sw,
+                        const struct mgr_port *changed,
+                        const struct mgr_port_cfg *candidate,
+                        struct vsw_pvlan_map *map, struct vsw_rpc_error *err);
 
 /* Keeps the TAP location of 'port' current (namespace pin, name);
  * returns true if it changed. */

@@ -1,5 +1,6 @@
 #include "manager-private.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -136,12 +137,232 @@ switch_settings_apply(json_t *params, uint32_t *ageing, uint32_t *size,
 }
 
 /* Keys port.set accepts; port.add also takes the creation-only ones. */
-static const char *const port_set_keys[] = {
-    "name", "vlan-mode", "vlan", "trunks", "native-vlan", "mac-limit", NULL};
+#define PORT_SETTINGS                                                         \
+    "vlan-mode", "vlan", "trunks", "native-vlan", "pvlan-primary",            \
+        "pvlan-secondary", "mac-limit", "mac-spoofing", "dhcp-guard",         \
+        "router-guard", "storm-limit", "ieee-priority-tag", "allowed-ips"
+static const char *const port_set_keys[] = {"name", PORT_SETTINGS, NULL};
 static const char *const port_add_keys[] = {
-    "switch",    "name",         "type",   "ifname",      "mac",
-    "vlan-mode", "vlan",         "trunks", "native-vlan", "mac-limit",
-    "offloads",  "tap-location", NULL};
+    "switch",      "name",     "type",         "ifname", "mac",
+    PORT_SETTINGS, "offloads", "tap-location", NULL};
+
+int
+mgr_parse_ip_list(const char *text, struct mgr_guard_cfg *guard,
+                  struct vsw_rpc_error *err)
+{
+    char copy[MGR_MAX_ALLOWED_IPS * 48];
+    unsigned n = 0;
+    char *save = NULL;
+
+    if (strlen(text) >= sizeof copy) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "allowed-ips: too long");
+    }
+    snprintf(copy, sizeof copy, "%s", text);
+    for (char *item = strtok_r(copy, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        uint8_t *addr;
+
+        if (n == MGR_MAX_ALLOWED_IPS) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "allowed-ips: at most %d addresses",
+                                 MGR_MAX_ALLOWED_IPS);
+        }
+        addr = guard->allowed_ips[n];
+        /* IPv4 is kept IPv4-mapped, as the parser reports it. */
+        memset(addr, 0, 16);
+        if (inet_pton(AF_INET, item, addr + 12) == 1) {
+            addr[10] = addr[11] = 0xff;
+        } else if (inet_pton(AF_INET6, item, addr) != 1) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "allowed-ips: '%s' is not an IPv4 or IPv6 "
+                                 "address",
+                                 item);
+        }
+        n++;
+    }
+    guard->n_allowed_ips = n;
+    return 0;
+}
+
+/* Applies the guard keys of 'params' to 'guard' (FEATURES.md §4). */
+static int
+guard_settings_apply(json_t *params, struct mgr_guard_cfg *guard,
+                     struct vsw_rpc_error *err)
+{
+    const char *ips = NULL;
+    long long v = guard->storm_limit;
+
+    if (vsw_rpc_get_bool(params, "mac-spoofing", false, &guard->mac_spoofing,
+                         err) ||
+        vsw_rpc_get_bool(params, "dhcp-guard", false, &guard->dhcp_guard,
+                         err) ||
+        vsw_rpc_get_bool(params, "router-guard", false, &guard->router_guard,
+                         err) ||
+        vsw_rpc_get_bool(params, "ieee-priority-tag", false,
+                         &guard->ieee_priority_tag, err) ||
+        vsw_rpc_get_int(params, "storm-limit", false, 0, 100000000, &v, err) ||
+        vsw_rpc_get_string(params, "allowed-ips", false, &ips, err)) {
+        return -1;
+    }
+    guard->storm_limit = (uint32_t)v;
+    return ips ? mgr_parse_ip_list(ips, guard, err) : 0;
+}
+
+/* Applies "pvlan-secondary" (a VLAN list) to 'vlan'. */
+static int
+pvlan_secondary_apply(json_t *params, struct vsw_vlan_config *vlan,
+                      struct vsw_rpc_error *err)
+{
+    char why[VSW_RPC_MAX_MESSAGE];
+    const char *text = NULL;
+    struct vsw_vlan_set set;
+    int first = 0;
+    int n = 0;
+
+    if (vsw_rpc_get_string(params, "pvlan-secondary", false, &text, err)) {
+        return -1;
+    }
+    if (!text) {
+        return 0;
+    }
+    if (vsw_vlan_set_parse(text, &set, why, sizeof why)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "pvlan-secondary: %s", why);
+    }
+    for (int v = VSW_VLAN_MAX; v >= 1; v--) {
+        if (vsw_vlan_set_contains(&set, (uint16_t)v)) {
+            first = v;
+            n++;
+        }
+    }
+    vlan->pvlan_secondaries = set;
+    vlan->pvlan_secondary = (uint16_t)(n == 1 ? first : 0);
+    return 0;
+}
+
+/* Checks the private VLAN settings of one port on their own. */
+static int
+pvlan_check(json_t *params, const struct vsw_vlan_config *vlan,
+            struct vsw_rpc_error *err)
+{
+    const char *mode = vsw_vlan_mode_name(vlan->mode);
+
+    if (!vsw_vlan_is_pvlan(vlan)) {
+        if (json_object_get(params, "pvlan-primary") ||
+            json_object_get(params, "pvlan-secondary")) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "pvlan-primary and pvlan-secondary apply to "
+                                 "the pvlan-* modes; this port is %s",
+                                 mode);
+        }
+        return 0;
+    }
+    if (!vlan->pvlan_primary) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "vlan-mode=%s needs pvlan-primary=1..4094", mode);
+    }
+    if (vlan->mode != VSW_VLAN_MODE_PVLAN_PROMISCUOUS &&
+        !vlan->pvlan_secondary) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "vlan-mode=%s needs exactly one pvlan-secondary",
+                             mode);
+    }
+    if (vsw_vlan_set_is_empty(&vlan->pvlan_secondaries)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "vlan-mode=%s needs pvlan-secondary (for a "
+                             "promiscuous port, the secondaries it serves)",
+                             mode);
+    }
+    if (vsw_vlan_set_contains(&vlan->pvlan_secondaries, vlan->pvlan_primary)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "VLAN %u cannot be both the primary and a "
+                             "secondary",
+                             vlan->pvlan_primary);
+    }
+    return 0;
+}
+
+/* Records that VLAN 'vid' is 'role' in primary 'primary', for port
+ * 'port'; fails if another port made it something else. */
+static int
+pvlan_map_set(struct vsw_pvlan_map *map, int vid, uint16_t primary,
+              uint8_t role, const struct mgr_port *port,
+              struct vsw_rpc_error *err)
+{
+    static const char *const roles[] = {
+        [VSW_PVLAN_PROMISCUOUS] = "the primary",
+        [VSW_PVLAN_COMMUNITY] = "a community secondary",
+        [VSW_PVLAN_ISOLATED] = "an isolated secondary",
+    };
+
+    if (map->primary_of[vid] &&
+        (map->primary_of[vid] != primary || map->role_of[vid] != role)) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "port %s would make VLAN %d %s of primary %u, "
+                             "but it is already %s of primary %u",
+                             port->name, vid, roles[role], primary,
+                             roles[map->role_of[vid]], map->primary_of[vid]);
+    }
+    map->primary_of[vid] = primary;
+    map->role_of[vid] = role;
+    return 0;
+}
+
+int
+mgr_pvlan_map_build(const struct mgr_switch *sw,
+                    const struct mgr_port *changed,
+                    const struct mgr_port_cfg *candidate,
+                    struct vsw_pvlan_map *map, struct vsw_rpc_error *err)
+{
+    memset(map, 0, sizeof *map);
+    /* First the primaries and the secondaries of isolated and community
+     * ports; then the secondaries only promiscuous ports name, which
+     * count as communities. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (const struct mgr_port *p = sw->ports; p; p = p->next) {
+            const struct vsw_vlan_config *vlan =
+                p == changed ? &candidate->vlan : &p->cfg.vlan;
+            uint16_t primary = vlan->pvlan_primary;
+            bool promiscuous = vlan->mode == VSW_VLAN_MODE_PVLAN_PROMISCUOUS;
+
+            if (!vsw_vlan_is_pvlan(vlan)) {
+                continue;
+            }
+            if (pass == 0) {
+                uint8_t role = vlan->mode == VSW_VLAN_MODE_PVLAN_ISOLATED
+                                   ? VSW_PVLAN_ISOLATED
+                                   : VSW_PVLAN_COMMUNITY;
+
+                if (pvlan_map_set(map, primary, primary, VSW_PVLAN_PROMISCUOUS,
+                                  p, err) ||
+                    (!promiscuous && pvlan_map_set(map, vlan->pvlan_secondary,
+                                                   primary, role, p, err))) {
+                    return -1;
+                }
+                continue;
+            }
+            for (int v = 1; promiscuous && v <= VSW_VLAN_MAX; v++) {
+                if (!vsw_vlan_set_contains(&vlan->pvlan_secondaries,
+                                           (uint16_t)v)) {
+                    continue;
+                }
+                if (!map->primary_of[v]) {
+                    pvlan_map_set(map, v, primary, VSW_PVLAN_COMMUNITY, p,
+                                  err);
+                } else if (map->primary_of[v] != primary ||
+                           map->role_of[v] == VSW_PVLAN_PROMISCUOUS) {
+                    return vsw_rpc_error(
+                        err, VSW_RPC_CONFLICT,
+                        "port %s serves VLAN %d as a secondary of primary "
+                        "%u, but it belongs to primary %u",
+                        p->name, v, primary, map->primary_of[v]);
+                }
+            }
+        }
+    }
+    return 0;
+}
 
 /* Applies the VLAN and limit keys of 'params' to 'cfg', then checks that
  * the result is consistent. */
@@ -185,12 +406,24 @@ port_settings_apply(json_t *params, struct mgr_port_cfg *cfg,
                                  why);
         }
     }
+    v = vlan->pvlan_primary;
+    if (vsw_rpc_get_int(params, "pvlan-primary", false, 1, VSW_VLAN_MAX, &v,
+                        err)) {
+        return -1;
+    }
+    vlan->pvlan_primary = (uint16_t)v;
+    if (pvlan_secondary_apply(params, vlan, err)) {
+        return -1;
+    }
     v = cfg->mac_limit;
     if (vsw_rpc_get_int(params, "mac-limit", false, 0, MAC_TABLE_SIZE_MAX, &v,
                         err)) {
         return -1;
     }
     cfg->mac_limit = (uint32_t)v;
+    if (guard_settings_apply(params, &cfg->guard, err)) {
+        return -1;
+    }
 
     /* Settings of another mode would silently do nothing: refuse them so
      * the user learns that at once. */
@@ -213,7 +446,7 @@ port_settings_apply(json_t *params, struct mgr_port_cfg *cfg,
         return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
                              "vlan-mode=access needs vlan=1..4094");
     }
-    return 0;
+    return pvlan_check(params, vlan, err);
 }
 
 /* Fills 'cfg' from port.add params (everything but the switch). */
@@ -297,6 +530,38 @@ mgr_switch_to_json(const struct mgr_switch *sw)
                      ports);
 }
 
+/* Adds the guard settings of 'guard' to 'obj'. */
+static void
+guard_to_json(const struct mgr_guard_cfg *guard, json_t *obj)
+{
+    char ips[MGR_MAX_ALLOWED_IPS * 48] = "";
+    size_t len = 0;
+
+    for (unsigned i = 0; i < guard->n_allowed_ips; i++) {
+        const uint8_t *a = guard->allowed_ips[i];
+        char text[INET6_ADDRSTRLEN];
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
+                                           0, 0, 0, 0, 0xff, 0xff};
+
+        if (!memcmp(a, mapped, sizeof mapped)) {
+            inet_ntop(AF_INET, a + 12, text, sizeof text);
+        } else {
+            inet_ntop(AF_INET6, a, text, sizeof text);
+        }
+        len +=
+            snprintf(ips + len, sizeof ips - len, "%s%s", i ? "," : "", text);
+    }
+    json_object_set_new(obj, "mac-spoofing",
+                        json_boolean(guard->mac_spoofing));
+    json_object_set_new(obj, "dhcp-guard", json_boolean(guard->dhcp_guard));
+    json_object_set_new(obj, "router-guard",
+                        json_boolean(guard->router_guard));
+    json_object_set_new(obj, "ieee-priority-tag",
+                        json_boolean(guard->ieee_priority_tag));
+    json_object_set_new(obj, "storm-limit", json_integer(guard->storm_limit));
+    json_object_set_new(obj, "allowed-ips", json_string(ips));
+}
+
 /* The saved settings of 'port', exactly what port.add would take: only
  * the keys that apply to its VLAN mode. */
 static json_t *
@@ -318,8 +583,17 @@ port_cfg_to_json(const struct mgr_port *port)
     if (cfg->type == MGR_PORT_UPLINK) {
         json_object_set_new(obj, "offloads", json_boolean(cfg->offloads));
     }
+    guard_to_json(&cfg->guard, obj);
     if (cfg->vlan.mode == VSW_VLAN_MODE_ACCESS) {
         json_object_set_new(obj, "vlan", json_integer(cfg->vlan.vid));
+    } else if (vsw_vlan_is_pvlan(&cfg->vlan)) {
+        char secondaries[4096 * 5];
+
+        vsw_vlan_set_format(&cfg->vlan.pvlan_secondaries, secondaries,
+                            sizeof secondaries);
+        json_object_set_new(obj, "pvlan-primary",
+                            json_integer(cfg->vlan.pvlan_primary));
+        json_object_set_new(obj, "pvlan-secondary", json_string(secondaries));
     } else if (cfg->vlan.mode == VSW_VLAN_MODE_TRUNK) {
         char trunks[4096 * 5];
 
@@ -421,6 +695,40 @@ save_config(struct vsw_manager *mgr, struct vsw_rpc_error *err)
     return error;
 }
 
+/* Fails, filling 'err', if the switch's private VLANs would contradict
+ * each other with port 'port' (NULL: a new port) set to 'cfg'. */
+static int
+check_pvlan_conflicts(const struct mgr_switch *sw, const struct mgr_port *port,
+                      const struct mgr_port_cfg *cfg,
+                      struct vsw_rpc_error *err)
+{
+    struct vsw_pvlan_map *map;
+    struct mgr_port extra;
+    struct mgr_switch view;
+    int error;
+
+    if (!vsw_vlan_is_pvlan(&cfg->vlan)) {
+        return 0;
+    }
+    map = malloc(sizeof *map);
+    if (!map) {
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    view = *sw;
+    if (!port) {
+        /* A new port: judge it as if it were already first in line. */
+        memset(&extra, 0, sizeof extra);
+        snprintf(extra.name, sizeof extra.name, "%s", "(new)");
+        extra.cfg = *cfg;
+        extra.next = sw->ports;
+        view.ports = &extra;
+        port = &extra;
+    }
+    error = mgr_pvlan_map_build(&view, port, cfg, map, err);
+    free(map);
+    return error;
+}
+
 /* ---- Datapath snapshot ---- */
 
 /* Describes the whole model to the workers.  On allocation failure the
@@ -439,6 +747,19 @@ publish(struct vsw_manager *mgr)
 
         if (!dsw) {
             goto nomem;
+        }
+        for (struct mgr_port *p = sw->ports; p; p = p->next) {
+            if (vsw_vlan_is_pvlan(&p->cfg.vlan)) {
+                struct vsw_rpc_error ignored;
+
+                /* Changes were checked: building cannot fail. */
+                dsw->pvlan = malloc(sizeof *dsw->pvlan);
+                if (!dsw->pvlan) {
+                    goto nomem;
+                }
+                mgr_pvlan_map_build(sw, NULL, NULL, dsw->pvlan, &ignored);
+                break;
+            }
         }
         for (struct mgr_port *p = sw->ports; p; p = p->next) {
             struct vsw_dp_port *dport;
@@ -882,6 +1203,9 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
         return vsw_rpc_error(err, VSW_RPC_EXISTS, "port '%s' already exists",
                              name);
     }
+    if (check_pvlan_conflicts(sw, NULL, &cfg, err)) {
+        return -1;
+    }
     for (struct mgr_switch *s = mgr->switches; s; s = s->next) {
         for (struct mgr_port *p = s->ports; p; p = p->next) {
             if (!strcmp(p->cfg.ifname, cfg.ifname)) {
@@ -941,7 +1265,8 @@ mgr_port_set(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
     struct mgr_port_cfg old = port->cfg;
 
     if (vsw_rpc_check_keys(params, port_set_keys, err) ||
-        port_settings_apply(params, &cfg, err)) {
+        port_settings_apply(params, &cfg, err) ||
+        check_pvlan_conflicts(port->sw, port, &cfg, err)) {
         return -1;
     }
     port->cfg = cfg;
