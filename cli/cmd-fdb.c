@@ -2,6 +2,7 @@
 #include "ctl.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 static enum vsw_ctl_status
@@ -32,7 +33,8 @@ fdb_show(struct vsw_ctl_context *ctx, int argc, char *argv[])
      * keeps an address out. */
     count = vsw_ctl_member_text(result, "count");
     max = vsw_ctl_member_text(result, "max");
-    printf("%s entries (max %s)\n", count, max);
+    printf("%s %s (max %s)\n", count, strcmp(count, "1") ? "entries" : "entry",
+           max);
     free(count);
     free(max);
     json_decref(result);

@@ -232,14 +232,37 @@ port_stats(struct vsw_ctl_context *ctx, int argc, char *argv[])
 }
 
 #define PORT_KEYS                                                             \
-    "  vlan-mode=MODE    untagged (the default), access or trunk\n"           \
-    "  vlan=VID          the VLAN of an access port, 1-4094\n"                \
-    "  trunks=LIST       VLANs a trunk carries, as 10,20-30; empty for "      \
+    "  vlan-mode=MODE        untagged (the default for taps), access, "       \
+    "trunk (the\n"                                                            \
+    "                        default for uplinks), pvlan-isolated,\n"         \
+    "                        pvlan-community or pvlan-promiscuous\n"          \
+    "  vlan=VID              the VLAN of an access port, 1-4094\n"            \
+    "  trunks=LIST           VLANs a trunk carries, as 10,20-30; empty for "  \
     "all\n"                                                                   \
-    "  native-vlan=VID   the VLAN of a trunk's untagged frames; 0 for "       \
+    "  native-vlan=VID       the VLAN of a trunk's untagged frames; 0 for "   \
     "none\n"                                                                  \
-    "  mac-limit=N       most MAC addresses learned on the port; 0 for "      \
-    "no limit\n"
+    "  pvlan-primary=VID     the primary VLAN of a private VLAN port\n"       \
+    "  pvlan-secondary=LIST  its secondary VLAN (isolated, community), or "   \
+    "the\n"                                                                   \
+    "                        secondaries a promiscuous port serves\n"         \
+    "  mac-limit=N           most MAC addresses learned on the port; 0 for "  \
+    "no limit\n"                                                              \
+    "  mac-spoofing=on|off   may send from MACs other than mac= (default "    \
+    "off)\n"                                                                  \
+    "  dhcp-guard=on|off     drop DHCP server messages it sends (default "    \
+    "off)\n"                                                                  \
+    "  router-guard=on|off   drop router advertisements and redirects it "    \
+    "sends\n"                                                                 \
+    "  storm-limit=PPS       broadcast, multicast and unknown unicast it "    \
+    "may "                                                                    \
+    "send\n"                                                                  \
+    "                        per second; 0 for no limit\n"                    \
+    "  ieee-priority-tag=on|off  keep the 802.1p priority it sets (default "  \
+    "off:\n"                                                                  \
+    "                        reset to 0)\n"                                   \
+    "  allowed-ips=LIST      the only IPv4/IPv6 addresses it may use, comma-" \
+    "separated;\n"                                                            \
+    "                        empty for any\n"
 
 const struct vsw_ctl_command vsw_ctl_port_commands[] = {
     {
@@ -260,9 +283,14 @@ const struct vsw_ctl_command vsw_ctl_port_commands[] = {
                 "attached with AF_PACKET\n"
                 "  ifname=IF         the name of that netdev (default: "
                 "NAME)\n"
-                "  mac=MAC           a tap port's MAC address, the only "
-                "source address it\n"
-                "                    may send from\n\n"
+                "  mac=MAC           the MAC address a new TAP device "
+                "gets; with\n"
+                "                    mac-spoofing off, the only source "
+                "address it may use\n"
+                "  offloads=on|off   uplink: pass TCP segments whole (on, "
+                "the default) or\n"
+                "                    segment and checksum them in "
+                "software\n\n"
                 "Any setting of 'port set' may be given too:\n\n" PORT_KEYS,
         .run = port_add,
     },

@@ -27,7 +27,8 @@
     X(TX_ERROR, "tx-error", "the kernel refused the frame on transmit")       \
     X(SEGMENTATION, "segmentation-failed",                                    \
       "a large segment could not be split for a port without offloads")       \
-    X(PORT_GONE, "port-gone", "port removed while the frame was in flight")
+    X(PORT_GONE, "port-gone",                                                 \
+      "port not (or no longer) in the configuration the frame met")
 
 enum vsw_drop_reason {
 #define VSW_DROP_ENUM(ENUM, NAME, DOC) VSW_DROP_##ENUM,

@@ -69,6 +69,34 @@ tap_open_queue(const char *ifname, bool first)
     return fd;
 }
 
+/* Finds the interface of the calling thread's namespace whose MAC is
+ * 'mac' and copies its name into 'name'.  Returns true if there is one. */
+static bool
+find_by_mac(const uint8_t mac[6], char name[IF_NAMESIZE])
+{
+    struct if_nameindex *list = if_nameindex();
+    bool found = false;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    for (struct if_nameindex *i = list; fd >= 0 && i && i->if_index && !found;
+         i++) {
+        struct ifreq ifr;
+
+        memset(&ifr, 0, sizeof ifr);
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", i->if_name);
+        if (!ioctl(fd, SIOCGIFHWADDR, &ifr) &&
+            !memcmp(ifr.ifr_hwaddr.sa_data, mac, 6)) {
+            snprintf(name, IF_NAMESIZE, "%s", i->if_name);
+            found = true;
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    if_freenameindex(list);
+    return found;
+}
+
 /* Opens (creating if needed) the TAP device and its queues in the calling
  * thread's namespace.  Runs either on the control thread or, for a device
  * in another namespace, on a vsw_netns_call() thread. */
@@ -83,6 +111,9 @@ tap_attach(void *attach_)
     int error;
 
     if (opts->ifindex && if_indextoname(opts->ifindex, by_index)) {
+        ifname = by_index;
+    } else if (!if_nametoindex(ifname) && opts->find_mac &&
+               find_by_mac(opts->find_mac, by_index)) {
         ifname = by_index;
     }
     attach->existed = if_nametoindex(ifname) != 0;
@@ -259,6 +290,19 @@ vsw_netdev_tap_get_ifindex(const struct vsw_netdev *netdev, int nsfd)
     }
     return nsfd >= 0 ? vsw_netns_call(nsfd, lookup_ifindex, name)
                      : lookup_ifindex(name);
+}
+
+int
+vsw_netdev_tap_get_mac(const struct vsw_netdev *netdev, uint8_t mac[6])
+{
+    struct ifreq ifr;
+
+    memset(&ifr, 0, sizeof ifr);
+    if (ioctl(netdev->queue_fd[0], SIOCGIFHWADDR, &ifr) < 0) {
+        return -errno;
+    }
+    memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+    return 0;
 }
 
 int

@@ -81,18 +81,22 @@ void vsw_netdev_destroy(struct vsw_netdev *netdev, bool remove);
 
 /* Options for vsw_netdev_tap_open(). */
 struct vsw_tap_options {
-    const char *ifname; /* name to create or reattach to */
-    const uint8_t *mac; /* MAC to give a newly created device, or NULL
-                           for a kernel-chosen one */
-    int netns_fd;       /* namespace to find an existing device in, or
-                           -1 for the daemon's own */
-    bool create_only;   /* fail with -EEXIST rather than attach to an
-                           interface that already exists */
-    bool must_exist;    /* fail with -ENODEV rather than create */
-    int ifindex;        /* if non-zero, the device's index in its
-                           namespace: it finds the device even after
-                           its owner renamed it */
-    unsigned n_queues;  /* queues to open, 1..VSW_NETDEV_MAX_QUEUES */
+    const char *ifname;      /* name to create or reattach to */
+    const uint8_t *mac;      /* MAC to give a newly created device, or NULL
+                                for a kernel-chosen one */
+    int netns_fd;            /* namespace to find an existing device in, or
+                                -1 for the daemon's own */
+    bool create_only;        /* fail with -EEXIST rather than attach to an
+                                interface that already exists */
+    bool must_exist;         /* fail with -ENODEV rather than create */
+    int ifindex;             /* if non-zero, the device's index in its
+                                namespace: it finds the device even after
+                                its owner renamed it */
+    unsigned n_queues;       /* queues to open, 1..VSW_NETDEV_MAX_QUEUES */
+    const uint8_t *find_mac; /* if neither 'ifindex' nor 'ifname' finds
+                                the device, look for the interface with
+                                this MAC (it was renamed while nobody
+                                watched), or NULL */
 };
 
 /* Creates the persistent TAP device 'opts->ifname' or reattaches to it if
@@ -116,6 +120,10 @@ int vsw_netdev_tap_get_name(const struct vsw_netdev *netdev, char *name);
  * 'nsfd' it lives in (-1: the daemon's own), or a negative errno.
  * Control thread. */
 int vsw_netdev_tap_get_ifindex(const struct vsw_netdev *netdev, int nsfd);
+
+/* Copies the MAC of the TAP device of 'netdev' into 'mac'.  Returns 0 or
+ * a negative errno.  Control thread. */
+int vsw_netdev_tap_get_mac(const struct vsw_netdev *netdev, uint8_t mac[6]);
 
 /* True if 'netdev' is a TAP. */
 bool vsw_netdev_is_tap(const struct vsw_netdev *netdev);

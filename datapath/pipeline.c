@@ -9,6 +9,32 @@
 #include "flow.h"
 #include "vlan.h"
 
+/* Frames on the wire for 'pkt': its segments when it is a GSO packet. */
+static void
+wire_size(const struct vsw_packet *pkt, uint32_t *packets, uint64_t *bytes)
+{
+    if (pkt->vnet.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+        *packets = 1;
+        *bytes = pkt->len;
+    } else {
+        vsw_gso_wire_size(pkt->data, pkt->len, &pkt->vnet, packets, bytes);
+    }
+}
+
+/* Counts 'pkt' as dropped for 'reason' on 'stats', in wire frames like
+ * every other counter, so that frames in = delivered + dropped holds for
+ * GSO packets too. */
+static void
+count_drop(struct vsw_port_stats *stats, int reason,
+           const struct vsw_packet *pkt)
+{
+    uint32_t segs;
+    uint64_t len;
+
+    wire_size(pkt, &segs, &len);
+    vsw_counter_add(&stats->drops[reason], segs);
+}
+
 struct ingress_stage {
     const char *name; /* shown in docs and traces */
     int (*run)(struct vsw_pipeline *pl, struct vsw_packet *pkt);
@@ -85,8 +111,7 @@ txq_push(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
         /* Once per destination per worker lifetime, not per packet. */
         txq = calloc(1, sizeof *txq);
         if (!txq) {
-            vsw_counter_add(
-                &port->rt->stats[pl->worker].drops[VSW_DROP_TX_ERROR], 1);
+            count_drop(&port->rt->stats[pl->worker], VSW_DROP_TX_ERROR, pkt);
             return;
         }
         pl->txq_by_slot[slot] = txq;
@@ -183,18 +208,6 @@ stage_vlan_egress(struct vsw_txq *txq)
     }
 }
 
-/* Frames on the wire for 'pkt': its segments when it is a GSO packet. */
-static void
-wire_size(const struct vsw_packet *pkt, uint32_t *packets, uint64_t *bytes)
-{
-    if (pkt->vnet.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
-        *packets = 1;
-        *bytes = pkt->len;
-    } else {
-        vsw_gso_wire_size(pkt->data, pkt->len, &pkt->vnet, packets, bytes);
-    }
-}
-
 /* Sends 'n' items of 'items' through 'txq''s port and counts the result:
  * wire packets and bytes for what went out, a drop for each refusal. */
 static void
@@ -223,9 +236,9 @@ tx_items(struct vsw_pipeline *pl, struct vsw_txq *txq,
     for (int i = sent; i < n; i++) {
         /* A TAP whose interface the VM has taken down refuses frames
          * with EIO; that is the VM's choice, not a switch failure. */
-        vsw_counter_add(&stats->drops[error == EIO ? VSW_DROP_PORT_DOWN
-                                                   : VSW_DROP_TX_ERROR],
-                        1);
+        count_drop(stats,
+                   error == EIO ? VSW_DROP_PORT_DOWN : VSW_DROP_TX_ERROR,
+                   items[i].pkt);
     }
 }
 
@@ -240,8 +253,8 @@ tx_segmented(struct vsw_pipeline *pl, struct vsw_txq *txq,
     struct vsw_tx_item items[VSW_BATCH_SIZE];
 
     if (vsw_gso_segment(pkt->data, pkt->len, &pkt->vnet, out)) {
-        vsw_counter_add(
-            &txq->port->rt->stats[pl->worker].drops[VSW_DROP_SEGMENTATION], 1);
+        count_drop(&txq->port->rt->stats[pl->worker], VSW_DROP_SEGMENTATION,
+                   pkt);
         return;
     }
     for (size_t done = 0; done < out->n;) {
@@ -283,9 +296,8 @@ stage_tx(struct vsw_pipeline *pl, struct vsw_txq *txq)
         /* Completing in place is right for every destination of a
          * flooded frame: a full checksum is valid everywhere. */
         if (vsw_csum_complete(pkt->data, pkt->len, &pkt->vnet)) {
-            vsw_counter_add(
-                &txq->port->rt->stats[pl->worker].drops[VSW_DROP_SEGMENTATION],
-                1);
+            count_drop(&txq->port->rt->stats[pl->worker],
+                       VSW_DROP_SEGMENTATION, pkt);
             continue;
         }
         txq->items[kept++] = txq->items[i];
@@ -317,7 +329,7 @@ apply_cached(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
     const struct vsw_dp_port *dst;
 
     if (action->drop_reason >= 0) {
-        vsw_counter_add(&stats->drops[action->drop_reason], 1);
+        count_drop(stats, action->drop_reason, pkt);
         return true;
     }
     dst = pl->snap->by_slot[VSW_FDB_SLOT(action->out_port_id)];
@@ -368,7 +380,7 @@ run_stages(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
             }
             verdicts[index[i]] = verdict;
             if (verdict >= 0) {
-                vsw_counter_add(&stats->drops[verdict], 1);
+                count_drop(stats, verdict, pkts[i]);
             }
         }
         n = kept;
@@ -412,7 +424,7 @@ vsw_pipeline_process(struct vsw_pipeline *pl,
         uint64_t hash;
 
         if (verdict >= 0) {
-            vsw_counter_add(&stats->drops[verdict], 1);
+            count_drop(stats, verdict, pkt);
             continue;
         }
         hash = vsw_flow_cache_key_init(&keys[misses.count], &pkt->key,

@@ -274,6 +274,22 @@ signal_cb(evutil_socket_t sig, short what, void *base)
     event_base_loopbreak(base);
 }
 
+/* SIGHUP: reopen the log file, so that log rotation can move it away. */
+static void
+sighup_cb(evutil_socket_t sig, short what, void *log_file)
+{
+    int error;
+
+    (void)sig;
+    (void)what;
+    if (log_file && (error = vsw_log_open(log_file))) {
+        VSW_ERR("cannot reopen log file %s: %s", (const char *)log_file,
+                strerror(-error));
+    } else {
+        VSW_INFO("SIGHUP: log reopened");
+    }
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -281,7 +297,8 @@ main(int argc, char *argv[])
     struct vsw_rpc_server *server = NULL;
     struct vsw_manager *mgr = NULL;
     struct event_base *base;
-    struct event *sigterm, *sigint;
+    struct event *sigterm, *sigint, *sighup;
+    char default_log[PATH_MAX + 32];
     struct options opts;
     char err[512] = "";
     long long start = vsw_time_msec();
@@ -290,13 +307,20 @@ main(int argc, char *argv[])
 
     memset(&opts, 0, sizeof opts);
     parse_options(argc, argv, &opts);
-    vsw_log_set_level(opts.log_level);
-    if (opts.log_file && (error = vsw_log_open(opts.log_file))) {
-        die("cannot open log file %s: %s", opts.log_file, strerror(-error));
+    if (opts.detach && !opts.log_file) {
+        /* Detached, stderr goes nowhere: keep the log in the state
+         * directory rather than lose it. */
+        snprintf(default_log, sizeof default_log, "%s/vswitchd.log",
+                 opts.state_dir);
+        opts.log_file = default_log;
     }
+    vsw_log_set_level(opts.log_level);
     if ((error = make_dirs(opts.state_dir))) {
         die("cannot create state directory %s: %s", opts.state_dir,
             strerror(-error));
+    }
+    if (opts.log_file && (error = vsw_log_open(opts.log_file))) {
+        die("cannot open log file %s: %s", opts.log_file, strerror(-error));
     }
     if (opts.detach) {
         ready_fd = detach();
@@ -332,12 +356,13 @@ main(int argc, char *argv[])
 
     sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
     sigint = evsignal_new(base, SIGINT, signal_cb, base);
-    if (!sigterm || !sigint || evsignal_add(sigterm, NULL) ||
-        evsignal_add(sigint, NULL)) {
+    sighup = evsignal_new(base, SIGHUP, sighup_cb, (void *)opts.log_file);
+    if (!sigterm || !sigint || !sighup || evsignal_add(sigterm, NULL) ||
+        evsignal_add(sigint, NULL) || evsignal_add(sighup, NULL)) {
         die("cannot install signal handlers");
     }
-    VSW_INFO("vswitchd %s ready: state %s, socket %s, %u workers", VSW_VERSION,
-             opts.state_dir, opts.socket, opts.n_workers);
+    VSW_INFO("vswitchd %s ready: state %s, socket %s, workers: %u",
+             VSW_VERSION, opts.state_dir, opts.socket, opts.n_workers);
     if (ready_fd >= 0) {
         char ok = 0;
         int devnull = open("/dev/null", O_RDWR);
@@ -362,6 +387,7 @@ main(int argc, char *argv[])
     vsw_manager_destroy(mgr);
     event_free(sigterm);
     event_free(sigint);
+    event_free(sighup);
     event_base_free(base);
     unlink(opts.pidfile);
     vsw_log_open(NULL);

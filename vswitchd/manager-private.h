@@ -64,6 +64,8 @@ struct mgr_port {
     ino_t netns_ino;           /* inode of that namespace */
     char cur_ifname[IFNAMSIZ]; /* name it has there */
     int cur_ifindex;           /* its index there, 0 if unknown */
+    bool has_cur_mac;          /* cur_mac is known */
+    uint8_t cur_mac[6];        /* its MAC, to find it after a rename */
     char last_error[128];      /* why the device is missing, or "" */
 };
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
@@ -378,11 +379,23 @@ port_settings_apply(json_t *params, struct mgr_port_cfg *cfg,
     if (vsw_rpc_get_string(params, "vlan-mode", false, &mode, err)) {
         return -1;
     }
-    if (mode && vsw_vlan_mode_from_name(mode, &vlan->mode)) {
-        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
-                             "vlan-mode must be untagged, access or trunk, "
-                             "not '%s'",
-                             mode);
+    if (mode) {
+        enum vsw_vlan_mode new_mode;
+
+        if (vsw_vlan_mode_from_name(mode, &new_mode)) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "vlan-mode must be untagged, access, trunk, "
+                                 "pvlan-isolated, pvlan-community or "
+                                 "pvlan-promiscuous, not '%s'",
+                                 mode);
+        }
+        if (new_mode != vlan->mode) {
+            /* Settings of the old mode are not saved, so they must not
+             * linger either: the port behaves the same before and after
+             * a restart (a forgotten trunk list would mean "all"). */
+            vsw_vlan_config_init(vlan);
+            vlan->mode = new_mode;
+        }
     }
     v = vlan->vid;
     if (vsw_rpc_get_int(params, "vlan", false, 1, VSW_VLAN_MAX, &v, err)) {
@@ -488,12 +501,18 @@ port_cfg_from_params(json_t *params, const char *name,
     }
     snprintf(cfg->ifname, sizeof cfg->ifname, "%s", ifname);
     cfg->offloads = true;
+    if (json_object_get(params, "offloads") && cfg->type != MGR_PORT_UPLINK) {
+        /* A TAP always takes the VM's segments whole. */
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "offloads applies to uplink ports only");
+    }
     if (vsw_rpc_get_bool(params, "offloads", false, &cfg->offloads, err)) {
         return -1;
     }
-    if (!cfg->offloads && cfg->type != MGR_PORT_UPLINK) {
-        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
-                             "offloads applies to uplink ports only");
+    if (cfg->type == MGR_PORT_UPLINK) {
+        /* Uplinks are trunks (FEATURES.md §1): every VLAN, untagged
+         * frames in the untagged domain, unless told otherwise. */
+        cfg->vlan.mode = VSW_VLAN_MODE_TRUNK;
     }
     if (mac) {
         if (cfg->type != MGR_PORT_TAP) {
@@ -664,6 +683,13 @@ config_to_json(const struct vsw_manager *mgr)
                               p->netns_pinned, "ifname",
                               p->cur_ifname[0] ? p->cur_ifname : p->cfg.ifname,
                               "ifindex", p->cur_ifindex));
+                if (p->has_cur_mac) {
+                    char mac[18];
+
+                    mgr_format_mac(p->cur_mac, mac);
+                    json_object_set_new(json_object_get(obj, "tap-location"),
+                                        "mac", json_string(mac));
+                }
             }
             json_array_append_new(ports, obj);
         }
@@ -818,12 +844,15 @@ tap_reattach(struct vsw_manager *mgr, struct mgr_port *port, json_t *location,
     const char *name = json_string_value(json_object_get(location, "ifname"));
     json_int_t ifindex =
         json_integer_value(json_object_get(location, "ifindex"));
+    const char *mac = json_string_value(json_object_get(location, "mac"));
+    uint8_t find_mac[6];
     struct vsw_tap_options opts = {
         .ifname = name && strlen(name) < IFNAMSIZ ? name : port->cfg.ifname,
         .netns_fd = -1,
         .must_exist = true,
         .n_queues = vsw_datapath_n_workers(mgr->dp),
         .ifindex = ifindex > 0 && ifindex < INT32_MAX ? (int)ifindex : 0,
+        .find_mac = mac && !mgr_parse_mac(mac, find_mac) ? find_mac : NULL,
     };
     int error;
 
@@ -843,6 +872,80 @@ tap_reattach(struct vsw_manager *mgr, struct mgr_port *port, json_t *location,
         close(opts.netns_fd);
     }
     return error;
+}
+
+/* Looks for the TAP of 'port' (by the name 'location' last saw, or its
+ * configured one) in every other network namespace of the host: named
+ * ones (/run/netns) and those of running processes.  Its owner may have
+ * moved it while no daemon was watching.  Returns 0 or -ENODEV. */
+static int
+tap_search(struct vsw_manager *mgr, struct mgr_port *port, json_t *location,
+           struct vsw_netdev **netdevp)
+{
+    const char *seen = json_string_value(json_object_get(location, "ifname"));
+    static const char *const dirs[] = {"/run/netns", "/proc"};
+    const char *mac = json_string_value(json_object_get(location, "mac"));
+    uint8_t find_mac[6];
+    bool find_mac_ok = mac && !mgr_parse_mac(mac, find_mac);
+    ino_t tried[256];
+    size_t n_tried = 0;
+
+    for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++) {
+        DIR *dir = opendir(dirs[d]);
+        struct dirent *de;
+
+        while (dir && (de = readdir(dir))) {
+            struct vsw_tap_options opts = {
+                .netns_fd = -1,
+                .must_exist = true,
+                .n_queues = vsw_datapath_n_workers(mgr->dp),
+                .find_mac = find_mac_ok ? find_mac : NULL,
+            };
+            char path[PATH_MAX];
+            ino_t ino;
+            int nsfd;
+            bool done = false;
+
+            if (de->d_name[0] == '.' ||
+                (d == 1 && (de->d_name[0] < '0' || de->d_name[0] > '9'))) {
+                continue;
+            }
+            snprintf(path, sizeof path, d == 0 ? "%s/%s" : "%s/%s/ns/net",
+                     dirs[d], de->d_name);
+            nsfd = open(path, O_RDONLY | O_CLOEXEC);
+            if (nsfd < 0) {
+                continue;
+            }
+            ino = vsw_netns_inode(nsfd);
+            for (size_t i = 0; i < n_tried && !done; i++) {
+                done = tried[i] == ino;
+            }
+            if (done || ino == mgr->own_netns_ino ||
+                n_tried == sizeof tried / sizeof *tried) {
+                close(nsfd);
+                continue;
+            }
+            tried[n_tried++] = ino;
+            opts.netns_fd = nsfd;
+            for (int name = 0; name < 2 && !done; name++) {
+                opts.ifname = name == 0 && seen && strlen(seen) < IFNAMSIZ
+                                  ? seen
+                                  : port->cfg.ifname;
+                done = !vsw_netdev_tap_open(&opts, netdevp, NULL);
+            }
+            close(nsfd);
+            if (done) {
+                closedir(dir);
+                VSW_INFO("port %s: found its TAP in namespace %s", port->name,
+                         path);
+                return 0;
+            }
+        }
+        if (dir) {
+            closedir(dir);
+        }
+    }
+    return -ENODEV;
 }
 
 /* Opens the device of 'port' and starts polling it.  'restore' allows
@@ -868,12 +971,15 @@ port_open_device(struct vsw_manager *mgr, struct mgr_port *port, bool restore,
             } else {
                 char pin[PATH_MAX];
 
-                VSW_WARN("port %s: TAP not found where it was last seen "
-                         "(%s); attaching to or creating %s in the "
-                         "daemon's namespace",
-                         port->name, strerror(-error), port->cfg.ifname);
                 netns_pin_path(mgr, port, pin, sizeof pin);
                 vsw_netns_unpin(pin);
+                error = tap_search(mgr, port, location, &netdev);
+                if (error) {
+                    VSW_WARN("port %s: TAP not found where it was last seen "
+                             "nor in any other namespace; attaching to or "
+                             "creating %s in the daemon's namespace",
+                             port->name, port->cfg.ifname);
+                }
             }
         }
         if (error) {
@@ -953,6 +1059,11 @@ mgr_port_track(struct vsw_manager *mgr, struct mgr_port *port)
         strcmp(name, port->cur_ifname)) {
         snprintf(port->cur_ifname, sizeof port->cur_ifname, "%s", name);
         changed = true;
+    }
+    if (!port->has_cur_mac) {
+        port->has_cur_mac =
+            !vsw_netdev_tap_get_mac(port->rt->netdev, port->cur_mac);
+        changed |= port->has_cur_mac;
     }
     if (changed || !port->cur_ifindex) {
         /* Costs a thread for a foreign namespace: only on change. */
@@ -1382,6 +1493,10 @@ restore_config(struct vsw_manager *mgr, char *errbuf, size_t errlen)
         return 0;
     }
     if (error) {
+        if (!errbuf[0] || error != -EINVAL) {
+            snprintf(errbuf, errlen, "%s: %s", mgr->config_path,
+                     strerror(-error));
+        }
         return error;
     }
     switches = json_object_get(root, "switches");
@@ -1406,6 +1521,8 @@ restore_config(struct vsw_manager *mgr, char *errbuf, size_t errlen)
         size_t j;
 
         json_object_del(settings, "ports");
+        snprintf(err.message, sizeof err.message, "%s",
+                 "the name appears twice");
         if (!name || check_name("switch", name, &err) ||
             mgr_find_switch(mgr, name) ||
             switch_settings_apply(settings, &ageing, &size, &err) ||

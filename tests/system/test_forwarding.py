@@ -253,3 +253,29 @@ def test_deleted_devices_come_back_without_spinning(daemon, topo):
     wait_for(lambda: daemon.rpc("port.get", name="up0")["link"] != "absent")
     assert "error" not in daemon.rpc("port.get", name="up0")
     assert "deleted" in daemon.log.read_text()
+
+
+def test_tap_moved_while_daemon_down_is_found(daemon_factory, topo):
+    daemon = daemon_factory()
+    daemon.rpc("switch.add", name="sw0")
+    vm1, _ = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1")
+    tap = topo.ifname("t")
+    daemon.rpc("port.add", switch="sw0", name="vm2", type="tap", ifname=tap)
+    daemon.kill9()
+
+    # While no daemon watches, the TAP goes to its VM (a named namespace)
+    # and is renamed there.
+    vm2 = topo.netns("vm")
+    sh(["ip", "link", "set", tap, "netns", vm2])
+    sh(["ip", "-n", vm2, "link", "set", tap, "name", "eth0"])
+    sh(["ip", "-n", vm2, "addr", "add", "198.18.0.2/24", "dev", "eth0"])
+    sh(["ip", "-n", vm2, "link", "set", "eth0", "up"])
+
+    daemon.start()
+    # Found, not recreated: no new device of that name in the daemon's
+    # namespace, and traffic flows to the VM's interface.
+    assert sh(["ip", "link", "show", tap], check=False).returncode != 0
+    assert ping(vm1, "198.18.0.2")
+    port = daemon.rpc("port.get", name="vm2")
+    assert port["netns"] != "daemon"
+    assert port["current-ifname"] == "eth0"
