@@ -25,7 +25,10 @@ static const struct param_key {
     {"storm-limit", PARAM_INTEGER},  {"pvlan-primary", PARAM_INTEGER},
     {"mac-spoofing", PARAM_BOOLEAN}, {"dhcp-guard", PARAM_BOOLEAN},
     {"router-guard", PARAM_BOOLEAN}, {"ieee-priority-tag", PARAM_BOOLEAN},
-    {"queue", PARAM_INTEGER},        {"worker", PARAM_INTEGER},
+    {"sport", PARAM_INTEGER},        {"dport", PARAM_INTEGER},
+    {"icmp-type", PARAM_INTEGER},    {"dhcp-op", PARAM_INTEGER},
+    {"arp-op", PARAM_INTEGER},       {"queue", PARAM_INTEGER},
+    {"worker", PARAM_INTEGER},
 };
 
 static const struct param_key *

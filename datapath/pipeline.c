@@ -1,12 +1,14 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fdb.h"
 #include "gso.h"
 #include "flow.h"
+#include "trace.h"
 #include "vlan.h"
 
 /* Frames on the wire for 'pkt': its segments when it is a GSO packet. */
@@ -95,6 +97,12 @@ stage_learn(struct vsw_pipeline *pl, struct vsw_packet *pkt)
     if (vsw_eth_addr_is_multicast(src) || vsw_eth_addr_is_zero(src)) {
         return VSW_DROP_INVALID_SRC_MAC;
     }
+    if (pl->trace) {
+        vsw_trace_note(pl->trace,
+                       "source MAC would be learned on VLAN %u, port %s",
+                       pkt->vlan, pl->in_port->name);
+        return VSW_STAGE_CONTINUE;
+    }
     vsw_fdb_learn(pl->in_port->sw->fdb, pkt->vlan, src, pl->in_port->id,
                   pl->in_port->mac_limit, pl->now_ms);
     return VSW_STAGE_CONTINUE;
@@ -106,6 +114,15 @@ txq_push(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
 {
     uint32_t slot = VSW_FDB_SLOT(port->id);
     struct vsw_txq *txq = pl->txq_by_slot[slot];
+
+    if (pl->trace) {
+        struct vsw_trace *trace = pl->trace;
+
+        if (trace->n_outputs < VSW_TRACE_MAX_OUTPUTS) {
+            trace->outputs[trace->n_outputs++].port_id = port->id;
+        }
+        return;
+    }
 
     if (!txq) {
         /* Once per destination per worker lifetime, not per packet. */
@@ -156,6 +173,16 @@ stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
     struct vsw_vlan_ingress cls = packet_vlan(pkt);
     unsigned n_out = 0;
 
+    if (pl->trace) {
+        vsw_trace_note(pl->trace, "%s",
+                       vsw_eth_addr_is_multicast(pkt->key.eth_dst)
+                           ? "multicast or broadcast destination"
+                       : dst ? "destination MAC learned on port "
+                             : "destination MAC unknown");
+        if (dst && !vsw_eth_addr_is_multicast(pkt->key.eth_dst)) {
+            vsw_trace_note(pl->trace, "%s", dst->name);
+        }
+    }
     if (dst && dst == pl->in_port) {
         return VSW_DROP_HAIRPIN;
     }
@@ -176,6 +203,10 @@ stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
             txq_push(pl, port, pkt);
             n_out++;
         }
+    }
+    if (pl->trace) {
+        vsw_trace_note(pl->trace, "; flooded to %u port%s of VLAN %u", n_out,
+                       n_out == 1 ? "" : "s", pkt->vlan);
     }
     if (n_out) {
         return VSW_STAGE_CONSUMED;
@@ -459,6 +490,69 @@ vsw_pipeline_process(struct vsw_pipeline *pl,
         }
     }
     flush_egress(pl);
+}
+
+/* The text a trace shows for a stage's 'verdict'. */
+static const char *
+verdict_name(int verdict)
+{
+    return verdict == VSW_STAGE_CONTINUE   ? "continue"
+           : verdict == VSW_STAGE_CONSUMED ? "forward"
+                                           : vsw_drop_reason_name(verdict);
+}
+
+void
+vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
+                   const struct vsw_dp_port *in_port, struct vsw_packet *pkt,
+                   struct vsw_trace *trace, int64_t now_ms)
+{
+    int verdict = VSW_STAGE_CONTINUE;
+
+    vsw_trace_init(trace);
+    pl->trace = trace;
+    pl->snap = snap;
+    pl->in_port = in_port;
+    pl->now_ms = now_ms;
+    for (size_t s = 0; s < sizeof ingress_stages / sizeof *ingress_stages &&
+                       verdict == VSW_STAGE_CONTINUE;
+         s++) {
+        struct vsw_trace_step *step;
+
+        vsw_trace_step(trace, ingress_stages[s].name, "", "%s", "");
+        step = &trace->steps[trace->n_steps - 1];
+        verdict = ingress_stages[s].run(pl, pkt);
+        snprintf(step->verdict, sizeof step->verdict, "%s",
+                 verdict_name(verdict));
+        if (verdict >= 0 && !step->detail[0]) {
+            vsw_trace_note(trace, "%s", vsw_drop_reason_doc(verdict));
+        }
+        if (s == 0 && verdict == VSW_STAGE_CONTINUE) {
+            vsw_flow_format(&pkt->key, trace->key, sizeof trace->key);
+            vsw_trace_note(trace, "%s", trace->key);
+        } else if (s == 1 && verdict == VSW_STAGE_CONTINUE) {
+            vsw_trace_note(trace, "VLAN %u (port mode %s)%s", pkt->vlan,
+                           vsw_vlan_mode_name(in_port->vlan.mode),
+                           pkt->pvlan_role ? ", private VLAN" : "");
+        }
+    }
+    if (verdict >= 0) {
+        trace->drop_reason = verdict;
+    }
+    /* Egress: the tag each destination would send with. */
+    for (unsigned i = 0; i < trace->n_outputs; i++) {
+        struct vsw_trace_output *out = &trace->outputs[i];
+        const struct vsw_dp_port *port =
+            snap->by_slot[VSW_FDB_SLOT(out->port_id)];
+        struct vsw_vlan_ingress cls = packet_vlan(pkt);
+
+        out->tagged = port && vsw_vlan_egress_tagged(&port->vlan, &cls);
+        out->tci = (uint16_t)(pkt->pcp << 13 | pkt->tag_vid);
+        vsw_trace_step(trace, "vlan-egress", "continue", "%s: %s%u",
+                       port ? port->name : "?",
+                       out->tagged ? "tagged VLAN " : "untagged, VLAN ",
+                       out->tagged ? pkt->tag_vid : pkt->vlan);
+    }
+    pl->trace = NULL;
 }
 
 void

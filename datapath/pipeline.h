@@ -30,6 +30,7 @@
 #include "datapath.h"
 #include "flow-cache.h"
 #include "gso.h"
+#include "trace.h"
 #include "packet.h"
 
 #define VSW_STAGE_CONTINUE (-1)
@@ -55,6 +56,8 @@ struct vsw_pipeline {
                                                    output */
     struct vsw_packet segments[VSW_BATCH_SIZE]; /* views of its frames */
     struct vsw_flow_cache *cache;               /* decisions per flow */
+    struct vsw_trace *trace;                    /* set while tracing: every
+                                                   side effect off */
     uint64_t fdb_gen;                           /* input switch's MAC table
                                                    generation, read before
                                                    this batch's lookups */
@@ -71,6 +74,16 @@ void vsw_pipeline_process(struct vsw_pipeline *pl,
                           const struct vsw_dp_snapshot *snap,
                           const struct vsw_dp_port *in_port,
                           struct vsw_packet_batch *batch, int64_t now_ms);
+
+/* Control thread: runs 'pkt' (parsed here) as if it had arrived on
+ * 'in_port' of 'snap', with every side effect off, and records each
+ * stage's verdict and the destinations in 'trace'.  'pl' must be a
+ * pipeline of its own, not a worker's. */
+void vsw_pipeline_trace(struct vsw_pipeline *pl,
+                        const struct vsw_dp_snapshot *snap,
+                        const struct vsw_dp_port *in_port,
+                        struct vsw_packet *pkt, struct vsw_trace *trace,
+                        int64_t now_ms);
 
 /* Worker: counts 'n' frames of 'bytes' received on 'rt' and dropped for
  * 'reason' before any stage ran (e.g. the port is being removed). */

@@ -87,17 +87,20 @@ struct vsw_manager {
     struct mgr_port *by_slot[VSW_MAX_PORTS]; /* port owning each slot,
                                                 also while it is being
                                                 torn down */
-    uint32_t next_generation;   /* high bits of the next port id */
-    ino_t own_netns_ino;        /* the daemon's network namespace */
-    struct event *tick;         /* 1 s: ageing, TAP tracking, retries,
-                                   queue rebalancing */
-    int64_t last_tick_ms;       /* when 'tick' last ran */
-    bool busy_poll;             /* workers spin (reported by dp.show) */
-    struct event *reclaim;      /* runs deferred frees */
-    struct event *link_event;   /* rtnetlink link notifications */
-    struct nl_sock *link_sock;  /* socket behind 'link_event' */
-    char socket_path[PATH_MAX]; /* for system.status */
-    long long start_time_ms;    /* for system.status */
+    uint32_t next_generation;      /* high bits of the next port id */
+    ino_t own_netns_ino;           /* the daemon's network namespace */
+    struct event *tick;            /* 1 s: ageing, TAP tracking, retries,
+                                      queue rebalancing */
+    int64_t last_tick_ms;          /* when 'tick' last ran */
+    bool busy_poll;                /* workers spin (reported by dp.show) */
+    struct vsw_pipeline *trace_pl; /* pipeline for traces, made on first
+                                      use */
+    struct vsw_packet *trace_pkt;  /* its packet buffer */
+    struct event *reclaim;         /* runs deferred frees */
+    struct event *link_event;      /* rtnetlink link notifications */
+    struct nl_sock *link_sock;     /* socket behind 'link_event' */
+    char socket_path[PATH_MAX];    /* for system.status */
+    long long start_time_ms;       /* for system.status */
 };
 
 /* Lookups by name; NULL if there is none. */

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "frame-builder.h"
 #include "manager-private.h"
+#include "pipeline.h"
 #include "timeutil.h"
 
 /* Looks up the switch named by 'key' in 'params'. */
@@ -453,6 +455,115 @@ rpc_dp_pin_queue(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
+/* The source MAC a traced frame of 'port' has unless told otherwise. */
+static const uint8_t *
+default_source(const struct mgr_port *port)
+{
+    static const uint8_t fallback[6] = {0x02, 0, 0, 0, 0, 0x01};
+
+    if (port->cfg.has_mac) {
+        return port->cfg.mac;
+    }
+    return port->has_cur_mac ? port->cur_mac : fallback;
+}
+
+static json_t *
+trace_to_json(const struct vsw_manager *mgr, const struct vsw_trace *trace)
+{
+    json_t *stages = json_array();
+    json_t *outputs = json_array();
+
+    for (unsigned i = 0; i < trace->n_steps; i++) {
+        const struct vsw_trace_step *step = &trace->steps[i];
+
+        json_array_append_new(stages,
+                              json_pack("{s:s, s:s, s:s}", "stage",
+                                        step->stage, "verdict", step->verdict,
+                                        "detail", step->detail));
+    }
+    for (unsigned i = 0; i < trace->n_outputs; i++) {
+        const struct vsw_trace_output *out = &trace->outputs[i];
+        const struct mgr_port *port = mgr->by_slot[VSW_FDB_SLOT(out->port_id)];
+
+        json_array_append_new(outputs, json_pack("{s:s, s:b, s:i}", "port",
+                                                 port ? port->name : "?",
+                                                 "tagged", out->tagged, "vlan",
+                                                 out->tci & 0xfff));
+    }
+    return json_pack(
+        "{s:s, s:o, s:o, s:s, s:s}", "key", trace->key, "stages", stages,
+        "outputs", outputs, "verdict",
+        trace->drop_reason >= 0 ? "dropped" : "forwarded", "drop-reason",
+        trace->drop_reason >= 0 ? vsw_drop_reason_name(trace->drop_reason)
+                                : "");
+}
+
+static int
+rpc_trace(json_t *params, json_t **result, struct vsw_rpc_error *err,
+          void *mgr_)
+{
+    struct vsw_manager *mgr = mgr_;
+    const struct vsw_dp_snapshot *snap = vsw_datapath_snapshot(mgr->dp);
+    const struct vsw_dp_port *dport;
+    struct vsw_trace *trace;
+    struct mgr_switch *sw;
+    struct mgr_port *port;
+    json_t *frame_params;
+    size_t len;
+    int error;
+
+    frame_params = json_deep_copy(params);
+    json_object_del(frame_params, "switch");
+    json_object_del(frame_params, "in-port");
+    error = vsw_rpc_check_keys(frame_params, vsw_frame_builder_keys, err);
+    if (error || get_switch(mgr, params, "switch", &sw, err) ||
+        get_port(mgr, params, "in-port", &port, err)) {
+        json_decref(frame_params);
+        return -1;
+    }
+    if (port->sw != sw) {
+        json_decref(frame_params);
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "port '%s' is on switch '%s', not '%s'",
+                             port->name, port->sw->name, sw->name);
+    }
+    dport = snap->by_slot[VSW_FDB_SLOT(port->id)];
+    if (!port->rt || !dport || dport->id != port->id) {
+        json_decref(frame_params);
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "port '%s' has no device now", port->name);
+    }
+    if (!mgr->trace_pl) {
+        mgr->trace_pl = vsw_pipeline_create(0);
+        mgr->trace_pkt = vsw_packet_create();
+    }
+    trace = malloc(sizeof *trace);
+    if (!mgr->trace_pl || !mgr->trace_pkt || !trace) {
+        json_decref(frame_params);
+        free(trace);
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    vsw_packet_reset(mgr->trace_pkt);
+    error = vsw_frame_build(frame_params, default_source(port),
+                            mgr->trace_pkt->data, &len, err);
+    json_decref(frame_params);
+    if (error) {
+        free(trace);
+        return -1;
+    }
+    mgr->trace_pkt->len = (uint32_t)len;
+    mgr->trace_pkt->in_port_id = port->id;
+    vsw_pipeline_trace(mgr->trace_pl, snap, dport, mgr->trace_pkt, trace,
+                       vsw_time_msec());
+    *result = trace_to_json(mgr, trace);
+    json_object_set_new(*result, "switch", json_string(sw->name));
+    json_object_set_new(*result, "in-port", json_string(port->name));
+    json_object_set_new(*result, "frame-length",
+                        json_integer((json_int_t)len));
+    free(trace);
+    return 0;
+}
+
 static int
 rpc_system_status(json_t *params, json_t **result, struct vsw_rpc_error *err,
                   void *mgr_)
@@ -503,6 +614,7 @@ static const struct vsw_rpc_method manager_methods[] = {
     {"system.status", rpc_system_status, false},
     {"dp.show", rpc_dp_show, false},
     {"dp.pin-queue", rpc_dp_pin_queue, true},
+    {"trace", rpc_trace, false},
 };
 
 int

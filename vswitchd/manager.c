@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config-store.h"
+#include "pipeline.h"
 #include "log.h"
 #include "netns.h"
 #include "timeutil.h"
@@ -1799,6 +1800,8 @@ vsw_manager_destroy(struct vsw_manager *mgr)
         event_free(mgr->link_event);
     }
     nl_socket_free(mgr->link_sock);
+    vsw_pipeline_destroy(mgr->trace_pl);
+    vsw_packet_destroy(mgr->trace_pkt);
     free(mgr);
 }
 
