@@ -3,7 +3,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "params.h"
 #include "util.h"
 
 static char *
@@ -16,29 +19,18 @@ output_text(const json_t *row)
         (long long)json_integer_value(json_object_get(row, "vlan")));
 }
 
-static enum vsw_ctl_status
-trace_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
+/* Prints one trace result in table mode. */
+static void
+print_trace(const json_t *result)
 {
     static const struct vsw_ctl_column columns[] = {
         {"STAGE", VSW_TABLE_LEFT, "stage", NULL},
         {"VERDICT", VSW_TABLE_LEFT, "verdict", NULL},
         {"DETAIL", VSW_TABLE_LEFT, "detail", NULL},
     };
-    enum vsw_ctl_status status;
-    json_t *result;
-    json_t *stages;
-    json_t *outputs;
+    json_t *stages = json_object_get(result, "stages");
+    json_t *outputs = json_object_get(result, "outputs");
 
-    status = vsw_ctl_query(ctx, argc, argv, &result);
-    if (status != VSW_CTL_OK || !result) {
-        return status;
-    }
-    stages = vsw_ctl_result_array(result, "trace", "stages");
-    outputs = vsw_ctl_result_array(result, "trace", "outputs");
-    if (!stages || !outputs) {
-        json_decref(result);
-        return VSW_CTL_ERROR;
-    }
     vsw_ctl_print_rows(stages, columns, sizeof columns / sizeof *columns);
     if (json_array_size(outputs)) {
         printf("\nOutput:");
@@ -55,8 +47,112 @@ trace_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
         printf("\nDropped: %s\n", reason);
         free(reason);
     }
+}
+
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* "trace SWITCH in-port=PORT live=N": traces the next N frames the port
+ * really receives, polling the daemon until they are in. */
+static enum vsw_ctl_status
+trace_live(struct vsw_ctl_context *ctx, json_t *params)
+{
+    long long wanted = json_integer_value(json_object_get(params, "live"));
+    long long deadline = now_ms() + ctx->timeout_ms - 500;
+    json_t *port = json_incref(json_object_get(params, "in-port"));
+    enum vsw_ctl_status status;
+    json_t *result = NULL;
+
+    json_object_del(params, "live");
+    json_object_set_new(params, "count", json_integer(wanted));
+    status = vsw_ctl_call(ctx, "trace.live-start", params, &result);
+    json_decref(result);
+    result = NULL;
+    while (status == VSW_CTL_OK) {
+        const struct timespec tick = {0, 100 * 1000 * 1000};
+        json_t *traces;
+
+        status = vsw_ctl_call(ctx, "trace.live-results",
+                              json_pack("{s:O}", "in-port", port), &result);
+        traces = json_object_get(result, "traces");
+        if (status != VSW_CTL_OK ||
+            (long long)json_array_size(traces) >= wanted ||
+            now_ms() >= deadline) {
+            break;
+        }
+        json_decref(result);
+        result = NULL;
+        nanosleep(&tick, NULL);
+    }
+    json_decref(port);
+    if (status != VSW_CTL_OK) {
+        return status;
+    }
+    if (ctx->format == VSW_CTL_FORMAT_JSON) {
+        vsw_ctl_print_json(result);
+    } else {
+        json_t *traces = json_object_get(result, "traces");
+
+        for (size_t i = 0; i < json_array_size(traces); i++) {
+            json_t *trace = json_array_get(traces, i);
+
+            printf("%sFrame %zu (%lld bytes): %s\n", i ? "\n" : "", i + 1,
+                   (long long)json_integer_value(
+                       json_object_get(trace, "frame-length")),
+                   json_string_value(json_object_get(trace, "key")));
+            print_trace(trace);
+        }
+        if ((long long)json_array_size(traces) < wanted) {
+            printf("%s%zu of %lld frames arrived before the timeout\n",
+                   json_array_size(traces) ? "\n" : "",
+                   json_array_size(traces), wanted);
+        }
+    }
     json_decref(result);
     return VSW_CTL_OK;
+}
+
+/* "trace SWITCH in-port=PORT fields...": one frame described. */
+static enum vsw_ctl_status
+trace_once(struct vsw_ctl_context *ctx, int argc, char *argv[])
+{
+    enum vsw_ctl_status status;
+    json_t *result;
+
+    status = vsw_ctl_query(ctx, argc, argv, &result);
+    if (status != VSW_CTL_OK || !result) {
+        return status;
+    }
+    if (!vsw_ctl_result_array(result, "trace", "stages") ||
+        !vsw_ctl_result_array(result, "trace", "outputs")) {
+        json_decref(result);
+        return VSW_CTL_ERROR;
+    }
+    print_trace(result);
+    json_decref(result);
+    return VSW_CTL_OK;
+}
+
+static enum vsw_ctl_status
+trace_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
+{
+    json_t *params;
+
+    for (int i = 1; i < argc; i++) {
+        if (!strncmp(argv[i], "live=", 5)) {
+            enum vsw_ctl_status status =
+                vsw_params_from_args(ctx, argc, argv, &params);
+
+            return status == VSW_CTL_OK ? trace_live(ctx, params) : status;
+        }
+    }
+    return trace_once(ctx, argc, argv);
 }
 
 static const char *const trace_names[] = {"switch", NULL};
@@ -65,7 +161,7 @@ const struct vsw_ctl_command vsw_ctl_trace_commands[] = {
     {
         .verb = "trace",
         .args = "SWITCH in-port=PORT [field=value...]",
-                .min_args = 1,
+        .min_args = 1,
         .max_args = -1,
         .names = trace_names,
         .pairs = true,
@@ -86,7 +182,10 @@ const struct vsw_ctl_command vsw_ctl_trace_commands[] = {
                 "  dhcp-op=1|2               a DHCP request or reply\n"
                 "  arp-op=1|2                an ARP request or reply\n"
                 "  frame=HEX                 the whole frame instead of "
-                "fields\n\n"
+                "fields\n"
+                "  live=N                    instead, trace the next N "
+                "frames PORT really\n"
+                "                            receives (up to 16)\n\n"
                 "For example:\n"
                 "  vswitch-ctl trace sw0 in-port=vm1 ip-dst=10.0.0.2 "
                 "proto=tcp dport=80\n",

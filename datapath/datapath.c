@@ -476,10 +476,67 @@ vsw_datapath_for_each_rxq(struct vsw_datapath *dp,
     }
 }
 
+int
+vsw_port_rt_capture_start(struct vsw_port_rt *rt, unsigned count)
+{
+    struct vsw_capture *capture = atomic_load(&rt->capture);
+
+    if (!capture) {
+        capture = calloc(1, sizeof *capture);
+        if (!capture) {
+            return -ENOMEM;
+        }
+        atomic_store(&rt->capture, capture);
+    }
+    /* Closing the budget first keeps workers from taking frames while
+     * the slots restart.  A worker that took a frame just before may
+     * still be copying it into a slot: it only ever writes the slot it
+     * was given, and 'done' tells when it has finished. */
+    atomic_store(&capture->budget, 0);
+    atomic_store(&capture->taken, 0);
+    for (unsigned i = 0; i < VSW_CAPTURE_FRAMES; i++) {
+        atomic_store(&capture->frames[i].done, false);
+    }
+    atomic_store(
+        &capture->budget,
+        (int)(count < VSW_CAPTURE_FRAMES ? count : VSW_CAPTURE_FRAMES));
+    return 0;
+}
+
+void
+vsw_port_rt_capture(struct vsw_port_rt *rt, const struct vsw_packet *pkt)
+{
+    struct vsw_capture *capture =
+        atomic_load_explicit(&rt->capture, memory_order_acquire);
+    unsigned slot;
+    int budget;
+
+    if (!capture ||
+        atomic_load_explicit(&capture->budget, memory_order_relaxed) <= 0) {
+        return;
+    }
+    budget = atomic_fetch_sub(&capture->budget, 1);
+    if (budget <= 0) {
+        atomic_fetch_add(&capture->budget, 1);
+        return;
+    }
+    slot = atomic_fetch_add(&capture->taken, 1);
+    if (slot >= VSW_CAPTURE_FRAMES) {
+        return;
+    }
+    capture->frames[slot].wire_len = pkt->len;
+    capture->frames[slot].len =
+        pkt->len < VSW_CAPTURE_BYTES ? pkt->len : VSW_CAPTURE_BYTES;
+    memcpy(capture->frames[slot].data, pkt->data, capture->frames[slot].len);
+    atomic_store_explicit(&capture->frames[slot].done, true,
+                          memory_order_release);
+}
+
 void
 vsw_port_rt_destroy(struct vsw_port_rt *rt, bool remove_device)
 {
     if (rt) {
+        free(atomic_load(&rt->capture));
         vsw_netdev_destroy(rt->netdev, remove_device);
         free(rt->rxqs);
         free(rt->stats);

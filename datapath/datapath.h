@@ -74,16 +74,41 @@ struct vsw_rxq {
 
 /* A port's runtime: what outlives configuration snapshots. */
 struct vsw_port_rt {
-    uint32_t id;                  /* unique port id; low bits: slot */
-    struct vsw_netdev *netdev;    /* owned */
-    bool attached;                /* its queues are being polled */
-    _Atomic int rx_error;         /* errno that made a worker stop
-                                     polling (device deleted), or 0 */
-    unsigned n_rxqs;              /* == netdev->n_queues */
-    struct vsw_rxq *rxqs;         /* one per netdev queue */
-    unsigned n_stats;             /* entries in 'stats' */
-    struct vsw_port_stats *stats; /* one per worker */
+    uint32_t id;                           /* unique port id; low bits: slot */
+    struct vsw_netdev *netdev;             /* owned */
+    bool attached;                         /* its queues are being polled */
+    _Atomic int rx_error;                  /* errno that made a worker stop
+                                              polling (device deleted), or 0 */
+    unsigned n_rxqs;                       /* == netdev->n_queues */
+    struct vsw_rxq *rxqs;                  /* one per netdev queue */
+    unsigned n_stats;                      /* entries in 'stats' */
+    struct vsw_port_stats *stats;          /* one per worker */
+    _Atomic(struct vsw_capture *) capture; /* frames kept for a live trace, or
+                                    NULL (allocated on first use) */
 };
+
+/* Live tracing: the next frames a port receives, copied by the worker
+ * that reads them, for the control thread to trace. */
+#define VSW_CAPTURE_FRAMES 16
+#define VSW_CAPTURE_BYTES  2048
+
+struct vsw_capture {
+    _Atomic int budget;     /* frames still to take */
+    _Atomic unsigned taken; /* frames taken so far (slots used) */
+    struct {
+        _Atomic bool done;               /* copied: the rest is valid */
+        uint32_t len;                    /* bytes kept */
+        uint32_t wire_len;               /* bytes the frame had */
+        uint8_t data[VSW_CAPTURE_BYTES]; /* its first bytes */
+    } frames[VSW_CAPTURE_FRAMES];
+};
+
+/* Control thread: starts keeping the next 'count' (<= VSW_CAPTURE_FRAMES)
+ * frames 'rt' receives, forgetting earlier ones.  Returns 0 or -ENOMEM. */
+int vsw_port_rt_capture_start(struct vsw_port_rt *rt, unsigned count);
+
+/* Worker: keeps 'pkt' if a live trace of 'rt' still wants frames. */
+void vsw_port_rt_capture(struct vsw_port_rt *rt, const struct vsw_packet *pkt);
 
 struct vsw_dp_switch;
 

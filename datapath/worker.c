@@ -61,6 +61,11 @@ worker_poll_rxq(struct vsw_worker *worker, struct vsw_rxq *rxq, int64_t now_ms)
             vsw_pipeline_count_drops(worker->index, rt, VSW_DROP_PORT_GONE, n,
                                      bytes);
         } else {
+            if (atomic_load_explicit(&rt->capture, memory_order_relaxed)) {
+                for (int i = 0; i < n; i++) {
+                    vsw_port_rt_capture(rt, worker->pool[i]);
+                }
+            }
             batch.count = n;
             memcpy(batch.pkts, worker->pool, n * sizeof batch.pkts[0]);
             vsw_pipeline_process(worker->pipeline, snap, port, &batch, now_ms);

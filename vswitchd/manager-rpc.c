@@ -565,6 +565,96 @@ rpc_trace(json_t *params, json_t **result, struct vsw_rpc_error *err,
 }
 
 static int
+rpc_trace_live_start(json_t *params, json_t **result,
+                     struct vsw_rpc_error *err, void *mgr_)
+{
+    static const char *const keys[] = {"switch", "in-port", "count", NULL};
+    struct vsw_manager *mgr = mgr_;
+    struct mgr_switch *sw;
+    struct mgr_port *port;
+    long long count = 1;
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        get_switch(mgr, params, "switch", &sw, err) ||
+        get_port(mgr, params, "in-port", &port, err) ||
+        vsw_rpc_get_int(params, "count", false, 1, VSW_CAPTURE_FRAMES, &count,
+                        err)) {
+        return -1;
+    }
+    if (port->sw != sw || !port->rt) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "port '%s' is not a working port of switch '%s'",
+                             port->name, sw->name);
+    }
+    if (vsw_port_rt_capture_start(port->rt, (unsigned)count)) {
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    return 0;
+}
+
+static int
+rpc_trace_live_results(json_t *params, json_t **result,
+                       struct vsw_rpc_error *err, void *mgr_)
+{
+    static const char *const keys[] = {"in-port", NULL};
+    struct vsw_manager *mgr = mgr_;
+    const struct vsw_dp_snapshot *snap = vsw_datapath_snapshot(mgr->dp);
+    const struct vsw_dp_port *dport;
+    struct vsw_capture *capture;
+    struct mgr_port *port;
+    struct vsw_trace *trace;
+    json_t *traces;
+    unsigned taken;
+
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        get_port(mgr, params, "in-port", &port, err)) {
+        return -1;
+    }
+    capture = port->rt ? atomic_load(&port->rt->capture) : NULL;
+    dport = snap->by_slot[VSW_FDB_SLOT(port->id)];
+    if (!capture || !dport || dport->id != port->id) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "no live trace started on port '%s'", port->name);
+    }
+    if (!mgr->trace_pl) {
+        mgr->trace_pl = vsw_pipeline_create(0);
+        mgr->trace_pkt = vsw_packet_create();
+    }
+    trace = malloc(sizeof *trace);
+    if (!mgr->trace_pl || !mgr->trace_pkt || !trace) {
+        free(trace);
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    traces = json_array();
+    taken = atomic_load(&capture->taken);
+    for (unsigned i = 0; i < taken && i < VSW_CAPTURE_FRAMES; i++) {
+        json_t *one;
+
+        if (!atomic_load_explicit(&capture->frames[i].done,
+                                  memory_order_acquire)) {
+            break;
+        }
+        /* Traced now, against the configuration of now: what the switch
+         * does with that frame, told stage by stage. */
+        vsw_packet_reset(mgr->trace_pkt);
+        memcpy(mgr->trace_pkt->data, capture->frames[i].data,
+               capture->frames[i].len);
+        mgr->trace_pkt->len = capture->frames[i].len;
+        vsw_pipeline_trace(mgr->trace_pl, snap, dport, mgr->trace_pkt, trace,
+                           vsw_time_msec());
+        one = trace_to_json(mgr, trace);
+        json_object_set_new(one, "frame-length",
+                            json_integer(capture->frames[i].wire_len));
+        json_array_append_new(traces, one);
+    }
+    free(trace);
+    *result = json_pack("{s:s, s:i, s:o}", "in-port", port->name, "pending",
+                        atomic_load(&capture->budget), "traces", traces);
+    return 0;
+}
+
+static int
 rpc_system_status(json_t *params, json_t **result, struct vsw_rpc_error *err,
                   void *mgr_)
 {
@@ -615,6 +705,8 @@ static const struct vsw_rpc_method manager_methods[] = {
     {"dp.show", rpc_dp_show, false},
     {"dp.pin-queue", rpc_dp_pin_queue, true},
     {"trace", rpc_trace, false},
+    {"trace.live-start", rpc_trace_live_start, true},
+    {"trace.live-results", rpc_trace_live_results, false},
 };
 
 int
