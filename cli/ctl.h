@@ -65,6 +65,7 @@ extern const struct vsw_ctl_command vsw_ctl_port_commands[];
 extern const struct vsw_ctl_command vsw_ctl_fdb_commands[];
 extern const struct vsw_ctl_command vsw_ctl_system_commands[];
 extern const struct vsw_ctl_command vsw_ctl_dp_commands[];
+extern const struct vsw_ctl_command vsw_ctl_acl_commands[];
 extern const struct vsw_ctl_command vsw_ctl_trace_commands[];
 
 /* Messages. */

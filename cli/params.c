@@ -27,8 +27,11 @@ static const struct param_key {
     {"router-guard", PARAM_BOOLEAN}, {"ieee-priority-tag", PARAM_BOOLEAN},
     {"sport", PARAM_INTEGER},        {"dport", PARAM_INTEGER},
     {"icmp-type", PARAM_INTEGER},    {"dhcp-op", PARAM_INTEGER},
-    {"arp-op", PARAM_INTEGER},       {"live", PARAM_INTEGER},
-    {"queue", PARAM_INTEGER},        {"worker", PARAM_INTEGER},
+    {"weight", PARAM_INTEGER},       {"idle-timeout", PARAM_INTEGER},
+    {"isolation-id", PARAM_INTEGER}, {"stateful", PARAM_BOOLEAN},
+    {"id", PARAM_INTEGER},           {"arp-op", PARAM_INTEGER},
+    {"live", PARAM_INTEGER},         {"queue", PARAM_INTEGER},
+    {"worker", PARAM_INTEGER},
 };
 
 static const struct param_key *

@@ -85,6 +85,7 @@ vsw_dp_snapshot_destroy(struct vsw_dp_snapshot *snap)
         struct vsw_dp_switch *sw = snap->switches[i];
 
         for (size_t j = 0; j < sw->n_ports; j++) {
+            vsw_port_policy_destroy(sw->ports[j]->policy);
             free(sw->ports[j]);
         }
         free(sw->ports);
@@ -210,9 +211,14 @@ vsw_port_rt_create(struct vsw_datapath *dp, uint32_t id,
         return NULL;
     }
     rt->rxqs = calloc(netdev->n_queues, sizeof *rt->rxqs);
+    rt->guard_state = aligned_alloc(64, sizeof *rt->guard_state);
+    if (rt->guard_state) {
+        vsw_guard_state_init(rt->guard_state);
+    }
     rt->stats = aligned_alloc(_Alignof(struct vsw_port_stats),
                               dp->n_workers * sizeof *rt->stats);
-    if (!rt->rxqs || !rt->stats) {
+    if (!rt->rxqs || !rt->stats || !rt->guard_state) {
+        free(rt->guard_state);
         free(rt->rxqs);
         free(rt->stats);
         free(rt);
@@ -537,6 +543,7 @@ vsw_port_rt_destroy(struct vsw_port_rt *rt, bool remove_device)
 {
     if (rt) {
         free(atomic_load(&rt->capture));
+        free(rt->guard_state);
         vsw_netdev_destroy(rt->netdev, remove_device);
         free(rt->rxqs);
         free(rt->stats);

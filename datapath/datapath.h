@@ -24,6 +24,7 @@
 #include "drop.h"
 #include "fdb.h"
 #include "netdev.h"
+#include "policy.h"
 #include "vlan.h"
 
 #define VSW_MAX_WORKERS 64
@@ -83,6 +84,8 @@ struct vsw_port_rt {
     struct vsw_rxq *rxqs;                  /* one per netdev queue */
     unsigned n_stats;                      /* entries in 'stats' */
     struct vsw_port_stats *stats;          /* one per worker */
+    struct vsw_guard_state *guard_state;   /* storm bucket and fragment
+                                              memory of the port guards */
     _Atomic(struct vsw_capture *) capture; /* frames kept for a live trace, or
                                     NULL (allocated on first use) */
 };
@@ -120,6 +123,8 @@ struct vsw_dp_port {
     const struct vsw_dp_switch *sw; /* switch in the same snapshot */
     struct vsw_vlan_config vlan;    /* VLAN mode and membership */
     uint32_t mac_limit;             /* per-port MAC table cap, 0 = none */
+    struct vsw_port_policy *policy; /* ACLs and guards (owned by the
+                                       snapshot), NULL: none at all */
 };
 
 /* A switch as one snapshot sees it. */
@@ -134,10 +139,12 @@ struct vsw_dp_switch {
 
 /* Everything the workers decide with.  Immutable once published. */
 struct vsw_dp_snapshot {
-    uint64_t generation;                        /* set when published;
-                                                   higher = newer */
-    size_t n_switches;                          /* entries in 'switches' */
-    struct vsw_dp_switch **switches;            /* owned */
+    struct vsw_conntrack *conntrack; /* flow state of stateful ACLs (not
+                                        owned), NULL: none */
+    uint64_t generation;             /* set when published;
+                                        higher = newer */
+    size_t n_switches;               /* entries in 'switches' */
+    struct vsw_dp_switch **switches; /* owned */
     struct vsw_dp_port *by_slot[VSW_MAX_PORTS]; /* ports by slot of id */
 };
 

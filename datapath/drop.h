@@ -18,6 +18,30 @@
       "tagged frame on an access or untagged port")                           \
     X(VLAN_NOT_ALLOWED, "vlan-not-allowed",                                   \
       "frame's VLAN is not in the trunk's allowed list")                      \
+    X(MAC_SPOOF, "mac-spoofing",                                              \
+      "source MAC is not the port's MAC and spoofing is off")                 \
+    X(GUARD_TOO_MANY_VLANS, "guard-too-many-vlans",                           \
+      "more VLAN tags than the parser reads hide the IP header from guards")  \
+    X(IP_GUARD, "ip-guard",                                                   \
+      "ARP, ND or IP from an address the port may not use")                   \
+    X(DHCP_GUARD, "dhcp-guard",                                               \
+      "DHCPv4 server message, or a fragment of one, from a guarded port")     \
+    X(DHCPV6_GUARD, "dhcpv6-guard",                                           \
+      "DHCPv6 server message, or a fragment of one, from a guarded port")     \
+    X(ROUTER_GUARD, "router-guard",                                           \
+      "router advertisement, or a fragment of one, from a guarded port")      \
+    X(REDIRECT_GUARD, "router-guard-redirect",                                \
+      "ICMP or ICMPv6 redirect, or a fragment of one, from a guarded port")   \
+    X(IPV6_CHAIN, "ipv6-chain-incomplete",                                    \
+      "IPv6 first fragment without the whole header chain (RFC 7113)")        \
+    X(IPV6_UNKNOWN_NH, "ipv6-unknown-nh",                                     \
+      "IPv6 header chain ends in an unknown next header (RFC 7113)")          \
+    X(ND_FRAGMENT, "nd-fragment",                                             \
+      "fragmented neighbour discovery message (RFC 6980)")                    \
+    X(STORM, "storm-limit",                                                   \
+      "broadcast, multicast or unknown unicast over the port's limit")        \
+    X(XACL_DENY, "xacl-deny", "an extended ACL rule denied the frame")        \
+    X(ACL_DENY, "acl-deny", "a port ACL rule denied the frame")               \
     X(HAIRPIN, "hairpin", "destination is the port the frame came in on")     \
     X(PVLAN, "pvlan-isolation",                                               \
       "private VLAN rules forbid every destination of the frame")             \

@@ -102,6 +102,8 @@ vsw_flow_cache_key_init(struct vsw_flow_cache_key *key,
     key->arp_op = flow->arp_op;
     key->icmp_type = flow->icmp_type;
     key->icmp_code = flow->icmp_code;
+    memcpy(key->arp_sha, flow->arp_sha, sizeof key->arp_sha);
+    memcpy(key->nd_target, flow->nd_target, sizeof key->nd_target);
     return hash_key(key);
 }
 

@@ -48,6 +48,8 @@ struct vsw_flow_cache_key {
     uint16_t arp_op;                        /* ARP opcode */
     uint8_t icmp_type;                      /* ICMP type */
     uint8_t icmp_code;                      /* ICMP code */
+    uint8_t arp_sha[6];    /* ARP sender MAC (the MAC guard reads it) */
+    uint8_t nd_target[16]; /* ND target (the IP guard reads it) */
 };
 
 /* What the pipeline decided for a flow. */

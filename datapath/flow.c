@@ -106,6 +106,12 @@ get_be16(const uint8_t *p)
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+static uint32_t
+get_be32(const uint8_t *p)
+{
+    return (uint32_t)get_be16(p) << 16 | get_be16(p + 2);
+}
+
 static void
 set_ipv4_mapped(uint8_t dst[16], const uint8_t *ipv4)
 {
@@ -337,6 +343,7 @@ parse_ipv4(const uint8_t *frame, size_t len, size_t l3,
     frag = get_be16(ip + 6);
     if (frag & (IPV4_MF | IPV4_FRAG_OFFSET)) {
         key->flags |= VSW_FLOW_F_FRAGMENT;
+        key->frag_id = get_be16(ip + 4);
         if (frag & IPV4_FRAG_OFFSET) {
             key->flags |= VSW_FLOW_F_LATER_FRAGMENT;
             return;
@@ -369,6 +376,10 @@ parse_ipv6_chain(const uint8_t *frame, size_t ofs, size_t end, uint8_t nh,
 
             if (avail < IPV6_FRAG_HLEN) {
                 goto incomplete;
+            }
+            if (!fragmented) {
+                /* A receiver reassembles by the outermost header first. */
+                key->frag_id = get_be32(h + 4);
             }
             fragmented = true;
             key->flags |= VSW_FLOW_F_FRAGMENT;

@@ -94,6 +94,10 @@ struct vsw_flow_key {
     uint8_t arp_tha[VSW_ETH_ALEN]; /* ARP target hardware address */
     uint8_t nd_target[16];         /* ND NS/NA target address */
     uint32_t flags;                /* VSW_FLOW_F_* */
+    uint32_t frag_id; /* with VSW_FLOW_F_FRAGMENT: the IPv4 Identification
+                         or the first IPv6 Fragment header's
+                         Identification, which with the addresses names the
+                         datagram a fragment belongs to; else 0 */
 };
 
 /* Extracts the key of the 'len'-byte Ethernet frame at 'frame' into 'key'

@@ -37,6 +37,7 @@ vsw_packet_reset(struct vsw_packet *pkt)
     pkt->ingress_tag_len = 0;
     pkt->truncated = 0;
     pkt->out_port_id = 0;
+    pkt->no_cache = 0;
     pkt->vlan = 0;
     pkt->pcp = 0;
     memset(&pkt->vnet, 0, sizeof pkt->vnet);

@@ -44,6 +44,9 @@ struct vsw_packet {
                                    chose, 0 when it flooded */
     uint8_t truncated;          /* the kernel had more than the buffer held:
                                    dropped as oversize */
+    uint8_t no_cache;           /* a stage decided from more than the flow
+                                   key (payload, state, counters): the
+                                   decision must not be cached */
     uint8_t *buf;               /* the buffer 'data' points into (owned by the
                                    worker's pool) */
 };

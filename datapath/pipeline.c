@@ -7,6 +7,9 @@
 
 #include "fdb.h"
 #include "gso.h"
+#include "guard.h"
+#include "policy.h"
+#include "timeutil.h"
 #include "flow.h"
 #include "trace.h"
 #include "vlan.h"
@@ -85,6 +88,148 @@ stage_vlan_ingress(struct vsw_pipeline *pl, struct vsw_packet *pkt)
     pkt->pcp = cls.pcp;
     pkt->ingress_tag_len = cls.tag_len;
     return VSW_STAGE_CONTINUE;
+}
+
+/* Drop reasons of the guards' verdicts. */
+static const uint8_t guard_drops[VSW_GUARD_N_VERDICTS] = {
+    [VSW_GUARD_MAC_SPOOF] = VSW_DROP_MAC_SPOOF,
+    [VSW_GUARD_TOO_MANY_VLANS] = VSW_DROP_GUARD_TOO_MANY_VLANS,
+    [VSW_GUARD_IP] = VSW_DROP_IP_GUARD,
+    [VSW_GUARD_DHCP] = VSW_DROP_DHCP_GUARD,
+    [VSW_GUARD_DHCPV6] = VSW_DROP_DHCPV6_GUARD,
+    [VSW_GUARD_RA] = VSW_DROP_ROUTER_GUARD,
+    [VSW_GUARD_REDIRECT] = VSW_DROP_REDIRECT_GUARD,
+    [VSW_GUARD_IPV6_CHAIN] = VSW_DROP_IPV6_CHAIN,
+    [VSW_GUARD_IPV6_UNKNOWN_NH] = VSW_DROP_IPV6_UNKNOWN_NH,
+    [VSW_GUARD_ND_FRAGMENT] = VSW_DROP_ND_FRAGMENT,
+    [VSW_GUARD_STORM] = VSW_DROP_STORM,
+};
+
+/* True if 'key' is UDP to or from a DHCP or DHCPv6 port. */
+static bool
+is_dhcp(const struct vsw_flow_key *key)
+{
+    if (key->ip_proto != 17) {
+        return false;
+    }
+    for (int i = 0; i < 2; i++) {
+        uint16_t port = i ? key->tp_src : key->tp_dst;
+
+        if (port == 67 || port == 68 || port == 546 || port == 547) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Ingress stage "guard": the port's guards, on what the VM sends. */
+static int
+stage_guard(struct vsw_pipeline *pl, struct vsw_packet *pkt)
+{
+    const struct vsw_port_policy *policy = pl->in_port->policy;
+    enum vsw_guard_verdict verdict;
+
+    if (!policy) {
+        /* The default: no 802.1p priority from a VM (FEATURES.md §4). */
+        pkt->pcp = 0;
+        return VSW_STAGE_CONTINUE;
+    }
+    /* Guards read what the flow key leaves out: a fragment's verdict
+     * depends on what they remember of its datagram, a DHCP message's on
+     * its payload. */
+    if ((pkt->key.flags & VSW_FLOW_F_FRAGMENT) || is_dhcp(&pkt->key)) {
+        pkt->no_cache = 1;
+    }
+    verdict = vsw_guard_check_out(&policy->guard, pl->in_port->rt->guard_state,
+                                  &pkt->key, pkt->data, pkt->len);
+    if (verdict != VSW_GUARD_OK) {
+        return guard_drops[verdict];
+    }
+    pkt->pcp = vsw_guard_pcp(&policy->guard, pkt->pcp);
+    if (pl->trace) {
+        vsw_trace_note(pl->trace, "passed; priority %u", pkt->pcp);
+    }
+    return VSW_STAGE_CONTINUE;
+}
+
+/* Counts a wire-size 'pkt' on 'counters' (NULL: an id without any). */
+static void
+count_rule(struct vsw_pipeline *pl, struct vsw_rule_counters **counters,
+           size_t n, uint32_t id, const struct vsw_packet *pkt)
+{
+    uint32_t segs;
+    uint64_t len;
+
+    if (pl->trace || id >= n || !counters[id]) {
+        return;
+    }
+    wire_size(pkt, &segs, &len);
+    vsw_rule_counters_add(counters[id], pl->worker, segs, len);
+}
+
+/* The ACLs of 'port' on 'pkt' travelling 'direction' (xacl.h and acl.h
+ * values agree): extended rules first, then the basic ones (FEATURES.md
+ * §2).  Returns VSW_STAGE_CONTINUE or the drop reason. */
+static int
+apply_acls(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
+           uint8_t direction, struct vsw_packet *pkt)
+{
+    const struct vsw_port_policy *policy = port->policy;
+    struct vsw_xacl_result xres;
+    struct vsw_acl_result res;
+    enum vsw_xacl_verdict xverdict;
+
+    if (!policy || (!policy->xacl && !policy->acl)) {
+        return VSW_STAGE_CONTINUE;
+    }
+    /* Rule counters and flow state are per frame. */
+    pkt->no_cache = 1;
+    xverdict = vsw_xacl_evaluate(
+        policy->xacl, pl->trace ? NULL : pl->snap->conntrack, port->id,
+        direction, pkt->vlan, &pkt->key, pl->now_ms, &xres);
+    if (xres.rule_index != VSW_XACL_NO_RULE) {
+        count_rule(pl, policy->xacl_counters, policy->n_xacl_counters,
+                   xres.rule_index, pkt);
+    }
+    if (pl->trace && policy->xacl) {
+        vsw_trace_note(pl->trace, "extended: %s%s",
+                       vsw_xacl_verdict_to_string(xverdict),
+                       xres.by_state ? " (flow state)" : "");
+        if (xres.rule_index != VSW_XACL_NO_RULE) {
+            vsw_trace_note(pl->trace, " by weight %u", xres.weight);
+        }
+    }
+    if (xverdict == VSW_XACL_DENY) {
+        return VSW_DROP_XACL_DENY;
+    }
+    if (xverdict == VSW_XACL_ALLOW) {
+        return VSW_STAGE_CONTINUE;
+    }
+    vsw_acl_classify(policy->acl, direction, &pkt->key, &res);
+    count_rule(pl, policy->acl_counters, policy->n_acl_counters, res.ip_rule,
+               pkt);
+    if (res.mac_rule != res.ip_rule) {
+        count_rule(pl, policy->acl_counters, policy->n_acl_counters,
+                   res.mac_rule, pkt);
+    }
+    if (res.meter_rule != res.ip_rule && res.meter_rule != res.mac_rule) {
+        count_rule(pl, policy->acl_counters, policy->n_acl_counters,
+                   res.meter_rule, pkt);
+    }
+    if (pl->trace && policy->acl) {
+        char text[128];
+
+        vsw_trace_note(pl->trace, "%sbasic: %s", policy->xacl ? "; " : "",
+                       vsw_acl_result_format(&res, text, sizeof text));
+    }
+    return res.deny ? VSW_DROP_ACL_DENY : VSW_STAGE_CONTINUE;
+}
+
+/* Ingress stage "acl-out": the port's ACLs, direction out. */
+static int
+stage_acl_out(struct vsw_pipeline *pl, struct vsw_packet *pkt)
+{
+    return apply_acls(pl, pl->in_port, VSW_ACL_DIR_OUT, pkt);
 }
 
 static int
@@ -195,6 +340,15 @@ stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
         /* A known station the private VLAN keeps this frame from. */
         return VSW_DROP_PVLAN;
     }
+    /* Broadcast, multicast and unknown unicast count against the storm
+     * limit of the port that sends them. */
+    if (pl->in_port->policy && pl->in_port->policy->guard.storm_limit_pps &&
+        !pl->trace &&
+        vsw_guard_check_storm(&pl->in_port->policy->guard,
+                              pl->in_port->rt->guard_state, &pkt->key, false,
+                              (uint64_t)vsw_time_nsec()) != VSW_GUARD_OK) {
+        return VSW_DROP_STORM;
+    }
     /* Unknown, or learned on a port whose VLAN has since changed. */
     for (size_t i = 0; i < sw->n_ports; i++) {
         const struct vsw_dp_port *port = sw->ports[i];
@@ -216,11 +370,35 @@ stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
 }
 
 static const struct ingress_stage ingress_stages[] = {
-    {"parse", stage_parse},
-    {"vlan-ingress", stage_vlan_ingress},
-    {"learn", stage_learn},
-    {"forward", stage_forward},
+    {"parse", stage_parse}, {"vlan-ingress", stage_vlan_ingress},
+    {"guard", stage_guard}, {"acl-out", stage_acl_out},
+    {"learn", stage_learn}, {"forward", stage_forward},
 };
+
+/* Egress stage "acl-in": the destination port's ACLs, direction in.
+ * Frames they deny are counted on the destination and leave the tx
+ * queue. */
+static void
+stage_acl_in(struct vsw_pipeline *pl, struct vsw_txq *txq)
+{
+    const struct vsw_port_policy *policy = txq->port->policy;
+    int kept = 0;
+
+    if (!policy || (!policy->acl && !policy->xacl)) {
+        return;
+    }
+    for (int i = 0; i < txq->n; i++) {
+        struct vsw_packet *pkt = txq->items[i].pkt;
+        int verdict = apply_acls(pl, txq->port, VSW_ACL_DIR_IN, pkt);
+
+        if (verdict >= 0) {
+            count_drop(&txq->port->rt->stats[pl->worker], verdict, pkt);
+            continue;
+        }
+        txq->items[kept++] = txq->items[i];
+    }
+    txq->n = kept;
+}
 
 /* Egress stage "vlan-egress": the tag each frame leaves 'port' with. */
 static void
@@ -342,6 +520,7 @@ flush_egress(struct vsw_pipeline *pl)
     for (unsigned i = 0; i < pl->n_active; i++) {
         struct vsw_txq *txq = pl->active[i];
 
+        stage_acl_in(pl, txq);
         stage_vlan_egress(txq);
         stage_tx(pl, txq);
         txq->n = 0;
@@ -483,7 +662,7 @@ vsw_pipeline_process(struct vsw_pipeline *pl,
 
         /* A flood's destinations change with every MAC learned: not worth
          * caching. */
-        if (verdicts[i] >= 0 || pkt->out_port_id) {
+        if (!pkt->no_cache && (verdicts[i] >= 0 || pkt->out_port_id)) {
             vsw_flow_cache_insert(pl->cache, &keys[i], hashes[i],
                                   snap->generation, pl->fdb_gen, now_ms,
                                   &action);
@@ -507,6 +686,8 @@ vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
                    struct vsw_trace *trace, int64_t now_ms)
 {
     int verdict = VSW_STAGE_CONTINUE;
+    unsigned n_denied = 0;
+    int last_denial = -1;
 
     vsw_trace_init(trace);
     pl->trace = trace;
@@ -545,12 +726,33 @@ vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
             snap->by_slot[VSW_FDB_SLOT(out->port_id)];
         struct vsw_vlan_ingress cls = packet_vlan(pkt);
 
+        if (port && port->policy &&
+            (port->policy->acl || port->policy->xacl)) {
+            struct vsw_trace_step *step;
+            int in_verdict;
+
+            vsw_trace_step(trace, "acl-in", "", "%s: ", port->name);
+            step = &trace->steps[trace->n_steps - 1];
+            in_verdict = apply_acls(pl, port, VSW_ACL_DIR_IN, pkt);
+            snprintf(step->verdict, sizeof step->verdict, "%s",
+                     verdict_name(in_verdict));
+            if (in_verdict >= 0) {
+                /* Kept in the list, marked: the frame goes nowhere. */
+                out->denied = true;
+                n_denied++;
+                last_denial = in_verdict;
+                continue;
+            }
+        }
         out->tagged = port && vsw_vlan_egress_tagged(&port->vlan, &cls);
         out->tci = (uint16_t)(pkt->pcp << 13 | pkt->tag_vid);
         vsw_trace_step(trace, "vlan-egress", "continue", "%s: %s%u",
                        port ? port->name : "?",
                        out->tagged ? "tagged VLAN " : "untagged, VLAN ",
                        out->tagged ? pkt->tag_vid : pkt->vlan);
+    }
+    if (trace->n_outputs && n_denied == trace->n_outputs) {
+        trace->drop_reason = last_denial;
     }
     pl->trace = NULL;
 }

@@ -29,6 +29,7 @@ struct vsw_trace_output {
     uint32_t port_id; /* destination port */
     bool tagged;      /* leaves with an 802.1Q tag */
     uint16_t tci;     /* that tag */
+    bool denied;      /* the port's "in" ACLs refused the frame */
 };
 
 struct vsw_trace {

@@ -49,6 +49,20 @@ struct mgr_port_cfg {
 
 struct mgr_switch;
 
+/* A basic ACL rule of a port ("both" is two of these). */
+struct mgr_acl {
+    struct mgr_acl *next;               /* next rule of the port */
+    struct vsw_acl_rule rule;           /* rule.id: unique in the port */
+    struct vsw_rule_counters *counters; /* shared with the datapath */
+};
+
+/* An extended ACL rule; (direction, weight) is its key. */
+struct mgr_xacl {
+    struct mgr_xacl *next;              /* next rule of the port */
+    struct vsw_xacl_rule rule;          /* as configured */
+    struct vsw_rule_counters *counters; /* shared with the datapath */
+};
+
 struct mgr_port {
     char name[VSW_NAME_MAX]; /* unique across the daemon */
     struct mgr_switch *sw;   /* owner */
@@ -67,23 +81,28 @@ struct mgr_port {
     bool has_cur_mac;          /* cur_mac is known */
     uint8_t cur_mac[6];        /* its MAC, to find it after a rename */
     char last_error[128];      /* why the device is missing, or "" */
+    struct mgr_acl *acls;      /* basic ACL rules, in the order added */
+    struct mgr_xacl *xacls;    /* extended ACL rules */
+    uint32_t next_acl_id;      /* id for the next basic rule */
 };
 
 struct mgr_switch {
-    char name[VSW_NAME_MAX]; /* unique across the daemon */
-    struct mgr_switch *next; /* next switch of the manager */
-    uint32_t mac_ageing;     /* seconds */
-    uint32_t mac_table_size; /* switch-wide MAC cap */
-    struct vsw_fdb *fdb;     /* shared with the datapath */
-    struct mgr_port *ports;  /* in creation order */
+    char name[VSW_NAME_MAX];      /* unique across the daemon */
+    struct mgr_switch *next;      /* next switch of the manager */
+    uint32_t mac_ageing;          /* seconds */
+    uint32_t mac_table_size;      /* switch-wide MAC cap */
+    bool ipv6_unknown_nh_allowed; /* RFC 7113 knob for the guards */
+    struct vsw_fdb *fdb;          /* shared with the datapath */
+    struct mgr_port *ports;       /* in creation order */
 };
 
 struct vsw_manager {
-    struct event_base *base;     /* control thread's loop */
-    char state_dir[PATH_MAX];    /* where config.json and netns/ live */
-    char config_path[PATH_MAX];  /* state_dir/config.json */
-    struct vsw_datapath *dp;     /* workers */
-    struct mgr_switch *switches; /* in creation order */
+    struct event_base *base;         /* control thread's loop */
+    char state_dir[PATH_MAX];        /* where config.json and netns/ live */
+    char config_path[PATH_MAX];      /* state_dir/config.json */
+    struct vsw_datapath *dp;         /* workers */
+    struct vsw_conntrack *conntrack; /* flow state of stateful ACLs */
+    struct mgr_switch *switches;     /* in creation order */
     struct mgr_port *by_slot[VSW_MAX_PORTS]; /* port owning each slot,
                                                 also while it is being
                                                 torn down */
@@ -145,6 +164,34 @@ int mgr_pvlan_map_build(const struct mgr_switch *sw,
                         const struct mgr_port *changed,
                         const struct mgr_port_cfg *candidate,
                         struct vsw_pvlan_map *map, struct vsw_rpc_error *err);
+
+/* ACLs (manager-acl.c). */
+
+/* Builds the datapath policy of 'port' for a new snapshot, or NULL when
+ * the port has neither guards nor ACLs.  On allocation failure sets
+ * '*error'. */
+struct vsw_port_policy *mgr_port_policy_build(const struct vsw_manager *,
+                                              const struct mgr_port *port,
+                                              int *error);
+
+/* Adds the saved ACLs of 'obj' (a port object of config.json) to 'port'
+ * at restore.  Returns 0, or -1 after logging what it left out. */
+int mgr_acls_restore(struct vsw_manager *, struct mgr_port *port, json_t *obj);
+
+/* Adds "acls" and "xacls" of 'port' to 'obj', as config.json keeps them
+ * ('with_counters' for the API). */
+void mgr_acls_to_json(const struct mgr_port *port, json_t *obj,
+                      bool with_counters);
+
+/* Frees the rules of 'port' (their counters through a grace period). */
+void mgr_acls_destroy(struct vsw_manager *, struct mgr_port *port);
+
+/* Registers acl.* and xacl.*. */
+int mgr_acl_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
+
+/* Saves the configuration and publishes a snapshot; on a failed save
+ * fills 'err' and returns -1 (used by the ACL methods). */
+int mgr_commit(struct vsw_manager *, struct vsw_rpc_error *err);
 
 /* Keeps the TAP location of 'port' current (namespace pin, name);
  * returns true if it changed. */

@@ -485,6 +485,10 @@ trace_to_json(const struct vsw_manager *mgr, const struct vsw_trace *trace)
         const struct vsw_trace_output *out = &trace->outputs[i];
         const struct mgr_port *port = mgr->by_slot[VSW_FDB_SLOT(out->port_id)];
 
+        if (out->denied) {
+            continue;
+        }
+
         json_array_append_new(outputs, json_pack("{s:s, s:b, s:i}", "port",
                                                  port ? port->name : "?",
                                                  "tagged", out->tagged, "vlan",
@@ -713,6 +717,9 @@ int
 vsw_manager_register_rpc(struct vsw_manager *mgr,
                          struct vsw_rpc_server *server)
 {
+    if (mgr_acl_register_rpc(mgr, server)) {
+        return -1;
+    }
     return vsw_rpc_server_register(
         server, manager_methods,
         sizeof manager_methods / sizeof *manager_methods, mgr);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config-store.h"
+#include "conntrack.h"
 #include "pipeline.h"
 #include "log.h"
 #include "netns.h"
@@ -110,8 +111,30 @@ port_type_name(enum mgr_port_type type)
 
 /* ---- Settings: JSON params onto a config, with validation ---- */
 
-static const char *const switch_keys[] = {"name", "mac-ageing",
-                                          "mac-table-size", NULL};
+static const char *const switch_keys[] = {
+    "name", "mac-ageing", "mac-table-size", "ipv6-unknown-next-header", NULL};
+
+/* Applies "ipv6-unknown-next-header" (drop or allow) to '*allowed'. */
+static int
+unknown_nh_apply(json_t *params, bool *allowed, struct vsw_rpc_error *err)
+{
+    const char *text = NULL;
+
+    if (vsw_rpc_get_string(params, "ipv6-unknown-next-header", false, &text,
+                           err)) {
+        return -1;
+    }
+    if (text && strcmp(text, "drop") && strcmp(text, "allow")) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "ipv6-unknown-next-header must be drop or "
+                             "allow, not '%s'",
+                             text);
+    }
+    if (text) {
+        *allowed = !strcmp(text, "allow");
+    }
+    return 0;
+}
 
 /* Applies the settable switch keys of 'params' to '*ageing' and '*size'. */
 static int
@@ -543,11 +566,12 @@ mgr_switch_to_json(const struct mgr_switch *sw)
     for (const struct mgr_port *p = sw->ports; p; p = p->next) {
         json_array_append_new(ports, json_string(p->name));
     }
-    return json_pack("{s:s, s:I, s:I, s:I, s:o}", "name", sw->name,
-                     "mac-ageing", (json_int_t)sw->mac_ageing,
-                     "mac-table-size", (json_int_t)sw->mac_table_size,
-                     "mac-count", (json_int_t)vsw_fdb_count(sw->fdb), "ports",
-                     ports);
+    return json_pack(
+        "{s:s, s:I, s:I, s:s, s:I, s:o}", "name", sw->name, "mac-ageing",
+        (json_int_t)sw->mac_ageing, "mac-table-size",
+        (json_int_t)sw->mac_table_size, "ipv6-unknown-next-header",
+        sw->ipv6_unknown_nh_allowed ? "allow" : "drop", "mac-count",
+        (json_int_t)vsw_fdb_count(sw->fdb), "ports", ports);
 }
 
 /* Adds the guard settings of 'guard' to 'obj'. */
@@ -692,13 +716,17 @@ config_to_json(const struct vsw_manager *mgr)
                                         "mac", json_string(mac));
                 }
             }
+            mgr_acls_to_json(p, obj, false);
             json_array_append_new(ports, obj);
         }
         json_array_append_new(
             switches,
-            json_pack("{s:s, s:I, s:I, s:o}", "name", sw->name, "mac-ageing",
-                      (json_int_t)sw->mac_ageing, "mac-table-size",
-                      (json_int_t)sw->mac_table_size, "ports", ports));
+            json_pack("{s:s, s:I, s:I, s:s, s:o}", "name", sw->name,
+                      "mac-ageing", (json_int_t)sw->mac_ageing,
+                      "mac-table-size", (json_int_t)sw->mac_table_size,
+                      "ipv6-unknown-next-header",
+                      sw->ipv6_unknown_nh_allowed ? "allow" : "drop", "ports",
+                      ports));
     }
     return json_pack("{s:i, s:o}", "format", CONFIG_FORMAT, "switches",
                      switches);
@@ -758,6 +786,18 @@ check_pvlan_conflicts(const struct mgr_switch *sw, const struct mgr_port *port,
 
 /* ---- Datapath snapshot ---- */
 
+/* True if 'port' has guards or ACLs for the datapath to apply; without
+ * any, the datapath only resets 802.1p priorities (the default). */
+static bool
+port_needs_policy(const struct mgr_port *port)
+{
+    const struct mgr_guard_cfg *g = &port->cfg.guard;
+
+    return port->acls || port->xacls || port->cfg.has_mac || g->mac_spoofing ||
+           g->dhcp_guard || g->router_guard || g->ieee_priority_tag ||
+           g->storm_limit || g->n_allowed_ips;
+}
+
 /* Describes the whole model to the workers.  On allocation failure the
  * old snapshot stays (and an error says so). */
 static int
@@ -768,6 +808,7 @@ publish(struct vsw_manager *mgr)
     if (!snap) {
         goto nomem;
     }
+    snap->conntrack = mgr->conntrack;
     for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
         struct vsw_dp_switch *dsw =
             vsw_dp_snapshot_add_switch(snap, sw->name, sw->fdb);
@@ -798,6 +839,14 @@ publish(struct vsw_manager *mgr)
             if (!dport) {
                 goto nomem;
             }
+            if (port_needs_policy(p)) {
+                int error;
+
+                dport->policy = mgr_port_policy_build(mgr, p, &error);
+                if (error) {
+                    goto nomem;
+                }
+            }
             dport->vlan = p->cfg.vlan;
             dport->mac_limit = p->cfg.mac_limit;
         }
@@ -810,6 +859,16 @@ nomem:
     vsw_dp_snapshot_destroy(snap);
     VSW_ERR("out of memory building a datapath snapshot");
     return -ENOMEM;
+}
+
+int
+mgr_commit(struct vsw_manager *mgr, struct vsw_rpc_error *err)
+{
+    if (save_config(mgr, err)) {
+        return -1;
+    }
+    publish(mgr);
+    return 0;
 }
 
 /* ---- Port devices ---- */
@@ -1102,6 +1161,7 @@ port_teardown_cb(void *td_)
     if (td->pin[0]) {
         vsw_netns_unpin(td->pin);
     }
+    vsw_conntrack_flush_port(td->mgr->conntrack, td->id);
     free(td->mgr->by_slot[slot]);
     td->mgr->by_slot[slot] = NULL;
     free(td);
@@ -1120,6 +1180,7 @@ port_destroy(struct vsw_manager *mgr, struct mgr_port *port,
         continue;
     }
     *pp = port->next;
+    mgr_acls_destroy(mgr, port);
     if (port->rt) {
         vsw_datapath_detach(mgr->dp, port->rt);
     }
@@ -1203,12 +1264,14 @@ mgr_switch_add(struct vsw_manager *mgr, json_t *params,
 {
     uint32_t ageing = VSW_FDB_DEFAULT_AGEING_SEC;
     uint32_t size = VSW_FDB_DEFAULT_MAX_ENTRIES;
+    bool unknown_nh = false;
     const char *name;
     struct mgr_switch *sw;
 
     if (vsw_rpc_get_string(params, "name", true, &name, err) ||
         check_name("switch", name, err) ||
-        switch_settings_apply(params, &ageing, &size, err)) {
+        switch_settings_apply(params, &ageing, &size, err) ||
+        unknown_nh_apply(params, &unknown_nh, err)) {
         return -1;
     }
     if (mgr_find_switch(mgr, name)) {
@@ -1218,6 +1281,7 @@ mgr_switch_add(struct vsw_manager *mgr, json_t *params,
     if (switch_create(mgr, name, ageing, size, &sw, err)) {
         return -1;
     }
+    sw->ipv6_unknown_nh_allowed = unknown_nh;
     if (save_config(mgr, err)) {
         switch_destroy(mgr, sw, true);
         return -1;
@@ -1235,9 +1299,12 @@ mgr_switch_set(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
     uint32_t size = sw->mac_table_size;
     uint32_t old_ageing = sw->mac_ageing;
     uint32_t old_size = sw->mac_table_size;
+    bool unknown_nh = sw->ipv6_unknown_nh_allowed;
+    bool old_unknown_nh = unknown_nh;
     struct vsw_fdb *new_fdb = NULL;
 
-    if (switch_settings_apply(params, &ageing, &size, err)) {
+    if (switch_settings_apply(params, &ageing, &size, err) ||
+        unknown_nh_apply(params, &unknown_nh, err)) {
         return -1;
     }
     if (size != sw->mac_table_size) {
@@ -1251,9 +1318,11 @@ mgr_switch_set(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
     }
     sw->mac_ageing = ageing;
     sw->mac_table_size = size;
+    sw->ipv6_unknown_nh_allowed = unknown_nh;
     if (save_config(mgr, err)) {
         sw->mac_ageing = old_ageing;
         sw->mac_table_size = old_size;
+        sw->ipv6_unknown_nh_allowed = old_unknown_nh;
         vsw_fdb_destroy(new_fdb);
         return -1;
     }
@@ -1262,6 +1331,8 @@ mgr_switch_set(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
         /* A table of another size starts empty: the switch relearns. */
         vsw_datapath_defer(mgr->dp, fdb_destroy_cb, sw->fdb);
         sw->fdb = new_fdb;
+    }
+    if (new_fdb || unknown_nh != old_unknown_nh) {
         publish(mgr);
     }
     return 0;
@@ -1433,6 +1504,8 @@ restore_port(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *obj)
         goto out;
     }
     json_object_del(params, "tap-location");
+    json_object_del(params, "acls");
+    json_object_del(params, "xacls");
     if (!name || check_name("port", name, &err) ||
         port_cfg_from_params(params, name, &cfg, &err)) {
         VSW_ERR("config: switch %s: dropping a port entry: %s", sw->name,
@@ -1470,7 +1543,7 @@ restore_port(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *obj)
         continue;
     }
     *tail = port;
-    result = 0;
+    result = mgr_acls_restore(mgr, port, obj);
 
 out:
     json_decref(location);
@@ -1515,6 +1588,7 @@ restore_config(struct vsw_manager *mgr, char *errbuf, size_t errlen)
         struct vsw_rpc_error err;
         uint32_t ageing = VSW_FDB_DEFAULT_AGEING_SEC;
         uint32_t size = VSW_FDB_DEFAULT_MAX_ENTRIES;
+        bool unknown_nh = false;
         const char *name = json_string_value(json_object_get(swobj, "name"));
         json_t *settings = json_deep_copy(swobj);
         struct mgr_switch *sw;
@@ -1527,6 +1601,7 @@ restore_config(struct vsw_manager *mgr, char *errbuf, size_t errlen)
         if (!name || check_name("switch", name, &err) ||
             mgr_find_switch(mgr, name) ||
             switch_settings_apply(settings, &ageing, &size, &err) ||
+            unknown_nh_apply(settings, &unknown_nh, &err) ||
             switch_create(mgr, name, ageing, size, &sw, &err)) {
             VSW_ERR("config: dropping switch entry %s: %s",
                     name ? name : "(no name)", name ? err.message : "no name");
@@ -1535,6 +1610,7 @@ restore_config(struct vsw_manager *mgr, char *errbuf, size_t errlen)
             continue;
         }
         json_decref(settings);
+        sw->ipv6_unknown_nh_allowed = unknown_nh;
         json_array_foreach(json_object_get(swobj, "ports"), j, portobj)
         {
             rejected |= restore_port(mgr, sw, portobj) < 0;
@@ -1638,6 +1714,7 @@ tick_cb(evutil_socket_t fd, short what, void *mgr_)
     for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
         vsw_fdb_expire(sw->fdb, now);
     }
+    vsw_conntrack_expire(mgr->conntrack, now);
     track_all(mgr);
     retry_missing(mgr);
     if (vsw_datapath_rebalance(mgr->dp, (uint64_t)(now - mgr->last_tick_ms) *
@@ -1742,6 +1819,12 @@ vsw_manager_create(struct event_base *base,
     mgr->last_tick_ms = vsw_time_msec();
     mgr->busy_poll = opts->busy_poll;
 
+    mgr->conntrack = vsw_conntrack_create(VSW_CONNTRACK_DEFAULT_MAX_FLOWS, 0);
+    if (!mgr->conntrack) {
+        snprintf(err, errlen, "out of memory for the flow table");
+        error = -ENOMEM;
+        goto fail;
+    }
     error = vsw_datapath_create(opts->n_workers, opts->busy_poll, &mgr->dp);
     if (error) {
         snprintf(err, errlen, "cannot start %u datapath workers: %s",
@@ -1801,6 +1884,7 @@ vsw_manager_destroy(struct vsw_manager *mgr)
     }
     nl_socket_free(mgr->link_sock);
     vsw_pipeline_destroy(mgr->trace_pl);
+    vsw_conntrack_destroy(mgr->conntrack);
     vsw_packet_destroy(mgr->trace_pkt);
     free(mgr);
 }

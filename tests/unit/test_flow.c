@@ -1070,6 +1070,76 @@ START_TEST(test_ipv6_fragments)
 }
 END_TEST
 
+/* The Identification that, with the addresses, names the datagram a
+ * fragment belongs to: the guards use it to drop the later fragments of a
+ * datagram whose first fragment they dropped. */
+START_TEST(test_fragment_ids)
+{
+    struct vsw_flow_key key;
+    struct frame f;
+    size_t ip;
+
+    /* IPv4: first and later fragments carry the id, DF alone does not. */
+    build_ipv4_udp(&f, 0, 100);
+    set16(&f, 14 + 4, 0xbeef);
+    set16(&f, 14 + 6, 0x2000);
+    extract(&f, &key);
+    ck_assert_uint_eq(key.flags, VSW_FLOW_F_FRAGMENT);
+    ck_assert_uint_eq(key.frag_id, 0xbeef);
+    set16(&f, 14 + 6, 185);
+    extract(&f, &key);
+    ck_assert(key.flags & VSW_FLOW_F_LATER_FRAGMENT);
+    ck_assert_uint_eq(key.frag_id, 0xbeef);
+    set16(&f, 14 + 6, 0x4000);
+    extract(&f, &key);
+    ck_assert_uint_eq(key.flags, 0);
+    ck_assert_uint_eq(key.frag_id, 0);
+
+    /* IPv6: first, later and atomic fragments, behind other headers. */
+    ip = start_ipv6(&f, 0);
+    put_ext(&f, 44, 0);
+    put_frag6(&f, 17, 0, true);
+    put_udp(&f, 547, 546, 0);
+    finish_ipv6(&f, ip);
+    extract(&f, &key);
+    ck_assert_uint_eq(key.flags, VSW_FLOW_F_FRAGMENT);
+    ck_assert_uint_eq(key.frag_id, 0xdeadbeef);
+    set16(&f, 14 + 40 + 8 + 2, 1448 | 1);
+    extract(&f, &key);
+    ck_assert(key.flags & VSW_FLOW_F_LATER_FRAGMENT);
+    ck_assert_uint_eq(key.frag_id, 0xdeadbeef);
+    set16(&f, 14 + 40 + 8 + 2, 0);
+    extract(&f, &key);
+    ck_assert(key.flags & VSW_FLOW_F_ATOMIC_FRAGMENT);
+    ck_assert_uint_eq(key.frag_id, 0xdeadbeef);
+
+    /* Two Fragment headers: the outer one names the datagram. */
+    ip = start_ipv6(&f, 44);
+    put_frag6(&f, 44, 0, true);
+    put_frag6(&f, 17, 0, true);
+    f.data[f.len - 1] = 0xee;
+    put_udp(&f, 547, 546, 0);
+    finish_ipv6(&f, ip);
+    extract(&f, &key);
+    ck_assert_uint_eq(key.frag_id, 0xdeadbeef);
+
+    /* A Fragment header cut short has no id to give. */
+    ip = start_ipv6(&f, 44);
+    put_frag6(&f, 17, 0, true);
+    f.len -= 1;
+    finish_ipv6(&f, ip);
+    extract(&f, &key);
+    ck_assert(key.flags & VSW_FLOW_F_IPV6_CHAIN_INCOMPLETE);
+    ck_assert(!(key.flags & VSW_FLOW_F_FRAGMENT));
+    ck_assert_uint_eq(key.frag_id, 0);
+
+    /* Not a fragment at all. */
+    build_ipv4_udp(&f, 0, 10);
+    extract(&f, &key);
+    ck_assert_uint_eq(key.frag_id, 0);
+}
+END_TEST
+
 START_TEST(test_ipv6_next_headers)
 {
     static const uint8_t known[] = {4,  6,   17,  33,  41,  47,  58,  88, 89,
@@ -1638,6 +1708,9 @@ key_is_consistent(const struct vsw_flow_key *key, size_t len)
         !(key->flags & VSW_FLOW_F_FRAGMENT)) {
         return false;
     }
+    if (key->frag_id && !(key->flags & VSW_FLOW_F_FRAGMENT)) {
+        return false;
+    }
     return true;
 }
 
@@ -1774,6 +1847,7 @@ flow_suite(void)
     tcase_add_test(tc, test_ipv6_long_chain);
     tcase_add_test(tc, test_ipv6_first_fragment_incomplete);
     tcase_add_test(tc, test_ipv6_fragments);
+    tcase_add_test(tc, test_fragment_ids);
     tcase_add_test(tc, test_ipv6_next_headers);
     tcase_add_test(tc, test_ipv6_nd);
     tcase_add_test(tc, test_truncations_ipv4);

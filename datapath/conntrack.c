@@ -1,0 +1,1016 @@
+/*
+ * The flow state table; conntrack.h holds the contract.
+ *
+ * Layout, after fdb.c.  A pool of 'max_flows' entries is allocated at
+ * creation and never freed before destroy, so a lock-free reader holding
+ * a stale index still reads valid memory.  Entries hang off a power-of-two
+ * array of hash buckets (about two per entry) in singly linked chains of
+ * pool indices; free entries form a list only writers touch.
+ *
+ * Readers follow a seqlock protocol per bucket: load the bucket's count
+ * (retry while odd), walk the chain, and retry if the count changed.  A
+ * writer makes the count odd before it changes the chain or an entry on
+ * it and even again after.  The ordering comes from release stores of the
+ * data in the writer and acquire loads in the reader rather than fences,
+ * so that ThreadSanitizer can check the scheme: a reader that sees a value
+ * stored after a count became odd is then bound to see that count.  A
+ * chain walk is bounded by the pool size, so a reader led astray by a
+ * recycled entry always comes back to its count check.
+ *
+ * The flow key is six 64-bit words (two per address, one for port id,
+ * VLAN and protocol, one for the ports), each atomic; a reader compares
+ * all six inside one read section.
+ *
+ * Refreshing a flow's timestamp is the one write a reader makes.  It is a
+ * compare-and-swap from the value the reader saw, done at most every
+ * CT_REFRESH_MS per flow: a busy flow's line is not dirtied by every
+ * packet, a late writer never moves the time back, and an entry recycled
+ * in between (which has another timestamp) is almost never touched.
+ *
+ * Writers serialize on 'mutex'.  Sweeps (expire, flush, dump) release it
+ * every CT_SWEEP_CHUNK buckets.
+ */
+#include "conntrack.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* "No entry": ends bucket chains and the free list. */
+#define CT_NIL UINT32_MAX
+
+#define CT_KEY_WORDS 6
+
+/* A flow's timestamp is rewritten only when at least this old, so a flow
+ * may expire up to this much before its last packet plus its timeout. */
+#define CT_REFRESH_MS 100
+
+/* Buckets handled per hold of 'mutex' by a sweep. */
+#define CT_SWEEP_CHUNK 1024
+
+/* When the table is full, an insertion looks at this many pool entries,
+ * from where the last such search stopped, for an idle flow to reuse. */
+#define CT_RECLAIM_SCAN 64
+
+/* After such a search found nothing, insertions are refused without
+ * taking the mutex for this long, or until a flow is removed: a flood of
+ * new flows into a full table neither serializes the workers on the mutex
+ * nor starves the control thread's expiry. */
+#define CT_FULL_BACKOFF_MS 10
+
+#define IP_PROTO_ICMP   1
+#define IP_PROTO_TCP    6
+#define IP_PROTO_UDP    17
+#define IP_PROTO_ICMPV6 58
+
+/* A normalized flow key: both directions of a flow give the same words. */
+struct ct_key {
+    uint64_t w[CT_KEY_WORDS]; /* see ct_key_init() */
+    bool swapped;             /* the packet went from the higher endpoint
+                                 to the lower one */
+};
+
+/* One flow.  The atomic members are read by lock-free readers and written
+ * only under 'mutex', except 'last_seen', which readers also refresh. */
+struct ct_entry {
+    _Atomic uint64_t key[CT_KEY_WORDS]; /* struct ct_key 'w' */
+    _Atomic int64_t last_seen;          /* ms of a recent packet */
+    _Atomic uint32_t timeout_ms;        /* idle timeout */
+    _Atomic uint32_t next; /* next entry of the chain, or CT_NIL */
+    uint32_t bucket;       /* its bucket's index, while in use */
+    uint32_t free_next;    /* next free entry, while free */
+    bool in_use;           /* on a chain (else on the free list) */
+    bool swapped;          /* the creating packet's ct_key 'swapped' */
+};
+
+/* One hash bucket. */
+struct ct_bucket {
+    _Atomic uint32_t seq;  /* odd while a writer changes this chain */
+    _Atomic uint32_t head; /* first entry of the chain or CT_NIL */
+};
+
+/* The table.  Invariants, whenever 'mutex' is free: every pool entry is
+ * either on exactly one chain (the one its key hashes to, recorded in its
+ * 'bucket') with 'in_use' set, or on the free list; keys on the chains
+ * are unique; 'n_flows' is the sum of 'slot_count' and reaches
+ * 'max_flows' exactly when the free list is empty. */
+struct vsw_conntrack {
+    struct ct_entry *pool;       /* 'max_flows' entries */
+    struct ct_bucket *buckets;   /* 'bucket_mask' + 1 buckets */
+    size_t bucket_mask;          /* bucket count - 1 */
+    uint32_t max_flows;          /* the cap, >= 1 */
+    uint32_t max_per_port;       /* the per-slot cap, 0 for none */
+    uint64_t seed[2];            /* hash keys, secret so that nobody can
+                                    aim many flows at one bucket */
+    pthread_mutex_t mutex;       /* serializes all writers */
+    _Atomic uint64_t generation; /* bumped after every creation and
+                                    removal */
+    _Atomic uint32_t n_flows;    /* flows in the table; atomic for count */
+    uint32_t free_head;          /* first free entry or CT_NIL */
+    uint32_t reclaim_cursor;     /* where the next reclaim scan starts */
+    _Atomic int64_t full_until;  /* ms before which a full table refuses
+                                    without a reclaim search; 0 after a
+                                    removal */
+    _Atomic uint32_t slot_count[VSW_CONNTRACK_MAX_SLOTS]; /* flows per port
+                                                             slot */
+};
+
+/* What a lock-free chain walk found. */
+struct ct_hit {
+    uint32_t idx;        /* pool index of the entry */
+    int64_t last_seen;   /* its timestamp */
+    uint32_t timeout_ms; /* its timeout */
+};
+
+/* Decides, for each entry a sweep visits with 'mutex' held, whether the
+ * sweep removes it. */
+typedef bool ct_visit_func(const struct ct_entry *, void *aux);
+
+static uint64_t
+load_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+static void
+store_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+/* The "port" both endpoints of an ICMP or ICMPv6 flow get: one value for
+ * the two types of a request/reply pair, the type itself otherwise. */
+static uint16_t
+ct_icmp_kind(uint8_t proto, uint8_t type)
+{
+    if (proto == IP_PROTO_ICMP) {
+        switch (type) {
+        case 0: /* echo reply */
+            return 8;
+        case 14: /* timestamp reply */
+        case 16: /* information reply */
+        case 18: /* address mask reply */
+            return type - 1;
+        }
+    } else {
+        switch (type) {
+        case 129: /* echo reply */
+        case 140: /* node information reply */
+            return type - 1;
+        }
+    }
+    return type;
+}
+
+bool
+vsw_conntrack_can_track(const struct vsw_flow_key *key)
+{
+    if ((key->eth_type != VSW_ETH_TYPE_IPV4 &&
+         key->eth_type != VSW_ETH_TYPE_IPV6) ||
+        !key->l3_end ||
+        key->flags &
+            (VSW_FLOW_F_LATER_FRAGMENT | VSW_FLOW_F_IPV6_CHAIN_INCOMPLETE)) {
+        return false;
+    }
+    switch (key->ip_proto) {
+    case IP_PROTO_TCP:
+    case IP_PROTO_UDP:
+    case IP_PROTO_ICMP:
+    case IP_PROTO_ICMPV6:
+        return key->l4_ofs != 0;
+    default:
+        return true;
+    }
+}
+
+/* Fills 'k' with the normalized key of packet 'key' on 'port_id' in
+ * 'vlan'.  Words: 0 = port id, VLAN, protocol (so that sorted keys sort by
+ * them first); 1-2 = the lower endpoint's address; 3-4 = the higher one's;
+ * 5 = the lower endpoint's port << 16 | the higher one's.  Returns false
+ * if the packet cannot be tracked. */
+static bool
+ct_key_init(struct ct_key *k, uint32_t port_id, uint16_t vlan,
+            const struct vsw_flow_key *key)
+{
+    uint16_t sport = 0, dport = 0;
+
+    if (!vsw_conntrack_can_track(key)) {
+        return false;
+    }
+    switch (key->ip_proto) {
+    case IP_PROTO_TCP:
+    case IP_PROTO_UDP:
+        sport = key->tp_src;
+        dport = key->tp_dst;
+        break;
+    case IP_PROTO_ICMP:
+    case IP_PROTO_ICMPV6:
+        sport = dport = ct_icmp_kind(key->ip_proto, key->icmp_type);
+        break;
+    }
+
+    uint64_t src[2] = {load_be64(key->ip_src), load_be64(key->ip_src + 8)};
+    uint64_t dst[2] = {load_be64(key->ip_dst), load_be64(key->ip_dst + 8)};
+    int order = src[0] != dst[0]   ? (src[0] < dst[0] ? -1 : 1)
+                : src[1] != dst[1] ? (src[1] < dst[1] ? -1 : 1)
+                                   : (sport > dport) - (sport < dport);
+
+    k->swapped = order > 0;
+    k->w[0] = (uint64_t)port_id << 32 | (uint64_t)vlan << 16 |
+              (uint64_t)key->ip_proto << 8;
+    if (!k->swapped) {
+        k->w[1] = src[0];
+        k->w[2] = src[1];
+        k->w[3] = dst[0];
+        k->w[4] = dst[1];
+        k->w[5] = (uint64_t)sport << 16 | dport;
+    } else {
+        k->w[1] = dst[0];
+        k->w[2] = dst[1];
+        k->w[3] = src[0];
+        k->w[4] = src[1];
+        k->w[5] = (uint64_t)dport << 16 | sport;
+    }
+    return true;
+}
+
+static uint32_t
+ct_key_port_id(const uint64_t w[CT_KEY_WORDS])
+{
+    return (uint32_t)(w[0] >> 32);
+}
+
+/* A multiply-xorshift mix of the key words under the table's secret
+ * seed.  Returns the bucket index. */
+static uint32_t
+ct_hash(const struct vsw_conntrack *ct, const uint64_t w[CT_KEY_WORDS])
+{
+    uint64_t h = ct->seed[0];
+
+    for (int i = 0; i < CT_KEY_WORDS; i++) {
+        h = (h ^ w[i]) * UINT64_C(0x9e3779b97f4a7c15);
+        h ^= h >> 29;
+    }
+    h = (h ^ ct->seed[1]) * UINT64_C(0xd6e8feb86659fd93);
+    h ^= h >> 32;
+    return (uint32_t)(h & ct->bucket_mask);
+}
+
+static bool
+ct_is_idle(int64_t last_seen, uint32_t timeout_ms, int64_t now_ms)
+{
+    return now_ms - last_seen >= (int64_t)timeout_ms;
+}
+
+/* Lock-free.  Whether entry 'e' holds key 'w', by acquire loads. */
+static bool
+ct_entry_matches(const struct ct_entry *e, const uint64_t w[CT_KEY_WORDS])
+{
+    for (int i = 0; i < CT_KEY_WORDS; i++) {
+        if (atomic_load_explicit(&e->key[i], memory_order_acquire) != w[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Lock-free.  Looks 'k' up; on success fills 'hit' with a consistent view
+ * of its entry at one instant. */
+static bool
+ct_find(const struct vsw_conntrack *ct, const struct ct_key *k,
+        struct ct_hit *hit)
+{
+    const struct ct_bucket *b = &ct->buckets[ct_hash(ct, k->w)];
+
+    for (;;) {
+        uint32_t seq = atomic_load_explicit(&b->seq, memory_order_acquire);
+        if (seq & 1) {
+            continue;
+        }
+
+        bool found = false;
+        uint32_t idx = atomic_load_explicit(&b->head, memory_order_acquire);
+        for (uint32_t steps = 0; idx != CT_NIL && steps < ct->max_flows;
+             steps++) {
+            const struct ct_entry *e = &ct->pool[idx];
+            if (ct_entry_matches(e, k->w)) {
+                hit->idx = idx;
+                hit->last_seen =
+                    atomic_load_explicit(&e->last_seen, memory_order_acquire);
+                hit->timeout_ms =
+                    atomic_load_explicit(&e->timeout_ms, memory_order_acquire);
+                found = true;
+                break;
+            }
+            idx = atomic_load_explicit(&e->next, memory_order_acquire);
+        }
+
+        if (atomic_load_explicit(&b->seq, memory_order_relaxed) == seq &&
+            (found || idx == CT_NIL)) {
+            return found;
+        }
+    }
+}
+
+/* Lock-free.  Records a packet at 'now_ms' on entry 'e', which the caller
+ * saw last seen at 'last_seen'. */
+static void
+ct_refresh(struct ct_entry *e, int64_t last_seen, int64_t now_ms)
+{
+    if (now_ms - last_seen >= CT_REFRESH_MS) {
+        atomic_compare_exchange_strong_explicit(&e->last_seen, &last_seen,
+                                                now_ms, memory_order_relaxed,
+                                                memory_order_relaxed);
+    }
+}
+
+/* Makes 'b''s count odd: readers of 'b' retry until ct_write_end().
+ * Every store a reader of 'b' may see until then must be a release
+ * store. */
+static void
+ct_write_begin(struct ct_bucket *b)
+{
+    uint32_t seq = atomic_load_explicit(&b->seq, memory_order_relaxed);
+
+    atomic_store_explicit(&b->seq, seq + 1, memory_order_relaxed);
+}
+
+static void
+ct_write_end(struct vsw_conntrack *ct, struct ct_bucket *b)
+{
+    uint32_t seq = atomic_load_explicit(&b->seq, memory_order_relaxed);
+    uint64_t gen = atomic_load_explicit(&ct->generation, memory_order_relaxed);
+
+    atomic_store_explicit(&b->seq, seq + 1, memory_order_release);
+    /* After the change, with release: whoever sees the new generation
+     * also sees the change (see vsw_conntrack_generation()). */
+    atomic_store_explicit(&ct->generation, gen + 1, memory_order_release);
+}
+
+/* Counters written only under 'mutex': a plain load-then-store suffices;
+ * they are atomic for the lock-free counts. */
+static void
+ct_add_counts(struct vsw_conntrack *ct, uint32_t port_id, int delta)
+{
+    _Atomic uint32_t *slot = &ct->slot_count[VSW_CONNTRACK_SLOT(port_id)];
+
+    atomic_store_explicit(
+        slot, atomic_load_explicit(slot, memory_order_relaxed) + delta,
+        memory_order_relaxed);
+    atomic_store_explicit(
+        &ct->n_flows,
+        atomic_load_explicit(&ct->n_flows, memory_order_relaxed) + delta,
+        memory_order_relaxed);
+}
+
+static uint32_t
+ct_entry_port_id(const struct ct_entry *e)
+{
+    return (uint32_t)(atomic_load_explicit(&e->key[0], memory_order_relaxed) >>
+                      32);
+}
+
+/* With 'mutex' held.  Returns entry 'idx', already off its chain, to the
+ * free list.  Its atomic fields keep their values: a reader still on it
+ * is sent back by its bucket count. */
+static void
+ct_release(struct vsw_conntrack *ct, uint32_t idx)
+{
+    struct ct_entry *e = &ct->pool[idx];
+
+    ct_add_counts(ct, ct_entry_port_id(e), -1);
+    atomic_store_explicit(&ct->full_until, 0, memory_order_relaxed);
+    e->in_use = false;
+    e->free_next = ct->free_head;
+    ct->free_head = idx;
+}
+
+/* With 'mutex' held.  Removes the entries of 'b' for which 'visit' says
+ * so, in one write section.  Returns how many it removed. */
+static size_t
+ct_sweep_bucket(struct vsw_conntrack *ct, struct ct_bucket *b,
+                ct_visit_func *visit, void *aux)
+{
+    _Atomic uint32_t *link = &b->head;
+    bool writing = false;
+    size_t n_removed = 0;
+    uint32_t idx;
+
+    while ((idx = atomic_load_explicit(link, memory_order_relaxed)) !=
+           CT_NIL) {
+        struct ct_entry *e = &ct->pool[idx];
+        if (!visit(e, aux)) {
+            link = &e->next;
+            continue;
+        }
+        if (!writing) {
+            ct_write_begin(b);
+            writing = true;
+        }
+        atomic_store_explicit(
+            link, atomic_load_explicit(&e->next, memory_order_relaxed),
+            memory_order_release);
+        ct_release(ct, idx);
+        n_removed++;
+    }
+    if (writing) {
+        ct_write_end(ct, b);
+    }
+    return n_removed;
+}
+
+/* Runs ct_sweep_bucket() over every bucket, CT_SWEEP_CHUNK buckets per
+ * hold of 'mutex'.  Returns how many entries it removed. */
+static size_t
+ct_sweep(struct vsw_conntrack *ct, ct_visit_func *visit, void *aux)
+{
+    size_t n_buckets = ct->bucket_mask + 1;
+    size_t n_removed = 0;
+
+    for (size_t start = 0; start < n_buckets; start += CT_SWEEP_CHUNK) {
+        size_t end = start + CT_SWEEP_CHUNK;
+        if (end > n_buckets) {
+            end = n_buckets;
+        }
+        pthread_mutex_lock(&ct->mutex);
+        for (size_t i = start; i < end; i++) {
+            n_removed += ct_sweep_bucket(ct, &ct->buckets[i], visit, aux);
+        }
+        pthread_mutex_unlock(&ct->mutex);
+    }
+    return n_removed;
+}
+
+static bool
+ct_visit_idle(const struct ct_entry *e, void *now_ms_)
+{
+    const int64_t *now_ms = now_ms_;
+
+    return ct_is_idle(
+        atomic_load_explicit(&e->last_seen, memory_order_relaxed),
+        atomic_load_explicit(&e->timeout_ms, memory_order_relaxed), *now_ms);
+}
+
+static bool
+ct_visit_slot(const struct ct_entry *e, void *port_id_)
+{
+    const uint32_t *port_id = port_id_;
+
+    return VSW_CONNTRACK_SLOT(ct_entry_port_id(e)) ==
+           VSW_CONNTRACK_SLOT(*port_id);
+}
+
+static bool
+ct_visit_all(const struct ct_entry *e, void *aux)
+{
+    (void)e;
+    (void)aux;
+    return true;
+}
+
+/* With 'mutex' held.  Removes entry 'idx' from its chain. */
+static void
+ct_remove(struct vsw_conntrack *ct, uint32_t idx)
+{
+    struct ct_entry *e = &ct->pool[idx];
+    struct ct_bucket *b = &ct->buckets[e->bucket];
+    _Atomic uint32_t *link = &b->head;
+
+    while (atomic_load_explicit(link, memory_order_relaxed) != idx) {
+        link =
+            &ct->pool[atomic_load_explicit(link, memory_order_relaxed)].next;
+    }
+    ct_write_begin(b);
+    atomic_store_explicit(link,
+                          atomic_load_explicit(&e->next, memory_order_relaxed),
+                          memory_order_release);
+    ct_write_end(ct, b);
+    ct_release(ct, idx);
+}
+
+/* With 'mutex' held and the table full.  Removes one flow idle at
+ * 'now_ms' among the next CT_RECLAIM_SCAN pool entries.  Returns whether
+ * it found one. */
+static bool
+ct_reclaim(struct vsw_conntrack *ct, int64_t now_ms)
+{
+    uint32_t n =
+        ct->max_flows < CT_RECLAIM_SCAN ? ct->max_flows : CT_RECLAIM_SCAN;
+
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t idx = ct->reclaim_cursor;
+        struct ct_entry *e = &ct->pool[idx];
+
+        ct->reclaim_cursor = idx + 1 < ct->max_flows ? idx + 1 : 0;
+        if (e->in_use && ct_visit_idle(e, &now_ms)) {
+            ct_remove(ct, idx);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* With 'mutex' held.  Returns the index of 'w' on the chain of 'b', or
+ * CT_NIL. */
+static uint32_t
+ct_chain_find(const struct vsw_conntrack *ct, const struct ct_bucket *b,
+              const uint64_t w[CT_KEY_WORDS])
+{
+    uint32_t idx = atomic_load_explicit(&b->head, memory_order_relaxed);
+
+    while (idx != CT_NIL && !ct_entry_matches(&ct->pool[idx], w)) {
+        idx = atomic_load_explicit(&ct->pool[idx].next, memory_order_relaxed);
+    }
+    return idx;
+}
+
+/* Whether the slot of 'port_id' holds its cap of flows. */
+static bool
+ct_port_is_full(const struct vsw_conntrack *ct, uint32_t port_id)
+{
+    return ct->max_per_port &&
+           atomic_load_explicit(&ct->slot_count[VSW_CONNTRACK_SLOT(port_id)],
+                                memory_order_relaxed) >= ct->max_per_port;
+}
+
+/* Lock-free.  Whether an insertion at 'now_ms' on 'port_id' is bound to
+ * fail for lack of room (a stale answer only delays or hastens the
+ * verdict of the locked path by a moment). */
+static bool
+ct_is_full(const struct vsw_conntrack *ct, uint32_t port_id, int64_t now_ms)
+{
+    return ct_port_is_full(ct, port_id) ||
+           (atomic_load_explicit(&ct->n_flows, memory_order_relaxed) >=
+                ct->max_flows &&
+            now_ms <
+                atomic_load_explicit(&ct->full_until, memory_order_relaxed));
+}
+
+/* With 'mutex' held: the part of vsw_conntrack_insert() that changes the
+ * table. */
+static int
+ct_insert_locked(struct vsw_conntrack *ct, const struct ct_key *k,
+                 uint32_t timeout_ms, int64_t now_ms)
+{
+    uint32_t bucket = ct_hash(ct, k->w);
+    struct ct_bucket *b = &ct->buckets[bucket];
+    uint32_t port_id = ct_key_port_id(k->w);
+
+    /* Dropping the idle flows of this one chain is nearly free here, and
+     * an idle flow of 'k' itself is then simply created anew. */
+    ct_sweep_bucket(ct, b, ct_visit_idle, &now_ms);
+
+    uint32_t idx = ct_chain_find(ct, b, k->w);
+    if (idx != CT_NIL) {
+        /* Another worker created it since our lock-free look. */
+        struct ct_entry *e = &ct->pool[idx];
+        ct_refresh(e,
+                   atomic_load_explicit(&e->last_seen, memory_order_relaxed),
+                   now_ms);
+        return 0;
+    }
+
+    if (ct_port_is_full(ct, port_id)) {
+        return -ENOSPC;
+    }
+    if (ct->free_head == CT_NIL && !ct_reclaim(ct, now_ms)) {
+        atomic_store_explicit(&ct->full_until, now_ms + CT_FULL_BACKOFF_MS,
+                              memory_order_relaxed);
+        return -ENOSPC;
+    }
+
+    idx = ct->free_head;
+    struct ct_entry *e = &ct->pool[idx];
+    ct->free_head = e->free_next;
+    e->in_use = true;
+    e->bucket = bucket;
+    e->swapped = k->swapped;
+
+    /* The entry's fields change inside the write section too: a reader of
+     * 'b' must not see the entry with its previous key. */
+    ct_write_begin(b);
+    for (int i = 0; i < CT_KEY_WORDS; i++) {
+        atomic_store_explicit(&e->key[i], k->w[i], memory_order_release);
+    }
+    atomic_store_explicit(&e->last_seen, now_ms, memory_order_release);
+    atomic_store_explicit(&e->timeout_ms, timeout_ms, memory_order_release);
+    atomic_store_explicit(&e->next,
+                          atomic_load_explicit(&b->head, memory_order_relaxed),
+                          memory_order_release);
+    atomic_store_explicit(&b->head, idx, memory_order_release);
+    ct_write_end(ct, b);
+
+    ct_add_counts(ct, port_id, 1);
+    return 0;
+}
+
+/* Seeds the bucket hash.  Without kernel randomness (an old kernel or a
+ * seccomp filter), the addresses ASLR picked are still unknown to a
+ * remote sender. */
+static void
+ct_seed(uint64_t seed[2])
+{
+    if (getrandom(seed, 2 * sizeof seed[0], 0) == 2 * sizeof seed[0]) {
+        return;
+    }
+    seed[0] = (uint64_t)(uintptr_t)seed * UINT64_C(0x9e3779b97f4a7c15);
+    seed[1] = (uint64_t)(uintptr_t)&ct_seed * UINT64_C(0xd6e8feb86659fd93);
+}
+
+struct vsw_conntrack *
+vsw_conntrack_create(uint32_t max_flows, uint32_t max_flows_per_port)
+{
+    if (!max_flows || max_flows == CT_NIL) {
+        return NULL;
+    }
+
+    struct vsw_conntrack *ct = calloc(1, sizeof *ct);
+    if (!ct) {
+        return NULL;
+    }
+
+    /* Two buckets per entry keeps chains at about one entry. */
+    uint64_t n_buckets = 1;
+    while (n_buckets < 2 * (uint64_t)max_flows) {
+        n_buckets *= 2;
+    }
+    ct->pool = calloc(max_flows, sizeof *ct->pool);
+    ct->buckets = n_buckets <= SIZE_MAX / sizeof *ct->buckets
+                      ? calloc(n_buckets, sizeof *ct->buckets)
+                      : NULL;
+    if (!ct->pool || !ct->buckets) {
+        free(ct->pool);
+        free(ct->buckets);
+        free(ct);
+        return NULL;
+    }
+
+    ct->bucket_mask = n_buckets - 1;
+    ct->max_flows = max_flows;
+    ct->max_per_port = max_flows_per_port;
+    ct_seed(ct->seed);
+    pthread_mutex_init(&ct->mutex, NULL);
+    atomic_init(&ct->generation, 0);
+    atomic_init(&ct->n_flows, 0);
+    atomic_init(&ct->full_until, 0);
+    for (size_t i = 0; i < n_buckets; i++) {
+        atomic_init(&ct->buckets[i].seq, 0);
+        atomic_init(&ct->buckets[i].head, CT_NIL);
+    }
+    for (uint32_t i = 0; i < max_flows; i++) {
+        struct ct_entry *e = &ct->pool[i];
+        for (int w = 0; w < CT_KEY_WORDS; w++) {
+            atomic_init(&e->key[w], 0);
+        }
+        atomic_init(&e->last_seen, 0);
+        atomic_init(&e->timeout_ms, 0);
+        atomic_init(&e->next, CT_NIL);
+        e->free_next = i + 1 < max_flows ? i + 1 : CT_NIL;
+    }
+    ct->free_head = 0;
+    for (uint32_t slot = 0; slot < VSW_CONNTRACK_MAX_SLOTS; slot++) {
+        atomic_init(&ct->slot_count[slot], 0);
+    }
+    return ct;
+}
+
+void
+vsw_conntrack_destroy(struct vsw_conntrack *ct)
+{
+    if (ct) {
+        pthread_mutex_destroy(&ct->mutex);
+        free(ct->buckets);
+        free(ct->pool);
+        free(ct);
+    }
+}
+
+uint32_t
+vsw_conntrack_get_max_flows(const struct vsw_conntrack *ct)
+{
+    return ct->max_flows;
+}
+
+bool
+vsw_conntrack_lookup(struct vsw_conntrack *ct, uint32_t port_id, uint16_t vlan,
+                     const struct vsw_flow_key *key, int64_t now_ms)
+{
+    struct ct_key k;
+    struct ct_hit hit;
+
+    if (!ct_key_init(&k, port_id, vlan, key) || !ct_find(ct, &k, &hit) ||
+        ct_is_idle(hit.last_seen, hit.timeout_ms, now_ms)) {
+        return false;
+    }
+    ct_refresh(&ct->pool[hit.idx], hit.last_seen, now_ms);
+    return true;
+}
+
+/* The common race, two workers creating the same flow, is settled under
+ * the mutex: the second only refreshes.  A full table refuses without the
+ * mutex for a while (CT_FULL_BACKOFF_MS). */
+int
+vsw_conntrack_insert(struct vsw_conntrack *ct, uint32_t port_id, uint16_t vlan,
+                     const struct vsw_flow_key *key, uint32_t idle_timeout_s,
+                     int64_t now_ms)
+{
+    struct ct_key k;
+
+    if (!idle_timeout_s || idle_timeout_s > VSW_CONNTRACK_MAX_TIMEOUT_S ||
+        !ct_key_init(&k, port_id, vlan, key)) {
+        return -EINVAL;
+    }
+    if (ct_is_full(ct, port_id, now_ms)) {
+        return -ENOSPC;
+    }
+
+    pthread_mutex_lock(&ct->mutex);
+    int error = ct_insert_locked(ct, &k, idle_timeout_s * 1000, now_ms);
+    pthread_mutex_unlock(&ct->mutex);
+    return error;
+}
+
+uint64_t
+vsw_conntrack_generation(const struct vsw_conntrack *ct)
+{
+    return atomic_load_explicit(&ct->generation, memory_order_acquire);
+}
+
+size_t
+vsw_conntrack_expire(struct vsw_conntrack *ct, int64_t now_ms)
+{
+    return ct_sweep(ct, ct_visit_idle, &now_ms);
+}
+
+size_t
+vsw_conntrack_flush_port(struct vsw_conntrack *ct, uint32_t port_id)
+{
+    return ct_sweep(ct, ct_visit_slot, &port_id);
+}
+
+void
+vsw_conntrack_flush(struct vsw_conntrack *ct)
+{
+    ct_sweep(ct, ct_visit_all, NULL);
+}
+
+/* Counts flows idle but not yet removed by vsw_conntrack_expire(): they
+ * still occupy the pool. */
+size_t
+vsw_conntrack_count(const struct vsw_conntrack *ct)
+{
+    return atomic_load_explicit(&ct->n_flows, memory_order_relaxed);
+}
+
+size_t
+vsw_conntrack_count_port(const struct vsw_conntrack *ct, uint32_t port_id)
+{
+    return atomic_load_explicit(&ct->slot_count[VSW_CONNTRACK_SLOT(port_id)],
+                                memory_order_relaxed);
+}
+
+/* The order of vsw_conntrack_dump(): port id, VLAN, protocol, then the
+ * endpoints as the creating packet had them. */
+static int
+ct_info_compare(const struct vsw_conntrack_flow_info *a,
+                const struct vsw_conntrack_flow_info *b)
+{
+    int c;
+
+    if (a->port_id != b->port_id) {
+        return a->port_id < b->port_id ? -1 : 1;
+    }
+    if (a->vlan != b->vlan) {
+        return a->vlan < b->vlan ? -1 : 1;
+    }
+    if (a->ip_proto != b->ip_proto) {
+        return a->ip_proto < b->ip_proto ? -1 : 1;
+    }
+    if ((c = memcmp(a->addr_a, b->addr_a, sizeof a->addr_a))) {
+        return c;
+    }
+    if (a->port_a != b->port_a) {
+        return a->port_a < b->port_a ? -1 : 1;
+    }
+    if ((c = memcmp(a->addr_b, b->addr_b, sizeof a->addr_b))) {
+        return c;
+    }
+    return (a->port_b > b->port_b) - (a->port_b < b->port_b);
+}
+
+static int
+ct_info_qsort_compare(const void *a, const void *b)
+{
+    return ct_info_compare(a, b);
+}
+
+static void
+ct_info_swap(struct vsw_conntrack_flow_info *a,
+             struct vsw_conntrack_flow_info *b)
+{
+    struct vsw_conntrack_flow_info tmp = *a;
+
+    *a = *b;
+    *b = tmp;
+}
+
+/* State of vsw_conntrack_dump(): while the sweep runs, 'out' is a max-heap
+ * of the first flows in dump order seen so far, so the dump needs no
+ * allocation and a short buffer receives the first flows in order. */
+struct ct_dump_ctx {
+    struct vsw_conntrack_flow_info *out; /* the caller's buffer */
+    size_t max;                          /* its size */
+    size_t n;                            /* flows in it */
+    int64_t now_ms;                      /* what counts as live */
+};
+
+/* Moves heap element 'i' up to its place. */
+static void
+ct_heap_sift_up(struct vsw_conntrack_flow_info *heap, size_t i)
+{
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (ct_info_compare(&heap[parent], &heap[i]) >= 0) {
+            break;
+        }
+        ct_info_swap(&heap[parent], &heap[i]);
+        i = parent;
+    }
+}
+
+/* Moves heap element 'i' down to its place in the 'n'-element heap. */
+static void
+ct_heap_sift_down(struct vsw_conntrack_flow_info *heap, size_t n, size_t i)
+{
+    for (;;) {
+        size_t largest = i;
+        for (size_t child = 2 * i + 1; child <= 2 * i + 2 && child < n;
+             child++) {
+            if (ct_info_compare(&heap[child], &heap[largest]) > 0) {
+                largest = child;
+            }
+        }
+        if (largest == i) {
+            return;
+        }
+        ct_info_swap(&heap[largest], &heap[i]);
+        i = largest;
+    }
+}
+
+/* With 'mutex' held.  Describes live entry 'e' at 'now_ms'. */
+static void
+ct_entry_info(const struct ct_entry *e, int64_t now_ms,
+              struct vsw_conntrack_flow_info *info)
+{
+    uint64_t w[CT_KEY_WORDS];
+    int64_t last_seen =
+        atomic_load_explicit(&e->last_seen, memory_order_relaxed);
+    uint32_t timeout_ms =
+        atomic_load_explicit(&e->timeout_ms, memory_order_relaxed);
+    int64_t left_ms = last_seen + timeout_ms - now_ms;
+
+    for (int i = 0; i < CT_KEY_WORDS; i++) {
+        w[i] = atomic_load_explicit(&e->key[i], memory_order_relaxed);
+    }
+    memset(info, 0, sizeof *info);
+    info->port_id = ct_key_port_id(w);
+    info->vlan = (uint16_t)(w[0] >> 16);
+    info->ip_proto = (uint8_t)(w[0] >> 8);
+
+    /* The lower endpoint is 'a' unless the creating packet went the other
+     * way. */
+    uint8_t *lo = e->swapped ? info->addr_b : info->addr_a;
+    uint8_t *hi = e->swapped ? info->addr_a : info->addr_b;
+    store_be64(lo, w[1]);
+    store_be64(lo + 8, w[2]);
+    store_be64(hi, w[3]);
+    store_be64(hi + 8, w[4]);
+    uint16_t lo_port = (uint16_t)(w[5] >> 16);
+    uint16_t hi_port = (uint16_t)w[5];
+    info->port_a = e->swapped ? hi_port : lo_port;
+    info->port_b = e->swapped ? lo_port : hi_port;
+
+    info->idle_timeout_s = timeout_ms / 1000;
+    /* A worker's clock may run a little ahead of the caller's. */
+    info->idle_left_s = left_ms > 0 ? (uint32_t)((left_ms + 999) / 1000) : 0;
+}
+
+static bool
+ct_visit_dump(const struct ct_entry *e, void *ctx_)
+{
+    struct ct_dump_ctx *ctx = ctx_;
+    struct vsw_conntrack_flow_info info;
+
+    if (ct_visit_idle(e, &ctx->now_ms)) {
+        return false;
+    }
+    ct_entry_info(e, ctx->now_ms, &info);
+    if (ctx->n < ctx->max) {
+        ctx->out[ctx->n] = info;
+        ct_heap_sift_up(ctx->out, ctx->n++);
+    } else if (ctx->n && ct_info_compare(&info, &ctx->out[0]) < 0) {
+        ctx->out[0] = info;
+        ct_heap_sift_down(ctx->out, ctx->n, 0);
+    }
+    return false;
+}
+
+size_t
+vsw_conntrack_dump(struct vsw_conntrack *ct,
+                   struct vsw_conntrack_flow_info *out, size_t max,
+                   int64_t now_ms)
+{
+    struct ct_dump_ctx ctx = {
+        .out = out,
+        .max = max,
+        .n = 0,
+        .now_ms = now_ms,
+    };
+
+    ct_sweep(ct, ct_visit_dump, &ctx);
+    if (ctx.n) {
+        qsort(out, ctx.n, sizeof *out, ct_info_qsort_compare);
+    }
+    return ctx.n;
+}
+
+static bool
+ct_is_ipv4_mapped(const uint8_t addr[16])
+{
+    static const uint8_t prefix[12] = {0, 0, 0, 0, 0,    0,
+                                       0, 0, 0, 0, 0xff, 0xff};
+
+    return !memcmp(addr, prefix, sizeof prefix);
+}
+
+/* Formats 'addr', and 'port' if 'with_port', into 'buf' ('size'
+ * bytes). */
+static void
+ct_format_endpoint(const uint8_t addr[16], uint16_t port, bool with_port,
+                   char *buf, size_t size)
+{
+    char text[INET6_ADDRSTRLEN];
+    bool v4 = ct_is_ipv4_mapped(addr);
+
+    inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? addr + 12 : addr, text,
+              sizeof text);
+    if (!with_port) {
+        snprintf(buf, size, "%s", text);
+    } else if (v4) {
+        snprintf(buf, size, "%s:%" PRIu16, text, port);
+    } else {
+        snprintf(buf, size, "[%s]:%" PRIu16, text, port);
+    }
+}
+
+char *
+vsw_conntrack_flow_format(const struct vsw_conntrack_flow_info *info,
+                          char *buf, size_t size)
+{
+    char a[INET6_ADDRSTRLEN + 8], b[INET6_ADDRSTRLEN + 8];
+    char number[16], extra[24] = "";
+    const char *proto = number;
+    bool ports = false;
+
+    switch (info->ip_proto) {
+    case IP_PROTO_TCP:
+        proto = "tcp";
+        ports = true;
+        break;
+    case IP_PROTO_UDP:
+        proto = "udp";
+        ports = true;
+        break;
+    case IP_PROTO_ICMP:
+    case IP_PROTO_ICMPV6:
+        proto = info->ip_proto == IP_PROTO_ICMP ? "icmp" : "icmpv6";
+        snprintf(extra, sizeof extra, " type %" PRIu16, info->port_a);
+        break;
+    default:
+        snprintf(number, sizeof number, "proto %" PRIu8, info->ip_proto);
+        break;
+    }
+    ct_format_endpoint(info->addr_a, info->port_a, ports, a, sizeof a);
+    ct_format_endpoint(info->addr_b, info->port_b, ports, b, sizeof b);
+    snprintf(buf, size,
+             "port %" PRIu32 " vlan %" PRIu16 " %s %s -> %s%s idle-left "
+             "%" PRIu32 "s/%" PRIu32 "s",
+             info->port_id, info->vlan, proto, a, b, extra, info->idle_left_s,
+             info->idle_timeout_s);
+    return buf;
+}

@@ -1,0 +1,918 @@
+/*
+ * Port ACLs in the switch manager: the rules of each port (basic and
+ * extended), their JSON-RPC methods (acl.*, xacl.*), how they are saved,
+ * and the compiled policy (ACLs and guards) each snapshot carries.
+ *
+ * A change is validated by compiling the port's whole candidate rule set
+ * first, so a rule the datapath would refuse never reaches the
+ * configuration.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conntrack.h"
+#include "log.h"
+#include "manager-private.h"
+
+#define MGR_MAX_ACLS_PER_PORT 16384
+
+/* ---- Text forms ---- */
+
+static const char *const acl_match_keys[] = {
+    [VSW_ACL_MATCH_LOCAL_IP] = "local-ip",
+    [VSW_ACL_MATCH_REMOTE_IP] = "remote-ip",
+    [VSW_ACL_MATCH_LOCAL_MAC] = "local-mac",
+    [VSW_ACL_MATCH_REMOTE_MAC] = "remote-mac",
+};
+
+static const char *
+acl_action_name(uint8_t action)
+{
+    return action == VSW_ACL_ACTION_ALLOW  ? "allow"
+           : action == VSW_ACL_ACTION_DENY ? "deny"
+                                           : "meter";
+}
+
+static const char *
+direction_name(uint8_t direction)
+{
+    return direction == VSW_ACL_DIR_IN ? "in" : "out";
+}
+
+/* An extended rule's prefix in the basic ACLs' text form (the two
+ * structures agree field by field). */
+static char *
+xacl_prefix_format(const struct vsw_xacl_prefix *prefix, char *buf,
+                   size_t size)
+{
+    struct vsw_acl_prefix same;
+
+    same.family = prefix->family;
+    same.plen = prefix->plen;
+    memcpy(same.addr, prefix->addr, sizeof same.addr);
+    return vsw_acl_prefix_format(&same, buf, size);
+}
+
+static char *
+ports_format(const struct vsw_xacl_ports *ports, char *buf, size_t size)
+{
+    if (ports->lo == 0 && ports->hi == 65535) {
+        snprintf(buf, size, "any");
+    } else if (ports->lo == ports->hi) {
+        snprintf(buf, size, "%u", ports->lo);
+    } else {
+        snprintf(buf, size, "%u-%u", ports->lo, ports->hi);
+    }
+    return buf;
+}
+
+static json_t *
+protocol_json(int16_t protocol)
+{
+    switch (protocol) {
+    case VSW_XACL_PROTO_ANY:
+        return json_string("any");
+    case VSW_XACL_PROTO_ICMP:
+        return json_string("icmp");
+    case 6:
+        return json_string("tcp");
+    case 17:
+        return json_string("udp");
+    default:
+        return json_integer(protocol);
+    }
+}
+
+static void
+add_counters(json_t *obj, const struct vsw_rule_counters *counters)
+{
+    uint64_t packets, bytes;
+
+    vsw_rule_counters_get(counters, &packets, &bytes);
+    json_object_set_new(obj, "packets", json_integer((json_int_t)packets));
+    json_object_set_new(obj, "bytes", json_integer((json_int_t)bytes));
+}
+
+static json_t *
+acl_to_json(const struct mgr_acl *acl, bool with_counters)
+{
+    const struct vsw_acl_rule *rule = &acl->rule;
+    char text[64];
+    json_t *obj = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)rule->id,
+                            "action", acl_action_name(rule->action),
+                            "direction", direction_name(rule->direction));
+
+    if (rule->match == VSW_ACL_MATCH_LOCAL_IP ||
+        rule->match == VSW_ACL_MATCH_REMOTE_IP) {
+        vsw_acl_prefix_format(&rule->ip, text, sizeof text);
+    } else {
+        vsw_acl_mac_format(&rule->mac, text, sizeof text);
+    }
+    json_object_set_new(obj, acl_match_keys[rule->match], json_string(text));
+    if (with_counters) {
+        add_counters(obj, acl->counters);
+    }
+    return obj;
+}
+
+static json_t *
+xacl_to_json(const struct mgr_xacl *xacl, bool with_counters)
+{
+    const struct vsw_xacl_rule *rule = &xacl->rule;
+    char local[64], remote[64], lport[16], rport[16];
+    json_t *obj = json_pack(
+        "{s:s, s:s, s:i, s:o, s:s, s:s, s:s, s:s, s:b, s:i}", "action",
+        rule->action == VSW_XACL_ACTION_ALLOW ? "allow" : "deny", "direction",
+        direction_name(rule->direction), "weight", (int)rule->weight,
+        "protocol", protocol_json(rule->protocol), "local-ip",
+        xacl_prefix_format(&rule->local_addr, local, sizeof local),
+        "remote-ip",
+        xacl_prefix_format(&rule->remote_addr, remote, sizeof remote),
+        "local-port", ports_format(&rule->local_port, lport, sizeof lport),
+        "remote-port", ports_format(&rule->remote_port, rport, sizeof rport),
+        "stateful", rule->stateful, "isolation-id", (int)rule->isolation_id);
+
+    if (rule->stateful) {
+        json_object_set_new(obj, "idle-timeout",
+                            json_integer(rule->idle_timeout_s));
+    }
+    if (with_counters) {
+        add_counters(obj, xacl->counters);
+    }
+    return obj;
+}
+
+void
+mgr_acls_to_json(const struct mgr_port *port, json_t *obj, bool with_counters)
+{
+    json_t *acls = json_array();
+    json_t *xacls = json_array();
+
+    for (const struct mgr_acl *a = port->acls; a; a = a->next) {
+        json_array_append_new(acls, acl_to_json(a, with_counters));
+    }
+    for (const struct mgr_xacl *x = port->xacls; x; x = x->next) {
+        json_array_append_new(xacls, xacl_to_json(x, with_counters));
+    }
+    json_object_set_new(obj, "acls", acls);
+    json_object_set_new(obj, "xacls", xacls);
+}
+
+/* ---- Compiling ---- */
+
+/* Compiles the basic rules of 'port' plus 'extra' ('n_extra' of them)
+ * into '*tablep' (NULL when there are none).  Returns 0 or fills
+ * 'err'. */
+static int
+compile_acls(const struct mgr_port *port, const struct vsw_acl_rule *extra,
+             size_t n_extra, uint32_t skip_id, struct vsw_acl_table **tablep,
+             struct vsw_rpc_error *err)
+{
+    struct vsw_acl_rule *rules;
+    char why[VSW_RPC_MAX_MESSAGE];
+    size_t n = 0;
+    int error;
+
+    for (const struct mgr_acl *a = port->acls; a; a = a->next) {
+        n++;
+    }
+    *tablep = NULL;
+    if (!n && !n_extra) {
+        return 0;
+    }
+    if (n + n_extra > MGR_MAX_ACLS_PER_PORT) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "port '%s' may have at most %d ACL rules",
+                             port->name, MGR_MAX_ACLS_PER_PORT);
+    }
+    rules = malloc((n + n_extra) * sizeof *rules);
+    if (!rules) {
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    n = 0;
+    for (const struct mgr_acl *a = port->acls; a; a = a->next) {
+        if (a->rule.id != skip_id) {
+            rules[n++] = a->rule;
+        }
+    }
+    memcpy(rules + n, extra, n_extra * sizeof *extra);
+    error = vsw_acl_compile(rules, n + n_extra, tablep, why, sizeof why);
+    free(rules);
+    if (error) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "%s", why);
+    }
+    return 0;
+}
+
+/* Compiles the extended rules of 'port' (without 'skip', with 'extra' if
+ * not NULL) into '*tablep' and, if 'counters' is not NULL, the counters
+ * by rule index into '*counters'.  Returns 0 or fills 'err'. */
+static int
+compile_xacls(const struct mgr_port *port, const struct mgr_xacl *skip,
+              const struct vsw_xacl_rule *extra,
+              struct vsw_xacl_table **tablep,
+              struct vsw_rule_counters ***counters, size_t *n_counters,
+              struct vsw_rpc_error *err)
+{
+    struct vsw_xacl_rule *rules;
+    char why[VSW_RPC_MAX_MESSAGE];
+    size_t n = 0;
+    int error;
+
+    for (const struct mgr_xacl *x = port->xacls; x; x = x->next) {
+        n++;
+    }
+    *tablep = NULL;
+    if (!n && !extra) {
+        return 0;
+    }
+    rules = malloc((n + 1) * sizeof *rules);
+    if (counters) {
+        *counters = calloc(n + 1, sizeof **counters);
+    }
+    if (!rules || (counters && !*counters)) {
+        free(rules);
+        if (counters) {
+            free(*counters);
+        }
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    n = 0;
+    for (const struct mgr_xacl *x = port->xacls; x; x = x->next) {
+        if (x != skip) {
+            if (counters) {
+                (*counters)[n] = x->counters;
+            }
+            rules[n++] = x->rule;
+        }
+    }
+    if (extra) {
+        rules[n++] = *extra;
+    }
+    error = vsw_xacl_compile(rules, n, tablep, why, sizeof why);
+    free(rules);
+    if (counters) {
+        *n_counters = n;
+    }
+    if (error) {
+        if (counters) {
+            free(*counters);
+        }
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "%s", why);
+    }
+    return 0;
+}
+
+/* The guard configuration the datapath reads, from what the user set. */
+static void
+guard_build(const struct mgr_port *port, struct vsw_guard_config *guard)
+{
+    const struct mgr_guard_cfg *cfg = &port->cfg.guard;
+
+    memset(guard, 0, sizeof *guard);
+    guard->mac_spoofing_allowed = cfg->mac_spoofing;
+    guard->has_mac = port->cfg.has_mac;
+    memcpy(guard->mac, port->cfg.mac, sizeof guard->mac);
+    guard->dhcp_guard = cfg->dhcp_guard;
+    guard->router_guard = cfg->router_guard;
+    guard->ieee_priority_tag = cfg->ieee_priority_tag;
+    guard->ipv6_unknown_nh_allowed = port->sw->ipv6_unknown_nh_allowed;
+    guard->storm_limit_pps = cfg->storm_limit;
+    guard->n_ips = (uint8_t)cfg->n_allowed_ips;
+    for (unsigned i = 0; i < cfg->n_allowed_ips; i++) {
+        memcpy(guard->ips[i].addr, cfg->allowed_ips[i], 16);
+        guard->ips[i].plen = 128;
+    }
+}
+
+struct vsw_port_policy *
+mgr_port_policy_build(const struct vsw_manager *mgr,
+                      const struct mgr_port *port, int *error)
+{
+    struct vsw_port_policy *policy = calloc(1, sizeof *policy);
+    struct vsw_rpc_error err;
+    uint32_t max_id = 0;
+
+    (void)mgr;
+    *error = 0;
+    if (!policy) {
+        *error = -ENOMEM;
+        return NULL;
+    }
+    guard_build(port, &policy->guard);
+    for (const struct mgr_acl *a = port->acls; a; a = a->next) {
+        max_id = a->rule.id > max_id ? a->rule.id : max_id;
+    }
+    if (port->acls) {
+        policy->n_acl_counters = max_id + 1;
+        policy->acl_counters =
+            calloc(max_id + 1, sizeof *policy->acl_counters);
+        if (!policy->acl_counters ||
+            compile_acls(port, NULL, 0, 0, &policy->acl, &err)) {
+            goto fail;
+        }
+        for (const struct mgr_acl *a = port->acls; a; a = a->next) {
+            policy->acl_counters[a->rule.id] = a->counters;
+        }
+    }
+    if (port->xacls &&
+        compile_xacls(port, NULL, NULL, &policy->xacl, &policy->xacl_counters,
+                      &policy->n_xacl_counters, &err)) {
+        goto fail;
+    }
+    return policy;
+
+fail:
+    /* Every rule set was compiled once already when it was accepted. */
+    VSW_ERR("port %s: cannot compile its ACLs", port->name);
+    vsw_port_policy_destroy(policy);
+    *error = -ENOMEM;
+    return NULL;
+}
+
+/* ---- Changes ---- */
+
+static void
+counters_destroy_cb(void *counters)
+{
+    vsw_rule_counters_destroy(counters);
+}
+
+void
+mgr_acls_destroy(struct vsw_manager *mgr, struct mgr_port *port)
+{
+    while (port->acls) {
+        struct mgr_acl *a = port->acls;
+
+        port->acls = a->next;
+        vsw_datapath_defer(mgr->dp, counters_destroy_cb, a->counters);
+        free(a);
+    }
+    while (port->xacls) {
+        struct mgr_xacl *x = port->xacls;
+
+        port->xacls = x->next;
+        vsw_datapath_defer(mgr->dp, counters_destroy_cb, x->counters);
+        free(x);
+    }
+}
+
+/* Parses one basic rule of 'params' (without the id) into 'rule'. */
+static int
+acl_rule_from_params(json_t *params, struct vsw_acl_rule *rule, bool *both,
+                     struct vsw_rpc_error *err)
+{
+    char why[VSW_RPC_MAX_MESSAGE];
+    const char *action = NULL;
+    const char *direction = NULL;
+    int n_matches = 0;
+
+    memset(rule, 0, sizeof *rule);
+    if (vsw_rpc_get_string(params, "action", true, &action, err) ||
+        vsw_rpc_get_string(params, "direction", true, &direction, err)) {
+        return -1;
+    }
+    if (vsw_acl_parse_action(action, &rule->action, why, sizeof why)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "action: %s", why);
+    }
+    *both = !strcmp(direction, "both");
+    if (!*both && strcmp(direction, "in") && strcmp(direction, "out")) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "direction must be in, out or both, not '%s'",
+                             direction);
+    }
+    rule->direction =
+        !strcmp(direction, "in") ? VSW_ACL_DIR_IN : VSW_ACL_DIR_OUT;
+    for (int m = 0; m < 4; m++) {
+        const char *text = NULL;
+        int error;
+
+        if (vsw_rpc_get_string(params, acl_match_keys[m], false, &text, err)) {
+            return -1;
+        }
+        if (!text) {
+            continue;
+        }
+        n_matches++;
+        rule->match = (uint8_t)m;
+        error = m <= VSW_ACL_MATCH_REMOTE_IP
+                    ? vsw_acl_parse_prefix(text, &rule->ip, why, sizeof why)
+                    : vsw_acl_parse_mac(text, &rule->mac, why, sizeof why);
+        if (error) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "%s: %s",
+                                 acl_match_keys[m], why);
+        }
+    }
+    if (n_matches != 1) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "give exactly one of local-ip, remote-ip, "
+                             "local-mac and remote-mac");
+    }
+    return 0;
+}
+
+/* Adds the rule(s) of 'params' to 'port' in memory, validated; stores the
+ * first new one in '*first'.  Nothing is saved or published. */
+static int
+acl_add(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
+        struct mgr_acl **first, struct vsw_rpc_error *err)
+{
+    struct vsw_acl_rule rules[2];
+    struct vsw_acl_table *table;
+    struct mgr_acl *added[2] = {NULL, NULL};
+    struct mgr_acl **tail;
+    bool both = false;
+    int n;
+
+    if (acl_rule_from_params(params, &rules[0], &both, err)) {
+        return -1;
+    }
+    n = both ? 2 : 1;
+    rules[1] = rules[0];
+    rules[1].direction = VSW_ACL_DIR_IN;
+    for (int i = 0; i < n; i++) {
+        rules[i].id = port->next_acl_id + 1 + (uint32_t)i;
+    }
+    if (compile_acls(port, rules, (size_t)n, 0, &table, err)) {
+        return -1;
+    }
+    vsw_acl_destroy(table);
+    for (int i = 0; i < n; i++) {
+        added[i] = calloc(1, sizeof *added[i]);
+        if (added[i]) {
+            added[i]->counters =
+                vsw_rule_counters_create(vsw_datapath_n_workers(mgr->dp));
+        }
+        if (!added[i] || !added[i]->counters) {
+            for (int j = 0; j <= i; j++) {
+                if (added[j]) {
+                    vsw_rule_counters_destroy(added[j]->counters);
+                    free(added[j]);
+                }
+            }
+            return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+        }
+        added[i]->rule = rules[i];
+    }
+    for (tail = &port->acls; *tail; tail = &(*tail)->next) {
+        continue;
+    }
+    for (int i = 0; i < n; i++) {
+        *tail = added[i];
+        tail = &added[i]->next;
+    }
+    port->next_acl_id += (uint32_t)n;
+    *first = added[0];
+    return 0;
+}
+
+/* Takes 'acl' out of 'port' (the caller frees it). */
+static void
+acl_unlink(struct mgr_port *port, struct mgr_acl *acl)
+{
+    struct mgr_acl **pp;
+
+    for (pp = &port->acls; *pp != acl; pp = &(*pp)->next) {
+        continue;
+    }
+    *pp = acl->next;
+}
+
+static int
+get_port(struct vsw_manager *mgr, json_t *params, struct mgr_port **portp,
+         struct vsw_rpc_error *err)
+{
+    const char *name;
+
+    if (vsw_rpc_get_string(params, "port", true, &name, err)) {
+        return -1;
+    }
+    *portp = mgr_find_port(mgr, name);
+    return *portp ? 0
+                  : vsw_rpc_error(err, VSW_RPC_NOT_FOUND, "no port named '%s'",
+                                  name);
+}
+
+static int
+rpc_acl_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
+            void *mgr_)
+{
+    static const char *const keys[] = {"port",       "action",    "direction",
+                                       "local-ip",   "remote-ip", "local-mac",
+                                       "remote-mac", NULL};
+    struct vsw_manager *mgr = mgr_;
+    struct mgr_acl *first;
+    struct mgr_port *port;
+    json_t *ids;
+
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        get_port(mgr, params, &port, err) ||
+        acl_add(mgr, port, params, &first, err)) {
+        return -1;
+    }
+    if (mgr_commit(mgr, err)) {
+        for (struct mgr_acl *a = first, *next; a; a = next) {
+            next = a->next;
+            acl_unlink(port, a);
+            vsw_rule_counters_destroy(a->counters);
+            free(a);
+        }
+        return -1;
+    }
+    ids = json_array();
+    for (struct mgr_acl *a = first; a; a = a->next) {
+        json_array_append_new(ids, json_integer(a->rule.id));
+    }
+    *result = json_pack("{s:o}", "ids", ids);
+    return 0;
+}
+
+static int
+rpc_acl_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
+            void *mgr_)
+{
+    static const char *const keys[] = {"port", "id", NULL};
+    struct vsw_manager *mgr = mgr_;
+    struct mgr_acl *acl = NULL;
+    struct mgr_port *port;
+    long long id = 0;
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        get_port(mgr, params, &port, err) ||
+        vsw_rpc_get_int(params, "id", true, 1, UINT32_MAX, &id, err)) {
+        return -1;
+    }
+    for (acl = port->acls; acl && acl->rule.id != id; acl = acl->next) {
+        continue;
+    }
+    if (!acl) {
+        return vsw_rpc_error(err, VSW_RPC_NOT_FOUND,
+                             "port '%s' has no ACL rule %lld", port->name, id);
+    }
+    acl_unlink(port, acl);
+    if (mgr_commit(mgr, err)) {
+        acl->next = port->acls;
+        port->acls = acl;
+        return -1;
+    }
+    vsw_datapath_defer(mgr->dp, counters_destroy_cb, acl->counters);
+    free(acl);
+    return 0;
+}
+
+static int
+rpc_acl_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr_)
+{
+    static const char *const keys[] = {"port", NULL};
+    struct vsw_manager *mgr = mgr_;
+    struct mgr_port *port;
+    json_t *obj;
+
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        get_port(mgr, params, &port, err)) {
+        return -1;
+    }
+    obj = json_object();
+    mgr_acls_to_json(port, obj, true);
+    *result = json_pack("{s:s, s:O}", "port", port->name, "rules",
+                        json_object_get(obj, "acls"));
+    json_decref(obj);
+    return 0;
+}
+
+/* Parses an extended rule from 'params'. */
+static int
+xacl_rule_from_params(json_t *params, struct vsw_xacl_rule *rule,
+                      struct vsw_rpc_error *err)
+{
+    static const struct {
+        const char *key; /* param */
+        int kind;        /* 0 prefix local, 1 prefix remote, 2 ports
+                            local, 3 ports remote */
+    } fields[] = {
+        {"local-ip", 0},
+        {"remote-ip", 1},
+        {"local-port", 2},
+        {"remote-port", 3},
+    };
+    const char *text = NULL;
+    long long v;
+
+    vsw_xacl_rule_init(rule);
+    if (vsw_rpc_get_string(params, "action", true, &text, err)) {
+        return -1;
+    }
+    if (vsw_xacl_parse_action(text, &rule->action)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "action must be allow or deny, not '%s'", text);
+    }
+    if (vsw_rpc_get_string(params, "direction", true, &text, err)) {
+        return -1;
+    }
+    if (vsw_xacl_parse_direction(text, &rule->direction)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "direction must be in or out, not '%s' "
+                             "(extended rules have no 'both')",
+                             text);
+    }
+    if (vsw_rpc_get_int(params, "weight", true, 0, 65535, &v, err)) {
+        return -1;
+    }
+    rule->weight = (uint16_t)v;
+    text = NULL;
+    if (json_is_integer(json_object_get(params, "protocol"))) {
+        if (vsw_rpc_get_int(params, "protocol", false, 0, 255, &v, err)) {
+            return -1;
+        }
+        rule->protocol = (int16_t)v;
+    } else if (vsw_rpc_get_string(params, "protocol", false, &text, err)) {
+        return -1;
+    } else if (text && vsw_xacl_parse_protocol(text, &rule->protocol)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "protocol must be tcp, udp, icmp, icmpv6, any "
+                             "or 0-255, not '%s'",
+                             text);
+    }
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        int error;
+
+        text = NULL;
+        if (json_is_integer(json_object_get(params, fields[i].key)) &&
+            fields[i].kind >= 2) {
+            if (vsw_rpc_get_int(params, fields[i].key, false, 0, 65535, &v,
+                                err)) {
+                return -1;
+            }
+            if (fields[i].kind == 2) {
+                rule->local_port.lo = rule->local_port.hi = (uint16_t)v;
+            } else {
+                rule->remote_port.lo = rule->remote_port.hi = (uint16_t)v;
+            }
+            continue;
+        }
+        if (vsw_rpc_get_string(params, fields[i].key, false, &text, err)) {
+            return -1;
+        }
+        if (!text) {
+            continue;
+        }
+        switch (fields[i].kind) {
+        case 0:
+            error = vsw_xacl_parse_prefix(text, &rule->local_addr);
+            break;
+        case 1:
+            error = vsw_xacl_parse_prefix(text, &rule->remote_addr);
+            break;
+        case 2:
+            error = vsw_xacl_parse_ports(text, &rule->local_port);
+            break;
+        default:
+            error = vsw_xacl_parse_ports(text, &rule->remote_port);
+            break;
+        }
+        if (error) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "%s: '%s' is not %s", fields[i].key, text,
+                                 fields[i].kind < 2
+                                     ? "an address, prefix or any"
+                                     : "a port, a range such as 49152-49182, "
+                                       "or any");
+        }
+    }
+    if (vsw_rpc_get_bool(params, "stateful", false, &rule->stateful, err)) {
+        return -1;
+    }
+    v = rule->idle_timeout_s;
+    if (vsw_rpc_get_int(params, "idle-timeout", false, 1,
+                        VSW_XACL_MAX_TIMEOUT_S, &v, err)) {
+        return -1;
+    }
+    rule->idle_timeout_s = (uint32_t)v;
+    if (json_object_get(params, "idle-timeout") && !rule->stateful) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "idle-timeout applies to stateful rules only");
+    }
+    v = 0;
+    if (vsw_rpc_get_int(params, "isolation-id", false, 0, 4094, &v, err)) {
+        return -1;
+    }
+    rule->isolation_id = (uint16_t)v;
+    return 0;
+}
+
+static struct mgr_xacl *
+xacl_find(const struct mgr_port *port, uint8_t direction, uint16_t weight)
+{
+    for (struct mgr_xacl *x = port->xacls; x; x = x->next) {
+        if (x->rule.direction == direction && x->rule.weight == weight) {
+            return x;
+        }
+    }
+    return NULL;
+}
+
+/* Validates and adds one extended rule to 'port' in memory. */
+static int
+xacl_add(struct vsw_manager *mgr, struct mgr_port *port,
+         const struct vsw_xacl_rule *rule, struct mgr_xacl **addedp,
+         struct vsw_rpc_error *err)
+{
+    struct vsw_xacl_table *table;
+    struct mgr_xacl *added;
+    struct mgr_xacl **tail;
+
+    if (xacl_find(port, rule->direction, rule->weight)) {
+        return vsw_rpc_error(err, VSW_RPC_EXISTS,
+                             "port '%s' already has an extended rule of "
+                             "weight %u for direction %s",
+                             port->name, rule->weight,
+                             direction_name(rule->direction));
+    }
+    if (compile_xacls(port, NULL, rule, &table, NULL, NULL, err)) {
+        return -1;
+    }
+    vsw_xacl_destroy(table);
+    added = calloc(1, sizeof *added);
+    if (added) {
+        added->counters =
+            vsw_rule_counters_create(vsw_datapath_n_workers(mgr->dp));
+    }
+    if (!added || !added->counters) {
+        free(added);
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    added->rule = *rule;
+    for (tail = &port->xacls; *tail; tail = &(*tail)->next) {
+        continue;
+    }
+    *tail = added;
+    *addedp = added;
+    return 0;
+}
+
+static void
+xacl_unlink(struct mgr_port *port, struct mgr_xacl *xacl)
+{
+    struct mgr_xacl **pp;
+
+    for (pp = &port->xacls; *pp != xacl; pp = &(*pp)->next) {
+        continue;
+    }
+    *pp = xacl->next;
+}
+
+static const char *const xacl_keys[] = {
+    "port",         "action",       "direction",  "weight",      "protocol",
+    "local-ip",     "remote-ip",    "local-port", "remote-port", "stateful",
+    "idle-timeout", "isolation-id", NULL};
+
+static int
+rpc_xacl_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr_)
+{
+    struct vsw_manager *mgr = mgr_;
+    struct vsw_xacl_rule rule;
+    struct mgr_xacl *added;
+    struct mgr_port *port;
+
+    if (vsw_rpc_check_keys(params, xacl_keys, err) ||
+        get_port(mgr, params, &port, err) ||
+        xacl_rule_from_params(params, &rule, err) ||
+        xacl_add(mgr, port, &rule, &added, err)) {
+        return -1;
+    }
+    if (mgr_commit(mgr, err)) {
+        xacl_unlink(port, added);
+        vsw_rule_counters_destroy(added->counters);
+        free(added);
+        return -1;
+    }
+    *result = xacl_to_json(added, false);
+    return 0;
+}
+
+static int
+rpc_xacl_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr_)
+{
+    static const char *const keys[] = {"port", "direction", "weight", NULL};
+    struct vsw_manager *mgr = mgr_;
+    const char *direction;
+    struct mgr_xacl *xacl;
+    struct mgr_port *port;
+    uint8_t dir;
+    long long weight;
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        get_port(mgr, params, &port, err) ||
+        vsw_rpc_get_string(params, "direction", true, &direction, err) ||
+        vsw_rpc_get_int(params, "weight", true, 0, 65535, &weight, err)) {
+        return -1;
+    }
+    if (vsw_xacl_parse_direction(direction, &dir)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "direction must be in or out, not '%s'",
+                             direction);
+    }
+    xacl = xacl_find(port, dir, (uint16_t)weight);
+    if (!xacl) {
+        return vsw_rpc_error(err, VSW_RPC_NOT_FOUND,
+                             "port '%s' has no extended rule of weight %lld "
+                             "for direction %s",
+                             port->name, weight, direction);
+    }
+    xacl_unlink(port, xacl);
+    if (mgr_commit(mgr, err)) {
+        xacl->next = port->xacls;
+        port->xacls = xacl;
+        return -1;
+    }
+    vsw_datapath_defer(mgr->dp, counters_destroy_cb, xacl->counters);
+    free(xacl);
+    return 0;
+}
+
+static int
+rpc_xacl_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
+              void *mgr_)
+{
+    static const char *const keys[] = {"port", NULL};
+    struct vsw_manager *mgr = mgr_;
+    struct mgr_port *port;
+    json_t *obj;
+
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        get_port(mgr, params, &port, err)) {
+        return -1;
+    }
+    obj = json_object();
+    mgr_acls_to_json(port, obj, true);
+    *result = json_pack(
+        "{s:s, s:O, s:I}", "port", port->name, "rules",
+        json_object_get(obj, "xacls"), "flows",
+        (json_int_t)vsw_conntrack_count_port(mgr->conntrack, port->id));
+    json_decref(obj);
+    return 0;
+}
+
+int
+mgr_acls_restore(struct vsw_manager *mgr, struct mgr_port *port, json_t *obj)
+{
+    struct vsw_rpc_error err;
+    int result = 0;
+    json_t *item;
+    size_t i;
+
+    json_array_foreach(json_object_get(obj, "acls"), i, item)
+    {
+        json_t *params = json_deep_copy(item);
+        json_int_t id = json_integer_value(json_object_get(item, "id"));
+        struct mgr_acl *added;
+
+        /* The saved id is kept, so rules keep their names. */
+        json_object_del(params, "id");
+        if (id > 0 && id < UINT32_MAX - 2) {
+            port->next_acl_id = (uint32_t)id - 1;
+        }
+        if (acl_add(mgr, port, params, &added, &err)) {
+            VSW_ERR("config: port %s: dropping ACL entry: %s", port->name,
+                    err.message);
+            result = -1;
+        }
+        json_decref(params);
+    }
+    for (struct mgr_acl *a = port->acls; a; a = a->next) {
+        port->next_acl_id =
+            a->rule.id > port->next_acl_id ? a->rule.id : port->next_acl_id;
+    }
+    json_array_foreach(json_object_get(obj, "xacls"), i, item)
+    {
+        struct vsw_xacl_rule rule;
+        struct mgr_xacl *added;
+
+        if (xacl_rule_from_params(item, &rule, &err) ||
+            xacl_add(mgr, port, &rule, &added, &err)) {
+            VSW_ERR("config: port %s: dropping extended ACL entry: %s",
+                    port->name, err.message);
+            result = -1;
+        }
+    }
+    return result;
+}
+
+static const struct vsw_rpc_method acl_methods[] = {
+    {"acl.add", rpc_acl_add, true},    {"acl.del", rpc_acl_del, true},
+    {"acl.list", rpc_acl_list, false}, {"xacl.add", rpc_xacl_add, true},
+    {"xacl.del", rpc_xacl_del, true},  {"xacl.list", rpc_xacl_list, false},
+};
+
+int
+mgr_acl_register_rpc(struct vsw_manager *mgr, struct vsw_rpc_server *server)
+{
+    return vsw_rpc_server_register(
+        server, acl_methods, sizeof acl_methods / sizeof *acl_methods, mgr);
+}
