@@ -421,6 +421,7 @@ def test_show(daemon, topo):
         "Switch sw0",
         "    mac-ageing: 120",
         "    mac-table-size: 65536",
+        "    ipv6-unknown-next-header: drop",
         "    mac-count: 0",
         "    Port vm1",
         "        type: tap",
@@ -438,6 +439,7 @@ def test_show(daemon, topo):
         "Switch sw1",
         "    mac-ageing: 300",
         "    mac-table-size: 65536",
+        "    ipv6-unknown-next-header: drop",
         "    mac-count: 0",
         "    Port vm2",
         "        type: tap",
@@ -518,7 +520,8 @@ def test_trunk_uplink_settings_shown(daemon, topo):
     daemon.rpc("switch.add", name="sw0")
     up, _ = topo.veth()
     run(daemon, "port", "add", "sw0", "up1", "type=uplink", f"ifname={up}")
-    assert daemon.rpc("port.get", name="up1")["vlan-mode"] == "untagged"
+    # Uplinks are trunks unless told otherwise (FEATURES.md §1).
+    assert daemon.rpc("port.get", name="up1")["vlan-mode"] == "trunk"
 
     res = run(daemon, "port", "set", "up1", "vlan-mode=trunk",
               "trunks=10,20-30", "native-vlan=1")
@@ -580,7 +583,7 @@ def test_port_stats_after_traffic(daemon, topo):
     # daemon's order.
     reasons = list(rpc["drops"])
     assert len(reasons) >= 5
-    assert [re.match(r"^  drop ([a-z-]+): (\d+)$", n).group(1)
+    assert [re.match(r"^  drop ([a-z0-9-]+): (\d+)$", n).group(1)
             for n in row["_notes"]] == reasons, row["_notes"]
     assert int(row["DROPS"]) == sum(
         int(n.rsplit(" ", 1)[1]) for n in row["_notes"])

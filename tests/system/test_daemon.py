@@ -185,10 +185,12 @@ def test_detach_pidfile_and_sigterm(tmp_path):
         assert status["pid"] == pid != launcher.pid
         assert our_vswitchd_children() == [pid]
         # It runs in a session of its own, reads nothing from stdin, and
-        # without --log-file logs to the stderr it was started with.
+        # without --log-file logs to the state directory (a detached
+        # daemon's stderr may go nowhere).
         assert os.getsid(pid) == pid
         assert os.readlink(f"/proc/{pid}/fd/0") == "/dev/null"
-        assert re.search(r" info: vswitchd \S+ ready: ", errors.read_text())
+        assert re.search(r" info: vswitchd \S+ ready: ",
+                         (state / "vswitchd.log").read_text())
 
         os.kill(pid, signal.SIGTERM)
         _, wstatus = os.waitpid(pid, 0)

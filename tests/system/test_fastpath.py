@@ -91,7 +91,9 @@ def test_mac_move_redirects_the_next_frame(daemon, topo):
     inject(vm1, if1, frame, 20)
     wait_for(lambda: tx(daemon, "vm2") >= 20)
 
-    # vm2's MAC shows up behind vm3 (a VM migrated, say).
+        # vm2's MAC shows up behind vm3 (a VM migrated, say): vm3 has a MAC of
+    # its own, so it may only send from another one with spoofing allowed.
+    daemon.rpc("port.set", name="vm3", mac_spoofing=True)
     inject(vm3, if3, udp_frame("ff:ff:ff:ff:ff:ff", MACS[2]), 1)
     wait_for(lambda: any(e["mac"] == MACS[2] and e["port"] == "vm3"
                          for e in daemon.rpc("fdb.show",
