@@ -152,6 +152,11 @@ START_TEST(test_icmp)
     ck_assert_int_eq(vsw_conntrack_insert(ct, 1, 0, &req, 10, 0), 0);
     ck_assert(vsw_conntrack_lookup(ct, 1, 0, &reply, 1));
     ck_assert(!vsw_conntrack_lookup(ct, 1, 0, &unreach, 1));
+    make_v4(&req, VM, PEER, 1, 13, 0); /* timestamp */
+    make_v4(&reply, PEER, VM, 1, 14, 0);
+    ck_assert(!vsw_conntrack_lookup(ct, 1, 0, &reply, 1));
+    ck_assert_int_eq(vsw_conntrack_insert(ct, 1, 0, &req, 10, 0), 0);
+    ck_assert(vsw_conntrack_lookup(ct, 1, 0, &reply, 1));
 
     make_v6(&req, 5, 1, 58, 128, 0);
     make_v6(&reply, 1, 5, 58, 129, 0);

@@ -763,12 +763,14 @@ END_TEST
  * and never create flow state. */
 START_TEST(test_fragments)
 {
-    struct vsw_xacl_rule rules[3];
+    struct vsw_xacl_rule rules[4];
     struct vsw_flow_key first, later;
 
     rules[0] = rule("deny", "in", 1, NULL, NULL, NULL, NULL, NULL);
     rules[1] = rule("allow", "in", 10, "udp", NULL, "5000", NULL, NULL);
     rules[2] = rule("allow", "in", 5, "udp", NULL, NULL, WEB, NULL);
+    /* Port 0 is a port: a packet without ports is not in 0-1023. */
+    rules[3] = rule("deny", "in", 50, "udp", NULL, NULL, NULL, "0-1023");
 
     for (int v6 = 0; v6 < 2; v6++) {
         const char *web = v6 ? "2001:db8::1" : WEB;
@@ -779,9 +781,9 @@ START_TEST(test_fragments)
             ck_assert_int_eq(vsw_xacl_parse_prefix(web, &rules[2].remote_addr),
                              0);
         }
-        struct vsw_xacl_table *t = compile(rules, 3);
+        struct vsw_xacl_table *t = compile(rules, 4);
 
-        build_frame(&first, client, vm, 17, 53, 5000, FRAG_FIRST);
+        build_frame(&first, client, vm, 17, 5353, 5000, FRAG_FIRST);
         ck_assert(first.flags & VSW_FLOW_F_FRAGMENT);
         check(t, IN, 0, &first, VSW_XACL_ALLOW, 10);
         build_frame(&later, client, vm, 17, 0, 0, FRAG_LATER);
