@@ -346,14 +346,14 @@ mgr_acls_destroy(struct vsw_manager *mgr, struct mgr_port *port)
         struct mgr_acl *a = port->acls;
 
         port->acls = a->next;
-        vsw_datapath_defer(mgr->dp, counters_destroy_cb, a->counters);
+        mgr_retire(mgr, counters_destroy_cb, a->counters);
         free(a);
     }
     while (port->xacls) {
         struct mgr_xacl *x = port->xacls;
 
         port->xacls = x->next;
-        vsw_datapath_defer(mgr->dp, counters_destroy_cb, x->counters);
+        mgr_retire(mgr, counters_destroy_cb, x->counters);
         free(x);
     }
 }
@@ -557,6 +557,7 @@ rpc_acl_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
         port->acls = acl;
         return -1;
     }
+    /* Published already: no snapshot names the rule any more. */
     vsw_datapath_defer(mgr->dp, counters_destroy_cb, acl->counters);
     free(acl);
     return 0;
@@ -831,6 +832,7 @@ rpc_xacl_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
         port->xacls = xacl;
         return -1;
     }
+    /* Published already: no snapshot names the rule any more. */
     vsw_datapath_defer(mgr->dp, counters_destroy_cb, xacl->counters);
     free(xacl);
     return 0;

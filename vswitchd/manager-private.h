@@ -97,12 +97,15 @@ struct mgr_switch {
 };
 
 struct vsw_manager {
-    struct event_base *base;         /* control thread's loop */
-    char state_dir[PATH_MAX];        /* where config.json and netns/ live */
-    char config_path[PATH_MAX];      /* state_dir/config.json */
-    struct vsw_datapath *dp;         /* workers */
-    struct vsw_conntrack *conntrack; /* flow state of stateful ACLs */
-    struct mgr_switch *switches;     /* in creation order */
+    struct event_base *base;           /* control thread's loop */
+    char state_dir[PATH_MAX];          /* where config.json and netns/ live */
+    char config_path[PATH_MAX];        /* state_dir/config.json */
+    struct vsw_datapath *dp;           /* workers */
+    struct vsw_conntrack *conntrack;   /* flow state of stateful ACLs */
+    struct mgr_retired *retired;       /* objects to free after the next
+                                          publish, oldest first */
+    struct mgr_retired **retired_tail; /* where the next one goes */
+    struct mgr_switch *switches;       /* in creation order */
     struct mgr_port *by_slot[VSW_MAX_PORTS]; /* port owning each slot,
                                                 also while it is being
                                                 torn down */
@@ -164,6 +167,11 @@ int mgr_pvlan_map_build(const struct mgr_switch *sw,
                         const struct mgr_port *changed,
                         const struct mgr_port_cfg *candidate,
                         struct vsw_pvlan_map *map, struct vsw_rpc_error *err);
+
+/* Frees 'arg' with 'fn' once no worker can use it: after the next
+ * snapshot is published (it no longer names the object) and a grace
+ * period has passed.  Every change that retires something publishes. */
+void mgr_retire(struct vsw_manager *, void (*fn)(void *arg), void *arg);
 
 /* ACLs (manager-acl.c). */
 

@@ -786,6 +786,46 @@ check_pvlan_conflicts(const struct mgr_switch *sw, const struct mgr_port *port,
 
 /* ---- Datapath snapshot ---- */
 
+/* An object waiting for the snapshot that forgets it. */
+struct mgr_retired {
+    struct mgr_retired *next; /* younger one */
+    void (*fn)(void *arg);    /* frees it */
+    void *arg;                /* the object */
+};
+
+void
+mgr_retire(struct vsw_manager *mgr, void (*fn)(void *arg), void *arg)
+{
+    struct mgr_retired *r = malloc(sizeof *r);
+
+    if (!r) {
+        /* Leaking beats freeing under a worker's feet. */
+        VSW_ERR("out of memory: an object of the old configuration stays");
+        return;
+    }
+    r->next = NULL;
+    r->fn = fn;
+    r->arg = arg;
+    *mgr->retired_tail = r;
+    mgr->retired_tail = &r->next;
+}
+
+/* Hands the retired objects to the datapath's grace periods: called right
+ * after a snapshot that no longer names them was published, so no worker
+ * can load them again. */
+static void
+release_retired(struct vsw_manager *mgr)
+{
+    while (mgr->retired) {
+        struct mgr_retired *r = mgr->retired;
+
+        mgr->retired = r->next;
+        vsw_datapath_defer(mgr->dp, r->fn, r->arg);
+        free(r);
+    }
+    mgr->retired_tail = &mgr->retired;
+}
+
 /* True if 'port' has guards or ACLs for the datapath to apply; without
  * any, the datapath only resets 802.1p priorities (the default). */
 static bool
@@ -852,6 +892,7 @@ publish(struct vsw_manager *mgr)
         }
     }
     vsw_datapath_publish(mgr->dp, snap);
+    release_retired(mgr);
     event_active(mgr->reclaim, 0, 0);
     return 0;
 
@@ -1139,7 +1180,7 @@ mgr_port_track(struct vsw_manager *mgr, struct mgr_port *port)
     return changed;
 }
 
-/* What vsw_datapath_defer() runs for a removed port, once no worker can
+/* What mgr_retire() runs for a removed port, once no worker can
  * send to it any more. */
 struct port_teardown {
     struct vsw_manager *mgr; /* owner of the slot */
@@ -1198,7 +1239,7 @@ port_destroy(struct vsw_manager *mgr, struct mgr_port *port,
     if (remove_device && port->netns_pinned) {
         netns_pin_path(mgr, port, td->pin, sizeof td->pin);
     }
-    vsw_datapath_defer(mgr->dp, port_teardown_cb, td);
+    mgr_retire(mgr, port_teardown_cb, td);
 }
 
 /* ---- Operations ---- */
@@ -1254,7 +1295,7 @@ switch_destroy(struct vsw_manager *mgr, struct mgr_switch *sw,
     *pp = sw->next;
     /* Deferred callbacks run in order: the ports' teardown (which
      * flushes this table) comes first. */
-    vsw_datapath_defer(mgr->dp, fdb_destroy_cb, sw->fdb);
+    mgr_retire(mgr, fdb_destroy_cb, sw->fdb);
     free(sw);
 }
 
@@ -1329,7 +1370,7 @@ mgr_switch_set(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
     vsw_fdb_set_ageing(sw->fdb, ageing);
     if (new_fdb) {
         /* A table of another size starts empty: the switch relearns. */
-        vsw_datapath_defer(mgr->dp, fdb_destroy_cb, sw->fdb);
+        mgr_retire(mgr, fdb_destroy_cb, sw->fdb);
         sw->fdb = new_fdb;
     }
     if (new_fdb || unknown_nh != old_unknown_nh) {
@@ -1675,7 +1716,7 @@ drop_lost_devices(struct vsw_manager *mgr)
                      "second",
                      p->name, p->last_error);
             vsw_datapath_detach(mgr->dp, p->rt);
-            vsw_datapath_defer(mgr->dp, rt_destroy_cb, p->rt);
+            mgr_retire(mgr, rt_destroy_cb, p->rt);
             p->rt = NULL;
             lost = true;
         }
@@ -1798,6 +1839,7 @@ vsw_manager_create(struct event_base *base,
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    mgr->retired_tail = &mgr->retired;
     mgr->base = base;
     snprintf(mgr->state_dir, sizeof mgr->state_dir, "%s", opts->state_dir);
     snprintf(mgr->config_path, sizeof mgr->config_path, "%s/config.json",
@@ -1870,6 +1912,8 @@ vsw_manager_destroy(struct vsw_manager *mgr)
         switch_destroy(mgr, mgr->switches, false);
     }
     if (mgr->dp) {
+        /* An empty snapshot lets go of everything retired above. */
+        publish(mgr);
         vsw_datapath_barrier(mgr->dp);
         vsw_datapath_destroy(mgr->dp);
     }
