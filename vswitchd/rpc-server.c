@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+/* Replies longer than this are followed by malloc_trim(). */
+#define LARGE_REPLY (1u << 20)
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -470,9 +474,15 @@ rpc_client_send(struct rpc_client *client, char *reply)
     struct evbuffer *output = bufferevent_get_output(client->bev);
     int error;
 
-    error = evbuffer_add(output, reply, strlen(reply)) ||
-            evbuffer_add(output, "\n", 1);
+    size_t len = strlen(reply);
+
+    error = evbuffer_add(output, reply, len) || evbuffer_add(output, "\n", 1);
     free(reply);
+    if (len > LARGE_REPLY) {
+        /* A large reply (a big MAC table) leaves tens of MiB of freed JSON
+         * in the allocator's free lists: give them back to the system. */
+        malloc_trim(0);
+    }
     if (error) {
         vsw_log_rl(&server->client_rl, VSW_LOG_WARN,
                    "rpc: out of memory queueing a reply to uid %ju, "
