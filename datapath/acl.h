@@ -98,12 +98,15 @@
  * range, so a lookup stops at the first slot without a child and never
  * backtracks.  Chains of nodes that would each have a single child and
  * uniform leaves are collapsed into one node that checks the skipped bits
- * (path compression), so a lone /128 costs a few nodes, not 22.  A lookup
- * touches at most 6 (IPv4) or 22 (IPv6) nodes whatever the rule count,
- * and in practice two to four.  Each packet costs at most three trie
+ * (path compression), so a lone /128 costs a node or two, not 22.  Tries
+ * with many prefixes start with a direct-pointing array indexed by their
+ * first 8 to 16 bits, whose slots mostly hold the answer inline.  A
+ * lookup touches at most 6 (IPv4) or 22 (IPv6) nodes whatever the rule
+ * count, and in practice one or two.  A packet costs at most three trie
  * lookups (local, remote and, for ND, the target) plus two probes of one
  * open-addressing MAC hash table; nothing is proportional to the number
- * of rules.
+ * of rules.  Memory is O(rules): about 120 bytes per rule for 10 000
+ * random rules.
  */
 #ifndef VSW_ACL_H
 #define VSW_ACL_H 1
@@ -223,7 +226,7 @@ int vsw_acl_parse_mac(const char *s, struct vsw_acl_mac *mac, char *err,
 /* Formats 'prefix' ("any", "10.1.2.3", "10.0.0.0/8", "2001:db8::/32"; a
  * full-length prefix without "/len") or 'mac' ("any", "02:00:5e:00:00:01")
  * into 'buf' (at most 'size' bytes, always NUL-terminated), in the syntax
- * the parsers accept.  Return 'buf'. */
+ * the parsers accept.  Both return 'buf'. */
 char *vsw_acl_prefix_format(const struct vsw_acl_prefix *prefix, char *buf,
                             size_t size);
 char *vsw_acl_mac_format(const struct vsw_acl_mac *mac, char *buf,
@@ -235,9 +238,9 @@ char *vsw_acl_mac_format(const struct vsw_acl_mac *mac, char *buf,
 char *vsw_acl_rule_format(const struct vsw_acl_rule *rule, char *buf,
                           size_t size);
 
-/* Formats 'result' for a trace, e.g. "deny (ip rule 7; mac rule 3)" or
- * "allow (no rule; meter 9)", into 'buf' (at most 'size' bytes, always
- * NUL-terminated).  Returns 'buf'. */
+/* Formats 'result' for a trace, e.g. "deny: ip rule 7 denied the nd
+ * target, mac rule 3 allowed, meter rule 9" or "allow: no rule", into
+ * 'buf' (at most 'size' bytes, always NUL-terminated).  Returns 'buf'. */
 char *vsw_acl_result_format(const struct vsw_acl_result *result, char *buf,
                             size_t size);
 

@@ -20,15 +20,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* Replies longer than this are followed by malloc_trim(). */
-#define LARGE_REPLY (1u << 20)
-
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
 #include "log.h"
+
+/* Replies longer than this are followed by malloc_trim(). */
+#define LARGE_REPLY (1u << 20)
 
 #define RPC_DEFAULT_MAX_REQUEST (1024 * 1024)
 #define RPC_DEFAULT_MAX_OUTPUT  (16 * 1024 * 1024)
