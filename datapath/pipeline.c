@@ -140,7 +140,11 @@ stage_guard(struct vsw_pipeline *pl, struct vsw_packet *pkt)
     if ((pkt->key.flags & VSW_FLOW_F_FRAGMENT) || is_dhcp(&pkt->key)) {
         pkt->no_cache = 1;
     }
-    verdict = vsw_guard_check_out(&policy->guard, pl->in_port->rt->guard_state,
+    /* A trace works on a copy of what the guards remember, so it never
+     * changes how the port's real fragments are judged. */
+    verdict = vsw_guard_check_out(&policy->guard,
+                                  pl->trace ? &pl->trace_guard_state
+                                            : pl->in_port->rt->guard_state,
                                   &pkt->key, pkt->data, pkt->len);
     if (verdict != VSW_GUARD_OK) {
         return guard_drops[verdict];
@@ -341,13 +345,16 @@ stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
         return VSW_DROP_PVLAN;
     }
     /* Broadcast, multicast and unknown unicast count against the storm
-     * limit of the port that sends them. */
+     * limit of the port that sends them.  The verdict depends on the rate,
+     * not the flow: never cached. */
     if (pl->in_port->policy && pl->in_port->policy->guard.storm_limit_pps &&
-        !pl->trace &&
-        vsw_guard_check_storm(&pl->in_port->policy->guard,
-                              pl->in_port->rt->guard_state, &pkt->key, false,
-                              (uint64_t)vsw_time_nsec()) != VSW_GUARD_OK) {
-        return VSW_DROP_STORM;
+        !pl->trace) {
+        pkt->no_cache = 1;
+        if (vsw_guard_check_storm(
+                &pl->in_port->policy->guard, pl->in_port->rt->guard_state,
+                &pkt->key, false, (uint64_t)vsw_time_nsec()) != VSW_GUARD_OK) {
+            return VSW_DROP_STORM;
+        }
     }
     /* Unknown, or learned on a port whose VLAN has since changed. */
     for (size_t i = 0; i < sw->n_ports; i++) {
@@ -671,6 +678,24 @@ vsw_pipeline_process(struct vsw_pipeline *pl,
     flush_egress(pl);
 }
 
+/* Copies what the guards of a port remember ('from', which workers keep
+ * writing) into 'to'. */
+static void
+guard_state_copy(struct vsw_guard_state *to,
+                 const struct vsw_guard_state *from)
+{
+    atomic_store_explicit(
+        &to->storm.tat_ns,
+        atomic_load_explicit(&from->storm.tat_ns, memory_order_relaxed),
+        memory_order_relaxed);
+    for (int i = 0; i < VSW_GUARD_FRAG_SLOTS; i++) {
+        atomic_store_explicit(
+            &to->frag_drops[i],
+            atomic_load_explicit(&from->frag_drops[i], memory_order_relaxed),
+            memory_order_relaxed);
+    }
+}
+
 /* The text a trace shows for a stage's 'verdict'. */
 static const char *
 verdict_name(int verdict)
@@ -690,6 +715,7 @@ vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
     int last_denial = -1;
 
     vsw_trace_init(trace);
+    guard_state_copy(&pl->trace_guard_state, in_port->rt->guard_state);
     pl->trace = trace;
     pl->snap = snap;
     pl->in_port = in_port;

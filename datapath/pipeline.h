@@ -58,6 +58,8 @@ struct vsw_pipeline {
     struct vsw_flow_cache *cache;               /* decisions per flow */
     struct vsw_trace *trace;                    /* set while tracing: every
                                                    side effect off */
+    struct vsw_guard_state trace_guard_state;   /* guard memory a trace
+                                                   works on */
     uint64_t fdb_gen;                           /* input switch's MAC table
                                                    generation, read before
                                                    this batch's lookups */
