@@ -58,6 +58,16 @@ vsw_ctl_port_vlan_text(const json_t *port)
     if (!mode || !strcmp(mode, "untagged")) {
         return vsw_xstrdup(mode ? mode : "-");
     }
+    if (!strncmp(mode, "pvlan-", 6)) {
+        char *primary = vsw_ctl_member_text(port, "pvlan-primary");
+        char *secondary = vsw_ctl_member_text(port, "pvlan-secondary");
+
+        text = vsw_xasprintf("%s primary %s, secondary %s", mode, primary,
+                             secondary);
+        free(primary);
+        free(secondary);
+        return text;
+    }
     if (!port_is_trunk(port)) {
         value = vsw_ctl_member_text(port, "vlan");
         text = vsw_xasprintf("%s %s", mode, value);

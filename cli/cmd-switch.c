@@ -31,7 +31,12 @@ switch_list(struct vsw_ctl_context *ctx, int argc, char *argv[])
 #define SWITCH_KEYS                                                           \
     "  mac-ageing=SEC      seconds a learned MAC address is kept\n"           \
     "                      (default 300)\n"                                   \
-    "  mac-table-size=N    most MAC addresses the switch learns\n"
+    "  mac-table-size=N    most MAC addresses the switch learns\n"            \
+    "                      (default 65536)\n"                                 \
+    "  ipv6-unknown-next-header=drop|allow\n"                                 \
+    "                      what guarded ports do with an IPv6 header chain\n" \
+    "                      that ends in an unknown header (default drop,\n"   \
+    "                      RFC 7113)\n"
 
 const struct vsw_ctl_command vsw_ctl_switch_commands[] = {
     {

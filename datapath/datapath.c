@@ -10,6 +10,9 @@
 #include "rcu.h"
 #include "worker.h"
 
+/* Rebalancing rounds (about seconds) to wait after moving a queue. */
+#define REBALANCE_COOLDOWN 10
+
 struct vsw_datapath {
     unsigned n_workers;                         /* entries in 'workers' */
     struct vsw_worker *workers;                 /* the threads */
@@ -18,6 +21,8 @@ struct vsw_datapath {
     struct vsw_port_rt *rts[VSW_MAX_PORTS];     /* attached ports, by
                                                    slot of id */
     uint64_t generation;                        /* of the last snapshot */
+    unsigned move_cooldown;                     /* rebalance calls to skip
+                                                   after a move */
 };
 
 struct vsw_dp_snapshot *
@@ -435,6 +440,12 @@ vsw_datapath_rebalance(struct vsw_datapath *dp, uint64_t interval_ns)
         return false;
     }
     sample_loads(dp, interval_ns, rxqs, &n, sizeof rxqs / sizeof *rxqs);
+    /* A move needs a few seconds of loads measured after the last one,
+     * or the two workers may trade one busy queue back and forth. */
+    if (dp->move_cooldown) {
+        dp->move_cooldown--;
+        return false;
+    }
     for (unsigned w = 0; w < dp->n_workers; w++) {
         loads[w] = dp->workers[w].load_ns;
     }
@@ -446,6 +457,7 @@ vsw_datapath_rebalance(struct vsw_datapath *dp, uint64_t interval_ns)
              "%u (loads %.0f%% and %.0f%%)",
              rxq->queue, rxq->rt->id, rxq->worker, to,
              loads[rxq->worker] / 1e7, loads[to] / 1e7);
+    dp->move_cooldown = REBALANCE_COOLDOWN;
     return !rxq_move(dp, rxq, to);
 }
 

@@ -112,9 +112,12 @@ tap_attach(void *attach_)
 
     if (opts->ifindex && if_indextoname(opts->ifindex, by_index)) {
         ifname = by_index;
-    } else if (!if_nametoindex(ifname) && opts->find_mac &&
-               find_by_mac(opts->find_mac, by_index)) {
+    } else if ((opts->prefer_mac || !if_nametoindex(ifname)) &&
+               opts->find_mac && find_by_mac(opts->find_mac, by_index)) {
         ifname = by_index;
+    } else if (opts->prefer_mac && opts->find_mac) {
+        /* Only the MAC says a device is ours here. */
+        return -ENODEV;
     }
     attach->existed = if_nametoindex(ifname) != 0;
     if (attach->existed && opts->create_only) {

@@ -94,9 +94,12 @@ struct vsw_tap_options {
                                 its owner renamed it */
     unsigned n_queues;       /* queues to open, 1..VSW_NETDEV_MAX_QUEUES */
     const uint8_t *find_mac; /* if neither 'ifindex' nor 'ifname' finds
-                                the device, look for the interface with
-                                this MAC (it was renamed while nobody
-                                watched), or NULL */
+                            the device, look for the interface with
+                            this MAC (it was renamed while nobody
+                            watched), or NULL */
+    bool prefer_mac;         /* with 'find_mac': the MAC alone identifies
+                                the device (searching other namespaces,
+                                where a name proves nothing) */
 };
 
 /* Creates the persistent TAP device 'opts->ifname' or reattaches to it if

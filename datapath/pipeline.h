@@ -3,14 +3,20 @@
  *
  * Ingress (per batch received on one port):
  *   parse         flow key extraction (flow.c)
- *   vlan-ingress  VLAN classification of the frame (vlan.c)
+ *   vlan-ingress  VLAN and private VLAN classification (vlan.c)
+ *   guard         the port's guards (guard.c); 802.1p priority reset
+ *   acl-out       the port's extended, then basic ACLs, direction out
+ *                 (xacl.c, acl.c)
  *   learn         source MAC learning (fdb.c)
- *   forward       MAC table lookup or flood; queues the frame on every
- *                 destination port's tx queue
+ *   forward       MAC table lookup or flood (storm limit, private VLAN
+ *                 reachability); queues the frame on every destination
+ *                 port's tx queue
  * Egress (per destination port, after the whole batch went through
  * ingress):
+ *   acl-in        the destination's ACLs, direction in
  *   vlan-egress   VLAN tag to send with
- *   tx            one gather write per frame
+ *   tx            one gather write per frame; software segmentation for
+ *                 ports without offloads (gso.c)
  *
  * A stage returns VSW_STAGE_CONTINUE, VSW_STAGE_CONSUMED (the frame went
  * into tx queues), or a drop reason, which the pipeline counts on the
@@ -20,7 +26,9 @@
  * The flow cache (flow-cache.h) sits between "parse" and the other
  * ingress stages: a frame whose flow has a valid entry skips them and
  * takes the cached verdict (a drop, or one destination); the others run
- * the stages, and their verdicts fill the cache.  Floods are not cached.
+ * the stages, and their verdicts fill the cache.  Floods are not cached,
+ * nor frames a stage judged by more than the flow key (payload, rates,
+ * flow state, rule counters: 'no_cache').
  */
 #ifndef VSW_PIPELINE_H
 #define VSW_PIPELINE_H 1

@@ -10,6 +10,11 @@
  *   access    member of VLAN 'vid' only; frames leave untagged.
  *   trunk     member of the allowed VLANs and of 'native_vid'; frames of
  *             the native VLAN leave untagged, others tagged 802.1Q.
+ *   pvlan-*   private VLAN ports (FEATURES.md §3): frames of isolated and
+ *             community ports belong to the primary VLAN P but carry
+ *             their secondary S on trunks, frames of promiscuous ports
+ *             carry P, and who reaches whom follows the reachability
+ *             matrix (vsw_vlan_admits()).
  *
  * Untagged and access ports drop frames that arrive tagged with a VLAN id
  * (any TPID), which also defeats double tagging; an 802.1p priority tag

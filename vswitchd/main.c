@@ -282,7 +282,9 @@ sighup_cb(evutil_socket_t sig, short what, void *log_file)
 
     (void)sig;
     (void)what;
-    if (log_file && (error = vsw_log_open(log_file))) {
+    if (!log_file) {
+        VSW_INFO("SIGHUP: logging to stderr, nothing to reopen");
+    } else if ((error = vsw_log_open(log_file))) {
         VSW_ERR("cannot reopen log file %s: %s", (const char *)log_file,
                 strerror(-error));
     } else {

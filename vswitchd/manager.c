@@ -183,6 +183,11 @@ mgr_parse_ip_list(const char *text, struct mgr_guard_cfg *guard,
         return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
                              "allowed-ips: too long");
     }
+    if (text[0] == ',' || strstr(text, ",,") ||
+        (text[0] && text[strlen(text) - 1] == ',')) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "allowed-ips: empty item in '%s'", text);
+    }
     snprintf(copy, sizeof copy, "%s", text);
     for (char *item = strtok_r(copy, ",", &save); item;
          item = strtok_r(NULL, ",", &save)) {
@@ -334,6 +339,49 @@ pvlan_map_set(struct vsw_pvlan_map *map, int vid, uint16_t primary,
     return 0;
 }
 
+/* Adds what port 'p', configured as 'vlan', contributes to 'map' in
+ * pass 'pass' of mgr_pvlan_map_build(). */
+static int
+pvlan_map_add_port(struct vsw_pvlan_map *map, const struct mgr_port *p,
+                   const struct vsw_vlan_config *vlan, int pass,
+                   struct vsw_rpc_error *err)
+{
+    uint16_t primary = vlan->pvlan_primary;
+    bool promiscuous = vlan->mode == VSW_VLAN_MODE_PVLAN_PROMISCUOUS;
+
+    if (!vsw_vlan_is_pvlan(vlan)) {
+        return 0;
+    }
+    if (pass == 0) {
+        uint8_t role = vlan->mode == VSW_VLAN_MODE_PVLAN_ISOLATED
+                           ? VSW_PVLAN_ISOLATED
+                           : VSW_PVLAN_COMMUNITY;
+
+        if (pvlan_map_set(map, primary, primary, VSW_PVLAN_PROMISCUOUS, p,
+                          err) ||
+            (!promiscuous && pvlan_map_set(map, vlan->pvlan_secondary, primary,
+                                           role, p, err))) {
+            return -1;
+        }
+        return 0;
+    }
+    for (int v = 1; promiscuous && v <= VSW_VLAN_MAX; v++) {
+        if (!vsw_vlan_set_contains(&vlan->pvlan_secondaries, (uint16_t)v)) {
+            continue;
+        }
+        if (!map->primary_of[v]) {
+            pvlan_map_set(map, v, primary, VSW_PVLAN_COMMUNITY, p, err);
+        } else if (map->primary_of[v] != primary ||
+                   map->role_of[v] == VSW_PVLAN_PROMISCUOUS) {
+            return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                                 "port %s serves VLAN %d as a secondary of "
+                                 "primary %u, but it belongs to primary %u",
+                                 p->name, v, primary, map->primary_of[v]);
+        }
+    }
+    return 0;
+}
+
 int
 mgr_pvlan_map_build(const struct mgr_switch *sw,
                     const struct mgr_port *changed,
@@ -343,47 +391,18 @@ mgr_pvlan_map_build(const struct mgr_switch *sw,
     memset(map, 0, sizeof *map);
     /* First the primaries and the secondaries of isolated and community
      * ports; then the secondaries only promiscuous ports name, which
-     * count as communities. */
+     * count as communities.  The port being changed comes last, so that a
+     * conflict is reported as its own. */
     for (int pass = 0; pass < 2; pass++) {
         for (const struct mgr_port *p = sw->ports; p; p = p->next) {
-            const struct vsw_vlan_config *vlan =
-                p == changed ? &candidate->vlan : &p->cfg.vlan;
-            uint16_t primary = vlan->pvlan_primary;
-            bool promiscuous = vlan->mode == VSW_VLAN_MODE_PVLAN_PROMISCUOUS;
-
-            if (!vsw_vlan_is_pvlan(vlan)) {
-                continue;
+            if (p != changed &&
+                pvlan_map_add_port(map, p, &p->cfg.vlan, pass, err)) {
+                return -1;
             }
-            if (pass == 0) {
-                uint8_t role = vlan->mode == VSW_VLAN_MODE_PVLAN_ISOLATED
-                                   ? VSW_PVLAN_ISOLATED
-                                   : VSW_PVLAN_COMMUNITY;
-
-                if (pvlan_map_set(map, primary, primary, VSW_PVLAN_PROMISCUOUS,
-                                  p, err) ||
-                    (!promiscuous && pvlan_map_set(map, vlan->pvlan_secondary,
-                                                   primary, role, p, err))) {
-                    return -1;
-                }
-                continue;
-            }
-            for (int v = 1; promiscuous && v <= VSW_VLAN_MAX; v++) {
-                if (!vsw_vlan_set_contains(&vlan->pvlan_secondaries,
-                                           (uint16_t)v)) {
-                    continue;
-                }
-                if (!map->primary_of[v]) {
-                    pvlan_map_set(map, v, primary, VSW_PVLAN_COMMUNITY, p,
-                                  err);
-                } else if (map->primary_of[v] != primary ||
-                           map->role_of[v] == VSW_PVLAN_PROMISCUOUS) {
-                    return vsw_rpc_error(
-                        err, VSW_RPC_CONFLICT,
-                        "port %s serves VLAN %d as a secondary of primary "
-                        "%u, but it belongs to primary %u",
-                        p->name, v, primary, map->primary_of[v]);
-                }
-            }
+        }
+        if (changed &&
+            pvlan_map_add_port(map, changed, &candidate->vlan, pass, err)) {
+            return -1;
         }
     }
     return 0;
@@ -754,12 +773,11 @@ save_config(struct vsw_manager *mgr, struct vsw_rpc_error *err)
  * each other with port 'port' (NULL: a new port) set to 'cfg'. */
 static int
 check_pvlan_conflicts(const struct mgr_switch *sw, const struct mgr_port *port,
-                      const struct mgr_port_cfg *cfg,
+                      const char *new_name, const struct mgr_port_cfg *cfg,
                       struct vsw_rpc_error *err)
 {
     struct vsw_pvlan_map *map;
     struct mgr_port extra;
-    struct mgr_switch view;
     int error;
 
     if (!vsw_vlan_is_pvlan(&cfg->vlan)) {
@@ -769,17 +787,14 @@ check_pvlan_conflicts(const struct mgr_switch *sw, const struct mgr_port *port,
     if (!map) {
         return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
     }
-    view = *sw;
     if (!port) {
-        /* A new port: judge it as if it were already first in line. */
+        /* A new port: judged as if it were there already. */
         memset(&extra, 0, sizeof extra);
-        snprintf(extra.name, sizeof extra.name, "%s", "(new)");
+        snprintf(extra.name, sizeof extra.name, "%s", new_name);
         extra.cfg = *cfg;
-        extra.next = sw->ports;
-        view.ports = &extra;
         port = &extra;
     }
-    error = mgr_pvlan_map_build(&view, port, cfg, map, err);
+    error = mgr_pvlan_map_build(sw, port, cfg, map, err);
     free(map);
     return error;
 }
@@ -1001,6 +1016,7 @@ tap_search(struct vsw_manager *mgr, struct mgr_port *port, json_t *location,
                 .must_exist = true,
                 .n_queues = vsw_datapath_n_workers(mgr->dp),
                 .find_mac = find_mac_ok ? find_mac : NULL,
+                .prefer_mac = find_mac_ok,
             };
             char path[PATH_MAX];
             ino_t ino;
@@ -1427,7 +1443,7 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
         return vsw_rpc_error(err, VSW_RPC_EXISTS, "port '%s' already exists",
                              name);
     }
-    if (check_pvlan_conflicts(sw, NULL, &cfg, err)) {
+    if (check_pvlan_conflicts(sw, NULL, name, &cfg, err)) {
         return -1;
     }
     for (struct mgr_switch *s = mgr->switches; s; s = s->next) {
@@ -1490,7 +1506,7 @@ mgr_port_set(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
 
     if (vsw_rpc_check_keys(params, port_set_keys, err) ||
         port_settings_apply(params, &cfg, err) ||
-        check_pvlan_conflicts(port->sw, port, &cfg, err)) {
+        check_pvlan_conflicts(port->sw, port, NULL, &cfg, err)) {
         return -1;
     }
     port->cfg = cfg;
