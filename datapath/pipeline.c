@@ -130,8 +130,11 @@ stage_guard(struct vsw_pipeline *pl, struct vsw_packet *pkt)
     enum vsw_guard_verdict verdict;
 
     if (!policy) {
-        /* The default: no 802.1p priority from a VM (FEATURES.md §4). */
-        pkt->pcp = 0;
+        /* The default: no 802.1p priority from a VM (FEATURES.md §4); an
+         * uplink's priorities are the physical network's. */
+        if (vsw_netdev_is_tap(pl->in_port->rt->netdev)) {
+            pkt->pcp = 0;
+        }
         return VSW_STAGE_CONTINUE;
     }
     /* Guards read what the flow key leaves out: a fragment's verdict
@@ -771,7 +774,10 @@ vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
             }
         }
         out->tagged = port && vsw_vlan_egress_tagged(&port->vlan, &cls);
-        out->tci = (uint16_t)(pkt->pcp << 13 | pkt->tag_vid);
+        /* The VLAN a person looks for: the tag it carries when tagged,
+         * else the VLAN it belongs to. */
+        out->tci = (uint16_t)(pkt->pcp << 13 |
+                              (out->tagged ? pkt->tag_vid : pkt->vlan));
         vsw_trace_step(trace, "vlan-egress", "continue", "%s: %s%u",
                        port ? port->name : "?",
                        out->tagged ? "tagged VLAN " : "untagged, VLAN ",

@@ -276,7 +276,10 @@ guard_build(const struct mgr_port *port, struct vsw_guard_config *guard)
     memcpy(guard->mac, port->cfg.mac, sizeof guard->mac);
     guard->dhcp_guard = cfg->dhcp_guard;
     guard->router_guard = cfg->router_guard;
-    guard->ieee_priority_tag = cfg->ieee_priority_tag;
+    /* Priorities from the physical network are kept: the reset is about
+     * what VMs claim. */
+    guard->ieee_priority_tag =
+        cfg->ieee_priority_tag || port->cfg.type == MGR_PORT_UPLINK;
     guard->ipv6_unknown_nh_allowed = port->sw->ipv6_unknown_nh_allowed;
     guard->storm_limit_pps = cfg->storm_limit;
     guard->n_ips = (uint8_t)cfg->n_allowed_ips;
