@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages vswitch needs to build, run its demo and run
-# its tests.  Idempotent, and silent when everything is already there.
+# its tests, or the packages given as arguments.  Idempotent, and silent
+# when everything is already there.
 set -eu
 
 packages="
@@ -9,6 +10,7 @@ libevent-dev libjansson-dev libnl-3-dev libnl-route-3-dev libpcap-dev check
 iproute2 iputils-ping iperf3 tcpdump procps
 python3 python3-pytest python3-scapy dnsmasq-base isc-dhcp-client
 "
+[ $# -gt 0 ] && packages="$*"
 
 missing=""
 for p in $packages; do

@@ -11,24 +11,10 @@
 # ovsdb (/etc/openvswitch) is never touched.
 set -eu
 
-packages="
-openvswitch-switch netsniff-ng iperf3 iputils-ping ethtool procps
-"
-
-missing=""
-for p in $packages; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-        grep -q 'install ok installed'; then
-        missing="$missing $p"
-    fi
-done
-[ -z "$missing" ] && exit 0
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "install-perf-deps: missing packages:$missing; run as root" >&2
-    exit 1
-fi
-echo "install-perf-deps: installing$missing"
+packages="openvswitch-switch netsniff-ng iperf3 iputils-ping ethtool procps"
+ovs_missing=false
+dpkg-query -W -f='${Status}' openvswitch-switch 2>/dev/null |
+    grep -q 'install ok installed' || ovs_missing=true
 
 policy=/usr/sbin/policy-rc.d
 own_policy=false
@@ -43,14 +29,12 @@ remove_policy() { if $own_policy; then rm -f "$policy"; fi; }
 trap remove_policy EXIT
 trap 'remove_policy; exit 130' INT TERM
 
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+"$(dirname "$0")/install-deps.sh" $packages
 
 # Belt and braces: if the service came up anyway, stop and disable it.
-case $missing in
-*openvswitch-switch*)
+case $ovs_missing in
+true)
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
         systemctl disable --now openvswitch-switch ovs-vswitchd ovsdb-server \
             >/dev/null 2>&1 || true
