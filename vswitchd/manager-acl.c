@@ -196,7 +196,7 @@ compile_acls(const struct mgr_port *port, const struct vsw_acl_rule *extra,
             rules[n++] = a->rule;
         }
     }
-        if (n_extra) {
+    if (n_extra) {
         memcpy(rules + n, extra, n_extra * sizeof *extra);
     }
     error = vsw_acl_compile(rules, n + n_extra, tablep, why, sizeof why);
