@@ -18,6 +18,18 @@ million packets, and (vswitch only) scale: 1 000 TAP ports and 100 000 MAC
 entries.  Prints one table with "vswitch / peer" ratios and writes the same
 as JSON.  See docs/performance.md.
 
+Policy (vswitch only), as more vswitch peers in the same run, measured
+interleaved with the others:
+
+  vswitch-policy    1 000 ACL rules on each VM port (allow/deny on remote
+                    /24 and /32 prefixes the traffic does not hit, one
+                    allow rule it does, meters), DHCP and router guard, IP
+                    guard with the VM's address, MAC spoofing guard on the
+                    MAC assigned at port.add: TCP, ping and UDP again, and
+                    the ratio policy on / policy off
+  vswitch-acl-few   10 ACL rules per port        } 64-byte UDP rate only:
+  vswitch-acl-many  --lookup-rules rules per port}  is the lookup cost flat?
+
 Run as root: ./tests/perf/run [--quick] [--only vswitch,bridge,...]
 Standalone: imports nothing from the project's tests.
 """
@@ -30,6 +42,7 @@ import json
 import math
 import os
 import platform
+import random
 import re
 import shutil
 import signal
@@ -49,11 +62,28 @@ PEER_TITLES = {
     "bridge": "Linux bridge",
     "ovs-tso": "OVS userspace TSO",
     "ovs": "OVS userspace",
+    "vswitch-policy": "vswitch-policy",
+    "vswitch-acl-few": "vswitch-acl-few",
+    "vswitch-acl-many": "vswitch-acl-many",
+}
+# vswitch again with port policy, peers of their own ("variants"): the
+# third octet of their subnet, and whether they run the TCP and ping
+# rounds (the lookup-cost pair only measures the packet rate).
+VARIANTS = {
+    "vswitch-policy": {"subnet": 6, "tag": "vp", "rounds": True},
+    "vswitch-acl-few": {"subnet": 7, "tag": "vf", "rounds": False},
+    "vswitch-acl-many": {"subnet": 8, "tag": "va", "rounds": False},
 }
 OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 FRAME_LEN = 60  # a 64-byte Ethernet frame without its FCS
-POLICY_UNAVAILABLE = "not available (needs port ACLs, issue 3)"
+MAX_ACLS_PER_PORT = 16384  # vswitchd/manager-acl.c, MGR_MAX_ACLS_PER_PORT
+# Drop reasons (port.stats) that only port policy can cause.
+POLICY_DROPS = ("mac-spoofing", "guard-too-many-vlans", "ip-guard",
+                "dhcp-guard", "dhcpv6-guard", "router-guard",
+                "router-guard-redirect", "ipv6-chain-incomplete",
+                "ipv6-unknown-nh", "nd-fragment", "storm-limit", "xacl-deny",
+                "acl-deny")
 
 # Every kernel-visible name this run creates starts with PREFIX, so names
 # never collide with another run and the final sweep can find leftovers.
@@ -68,10 +98,6 @@ def log(msg):
 
 class BenchError(Exception):
     pass
-
-
-class NotAvailable(Exception):
-    """A workload a peer cannot run (yet); the message says why."""
 
 
 # ---------------------------------------------------------------------------
@@ -255,9 +281,10 @@ def git_describe():
 
 
 class VM:
-    def __init__(self, ns, ifname, ip):
+    def __init__(self, ns, ifname, ip, assigned_mac=None):
         self.ns, self.ifname, self.ip = ns, ifname, ip
         self.mac = None
+        self.assigned_mac = assigned_mac  # the switch port's MAC, if any
 
 
 def make_ns(name):
@@ -276,6 +303,16 @@ def configure_vm(vm):
     sh(["ip", "-n", vm.ns, "link", "set", vm.ifname, "up"])
     sh(["ip", "-n", vm.ns, "addr", "add", f"{vm.ip}/24", "dev", vm.ifname])
     vm.mac = link_mac(vm.ns, vm.ifname)
+    check_vm_mac(vm)
+
+
+def check_vm_mac(vm):
+    """A port with an assigned MAC (and the MAC spoofing guard) forwards
+    only what its VM sends from that MAC: the VM's interface must have
+    it."""
+    if vm.assigned_mac and vm.mac.lower() != vm.assigned_mac.lower():
+        raise BenchError(f"{vm.ns}: {vm.ifname} has MAC {vm.mac}, not the "
+                         f"port's assigned {vm.assigned_mac}")
 
 
 def wait_ping(src, dst, timeout=15):
@@ -316,47 +353,247 @@ class Peer:
     def cpu_na_reason(self):
         return None
 
-    def apply_policy(self, rules):
-        """Installs 'rules' ACL rules per port, guards and metering.  The
-        "policy on" workloads rerun TCP and ping after it; a peer that
-        cannot raises NotAvailable."""
-        raise NotAvailable("not measured for this peer")
+    def in_rounds(self):
+        """True if the peer runs the TCP and ping rounds."""
+        return True
+
+    def check(self):
+        """After the workloads: a dict of checks of the peer's state
+        (raises BenchError if one fails)."""
+        return {}
 
     def finish(self):
         """Called before teardown: collect notes (logs, warnings)."""
 
 
 class VswitchPeer(Peer):
-    key = "vswitch"
-    subnet = 1
+    """vswitchd with two TAP ports.  'variant' (a key of VARIANTS, or
+    None) adds port policy: "vswitch-policy" assigns the ports' MACs at
+    port.add and applies apply_policy(); "vswitch-acl-few" and
+    "vswitch-acl-many" add only ACL rules, args.lookup_few and
+    args.lookup_rules per port."""
 
-    def __init__(self, args, workdir):
+    def __init__(self, args, workdir, variant=None):
         super().__init__(args, workdir)
+        self.variant = variant
+        self.key = variant or "vswitch"
+        self.subnet = VARIANTS[variant]["subnet"] if variant else 1
+        self.tag = VARIANTS[variant]["tag"] if variant else "vt"
         self.daemon = None
+        self.info = {}  # results of setting up (rule counts, times)
+        self.plans = {}  # port -> [(acl.add params, [rule ids])]
 
     def setup(self):
-        self.daemon = Vswitchd(self.args.vswitchd, self.workdir / "vswitch")
+        self.daemon = Vswitchd(self.args.vswitchd, self.workdir / self.key)
         self.daemon.start(workers=self.args.workers)
         self.daemon.rpc("switch.add", {"name": "sw0"})
         vms = []
         for i in (1, 2):
-            ifname = f"{PREFIX}vt{i}"
-            vm = VM(make_ns(f"{PREFIX}-vs{i}"), ifname, self.ip(i))
-            self.daemon.add_tap("sw0", f"vm{i}", ifname)
+            ifname = f"{PREFIX}{self.tag}{i}"
+            mac = f"02:00:c6:12:{self.subnet:02x}:{i:02x}" \
+                if self.variant == "vswitch-policy" else None
+            vm = VM(make_ns(f"{PREFIX}-{self.tag}{i}"), ifname, self.ip(i),
+                    assigned_mac=mac)
+            self.daemon.add_tap("sw0", f"vm{i}", ifname, mac=mac)
             sh(["ip", "link", "set", ifname, "netns", vm.ns])
             configure_vm(vm)
             vms.append(vm)
         self.vm1, self.vm2 = vms
         self.notes.append(f"--workers {self.args.workers}")
+        if self.variant == "vswitch-policy":
+            self.apply_policy(self.args.policy_rules)
+        elif self.variant == "vswitch-acl-few":
+            self.add_rules(self.args.lookup_few)
+        elif self.variant == "vswitch-acl-many":
+            self.add_rules(self.args.lookup_rules,
+                           time_limit=self.args.rule_time_limit)
+
+    def apply_policy(self, rules):
+        """Guards on both ports (the ports' MACs were assigned at
+        port.add), then 'rules' ACL rules per port (add_rules)."""
+        for port, vm in (("vm1", self.vm1), ("vm2", self.vm2)):
+            self.daemon.rpc("port.set", {
+                "name": port, "dhcp-guard": True, "router-guard": True,
+                "mac-spoofing": False, "allowed-ips": vm.ip})
+            got = self.daemon.rpc("port.get", {"name": port})
+            got = got.get("port", got)
+            want = {"dhcp-guard": True, "router-guard": True,
+                    "mac-spoofing": False, "allowed-ips": vm.ip,
+                    "mac": vm.assigned_mac}
+            wrong = {k: got.get(k) for k, v in want.items()
+                     if got.get(k) != v}
+            if wrong:
+                raise BenchError(f"port.get {port}: {wrong}, wanted {want}")
+        self.notes.append("guards: dhcp-guard, router-guard, allowed-ips = "
+                          "the VM's address, MAC spoofing off with the "
+                          "port's MAC assigned")
+        self.add_rules(rules)
+
+    def add_rules(self, count, time_limit=None):
+        """Adds 'count' ACL rules (acl_plan()) to each of the two ports,
+        one acl.add per plan entry, alternating the ports so both always
+        have the same rules.  With 'time_limit' (seconds), stops at the
+        first entry past it and says so."""
+        d = self.daemon
+        plan = acl_plan(count, self.subnet)
+        ports = ("vm1", "vm2")
+        self.plans = {p: [] for p in ports}
+        rules = rpcs = 0
+        stopped = False
+        log(f"{self.key}: adding {count} ACL rules to each of 2 ports "
+            f"({len(plan)} acl.add per port)")
+        t0 = time.monotonic()
+        next_log = 1000
+        try:
+            for params, n in plan:
+                if time_limit and time.monotonic() - t0 > time_limit:
+                    stopped = True
+                    break
+                for port in ports:
+                    ids = d.rpc("acl.add", dict(params, port=port))["ids"]
+                    rpcs += 1
+                    if len(ids) != n:
+                        raise BenchError(f"acl.add {params} made rules "
+                                         f"{ids}, expected {n}")
+                    self.plans[port].append((params, ids))
+                rules += n
+                if rules >= next_log:
+                    log(f"{self.key}: {rules} rules per port in "
+                        f"{time.monotonic() - t0:.1f} s")
+                    next_log += 1000
+        finally:
+            secs = time.monotonic() - t0
+            self.info.update({
+                "acl_rules_requested": count, "acl_rules_per_port": rules,
+                "acl_add_rpcs": rpcs, "acl_add_seconds": round(secs, 2),
+                "acl_add_stopped": stopped})
+        for port in ports:
+            have = len(d.rpc("acl.list", {"port": port}, timeout=120)[
+                "rules"])
+            if have != rules:
+                raise BenchError(f"acl.list {port}: {have} rules, added "
+                                 f"{rules}")
+        log(f"{self.key}: {rules_added_text(self.info)}")
+
+    def in_rounds(self):
+        return not self.variant or VARIANTS[self.variant]["rounds"]
+
+    def check(self):
+        """With policy: the test traffic's verdict was "allow" all along
+        (no deny rule and no guard dropped anything, the allow rule and the
+        meter counted it) and the VMs kept their MACs."""
+        if not self.variant:
+            return {}
+        d = self.daemon
+        out = {"deny_rule_packets": 0, "allow_rule_packets": 0,
+               "meter_any_packets": 0, "policy_drops": {}}
+        for port, vm in (("vm1", self.vm1), ("vm2", self.vm2)):
+            if vm.assigned_mac:
+                vm.mac = link_mac(vm.ns, vm.ifname)
+                check_vm_mac(vm)
+            listed = {r["id"]: r for r in d.rpc(
+                "acl.list", {"port": port}, timeout=120)["rules"]}
+            for params, ids in self.plans.get(port, []):
+                pkts = sum(listed[i]["packets"] for i in ids if i in listed)
+                if params["action"] == "deny":
+                    out["deny_rule_packets"] += pkts
+                elif params["remote-ip"] == f"198.18.{self.subnet}.0/24":
+                    out["allow_rule_packets"] += pkts
+                elif params["action"] == "meter" and \
+                        params["remote-ip"] == "any":
+                    out["meter_any_packets"] += pkts
+            drops = d.rpc("port.stats", {"name": port})["ports"][0]["drops"]
+            unknown = [r for r in POLICY_DROPS if r not in drops]
+            if unknown:
+                raise BenchError(f"port.stats {port} has no drop reason "
+                                 f"{', '.join(unknown)}: POLICY_DROPS is "
+                                 "out of date")
+            for reason in POLICY_DROPS:
+                if drops.get(reason):
+                    out["policy_drops"][f"{port} {reason}"] = drops[reason]
+        problems = []
+        if out["deny_rule_packets"]:
+            problems.append(f"deny rules matched {out['deny_rule_packets']} "
+                            "packets")
+        if out["policy_drops"]:
+            problems.append(f"policy drops {out['policy_drops']}")
+        if self.plans and not out["allow_rule_packets"]:
+            problems.append("the allow rule for the traffic counted nothing")
+        if self.plans and not out["meter_any_packets"]:
+            problems.append("the meter rule on any counted nothing")
+        verdict = "allow" if not problems else "NOT allow: " + \
+            "; ".join(problems)
+        out["policy_verdict"] = verdict
+        self.notes.append(
+            f"test traffic's verdict: {verdict} (allow rule counted "
+            f"{out['allow_rule_packets']} packets, meter on any "
+            f"{out['meter_any_packets']}, deny rules "
+            f"{out['deny_rule_packets']}, policy drops "
+            f"{sum(out['policy_drops'].values())})")
+        if problems:
+            raise BenchError(f"policy check: {verdict}")
+        return out
 
     def switch_pids(self):
         return [self.daemon.proc.pid]
 
-    def apply_policy(self, rules):
-        raise NotAvailable(POLICY_UNAVAILABLE)
-
     def finish(self):
         self.daemon.check_log(self.notes)
+
+
+def rules_added_text(info):
+    """One line on how the rules of a policy variant were added."""
+    rules, rpcs = info["acl_rules_per_port"], info["acl_add_rpcs"]
+    secs = info["acl_add_seconds"]
+    text = (f"{rules} rules on each of 2 ports: {rpcs} acl.add RPCs in "
+            f"{secs:.1f} s ({1000 * secs / max(rpcs, 1):.1f} ms per RPC)")
+    if info["acl_add_stopped"]:
+        text += (f"; STOPPED at the time limit (--rule-time-limit), "
+                 f"{info['acl_rules_requested']} were asked for")
+    if secs > 120:
+        text += "; FINDING: more than 2 minutes"
+    return text
+
+
+def acl_plan(count, subnet, seed=5):
+    """The ACL rules of one port of the peer whose VMs are in
+    198.18.'subnet'.0/24, as [(acl.add params without the port, number of
+    rules it makes)], making 'count' rules in all:
+
+      allow both remote-ip 198.18.S.0/24     2 rules: the test traffic's
+      meter both remote-ip any               2: counts the test traffic
+      meter out remote-ip 192.0.2.0/24       1 } other traffic
+      meter in remote-ip 198.51.100.0/24     1 }
+      count - 6 rules, one each: remote /24s in 10.0.0.0/8 and remote /32s
+      in 172.16.0.0/12 (half each, distinct, random), 2 deny to 1 allow,
+      directions in and out alternating, in random order
+
+    None of the last two groups matches the test traffic (198.18.0.0/15),
+    so its verdict stays "allow"."""
+    fixed = [
+        ({"action": "allow", "direction": "both",
+          "remote-ip": f"198.18.{subnet}.0/24"}, 2),
+        ({"action": "meter", "direction": "both", "remote-ip": "any"}, 2),
+        ({"action": "meter", "direction": "out",
+          "remote-ip": "192.0.2.0/24"}, 1),
+        ({"action": "meter", "direction": "in",
+          "remote-ip": "198.51.100.0/24"}, 1),
+    ]
+    n = count - sum(r for _, r in fixed)
+    if n < 0:
+        raise BenchError(f"at least {count - n} ACL rules per port, "
+                         f"not {count}")
+    rng = random.Random(seed)
+    n24 = (n + 1) // 2
+    prefixes = [f"10.{v >> 8}.{v & 255}.0/24"
+                for v in rng.sample(range(1 << 16), n24)]
+    prefixes += [f"172.{16 + (v >> 16)}.{(v >> 8) & 255}.{v & 255}/32"
+                 for v in rng.sample(range(1 << 20), n - n24)]
+    rng.shuffle(prefixes)
+    return fixed + [({"action": "allow" if i % 3 == 2 else "deny",
+                      "direction": "in" if i % 2 else "out",
+                      "remote-ip": prefix}, 1)
+                    for i, prefix in enumerate(prefixes)]
 
 
 class Vswitchd:
@@ -410,9 +647,12 @@ class Vswitchd:
             raise BenchError(f"{method}: {resp['error'].get('message')}")
         return resp["result"]
 
-    def add_tap(self, switch, port, ifname):
-        self.rpc("port.add", {"switch": switch, "name": port, "type": "tap",
-                              "ifname": ifname})
+    def add_tap(self, switch, port, ifname, mac=None):
+        params = {"switch": switch, "name": port, "type": "tap",
+                  "ifname": ifname}
+        if mac:
+            params["mac"] = mac
+        self.rpc("port.add", params)
         self.ports.add(port)
         # port.del closes the TAP, and the kernel deletes it wherever it is.
         JANITOR.add(f"port {port}", lambda: self.del_port(port))
@@ -592,6 +832,8 @@ class OvsPeer(Peer):
 def make_peer(key, args, workdir):
     if key == "vswitch":
         return VswitchPeer(args, workdir)
+    if key in VARIANTS:
+        return VswitchPeer(args, workdir, variant=key)
     if key == "bridge":
         return BridgePeer(args, workdir)
     if key == "ovs-tso":
@@ -955,25 +1197,19 @@ def run_udp(peers, args, results):
         })
 
 
-def wl_policy(peer, args):
-    """TCP 1 stream and ping with policy on.  Adding policy to a peer is
-    one method: Peer.apply_policy."""
-    try:
-        peer.apply_policy(1000)
-    except NotAvailable as e:
-        return {"policy_status": str(e)}
-    log(f"{peer.key}: policy on: TCP 1 stream and ping")
-    r = iperf3(peer, 1, args.duration)
-    p = ping_stats(peer, args.ping_count)
-    return {"policy_status": "on", "policy_tcp1_gbps": r["gbps"],
-            "policy_ping_median_us": p["ping_median_us"]}
+def wl_check(peer, args):
+    """After the workloads: the peer's own checks (Peer.check; for the
+    policy variants, that the test traffic was allowed all along)."""
+    return peer.check()
 
 
 # Short workloads run in rounds, interleaved across the peers (so a burst
 # of background load hits every peer alike), and the median of the rounds
-# is reported.  Long ones run once per peer, after the rounds.
+# is reported (peers whose in_rounds() is false skip them).  Long ones run
+# once per peer, after the rounds.  The packet rate (run_udp) runs between
+# the two, all peers interleaved.
 ROUND_WORKLOADS = [wl_latency, wl_tcp]
-ONCE_WORKLOADS = [wl_policy]
+ONCE_WORKLOADS = [wl_check]
 
 
 def setup_peer(key, args, workdir):
@@ -983,7 +1219,10 @@ def setup_peer(key, args, workdir):
     mark = JANITOR.mark()
     try:
         log(f"{key}: setting up")
-        peer.setup()
+        try:
+            peer.setup()
+        finally:
+            result.update(getattr(peer, "info", {}))
         wait_ping(peer.vm1, peer.vm2)
         wait_ping(peer.vm2, peer.vm1)
         result["vm_offloads"] = offloads(peer.vm1.ns, peer.vm1.ifname)
@@ -1020,7 +1259,7 @@ def run_peers(args, workdir):
     results, peers = {}, {}
     mark = JANITOR.mark()
     try:
-        for key in args.peers:
+        for key in args.peers + args.variants:
             t0 = time.monotonic()
             peer, results[key] = setup_peer(key, args, workdir)
             results[key]["setup_seconds"] = round(time.monotonic() - t0, 1)
@@ -1033,6 +1272,8 @@ def run_peers(args, workdir):
             order = keys[rnd % len(keys):] + keys[:rnd % len(keys)] \
                 if keys else []
             for key in order:
+                if not peers[key].in_rounds():
+                    continue
                 for wl in ROUND_WORKLOADS:
                     out = run_workload(wl, peers[key], args, results[key])
                     for metric, value in out.items():
@@ -1199,8 +1440,6 @@ ROWS = [
      3),
     ("host_cpu_udp64_s_per_mpkt", "host CPU, UDP 64 B at max rate", "s/Mpkt",
      "lower", 3),
-    ("policy_status", "policy on (1000 ACL rules/port, guards, metering)",
-     "", None, 0),
     ("scale_port_add_s", "scale: time to add {ports} TAP ports", "s", "lower",
      1),
     ("scale_rss_idle_mib", "scale: vswitchd RSS, idle (no switch)", "MiB", "lower",
@@ -1242,8 +1481,6 @@ def build_rows(results, peers, args):
         for p in peers:
             r = results.get(p, {})
             v = r.get(key)
-            if key == "policy_status" and p != "vswitch" and v:
-                v = "-"  # only vswitch's state matters for now
             if v is None and key.startswith(("cpu_",)) and \
                     r.get("cpu_na_reason"):
                 v = "n/a"
@@ -1271,6 +1508,121 @@ def build_rows(results, peers, args):
     return rows
 
 
+# The policy table: (section, metric key, label, unit, better, decimals,
+# target).  'target' bounds the ratio with/without: ">=" r for figures
+# where higher is better, "<=" 1/r for latency, so both mean "at most
+# 1 - r slower"; None: shown for information.
+POLICY_SECTIONS = {
+    "policy": ("vswitch", "vswitch-policy"),
+    "lookup": ("vswitch-acl-few", "vswitch-acl-many"),
+}
+POLICY_ROWS = [
+    ("policy", "tcp1_gbps", "TCP 1 stream", "Gbit/s", "higher", 2, 0.9),
+    ("policy", "tcp4_gbps", "TCP 4 streams", "Gbit/s", "higher", 2, 0.9),
+    ("policy", "udp64_mpps", "UDP 64 B, max rate with < 1 % loss", "Mpps",
+     "higher", 3, 0.9),
+    ("policy", "udp64_overload_mpps", "UDP 64 B delivered, unpaced sender",
+     "Mpps", "higher", 3, None),
+    ("policy", "ping_median_us", "ping RTT median", "us", "lower", 1, 0.9),
+    ("policy", "ping_p99_us", "ping RTT p99", "us", "lower", 1, None),
+    ("policy", "cpu_tcp1_s_per_gbit", "switch CPU, TCP 1 stream", "s/Gbit",
+     "lower", 3, None),
+    ("policy", "cpu_tcp4_s_per_gbit", "switch CPU, TCP 4 streams", "s/Gbit",
+     "lower", 3, None),
+    ("policy", "cpu_udp64_s_per_mpkt", "switch CPU, UDP 64 B at max rate",
+     "s/Mpkt", "lower", 3, None),
+    ("lookup", "udp64_mpps", "UDP 64 B, max rate with < 1 % loss", "Mpps",
+     "higher", 3, 0.8),
+    ("lookup", "udp64_overload_mpps", "UDP 64 B delivered, unpaced sender",
+     "Mpps", "higher", 3, None),
+    ("lookup", "cpu_udp64_s_per_mpkt", "switch CPU, UDP 64 B at max rate",
+     "s/Mpkt", "lower", 3, None),
+]
+
+
+def policy_legend(results):
+    """What 'without' and 'with' are in each section of the policy
+    table."""
+    def rules(key):
+        r = results.get(key, {})
+        n = r.get("acl_rules_per_port")
+        return ("?" if n is None else str(n)) + \
+            (" (FAILED, see below)" if r.get("error") else "")
+    lines = []
+    if "vswitch-policy" in results:
+        lines.append(f"policy: without = vswitch as above; with = vswitch "
+                     f"with {rules('vswitch-policy')} ACL rules on each VM "
+                     f"port and guards (DHCP, router, IP, MAC spoofing)")
+    if "vswitch-acl-many" in results:
+        lines.append(f"lookup: without = vswitch with "
+                     f"{rules('vswitch-acl-few')} ACL rules per port; with = "
+                     f"{rules('vswitch-acl-many')} rules per port "
+                     f"(no guards)")
+    return lines
+
+
+def build_policy_rows(results):
+    """Rows of the policy table for the sections whose two peers ran."""
+    rows = []
+    for section, key, label, unit, better, dec, target in POLICY_ROWS:
+        base_key, with_key = POLICY_SECTIONS[section]
+        if base_key not in results or with_key not in results:
+            continue
+        base = results[base_key].get(key)
+        value = results[with_key].get(key)
+        shown = []
+        for k, v in ((base_key, base), (with_key, value)):
+            text = fmt(v, dec)
+            if key == "udp64_mpps" and results[k].get(
+                    "udp64_generator_bound"):
+                text += "*"
+            shown.append(text)
+        ratio = value / base if isinstance(value, (int, float)) and \
+            isinstance(base, (int, float)) and base else None
+        if target is None:
+            goal, met = "", None
+        elif better == "higher":
+            goal = f">= {target:.2f}"
+            met = ratio >= target if ratio is not None else None
+        else:
+            goal = f"<= {1 / target:.2f}"
+            met = ratio <= 1 / target if ratio is not None else None
+        rows.append({"section": section, "key": key, "label": label,
+                     "unit": unit, "better": better, "without": base,
+                     "with": value, "shown": shown, "ratio": ratio,
+                     "target": goal, "met": met})
+    return rows
+
+
+def render_policy_table(rows):
+    head = ["metric", "unit", "without", "with", "with/without", "target"]
+    lines = []
+    for row in rows:
+        unit = row["unit"] + " (" + \
+            ("^" if row["better"] == "higher" else "v") + ")"
+        ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "-"
+        target = row["target"]
+        if row["met"] is not None:
+            target += " met" if row["met"] else " MISSED"
+        lines.append([f"{row['section']}: {row['label']}", unit] +
+                     row["shown"] + [ratio, target])
+    return align_table(head, lines)
+
+
+def align_table(head, lines):
+    """A markdown table: the first two columns left-aligned, the rest
+    right-aligned."""
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *lines)]
+
+    def line(cells):
+        return "| " + " | ".join(
+            str(c).ljust(w) if i < 2 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+    sep = "|" + "|".join("-" * (w + 2) if i < 2 else "-" * (w + 1) + ":"
+                         for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(head), sep] + [line(c) for c in lines])
+
+
 def render_table(rows, peers):
     others = [p for p in peers if p != "vswitch"]
     head = ["metric", "unit"] + [PEER_TITLES[p] for p in peers] + \
@@ -1286,15 +1638,7 @@ def render_table(rows, peers):
                       if row["ratios"].get(p) is not None else "-"
                       for p in others]
         lines.append(cells)
-    widths = [max(len(str(c)) for c in col) for col in zip(head, *lines)]
-
-    def line(cells):
-        return "| " + " | ".join(
-            str(c).ljust(w) if i < 2 else str(c).rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths))) + " |"
-    sep = "|" + "|".join("-" * (w + 2) if i < 2 else "-" * (w + 1) + ":"
-                         for i, w in enumerate(widths)) + "|"
-    return "\n".join([line(head), sep] + [line(c) for c in lines])
+    return align_table(head, lines)
 
 
 # ---------------------------------------------------------------------------
@@ -1327,8 +1671,28 @@ def parse_args(argv):
     ap.add_argument("--scale-macs", type=int, default=None,
                     help="MAC entries in the scale test (default 100000, "
                          "quick 10000)")
+    ap.add_argument("--policy-rules", type=int, default=None,
+                    help="ACL rules per port of the policy-on vswitch "
+                         "(default 1000, quick 200)")
+    ap.add_argument("--lookup-rules", type=int, default=None,
+                    help="ACL rules per port of the lookup-cost test's "
+                         "many-rules vswitch (default 3000, quick 500; "
+                         f"at most {MAX_ACLS_PER_PORT}); adding them is "
+                         "quadratic, see --rule-time-limit")
+    ap.add_argument("--lookup-few", type=int, default=10,
+                    help="ACL rules per port of its few-rules vswitch "
+                         "(default 10)")
+    ap.add_argument("--rule-time-limit", type=float, default=None,
+                    help="seconds the lookup-cost test may spend adding "
+                         "rules; past them it stops adding and measures "
+                         "with what it has, and says so (default 150, "
+                         "quick 30)")
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--skip-udp", action="store_true")
+    ap.add_argument("--skip-policy", action="store_true",
+                    help="leave out the policy-on vswitch")
+    ap.add_argument("--skip-lookup", action="store_true",
+                    help="leave out the ACL lookup-cost test")
     ap.add_argument("--workers", type=int, default=2,
                     help="vswitchd --workers (default 2)")
     ap.add_argument("--build", default=str(TOP / "build" / "release"),
@@ -1355,6 +1719,17 @@ def parse_args(argv):
     if args.scale_macs is None:
         args.scale_macs = 10000 if q else 100000
     args.scale_ports = max(2, args.scale_ports)
+    if args.policy_rules is None:
+        args.policy_rules = 200 if q else 1000
+    if args.lookup_rules is None:
+        args.lookup_rules = 500 if q else 3000
+    if args.rule_time_limit is None:
+        args.rule_time_limit = 30 if q else 150
+    for opt in ("policy_rules", "lookup_rules", "lookup_few"):
+        n = getattr(args, opt)
+        if not 6 <= n <= MAX_ACLS_PER_PORT:
+            ap.error(f"--{opt.replace('_', '-')} must be between 6 and "
+                     f"{MAX_ACLS_PER_PORT}")
     args.udp_ladder = [0.1, 0.4, 1.0] if q else \
         [0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.5, 2.0]
     args.udp_bisect = 1 if q else 3
@@ -1362,6 +1737,12 @@ def parse_args(argv):
     for p in args.peers:
         if p not in PEERS:
             ap.error(f"unknown peer '{p}' (choose from {', '.join(PEERS)})")
+    args.variants = []
+    if "vswitch" in args.peers:
+        if not args.skip_policy:
+            args.variants.append("vswitch-policy")
+        if not args.skip_lookup and not args.skip_udp:
+            args.variants += ["vswitch-acl-few", "vswitch-acl-many"]
     args.vswitchd = Path(args.build) / "vswitchd" / "vswitchd"
     return args
 
@@ -1425,10 +1806,30 @@ def main(argv):
     print("CPU s/Gbit = CPU cores busy per Gbit/s; s/Mpkt = cores per Mpps. "
           "switch CPU: the switch process (utime+stime); host CPU: every "
           "core, everything (VMs' stacks, generators, other load).")
-    if any(results[p].get("udp64_generator_bound") for p in args.peers):
+    if any(results[p].get("udp64_generator_bound")
+           for p in args.peers + args.variants):
         print("* generator-bound: trafgen could not offer more on this "
               "machine; the switch lost < 1 % at the highest rate offered.")
-    for p in args.peers:
+    policy_rows = build_policy_rows(results)
+    policy_table = render_policy_table(policy_rows) if policy_rows else ""
+    if policy_table:
+        print()
+        print("Port policy (vswitch only; each 'with' and the lookup test's "
+              "'without' is a vswitchd of its own, measured interleaved "
+              "with the other peers"
+              f"{'; quick: fewer rules' if args.quick else ''}):")
+        print()
+        print(policy_table)
+        print()
+        for line in policy_legend(results):
+            print(line)
+        print("target: bounds with/without, >= r where higher is better, "
+              "<= 1/r for latency (at most 1 - r slower).")
+        for key in args.variants:
+            if results[key].get("acl_add_rpcs") is not None:
+                print(f"ACL rules added, {PEER_TITLES[key]}: "
+                      f"{rules_added_text(results[key])}.")
+    for p in args.peers + args.variants:
         r = results[p]
         extra = []
         if r.get("vm_offloads"):
@@ -1455,11 +1856,18 @@ def main(argv):
                      "udp_ladder_mpps": args.udp_ladder,
                      "scale_ports": args.scale_ports,
                      "scale_macs": args.scale_macs,
-                     "workers": args.workers},
+                     "workers": args.workers,
+                     "policy_rules": args.policy_rules,
+                     "lookup_rules": args.lookup_rules,
+                     "lookup_few": args.lookup_few,
+                     "rule_time_limit_s": args.rule_time_limit},
         "peers": results,
         "rows": [{k: v for k, v in row.items() if k != "shown"}
                  for row in rows],
         "table": table,
+        "policy_rows": [{k: v for k, v in row.items() if k != "shown"}
+                        for row in policy_rows],
+        "policy_table": policy_table,
     }
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
