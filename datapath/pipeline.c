@@ -159,19 +159,15 @@ stage_guard(struct vsw_pipeline *pl, struct vsw_packet *pkt)
     return VSW_STAGE_CONTINUE;
 }
 
-/* Counts a wire-size 'pkt' on 'counters' (NULL: an id without any). */
+/* Counts a frame of 'segs' wire frames and 'len' bytes on rule 'id' of
+ * 'counters' (a NULL entry: an id without counters). */
 static void
 count_rule(struct vsw_pipeline *pl, struct vsw_rule_counters **counters,
-           size_t n, uint32_t id, const struct vsw_packet *pkt)
+           size_t n, uint32_t id, uint32_t segs, uint64_t len)
 {
-    uint32_t segs;
-    uint64_t len;
-
-    if (pl->trace || id >= n || !counters[id]) {
-        return;
+    if (!pl->trace && id < n && counters[id]) {
+        vsw_rule_counters_add(counters[id], pl->worker, segs, len);
     }
-    wire_size(pkt, &segs, &len);
-    vsw_rule_counters_add(counters[id], pl->worker, segs, len);
 }
 
 /* The ACLs of 'port' on 'pkt' travelling 'direction' (xacl.h and acl.h
@@ -185,18 +181,21 @@ apply_acls(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
     struct vsw_xacl_result xres;
     struct vsw_acl_result res;
     enum vsw_xacl_verdict xverdict;
+    uint32_t segs;
+    uint64_t len;
 
     if (!policy || (!policy->xacl && !policy->acl)) {
         return VSW_STAGE_CONTINUE;
     }
     /* Rule counters and flow state are per frame. */
     pkt->no_cache = 1;
+    wire_size(pkt, &segs, &len);
     xverdict = vsw_xacl_evaluate(
         policy->xacl, pl->trace ? NULL : pl->snap->conntrack, port->id,
         direction, pkt->vlan, &pkt->key, pl->now_ms, &xres);
     if (xres.rule_index != VSW_XACL_NO_RULE) {
         count_rule(pl, policy->xacl_counters, policy->n_xacl_counters,
-                   xres.rule_index, pkt);
+                   xres.rule_index, segs, len);
     }
     if (pl->trace && policy->xacl) {
         vsw_trace_note(pl->trace, "extended: %s%s",
@@ -214,14 +213,14 @@ apply_acls(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
     }
     vsw_acl_classify(policy->acl, direction, &pkt->key, &res);
     count_rule(pl, policy->acl_counters, policy->n_acl_counters, res.ip_rule,
-               pkt);
+               segs, len);
     if (res.mac_rule != res.ip_rule) {
         count_rule(pl, policy->acl_counters, policy->n_acl_counters,
-                   res.mac_rule, pkt);
+                   res.mac_rule, segs, len);
     }
     if (res.meter_rule != res.ip_rule && res.meter_rule != res.mac_rule) {
         count_rule(pl, policy->acl_counters, policy->n_acl_counters,
-                   res.meter_rule, pkt);
+                   res.meter_rule, segs, len);
     }
     if (pl->trace && policy->acl) {
         char text[128];

@@ -485,21 +485,6 @@ acl_unlink(struct mgr_port *port, struct mgr_acl *acl)
 }
 
 static int
-get_port(struct vsw_manager *mgr, json_t *params, struct mgr_port **portp,
-         struct vsw_rpc_error *err)
-{
-    const char *name;
-
-    if (vsw_rpc_get_string(params, "port", true, &name, err)) {
-        return -1;
-    }
-    *portp = mgr_find_port(mgr, name);
-    return *portp ? 0
-                  : vsw_rpc_error(err, VSW_RPC_NOT_FOUND, "no port named '%s'",
-                                  name);
-}
-
-static int
 rpc_acl_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
             void *mgr_)
 {
@@ -512,7 +497,7 @@ rpc_acl_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
     json_t *ids;
 
     if (vsw_rpc_check_keys(params, keys, err) ||
-        get_port(mgr, params, &port, err) ||
+        mgr_rpc_get_port(mgr, params, "port", &port, err) ||
         acl_add(mgr, port, params, &first, err)) {
         return -1;
     }
@@ -545,7 +530,7 @@ rpc_acl_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
 
     (void)result;
     if (vsw_rpc_check_keys(params, keys, err) ||
-        get_port(mgr, params, &port, err) ||
+        mgr_rpc_get_port(mgr, params, "port", &port, err) ||
         vsw_rpc_get_int(params, "id", true, 1, UINT32_MAX, &id, err)) {
         return -1;
     }
@@ -578,7 +563,7 @@ rpc_acl_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
     json_t *obj;
 
     if (vsw_rpc_check_keys(params, keys, err) ||
-        get_port(mgr, params, &port, err)) {
+        mgr_rpc_get_port(mgr, params, "port", &port, err)) {
         return -1;
     }
     obj = json_object();
@@ -785,7 +770,7 @@ rpc_xacl_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
     struct mgr_port *port;
 
     if (vsw_rpc_check_keys(params, xacl_keys, err) ||
-        get_port(mgr, params, &port, err) ||
+        mgr_rpc_get_port(mgr, params, "port", &port, err) ||
         xacl_rule_from_params(params, &rule, err) ||
         xacl_add(mgr, port, &rule, &added, err)) {
         return -1;
@@ -814,7 +799,7 @@ rpc_xacl_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
 
     (void)result;
     if (vsw_rpc_check_keys(params, keys, err) ||
-        get_port(mgr, params, &port, err) ||
+        mgr_rpc_get_port(mgr, params, "port", &port, err) ||
         vsw_rpc_get_string(params, "direction", true, &direction, err) ||
         vsw_rpc_get_int(params, "weight", true, 0, 65535, &weight, err)) {
         return -1;
@@ -853,7 +838,7 @@ rpc_xacl_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
     json_t *obj;
 
     if (vsw_rpc_check_keys(params, keys, err) ||
-        get_port(mgr, params, &port, err)) {
+        mgr_rpc_get_port(mgr, params, "port", &port, err)) {
         return -1;
     }
     obj = json_object();

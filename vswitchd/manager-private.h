@@ -125,6 +125,14 @@ struct vsw_manager {
     long long start_time_ms;       /* for system.status */
 };
 
+/* For RPC handlers: the switch or port named by param 'key' of
+ * 'params'.  Returns 0, or fills 'err' (missing, not a string, or no such
+ * name). */
+int mgr_rpc_get_switch(struct vsw_manager *, json_t *params, const char *key,
+                       struct mgr_switch **swp, struct vsw_rpc_error *err);
+int mgr_rpc_get_port(struct vsw_manager *, json_t *params, const char *key,
+                     struct mgr_port **portp, struct vsw_rpc_error *err);
+
 /* Lookups by name; NULL if there is none. */
 struct mgr_switch *mgr_find_switch(struct vsw_manager *, const char *name);
 struct mgr_port *mgr_find_port(struct vsw_manager *, const char *name);

@@ -16,9 +16,9 @@
 #include "timeutil.h"
 
 /* Looks up the switch named by 'key' in 'params'. */
-static int
-get_switch(struct vsw_manager *mgr, json_t *params, const char *key,
-           struct mgr_switch **swp, struct vsw_rpc_error *err)
+int
+mgr_rpc_get_switch(struct vsw_manager *mgr, json_t *params, const char *key,
+                   struct mgr_switch **swp, struct vsw_rpc_error *err)
 {
     const char *name;
 
@@ -34,9 +34,9 @@ get_switch(struct vsw_manager *mgr, json_t *params, const char *key,
 }
 
 /* Looks up the port named by 'key' in 'params'. */
-static int
-get_port(struct vsw_manager *mgr, json_t *params, const char *key,
-         struct mgr_port **portp, struct vsw_rpc_error *err)
+int
+mgr_rpc_get_port(struct vsw_manager *mgr, json_t *params, const char *key,
+                 struct mgr_port **portp, struct vsw_rpc_error *err)
 {
     const char *name;
 
@@ -75,7 +75,7 @@ rpc_switch_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
 
     (void)result;
     if (vsw_rpc_check_keys(params, name_only, err) ||
-        get_switch(mgr, params, "name", &sw, err)) {
+        mgr_rpc_get_switch(mgr, params, "name", &sw, err)) {
         return -1;
     }
     return mgr_switch_del(mgr, sw, err);
@@ -87,7 +87,7 @@ rpc_switch_set(json_t *params, json_t **result, struct vsw_rpc_error *err,
 {
     struct mgr_switch *sw;
 
-    if (get_switch(mgr, params, "name", &sw, err) ||
+    if (mgr_rpc_get_switch(mgr, params, "name", &sw, err) ||
         mgr_switch_set(mgr, sw, params, err)) {
         return -1;
     }
@@ -102,7 +102,7 @@ rpc_switch_get(json_t *params, json_t **result, struct vsw_rpc_error *err,
     struct mgr_switch *sw;
 
     if (vsw_rpc_check_keys(params, name_only, err) ||
-        get_switch(mgr, params, "name", &sw, err)) {
+        mgr_rpc_get_switch(mgr, params, "name", &sw, err)) {
         return -1;
     }
     *result = mgr_switch_to_json(sw);
@@ -136,7 +136,7 @@ rpc_port_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
     json_t *settings;
     int error;
 
-    if (get_switch(mgr, params, "switch", &sw, err)) {
+    if (mgr_rpc_get_switch(mgr, params, "switch", &sw, err)) {
         return -1;
     }
     settings = json_deep_copy(params);
@@ -158,7 +158,7 @@ rpc_port_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
 
     (void)result;
     if (vsw_rpc_check_keys(params, name_only, err) ||
-        get_port(mgr, params, "name", &port, err)) {
+        mgr_rpc_get_port(mgr, params, "name", &port, err)) {
         return -1;
     }
     return mgr_port_del(mgr, port, err);
@@ -170,7 +170,7 @@ rpc_port_set(json_t *params, json_t **result, struct vsw_rpc_error *err,
 {
     struct mgr_port *port;
 
-    if (get_port(mgr, params, "name", &port, err) ||
+    if (mgr_rpc_get_port(mgr, params, "name", &port, err) ||
         mgr_port_set(mgr, port, params, err)) {
         return -1;
     }
@@ -185,7 +185,7 @@ rpc_port_get(json_t *params, json_t **result, struct vsw_rpc_error *err,
     struct mgr_port *port;
 
     if (vsw_rpc_check_keys(params, name_only, err) ||
-        get_port(mgr, params, "name", &port, err)) {
+        mgr_rpc_get_port(mgr, params, "name", &port, err)) {
         return -1;
     }
     mgr_port_track(mgr, port);
@@ -206,9 +206,9 @@ select_ports(struct vsw_manager *mgr, json_t *params,
 
     if (vsw_rpc_check_keys(params, keys, err) ||
         (json_object_get(params, "name") &&
-         get_port(mgr, params, "name", &only_port, err)) ||
+         mgr_rpc_get_port(mgr, params, "name", &only_port, err)) ||
         (json_object_get(params, "switch") &&
-         get_switch(mgr, params, "switch", &only_sw, err))) {
+         mgr_rpc_get_switch(mgr, params, "switch", &only_sw, err))) {
         return -1;
     }
     *list = json_array();
@@ -295,7 +295,7 @@ rpc_fdb_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
     size_t n;
 
     if (vsw_rpc_check_keys(params, keys, err) ||
-        get_switch(mgr, params, "switch", &sw, err)) {
+        mgr_rpc_get_switch(mgr, params, "switch", &sw, err)) {
         return -1;
     }
     entries = calloc(sw->mac_table_size, sizeof *entries);
@@ -335,9 +335,9 @@ rpc_fdb_flush(json_t *params, json_t **result, struct vsw_rpc_error *err,
 
     (void)result;
     if (vsw_rpc_check_keys(params, keys, err) ||
-        get_switch(mgr, params, "switch", &sw, err) ||
+        mgr_rpc_get_switch(mgr, params, "switch", &sw, err) ||
         (json_object_get(params, "port") &&
-         get_port(mgr, params, "port", &port, err))) {
+         mgr_rpc_get_port(mgr, params, "port", &port, err))) {
         return -1;
     }
     if (port && port->sw != sw) {
@@ -423,7 +423,7 @@ rpc_dp_pin_queue(json_t *params, json_t **result, struct vsw_rpc_error *err,
 
     (void)result;
     if (vsw_rpc_check_keys(params, keys, err) ||
-        get_port(mgr, params, "port", &port, err) ||
+        mgr_rpc_get_port(mgr, params, "port", &port, err) ||
         vsw_rpc_get_int(params, "queue", true, 0, VSW_NETDEV_MAX_QUEUES - 1,
                         &queue, err) ||
         vsw_rpc_get_int(params, "worker", true, 0,
@@ -453,6 +453,20 @@ rpc_dp_pin_queue(json_t *params, json_t **result, struct vsw_rpc_error *err,
     }
     event_active(mgr->reclaim, 0, 0);
     return 0;
+}
+
+/* Makes the pipeline and packet traces run on, once.  False if out of
+ * memory. */
+static bool
+trace_tools_ready(struct vsw_manager *mgr)
+{
+    if (!mgr->trace_pl) {
+        mgr->trace_pl = vsw_pipeline_create(0);
+    }
+    if (!mgr->trace_pkt) {
+        mgr->trace_pkt = vsw_packet_create();
+    }
+    return mgr->trace_pl && mgr->trace_pkt;
 }
 
 /* The source MAC a traced frame of 'port' has unless told otherwise. */
@@ -520,8 +534,8 @@ rpc_trace(json_t *params, json_t **result, struct vsw_rpc_error *err,
     json_object_del(frame_params, "switch");
     json_object_del(frame_params, "in-port");
     error = vsw_rpc_check_keys(frame_params, vsw_frame_builder_keys, err);
-    if (error || get_switch(mgr, params, "switch", &sw, err) ||
-        get_port(mgr, params, "in-port", &port, err)) {
+    if (error || mgr_rpc_get_switch(mgr, params, "switch", &sw, err) ||
+        mgr_rpc_get_port(mgr, params, "in-port", &port, err)) {
         json_decref(frame_params);
         return -1;
     }
@@ -537,12 +551,8 @@ rpc_trace(json_t *params, json_t **result, struct vsw_rpc_error *err,
         return vsw_rpc_error(err, VSW_RPC_CONFLICT,
                              "port '%s' has no device now", port->name);
     }
-    if (!mgr->trace_pl) {
-        mgr->trace_pl = vsw_pipeline_create(0);
-        mgr->trace_pkt = vsw_packet_create();
-    }
     trace = malloc(sizeof *trace);
-    if (!mgr->trace_pl || !mgr->trace_pkt || !trace) {
+    if (!trace_tools_ready(mgr) || !trace) {
         json_decref(frame_params);
         free(trace);
         return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
@@ -580,8 +590,8 @@ rpc_trace_live_start(json_t *params, json_t **result,
 
     (void)result;
     if (vsw_rpc_check_keys(params, keys, err) ||
-        get_switch(mgr, params, "switch", &sw, err) ||
-        get_port(mgr, params, "in-port", &port, err) ||
+        mgr_rpc_get_switch(mgr, params, "switch", &sw, err) ||
+        mgr_rpc_get_port(mgr, params, "in-port", &port, err) ||
         vsw_rpc_get_int(params, "count", false, 1, VSW_CAPTURE_FRAMES, &count,
                         err)) {
         return -1;
@@ -612,7 +622,7 @@ rpc_trace_live_results(json_t *params, json_t **result,
     unsigned taken;
 
     if (vsw_rpc_check_keys(params, keys, err) ||
-        get_port(mgr, params, "in-port", &port, err)) {
+        mgr_rpc_get_port(mgr, params, "in-port", &port, err)) {
         return -1;
     }
     capture = port->rt ? atomic_load(&port->rt->capture) : NULL;
@@ -621,12 +631,8 @@ rpc_trace_live_results(json_t *params, json_t **result,
         return vsw_rpc_error(err, VSW_RPC_CONFLICT,
                              "no live trace started on port '%s'", port->name);
     }
-    if (!mgr->trace_pl) {
-        mgr->trace_pl = vsw_pipeline_create(0);
-        mgr->trace_pkt = vsw_packet_create();
-    }
     trace = malloc(sizeof *trace);
-    if (!mgr->trace_pl || !mgr->trace_pkt || !trace) {
+    if (!trace_tools_ready(mgr) || !trace) {
         free(trace);
         return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
     }
