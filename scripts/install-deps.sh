@@ -9,6 +9,7 @@ build-essential cmake pkg-config clang-format
 libevent-dev libjansson-dev libnl-3-dev libnl-route-3-dev libpcap-dev check
 iproute2 iputils-ping iperf3 tcpdump procps
 python3 python3-pytest python3-scapy dnsmasq-base isc-dhcp-client
+abigail-tools
 "
 [ $# -gt 0 ] && packages="$*"
 
