@@ -67,6 +67,7 @@ extern const struct vsw_ctl_command vsw_ctl_system_commands[];
 extern const struct vsw_ctl_command vsw_ctl_dp_commands[];
 extern const struct vsw_ctl_command vsw_ctl_acl_commands[];
 extern const struct vsw_ctl_command vsw_ctl_trace_commands[];
+extern const struct vsw_ctl_command vsw_ctl_ext_commands[];
 
 /* Messages. */
 

@@ -31,7 +31,7 @@ static const struct param_key {
     {"isolation-id", PARAM_INTEGER}, {"stateful", PARAM_BOOLEAN},
     {"id", PARAM_INTEGER},           {"arp-op", PARAM_INTEGER},
     {"live", PARAM_INTEGER},         {"queue", PARAM_INTEGER},
-    {"worker", PARAM_INTEGER},
+    {"worker", PARAM_INTEGER},       {"position", PARAM_INTEGER},
 };
 
 static const struct param_key *

@@ -189,6 +189,12 @@ vsw_datapath_n_workers(const struct vsw_datapath *dp)
     return dp->n_workers;
 }
 
+unsigned
+vsw_datapath_n_counter_slots(const struct vsw_datapath *dp)
+{
+    return dp->n_workers + 1;
+}
+
 void
 vsw_datapath_publish(struct vsw_datapath *dp, struct vsw_dp_snapshot *snap)
 {
@@ -220,8 +226,9 @@ vsw_port_rt_create(struct vsw_datapath *dp, uint32_t id,
     if (rt->guard_state) {
         vsw_guard_state_init(rt->guard_state);
     }
-    rt->stats = aligned_alloc(_Alignof(struct vsw_port_stats),
-                              dp->n_workers * sizeof *rt->stats);
+    rt->stats =
+        aligned_alloc(_Alignof(struct vsw_port_stats),
+                      vsw_datapath_n_counter_slots(dp) * sizeof *rt->stats);
     if (!rt->rxqs || !rt->stats || !rt->guard_state) {
         free(rt->guard_state);
         free(rt->rxqs);
@@ -229,7 +236,7 @@ vsw_port_rt_create(struct vsw_datapath *dp, uint32_t id,
         free(rt);
         return NULL;
     }
-    memset(rt->stats, 0, dp->n_workers * sizeof *rt->stats);
+    memset(rt->stats, 0, vsw_datapath_n_counter_slots(dp) * sizeof *rt->stats);
     rt->id = id;
     rt->netdev = netdev;
     rt->n_rxqs = netdev->n_queues;
@@ -237,7 +244,7 @@ vsw_port_rt_create(struct vsw_datapath *dp, uint32_t id,
         rt->rxqs[q].rt = rt;
         rt->rxqs[q].queue = q;
     }
-    rt->n_stats = dp->n_workers;
+    rt->n_stats = vsw_datapath_n_counter_slots(dp);
     return rt;
 }
 

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "drop.h"
+#include "ext-stage.h"
 #include "fdb.h"
 #include "netdev.h"
 #include "policy.h"
@@ -135,6 +136,9 @@ struct vsw_dp_switch {
                                     has none */
     size_t n_ports;              /* entries in 'ports' */
     struct vsw_dp_port **ports;  /* owned by the snapshot */
+    unsigned n_exts;             /* entries in 'exts' */
+    struct vsw_dp_ext exts[VSW_EXT_MAX_PER_SWITCH]; /* enabled extensions,
+                                                       in order */
 };
 
 /* Everything the workers decide with.  Immutable once published. */
@@ -178,6 +182,11 @@ int vsw_datapath_create(unsigned n_workers, bool busy_poll,
 void vsw_datapath_destroy(struct vsw_datapath *dp);
 
 unsigned vsw_datapath_n_workers(const struct vsw_datapath *dp);
+
+/* Entries of per-thread counter arrays (port counters, rule counters,
+ * extension counters): one per worker, and one more for the control
+ * thread, which runs frames that extensions inject from there. */
+unsigned vsw_datapath_n_counter_slots(const struct vsw_datapath *dp);
 
 /* Publishes 'snap' (taking ownership); the previous one is freed after a
  * grace period. */

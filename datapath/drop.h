@@ -52,7 +52,19 @@
     X(SEGMENTATION, "segmentation-failed",                                    \
       "a large segment could not be split for a port without offloads")       \
     X(PORT_GONE, "port-gone",                                                 \
-      "port not (or no longer) in the configuration the frame met")
+      "port not (or no longer) in the configuration the frame met")           \
+    X(EXT_FILTER, "ext-filter",                                               \
+      "a filter extension dropped the frame (or excluded this destination)")  \
+    X(EXT_FORWARDING, "ext-forwarding",                                       \
+      "the forwarding extension dropped the frame")                           \
+    X(EXT_NO_DESTINATION, "ext-no-destination",                               \
+      "none of the forwarding extension's destinations admits the frame")     \
+    X(EXT_ABORTED, "ext-aborted",                                             \
+      "a fail-closed extension aborted on the frame")                         \
+    X(EXT_FAIL_CLOSED, "ext-fail-closed",                                     \
+      "a fail-closed extension's circuit breaker is open")                    \
+    X(EXT_INJECT, "ext-inject-failed",                                        \
+      "a frame an extension injected could not be sent")
 
 enum vsw_drop_reason {
 #define VSW_DROP_ENUM(ENUM, NAME, DOC) VSW_DROP_##ENUM,

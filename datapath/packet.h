@@ -47,6 +47,7 @@ struct vsw_packet {
     uint8_t no_cache;           /* a stage decided from more than the flow
                                    key (payload, state, counters): the
                                    decision must not be cached */
+    uint8_t injected;           /* an extension injected it */
     uint8_t *buf;               /* the buffer 'data' points into (owned by the
                                    worker's pool) */
 };

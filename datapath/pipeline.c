@@ -29,9 +29,9 @@ wire_size(const struct vsw_packet *pkt, uint32_t *packets, uint64_t *bytes)
 /* Counts 'pkt' as dropped for 'reason' on 'stats', in wire frames like
  * every other counter, so that frames in = delivered + dropped holds for
  * GSO packets too. */
-static void
-count_drop(struct vsw_port_stats *stats, int reason,
-           const struct vsw_packet *pkt)
+void
+vsw_pipeline_count_drop(struct vsw_port_stats *stats, int reason,
+                        const struct vsw_packet *pkt)
 {
     uint32_t segs;
     uint64_t len;
@@ -40,9 +40,12 @@ count_drop(struct vsw_port_stats *stats, int reason,
     vsw_counter_add(&stats->drops[reason], segs);
 }
 
+/* An ingress stage works on one frame at a time ('run') or, for stages
+ * that call extensions, on the batch ('run_batch', with 'ext_class'). */
 struct ingress_stage {
     const char *name; /* shown in docs and traces */
     int (*run)(struct vsw_pipeline *pl, struct vsw_packet *pkt);
+    uint32_t ext_class; /* VSW_EXT_CLASS_* of a batch stage, else 0 */
 };
 
 static int
@@ -259,9 +262,9 @@ stage_learn(struct vsw_pipeline *pl, struct vsw_packet *pkt)
     return VSW_STAGE_CONTINUE;
 }
 
-static void
-txq_push(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
-         struct vsw_packet *pkt)
+void
+vsw_pipeline_txq_push(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
+                      struct vsw_packet *pkt)
 {
     uint32_t slot = VSW_FDB_SLOT(port->id);
     struct vsw_txq *txq = pl->txq_by_slot[slot];
@@ -279,7 +282,8 @@ txq_push(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
         /* Once per destination per worker lifetime, not per packet. */
         txq = calloc(1, sizeof *txq);
         if (!txq) {
-            count_drop(&port->rt->stats[pl->worker], VSW_DROP_TX_ERROR, pkt);
+            vsw_pipeline_count_drop(&port->rt->stats[pl->worker],
+                                    VSW_DROP_TX_ERROR, pkt);
             return;
         }
         pl->txq_by_slot[slot] = txq;
@@ -338,7 +342,7 @@ stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
         return VSW_DROP_HAIRPIN;
     }
     if (dst && vsw_vlan_admits(&dst->vlan, &cls)) {
-        txq_push(pl, dst, pkt);
+        vsw_pipeline_txq_push(pl, dst, pkt);
         pkt->out_port_id = dst->id;
         return VSW_STAGE_CONSUMED;
     }
@@ -363,7 +367,7 @@ stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
         const struct vsw_dp_port *port = sw->ports[i];
 
         if (port != pl->in_port && vsw_vlan_admits(&port->vlan, &cls)) {
-            txq_push(pl, port, pkt);
+            vsw_pipeline_txq_push(pl, port, pkt);
             n_out++;
         }
     }
@@ -379,10 +383,51 @@ stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
 }
 
 static const struct ingress_stage ingress_stages[] = {
-    {"parse", stage_parse}, {"vlan-ingress", stage_vlan_ingress},
-    {"guard", stage_guard}, {"acl-out", stage_acl_out},
-    {"learn", stage_learn}, {"forward", stage_forward},
+    {"parse", stage_parse, 0},
+    {"vlan-ingress", stage_vlan_ingress, 0},
+    {"ext-capture", NULL, VSW_EXT_CLASS_CAPTURE},
+    {"ext-filter", NULL, VSW_EXT_CLASS_FILTER},
+    {"guard", stage_guard, 0},
+    {"acl-out", stage_acl_out, 0},
+    {"learn", stage_learn, 0},
+    {"ext-forwarding", NULL, VSW_EXT_CLASS_FORWARDING},
+    {"forward", stage_forward, 0},
 };
+
+/* Runs stage 's' on one frame (traces). */
+static int
+run_one(struct vsw_pipeline *pl, const struct ingress_stage *s,
+        struct vsw_packet *pkt)
+{
+    int verdict;
+
+    if (s->run) {
+        return s->run(pl, pkt);
+    }
+    vsw_ext_stage_ingress(pl, s->ext_class, &pkt, 1, &verdict);
+    return verdict;
+}
+
+int
+vsw_ext_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt,
+                const uint32_t *dst, unsigned n)
+{
+    struct vsw_vlan_ingress cls = packet_vlan(pkt);
+    unsigned n_out = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        const struct vsw_dp_port *port =
+            pl->snap->by_slot[VSW_FDB_SLOT(dst[i])];
+
+        /* The built-in policy still holds: a destination outside the
+         * frame's VLAN or private VLAN reach does not get it. */
+        if (port && port->id == dst[i] && vsw_vlan_admits(&port->vlan, &cls)) {
+            vsw_pipeline_txq_push(pl, port, pkt);
+            n_out++;
+        }
+    }
+    return n_out ? VSW_STAGE_CONSUMED : VSW_DROP_EXT_NO_DESTINATION;
+}
 
 /* Egress stage "acl-in": the destination port's ACLs, direction in.
  * Frames they deny are counted on the destination and leave the tx
@@ -401,7 +446,8 @@ stage_acl_in(struct vsw_pipeline *pl, struct vsw_txq *txq)
         int verdict = apply_acls(pl, txq->port, VSW_ACL_DIR_IN, pkt);
 
         if (verdict >= 0) {
-            count_drop(&txq->port->rt->stats[pl->worker], verdict, pkt);
+            vsw_pipeline_count_drop(&txq->port->rt->stats[pl->worker], verdict,
+                                    pkt);
             continue;
         }
         txq->items[kept++] = txq->items[i];
@@ -454,9 +500,9 @@ tx_items(struct vsw_pipeline *pl, struct vsw_txq *txq,
     for (int i = sent; i < n; i++) {
         /* A TAP whose interface the VM has taken down refuses frames
          * with EIO; that is the VM's choice, not a switch failure. */
-        count_drop(stats,
-                   error == EIO ? VSW_DROP_PORT_DOWN : VSW_DROP_TX_ERROR,
-                   items[i].pkt);
+        vsw_pipeline_count_drop(
+            stats, error == EIO ? VSW_DROP_PORT_DOWN : VSW_DROP_TX_ERROR,
+            items[i].pkt);
     }
 }
 
@@ -471,8 +517,8 @@ tx_segmented(struct vsw_pipeline *pl, struct vsw_txq *txq,
     struct vsw_tx_item items[VSW_BATCH_SIZE];
 
     if (vsw_gso_segment(pkt->data, pkt->len, &pkt->vnet, out)) {
-        count_drop(&txq->port->rt->stats[pl->worker], VSW_DROP_SEGMENTATION,
-                   pkt);
+        vsw_pipeline_count_drop(&txq->port->rt->stats[pl->worker],
+                                VSW_DROP_SEGMENTATION, pkt);
         return;
     }
     for (size_t done = 0; done < out->n;) {
@@ -514,8 +560,8 @@ stage_tx(struct vsw_pipeline *pl, struct vsw_txq *txq)
         /* Completing in place is right for every destination of a
          * flooded frame: a full checksum is valid everywhere. */
         if (vsw_csum_complete(pkt->data, pkt->len, &pkt->vnet)) {
-            count_drop(&txq->port->rt->stats[pl->worker],
-                       VSW_DROP_SEGMENTATION, pkt);
+            vsw_pipeline_count_drop(&txq->port->rt->stats[pl->worker],
+                                    VSW_DROP_SEGMENTATION, pkt);
             continue;
         }
         txq->items[kept++] = txq->items[i];
@@ -530,6 +576,10 @@ flush_egress(struct vsw_pipeline *pl)
         struct vsw_txq *txq = pl->active[i];
 
         stage_acl_in(pl, txq);
+        if (txq->port->sw->n_exts) {
+            vsw_ext_stage_egress(pl, txq, VSW_EXT_CLASS_FILTER);
+            vsw_ext_stage_egress(pl, txq, VSW_EXT_CLASS_CAPTURE);
+        }
         stage_vlan_egress(txq);
         stage_tx(pl, txq);
         txq->n = 0;
@@ -548,7 +598,7 @@ apply_cached(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
     const struct vsw_dp_port *dst;
 
     if (action->drop_reason >= 0) {
-        count_drop(stats, action->drop_reason, pkt);
+        vsw_pipeline_count_drop(stats, action->drop_reason, pkt);
         return true;
     }
     dst = pl->snap->by_slot[VSW_FDB_SLOT(action->out_port_id)];
@@ -566,7 +616,7 @@ apply_cached(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
                       pl->in_port->id, pl->in_port->mac_limit, pl->now_ms);
         e->learned_ms = pl->now_ms;
     }
-    txq_push(pl, dst, pkt);
+    vsw_pipeline_txq_push(pl, dst, pkt);
     return true;
 }
 
@@ -587,10 +637,20 @@ run_stages(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
     }
     for (size_t s = 1; s < sizeof ingress_stages / sizeof *ingress_stages;
          s++) {
+        const struct ingress_stage *stage = &ingress_stages[s];
+        int stage_verdicts[VSW_BATCH_SIZE];
         int kept = 0;
 
+        if (!stage->run) {
+            if (!pl->in_port->sw->n_exts || !n) {
+                continue;
+            }
+            vsw_ext_stage_ingress(pl, stage->ext_class, pkts, n,
+                                  stage_verdicts);
+        }
         for (int i = 0; i < n; i++) {
-            int verdict = ingress_stages[s].run(pl, pkts[i]);
+            int verdict =
+                stage->run ? stage->run(pl, pkts[i]) : stage_verdicts[i];
 
             if (verdict == VSW_STAGE_CONTINUE) {
                 pkts[kept] = pkts[i];
@@ -599,18 +659,18 @@ run_stages(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
             }
             verdicts[index[i]] = verdict;
             if (verdict >= 0) {
-                count_drop(stats, verdict, pkts[i]);
+                vsw_pipeline_count_drop(stats, verdict, pkts[i]);
             }
         }
         n = kept;
     }
 }
 
-void
-vsw_pipeline_process(struct vsw_pipeline *pl,
-                     const struct vsw_dp_snapshot *snap,
-                     const struct vsw_dp_port *in_port,
-                     struct vsw_packet_batch *batch, int64_t now_ms)
+/* Runs 'batch' from 'in_port' through the stages and transmits it. */
+static void
+process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
+              const struct vsw_dp_port *in_port,
+              struct vsw_packet_batch *batch, int64_t now_ms)
 {
     struct vsw_port_stats *stats = &in_port->rt->stats[pl->worker];
     struct vsw_flow_cache_key keys[VSW_BATCH_SIZE];
@@ -619,6 +679,8 @@ vsw_pipeline_process(struct vsw_pipeline *pl,
     int verdicts[VSW_BATCH_SIZE];
     uint64_t packets = 0;
     uint64_t bytes = 0;
+    /* Extensions see every frame, so their switches skip the cache. */
+    bool use_cache = !in_port->sw->n_exts;
 
     pl->snap = snap;
     pl->in_port = in_port;
@@ -643,7 +705,11 @@ vsw_pipeline_process(struct vsw_pipeline *pl,
         uint64_t hash;
 
         if (verdict >= 0) {
-            count_drop(stats, verdict, pkt);
+            vsw_pipeline_count_drop(stats, verdict, pkt);
+            continue;
+        }
+        if (!use_cache) {
+            misses.pkts[misses.count++] = pkt;
             continue;
         }
         hash = vsw_flow_cache_key_init(&keys[misses.count], &pkt->key,
@@ -671,13 +737,113 @@ vsw_pipeline_process(struct vsw_pipeline *pl,
 
         /* A flood's destinations change with every MAC learned: not worth
          * caching. */
-        if (!pkt->no_cache && (verdicts[i] >= 0 || pkt->out_port_id)) {
+        if (use_cache && !pkt->no_cache &&
+            (verdicts[i] >= 0 || pkt->out_port_id)) {
             vsw_flow_cache_insert(pl->cache, &keys[i], hashes[i],
                                   snap->generation, pl->fdb_gen, now_ms,
                                   &action);
         }
     }
     flush_egress(pl);
+}
+
+int
+vsw_pipeline_inject(struct vsw_pipeline *pl, struct vsw_ext_frame *frame,
+                    uint32_t in_port, uint32_t out_port, unsigned skip)
+{
+    if (pl->inject_depth >= VSW_MAX_INJECT_DEPTH) {
+        vsw_ext_frame_free(frame);
+        return -ELOOP;
+    }
+    if (pl->n_injected >= VSW_MAX_INJECTED) {
+        vsw_ext_frame_free(frame);
+        return -ENOBUFS;
+    }
+    pl->injected[pl->n_injected++] = (struct vsw_injected){
+        .frame = frame,
+        .in_port = in_port,
+        .out_port = out_port,
+        .skip = skip,
+    };
+    return 0;
+}
+
+/* Sends one injected frame: through the pipeline from its source port,
+ * after the extensions it has passed, or (originated) straight out of its
+ * output port with no policy. */
+static void
+send_injected(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
+              const struct vsw_injected *inj, int64_t now_ms)
+{
+    uint32_t port_id = inj->in_port ? inj->in_port : inj->out_port;
+    const struct vsw_dp_port *port = snap->by_slot[VSW_FDB_SLOT(port_id)];
+    struct vsw_packet *pkt = &pl->inject_pkt;
+    struct vsw_packet_batch batch = {.count = 1, .pkts = {pkt}};
+
+    if (!port || port->id != port_id) {
+        return;
+    }
+    memset(pkt, 0, sizeof *pkt);
+    pkt->data = inj->frame->data;
+    pkt->len = inj->frame->len;
+    pkt->buf = inj->frame->data;
+    pkt->in_port_id = inj->in_port;
+    pkt->injected = 1;
+    if (inj->in_port) {
+        pl->ext_skip = inj->skip;
+        process_batch(pl, snap, port, &batch, now_ms);
+        pl->ext_skip = 0;
+        return;
+    }
+    pl->snap = snap;
+    if (vsw_flow_extract(pkt->data, pkt->len, &pkt->key)) {
+        vsw_pipeline_count_drop(&port->rt->stats[pl->worker],
+                                VSW_DROP_EXT_INJECT, pkt);
+        return;
+    }
+    vsw_pipeline_txq_push(pl, port, pkt);
+    for (unsigned i = 0; i < pl->n_active; i++) {
+        stage_tx(pl, pl->active[i]);
+        pl->active[i]->n = 0;
+    }
+    pl->n_active = 0;
+}
+
+void
+vsw_pipeline_run_injected(struct vsw_pipeline *pl,
+                          const struct vsw_dp_snapshot *snap, int64_t now_ms)
+{
+    /* Frames injected while these are sent are sent after them, one level
+     * deeper, up to VSW_MAX_INJECT_DEPTH. */
+    while (pl->n_injected && pl->inject_depth < VSW_MAX_INJECT_DEPTH) {
+        struct vsw_injected batch[VSW_MAX_INJECTED];
+        unsigned n = pl->n_injected;
+
+        memcpy(batch, pl->injected, n * sizeof *batch);
+        pl->n_injected = 0;
+        pl->inject_depth++;
+        for (unsigned i = 0; i < n; i++) {
+            send_injected(pl, snap, &batch[i], now_ms);
+            vsw_ext_frame_free(batch[i].frame);
+        }
+    }
+    for (unsigned i = 0; i < pl->n_injected; i++) {
+        vsw_ext_frame_free(pl->injected[i].frame);
+    }
+    pl->n_injected = 0;
+    pl->inject_depth = 0;
+}
+
+void
+vsw_pipeline_process(struct vsw_pipeline *pl,
+                     const struct vsw_dp_snapshot *snap,
+                     const struct vsw_dp_port *in_port,
+                     struct vsw_packet_batch *batch, int64_t now_ms)
+{
+    process_batch(pl, snap, in_port, batch, now_ms);
+    if (pl->n_injected) {
+        vsw_pipeline_run_injected(pl, snap, now_ms);
+    }
 }
 
 /* Copies what the guards of a port remember ('from', which workers keep
@@ -717,6 +883,8 @@ vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
     int last_denial = -1;
 
     vsw_trace_init(trace);
+    pl->trace_ext_noted = false;
+    pl->ext_skip = 0;
     guard_state_copy(&pl->trace_guard_state, in_port->rt->guard_state);
     pl->trace = trace;
     pl->snap = snap;
@@ -727,9 +895,12 @@ vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
          s++) {
         struct vsw_trace_step *step;
 
+        if (!ingress_stages[s].run && !in_port->sw->n_exts) {
+            continue;
+        }
         vsw_trace_step(trace, ingress_stages[s].name, "", "%s", "");
         step = &trace->steps[trace->n_steps - 1];
-        verdict = ingress_stages[s].run(pl, pkt);
+        verdict = run_one(pl, &ingress_stages[s], pkt);
         snprintf(step->verdict, sizeof step->verdict, "%s",
                  verdict_name(verdict));
         if (verdict >= 0 && !step->detail[0]) {

@@ -33,6 +33,7 @@
 #ifndef VSW_PIPELINE_H
 #define VSW_PIPELINE_H 1
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "datapath.h"
@@ -50,6 +51,33 @@ struct vsw_txq {
     int n;                                    /* items queued */
     struct vsw_tx_item items[VSW_BATCH_SIZE]; /* at most one per frame */
 };
+
+/* A batch as an extension's 'process' gets it, with the host's side:
+ * the metadata it points to and the destinations a forwarding extension
+ * adds (vsw_ext_add_destination() finds them from 'pub'). */
+struct vsw_ext_host_batch {
+    struct vsw_ext_batch pub; /* first: what the plugin
+                                 sees */
+    struct vsw_pipeline *pl;  /* the calling pipeline */
+    const struct vsw_ext_packet *md_ptrs[VSW_BATCH_SIZE]; /* -> 'md' */
+    struct vsw_ext_packet md[VSW_BATCH_SIZE];             /* per packet */
+    uint32_t verdicts[VSW_BATCH_SIZE];                    /* the plugin's */
+    uint8_t n_dst[VSW_BATCH_SIZE]; /* destinations added */
+    uint32_t dst[VSW_BATCH_SIZE][VSW_EXT_MAX_DESTINATIONS]; /* their ids */
+};
+
+/* A frame an extension injected during a batch, sent after it. */
+struct vsw_injected {
+    struct vsw_ext_frame *frame; /* owned until sent */
+    uint32_t in_port;            /* enters as if from here, or 0 */
+    uint32_t out_port;           /* originated: goes out here */
+    unsigned skip;               /* extensions it has passed */
+};
+
+/* Frames injected during one batch at most; more get -ENOBUFS. */
+#define VSW_MAX_INJECTED 64
+/* Injected frames that inject in turn: how deep that may go. */
+#define VSW_MAX_INJECT_DEPTH 4
 
 /* A worker's pipeline state; touched by that worker only. */
 struct vsw_pipeline {
@@ -71,6 +99,19 @@ struct vsw_pipeline {
     uint64_t fdb_gen;                           /* input switch's MAC table
                                                    generation, read before
                                                    this batch's lookups */
+    unsigned ext_skip;                          /* extensions of the switch
+                                                   this batch has passed
+                                                   (injected frames) */
+    bool trace_ext_noted;                       /* a trace step named an
+                                                   extension already */
+    struct vsw_ext_host_batch ext_batch;        /* what 'process' gets */
+    unsigned n_injected;                        /* frames in 'injected' */
+    struct vsw_injected injected[VSW_MAX_INJECTED]; /* sent after the
+                                                       batch */
+    unsigned inject_depth;                          /* nesting of injected
+                                                       batches */
+    struct vsw_packet inject_pkt;                   /* view of the frame being
+                                                       sent */
 };
 
 /* Creates the state for worker 'worker'.  Returns NULL on allocation
@@ -100,6 +141,46 @@ void vsw_pipeline_trace(struct vsw_pipeline *pl,
 void vsw_pipeline_count_drops(unsigned worker, struct vsw_port_rt *rt,
                               enum vsw_drop_reason reason, unsigned n,
                               uint64_t bytes);
+
+/* Counts 'pkt' as dropped for 'reason' on 'stats', in wire frames. */
+void vsw_pipeline_count_drop(struct vsw_port_stats *stats, int reason,
+                             const struct vsw_packet *pkt);
+
+/* Queues 'pkt' for 'port' (in the batch's snapshot). */
+void vsw_pipeline_txq_push(struct vsw_pipeline *pl,
+                           const struct vsw_dp_port *port,
+                           struct vsw_packet *pkt);
+
+/* Extension stages (ext-stage.c). */
+
+/* Runs the 'ext_class' extensions of the input switch on the 'n' frames
+ * of 'pkts' and stores each frame's verdict in 'verdicts':
+ * VSW_STAGE_CONTINUE, VSW_STAGE_CONSUMED (a forwarding extension sent
+ * it), or a drop reason. */
+void vsw_ext_stage_ingress(struct vsw_pipeline *pl, uint32_t ext_class,
+                           struct vsw_packet **pkts, int n, int verdicts[]);
+
+/* Runs the 'ext_class' extensions on the frames queued on 'txq'; frames
+ * they drop are counted on the destination and leave the queue. */
+void vsw_ext_stage_egress(struct vsw_pipeline *pl, struct vsw_txq *txq,
+                          uint32_t ext_class);
+
+/* Sends 'pkt' to the 'n' destinations a forwarding extension chose (that
+ * its VLAN admits).  Returns VSW_STAGE_CONSUMED or a drop reason. */
+int vsw_ext_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt,
+                    const uint32_t *dst, unsigned n);
+
+/* Queues a frame injected from 'process' on this pipeline (see
+ * vsw_ext_host's inject).  Takes 'frame' in every case.  Returns 0 or a
+ * negative errno. */
+int vsw_pipeline_inject(struct vsw_pipeline *pl, struct vsw_ext_frame *frame,
+                        uint32_t in_port, uint32_t out_port, unsigned skip);
+
+/* Control thread: sends the frames queued on 'pl' (a pipeline of the
+ * control thread's own) through 'snap'. */
+void vsw_pipeline_run_injected(struct vsw_pipeline *pl,
+                               const struct vsw_dp_snapshot *snap,
+                               int64_t now_ms);
 
 /* Adds 'n' to a counter that only the calling worker writes. */
 static inline void

@@ -1,5 +1,7 @@
 #include "worker.h"
 
+#include "ext-stage.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -90,6 +92,8 @@ worker_main(void *worker_)
     struct vsw_worker *worker = worker_;
     struct epoll_event events[EVENTS_PER_WAKEUP];
 
+    /* So the watchdog sees this thread's calls into extensions. */
+    vsw_ext_call_register(vsw_ext_call_self());
     while (!atomic_load(&worker->stop)) {
         int64_t now_ms;
         int n;

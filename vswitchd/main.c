@@ -34,6 +34,8 @@ struct options {
     unsigned n_workers;           /* --workers, default: one per core */
     bool busy_poll;               /* --busy-poll */
     bool detach;                  /* --detach */
+    const char *ext_dirs[16];     /* --extension-dir, repeatable */
+    size_t n_ext_dirs;            /* entries in 'ext_dirs' */
 };
 
 static void
@@ -59,6 +61,8 @@ usage(FILE *out)
             "idle:\n"
             "                      lower latency, one busy core per "
             "worker\n"
+            "  --extension-dir DIR load every *.so in DIR at start "
+            "(repeatable)\n"
             "  -h, --help          show this help\n"
             "  -V, --version       show the version\n");
 }
@@ -91,6 +95,7 @@ parse_options(int argc, char *argv[], struct options *opts)
         OPT_LOG_LEVEL,
         OPT_WORKERS,
         OPT_BUSY_POLL,
+        OPT_EXTENSION_DIR,
     };
     static const struct option longopts[] = {
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
@@ -101,6 +106,7 @@ parse_options(int argc, char *argv[], struct options *opts)
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"busy-poll", no_argument, NULL, OPT_BUSY_POLL},
+        {"extension-dir", required_argument, NULL, OPT_EXTENSION_DIR},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -145,6 +151,17 @@ parse_options(int argc, char *argv[], struct options *opts)
                 die("--workers: '%s' is not a number from 1 to 64", optarg);
             }
             opts->n_workers = (unsigned)n;
+            break;
+        case OPT_EXTENSION_DIR:
+            if (optarg[0] != '/') {
+                die("--extension-dir needs an absolute path, not '%s'",
+                    optarg);
+            }
+            if (opts->n_ext_dirs >=
+                sizeof opts->ext_dirs / sizeof *opts->ext_dirs) {
+                die("too many --extension-dir options");
+            }
+            opts->ext_dirs[opts->n_ext_dirs++] = optarg;
             break;
         case OPT_BUSY_POLL:
             opts->busy_poll = true;
@@ -337,6 +354,8 @@ main(int argc, char *argv[])
     mopts.state_dir = opts.state_dir;
     mopts.n_workers = opts.n_workers;
     mopts.busy_poll = opts.busy_poll;
+    mopts.extension_dirs = opts.ext_dirs;
+    mopts.n_extension_dirs = opts.n_ext_dirs;
     error = vsw_manager_create(base, &mopts, &mgr, err, sizeof err);
     if (error) {
         die("%s", err);

@@ -447,7 +447,7 @@ acl_add(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
         added[i] = calloc(1, sizeof *added[i]);
         if (added[i]) {
             added[i]->counters =
-                vsw_rule_counters_create(vsw_datapath_n_workers(mgr->dp));
+                vsw_rule_counters_create(vsw_datapath_n_counter_slots(mgr->dp));
         }
         if (!added[i] || !added[i]->counters) {
             for (int j = 0; j <= i; j++) {
@@ -729,7 +729,7 @@ xacl_add(struct vsw_manager *mgr, struct mgr_port *port,
     added = calloc(1, sizeof *added);
     if (added) {
         added->counters =
-            vsw_rule_counters_create(vsw_datapath_n_workers(mgr->dp));
+            vsw_rule_counters_create(vsw_datapath_n_counter_slots(mgr->dp));
     }
     if (!added || !added->counters) {
         free(added);

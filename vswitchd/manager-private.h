@@ -94,6 +94,7 @@ struct mgr_switch {
     bool ipv6_unknown_nh_allowed; /* RFC 7113 knob for the guards */
     struct vsw_fdb *fdb;          /* shared with the datapath */
     struct mgr_port *ports;       /* in creation order */
+    struct vsw_ext_switch *exts;  /* extensions enabled on it, in order */
 };
 
 struct vsw_manager {
@@ -109,20 +110,25 @@ struct vsw_manager {
     struct mgr_port *by_slot[VSW_MAX_PORTS]; /* port owning each slot,
                                                 also while it is being
                                                 torn down */
-    uint32_t next_generation;      /* high bits of the next port id */
-    ino_t own_netns_ino;           /* the daemon's network namespace */
-    struct event *tick;            /* 1 s: ageing, TAP tracking, retries,
-                                      queue rebalancing */
-    int64_t last_tick_ms;          /* when 'tick' last ran */
-    bool busy_poll;                /* workers spin (reported by dp.show) */
-    struct vsw_pipeline *trace_pl; /* pipeline for traces, made on first
-                                      use */
-    struct vsw_packet *trace_pkt;  /* its packet buffer */
-    struct event *reclaim;         /* runs deferred frees */
-    struct event *link_event;      /* rtnetlink link notifications */
-    struct nl_sock *link_sock;     /* socket behind 'link_event' */
-    char socket_path[PATH_MAX];    /* for system.status */
-    long long start_time_ms;       /* for system.status */
+    uint32_t next_generation;       /* high bits of the next port id */
+    ino_t own_netns_ino;            /* the daemon's network namespace */
+    struct event *tick;             /* 1 s: ageing, TAP tracking, retries,
+                                       queue rebalancing */
+    int64_t last_tick_ms;           /* when 'tick' last ran */
+    bool busy_poll;                 /* workers spin (reported by dp.show) */
+    struct vsw_pipeline *trace_pl;  /* pipeline for traces, made on first
+                                       use */
+    struct vsw_packet *trace_pkt;   /* its packet buffer */
+    struct event *reclaim;          /* runs deferred frees */
+    struct event *link_event;       /* rtnetlink link notifications */
+    struct nl_sock *link_sock;      /* socket behind 'link_event' */
+    char socket_path[PATH_MAX];     /* for system.status */
+    long long start_time_ms;        /* for system.status */
+    struct vsw_ext_handle *exts;    /* loaded extensions, in load order */
+    struct vsw_rpc_server *rpc;     /* for extensions' own methods */
+    struct vsw_pipeline *inject_pl; /* sends frames extensions inject from
+                                       the control thread */
+    char ext_marker[PATH_MAX];      /* STATE/ext-crash */
 };
 
 /* For RPC handlers: the switch or port named by param 'key' of
@@ -212,5 +218,45 @@ int mgr_commit(struct vsw_manager *, struct vsw_rpc_error *err);
 /* Keeps the TAP location of 'port' current (namespace pin, name);
  * returns true if it changed. */
 bool mgr_port_track(struct vsw_manager *, struct mgr_port *port);
+
+/* Extensions (manager-ext.c). */
+
+/* Starts the crash handler and watchdog and quarantines the extension a
+ * crash marker names.  Returns 0 or a negative errno. */
+int mgr_ext_init(struct vsw_manager *);
+
+/* Loads the extensions 'root' (config.json) lists and enables them on
+ * their switches, as saved. */
+void mgr_ext_restore(struct vsw_manager *, json_t *root);
+
+/* Loads every *.so in directory 'dir' not loaded yet. */
+void mgr_ext_load_dir(struct vsw_manager *, const char *dir);
+
+/* config.json's top-level "extensions", and a switch's. */
+json_t *mgr_ext_to_json(const struct vsw_manager *);
+json_t *mgr_ext_switch_to_json(const struct mgr_switch *sw);
+
+/* Fills the extensions of 'dsw' for a new snapshot. */
+void mgr_ext_fill_switch(const struct mgr_switch *sw,
+                         struct vsw_dp_switch *dsw);
+
+/* Asks the extensions enabled on 'sw' whether port 'port' may be created
+ * or changed (VSW_EXT_PORT_*) as 'params' says.  Returns 0, or -1 after
+ * filling 'err' with the veto. */
+int mgr_ext_port_check(struct vsw_manager *, const struct mgr_switch *sw,
+                       const char *port, uint32_t kind, json_t *params,
+                       struct vsw_rpc_error *err);
+
+/* Disables every extension on 'sw' (it is being deleted). */
+void mgr_ext_switch_destroy(struct vsw_manager *, struct mgr_switch *sw);
+
+/* Once a second: the circuit breakers, deferred frees from workers. */
+void mgr_ext_tick(struct vsw_manager *);
+
+/* Stops every extension and calls 'fini' (daemon shutdown). */
+void mgr_ext_shutdown(struct vsw_manager *);
+
+/* Registers ext.* and the extensions' own methods. */
+int mgr_ext_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
 
 #endif /* VSW_MANAGER_PRIVATE_H */

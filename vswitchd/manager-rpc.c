@@ -723,7 +723,8 @@ int
 vsw_manager_register_rpc(struct vsw_manager *mgr,
                          struct vsw_rpc_server *server)
 {
-    if (mgr_acl_register_rpc(mgr, server)) {
+    if (mgr_acl_register_rpc(mgr, server) ||
+        mgr_ext_register_rpc(mgr, server)) {
         return -1;
     }
     return vsw_rpc_server_register(

@@ -740,15 +740,15 @@ config_to_json(const struct vsw_manager *mgr)
         }
         json_array_append_new(
             switches,
-            json_pack("{s:s, s:I, s:I, s:s, s:o}", "name", sw->name,
+            json_pack("{s:s, s:I, s:I, s:s, s:o, s:o}", "name", sw->name,
                       "mac-ageing", (json_int_t)sw->mac_ageing,
                       "mac-table-size", (json_int_t)sw->mac_table_size,
                       "ipv6-unknown-next-header",
                       sw->ipv6_unknown_nh_allowed ? "allow" : "drop", "ports",
-                      ports));
+                      ports, "extensions", mgr_ext_switch_to_json(sw)));
     }
-    return json_pack("{s:i, s:o}", "format", CONFIG_FORMAT, "switches",
-                     switches);
+    return json_pack("{s:i, s:o, s:o}", "format", CONFIG_FORMAT, "switches",
+                     switches, "extensions", mgr_ext_to_json(mgr));
 }
 
 static int
@@ -905,6 +905,7 @@ publish(struct vsw_manager *mgr)
             dport->vlan = p->cfg.vlan;
             dport->mac_limit = p->cfg.mac_limit;
         }
+        mgr_ext_fill_switch(sw, dsw);
     }
     vsw_datapath_publish(mgr->dp, snap);
     release_retired(mgr);
@@ -1302,6 +1303,7 @@ switch_destroy(struct vsw_manager *mgr, struct mgr_switch *sw,
 {
     struct mgr_switch **pp;
 
+    mgr_ext_switch_destroy(mgr, sw);
     while (sw->ports) {
         port_destroy(mgr, sw->ports, remove_devices);
     }
@@ -1443,7 +1445,8 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
         return vsw_rpc_error(err, VSW_RPC_EXISTS, "port '%s' already exists",
                              name);
     }
-    if (check_pvlan_conflicts(sw, NULL, name, &cfg, err)) {
+    if (check_pvlan_conflicts(sw, NULL, name, &cfg, err) ||
+        mgr_ext_port_check(mgr, sw, name, VSW_EXT_PORT_CREATE, params, err)) {
         return -1;
     }
     for (struct mgr_switch *s = mgr->switches; s; s = s->next) {
@@ -1506,7 +1509,9 @@ mgr_port_set(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
 
     if (vsw_rpc_check_keys(params, port_set_keys, err) ||
         port_settings_apply(params, &cfg, err) ||
-        check_pvlan_conflicts(port->sw, port, NULL, &cfg, err)) {
+        check_pvlan_conflicts(port->sw, port, NULL, &cfg, err) ||
+        mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
+                           params, err)) {
         return -1;
     }
     port->cfg = cfg;
@@ -1653,6 +1658,7 @@ restore_config(struct vsw_manager *mgr, char *errbuf, size_t errlen)
         size_t j;
 
         json_object_del(settings, "ports");
+        json_object_del(settings, "extensions");
         snprintf(err.message, sizeof err.message, "%s",
                  "the name appears twice");
         if (!name || check_name("switch", name, &err) ||
@@ -1684,6 +1690,7 @@ restore_config(struct vsw_manager *mgr, char *errbuf, size_t errlen)
                 "kept as %s",
                 copy);
     }
+    mgr_ext_restore(mgr, root);
     json_decref(root);
     return 0;
 }
@@ -1774,6 +1781,7 @@ tick_cb(evutil_socket_t fd, short what, void *mgr_)
     vsw_conntrack_expire(mgr->conntrack, now);
     track_all(mgr);
     retry_missing(mgr);
+    mgr_ext_tick(mgr);
     if (vsw_datapath_rebalance(mgr->dp, (uint64_t)(now - mgr->last_tick_ms) *
                                             1000000)) {
         event_active(mgr->reclaim, 0, 0);
@@ -1902,9 +1910,18 @@ vsw_manager_create(struct event_base *base,
                  strerror(-error));
         goto fail;
     }
+    error = mgr_ext_init(mgr);
+    if (error) {
+        snprintf(err, errlen, "cannot start the extension watchdog: %s",
+                 strerror(-error));
+        goto fail;
+    }
     error = restore_config(mgr, err, errlen);
     if (error) {
         goto fail;
+    }
+    for (size_t i = 0; i < opts->n_extension_dirs; i++) {
+        mgr_ext_load_dir(mgr, opts->extension_dirs[i]);
     }
     publish(mgr);
     /* Record where every TAP is now, in case it moved while no daemon
@@ -1933,6 +1950,8 @@ vsw_manager_destroy(struct vsw_manager *mgr)
         vsw_datapath_barrier(mgr->dp);
         vsw_datapath_destroy(mgr->dp);
     }
+    mgr_ext_shutdown(mgr);
+    vsw_pipeline_destroy(mgr->inject_pl);
     if (mgr->tick) {
         event_free(mgr->tick);
     }

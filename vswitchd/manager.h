@@ -32,6 +32,8 @@ struct vsw_manager_options {
     const char *state_dir; /* holds config.json and netns/ (must exist) */
     unsigned n_workers;    /* datapath threads */
     bool busy_poll;        /* workers spin instead of sleeping */
+    const char *const *extension_dirs; /* load every *.so in these */
+    size_t n_extension_dirs;           /* entries in 'extension_dirs' */
 };
 
 /* Starts the datapath and restores the configuration saved in the state

@@ -1,0 +1,607 @@
+/*
+ * The services vswitchd offers extensions (struct vsw_ext_host), and the
+ * guards around them: a crash handler and a hang watchdog that name the
+ * extension that was running, so that it is quarantined at the next start.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ext-private.h"
+#include "log.h"
+#include "manager-private.h"
+#include "pipeline.h"
+#include "timeutil.h"
+
+/* Deferred frees asked for on a worker wait here for the main thread. */
+struct pending_free {
+    struct pending_free *next; /* next request */
+    void (*fn)(void *arg);     /* the plugin's */
+    void *arg;                 /* its argument */
+};
+static pthread_mutex_t pending_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct pending_free *pending_frees;
+
+/* True on the main thread, which has no pipeline of its own. */
+static bool
+on_main_thread(void)
+{
+    return vsw_ext_call_self()->pl == NULL;
+}
+
+static void
+host_log(struct vsw_ext_handle *h, int level, const char *fmt, ...)
+{
+    enum vsw_log_level ours = level <= VSW_EXT_LOG_ERROR  ? VSW_LOG_ERR
+                              : level <= VSW_EXT_LOG_WARN ? VSW_LOG_WARN
+                              : level <= VSW_EXT_LOG_INFO ? VSW_LOG_INFO
+                                                          : VSW_LOG_DBG;
+    char text[512];
+    va_list args;
+
+    if (!vsw_log_enabled(ours)) {
+        return;
+    }
+    va_start(args, fmt);
+    vsnprintf(text, sizeof text, fmt, args);
+    va_end(args);
+    vsw_log(ours, "extension %s: %s", h ? h->name : "?", text);
+}
+
+static void
+host_set_error(struct vsw_ext_handle *h, const char *fmt, ...)
+{
+    struct vsw_ext_call *call = vsw_ext_call_self();
+    va_list args;
+
+    if (call->stats) {
+        /* From 'process': only counted; a storm trips the breaker. */
+        if (call->inst) {
+            vsw_counter_add(&call->stats->errors, 1);
+        }
+        return;
+    }
+    if (!h || !on_main_thread()) {
+        return;
+    }
+    va_start(args, fmt);
+    vsnprintf(h->error, sizeof h->error, fmt, args);
+    va_end(args);
+}
+
+static struct vsw_ext_frame *
+host_frame_alloc(struct vsw_ext_handle *h, uint32_t len)
+{
+    (void)h;
+    return vsw_ext_frame_alloc(len);
+}
+
+static struct vsw_ext_frame *
+host_frame_clone(struct vsw_ext_handle *h, const struct vsw_ext_packet *pkt)
+{
+    (void)h;
+    return pkt ? vsw_ext_frame_clone(pkt) : NULL;
+}
+
+/* The pipeline the main thread sends injected frames through, made on
+ * first use with the control thread's counter slot. */
+static struct vsw_pipeline *
+main_pipeline(struct vsw_manager *mgr)
+{
+    if (!mgr->inject_pl) {
+        mgr->inject_pl = vsw_pipeline_create(vsw_datapath_n_workers(mgr->dp));
+    }
+    return mgr->inject_pl;
+}
+
+/* True if port 'id' is a port of 'sw' that the datapath knows. */
+static bool
+port_on_switch(const struct vsw_dp_snapshot *snap, const char *sw_name,
+               uint32_t id)
+{
+    const struct vsw_dp_port *port = snap->by_slot[VSW_FDB_SLOT(id)];
+
+    return port && port->id == id && !strcmp(port->sw->name, sw_name);
+}
+
+static int
+host_inject(struct vsw_ext_switch *sw, struct vsw_ext_frame *f,
+            uint32_t in_port, uint32_t out_port)
+{
+    struct vsw_ext_call *call = vsw_ext_call_self();
+    struct vsw_ext_instance *inst;
+    struct vsw_pipeline *pl;
+    unsigned skip = 0;
+    int error;
+
+    if (!f) {
+        return -EINVAL;
+    }
+    if (!sw || !sw->inst) {
+        vsw_ext_frame_free(f);
+        return -ENODEV;
+    }
+    inst = sw->inst;
+    if (inst->ext_class == VSW_EXT_CLASS_FORWARDING) {
+        vsw_ext_frame_free(f);
+        return -EPERM;
+    }
+    if (!in_port && !out_port) {
+        vsw_ext_frame_free(f);
+        return -ENODEV;
+    }
+    if (call->pl) {
+        /* From 'process': only for the switch of the batch, after the
+         * batch; the frame resumes after the injecting extension. */
+        pl = call->pl;
+        if (call->inst != inst ||
+            !port_on_switch(pl->snap, pl->in_port->sw->name,
+                            in_port ? in_port : out_port)) {
+            vsw_ext_frame_free(f);
+            return -ENODEV;
+        }
+        skip = call->position + 1;
+        error = vsw_pipeline_inject(pl, f, in_port, out_port, skip);
+        if (!error) {
+            vsw_counter_add(&call->stats->injected, 1);
+        }
+        return error;
+    } else {
+        struct vsw_manager *mgr = sw->ext->mgr;
+        const struct vsw_dp_snapshot *snap = vsw_datapath_snapshot(mgr->dp);
+        const struct vsw_dp_switch *dsw = NULL;
+
+        pl = main_pipeline(mgr);
+        if (!pl) {
+            vsw_ext_frame_free(f);
+            return -ENOMEM;
+        }
+        if (!port_on_switch(snap, sw->sw->name,
+                            in_port ? in_port : out_port)) {
+            vsw_ext_frame_free(f);
+            return -ENODEV;
+        }
+        /* Resume after this extension's place on the switch. */
+        dsw = snap->by_slot[VSW_FDB_SLOT(in_port ? in_port : out_port)]->sw;
+        for (unsigned i = 0; i < dsw->n_exts; i++) {
+            if (dsw->exts[i].inst == inst) {
+                skip = i + 1;
+            }
+        }
+        error = vsw_pipeline_inject(pl, f, in_port, out_port, skip);
+        if (error) {
+            return error;
+        }
+        vsw_counter_add(&inst->counters[inst->n_counters - 1].injected, 1);
+        vsw_pipeline_run_injected(pl, snap, vsw_time_msec());
+        return 0;
+    }
+}
+
+static int
+host_port_lookup(struct vsw_ext_handle *h, const char *name, uint32_t id,
+                 struct vsw_ext_port_info *info)
+{
+    struct vsw_ext_port_info out;
+    struct mgr_port *port = NULL;
+
+    if (!h || !info || !on_main_thread() || info->size < 8) {
+        return -EINVAL;
+    }
+    if (name) {
+        port = mgr_find_port(h->mgr, name);
+    } else if (id) {
+        port = h->mgr->by_slot[VSW_FDB_SLOT(id)];
+        if (port && port->id != id) {
+            port = NULL;
+        }
+    }
+    if (!port) {
+        return -ENOENT;
+    }
+    memset(&out, 0, sizeof out);
+    out.size = info->size < sizeof out ? info->size : (uint32_t)sizeof out;
+    out.id = port->id;
+    snprintf(out.name, sizeof out.name, "%s", port->name);
+    snprintf(out.switch_name, sizeof out.switch_name, "%s", port->sw->name);
+    if (port->cfg.type == MGR_PORT_TAP && port->has_cur_mac) {
+        memcpy(out.mac, port->cur_mac, 6);
+    }
+    out.is_uplink = port->cfg.type == MGR_PORT_UPLINK;
+    memcpy(info, &out, out.size);
+    return 0;
+}
+
+void
+ext_call_begin(struct vsw_ext_handle *ext)
+{
+    struct vsw_ext_call *call = vsw_ext_call_self();
+
+    call->name = ext->name;
+    atomic_store_explicit(&call->since_ns, vsw_time_nsec(),
+                          memory_order_relaxed);
+}
+
+void
+ext_call_end(void)
+{
+    struct vsw_ext_call *call = vsw_ext_call_self();
+
+    atomic_store_explicit(&call->since_ns, 0, memory_order_relaxed);
+    call->name = NULL;
+}
+
+static void
+timer_fire(evutil_socket_t fd, short what, void *t_)
+{
+    struct vsw_ext_timer *t = t_;
+
+    (void)fd;
+    (void)what;
+    ext_call_begin(t->ext);
+    t->fn(t->arg);
+    ext_call_end();
+}
+
+static struct vsw_ext_timer *
+host_timer_add(struct vsw_ext_handle *h, uint32_t interval_ms, int repeat,
+               void (*fn)(void *arg), void *arg)
+{
+    struct vsw_ext_timer *t;
+    struct timeval tv;
+
+    if (!h || !fn || !on_main_thread()) {
+        return NULL;
+    }
+    t = calloc(1, sizeof *t);
+    if (!t) {
+        return NULL;
+    }
+    t->ext = h;
+    t->fn = fn;
+    t->arg = arg;
+    t->interval_ms = interval_ms;
+    t->repeat = repeat != 0;
+    t->event =
+        event_new(h->mgr->base, -1, t->repeat ? EV_PERSIST : 0, timer_fire, t);
+    tv.tv_sec = interval_ms / 1000;
+    tv.tv_usec = (interval_ms % 1000) * 1000;
+    if (!t->event || event_add(t->event, &tv)) {
+        if (t->event) {
+            event_free(t->event);
+        }
+        free(t);
+        return NULL;
+    }
+    t->next = h->timers;
+    h->timers = t;
+    return t;
+}
+
+static void
+host_timer_cancel(struct vsw_ext_timer *t)
+{
+    struct vsw_ext_timer **pp;
+
+    if (!t) {
+        return;
+    }
+    for (pp = &t->ext->timers; *pp && *pp != t; pp = &(*pp)->next) {
+        continue;
+    }
+    if (*pp) {
+        *pp = t->next;
+    }
+    event_free(t->event);
+    free(t);
+}
+
+void
+ext_host_cancel_timers(struct vsw_ext_handle *ext)
+{
+    while (ext->timers) {
+        host_timer_cancel(ext->timers);
+    }
+}
+
+/* The RPC server's handler for every extension method. */
+static int
+ext_method_handler(json_t *params, json_t **result, struct vsw_rpc_error *err,
+                   void *m_)
+{
+    struct ext_method *m = m_;
+    struct vsw_ext_handle *ext = m->ext;
+    struct vsw_ext_reply reply = {NULL};
+    char *text = json_dumps(params, JSON_COMPACT);
+    int error;
+
+    if (!text) {
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    if (ext->state != MGR_EXT_READY) {
+        free(text);
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "extension '%s' is not ready", ext->name);
+    }
+    ext->error[0] = '\0';
+    ext_call_begin(ext);
+    error = m->fn(m->arg, text, &reply);
+    ext_call_end();
+    free(text);
+    if (error) {
+        json_decref(reply.result);
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "%s: %s", ext->name,
+                             ext->error[0] ? ext->error : strerror(-error));
+    }
+    *result = reply.result;
+    return 0;
+}
+
+/* True if 'verb' is a sensible method verb: [a-z0-9_-]+. */
+static bool
+verb_valid(const char *verb)
+{
+    if (!*verb) {
+        return false;
+    }
+    for (; *verb; verb++) {
+        if (!((*verb >= 'a' && *verb <= 'z') ||
+              (*verb >= '0' && *verb <= '9') || *verb == '_' ||
+              *verb == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int
+host_rpc_register(struct vsw_ext_handle *h, const char *method,
+                  vsw_ext_rpc_fn fn, void *arg)
+{
+    size_t len;
+    struct ext_method *m;
+
+    if (!h || !method || !fn || !on_main_thread()) {
+        return -EINVAL;
+    }
+    len = strlen(h->name);
+    if (strncmp(method, h->name, len) || method[len] != '.' ||
+        !verb_valid(method + len + 1) || strlen(method) >= sizeof m->name) {
+        return -EINVAL;
+    }
+    for (m = h->methods; m; m = m->next) {
+        if (!strcmp(m->name, method)) {
+            return -EEXIST;
+        }
+    }
+    m = calloc(1, sizeof *m);
+    if (!m) {
+        return -ENOMEM;
+    }
+    m->ext = h;
+    snprintf(m->name, sizeof m->name, "%s", method);
+    m->fn = fn;
+    m->arg = arg;
+    m->method.name = m->name;
+    m->method.handler = ext_method_handler;
+    /* An extension's method may change its state: not for read-only
+     * clients. */
+    m->method.mutates = true;
+    m->next = h->methods;
+    h->methods = m;
+    if (h->mgr->rpc) {
+        ext_host_register_methods(h, h->mgr->rpc);
+    }
+    return 0;
+}
+
+void
+ext_host_register_methods(struct vsw_ext_handle *ext,
+                          struct vsw_rpc_server *server)
+{
+    for (struct ext_method *m = ext->methods; m; m = m->next) {
+        if (!m->registered) {
+            if (vsw_rpc_server_register(server, &m->method, 1, m)) {
+                VSW_WARN("extension %s: method %s is taken", ext->name,
+                         m->name);
+            }
+            m->registered = true;
+        }
+    }
+}
+
+static int
+host_reply_set(struct vsw_ext_reply *reply, const char *json)
+{
+    json_t *value;
+
+    if (!reply || !json) {
+        return -EINVAL;
+    }
+    value = json_loads(json, JSON_DECODE_ANY, NULL);
+    if (!value) {
+        return -EINVAL;
+    }
+    json_decref(reply->result);
+    reply->result = value;
+    return 0;
+}
+
+static void
+host_defer_free(struct vsw_ext_handle *h, void (*fn)(void *arg), void *arg)
+{
+    struct pending_free *p;
+
+    if (!h || !fn) {
+        return;
+    }
+    if (on_main_thread()) {
+        vsw_datapath_defer(h->mgr->dp, fn, arg);
+        event_active(h->mgr->reclaim, 0, 0);
+        return;
+    }
+    p = malloc(sizeof *p);
+    if (!p) {
+        return; /* leaking beats freeing under a worker's feet */
+    }
+    p->fn = fn;
+    p->arg = arg;
+    pthread_mutex_lock(&pending_mutex);
+    p->next = pending_frees;
+    pending_frees = p;
+    pthread_mutex_unlock(&pending_mutex);
+}
+
+/* Main thread: hands the deferred frees workers asked for to the
+ * datapath.  Called from the manager's tick. */
+void
+ext_host_flush_deferred(struct vsw_manager *mgr)
+{
+    struct pending_free *list;
+
+    pthread_mutex_lock(&pending_mutex);
+    list = pending_frees;
+    pending_frees = NULL;
+    pthread_mutex_unlock(&pending_mutex);
+    while (list) {
+        struct pending_free *next = list->next;
+
+        vsw_datapath_defer(mgr->dp, list->fn, list->arg);
+        free(list);
+        list = next;
+    }
+}
+
+const struct vsw_ext_host *
+ext_host_table(void)
+{
+    static const struct vsw_ext_host host = {
+        .size = sizeof host,
+        .abi_major = VSW_EXT_ABI_MAJOR,
+        .abi_minor = VSW_EXT_ABI_MINOR,
+        .log = host_log,
+        .set_error = host_set_error,
+        .frame_alloc = host_frame_alloc,
+        .frame_clone = host_frame_clone,
+        .frame_push = vsw_ext_frame_push,
+        .frame_pull = vsw_ext_frame_pull,
+        .frame_free = vsw_ext_frame_free,
+        .inject = host_inject,
+        .add_destination = vsw_ext_add_destination,
+        .port_lookup = host_port_lookup,
+        .timer_add = host_timer_add,
+        .timer_cancel = host_timer_cancel,
+        .rpc_register = host_rpc_register,
+        .reply_set = host_reply_set,
+        .defer_free = host_defer_free,
+    };
+
+    return &host;
+}
+
+/* ---- Crash handler and watchdog ---- */
+
+static char marker_path[PATH_MAX];
+static unsigned hang_limit_ms;
+
+/* Writes 'name' to the marker file.  Async-signal-safe. */
+static void
+write_marker(const char *name)
+{
+    int fd = open(marker_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    if (fd >= 0) {
+        size_t len = strnlen(name, VSW_EXT_NAME_MAX);
+
+        if (write(fd, name, len) < 0) {
+            /* Nothing more a dying process can do. */
+        }
+        close(fd);
+    }
+}
+
+static void
+crash_handler(int sig)
+{
+    struct vsw_ext_call *call = vsw_ext_call_self();
+    const char *name = call->name;
+
+    if (name && atomic_load_explicit(&call->since_ns, memory_order_relaxed)) {
+        static const char msg[] = "vswitchd: fatal signal inside extension ";
+
+        write_marker(name);
+        if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0 ||
+            write(STDERR_FILENO, name, strnlen(name, VSW_EXT_NAME_MAX)) < 0 ||
+            write(STDERR_FILENO, "\n", 1) < 0) {
+            /* Best effort. */
+        }
+    }
+    /* SA_RESETHAND restored the default action: die as the signal says,
+     * with a core if the system keeps them. */
+    raise(sig);
+}
+
+static void *
+watchdog_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct vsw_ext_call *calls[80];
+        unsigned n = vsw_ext_call_list(calls, 80);
+        int64_t now = vsw_time_nsec();
+
+        for (unsigned i = 0; i < n; i++) {
+            int64_t since = atomic_load_explicit(&calls[i]->since_ns,
+                                                 memory_order_relaxed);
+            const char *name = calls[i]->name;
+
+            if (since && name &&
+                now - since > (int64_t)hang_limit_ms * 1000000) {
+                /* A thread stuck in a plugin cannot be taken back, and
+                 * the grace periods it blocks would stall every change:
+                 * record the culprit and restart clean without it. */
+                write_marker(name);
+                VSW_ERR("extension %s has not returned for %u ms: "
+                        "quarantining it and aborting",
+                        name, hang_limit_ms);
+                signal(SIGABRT, SIG_DFL);
+                abort();
+            }
+        }
+        usleep(200 * 1000);
+    }
+    return NULL;
+}
+
+int
+ext_host_start_guards(const char *path, unsigned hang_ms)
+{
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    struct sigaction sa;
+    pthread_t thread;
+    int error;
+
+    snprintf(marker_path, sizeof marker_path, "%s", path);
+    hang_limit_ms = hang_ms;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = crash_handler;
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) {
+        sigaction(fatal[i], &sa, NULL);
+    }
+    vsw_ext_call_register(vsw_ext_call_self());
+    error = pthread_create(&thread, NULL, watchdog_main, NULL);
+    if (error) {
+        return -error;
+    }
+    pthread_detach(thread);
+    return 0;
+}

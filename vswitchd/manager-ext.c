@@ -1,0 +1,1033 @@
+/*
+ * Extensions in the switch manager: which are loaded, where each is
+ * enabled and with what configuration, the ext.* methods, persistence,
+ * quarantine, the circuit breaker and the port-change veto.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ext-private.h"
+#include "log.h"
+#include "manager-private.h"
+#include "rpc-server.h"
+
+/* A call that does not return within this is a hang. */
+#define HANG_LIMIT_MS 3000
+/* The breaker trips when, within one tick, at least this many failures
+ * (aborted or refused verdicts, errors) were more than half the packets. */
+#define BREAKER_MIN_FAILURES 100
+
+/* The extension a crash marker named at start, quarantined on restore. */
+static char crashed_name[VSW_EXT_NAME_MAX];
+
+static struct vsw_ext_handle *
+ext_find(const struct vsw_manager *mgr, const char *name)
+{
+    for (struct vsw_ext_handle *e = mgr->exts; e; e = e->next) {
+        if (!strcmp(e->name, name)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static struct vsw_ext_switch *
+binding_find(const struct mgr_switch *sw, const struct vsw_ext_handle *ext)
+{
+    for (struct vsw_ext_switch *b = sw->exts; b; b = b->next) {
+        if (b->ext == ext) {
+            return b;
+        }
+    }
+    return NULL;
+}
+
+static const char *
+state_name(enum mgr_ext_state state)
+{
+    return state == MGR_EXT_READY    ? "ready"
+           : state == MGR_EXT_FAILED ? "failed"
+                                     : "quarantined";
+}
+
+int
+mgr_ext_init(struct vsw_manager *mgr)
+{
+    char name[VSW_EXT_NAME_MAX] = "";
+    int fd;
+
+    snprintf(mgr->ext_marker, sizeof mgr->ext_marker, "%s/ext-crash",
+             mgr->state_dir);
+    fd = open(mgr->ext_marker, O_RDONLY);
+    if (fd >= 0) {
+        ssize_t n = read(fd, name, sizeof name - 1);
+
+        close(fd);
+        name[n > 0 ? n : 0] = '\0';
+        if (name[0]) {
+            VSW_ERR("extension %s crashed or hung the last daemon: it is "
+                    "quarantined until `vswitch-ctl ext unquarantine %s`",
+                    name, name);
+            snprintf(crashed_name, sizeof crashed_name, "%s", name);
+        }
+        unlink(mgr->ext_marker);
+    }
+    return ext_host_start_guards(mgr->ext_marker, HANG_LIMIT_MS);
+}
+
+/* Calls the plugin's 'init'.  On failure the extension stays, failed. */
+static void
+ext_initialise(struct vsw_ext_handle *ext)
+{
+    int error;
+
+    ext->error[0] = '\0';
+    ext_call_begin(ext);
+    error = ext->plugin.desc->init(ext, ext_host_table(), &ext->ext_data);
+    ext_call_end();
+    if (error) {
+        if (!ext->error[0]) {
+            snprintf(ext->error, sizeof ext->error, "init failed: %s",
+                     strerror(error < 0 ? -error : error));
+        }
+        VSW_ERR("extension %s: %s", ext->name, ext->error);
+        ext->state = MGR_EXT_FAILED;
+        return;
+    }
+    ext->state = MGR_EXT_READY;
+    VSW_INFO("extension %s %s (%s) loaded from %s", ext->name,
+             ext->plugin.version, vsw_ext_class_name(ext->plugin.ext_class),
+             ext->path);
+}
+
+/* Loads the plugin at 'path' and initialises it.  Returns the new
+ * extension, or NULL after filling 'err' (and changing nothing). */
+static struct vsw_ext_handle *
+ext_load(struct vsw_manager *mgr, const char *path, struct vsw_rpc_error *err)
+{
+    struct vsw_ext_handle *ext = calloc(1, sizeof *ext);
+    struct vsw_ext_handle **tail;
+    char msg[512];
+
+    if (!ext) {
+        vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+        return NULL;
+    }
+    if (vsw_ext_plugin_open(path, geteuid(), &ext->plugin, msg, sizeof msg)) {
+        free(ext);
+        vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "%s", msg);
+        return NULL;
+    }
+    if (ext_find(mgr, ext->plugin.name)) {
+        vsw_rpc_error(err, VSW_RPC_EXISTS,
+                      "%s: an extension named '%s' is already loaded", path,
+                      ext->plugin.name);
+        vsw_ext_plugin_close(&ext->plugin);
+        free(ext);
+        return NULL;
+    }
+    ext->mgr = mgr;
+    ext->loaded = true;
+    snprintf(ext->name, sizeof ext->name, "%s", ext->plugin.name);
+    snprintf(ext->path, sizeof ext->path, "%s", path);
+    for (tail = &mgr->exts; *tail; tail = &(*tail)->next) {
+        continue;
+    }
+    *tail = ext;
+    ext_initialise(ext);
+    return ext;
+}
+
+/* An extension known from the configuration that is not loaded
+ * (quarantined, or its file failed to load), kept so nothing is lost. */
+static struct vsw_ext_handle *
+ext_placeholder(struct vsw_manager *mgr, const char *name, const char *path,
+                enum mgr_ext_state state, const char *why)
+{
+    struct vsw_ext_handle *ext = calloc(1, sizeof *ext);
+    struct vsw_ext_handle **tail;
+
+    if (!ext) {
+        return NULL;
+    }
+    ext->mgr = mgr;
+    ext->state = state;
+    snprintf(ext->name, sizeof ext->name, "%s", name);
+    snprintf(ext->path, sizeof ext->path, "%s", path);
+    snprintf(ext->error, sizeof ext->error, "%s", why);
+    for (tail = &mgr->exts; *tail; tail = &(*tail)->next) {
+        continue;
+    }
+    *tail = ext;
+    return ext;
+}
+
+/* Starts binding 'b' (its extension must be ready): the plugin's 'start'
+ * with the binding's configuration.  Returns 0 or fills 'err'. */
+static int
+binding_start(struct vsw_manager *mgr, struct vsw_ext_switch *b,
+              struct vsw_rpc_error *err)
+{
+    struct vsw_ext_handle *ext = b->ext;
+    struct vsw_ext_instance *inst;
+    struct vsw_ext_switch_info info = {
+        .size = sizeof info,
+        .n_workers = vsw_datapath_n_workers(mgr->dp),
+        .name = b->sw->name,
+        .sw = b,
+    };
+    void *sw_data = NULL;
+    char *config;
+    int error = 0;
+
+    if (ext->state != MGR_EXT_READY) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT, "extension '%s' is %s%s%s",
+                             ext->name, state_name(ext->state),
+                             ext->error[0] ? ": " : "", ext->error);
+    }
+    inst = vsw_ext_instance_create(vsw_datapath_n_counter_slots(mgr->dp));
+    config = json_dumps(b->config, JSON_COMPACT);
+    if (!inst || !config) {
+        vsw_ext_instance_destroy(inst);
+        free(config);
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    if (ext->plugin.ops.start) {
+        ext->error[0] = '\0';
+        ext_call_begin(ext);
+        error = ext->plugin.ops.start(ext->ext_data, &info, config, &sw_data);
+        ext_call_end();
+    }
+    free(config);
+    if (error) {
+        vsw_ext_instance_destroy(inst);
+        return vsw_rpc_error(
+            err, VSW_RPC_INVALID_PARAMS,
+            "extension '%s' refused to start on '%s': %s", ext->name,
+            b->sw->name,
+            ext->error[0] ? ext->error : strerror(error < 0 ? -error : error));
+    }
+    snprintf(inst->name, sizeof inst->name, "%s", ext->name);
+    inst->ext_class = ext->plugin.ext_class;
+    inst->fail_closed = ext->plugin.flags & VSW_EXT_F_FAIL_CLOSED;
+    inst->process = ext->plugin.ops.process;
+    inst->ext_data = ext->ext_data;
+    inst->sw_data = sw_data;
+    inst->host = b;
+    b->inst = inst;
+    b->tripped = false;
+    b->breaker_failures = 0;
+    b->breaker_packets = 0;
+    return 0;
+}
+
+/* What 'stop' needs once the workers let go of an instance. */
+struct stopping {
+    struct vsw_ext_handle *ext;    /* its extension */
+    struct vsw_ext_instance *inst; /* the instance, freed after 'stop' */
+};
+
+static void
+stop_cb(void *s_)
+{
+    struct stopping *s = s_;
+    struct vsw_ext_handle *ext = s->ext;
+
+    if (ext->plugin.ops.stop) {
+        ext_call_begin(ext);
+        ext->plugin.ops.stop(ext->ext_data, s->inst->sw_data);
+        ext_call_end();
+    }
+    vsw_ext_instance_destroy(s->inst);
+    free(s);
+}
+
+/* Stops binding 'b': after the next publish and a grace period, its
+ * 'stop' runs, so no 'process' call is in flight then. */
+static void
+binding_stop(struct vsw_manager *mgr, struct vsw_ext_switch *b)
+{
+    struct stopping *s;
+
+    if (!b->inst) {
+        return;
+    }
+    s = malloc(sizeof *s);
+    if (!s) {
+        VSW_ERR("out of memory: extension %s is never stopped on %s",
+                b->ext->name, b->sw->name);
+        b->inst = NULL;
+        return;
+    }
+    s->ext = b->ext;
+    s->inst = b->inst;
+    b->inst = NULL;
+    mgr_retire(mgr, stop_cb, s);
+}
+
+static void
+binding_free(struct vsw_ext_switch *b)
+{
+    if (b) {
+        json_decref(b->config);
+        free(b);
+    }
+}
+
+/* Unlinks 'b' from its switch. */
+static void
+binding_unlink(struct vsw_ext_switch *b)
+{
+    struct vsw_ext_switch **pp;
+
+    for (pp = &b->sw->exts; *pp != b; pp = &(*pp)->next) {
+        continue;
+    }
+    *pp = b->next;
+    b->next = NULL;
+}
+
+/* Inserts 'b' at 'position' (clamped) of its switch's list. */
+static void
+binding_insert(struct vsw_ext_switch *b, long long position)
+{
+    struct vsw_ext_switch **pp = &b->sw->exts;
+
+    for (long long i = 0; *pp && (position < 0 || i < position); i++) {
+        pp = &(*pp)->next;
+    }
+    b->next = *pp;
+    *pp = b;
+}
+
+static unsigned
+binding_count(const struct mgr_switch *sw)
+{
+    unsigned n = 0;
+
+    for (const struct vsw_ext_switch *b = sw->exts; b; b = b->next) {
+        n++;
+    }
+    return n;
+}
+
+void
+mgr_ext_fill_switch(const struct mgr_switch *sw, struct vsw_dp_switch *dsw)
+{
+    dsw->n_exts = 0;
+    for (const struct vsw_ext_switch *b = sw->exts; b; b = b->next) {
+        if (b->inst && dsw->n_exts < VSW_EXT_MAX_PER_SWITCH) {
+            dsw->exts[dsw->n_exts].inst = b->inst;
+            dsw->exts[dsw->n_exts].tripped = b->tripped;
+            dsw->n_exts++;
+        }
+    }
+}
+
+/* ---- Persistence ---- */
+
+json_t *
+mgr_ext_to_json(const struct vsw_manager *mgr)
+{
+    json_t *list = json_array();
+
+    for (const struct vsw_ext_handle *e = mgr->exts; e; e = e->next) {
+        json_array_append_new(list,
+                              json_pack("{s:s, s:s, s:b}", "name", e->name,
+                                        "path", e->path, "quarantined",
+                                        e->state == MGR_EXT_QUARANTINED));
+    }
+    return list;
+}
+
+json_t *
+mgr_ext_switch_to_json(const struct mgr_switch *sw)
+{
+    json_t *list = json_array();
+
+    for (const struct vsw_ext_switch *b = sw->exts; b; b = b->next) {
+        json_array_append_new(list,
+                              json_pack("{s:s, s:O}", "name", b->ext->name,
+                                        "config", b->config));
+    }
+    return list;
+}
+
+/* Adds a binding of 'ext' to 'sw' at the end, with 'config' (a new
+ * reference is taken), and starts it if the extension is ready. */
+static void
+restore_binding(struct vsw_manager *mgr, struct mgr_switch *sw,
+                struct vsw_ext_handle *ext, json_t *config)
+{
+    struct vsw_ext_switch *b = calloc(1, sizeof *b);
+    struct vsw_rpc_error err;
+
+    if (!b) {
+        VSW_ERR("out of memory restoring extension %s on %s", ext->name,
+                sw->name);
+        return;
+    }
+    b->ext = ext;
+    b->sw = sw;
+    b->config = json_is_object(config) ? json_incref(config) : json_object();
+    binding_insert(b, -1);
+    if (ext->state == MGR_EXT_READY && binding_start(mgr, b, &err)) {
+        VSW_ERR("%s (kept in the configuration, not running)", err.message);
+    }
+}
+
+void
+mgr_ext_restore(struct vsw_manager *mgr, json_t *root)
+{
+    json_t *obj;
+    size_t i;
+
+    json_array_foreach(json_object_get(root, "extensions"), i, obj)
+    {
+        const char *name = json_string_value(json_object_get(obj, "name"));
+        const char *path = json_string_value(json_object_get(obj, "path"));
+        bool quarantined = json_is_true(json_object_get(obj, "quarantined")) ||
+                           (name && !strcmp(name, crashed_name));
+        struct vsw_rpc_error err;
+
+        if (!name || !path || ext_find(mgr, name)) {
+            VSW_ERR("config: dropping an unusable extension entry");
+            continue;
+        }
+        if (quarantined) {
+            ext_placeholder(mgr, name, path, MGR_EXT_QUARANTINED,
+                            "quarantined after a crash or hang");
+            continue;
+        }
+        if (!ext_load(mgr, path, &err)) {
+            VSW_ERR("config: extension %s: %s", name, err.message);
+            ext_placeholder(mgr, name, path, MGR_EXT_FAILED, err.message);
+        }
+    }
+    json_array_foreach(json_object_get(root, "switches"), i, obj)
+    {
+        struct mgr_switch *sw = mgr_find_switch(
+            mgr, json_string_value(json_object_get(obj, "name")) ?: "");
+        json_t *bobj;
+        size_t j;
+
+        if (!sw) {
+            continue;
+        }
+        json_array_foreach(json_object_get(obj, "extensions"), j, bobj)
+        {
+            const char *name =
+                json_string_value(json_object_get(bobj, "name"));
+            struct vsw_ext_handle *ext = name ? ext_find(mgr, name) : NULL;
+
+            if (!ext || binding_find(sw, ext)) {
+                VSW_ERR("config: switch %s: dropping extension entry %s",
+                        sw->name, name ? name : "(no name)");
+                continue;
+            }
+            restore_binding(mgr, sw, ext, json_object_get(bobj, "config"));
+        }
+    }
+}
+
+void
+mgr_ext_load_dir(struct vsw_manager *mgr, const char *dir)
+{
+    struct dirent *de;
+    DIR *d = opendir(dir);
+
+    if (!d) {
+        VSW_ERR("extension directory %s: %s", dir, strerror(errno));
+        return;
+    }
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        char path[PATH_MAX];
+        struct vsw_rpc_error err;
+        bool known = false;
+
+        if (len < 4 || strcmp(de->d_name + len - 3, ".so")) {
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        for (struct vsw_ext_handle *e = mgr->exts; e; e = e->next) {
+            known |= !strcmp(e->path, path);
+        }
+        if (known) {
+            continue;
+        }
+        if (crashed_name[0]) {
+            /* Peek at the name first: a crashed extension stays out. */
+            struct vsw_ext_plugin probe;
+            char msg[256];
+
+            if (!vsw_ext_plugin_open(path, geteuid(), &probe, msg,
+                                     sizeof msg)) {
+                bool crashed = !strcmp(probe.name, crashed_name);
+
+                vsw_ext_plugin_close(&probe);
+                if (crashed && !ext_find(mgr, crashed_name)) {
+                    ext_placeholder(mgr, crashed_name, path,
+                                    MGR_EXT_QUARANTINED,
+                                    "quarantined after a crash or hang");
+                    continue;
+                }
+            }
+        }
+        if (!ext_load(mgr, path, &err)) {
+            VSW_ERR("%s", err.message);
+        }
+    }
+    closedir(d);
+}
+
+/* ---- Veto, breaker, shutdown ---- */
+
+int
+mgr_ext_port_check(struct vsw_manager *mgr, const struct mgr_switch *sw,
+                   const char *port, uint32_t kind, json_t *params,
+                   struct vsw_rpc_error *err)
+{
+    char *text = NULL;
+
+    (void)mgr;
+    for (struct vsw_ext_switch *b = sw->exts; b; b = b->next) {
+        struct vsw_ext_handle *ext = b->ext;
+        struct vsw_ext_port_change change;
+        int error;
+
+        if (!b->inst || !ext->plugin.ops.port_check) {
+            continue;
+        }
+        if (!text) {
+            text = json_dumps(params, JSON_COMPACT);
+            if (!text) {
+                return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR,
+                                     "out of memory");
+            }
+        }
+        change = (struct vsw_ext_port_change){
+            .size = sizeof change,
+            .kind = kind,
+            .port = port,
+            .params_json = text,
+        };
+        ext->error[0] = '\0';
+        ext_call_begin(ext);
+        error = ext->plugin.ops.port_check(ext->ext_data, b->inst->sw_data,
+                                           &change);
+        ext_call_end();
+        if (error) {
+            free(text);
+            return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                                 "extension '%s' vetoed the change of port "
+                                 "'%s': %s",
+                                 ext->name, port,
+                                 ext->error[0] ? ext->error : "refused");
+        }
+    }
+    free(text);
+    return 0;
+}
+
+void
+mgr_ext_switch_destroy(struct vsw_manager *mgr, struct mgr_switch *sw)
+{
+    while (sw->exts) {
+        struct vsw_ext_switch *b = sw->exts;
+
+        binding_unlink(b);
+        binding_stop(mgr, b);
+        binding_free(b);
+    }
+}
+
+void
+mgr_ext_tick(struct vsw_manager *mgr)
+{
+    bool changed = false;
+
+    ext_host_flush_deferred(mgr);
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (struct vsw_ext_switch *b = sw->exts; b; b = b->next) {
+            struct vsw_ext_totals t;
+            uint64_t failures;
+            uint64_t df;
+            uint64_t dp;
+
+            if (!b->inst || b->tripped) {
+                continue;
+            }
+            vsw_ext_instance_totals(b->inst, &t);
+            failures = t.aborted + t.refused + t.errors;
+            df = failures - b->breaker_failures;
+            dp = t.packets - b->breaker_packets;
+            b->breaker_failures = failures;
+            b->breaker_packets = t.packets;
+            if (df >= BREAKER_MIN_FAILURES && df * 2 > dp) {
+                b->tripped = true;
+                changed = true;
+                VSW_ERR("extension %s on %s: %llu failures in %llu packets "
+                        "within a second: circuit breaker open (fail %s); "
+                        "disable and enable it to retry",
+                        b->ext->name, sw->name, (unsigned long long)df,
+                        (unsigned long long)dp,
+                        b->inst->fail_closed ? "closed: its traffic drops"
+                                             : "open: it is bypassed");
+            }
+        }
+    }
+    if (changed) {
+        struct vsw_rpc_error ignored;
+
+        mgr_commit(mgr, &ignored);
+    }
+}
+
+void
+mgr_ext_shutdown(struct vsw_manager *mgr)
+{
+    while (mgr->exts) {
+        struct vsw_ext_handle *ext = mgr->exts;
+
+        mgr->exts = ext->next;
+        if (ext->state == MGR_EXT_READY && ext->plugin.ops.fini) {
+            ext_call_begin(ext);
+            ext->plugin.ops.fini(ext->ext_data);
+            ext_call_end();
+        }
+        ext_host_cancel_timers(ext);
+        /* The plugin stays mapped (its methods' names live in it, and
+         * unmapping code that may still be referenced is never worth it);
+         * the handle and its methods stay with the RPC server too. */
+    }
+}
+
+/* ---- ext.* methods ---- */
+
+static int
+rpc_ext_load(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr_)
+{
+    static const char *const keys[] = {"path", NULL};
+    struct vsw_manager *mgr = mgr_;
+    struct vsw_ext_handle *ext;
+    const char *path;
+
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        vsw_rpc_get_string(params, "path", true, &path, err)) {
+        return -1;
+    }
+    for (ext = mgr->exts; ext; ext = ext->next) {
+        if (!strcmp(ext->path, path)) {
+            return vsw_rpc_error(err, VSW_RPC_EXISTS,
+                                 "%s: already loaded as '%s'", path,
+                                 ext->name);
+        }
+    }
+    ext = ext_load(mgr, path, err);
+    if (!ext) {
+        return -1;
+    }
+    if (mgr_commit(mgr, err)) {
+        return -1;
+    }
+    *result = json_pack("{s:s, s:s, s:s, s:s}", "name", ext->name, "class",
+                        vsw_ext_class_name(ext->plugin.ext_class), "version",
+                        ext->plugin.version, "state", state_name(ext->state));
+    if (ext->state != MGR_EXT_READY) {
+        json_object_set_new(*result, "error", json_string(ext->error));
+    }
+    return 0;
+}
+
+static json_t *
+ext_to_json(const struct vsw_manager *mgr, const struct vsw_ext_handle *ext)
+{
+    json_t *switches = json_array();
+    json_t *obj;
+
+    for (const struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        unsigned position = 0;
+
+        for (const struct vsw_ext_switch *b = sw->exts; b;
+             b = b->next, position++) {
+            if (b->ext == ext) {
+                json_array_append_new(
+                    switches,
+                    json_pack("{s:s, s:i, s:b, s:b}", "switch", sw->name,
+                              "position", (int)position, "running",
+                              b->inst != NULL, "tripped", b->tripped));
+            }
+        }
+    }
+    obj =
+        json_pack("{s:s, s:s, s:s, s:o}", "name", ext->name, "path", ext->path,
+                  "state", state_name(ext->state), "switches", switches);
+    if (ext->loaded) {
+        char abi[16];
+
+        snprintf(abi, sizeof abi, "%u.%u", ext->plugin.abi_major,
+                 ext->plugin.abi_minor);
+        json_object_set_new(
+            obj, "class",
+            json_string(vsw_ext_class_name(ext->plugin.ext_class)));
+        json_object_set_new(obj, "version", json_string(ext->plugin.version));
+        json_object_set_new(obj, "description",
+                            json_string(ext->plugin.description));
+        json_object_set_new(obj, "abi", json_string(abi));
+        json_object_set_new(
+            obj, "fail",
+            json_string(ext->plugin.flags & VSW_EXT_F_FAIL_CLOSED ? "closed"
+                                                                  : "open"));
+    }
+    if (ext->state != MGR_EXT_READY && ext->error[0]) {
+        json_object_set_new(obj, "error", json_string(ext->error));
+    }
+    return obj;
+}
+
+static int
+rpc_ext_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr_)
+{
+    static const char *const keys[] = {NULL};
+    struct vsw_manager *mgr = mgr_;
+    json_t *list;
+
+    if (vsw_rpc_check_keys(params, keys, err)) {
+        return -1;
+    }
+    list = json_array();
+    for (const struct vsw_ext_handle *e = mgr->exts; e; e = e->next) {
+        json_array_append_new(list, ext_to_json(mgr, e));
+    }
+    *result = json_pack("{s:o}", "extensions", list);
+    return 0;
+}
+
+/* The extension named by "name" in 'params', or NULL after filling
+ * 'err'. */
+static struct vsw_ext_handle *
+get_ext(struct vsw_manager *mgr, json_t *params, struct vsw_rpc_error *err)
+{
+    const char *name;
+    struct vsw_ext_handle *ext;
+
+    if (vsw_rpc_get_string(params, "name", true, &name, err)) {
+        return NULL;
+    }
+    ext = ext_find(mgr, name);
+    if (!ext) {
+        vsw_rpc_error(err, VSW_RPC_NOT_FOUND, "no extension '%s' is loaded",
+                      name);
+    }
+    return ext;
+}
+
+static int
+rpc_ext_enable(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr_)
+{
+    static const char *const keys[] = {"switch", "name", "position", NULL};
+    struct vsw_manager *mgr = mgr_;
+    long long position = -1;
+    struct vsw_ext_handle *ext;
+    struct vsw_ext_switch *b;
+    struct mgr_switch *sw;
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        mgr_rpc_get_switch(mgr, params, "switch", &sw, err) ||
+        !(ext = get_ext(mgr, params, err)) ||
+        vsw_rpc_get_int(params, "position", false, 0,
+                        VSW_EXT_MAX_PER_SWITCH - 1, &position, err)) {
+        return -1;
+    }
+    b = binding_find(sw, ext);
+    if (b) {
+        if (position < 0) {
+            return vsw_rpc_error(err, VSW_RPC_EXISTS,
+                                 "extension '%s' is already enabled on '%s' "
+                                 "(give a position to move it)",
+                                 ext->name, sw->name);
+        }
+        /* Reorder: the next snapshot has the new order; 'process' keeps
+         * running throughout. */
+        binding_unlink(b);
+        binding_insert(b, position);
+        return mgr_commit(mgr, err);
+    }
+    if (binding_count(sw) >= VSW_EXT_MAX_PER_SWITCH) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "switch '%s' has %d extensions enabled already",
+                             sw->name, VSW_EXT_MAX_PER_SWITCH);
+    }
+    if (ext->loaded && ext->plugin.ext_class == VSW_EXT_CLASS_FORWARDING) {
+        for (b = sw->exts; b; b = b->next) {
+            if (b->ext->loaded &&
+                b->ext->plugin.ext_class == VSW_EXT_CLASS_FORWARDING) {
+                return vsw_rpc_error(
+                    err, VSW_RPC_CONFLICT,
+                    "switch '%s' already has forwarding extension '%s' "
+                    "enabled; a switch has at most one",
+                    sw->name, b->ext->name);
+            }
+        }
+    }
+    b = calloc(1, sizeof *b);
+    if (!b) {
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    b->ext = ext;
+    b->sw = sw;
+    b->config = json_object();
+    if (binding_start(mgr, b, err)) {
+        binding_free(b);
+        return -1;
+    }
+    binding_insert(b, position);
+    if (mgr_commit(mgr, err)) {
+        binding_unlink(b);
+        binding_stop(mgr, b);
+        binding_free(b);
+        return -1;
+    }
+    return 0;
+}
+
+/* The binding of "name" on "switch" in 'params', or NULL after filling
+ * 'err'. */
+static struct vsw_ext_switch *
+get_binding(struct vsw_manager *mgr, json_t *params, struct vsw_rpc_error *err)
+{
+    struct vsw_ext_handle *ext;
+    struct vsw_ext_switch *b;
+    struct mgr_switch *sw;
+
+    if (mgr_rpc_get_switch(mgr, params, "switch", &sw, err) ||
+        !(ext = get_ext(mgr, params, err))) {
+        return NULL;
+    }
+    b = binding_find(sw, ext);
+    if (!b) {
+        vsw_rpc_error(err, VSW_RPC_NOT_FOUND,
+                      "extension '%s' is not enabled on '%s'", ext->name,
+                      sw->name);
+    }
+    return b;
+}
+
+static int
+rpc_ext_disable(json_t *params, json_t **result, struct vsw_rpc_error *err,
+                void *mgr_)
+{
+    static const char *const keys[] = {"switch", "name", NULL};
+    struct vsw_manager *mgr = mgr_;
+    struct vsw_ext_switch *b;
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        !(b = get_binding(mgr, params, err))) {
+        return -1;
+    }
+    binding_unlink(b);
+    binding_stop(mgr, b);
+    binding_free(b);
+    return mgr_commit(mgr, err);
+}
+
+static int
+rpc_ext_config(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr_)
+{
+    static const char *const keys[] = {"switch", "name", "config", NULL};
+    struct vsw_manager *mgr = mgr_;
+    json_t *config = json_object_get(params, "config");
+    struct vsw_ext_handle *ext;
+    struct vsw_ext_switch *b;
+    json_t *old;
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        !(b = get_binding(mgr, params, err))) {
+        return -1;
+    }
+    if (!json_is_object(config)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "'config' must be a JSON object");
+    }
+    ext = b->ext;
+    if (b->inst) {
+        char *text;
+        int error = 0;
+
+        if (!ext->plugin.ops.configure) {
+            return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                                 "extension '%s' takes no configuration "
+                                 "while running; disable it, then enable "
+                                 "and configure it",
+                                 ext->name);
+        }
+        text = json_dumps(config, JSON_COMPACT);
+        if (!text) {
+            return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+        }
+        ext->error[0] = '\0';
+        ext_call_begin(ext);
+        error =
+            ext->plugin.ops.configure(ext->ext_data, b->inst->sw_data, text);
+        ext_call_end();
+        free(text);
+        if (error) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "extension '%s' refused the configuration: "
+                                 "%s",
+                                 ext->name,
+                                 ext->error[0] ? ext->error : "invalid");
+        }
+    }
+    old = b->config;
+    b->config = json_incref(config);
+    json_decref(old);
+    return mgr_commit(mgr, err);
+}
+
+static int
+rpc_ext_stats(json_t *params, json_t **result, struct vsw_rpc_error *err,
+              void *mgr_)
+{
+    static const char *const keys[] = {"name", NULL};
+    struct vsw_manager *mgr = mgr_;
+    const char *name = NULL;
+    json_t *list;
+
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        vsw_rpc_get_string(params, "name", false, &name, err)) {
+        return -1;
+    }
+    if (name && !ext_find(mgr, name)) {
+        return vsw_rpc_error(err, VSW_RPC_NOT_FOUND,
+                             "no extension '%s' is loaded", name);
+    }
+    list = json_array();
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (struct vsw_ext_switch *b = sw->exts; b; b = b->next) {
+            struct vsw_ext_handle *ext = b->ext;
+            struct vsw_ext_totals t = {0};
+            json_t *obj;
+
+            if (name && strcmp(name, ext->name)) {
+                continue;
+            }
+            if (b->inst) {
+                vsw_ext_instance_totals(b->inst, &t);
+            }
+            obj = json_pack(
+                "{s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                "s:I}",
+                "name", ext->name, "switch", sw->name, "running",
+                b->inst != NULL, "tripped", b->tripped, "batches",
+                (json_int_t)t.batches, "packets", (json_int_t)t.packets,
+                "aborted", (json_int_t)t.aborted, "dropped",
+                (json_int_t)t.dropped, "refused", (json_int_t)t.refused,
+                "errors", (json_int_t)t.errors, "injected",
+                (json_int_t)t.injected, "time_ns", (json_int_t)t.time_ns);
+            if (b->inst && ext->plugin.ops.stats) {
+                struct vsw_ext_reply reply = {NULL};
+                int error;
+
+                ext_call_begin(ext);
+                error = ext->plugin.ops.stats(ext->ext_data, b->inst->sw_data,
+                                              &reply);
+                ext_call_end();
+                if (!error && reply.result) {
+                    json_object_set(obj, "ext", reply.result);
+                }
+                json_decref(reply.result);
+            }
+            json_array_append_new(list, obj);
+        }
+    }
+    *result = json_pack("{s:o}", "stats", list);
+    return 0;
+}
+
+static int
+rpc_ext_unquarantine(json_t *params, json_t **result,
+                     struct vsw_rpc_error *err, void *mgr_)
+{
+    static const char *const keys[] = {"name", NULL};
+    struct vsw_manager *mgr = mgr_;
+    struct vsw_ext_handle *ext;
+    struct vsw_ext_handle **pp;
+    struct vsw_ext_handle *loaded;
+    char path[PATH_MAX];
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        !(ext = get_ext(mgr, params, err))) {
+        return -1;
+    }
+    if (ext->state != MGR_EXT_QUARANTINED) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "extension '%s' is not quarantined", ext->name);
+    }
+    /* Load it for real, then move its switches over to it. */
+    snprintf(path, sizeof path, "%s", ext->path);
+    for (pp = &mgr->exts; *pp != ext; pp = &(*pp)->next) {
+        continue;
+    }
+    *pp = ext->next;
+    loaded = ext_load(mgr, path, err);
+    if (!loaded) {
+        ext->next = *pp;
+        *pp = ext;
+        return -1;
+    }
+    if (strcmp(loaded->name, ext->name)) {
+        VSW_WARN("%s now holds extension '%s', not '%s'", path, loaded->name,
+                 ext->name);
+    }
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (struct vsw_ext_switch *b = sw->exts; b; b = b->next) {
+            if (b->ext == ext) {
+                struct vsw_rpc_error start_err;
+
+                b->ext = loaded;
+                if (binding_start(mgr, b, &start_err)) {
+                    VSW_ERR("%s", start_err.message);
+                }
+            }
+        }
+    }
+    free(ext);
+    crashed_name[0] = '\0';
+    return mgr_commit(mgr, err);
+}
+
+static const struct vsw_rpc_method ext_methods[] = {
+    {"ext.load", rpc_ext_load, true},
+    {"ext.list", rpc_ext_list, false},
+    {"ext.enable", rpc_ext_enable, true},
+    {"ext.disable", rpc_ext_disable, true},
+    {"ext.config", rpc_ext_config, true},
+    {"ext.stats", rpc_ext_stats, false},
+    {"ext.unquarantine", rpc_ext_unquarantine, true},
+};
+
+int
+mgr_ext_register_rpc(struct vsw_manager *mgr, struct vsw_rpc_server *server)
+{
+    mgr->rpc = server;
+    for (struct vsw_ext_handle *e = mgr->exts; e; e = e->next) {
+        ext_host_register_methods(e, server);
+    }
+    return vsw_rpc_server_register(
+        server, ext_methods, sizeof ext_methods / sizeof *ext_methods, mgr);
+}
