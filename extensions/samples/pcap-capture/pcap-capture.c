@@ -3,13 +3,17 @@
  * switch to a pcap file (libpcap) or to a flow log of one text line per
  * sample, in the manner of sFlow.  Configuration, per switch:
  *
- *   {"file": "/abs/path.pcap",   required; opened by the daemon
+ *   {"file": "/abs/path.pcap",   opened by the daemon; required
  *    "format": "pcap",           or "flowlog"
  *    "ports": ["vm1", ...],      absent or empty: every port
  *    "direction": "ingress",     or "egress" or "both"
  *    "sample": 1,                one packet in N, per worker
  *    "snaplen": 128,             bytes kept of each packet
  *    "ring": 4096}               slots per worker ring
+ *
+ * `ext enable` starts an extension with the configuration {}: with that
+ * the capture is idle (nothing is sampled or written) until `ext config`
+ * names a file.
  *
  * Direction: the switch shows a packet to capture extensions once on
  * ingress (from its source port) and once per destination on egress.
@@ -174,7 +178,7 @@ struct pcap_capture {
 
 /* Parsed configuration, before a session is made of it. */
 struct pc_config {
-    const char *file;      /* absolute path */
+    const char *file;      /* absolute path; NULL: idle */
     enum pc_format format; /* output format */
     uint32_t dir_mask;     /* directions */
     uint32_t sample;       /* rate */
@@ -416,6 +420,9 @@ pc_session_drain(struct pc_session *session)
     struct pc_writer *w = session->writer;
     FILE *file;
 
+    if (!w) {
+        return; /* idle */
+    }
     for (uint32_t i = 0; i < session->n_rings; i++) {
         struct pc_ring *ring = &session->rings[i];
         uint32_t tail =
@@ -566,6 +573,11 @@ pc_config_parse(struct pc_switch *ps, json_t *config, struct pc_config *cfg)
             return -EINVAL;
         }
     }
+    if (!json_object_size(config)) {
+        /* `ext enable` starts with {}: idle until `ext config`. */
+        cfg->dir_mask = 0;
+        return 0;
+    }
     cfg->file = json_string_value(json_object_get(config, "file"));
     if (!cfg->file || cfg->file[0] != '/' || strlen(cfg->file) >= PATH_MAX) {
         pc->host->set_error(pc->h, "\"file\" must be an absolute path");
@@ -660,6 +672,9 @@ pc_session_create(struct pc_switch *ps, const char *config_json)
     memcpy(session->ports, cfg.ports, sizeof cfg.ports);
     session->n_slots = cfg.n_slots;
     session->slot_size = (uint32_t)slot_size;
+    if (!cfg.file) {
+        goto out; /* idle: no rings, no file */
+    }
     session->n_rings = ps->n_workers;
     session->rings = aligned_alloc(alignof(struct pc_ring),
                                    ps->n_workers * sizeof *session->rings);
