@@ -1,13 +1,16 @@
 #!/bin/sh
 # Builds vswitch into build/<flavour>: "release" (the default) or "asan"
-# (AddressSanitizer + UndefinedBehaviorSanitizer).  Warnings are errors.
+# (AddressSanitizer + UndefinedBehaviorSanitizer) or "tsan"
+# (ThreadSanitizer).  Warnings are errors.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 flavour=${1:-release}
 case $flavour in
 release) flags="-DCMAKE_BUILD_TYPE=RelWithDebInfo" ;;
 asan) flags="-DCMAKE_BUILD_TYPE=Debug -DVSW_SANITIZE=ON" ;;
-*) echo "build.sh: unknown flavour '$flavour' (release or asan)" >&2; exit 2 ;;
+tsan) flags="-DCMAKE_BUILD_TYPE=Debug -DVSW_TSAN=ON" ;;
+*) echo "build.sh: unknown flavour '$flavour' (release, asan or tsan)" >&2
+    exit 2 ;;
 esac
 dir="$top/build/$flavour"
 # shellcheck disable=SC2086

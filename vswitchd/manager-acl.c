@@ -446,8 +446,8 @@ acl_add(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
     for (int i = 0; i < n; i++) {
         added[i] = calloc(1, sizeof *added[i]);
         if (added[i]) {
-            added[i]->counters =
-                vsw_rule_counters_create(vsw_datapath_n_counter_slots(mgr->dp));
+            added[i]->counters = vsw_rule_counters_create(
+                vsw_datapath_n_counter_slots(mgr->dp));
         }
         if (!added[i] || !added[i]->counters) {
             for (int j = 0; j <= i; j++) {
@@ -498,6 +498,8 @@ rpc_acl_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
 
     if (vsw_rpc_check_keys(params, keys, err) ||
         mgr_rpc_get_port(mgr, params, "port", &port, err) ||
+        mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
+                           params, err) ||
         acl_add(mgr, port, params, &first, err)) {
         return -1;
     }
@@ -531,6 +533,8 @@ rpc_acl_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
     (void)result;
     if (vsw_rpc_check_keys(params, keys, err) ||
         mgr_rpc_get_port(mgr, params, "port", &port, err) ||
+        mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
+                           params, err) ||
         vsw_rpc_get_int(params, "id", true, 1, UINT32_MAX, &id, err)) {
         return -1;
     }
@@ -771,6 +775,8 @@ rpc_xacl_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
 
     if (vsw_rpc_check_keys(params, xacl_keys, err) ||
         mgr_rpc_get_port(mgr, params, "port", &port, err) ||
+        mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
+                           params, err) ||
         xacl_rule_from_params(params, &rule, err) ||
         xacl_add(mgr, port, &rule, &added, err)) {
         return -1;
@@ -800,6 +806,8 @@ rpc_xacl_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
     (void)result;
     if (vsw_rpc_check_keys(params, keys, err) ||
         mgr_rpc_get_port(mgr, params, "port", &port, err) ||
+        mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
+                           params, err) ||
         vsw_rpc_get_string(params, "direction", true, &direction, err) ||
         vsw_rpc_get_int(params, "weight", true, 0, 65535, &weight, err)) {
         return -1;

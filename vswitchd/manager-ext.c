@@ -602,9 +602,15 @@ mgr_ext_shutdown(struct vsw_manager *mgr)
             ext_call_end();
         }
         ext_host_cancel_timers(ext);
-        /* The plugin stays mapped (its methods' names live in it, and
-         * unmapping code that may still be referenced is never worth it);
-         * the handle and its methods stay with the RPC server too. */
+        /* The RPC server is gone already; the plugin stays mapped (never
+         * unmapping code that may still be referenced is the rule). */
+        while (ext->methods) {
+            struct ext_method *m = ext->methods;
+
+            ext->methods = m->next;
+            free(m);
+        }
+        free(ext);
     }
 }
 

@@ -149,7 +149,8 @@ class Daemon:
     def sanitizer_report(self):
         text = self.log.read_text() if self.log.exists() else ""
         for marker in ("AddressSanitizer", "LeakSanitizer",
-                       "UndefinedBehaviorSanitizer", "runtime error:"):
+                       "UndefinedBehaviorSanitizer", "runtime error:",
+                       "ThreadSanitizer"):
             if marker in text:
                 return text
         return None

@@ -1,0 +1,247 @@
+"""Extensions that misbehave are contained: a crash or a hang quarantines
+the extension at the next start, an error or abort storm trips its circuit
+breaker with its declared failure policy, the capability matrix is
+enforced, and the stages run in the documented order.  The plugins are
+built from tests/abi/plugins/."""
+
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, RpcError, add_vm, ping, sh, wait_for
+
+PLUGINS = BUILD / "tests" / "abi"
+SAMPLES = BUILD / "extensions" / "samples"
+
+
+def plugin(name):
+    path = PLUGINS / f"{name}.so"
+    if not path.exists():
+        pytest.fail(f"{path} was not built")
+    return str(path)
+
+
+def two_vms(daemon, topo):
+    daemon.rpc("switch.add", name="sw0")
+    vm1, _ = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1")
+    vm2, _ = add_vm(daemon, topo, "sw0", "vm2", "198.18.0.2")
+    assert ping(vm1, "198.18.0.2")
+    return vm1, vm2
+
+
+def ext_entry(daemon, name):
+    for e in daemon.rpc("ext.list")["extensions"]:
+        if e["name"] == name:
+            return e
+    raise AssertionError(f"{name} not in ext.list")
+
+
+def ext_stats(daemon, name):
+    return daemon.rpc("ext.stats", name=name)["stats"][0]
+
+
+def flood(ns, addr, count=400, interval="0.002"):
+    """Many pings quickly; whether they are answered does not matter."""
+    sh(["ping", "-q", "-n", "-c", str(count), "-i", interval, "-W", "1",
+        addr], ns=ns, check=False, timeout=60)
+
+
+def wait_dead(daemon, timeout=15):
+    assert wait_for(lambda: daemon.proc.poll() is not None, timeout=timeout), \
+        "the daemon survived"
+
+
+@pytest.mark.parametrize("mode", ["crash", "hang"])
+def test_crash_or_hang_quarantines_until_cleared(daemon, topo, mode):
+    vm1, _ = two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("misbehave_open"))
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    daemon.rpc("ext.config", switch="sw0", name="misbehave-open",
+               config={"mode": mode})
+    ping(vm1, "198.18.0.2", count=1, timeout=1)
+    # A crash kills the daemon at once; a hang after the watchdog's 3 s.
+    wait_dead(daemon)
+    log = daemon.log.read_text()
+    assert "misbehave-open" in log
+
+    daemon.start()
+    entry = ext_entry(daemon, "misbehave-open")
+    assert entry["state"] == "quarantined"
+    # Its place on the switch is kept, not running.
+    assert entry["switches"] == [{"switch": "sw0", "position": 0,
+                                  "running": False, "tripped": False}]
+    assert ping(vm1, "198.18.0.2")
+    assert "quarantined" in daemon.log.read_text()
+
+    # Still quarantined after another restart: nothing is forgotten.
+    daemon.stop()
+    daemon.start()
+    assert ext_entry(daemon, "misbehave-open")["state"] == "quarantined"
+
+    # The operator clears it (after removing the bad configuration).
+    daemon.rpc("ext.disable", switch="sw0", name="misbehave-open")
+    daemon.ctl("ext", "unquarantine", "misbehave-open", json_out=False)
+    entry = ext_entry(daemon, "misbehave-open")
+    assert entry["state"] == "ready" and entry["switches"] == []
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    assert ping(vm1, "198.18.0.2")
+    assert ext_stats(daemon, "misbehave-open")["packets"] > 0
+
+
+def test_unquarantine_refuses_a_ready_extension(daemon, topo):
+    two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("misbehave_open"))
+    with pytest.raises(RpcError, match="not quarantined"):
+        daemon.rpc("ext.unquarantine", name="misbehave-open")
+
+
+def test_error_storm_trips_a_fail_open_extension_which_is_bypassed(daemon,
+                                                                    topo):
+    vm1, _ = two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("misbehave_open"))
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    daemon.rpc("ext.config", switch="sw0", name="misbehave-open",
+               config={"mode": "error_storm"})
+    flood(vm1, "198.18.0.2")
+    assert wait_for(lambda: ext_stats(daemon, "misbehave-open")["tripped"],
+                    timeout=5)
+    stats = ext_stats(daemon, "misbehave-open")
+    assert stats["errors"] >= 100
+    before = stats["packets"]
+    # Bypassed: traffic flows and the extension sees none of it.
+    assert ping(vm1, "198.18.0.2")
+    assert ext_stats(daemon, "misbehave-open")["packets"] == before
+    assert ext_entry(daemon, "misbehave-open")["switches"][0]["tripped"]
+
+    # Disable + enable closes the breaker again.
+    daemon.rpc("ext.disable", switch="sw0", name="misbehave-open")
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    assert not ext_stats(daemon, "misbehave-open")["tripped"]
+    assert ping(vm1, "198.18.0.2")
+    assert ext_stats(daemon, "misbehave-open")["packets"] > 0
+
+
+def test_abort_storm_fail_open_keeps_traffic_flowing(daemon, topo):
+    vm1, _ = two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("misbehave_open"))
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    daemon.rpc("ext.config", switch="sw0", name="misbehave-open",
+               config={"mode": "abort_storm"})
+    # Aborted verdicts of a fail-open extension let packets through.
+    assert ping(vm1, "198.18.0.2")
+    assert ext_stats(daemon, "misbehave-open")["aborted"] > 0
+    flood(vm1, "198.18.0.2")
+    assert wait_for(lambda: ext_stats(daemon, "misbehave-open")["tripped"],
+                    timeout=5)
+    assert ping(vm1, "198.18.0.2")
+
+
+def test_abort_storm_fail_closed_drops_its_traffic(daemon, topo):
+    vm1, _ = two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("misbehave_closed"))
+    assert ext_entry(daemon, "misbehave-closed")["fail"] == "closed"
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-closed")
+    daemon.rpc("ext.config", switch="sw0", name="misbehave-closed",
+               config={"mode": "abort_storm"})
+    assert not ping(vm1, "198.18.0.2", count=2)
+    assert daemon.stats("vm1")["drops"]["ext-aborted"] > 0
+    flood(vm1, "198.18.0.2")
+    assert wait_for(lambda: ext_stats(daemon, "misbehave-closed")["tripped"],
+                    timeout=5)
+    # The breaker is open and the extension fails closed: still nothing
+    # passes, now without asking it.
+    assert not ping(vm1, "198.18.0.2", count=2)
+    assert daemon.stats("vm1")["drops"]["ext-fail-closed"] > 0
+    daemon.rpc("ext.disable", switch="sw0", name="misbehave-closed")
+    assert ping(vm1, "198.18.0.2")
+
+
+def test_capture_drop_verdict_is_refused_and_counted(daemon, topo):
+    vm1, _ = two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("capture_drop"))
+    daemon.rpc("ext.enable", switch="sw0", name="capture-drop")
+    assert ping(vm1, "198.18.0.2")
+    stats = ext_stats(daemon, "capture-drop")
+    assert stats["refused"] > 0 and stats["dropped"] == 0
+    assert daemon.rpc("capture-drop.report")["seen"] > 0
+
+
+def test_a_second_forwarding_extension_cannot_be_enabled(daemon, topo):
+    two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("golden_forwarding"))
+    daemon.rpc("ext.load", path=str(SAMPLES / "static-forward.so"))
+    daemon.rpc("ext.enable", switch="sw0", name="golden-forwarding")
+    with pytest.raises(RpcError, match="at most one"):
+        daemon.rpc("ext.enable", switch="sw0", name="static-forward")
+    # Nothing changed.
+    assert ext_entry(daemon, "static-forward")["switches"] == []
+    # On another switch it is fine.
+    daemon.rpc("switch.add", name="sw1")
+    daemon.rpc("ext.enable", switch="sw1", name="static-forward")
+
+
+def test_ingress_capture_sees_what_a_filter_then_drops(daemon, topo):
+    vm1, _ = two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("order_capture"))
+    daemon.rpc("ext.load", path=plugin("order_filter"))
+    # Enabled filter first: the order between classes is fixed anyway.
+    daemon.rpc("ext.enable", switch="sw0", name="order-filter")
+    daemon.rpc("ext.enable", switch="sw0", name="order-capture")
+    daemon.rpc("ext.config", switch="sw0", name="order-filter",
+               config={"drop": "ingress"})
+    assert not ping(vm1, "198.18.0.2", count=3)
+    seen = daemon.rpc("order-capture.report")
+    dropped = daemon.rpc("order-filter.report")
+    assert seen["icmp_ingress"] >= 3
+    assert dropped["ingress"] >= 3
+    # Dropped on ingress: no ICMP ever reached egress.
+    assert seen["icmp_egress"] == 0
+
+
+def test_egress_filter_runs_before_egress_capture(daemon, topo):
+    vm1, _ = two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("order_capture"))
+    daemon.rpc("ext.load", path=plugin("order_filter"))
+    daemon.rpc("ext.enable", switch="sw0", name="order-capture")
+    daemon.rpc("ext.enable", switch="sw0", name="order-filter")
+    daemon.rpc("ext.config", switch="sw0", name="order-filter",
+               config={"drop": "egress"})
+    assert not ping(vm1, "198.18.0.2", count=3)
+    seen = daemon.rpc("order-capture.report")
+    assert seen["icmp_ingress"] >= 3
+    assert daemon.rpc("order-filter.report")["egress"] >= 3
+    # Excluded by the filter before the capture stage of egress.
+    assert seen["icmp_egress"] == 0
+    assert daemon.stats("vm2")["drops"]["ext-filter"] >= 3
+
+    # Without the filter's drop, egress capture sees the requests and the
+    # replies.
+    daemon.rpc("ext.config", switch="sw0", name="order-filter",
+               config={"drop": "none"})
+    assert ping(vm1, "198.18.0.2", count=3)
+    assert daemon.rpc("order-capture.report")["icmp_egress"] >= 6
+
+
+def test_reorder_and_disable_under_traffic(daemon, topo):
+    vm1, _ = two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("order_capture"))
+    daemon.rpc("ext.load", path=plugin("capture_drop"))
+    daemon.rpc("ext.enable", switch="sw0", name="order-capture")
+    daemon.rpc("ext.enable", switch="sw0", name="capture-drop")
+    # Move capture-drop first, then back, then disable, while pinging.
+    pinger = subprocess.Popen(
+        ["ip", "netns", "exec", vm1, "ping", "-q", "-n", "-c", "300", "-i",
+         "0.01", "198.18.0.2"], stdout=subprocess.PIPE, text=True)
+    for position in (0, 1, 0):
+        daemon.ctl("ext", "enable", "sw0", "capture-drop",
+                   f"position={position}", json_out=False)
+        order = {e["name"]: e["switches"][0]["position"]
+                 for e in daemon.rpc("ext.list")["extensions"]}
+        assert order["capture-drop"] == position
+        time.sleep(0.3)
+    daemon.ctl("ext", "disable", "sw0", "order-capture", json_out=False)
+    out, _ = pinger.communicate(timeout=60)
+    assert pinger.returncode == 0
+    # Not one ping was lost across the changes.
+    assert " 0% packet loss" in out, out
