@@ -139,7 +139,7 @@ misbehave_process(void *ext_data, void *sw_data,
 {
     struct misbehave *m = ext_data;
     struct misbehave_switch *ms = sw_data;
-    int *volatile nowhere = NULL;
+    volatile int *volatile nowhere = NULL;
 
     atomic_fetch_add(&m->batches, 1);
     atomic_fetch_add(&m->packets, batch->count);
