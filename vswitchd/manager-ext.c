@@ -435,6 +435,15 @@ mgr_ext_restore(struct vsw_manager *mgr, json_t *root)
     }
 }
 
+bool
+mgr_ext_quarantined_at_start(const struct vsw_manager *mgr)
+{
+    struct vsw_ext_handle *ext =
+        crashed_name[0] ? ext_find(mgr, crashed_name) : NULL;
+
+    return ext && ext->state == MGR_EXT_QUARANTINED;
+}
+
 void
 mgr_ext_load_dir(struct vsw_manager *mgr, const char *dir)
 {

@@ -229,6 +229,10 @@ int mgr_ext_init(struct vsw_manager *);
  * their switches, as saved. */
 void mgr_ext_restore(struct vsw_manager *, json_t *root);
 
+/* True if a crash marker quarantined an extension at this start: the
+ * configuration must be saved, so that it stays quarantined. */
+bool mgr_ext_quarantined_at_start(const struct vsw_manager *);
+
 /* Loads every *.so in directory 'dir' not loaded yet. */
 void mgr_ext_load_dir(struct vsw_manager *, const char *dir);
 

@@ -1923,6 +1923,9 @@ vsw_manager_create(struct event_base *base,
     for (size_t i = 0; i < opts->n_extension_dirs; i++) {
         mgr_ext_load_dir(mgr, opts->extension_dirs[i]);
     }
+    if (mgr_ext_quarantined_at_start(mgr)) {
+        save_config(mgr, NULL);
+    }
     publish(mgr);
     /* Record where every TAP is now, in case it moved while no daemon
      * was watching. */

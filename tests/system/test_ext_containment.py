@@ -4,6 +4,7 @@ breaker with its declared failure policy, the capability matrix is
 enforced, and the stages run in the documented order.  The plugins are
 built from tests/abi/plugins/."""
 
+import json
 import subprocess
 import time
 
@@ -23,9 +24,16 @@ def plugin(name):
 
 
 def two_vms(daemon, topo):
+    """Two VMs on sw0.  vm1 knows vm2's MAC for good, so that it keeps
+    sending while an extension drops everything (an unanswered ARP would
+    stop the kernel from sending at all)."""
     daemon.rpc("switch.add", name="sw0")
-    vm1, _ = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1")
-    vm2, _ = add_vm(daemon, topo, "sw0", "vm2", "198.18.0.2")
+    vm1, if1 = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1")
+    vm2, if2 = add_vm(daemon, topo, "sw0", "vm2", "198.18.0.2")
+    mac2 = json.loads(sh(["ip", "-j", "link", "show", if2],
+                         ns=vm2).stdout)[0]["address"]
+    sh(["ip", "neigh", "replace", "198.18.0.2", "lladdr", mac2, "dev", if1,
+        "nud", "permanent"], ns=vm1)
     assert ping(vm1, "198.18.0.2")
     return vm1, vm2
 
@@ -41,10 +49,11 @@ def ext_stats(daemon, name):
     return daemon.rpc("ext.stats", name=name)["stats"][0]
 
 
-def flood(ns, addr, count=400, interval="0.002"):
-    """Many pings quickly; whether they are answered does not matter."""
-    sh(["ping", "-q", "-n", "-c", str(count), "-i", interval, "-W", "1",
-        addr], ns=ns, check=False, timeout=60)
+def flood(ns, addr, count=600):
+    """Many pings at once; whether they are answered does not matter (an
+    unanswered ping paces itself to 100 a second: the preload does not)."""
+    sh(["ping", "-q", "-n", "-c", str(count), "-l", str(count // 2), "-i",
+        "0.002", "-W", "1", addr], ns=ns, check=False, timeout=60)
 
 
 def wait_dead(daemon, timeout=15):
