@@ -82,13 +82,23 @@ struct golden {
     _Atomic uint64_t inject_errors;   /* inject() failed */
     _Atomic uint64_t add_dest_errors; /* add_destination() failed */
     _Atomic uint64_t add_dest_ok;     /* add_destination() succeeded */
+    _Atomic int last_inject_error;    /* inject()'s last error, reported
+                                         to explain 'inject_errors' */
+    _Atomic uint64_t bad_batch;       /* batches breaking the header's
+                                         contract: count, worker,
+                                         direction, size */
+    _Atomic uint64_t bad_in_port;     /* packets not injected whose
+                                         in_port is VSW_EXT_NO_PORT */
+    _Atomic uint64_t bad_out_port;    /* egress without out_port, or
+                                         ingress with one */
 };
 
 /* The plugin on one switch (sw_data). */
 struct golden_switch {
-    struct golden *g;                       /* the plugin */
-    struct vsw_ext_switch *sw;              /* for inject() */
-    char name[64];                          /* switch name, for stats */
+    struct golden *g;          /* the plugin */
+    struct vsw_ext_switch *sw; /* for inject() */
+    uint32_t n_workers;        /* workers that may call 'process' */
+    char name[64];             /* switch name, for stats */
     _Atomic(struct golden_config *) config; /* current configuration */
     _Atomic uint64_t ingress_seen;          /* for "inject_every" */
 };
@@ -184,7 +194,7 @@ golden_rpc_report(void *g_, const char *params_json,
                   struct vsw_ext_reply *reply)
 {
     struct golden *g = g_;
-    char json[1024];
+    char json[1536];
 
     (void)params_json;
     snprintf(json, sizeof json,
@@ -196,7 +206,9 @@ golden_rpc_report(void *g_, const char *params_json,
              "\"inject_errors\":%llu,\"deferred_freed\":%llu,"
              "\"port_lookup_ok\":%llu,\"frames_allocated\":%llu,"
              "\"push_failed\":%llu,\"add_dest_ok\":%llu,"
-             "\"add_dest_errors\":%llu}",
+             "\"add_dest_errors\":%llu,\"last_inject_error\":%d,"
+             "\"bad_batch\":%llu,\"bad_in_port\":%llu,"
+             "\"bad_out_port\":%llu}",
              (unsigned long long)g->init, (unsigned long long)g->start,
              (unsigned long long)g->stop, (unsigned long long)g->configure,
              (unsigned long long)atomic_load(&g->process_batches),
@@ -213,7 +225,11 @@ golden_rpc_report(void *g_, const char *params_json,
              (unsigned long long)g->frames_allocated,
              (unsigned long long)atomic_load(&g->push_failed),
              (unsigned long long)atomic_load(&g->add_dest_ok),
-             (unsigned long long)atomic_load(&g->add_dest_errors));
+             (unsigned long long)atomic_load(&g->add_dest_errors),
+             atomic_load(&g->last_inject_error),
+             (unsigned long long)atomic_load(&g->bad_batch),
+             (unsigned long long)atomic_load(&g->bad_in_port),
+             (unsigned long long)atomic_load(&g->bad_out_port));
     return g->host->reply_set(reply, json);
 }
 
@@ -330,6 +346,7 @@ golden_start(void *ext_data, const struct vsw_ext_switch_info *info,
     gs->g = g;
     gs->sw = info->sw;
     snprintf(gs->name, sizeof gs->name, "%s", info->name);
+    gs->n_workers = info->n_workers;
     atomic_init(&gs->config, cfg);
     golden_frame_selftest(g);
     g->host->log(g->h, VSW_EXT_LOG_INFO, "started on %s (%u workers)",
@@ -404,6 +421,9 @@ golden_inject_copy(struct golden_switch *gs, const struct vsw_ext_packet *pkt)
     }
     error = g->host->inject(gs->sw, f, pkt->in_port, VSW_EXT_NO_PORT);
     atomic_fetch_add(error ? &g->inject_errors : &g->injected, 1);
+    if (error) {
+        atomic_store(&g->last_inject_error, error);
+    }
 }
 
 /* Writes the configured verdict for every packet of the batch. */
@@ -417,6 +437,12 @@ golden_process(void *ext_data, void *sw_data,
         atomic_load_explicit(&gs->config, memory_order_acquire);
     bool ingress = batch->direction == VSW_EXT_DIR_INGRESS;
 
+    if (batch->size < sizeof *batch || !batch->count || batch->count > 32 ||
+        batch->worker >= gs->n_workers ||
+        (batch->direction != VSW_EXT_DIR_INGRESS &&
+         batch->direction != VSW_EXT_DIR_EGRESS)) {
+        atomic_fetch_add(&g->bad_batch, 1);
+    }
     atomic_fetch_add(&g->process_batches, 1);
     atomic_fetch_add(&g->process_packets, batch->count);
     atomic_fetch_add(ingress ? &g->ingress : &g->egress, batch->count);
@@ -424,6 +450,13 @@ golden_process(void *ext_data, void *sw_data,
         const struct vsw_ext_packet *pkt = batch->pkts[i];
         uint32_t verdict = cfg->verdict;
 
+        if (pkt->in_port == VSW_EXT_NO_PORT &&
+            !(pkt->flags & VSW_EXT_PKT_F_INJECTED)) {
+            atomic_fetch_add(&g->bad_in_port, 1);
+        }
+        if ((pkt->out_port == VSW_EXT_NO_PORT) == !ingress) {
+            atomic_fetch_add(&g->bad_out_port, 1);
+        }
         if (verdict == VSW_EXT_VERDICT_FORWARD) {
             if (g->host->add_destination(batch, i, cfg->dest)) {
                 /* Its own source, or no such port: the MAC table picks. */
