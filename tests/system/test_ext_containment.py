@@ -254,3 +254,48 @@ def test_reorder_and_disable_under_traffic(daemon, topo):
     assert pinger.returncode == 0
     # Not one ping was lost across the changes.
     assert " 0% packet loss" in out, out
+
+
+def test_enabled_extensions_and_their_config_survive_restarts(daemon, topo):
+    vm1, _ = two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("order_capture"))
+    daemon.rpc("ext.load", path=plugin("order_filter"))
+    daemon.rpc("ext.enable", switch="sw0", name="order-filter")
+    daemon.rpc("ext.enable", switch="sw0", name="order-capture", position=0)
+    daemon.rpc("ext.config", switch="sw0", name="order-filter",
+               config={"drop": "ingress"})
+    before = daemon.rpc("ext.list")["extensions"]
+    assert not ping(vm1, "198.18.0.2", count=1)
+
+    for restart in (daemon.stop, daemon.kill9):
+        restart()
+        daemon.start()
+        assert daemon.rpc("ext.list")["extensions"] == before
+        # The filter drops again, with the configuration it was given.
+        assert not ping(vm1, "198.18.0.2", count=1)
+        assert daemon.rpc("order-filter.report")["ingress"] >= 1
+        assert daemon.rpc("order-capture.report")["icmp_ingress"] >= 1
+
+
+def test_extension_dir_loads_what_passes_the_checks(daemon_factory, topo,
+                                                    tmp_path):
+    extdir = tmp_path / "ext"
+    extdir.mkdir()
+    for name in ("order_capture", "capture_drop"):
+        (extdir / f"{name}.so").write_bytes(open(plugin(name), "rb").read())
+    (extdir / "order_capture.so").chmod(0o755)
+    bad = extdir / "capture_drop.so"
+    bad.chmod(0o775)  # group-writable: refused
+    (extdir / "notes.txt").write_text("not a plugin")
+    daemon = daemon_factory("extdir", start=False)
+    daemon.start("--extension-dir", str(extdir))
+    names = {e["name"]: e for e in daemon.rpc("ext.list")["extensions"]}
+    assert list(names) == ["order-capture"]
+    assert names["order-capture"]["path"] == str(extdir / "order_capture.so")
+    assert "group-writable" in daemon.log.read_text()
+    # Loaded once, not twice, when the directory and the configuration
+    # both name it.
+    daemon.stop()
+    daemon.start("--extension-dir", str(extdir))
+    assert [e["name"] for e in daemon.rpc("ext.list")["extensions"]] == [
+        "order-capture"]
