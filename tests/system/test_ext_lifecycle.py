@@ -1,7 +1,8 @@
-"""Extensions that misbehave are contained: a crash or a hang quarantines
-the extension at the next start, an error or abort storm trips its circuit
-breaker with its declared failure policy, the capability matrix is
-enforced, and the stages run in the documented order.  The plugins are
+"""The life of extensions in the daemon: persistence, --extension-dir,
+reordering under traffic, the capability matrix and the order of the
+stages; and extensions that misbehave are contained: a crash or a hang
+quarantines the extension at the next start, an error or abort storm trips
+its circuit breaker with its declared failure policy.  The plugins are
 built from tests/abi/plugins/."""
 
 import json
