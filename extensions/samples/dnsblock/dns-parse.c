@@ -91,6 +91,10 @@ dns_ipv6_walk(const uint8_t *frame, uint32_t ofs, uint32_t end, uint8_t nh,
     return DNS_FRAME_OTHER;
 }
 
+/* Finds the DNS query in a frame; see dns-parse.h.  Headers are walked
+ * with each length checked against what the frame and the enclosing
+ * header hold, so a lying length ends the walk instead of a read past
+ * the frame. */
 enum dns_frame_kind
 dns_query_find(const uint8_t *frame, uint32_t len, struct dns_query *q)
 {
@@ -193,6 +197,8 @@ dns_query_find(const uint8_t *frame, uint32_t len, struct dns_query *q)
     return DNS_FRAME_QUERY;
 }
 
+/* Reads one name; see dns-parse.h.  'floor' only ever decreases, which
+ * is what makes pointer loops impossible. */
 int
 dns_name_read(const uint8_t *msg, uint32_t msg_len, uint32_t *ofs,
               struct dns_name *name)
@@ -296,6 +302,7 @@ dns_swap(uint8_t *a, uint8_t *b, uint32_t n)
     }
 }
 
+/* Rewrites a copy of a query into its NXDOMAIN answer; see dns-parse.h. */
 uint32_t
 dns_make_nxdomain(uint8_t *frame, const struct dns_query *q,
                   uint32_t questions_end)
@@ -341,6 +348,8 @@ dns_make_nxdomain(uint8_t *frame, const struct dns_query *q,
     return questions_end;
 }
 
+/* Normalizes an operator's name; see dns-parse.h.  Labels are checked
+ * here so that the set never holds a name no query could carry. */
 int
 dns_name_normalize(const char *in, char *out)
 {

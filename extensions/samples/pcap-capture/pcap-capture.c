@@ -178,14 +178,14 @@ struct pcap_capture {
 
 /* Parsed configuration, before a session is made of it. */
 struct pc_config {
-    const char *file;      /* absolute path; NULL: idle */
-    enum pc_format format; /* output format */
-    uint32_t dir_mask;     /* directions */
-    uint32_t sample;       /* rate */
-    uint32_t snaplen;      /* bytes kept */
-    uint32_t n_slots;      /* ring slots, a power of two */
-    uint32_t n_ports;      /* port filter */
-    uint32_t ports[PC_PORTS_MAX];
+    const char *file;             /* absolute path; NULL: idle */
+    enum pc_format format;        /* output format */
+    uint32_t dir_mask;            /* directions */
+    uint32_t sample;              /* rate */
+    uint32_t snaplen;             /* bytes kept */
+    uint32_t n_slots;             /* ring slots, a power of two */
+    uint32_t n_ports;             /* port filter */
+    uint32_t ports[PC_PORTS_MAX]; /* their ids */
 };
 
 /* Reads a big-endian 16-bit value at 'p'. */
