@@ -76,6 +76,7 @@ const uint64_t vsw_extension_descriptor = VSW_EXT_MAGIC;
 /* Something for the linker to put in the object; exported is nothing. */
 int broken_nothing_exported(void);
 
+/* Hidden, like everything in this variant. */
 int
 broken_nothing_exported(void)
 {

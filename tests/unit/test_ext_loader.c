@@ -79,6 +79,7 @@ expect_loads(const char *path, uid_t uid, struct vsw_ext_plugin *p)
 /* A private directory for copies of plugins; removed by tmp_cleanup(). */
 static char tmp_dir[64];
 
+/* Makes the private directory (mode 0700, as mkdtemp() does). */
 static void
 tmp_setup(void)
 {
@@ -86,6 +87,7 @@ tmp_setup(void)
     ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
 }
 
+/* Removes the private directory and everything in it. */
 static void
 tmp_cleanup(void)
 {
@@ -629,6 +631,7 @@ static struct fake_host {
     uint32_t dest[32];         /* add_destination() port, per index */
 } fake;
 
+/* Counts log lines; their text does not matter here. */
 static void
 fake_log(struct vsw_ext_handle *h, int level, const char *fmt, ...)
 {
@@ -637,6 +640,7 @@ fake_log(struct vsw_ext_handle *h, int level, const char *fmt, ...)
     h->n_logs++;
 }
 
+/* Keeps the text, for the tests to compare. */
 static void
 fake_set_error(struct vsw_ext_handle *h, const char *fmt, ...)
 {
@@ -648,6 +652,7 @@ fake_set_error(struct vsw_ext_handle *h, const char *fmt, ...)
     h->n_errors++;
 }
 
+/* A zeroed frame of 'len' bytes with FAKE_HEADROOM in front. */
 static struct vsw_ext_frame *
 fake_frame_alloc(struct vsw_ext_handle *h, uint32_t len)
 {
@@ -664,6 +669,7 @@ fake_frame_alloc(struct vsw_ext_handle *h, uint32_t len)
     return &ff->f;
 }
 
+/* A frame holding a copy of 'pkt'. */
 static struct vsw_ext_frame *
 fake_frame_clone(struct vsw_ext_handle *h, const struct vsw_ext_packet *pkt)
 {
@@ -673,6 +679,7 @@ fake_frame_clone(struct vsw_ext_handle *h, const struct vsw_ext_packet *pkt)
     return f;
 }
 
+/* Grows the frame at the front, as the host's frame_push(). */
 static uint8_t *
 fake_frame_push(struct vsw_ext_frame *f, uint32_t n)
 {
@@ -686,6 +693,7 @@ fake_frame_push(struct vsw_ext_frame *f, uint32_t n)
     return f->data;
 }
 
+/* Shrinks the frame at the front, as the host's frame_pull(). */
 static uint8_t *
 fake_frame_pull(struct vsw_ext_frame *f, uint32_t n)
 {
@@ -699,6 +707,7 @@ fake_frame_pull(struct vsw_ext_frame *f, uint32_t n)
     return f->data;
 }
 
+/* Frees a frame; counts it so that leaks show. */
 static void
 fake_frame_free(struct vsw_ext_frame *f)
 {
@@ -708,6 +717,7 @@ fake_frame_free(struct vsw_ext_frame *f)
     }
 }
 
+/* Records what was injected and frees it: ownership passes here. */
 static int
 fake_inject(struct vsw_ext_switch *sw, struct vsw_ext_frame *f,
             uint32_t in_port, uint32_t out_port)
@@ -721,6 +731,8 @@ fake_inject(struct vsw_ext_switch *sw, struct vsw_ext_frame *f,
     return 0;
 }
 
+/* Records the destination; refuses the packet's own source, as the
+ * host does. */
 static int
 fake_add_destination(const struct vsw_ext_batch *batch, uint32_t index,
                      uint32_t port)
@@ -753,6 +765,7 @@ fake_port_lookup(struct vsw_ext_handle *h, const char *name, uint32_t id,
     return 0;
 }
 
+/* Keeps the one timer; the test fires it by hand. */
 static struct vsw_ext_timer *
 fake_timer_add(struct vsw_ext_handle *h, uint32_t interval_ms, int repeat,
                void (*fn)(void *arg), void *arg)
@@ -766,6 +779,7 @@ fake_timer_add(struct vsw_ext_handle *h, uint32_t interval_ms, int repeat,
     return &fake.timer;
 }
 
+/* Marks the timer cancelled (NULL allowed, as in the host). */
 static void
 fake_timer_cancel(struct vsw_ext_timer *t)
 {
@@ -774,6 +788,7 @@ fake_timer_cancel(struct vsw_ext_timer *t)
     }
 }
 
+/* Keeps the method for fake_call(). */
 static int
 fake_rpc_register(struct vsw_ext_handle *h, const char *method,
                   vsw_ext_rpc_fn fn, void *arg)
@@ -788,6 +803,7 @@ fake_rpc_register(struct vsw_ext_handle *h, const char *method,
     return 0;
 }
 
+/* Keeps the reply text. */
 static int
 fake_reply_set(struct vsw_ext_reply *reply, const char *json)
 {
@@ -795,6 +811,8 @@ fake_reply_set(struct vsw_ext_reply *reply, const char *json)
     return 0;
 }
 
+/* Queues the callback for fake_run_deferred(), as the host runs it
+ * once no worker can hold the pointer. */
 static void
 fake_defer_free(struct vsw_ext_handle *h, void (*fn)(void *arg), void *arg)
 {
@@ -860,6 +878,8 @@ struct fake_batch {
     struct vsw_ext_batch batch;           /* what 'process' gets */
 };
 
+/* Fills 'fb' with a batch of 4 frames from 'in_port' in 'direction'
+ * (egress ones go to port 2), each frame 64 bytes of 0x10 + its index. */
 static void
 fake_batch_init(struct fake_batch *fb, uint32_t direction, uint32_t in_port)
 {
@@ -1063,6 +1083,7 @@ START_TEST(test_golden_forwarding_driven)
 }
 END_TEST
 
+/* The suite: loading, refusing, and driving the golden plugins. */
 static Suite *
 ext_loader_suite(void)
 {
@@ -1093,6 +1114,7 @@ ext_loader_suite(void)
     return s;
 }
 
+/* Runs the suite; fails if any test did. */
 int
 main(void)
 {
