@@ -67,7 +67,11 @@
  * POPCNT instruction and call libgcc instead, which costs a third of a
  * lookup: there vsw_acl_classify() is compiled twice and the dynamic
  * loader picks the POPCNT clone on every CPU since 2008. */
-#if defined(__x86_64__) && !defined(__POPCNT__)
+/* ThreadSanitizer instruments the clones' resolver, which the loader runs
+ * before the sanitizer's runtime is up: no clones in such builds. */
+#if defined(__SANITIZE_THREAD__)
+#define ACL_CLASSIFY_CLONES
+#elif defined(__x86_64__) && !defined(__POPCNT__)
 #define ACL_CLASSIFY_CLONES __attribute__((target_clones("popcnt", "default")))
 #else
 #define ACL_CLASSIFY_CLONES

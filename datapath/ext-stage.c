@@ -234,7 +234,7 @@ call_process(struct vsw_pipeline *pl, unsigned position,
     /* The main thread may be inside another extension already (an RPC
      * method that injected a frame): put that back afterwards. */
     struct vsw_ext_call outer = {
-        .name = call->name,
+        .name = atomic_load_explicit(&call->name, memory_order_relaxed),
         .pl = call->pl,
         .inst = call->inst,
         .position = call->position,
@@ -258,7 +258,7 @@ call_process(struct vsw_pipeline *pl, unsigned position,
     hb->pub.verdicts = hb->verdicts;
     hb->pl = pl;
 
-    call->name = inst->name;
+    atomic_store_explicit(&call->name, inst->name, memory_order_relaxed);
     call->pl = pl;
     call->inst = inst;
     call->position = position;
@@ -267,7 +267,7 @@ call_process(struct vsw_pipeline *pl, unsigned position,
     atomic_store_explicit(&call->since_ns, start, memory_order_relaxed);
     inst->process(inst->ext_data, inst->sw_data, &hb->pub);
     atomic_store_explicit(&call->since_ns, outer_since, memory_order_relaxed);
-    call->name = outer.name;
+    atomic_store_explicit(&call->name, outer.name, memory_order_relaxed);
     call->pl = outer.pl;
     call->inst = outer.inst;
     call->position = outer.position;

@@ -89,7 +89,8 @@ void vsw_ext_instance_totals(const struct vsw_ext_instance *inst,
  * so that host services know their caller and the crash handler and the
  * watchdog know whom to blame. */
 struct vsw_ext_call {
-    const char *name;               /* extension running, NULL: none */
+    const char *_Atomic name;       /* extension running, NULL: none
+                                       (read by the watchdog) */
     _Atomic int64_t since_ns;       /* when the call began, 0: none */
     struct vsw_pipeline *pl;        /* worker pipeline, NULL: main */
     struct vsw_ext_instance *inst;  /* instance in 'process', or NULL */

@@ -2,7 +2,8 @@
 # The whole test suite: installs what is missing, builds vswitch twice
 # (release, and ASan+UBSan), and runs every unit test (Check, via ctest),
 # the style check and every system test (pytest, real namespaces and
-# traffic) against both builds.  Run as root.  Exits non-zero if anything
+# traffic) against both builds; then the extension system tests against a
+# ThreadSanitizer build.  Run as root.  Exits non-zero if anything
 # failed; the last line sums up.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,6 +56,26 @@ for flavour in release asan; do
     [ $rc -eq 0 ] || status=1
     count
 done
+# Extensions' 'process' runs on every worker at once: their system tests
+# again under ThreadSanitizer (all but the crash and hang tests, which end
+# the daemon on purpose).
+echo "== build (tsan)"
+if build=$("$top/scripts/build.sh" tsan); then
+    echo "== extension system tests (tsan)"
+    TSAN_OPTIONS="halt_on_error=0" VSW_BUILD_DIR="$build" "$python" -m pytest \
+        -p no:cacheprovider -q -ra -k "not crash" \
+        "$top/tests/system/test_ext_lifecycle.py" \
+        "$top/tests/system/test_ext_abi.py" \
+        "$top/tests/system/test_ext_samples.py" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    [ $rc -eq 0 ] || status=1
+    count
+else
+    echo "build (tsan) failed"
+    status=1
+    failed=$((failed + 1))
+fi
 rm -f "$log"
 
 echo "total: $passed passed, $failed failed"

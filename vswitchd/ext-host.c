@@ -224,7 +224,7 @@ ext_call_begin(struct vsw_ext_handle *ext)
 {
     struct vsw_ext_call *call = vsw_ext_call_self();
 
-    call->name = ext->name;
+    atomic_store_explicit(&call->name, ext->name, memory_order_relaxed);
     atomic_store_explicit(&call->since_ns, vsw_time_nsec(),
                           memory_order_relaxed);
 }
@@ -235,7 +235,7 @@ ext_call_end(void)
     struct vsw_ext_call *call = vsw_ext_call_self();
 
     atomic_store_explicit(&call->since_ns, 0, memory_order_relaxed);
-    call->name = NULL;
+    atomic_store_explicit(&call->name, NULL, memory_order_relaxed);
 }
 
 static void
@@ -531,7 +531,7 @@ static void
 crash_handler(int sig)
 {
     struct vsw_ext_call *call = vsw_ext_call_self();
-    const char *name = call->name;
+    const char *name = atomic_load_explicit(&call->name, memory_order_relaxed);
 
     if (name && atomic_load_explicit(&call->since_ns, memory_order_relaxed)) {
         static const char msg[] = "vswitchd: fatal signal inside extension ";
@@ -560,7 +560,8 @@ watchdog_main(void *arg)
         for (unsigned i = 0; i < n; i++) {
             int64_t since = atomic_load_explicit(&calls[i]->since_ns,
                                                  memory_order_relaxed);
-            const char *name = calls[i]->name;
+            const char *name =
+                atomic_load_explicit(&calls[i]->name, memory_order_relaxed);
 
             if (since && name &&
                 now - since > (int64_t)hang_limit_ms * 1000000) {
