@@ -694,6 +694,7 @@ process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
         wire_size(batch->pkts[i], &segs, &len);
         packets += segs;
         bytes += len;
+        batch->pkts[i]->in_port_id = in_port->id;
     }
     vsw_counter_add(&stats->rx_packets, packets);
     vsw_counter_add(&stats->rx_bytes, bytes);
