@@ -16,6 +16,7 @@
 # that only the sanitized daemon defines, which -z defs refuses.  The
 # plugin gets the vswitch project's warnings instead, and -Werror only in
 # the vswitch tree when VSW_WERROR is ON: third parties choose their own.
+# The one exception is the tree's ThreadSanitizer build (VSW_TSAN), below.
 #
 # Used in the vswitch tree (extensions/CMakeLists.txt) and, installed,
 # through find_package(vswitch-extension), whose config file sets the two
@@ -68,6 +69,15 @@ function(vswitch_add_extension target)
     set(options ${VSWITCH_EXTENSION_WARNINGS} -fvisibility=hidden)
     if(VSW_WERROR)
         list(APPEND options -Werror)
+    endif()
+    # ThreadSanitizer has to see every access to memory threads share, or
+    # it reports a plugin's own hand-offs (a ring, a published pointer) as
+    # races: in a TSan build of the vswitch tree plugins are instrumented
+    # too, and link the TSan runtime the daemon has loaded already.
+    # (AddressSanitizer has no such need: an uninstrumented plugin is fine.)
+    if(VSW_TSAN)
+        list(APPEND options -fsanitize=thread)
+        target_link_options(${target} PRIVATE -fsanitize=thread)
     endif()
     target_compile_options(${target} PRIVATE ${options})
     target_include_directories(${target} PRIVATE "${include_dir}")

@@ -11,6 +11,7 @@ ASan+UBSan) is under test.
 """
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -166,21 +167,26 @@ def test_installed_samples_load(prefix, daemon):
     assert names == set(SAMPLES)
 
 
+def sanitizers(text):
+    return set(re.findall(r"-fsanitize=([a-z,]+)", text))
+
+
 def test_compiler_flags_of_the_helper():
-    """The samples were built without the daemon's sanitizer flags and
-    with the project's warnings."""
+    """The samples were built without the daemon's ASan and UBSan flags
+    (a TSan build instruments them on purpose: see VswitchExtension.cmake)
+    and with the project's warnings."""
     flags = ""
     for name in SAMPLES:
         path = BUILD / "extensions" / "CMakeFiles" / f"{name}.dir" / \
             "flags.make"
         if path.exists():
             flags = path.read_text()
-            assert "-fsanitize" not in flags, name
+            assert sanitizers(flags) <= {"thread"}, name
             assert "-Wall" in flags and "-fvisibility=hidden" in flags
         link = path.with_name("link.txt")
         if link.exists():
             text = link.read_text()
-            assert "-fsanitize" not in text, name
+            assert sanitizers(text) <= {"thread"}, name
             assert "-z,defs" in text and "--version-script" in text, name
     if not flags:
         pytest.skip("not a Makefile build tree")
