@@ -177,7 +177,8 @@ binding_start(struct vsw_manager *mgr, struct vsw_ext_switch *b,
     struct vsw_ext_instance *inst;
     struct vsw_ext_switch_info info = {
         .size = sizeof info,
-        .n_workers = vsw_datapath_n_workers(mgr->dp),
+        /* The main thread's pipeline (injected frames) is one more. */
+        .n_workers = vsw_datapath_n_counter_slots(mgr->dp),
         .name = b->sw->name,
         .sw = b,
     };

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, RpcError, add_vm, ping, sh, wait_for
+from conftest import BUILD, TOP, RpcError, add_vm, ping, sh, wait_for
 
 PLUGINS = BUILD / "tests" / "abi"
 SAMPLES = BUILD / "extensions" / "samples"
@@ -300,3 +300,50 @@ def test_extension_dir_loads_what_passes_the_checks(daemon_factory, topo,
     daemon.start("--extension-dir", str(extdir))
     assert [e["name"] for e in daemon.rpc("ext.list")["extensions"]] == [
         "order-capture"]
+
+
+CXX_PLUGIN = r"""
+#include <vswitch/extension.h>
+
+static void
+process(void *, void *, const struct vsw_ext_batch *batch)
+{
+    for (uint32_t i = 0; i < batch->count; i++) {
+        batch->verdicts[i] = VSW_EXT_VERDICT_CONTINUE;
+    }
+}
+
+static int
+init(struct vsw_ext_handle *, const struct vsw_ext_host *, void **data)
+{
+    *data = nullptr;
+    return 0;
+}
+
+static const struct vsw_ext_ops ops = {
+    .size = sizeof(struct vsw_ext_ops), .reserved = 0, .fini = nullptr,
+    .start = nullptr, .stop = nullptr, .configure = nullptr,
+    .process = process, .port_check = nullptr, .stats = nullptr,
+};
+
+VSW_EXTENSION_DESCRIPTOR(VSW_EXT_CLASS_CAPTURE, 0, "cxx-capture", "1.0",
+                         "a capture extension written in C++", &ops, init);
+"""
+
+
+def test_a_plugin_written_in_cpp_loads(daemon, topo, tmp_path):
+    """The header and its descriptor macro work from C++ too."""
+    src = tmp_path / "cxx.cpp"
+    src.write_text(CXX_PLUGIN)
+    so = tmp_path / "cxx_capture.so"
+    sh(["g++", "-std=gnu++20", "-Wall", "-Werror", "-fPIC", "-shared",
+        "-fvisibility=hidden", "-Wl,-z,defs",
+        f"-I{TOP / 'extensions' / 'include'}", str(src), "-o",
+        str(so)])
+    exported = sh(["nm", "-D", "--defined-only", str(so)]).stdout
+    assert "vsw_extension_descriptor" in exported
+    vm1, _ = two_vms(daemon, topo)
+    assert daemon.rpc("ext.load", path=str(so))["name"] == "cxx-capture"
+    daemon.rpc("ext.enable", switch="sw0", name="cxx-capture")
+    assert ping(vm1, "198.18.0.2")
+    assert ext_stats(daemon, "cxx-capture")["packets"] > 0

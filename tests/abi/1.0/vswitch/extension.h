@@ -186,7 +186,9 @@ struct vsw_ext_port_info {
 /* The switch an extension is started on. */
 struct vsw_ext_switch_info {
     uint32_t size;             /* sizeof as the host built it */
-    uint32_t n_workers;        /* workers that may call 'process' */
+    uint32_t n_workers;        /* 'batch->worker' is below this: the
+                                  datapath threads, and one more for
+                                  frames the main thread injects */
     const char *name;          /* switch name, valid during 'start' */
     struct vsw_ext_switch *sw; /* the host's handle of this switch for
                                   inject(); valid until 'stop' returns */
@@ -386,9 +388,17 @@ struct vsw_ext_descriptor {
  *                            "drops DNS queries for blocked names",
  *                            &dnsblock_ops, dnsblock_init);
  */
+#ifdef __cplusplus
+#define VSW_EXT_DESCRIPTOR_LINKAGE extern "C"
+#else
+#define VSW_EXT_DESCRIPTOR_LINKAGE extern
+#endif
+/* Declared first, so that the definition has external linkage in C++ too
+ * (a namespace-scope const would otherwise be private to its file). */
 #define VSW_EXTENSION_DESCRIPTOR(CLASS, FLAGS, NAME, VERSION, DESCRIPTION,    \
                                  OPS, INIT)                                   \
-    __attribute__((visibility("default")))                                    \
+    VSW_EXT_DESCRIPTOR_LINKAGE __attribute__((visibility("default")))         \
+    const struct vsw_ext_descriptor vsw_extension_descriptor;                 \
     const struct vsw_ext_descriptor vsw_extension_descriptor = {              \
         .magic = VSW_EXT_MAGIC,                                               \
         .abi_major = VSW_EXT_ABI_MAJOR,                                       \
