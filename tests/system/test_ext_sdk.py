@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, TOP, add_vm, ping, sh, wait_for
+from conftest import BUILD, TOP, add_vm, ping, sh
 
 EXAMPLE = TOP / "extensions" / "sdk" / "example"
 SAMPLES = ["pcap-capture", "dnsblock", "static-forward"]
