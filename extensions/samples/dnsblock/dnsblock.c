@@ -504,10 +504,7 @@ db_start(void *ext_data, const struct vsw_ext_switch_info *sw,
 {
     struct dnsblock *db = ext_data;
     struct db_switch *ss = calloc(1, sizeof *ss);
-    /* One slot past the workers: vswitchd 0.1 runs frames injected from
-     * its control thread through a pipeline whose batches carry worker
-     * index n_workers (docs/extensions.md, "Known issues"). */
-    uint32_t n_workers = sw->n_workers + 1;
+    uint32_t n_workers = sw->n_workers ? sw->n_workers : 1;
     int error;
 
     if (!ss) {

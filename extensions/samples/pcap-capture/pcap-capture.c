@@ -817,10 +817,7 @@ pc_start(void *ext_data, const struct vsw_ext_switch_info *sw,
     struct pcap_capture *pc = ext_data;
     struct pc_switch *ps = calloc(1, sizeof *ps);
     struct pc_session *session;
-    /* One slot past the workers: vswitchd 0.1 runs frames injected from
-     * its control thread through a pipeline whose batches carry worker
-     * index n_workers (docs/extensions.md, "Known issues"). */
-    uint32_t n_workers = sw->n_workers + 1;
+    uint32_t n_workers = sw->n_workers ? sw->n_workers : 1;
 
     if (!ps) {
         pc->host->set_error(pc->h, "out of memory");

@@ -533,10 +533,7 @@ sf_start(void *ext_data, const struct vsw_ext_switch_info *sw,
     struct static_forward *sf = ext_data;
     struct sf_switch *ss = calloc(1, sizeof *ss);
     struct sf_table *table;
-    /* One slot past the workers: vswitchd 0.1 runs frames injected from
-     * its control thread through a pipeline whose batches carry worker
-     * index n_workers (docs/extensions.md, "Known issues"). */
-    uint32_t n_workers = sw->n_workers + 1;
+    uint32_t n_workers = sw->n_workers ? sw->n_workers : 1;
 
     if (!ss) {
         sf->host->set_error(sf->h, "out of memory");
