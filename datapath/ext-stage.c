@@ -277,6 +277,70 @@ call_process(struct vsw_pipeline *pl, unsigned position,
     vsw_counter_add(&stats->packets, (uint64_t)n);
 }
 
+/* Calls 'ext' on the 'n' packets of 'pkts' and stores a verdict per
+ * packet in 'verdicts'.  An extension that wants plain frames gets the
+ * wire frames of GSO packets, in batches of their own, and the packet's
+ * verdict is the first of its segments' that is not CONTINUE. */
+static void
+run_ext(struct vsw_pipeline *pl, unsigned position,
+        const struct vsw_dp_ext *ext, struct vsw_packet **pkts, int n,
+        uint32_t direction, uint32_t out_port, uint32_t verdicts[])
+{
+    struct vsw_packet *plain[VSW_BATCH_SIZE];
+    int index[VSW_BATCH_SIZE];
+    int n_plain = 0;
+
+    if (!ext->inst->plain_frames) {
+        call_process(pl, position, ext, pkts, n, direction, out_port);
+        memcpy(verdicts, pl->ext_batch.verdicts, n * sizeof *verdicts);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        struct vsw_packet *pkt = pkts[i];
+
+        if (pkt->vnet.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+            /* A full checksum is right for every destination too. */
+            if ((pkt->vnet.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+                !vsw_csum_complete(pkt->data, pkt->len, &pkt->vnet)) {
+                pkt->vnet.flags &= ~VIRTIO_NET_HDR_F_NEEDS_CSUM;
+            }
+            plain[n_plain] = pkt;
+            index[n_plain++] = i;
+            continue;
+        }
+        verdicts[i] = VSW_EXT_VERDICT_CONTINUE;
+        if (vsw_gso_segment(pkt->data, pkt->len, &pkt->vnet, pl->gso)) {
+            continue; /* malformed: the tx stage counts it */
+        }
+        for (size_t done = 0; done < pl->gso->n;) {
+            struct vsw_packet *segs[VSW_BATCH_SIZE];
+            int k = 0;
+
+            for (; k < VSW_BATCH_SIZE && done < pl->gso->n; k++, done++) {
+                struct vsw_packet *seg = &pl->segments[k];
+
+                *seg = *pkt;
+                seg->data = pl->gso->buf + pl->gso->seg[done].offset;
+                seg->len = pl->gso->seg[done].len;
+                memset(&seg->vnet, 0, sizeof seg->vnet);
+                segs[k] = seg;
+            }
+            call_process(pl, position, ext, segs, k, direction, out_port);
+            for (int j = 0; j < k; j++) {
+                if (verdicts[i] == VSW_EXT_VERDICT_CONTINUE) {
+                    verdicts[i] = pl->ext_batch.verdicts[j];
+                }
+            }
+        }
+    }
+    if (n_plain) {
+        call_process(pl, position, ext, plain, n_plain, direction, out_port);
+        for (int j = 0; j < n_plain; j++) {
+            verdicts[index[j]] = pl->ext_batch.verdicts[j];
+        }
+    }
+}
+
 /* What the host makes of verdict 'v' of a 'ext_class' extension at
  * 'direction': VSW_STAGE_CONTINUE, a drop reason, or (forwarding only)
  * VSW_STAGE_CONSUMED for "send to the chosen destinations". */
@@ -327,6 +391,7 @@ vsw_ext_stage_ingress(struct vsw_pipeline *pl, uint32_t ext_class,
 {
     const struct vsw_dp_switch *sw = pl->in_port->sw;
     struct vsw_packet *live[VSW_BATCH_SIZE];
+    uint32_t ext_verdicts[VSW_BATCH_SIZE];
     int index[VSW_BATCH_SIZE];
     int n_live = n;
 
@@ -355,10 +420,11 @@ vsw_ext_stage_ingress(struct vsw_pipeline *pl, uint32_t ext_class,
             }
             return;
         }
-        call_process(pl, e, ext, live, n_live, VSW_EXT_DIR_INGRESS, 0);
+        run_ext(pl, e, ext, live, n_live, VSW_EXT_DIR_INGRESS, 0,
+                ext_verdicts);
         for (int i = 0; i < n_live; i++) {
             int v = judge(&ext->inst->counters[pl->worker], ext,
-                          pl->ext_batch.verdicts[i], VSW_EXT_DIR_INGRESS);
+                          ext_verdicts[i], VSW_EXT_DIR_INGRESS);
 
             if (v == VSW_STAGE_CONSUMED) {
                 v = vsw_ext_forward(pl, live[i], pl->ext_batch.dst[i],
@@ -385,6 +451,7 @@ vsw_ext_stage_egress(struct vsw_pipeline *pl, struct vsw_txq *txq,
     for (unsigned e = 0; e < sw->n_exts && txq->n; e++) {
         const struct vsw_dp_ext *ext = &sw->exts[e];
         struct vsw_packet *pkts[VSW_BATCH_SIZE];
+        uint32_t ext_verdicts[VSW_BATCH_SIZE];
         int kept = 0;
 
         if (!takes_part(pl, e, ext, ext_class)) {
@@ -394,14 +461,13 @@ vsw_ext_stage_egress(struct vsw_pipeline *pl, struct vsw_txq *txq,
             pkts[i] = txq->items[i].pkt;
         }
         if (!ext->tripped) {
-            call_process(pl, e, ext, pkts, txq->n, VSW_EXT_DIR_EGRESS,
-                         txq->port->id);
+            run_ext(pl, e, ext, pkts, txq->n, VSW_EXT_DIR_EGRESS,
+                    txq->port->id, ext_verdicts);
         }
         for (int i = 0; i < txq->n; i++) {
-            int v = ext->tripped
-                        ? VSW_DROP_EXT_FAIL_CLOSED
-                        : judge(&ext->inst->counters[pl->worker], ext,
-                                pl->ext_batch.verdicts[i], VSW_EXT_DIR_EGRESS);
+            int v = ext->tripped ? VSW_DROP_EXT_FAIL_CLOSED
+                                 : judge(&ext->inst->counters[pl->worker], ext,
+                                         ext_verdicts[i], VSW_EXT_DIR_EGRESS);
 
             if (v >= 0) {
                 vsw_pipeline_count_drop(port_stats, v, pkts[i]);

@@ -61,6 +61,8 @@ struct vsw_ext_instance {
     char name[32];      /* extension name, for traces and logs */
     uint32_t ext_class; /* VSW_EXT_CLASS_* */
     bool fail_closed;   /* drop, rather than bypass, on failure */
+    bool plain_frames;  /* sees wire frames: GSO packets segmented,
+                           checksums completed */
     void (*process)(void *ext_data, void *sw_data,
                     const struct vsw_ext_batch *batch); /* the plugin's */
     void *ext_data;                    /* the plugin's, from init */

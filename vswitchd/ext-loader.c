@@ -621,7 +621,8 @@ plugin_check_mapped(void *dl, const struct vsw_ext_descriptor *desc,
                     const struct vsw_ext_descriptor *head,
                     struct vsw_ext_plugin *plugin, char *err, size_t errlen)
 {
-    const uint32_t known_flags = VSW_EXT_F_FAIL_CLOSED;
+    const uint32_t known_flags =
+        VSW_EXT_F_FAIL_CLOSED | VSW_EXT_F_PLAIN_FRAMES;
     struct vsw_ext_descriptor d;
     struct link_map *lm;
     int error;

@@ -216,6 +216,10 @@ binding_start(struct vsw_manager *mgr, struct vsw_ext_switch *b,
     snprintf(inst->name, sizeof inst->name, "%s", ext->name);
     inst->ext_class = ext->plugin.ext_class;
     inst->fail_closed = ext->plugin.flags & VSW_EXT_F_FAIL_CLOSED;
+    /* Forwarding extensions judge whole packets (their destinations
+     * are per packet). */
+    inst->plain_frames = (ext->plugin.flags & VSW_EXT_F_PLAIN_FRAMES) &&
+                         ext->plugin.ext_class != VSW_EXT_CLASS_FORWARDING;
     inst->process = ext->plugin.ops.process;
     inst->ext_data = ext->ext_data;
     inst->sw_data = sw_data;

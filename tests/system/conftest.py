@@ -53,6 +53,13 @@ def sh(cmd, check=True, timeout=60, ns=None, **kw):
     return res
 
 
+def csum_errors(ns):
+    """TCP segments the namespace's kernel refused for a bad checksum."""
+    lines = sh(["cat", "/proc/net/snmp"], ns=ns).stdout.splitlines()
+    tcp = [line.split() for line in lines if line.startswith("Tcp:")]
+    return int(tcp[1][tcp[0].index("InCsumErrors")])
+
+
 class RpcError(Exception):
     def __init__(self, code, message):
         super().__init__(f"{code}: {message}")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import add_vm, ping, sh, wait_for
+from conftest import add_vm, csum_errors, ping, sh, wait_for
 
 MACS = {n: f"02:00:00:00:00:0{n}" for n in range(1, 5)}
 
@@ -130,13 +130,6 @@ s.sendall(data)
 s.close()
 print(len(data), hashlib.sha256(data).hexdigest())
 """
-
-
-def csum_errors(ns):
-    """TCP segments the namespace's kernel refused for a bad checksum."""
-    lines = sh(["cat", "/proc/net/snmp"], ns=ns).stdout.splitlines()
-    tcp = [line.split() for line in lines if line.startswith("Tcp:")]
-    return int(tcp[1][tcp[0].index("InCsumErrors")])
 
 
 def transfer(src_ns, dst_ns, dst_addr, size=32 << 20):

@@ -84,6 +84,14 @@ extern "C" {
  * reports errors in a storm), packets that would have passed through it
  * are dropped instead of bypassing it (the default, fail open). */
 #define VSW_EXT_F_FAIL_CLOSED 0x1u
+/* PLAIN_FRAMES (capture and filter extensions): the extension sees frames
+ * as they are on the wire.  The host hands it the segments of a GSO packet
+ * (VSW_EXT_PKT_F_GSO never set), with their checksums complete, and
+ * completes partial checksums (VSW_EXT_PKT_F_CSUM_PARTIAL never set).  The
+ * verdict of a GSO packet is then the first verdict other than CONTINUE
+ * among its segments': a filter that drops one segment drops the packet.
+ * Costs a copy of every large segment.  Since 1.0. */
+#define VSW_EXT_F_PLAIN_FRAMES 0x2u
 
 /* Verdicts 'process' writes, one per packet.  0 is ABORTED so that a
  * plugin that forgets to write one fails safe; a value the host does not
