@@ -124,11 +124,14 @@ host_inject(struct vsw_ext_switch *sw, struct vsw_ext_frame *f,
     if (!f) {
         return -EINVAL;
     }
-    if (!sw || !sw->inst) {
+    /* On a worker, 'sw' is only compared, never followed: the main thread
+     * may be retiring it.  The instance running is the one the call
+     * record names, alive until after the grace period. */
+    inst = call->pl ? call->inst : sw ? sw->inst : NULL;
+    if (!sw || !inst || inst->host != sw) {
         vsw_ext_frame_free(f);
         return -ENODEV;
     }
-    inst = sw->inst;
     if (inst->ext_class == VSW_EXT_CLASS_FORWARDING) {
         vsw_ext_frame_free(f);
         return -EPERM;
@@ -141,8 +144,7 @@ host_inject(struct vsw_ext_switch *sw, struct vsw_ext_frame *f,
         /* From 'process': only for the switch of the batch, after the
          * batch; the frame resumes after the injecting extension. */
         pl = call->pl;
-        if (call->inst != inst ||
-            !port_on_switch(pl->snap, pl->in_port->sw->name,
+        if (!port_on_switch(pl->snap, pl->in_port->sw->name,
                             in_port ? in_port : out_port)) {
             vsw_ext_frame_free(f);
             return -ENODEV;

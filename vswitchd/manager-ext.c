@@ -231,17 +231,26 @@ binding_start(struct vsw_manager *mgr, struct vsw_ext_switch *b,
     return 0;
 }
 
+static void
+binding_free(struct vsw_ext_switch *b)
+{
+    if (b) {
+        json_decref(b->config);
+        free(b);
+    }
+}
+
 /* What 'stop' needs once the workers let go of an instance. */
 struct stopping {
-    struct vsw_ext_handle *ext;    /* its extension */
-    struct vsw_ext_instance *inst; /* the instance, freed after 'stop' */
+    struct vsw_ext_switch *binding; /* unlinked; freed after 'stop' */
+    struct vsw_ext_instance *inst;  /* the instance, freed after 'stop' */
 };
 
 static void
 stop_cb(void *s_)
 {
     struct stopping *s = s_;
-    struct vsw_ext_handle *ext = s->ext;
+    struct vsw_ext_handle *ext = s->binding->ext;
 
     if (ext->plugin.ops.stop) {
         ext_call_begin(ext);
@@ -249,17 +258,22 @@ stop_cb(void *s_)
         ext_call_end();
     }
     vsw_ext_instance_destroy(s->inst);
+    binding_free(s->binding);
     free(s);
 }
 
-/* Stops binding 'b': after the next publish and a grace period, its
- * 'stop' runs, so no 'process' call is in flight then. */
+/* Takes binding 'b', unlinked from its switch, and stops it: after the
+ * next publish and a grace period its 'stop' runs (no 'process' call is
+ * in flight then), and only then is 'b' freed, so the handle the plugin
+ * holds stays valid until 'stop' returns, as the ABI promises.  Until
+ * then, inject() on it fails with -ENODEV. */
 static void
-binding_stop(struct vsw_manager *mgr, struct vsw_ext_switch *b)
+binding_retire(struct vsw_manager *mgr, struct vsw_ext_switch *b)
 {
     struct stopping *s;
 
     if (!b->inst) {
+        binding_free(b);
         return;
     }
     s = malloc(sizeof *s);
@@ -269,19 +283,10 @@ binding_stop(struct vsw_manager *mgr, struct vsw_ext_switch *b)
         b->inst = NULL;
         return;
     }
-    s->ext = b->ext;
+    s->binding = b;
     s->inst = b->inst;
     b->inst = NULL;
     mgr_retire(mgr, stop_cb, s);
-}
-
-static void
-binding_free(struct vsw_ext_switch *b)
-{
-    if (b) {
-        json_decref(b->config);
-        free(b);
-    }
 }
 
 /* Unlinks 'b' from its switch. */
@@ -556,8 +561,7 @@ mgr_ext_switch_destroy(struct vsw_manager *mgr, struct mgr_switch *sw)
         struct vsw_ext_switch *b = sw->exts;
 
         binding_unlink(b);
-        binding_stop(mgr, b);
-        binding_free(b);
+        binding_retire(mgr, b);
     }
 }
 
@@ -814,8 +818,7 @@ rpc_ext_enable(json_t *params, json_t **result, struct vsw_rpc_error *err,
     binding_insert(b, position);
     if (mgr_commit(mgr, err)) {
         binding_unlink(b);
-        binding_stop(mgr, b);
-        binding_free(b);
+        binding_retire(mgr, b);
         return -1;
     }
     return 0;
@@ -857,8 +860,7 @@ rpc_ext_disable(json_t *params, json_t **result, struct vsw_rpc_error *err,
         return -1;
     }
     binding_unlink(b);
-    binding_stop(mgr, b);
-    binding_free(b);
+    binding_retire(mgr, b);
     return mgr_commit(mgr, err);
 }
 
