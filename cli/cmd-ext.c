@@ -44,6 +44,38 @@ switches_text(const json_t *row)
     return text;
 }
 
+/* Calls the command's method and prints array 'key' of its result as a
+ * table of 'columns', then a line for each row that carries an "error"
+ * (an extension that is not ready, in ext list). */
+static enum vsw_ctl_status
+print_result_table(struct vsw_ctl_context *ctx, int argc, char *argv[],
+                   const char *key, const struct vsw_ctl_column *columns,
+                   size_t n_columns)
+{
+    enum vsw_ctl_status status;
+    json_t *result;
+    json_t *rows;
+
+    status = vsw_ctl_query(ctx, argc, argv, &result);
+    if (status != VSW_CTL_OK || !result) {
+        return status;
+    }
+    rows = vsw_ctl_result_array(result, ctx->command->method, key);
+    if (rows) {
+        vsw_ctl_print_rows(rows, columns, n_columns);
+        for (size_t i = 0; i < json_array_size(rows); i++) {
+            const json_t *row = json_array_get(rows, i);
+            const char *error = vsw_ctl_member_string(row, "error");
+
+            if (error) {
+                printf("%s: %s\n", vsw_ctl_member_string(row, "name"), error);
+            }
+        }
+    }
+    json_decref(result);
+    return rows ? VSW_CTL_OK : VSW_CTL_ERROR;
+}
+
 static enum vsw_ctl_status
 ext_list_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
 {
@@ -57,28 +89,9 @@ ext_list_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
         {"SWITCHES", VSW_TABLE_LEFT, NULL, switches_text},
         {"PATH", VSW_TABLE_LEFT, "path", NULL},
     };
-    enum vsw_ctl_status status;
-    json_t *result;
-    json_t *list;
 
-    status = vsw_ctl_query(ctx, argc, argv, &result);
-    if (status != VSW_CTL_OK || !result) {
-        return status;
-    }
-    list = vsw_ctl_result_array(result, "ext.list", "extensions");
-    if (list) {
-        vsw_ctl_print_rows(list, columns, sizeof columns / sizeof *columns);
-        for (size_t i = 0; i < json_array_size(list); i++) {
-            const json_t *e = json_array_get(list, i);
-            const char *error = vsw_ctl_member_string(e, "error");
-
-            if (error) {
-                printf("%s: %s\n", vsw_ctl_member_string(e, "name"), error);
-            }
-        }
-    }
-    json_decref(result);
-    return list ? VSW_CTL_OK : VSW_CTL_ERROR;
+    return print_result_table(ctx, argc, argv, "extensions", columns,
+                              sizeof columns / sizeof *columns);
 }
 
 static enum vsw_ctl_status
@@ -97,20 +110,9 @@ ext_stats_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
         {"TIME-NS", VSW_TABLE_RIGHT, "time_ns", NULL},
         {"EXTENSION'S OWN", VSW_TABLE_LEFT, "ext", NULL},
     };
-    enum vsw_ctl_status status;
-    json_t *result;
-    json_t *list;
 
-    status = vsw_ctl_query(ctx, argc, argv, &result);
-    if (status != VSW_CTL_OK || !result) {
-        return status;
-    }
-    list = vsw_ctl_result_array(result, "ext.stats", "stats");
-    if (list) {
-        vsw_ctl_print_rows(list, columns, sizeof columns / sizeof *columns);
-    }
-    json_decref(result);
-    return list ? VSW_CTL_OK : VSW_CTL_ERROR;
+    return print_result_table(ctx, argc, argv, "stats", columns,
+                              sizeof columns / sizeof *columns);
 }
 
 /* ext config SWITCH NAME JSON: the JSON goes as an object, not a

@@ -60,6 +60,22 @@ def csum_errors(ns):
     return int(tcp[1][tcp[0].index("InCsumErrors")])
 
 
+def ext_entry(daemon, name):
+    """The ext.list entry of extension 'name'."""
+    for e in daemon.rpc("ext.list")["extensions"]:
+        if e["name"] == name:
+            return e
+    raise AssertionError(f"{name} not in ext.list")
+
+
+def ext_stats(daemon, name, switch="sw0"):
+    """The ext.stats entry of extension 'name' on 'switch'."""
+    for entry in daemon.rpc("ext.stats", name=name)["stats"]:
+        if entry["switch"] == switch:
+            return entry
+    raise AssertionError(f"{name} not enabled on {switch}")
+
+
 class RpcError(Exception):
     def __init__(self, code, message):
         super().__init__(f"{code}: {message}")

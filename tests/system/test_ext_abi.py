@@ -8,11 +8,11 @@ over JSON-RPC and the CLI with the loader's message, and changes nothing.
 import json
 import re
 import shutil
-import time
 
 import pytest
 
-from conftest import BUILD, TOP, RpcError, add_vm, ping, sh, wait_for
+from conftest import (BUILD, TOP, RpcError, add_vm, ext_entry, ext_stats,
+                      ping, sh, wait_for)
 
 PLUGINS = BUILD / "tests" / "abi"
 HEADER = TOP / "extensions" / "include" / "vswitch" / "extension.h"
@@ -60,18 +60,6 @@ BROKEN = {
 
 CLASSES = ["capture", "filter", "forwarding"]
 
-
-def ext_entry(daemon, name):
-    for e in daemon.rpc("ext.list")["extensions"]:
-        if e["name"] == name:
-            return e
-    raise AssertionError(f"{name} not in ext.list")
-
-
-def ext_stats(daemon, name):
-    stats = daemon.rpc("ext.stats", name=name)["stats"]
-    assert len(stats) == 1, stats
-    return stats[0]
 
 
 def report(daemon, name):

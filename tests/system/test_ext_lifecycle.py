@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import (BUILD, TOP, RpcError, add_vm, csum_errors, ping, sh,
-                      wait_for)
+from conftest import (BUILD, TOP, RpcError, add_vm, csum_errors, ext_entry,
+                      ext_stats, ping, sh, wait_for)
 
 PLUGINS = BUILD / "tests" / "abi"
 SAMPLES = BUILD / "extensions" / "samples"
@@ -39,16 +39,6 @@ def two_vms(daemon, topo):
     assert ping(vm1, "198.18.0.2")
     return vm1, vm2
 
-
-def ext_entry(daemon, name):
-    for e in daemon.rpc("ext.list")["extensions"]:
-        if e["name"] == name:
-            return e
-    raise AssertionError(f"{name} not in ext.list")
-
-
-def ext_stats(daemon, name):
-    return daemon.rpc("ext.stats", name=name)["stats"][0]
 
 
 def flood(ns, addr, count=600):

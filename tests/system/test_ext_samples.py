@@ -22,7 +22,7 @@ import time
 import pytest
 
 import frames as F
-from conftest import BUILD, add_vm, ping, sh, wait_for
+from conftest import BUILD, add_vm, ext_stats, ping, sh, wait_for
 from test_guards import kill
 
 SAMPLES = BUILD / "extensions" / "samples"
@@ -39,12 +39,6 @@ def enable(daemon, switch, name, config=None):
     if config is not None:
         daemon.rpc("ext.config", switch=switch, name=name, config=config)
 
-
-def ext_stats(daemon, name, switch="sw0"):
-    for entry in daemon.rpc("ext.stats", name=name)["stats"]:
-        if entry["switch"] == switch:
-            return entry
-    raise AssertionError(f"{name} not enabled on {switch}")
 
 
 # pcap-capture ------------------------------------------------------------
