@@ -417,58 +417,168 @@ acl_rule_from_params(json_t *params, struct vsw_acl_rule *rule, bool *both,
     return 0;
 }
 
-/* Adds the rule(s) of 'params' to 'port' in memory, validated; stores the
- * first new one in '*first'.  Nothing is saved or published. */
-static int
-acl_add(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
-        struct mgr_acl **first, struct vsw_rpc_error *err)
-{
-    struct vsw_acl_rule rules[2];
-    struct vsw_acl_table *table;
-    struct mgr_acl *added[2] = {NULL, NULL};
-    struct mgr_acl **tail;
-    bool both = false;
-    int n;
+/* The keys of one basic rule. */
+static const char *const acl_rule_keys[] = {
+    "action",    "direction",  "local-ip", "remote-ip",
+    "local-mac", "remote-mac", NULL};
 
-    if (acl_rule_from_params(params, &rules[0], &both, err)) {
-        return -1;
+/* Frees rules not linked to a port yet. */
+static void
+acls_free(struct mgr_acl **acls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (acls[i]) {
+            vsw_rule_counters_destroy(acls[i]->counters);
+            free(acls[i]);
+        }
     }
-    n = both ? 2 : 1;
-    rules[1] = rules[0];
-    rules[1].direction = VSW_ACL_DIR_IN;
-    for (int i = 0; i < n; i++) {
-        rules[i].id = port->next_acl_id + 1 + (uint32_t)i;
+}
+
+/* Adds the 'n_objs' rules of 'objs' (each as acl.add takes one; "both"
+ * makes two) to 'port' in memory, validated together with one compile;
+ * stores the first new one in '*first'.  Nothing is saved or published;
+ * on failure nothing changed.  With more than one rule, an error names
+ * the rule ("rules[3]: ..."). */
+static int
+acl_add(struct vsw_manager *mgr, struct mgr_port *port, json_t *const *objs,
+        size_t n_objs, struct mgr_acl **first, struct vsw_rpc_error *err)
+{
+    struct vsw_acl_rule *rules = calloc(2 * n_objs, sizeof *rules);
+    struct mgr_acl **added = calloc(2 * n_objs, sizeof *added);
+    struct vsw_acl_table *table;
+    struct mgr_acl **tail;
+    size_t n = 0;
+    int error = -1;
+
+    if (!rules || !added) {
+        vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+        goto out;
     }
-    if (compile_acls(port, rules, (size_t)n, 0, &table, err)) {
-        return -1;
+    for (size_t i = 0; i < n_objs; i++) {
+        bool both = false;
+
+        if (acl_rule_from_params(objs[i], &rules[n], &both, err)) {
+            if (n_objs > 1) {
+                char why[VSW_RPC_MAX_MESSAGE];
+
+                snprintf(why, sizeof why, "%s", err->message);
+                vsw_rpc_error(err, err->code, "rules[%zu]: %s", i, why);
+            }
+            goto out;
+        }
+        rules[n].id = port->next_acl_id + 1 + (uint32_t)n;
+        n++;
+        if (both) {
+            rules[n] = rules[n - 1];
+            rules[n].direction = VSW_ACL_DIR_IN;
+            rules[n].id = port->next_acl_id + 1 + (uint32_t)n;
+            n++;
+        }
+    }
+    if (compile_acls(port, rules, n, 0, &table, err)) {
+        goto out;
     }
     vsw_acl_destroy(table);
-    for (int i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         added[i] = calloc(1, sizeof *added[i]);
         if (added[i]) {
             added[i]->counters = vsw_rule_counters_create(
                 vsw_datapath_n_counter_slots(mgr->dp));
         }
         if (!added[i] || !added[i]->counters) {
-            for (int j = 0; j <= i; j++) {
-                if (added[j]) {
-                    vsw_rule_counters_destroy(added[j]->counters);
-                    free(added[j]);
-                }
-            }
-            return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+            acls_free(added, i + 1);
+            vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+            goto out;
         }
         added[i]->rule = rules[i];
     }
     for (tail = &port->acls; *tail; tail = &(*tail)->next) {
         continue;
     }
-    for (int i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         *tail = added[i];
         tail = &added[i]->next;
     }
     port->next_acl_id += (uint32_t)n;
     *first = added[0];
+    error = 0;
+
+out:
+    free(rules);
+    free(added);
+    return error;
+}
+
+/* The rule objects of an acl.add request: "rules" (an array of rule
+ * objects, added together) or the request itself (one rule).  Stores a
+ * new array of borrowed objects in '*objsp' and their number in '*np';
+ * returns 0 or fills 'err'. */
+static int
+acl_rule_objects(json_t *params, json_t ***objsp, size_t *np,
+                 struct vsw_rpc_error *err)
+{
+    static const char *const batch_keys[] = {"port", "rules", NULL};
+    json_t *list = json_object_get(params, "rules");
+    json_t **objs;
+    size_t n;
+
+    if (!list) {
+        if (vsw_rpc_check_keys(params,
+                               (const char *const[]){"port", "action",
+                                                     "direction", "local-ip",
+                                                     "remote-ip", "local-mac",
+                                                     "remote-mac", NULL},
+                               err)) {
+            return -1;
+        }
+        objs = malloc(sizeof *objs);
+        if (!objs) {
+            return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+        }
+        objs[0] = params;
+        *objsp = objs;
+        *np = 1;
+        return 0;
+    }
+    for (size_t i = 0; acl_rule_keys[i]; i++) {
+        if (json_object_get(params, acl_rule_keys[i])) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "give either one rule or 'rules', not "
+                                 "both ('%s' is a rule's key)",
+                                 acl_rule_keys[i]);
+        }
+    }
+    if (vsw_rpc_check_keys(params, batch_keys, err)) {
+        return -1;
+    }
+    n = json_array_size(list);
+    if (!json_is_array(list) || !n || n > MGR_MAX_ACLS_PER_PORT) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "'rules' must be an array of 1 to %d rule "
+                             "objects",
+                             MGR_MAX_ACLS_PER_PORT);
+    }
+    objs = malloc(n * sizeof *objs);
+    if (!objs) {
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        objs[i] = json_array_get(list, i);
+        if (!json_is_object(objs[i])) {
+            free(objs);
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "rules[%zu]: not an object", i);
+        }
+        if (vsw_rpc_check_keys(objs[i], acl_rule_keys, err)) {
+            char why[VSW_RPC_MAX_MESSAGE];
+
+            snprintf(why, sizeof why, "%s", err->message);
+            free(objs);
+            return vsw_rpc_error(err, err->code, "rules[%zu]: %s", i, why);
+        }
+    }
+    *objsp = objs;
+    *np = n;
     return 0;
 }
 
@@ -488,19 +598,21 @@ static int
 rpc_acl_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
             void *mgr_)
 {
-    static const char *const keys[] = {"port",       "action",    "direction",
-                                       "local-ip",   "remote-ip", "local-mac",
-                                       "remote-mac", NULL};
     struct vsw_manager *mgr = mgr_;
     struct mgr_acl *first;
     struct mgr_port *port;
+    json_t **objs = NULL;
+    size_t n_objs = 0;
     json_t *ids;
+    int error;
 
-    if (vsw_rpc_check_keys(params, keys, err) ||
-        mgr_rpc_get_port(mgr, params, "port", &port, err) ||
-        mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
-                           params, err) ||
-        acl_add(mgr, port, params, &first, err)) {
+    error = acl_rule_objects(params, &objs, &n_objs, err) ||
+            mgr_rpc_get_port(mgr, params, "port", &port, err) ||
+            mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
+                               params, err) ||
+            acl_add(mgr, port, objs, n_objs, &first, err);
+    free(objs);
+    if (error) {
         return -1;
     }
     if (mgr_commit(mgr, err)) {
@@ -859,32 +971,81 @@ rpc_xacl_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
-int
-mgr_acls_restore(struct vsw_manager *mgr, struct mgr_port *port, json_t *obj)
+/* Restores the 'n' saved basic rules of 'items' whose ids run on from
+ * 'first_id', keeping their ids: all in one compile (a port's thousands
+ * of rules restore in one go, not one compile per rule), or, if that
+ * fails, one by one, dropping only the unusable ones.  Returns 0, or -1
+ * if some were dropped. */
+static int
+acls_restore_run(struct vsw_manager *mgr, struct mgr_port *port,
+                 json_t **items, size_t n, uint32_t first_id)
 {
     struct vsw_rpc_error err;
+    struct mgr_acl *added;
     int result = 0;
-    json_t *item;
-    size_t i;
 
-    json_array_foreach(json_object_get(obj, "acls"), i, item)
-    {
-        json_t *params = json_deep_copy(item);
-        json_int_t id = json_integer_value(json_object_get(item, "id"));
-        struct mgr_acl *added;
-
-        /* The saved id is kept, so rules keep their names. */
-        json_object_del(params, "id");
-        if (id > 0 && id < UINT32_MAX - 2) {
-            port->next_acl_id = (uint32_t)id - 1;
-        }
-        if (acl_add(mgr, port, params, &added, &err)) {
+    port->next_acl_id = first_id - 1;
+    if (!acl_add(mgr, port, items, n, &added, &err)) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        port->next_acl_id = first_id + (uint32_t)i - 1;
+        if (acl_add(mgr, port, &items[i], 1, &added, &err)) {
             VSW_ERR("config: port %s: dropping ACL entry: %s", port->name,
                     err.message);
             result = -1;
         }
-        json_decref(params);
     }
+    return result;
+}
+
+int
+mgr_acls_restore(struct vsw_manager *mgr, struct mgr_port *port, json_t *obj)
+{
+    json_t *acls = json_object_get(obj, "acls");
+    size_t n_items = json_array_size(acls);
+    json_t **run = calloc(n_items ? n_items : 1, sizeof *run);
+    uint32_t run_first = 0;
+    struct vsw_rpc_error err;
+    size_t n_run = 0;
+    int result = 0;
+    json_t *item;
+    size_t i;
+
+    if (!run) {
+        VSW_ERR("config: port %s: out of memory for its ACLs", port->name);
+        return -1;
+    }
+    /* Rules with consecutive saved ids restore together; the saved id is
+     * kept, so rules keep their names. */
+    json_array_foreach(acls, i, item)
+    {
+        json_t *params = json_deep_copy(item);
+        json_int_t id = json_integer_value(json_object_get(item, "id"));
+
+        json_object_del(params, "id");
+        if (id <= 0 || id >= UINT32_MAX - 2) {
+            id = (json_int_t)(run_first + n_run);
+        }
+        if (n_run && (uint32_t)id != run_first + n_run) {
+            result |= acls_restore_run(mgr, port, run, n_run, run_first);
+            for (size_t j = 0; j < n_run; j++) {
+                json_decref(run[j]);
+            }
+            n_run = 0;
+        }
+        if (!n_run) {
+            run_first = id ? (uint32_t)id : 1;
+        }
+        run[n_run++] = params;
+    }
+    if (n_run) {
+        result |= acls_restore_run(mgr, port, run, n_run, run_first);
+        for (size_t j = 0; j < n_run; j++) {
+            json_decref(run[j]);
+        }
+    }
+    free(run);
     for (struct mgr_acl *a = port->acls; a; a = a->next) {
         port->next_acl_id =
             a->rule.id > port->next_acl_id ? a->rule.id : port->next_acl_id;

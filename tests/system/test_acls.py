@@ -743,3 +743,44 @@ def test_acls_survive_restart(daemon, topo, procs):
     new = acl_add(daemon, "p", action="allow", direction="in",
                   remote_ip=B_IP)[0]
     assert new > max(r["id"] for r in acls)
+
+
+def test_many_rules_in_one_request(daemon, topo):
+    """acl.add with "rules" adds a port's whole policy in one commit; a bad
+    rule anywhere in it changes nothing; the rules survive a restart with
+    their ids and still decide."""
+    vms = lan(daemon, topo, "p", "a")
+    rules = [{"action": "allow", "direction": "out",
+              "remote-ip": f"10.{i // 250}.{i % 250}.0/24"}
+             for i in range(3000)]
+    rules.append({"action": "deny", "direction": "both",
+                  "remote-ip": A_IP})
+
+    bad = rules[:5] + [{"action": "allow", "direction": "sideways",
+                        "remote-ip": "any"}]
+    with pytest.raises(RpcError, match=r"rules\[5\]: direction"):
+        daemon.rpc("acl.add", port="p", rules=bad)
+    with pytest.raises(RpcError, match=r"rules\[0\]: unknown"):
+        daemon.rpc("acl.add", port="p", rules=[{"action": "allow",
+                                                "direction": "in",
+                                                "remote-ip": "any",
+                                                "colour": "red"}])
+    with pytest.raises(RpcError, match="either"):
+        daemon.rpc("acl.add", port="p", action="allow", rules=rules[:1])
+    assert acl_rules(daemon, "p") == {}
+
+    ids = daemon.rpc("acl.add", port="p", rules=rules)["ids"]
+    # One id per rule, two for "both", in order.
+    assert ids == list(range(ids[0], ids[0] + 3002))
+    assert len(acl_rules(daemon, "p")) == 3002
+    assert no_ping(vms["p"][0], A_IP)
+
+    daemon.kill9()
+    daemon.start()
+    after = acl_rules(daemon, "p")
+    assert sorted(after) == ids
+    assert after[ids[-1]]["action"] == "deny"
+    assert no_ping(vms["p"][0], A_IP)
+    # New ids continue after the restored ones.
+    assert acl_add(daemon, "p", action="allow", direction="in",
+                   remote_ip="any") == [ids[-1] + 1]
