@@ -36,6 +36,8 @@ on_main_thread(void)
     return vsw_ext_call_self()->pl == NULL;
 }
 
+/* Host service log(): a line in the daemon's log, prefixed with the
+ * extension's name. */
 static void
 host_log(struct vsw_ext_handle *h, int level, const char *fmt, ...)
 {
@@ -55,6 +57,8 @@ host_log(struct vsw_ext_handle *h, int level, const char *fmt, ...)
     vsw_log(ours, "extension %s: %s", h ? h->name : "?", text);
 }
 
+/* Host service set_error(): the error text of a control callback, or,
+ * from 'process', an error count for the breaker. */
 static void
 host_set_error(struct vsw_ext_handle *h, const char *fmt, ...)
 {
@@ -76,6 +80,7 @@ host_set_error(struct vsw_ext_handle *h, const char *fmt, ...)
     va_end(args);
 }
 
+/* Host service frame_alloc(). */
 static struct vsw_ext_frame *
 host_frame_alloc(struct vsw_ext_handle *h, uint32_t len)
 {
@@ -83,6 +88,7 @@ host_frame_alloc(struct vsw_ext_handle *h, uint32_t len)
     return vsw_ext_frame_alloc(len);
 }
 
+/* Host service frame_clone(). */
 static struct vsw_ext_frame *
 host_frame_clone(struct vsw_ext_handle *h, const struct vsw_ext_packet *pkt)
 {
@@ -111,6 +117,8 @@ port_on_switch(const struct vsw_dp_snapshot *snap, const char *sw_name,
     return port && port->id == id && !strcmp(port->sw->name, sw_name);
 }
 
+/* Host service inject(): from a worker, queued behind the current batch;
+ * from the main thread, sent at once through its own pipeline. */
 static int
 host_inject(struct vsw_ext_switch *sw, struct vsw_ext_frame *f,
             uint32_t in_port, uint32_t out_port)
@@ -187,6 +195,7 @@ host_inject(struct vsw_ext_switch *sw, struct vsw_ext_frame *f,
     }
 }
 
+/* Host service port_lookup() (main thread: it reads the manager). */
 static int
 host_port_lookup(struct vsw_ext_handle *h, const char *name, uint32_t id,
                  struct vsw_ext_port_info *info)
@@ -221,6 +230,7 @@ host_port_lookup(struct vsw_ext_handle *h, const char *name, uint32_t id,
     return 0;
 }
 
+/* See ext-private.h. */
 void
 ext_call_begin(struct vsw_ext_handle *ext)
 {
@@ -231,6 +241,7 @@ ext_call_begin(struct vsw_ext_handle *ext)
                           memory_order_relaxed);
 }
 
+/* See ext-private.h. */
 void
 ext_call_end(void)
 {
@@ -240,6 +251,8 @@ ext_call_end(void)
     atomic_store_explicit(&call->name, NULL, memory_order_relaxed);
 }
 
+/* libevent callback of an extension's timer: the call is recorded like
+ * every other call into the extension. */
 static void
 timer_fire(evutil_socket_t fd, short what, void *t_)
 {
@@ -252,6 +265,7 @@ timer_fire(evutil_socket_t fd, short what, void *t_)
     ext_call_end();
 }
 
+/* Host service timer_add(). */
 static struct vsw_ext_timer *
 host_timer_add(struct vsw_ext_handle *h, uint32_t interval_ms, int repeat,
                void (*fn)(void *arg), void *arg)
@@ -287,6 +301,7 @@ host_timer_add(struct vsw_ext_handle *h, uint32_t interval_ms, int repeat,
     return t;
 }
 
+/* Host service timer_cancel(). */
 static void
 host_timer_cancel(struct vsw_ext_timer *t)
 {
@@ -305,6 +320,7 @@ host_timer_cancel(struct vsw_ext_timer *t)
     free(t);
 }
 
+/* See ext-private.h. */
 void
 ext_host_cancel_timers(struct vsw_ext_handle *ext)
 {
@@ -363,6 +379,8 @@ verb_valid(const char *verb)
     return true;
 }
 
+/* Host service rpc_register(): the method is registered with the RPC
+ * server now, or when the server exists. */
 static int
 host_rpc_register(struct vsw_ext_handle *h, const char *method,
                   vsw_ext_rpc_fn fn, void *arg)
@@ -404,6 +422,7 @@ host_rpc_register(struct vsw_ext_handle *h, const char *method,
     return 0;
 }
 
+/* See ext-private.h. */
 void
 ext_host_register_methods(struct vsw_ext_handle *ext,
                           struct vsw_rpc_server *server)
@@ -419,6 +438,8 @@ ext_host_register_methods(struct vsw_ext_handle *ext,
     }
 }
 
+/* Host service reply_set(): the JSON text is parsed, so a reply is
+ * always valid JSON. */
 static int
 host_reply_set(struct vsw_ext_reply *reply, const char *json)
 {
@@ -436,6 +457,8 @@ host_reply_set(struct vsw_ext_reply *reply, const char *json)
     return 0;
 }
 
+/* Host service defer_free(): from a worker the request waits on a
+ * list for the main thread's next tick. */
 static void
 host_defer_free(struct vsw_ext_handle *h, void (*fn)(void *arg), void *arg)
 {
@@ -481,6 +504,7 @@ ext_host_flush_deferred(struct vsw_manager *mgr)
     }
 }
 
+/* See ext-private.h. */
 const struct vsw_ext_host *
 ext_host_table(void)
 {
@@ -529,6 +553,8 @@ write_marker(const char *name)
     }
 }
 
+/* Fatal signal handler: names the extension the thread was in (if
+ * any) in the marker file, then dies of the same signal. */
 static void
 crash_handler(int sig)
 {
@@ -550,6 +576,8 @@ crash_handler(int sig)
     raise(sig);
 }
 
+/* The watchdog thread: every 200 ms, any thread inside an extension for
+ * longer than the limit is a hang. */
 static void *
 watchdog_main(void *arg)
 {
@@ -583,6 +611,7 @@ watchdog_main(void *arg)
     return NULL;
 }
 
+/* See ext-private.h. */
 int
 ext_host_start_guards(const char *path, unsigned hang_ms)
 {

@@ -25,6 +25,7 @@
 /* The extension a crash marker named at start, quarantined on restore. */
 static char crashed_name[VSW_EXT_NAME_MAX];
 
+/* The loaded (or quarantined) extension named 'name', or NULL. */
 static struct vsw_ext_handle *
 ext_find(const struct vsw_manager *mgr, const char *name)
 {
@@ -36,6 +37,7 @@ ext_find(const struct vsw_manager *mgr, const char *name)
     return NULL;
 }
 
+/* The binding of 'ext' on 'sw', or NULL if it is not enabled there. */
 static struct vsw_ext_switch *
 binding_find(const struct mgr_switch *sw, const struct vsw_ext_handle *ext)
 {
@@ -47,6 +49,7 @@ binding_find(const struct mgr_switch *sw, const struct vsw_ext_handle *ext)
     return NULL;
 }
 
+/* The state's name in ext.list. */
 static const char *
 state_name(enum mgr_ext_state state)
 {
@@ -55,6 +58,8 @@ state_name(enum mgr_ext_state state)
                                      : "quarantined";
 }
 
+/* Reads (and removes) the crash marker the last daemon may have left,
+ * so that restore quarantines its extension, and starts the guards. */
 int
 mgr_ext_init(struct vsw_manager *mgr)
 {
@@ -231,6 +236,7 @@ binding_start(struct vsw_manager *mgr, struct vsw_ext_switch *b,
     return 0;
 }
 
+/* Frees a binding nothing points to any more.  NULL is allowed. */
 static void
 binding_free(struct vsw_ext_switch *b)
 {
@@ -246,6 +252,8 @@ struct stopping {
     struct vsw_ext_instance *inst;  /* the instance, freed after 'stop' */
 };
 
+/* Deferred: the plugin's 'stop' once no worker can be in its 'process',
+ * then the instance and the binding. */
 static void
 stop_cb(void *s_)
 {
@@ -315,6 +323,7 @@ binding_insert(struct vsw_ext_switch *b, long long position)
     *pp = b;
 }
 
+/* Extensions enabled on 'sw'. */
 static unsigned
 binding_count(const struct mgr_switch *sw)
 {
@@ -326,6 +335,7 @@ binding_count(const struct mgr_switch *sw)
     return n;
 }
 
+/* The running bindings of 'sw', in order, with their breaker state. */
 void
 mgr_ext_fill_switch(const struct mgr_switch *sw, struct vsw_dp_switch *dsw)
 {
@@ -341,6 +351,7 @@ mgr_ext_fill_switch(const struct mgr_switch *sw, struct vsw_dp_switch *dsw)
 
 /* ---- Persistence ---- */
 
+/* config.json's "extensions": path, name and quarantine of each. */
 json_t *
 mgr_ext_to_json(const struct vsw_manager *mgr)
 {
@@ -355,6 +366,8 @@ mgr_ext_to_json(const struct vsw_manager *mgr)
     return list;
 }
 
+/* A switch's "extensions" in config.json: name and configuration, in
+ * order. */
 json_t *
 mgr_ext_switch_to_json(const struct mgr_switch *sw)
 {
@@ -391,6 +404,9 @@ restore_binding(struct vsw_manager *mgr, struct mgr_switch *sw,
     }
 }
 
+/* Loads the saved extensions (a quarantined or missing one is kept as a
+ * placeholder, so the configuration loses nothing) and enables them on
+ * their switches in the saved order. */
 void
 mgr_ext_restore(struct vsw_manager *mgr, json_t *root)
 {
@@ -445,6 +461,7 @@ mgr_ext_restore(struct vsw_manager *mgr, json_t *root)
     }
 }
 
+/* See manager-private.h. */
 bool
 mgr_ext_quarantined_at_start(const struct vsw_manager *mgr)
 {
@@ -454,6 +471,8 @@ mgr_ext_quarantined_at_start(const struct vsw_manager *mgr)
     return ext && ext->state == MGR_EXT_QUARANTINED;
 }
 
+/* Loads every *.so of 'dir' that is not loaded yet; a plugin the crash
+ * marker names becomes a quarantined placeholder instead. */
 void
 mgr_ext_load_dir(struct vsw_manager *mgr, const char *dir)
 {
@@ -507,6 +526,8 @@ mgr_ext_load_dir(struct vsw_manager *mgr, const char *dir)
 
 /* ---- Veto, breaker, shutdown ---- */
 
+/* Asks each running extension of 'sw' with a port_check op; the first
+ * veto wins and becomes the request's error. */
 int
 mgr_ext_port_check(struct vsw_manager *mgr, const struct mgr_switch *sw,
                    const char *port, uint32_t kind, json_t *params,
@@ -554,6 +575,7 @@ mgr_ext_port_check(struct vsw_manager *mgr, const struct mgr_switch *sw,
     return 0;
 }
 
+/* Retires every binding of 'sw' (being deleted). */
 void
 mgr_ext_switch_destroy(struct vsw_manager *mgr, struct mgr_switch *sw)
 {
@@ -565,6 +587,8 @@ mgr_ext_switch_destroy(struct vsw_manager *mgr, struct mgr_switch *sw)
     }
 }
 
+/* Once a second: the circuit breakers (failures since the last tick
+ * against packets), and deferred frees that workers asked for. */
 void
 mgr_ext_tick(struct vsw_manager *mgr)
 {
@@ -607,6 +631,8 @@ mgr_ext_tick(struct vsw_manager *mgr)
     }
 }
 
+/* Calls each ready extension's 'fini' and frees the handles; the
+ * bindings were retired with their switches already. */
 void
 mgr_ext_shutdown(struct vsw_manager *mgr)
 {
@@ -634,6 +660,7 @@ mgr_ext_shutdown(struct vsw_manager *mgr)
 
 /* ---- ext.* methods ---- */
 
+/* ext.load: see docs/jsonrpc.md. */
 static int
 rpc_ext_load(json_t *params, json_t **result, struct vsw_rpc_error *err,
              void *mgr_)
@@ -670,6 +697,7 @@ rpc_ext_load(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
+/* One entry of ext.list. */
 static json_t *
 ext_to_json(const struct vsw_manager *mgr, const struct vsw_ext_handle *ext)
 {
@@ -716,6 +744,7 @@ ext_to_json(const struct vsw_manager *mgr, const struct vsw_ext_handle *ext)
     return obj;
 }
 
+/* ext.list. */
 static int
 rpc_ext_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
              void *mgr_)
@@ -754,6 +783,8 @@ get_ext(struct vsw_manager *mgr, json_t *params, struct vsw_rpc_error *err)
     return ext;
 }
 
+/* ext.enable: starts the extension on the switch at a position, or moves
+ * it there if it runs already. */
 static int
 rpc_ext_enable(json_t *params, json_t **result, struct vsw_rpc_error *err,
                void *mgr_)
@@ -846,6 +877,7 @@ get_binding(struct vsw_manager *mgr, json_t *params, struct vsw_rpc_error *err)
     return b;
 }
 
+/* ext.disable. */
 static int
 rpc_ext_disable(json_t *params, json_t **result, struct vsw_rpc_error *err,
                 void *mgr_)
@@ -864,6 +896,8 @@ rpc_ext_disable(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return mgr_commit(mgr, err);
 }
 
+/* ext.config: the extension's configure first; only if it accepts is the
+ * configuration kept and saved. */
 static int
 rpc_ext_config(json_t *params, json_t **result, struct vsw_rpc_error *err,
                void *mgr_)
@@ -920,6 +954,7 @@ rpc_ext_config(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return mgr_commit(mgr, err);
 }
 
+/* ext.stats: the host's counters and the extension's own figures. */
 static int
 rpc_ext_stats(json_t *params, json_t **result, struct vsw_rpc_error *err,
               void *mgr_)
@@ -980,6 +1015,8 @@ rpc_ext_stats(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
+/* ext.unquarantine: loads the extension for real and restarts it on the
+ * switches it is still enabled on. */
 static int
 rpc_ext_unquarantine(json_t *params, json_t **result,
                      struct vsw_rpc_error *err, void *mgr_)
@@ -1043,6 +1080,8 @@ static const struct vsw_rpc_method ext_methods[] = {
     {"ext.unquarantine", rpc_ext_unquarantine, true},
 };
 
+/* Registers ext.* and the methods extensions registered before the
+ * server existed. */
 int
 mgr_ext_register_rpc(struct vsw_manager *mgr, struct vsw_rpc_server *server)
 {
