@@ -91,33 +91,14 @@ compile(const struct vsw_acl_rule *rules, size_t n)
 
 /* Frame construction: just enough of each protocol for the parser. */
 
-struct frame {
-    uint8_t data[FRAME_MAX]; /* bytes assembled so far */
-    size_t len;              /* how many */
-};
-
-static void
-put(struct frame *f, const void *p, size_t n)
-{
-    ck_assert_uint_le(n, FRAME_MAX - f->len);
-    memcpy(f->data + f->len, p, n);
-    f->len += n;
-}
-
-static void
-put16(struct frame *f, uint16_t v)
-{
-    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-
-    put(f, b, 2);
-}
+#include "frame-build.h"
 
 static void
 put_eth(struct frame *f, const uint8_t *dst, const uint8_t *src, uint16_t type)
 {
     f->len = 0;
-    put(f, dst, VSW_ETH_ALEN);
-    put(f, src, VSW_ETH_ALEN);
+    put_bytes(f, dst, VSW_ETH_ALEN);
+    put_bytes(f, src, VSW_ETH_ALEN);
     put16(f, type);
 }
 
@@ -127,7 +108,7 @@ put_ip4(struct frame *f, const char *text)
     uint8_t a[4];
 
     ck_assert_int_eq(inet_pton(AF_INET, text, a), 1);
-    put(f, a, 4);
+    put_bytes(f, a, 4);
 }
 
 static void
@@ -136,7 +117,7 @@ put_ip6(struct frame *f, const char *text)
     uint8_t a[16];
 
     ck_assert_int_eq(inet_pton(AF_INET6, text, a), 1);
-    put(f, a, 16);
+    put_bytes(f, a, 16);
 }
 
 static struct vsw_flow_key
@@ -158,10 +139,10 @@ ipv4_key(const uint8_t *eth_dst, const uint8_t *eth_src, const char *src,
     struct frame f;
 
     put_eth(&f, eth_dst, eth_src, VSW_ETH_TYPE_IPV4);
-    put(&f, head, sizeof head);
+    put_bytes(&f, head, sizeof head);
     put_ip4(&f, src);
     put_ip4(&f, dst);
-    put(&f, udp, sizeof udp);
+    put_bytes(&f, udp, sizeof udp);
     return extract(&f);
 }
 
@@ -174,10 +155,10 @@ ipv6_key_with(const uint8_t *eth_dst, const uint8_t *eth_src, const char *src,
     uint8_t head[8] = {0x60, 0, 0, 0, 0, (uint8_t)payload->len, nh, 255};
 
     put_eth(&f, eth_dst, eth_src, VSW_ETH_TYPE_IPV6);
-    put(&f, head, sizeof head);
+    put_bytes(&f, head, sizeof head);
     put_ip6(&f, src);
     put_ip6(&f, dst);
-    put(&f, payload->data, payload->len);
+    put_bytes(&f, payload->data, payload->len);
     return extract(&f);
 }
 
@@ -188,7 +169,7 @@ ipv6_key(const uint8_t *eth_dst, const uint8_t *eth_src, const char *src,
     static const uint8_t udp[8] = {0x30, 0x39, 0, 53, 0, 8, 0, 0};
     struct frame payload = {.len = 0};
 
-    put(&payload, udp, sizeof udp);
+    put_bytes(&payload, udp, sizeof udp);
     return ipv6_key_with(eth_dst, eth_src, src, dst, 17, &payload);
 }
 
@@ -201,7 +182,7 @@ nd_key(const uint8_t *eth_dst, const uint8_t *eth_src, const char *src,
     struct frame payload = {.len = 0};
     struct vsw_flow_key key;
 
-    put(&payload, head, sizeof head);
+    put_bytes(&payload, head, sizeof head);
     put_ip6(&payload, target);
     key = ipv6_key_with(eth_dst, eth_src, src, dst, 58, &payload);
     ck_assert_uint_eq(key.icmp_type, type);
@@ -217,11 +198,11 @@ arp_key(const uint8_t *eth_dst, const uint8_t *eth_src, uint16_t op,
     struct frame f;
 
     put_eth(&f, eth_dst, eth_src, VSW_ETH_TYPE_ARP);
-    put(&f, head, sizeof head);
+    put_bytes(&f, head, sizeof head);
     put16(&f, op);
-    put(&f, eth_src, VSW_ETH_ALEN);
+    put_bytes(&f, eth_src, VSW_ETH_ALEN);
     put_ip4(&f, spa);
-    put(&f, op == 1 ? (const uint8_t[6]){0} : eth_dst, VSW_ETH_ALEN);
+    put_bytes(&f, op == 1 ? (const uint8_t[6]){0} : eth_dst, VSW_ETH_ALEN);
     put_ip4(&f, tpa);
     return extract(&f);
 }
@@ -234,7 +215,7 @@ other_key(const uint8_t *eth_dst, const uint8_t *eth_src)
     struct frame f;
 
     put_eth(&f, eth_dst, eth_src, 0x88b5);
-    put(&f, payload, sizeof payload);
+    put_bytes(&f, payload, sizeof payload);
     return extract(&f);
 }
 
@@ -917,7 +898,7 @@ START_TEST(test_unreadable_addresses)
 
     /* An IPv4 header cut short. */
     put_eth(&f, mac_peer, mac_vm, VSW_ETH_TYPE_IPV4);
-    put(&f, (const uint8_t[10]){0x45}, 10);
+    put_bytes(&f, (const uint8_t[10]){0x45}, 10);
     key = extract(&f);
     ck_assert(key.flags & VSW_FLOW_F_L3_TRUNCATED);
     ck_assert_ip(classify(t, VSW_ACL_DIR_OUT, key), true, R1);

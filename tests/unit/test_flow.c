@@ -18,10 +18,7 @@
  * buffer. */
 #define FRAME_MAX 9100
 
-struct frame {
-    uint8_t data[FRAME_MAX]; /* bytes assembled so far */
-    size_t len;              /* how many */
-};
+#include "frame-build.h"
 
 static const uint8_t mac_a[VSW_ETH_ALEN] = {0x02, 0, 0, 0, 0, 0x01};
 static const uint8_t mac_b[VSW_ETH_ALEN] = {0x02, 0, 0, 0, 0, 0x02};
@@ -43,51 +40,8 @@ static const uint8_t ip6_all_nodes[16] = {0xff, 0x02, [15] = 1};
 
 static const uint8_t zero16[16];
 
-/* Frame assembly. */
-
-static void
-put8(struct frame *f, uint8_t v)
-{
-    ck_assert_uint_lt(f->len, FRAME_MAX);
-    f->data[f->len++] = v;
-}
-
-static void
-put16(struct frame *f, uint16_t v)
-{
-    put8(f, (uint8_t)(v >> 8));
-    put8(f, (uint8_t)v);
-}
-
-static void
-put32(struct frame *f, uint32_t v)
-{
-    put16(f, (uint16_t)(v >> 16));
-    put16(f, (uint16_t)v);
-}
-
-static void
-put_bytes(struct frame *f, const uint8_t *p, size_t n)
-{
-    ck_assert_uint_le(n, FRAME_MAX - f->len);
-    memcpy(f->data + f->len, p, n);
-    f->len += n;
-}
-
-static void
-put_fill(struct frame *f, uint8_t v, size_t n)
-{
-    ck_assert_uint_le(n, FRAME_MAX - f->len);
-    memset(f->data + f->len, v, n);
-    f->len += n;
-}
-
-static void
-set16(struct frame *f, size_t ofs, uint16_t v)
-{
-    f->data[ofs] = (uint8_t)(v >> 8);
-    f->data[ofs + 1] = (uint8_t)v;
-}
+/* Frame assembly: protocol headers (the byte writers are in
+ * frame-build.h). */
 
 /* Destination and source MAC; the caller adds tags and the ethertype. */
 static void

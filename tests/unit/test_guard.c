@@ -18,10 +18,7 @@
 
 #define FRAME_MAX 2048
 
-struct frame {
-    uint8_t data[FRAME_MAX]; /* bytes assembled so far */
-    size_t len;              /* how many */
-};
+#include "frame-build.h"
 
 /* The VM's MAC, another station's, and broadcast. */
 static const uint8_t mac_vm[VSW_ETH_ALEN] = {0x02, 0, 0, 0, 0, 0x01};
@@ -84,51 +81,8 @@ enum {
     NH_DSTOPTS = 60,
 };
 
-/* Frame assembly. */
-
-static void
-put8(struct frame *f, uint8_t v)
-{
-    ck_assert_uint_lt(f->len, FRAME_MAX);
-    f->data[f->len++] = v;
-}
-
-static void
-put16(struct frame *f, uint16_t v)
-{
-    put8(f, (uint8_t)(v >> 8));
-    put8(f, (uint8_t)v);
-}
-
-static void
-put32(struct frame *f, uint32_t v)
-{
-    put16(f, (uint16_t)(v >> 16));
-    put16(f, (uint16_t)v);
-}
-
-static void
-put_bytes(struct frame *f, const uint8_t *p, size_t n)
-{
-    ck_assert_uint_le(n, FRAME_MAX - f->len);
-    memcpy(f->data + f->len, p, n);
-    f->len += n;
-}
-
-static void
-put_fill(struct frame *f, uint8_t v, size_t n)
-{
-    ck_assert_uint_le(n, FRAME_MAX - f->len);
-    memset(f->data + f->len, v, n);
-    f->len += n;
-}
-
-static void
-set16(struct frame *f, size_t ofs, uint16_t v)
-{
-    f->data[ofs] = (uint8_t)(v >> 8);
-    f->data[ofs + 1] = (uint8_t)v;
-}
+/* Frame assembly: protocol headers (the byte writers are in
+ * frame-build.h). */
 
 /* Starts 'f' with an Ethernet header from 'src' to 'dst', 'n_tags' tags
  * and 'type'. */
