@@ -417,10 +417,12 @@ acl_rule_from_params(json_t *params, struct vsw_acl_rule *rule, bool *both,
     return 0;
 }
 
-/* The keys of one basic rule. */
-static const char *const acl_rule_keys[] = {
-    "action",    "direction",  "local-ip", "remote-ip",
-    "local-mac", "remote-mac", NULL};
+/* The keys of acl.add with one rule; those of a rule alone (an element
+ * of "rules") are the same without "port". */
+static const char *const acl_add_keys[] = {
+    "port",      "action",    "direction",  "local-ip",
+    "remote-ip", "local-mac", "remote-mac", NULL};
+static const char *const *const acl_rule_keys = acl_add_keys + 1;
 
 /* Frees rules not linked to a port yet. */
 static void
@@ -523,12 +525,7 @@ acl_rule_objects(json_t *params, json_t ***objsp, size_t *np,
     size_t n;
 
     if (!list) {
-        if (vsw_rpc_check_keys(params,
-                               (const char *const[]){"port", "action",
-                                                     "direction", "local-ip",
-                                                     "remote-ip", "local-mac",
-                                                     "remote-mac", NULL},
-                               err)) {
+        if (vsw_rpc_check_keys(params, acl_add_keys, err)) {
             return -1;
         }
         objs = malloc(sizeof *objs);

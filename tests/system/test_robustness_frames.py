@@ -14,8 +14,6 @@ accounting of exactly those frames.
 """
 
 import collections
-import contextlib
-import ctypes
 import errno
 import json
 import os
@@ -29,23 +27,14 @@ import time
 
 import pytest
 
-from conftest import (VSWITCHD, Daemon, RpcError, add_vm, ping, sh,
-                      wait_for)
-
-ETH_P_ALL = 0x0003
-SOL_PACKET = 263
-PACKET_AUXDATA = 8
-TP_STATUS_VLAN_VALID = 0x10
-TP_STATUS_VLAN_TPID_VALID = 0x40
-CLONE_NEWNET = 0x40000000
-SO_RCVBUFFORCE = 33
+from conftest import Daemon, RpcError, add_vm, ping, sh, wait_for
+from frames import (ETH_P_ALL, PACKET_AUXDATA, SO_RCVBUFFORCE, SOL_PACKET,
+                    TP_STATUS_VLAN_TPID_VALID, TP_STATUS_VLAN_VALID,
+                    in_netns)
 
 TPIDS = (0x8100, 0x88A8, 0x9100)
 BROADCAST = b"\xff" * 6
 ZERO_MAC = b"\0" * 6
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
 
 def mac_bytes(text):
     return bytes.fromhex(text.replace(":", ""))
@@ -53,24 +42,6 @@ def mac_bytes(text):
 
 def mac_text(raw):
     return ":".join(f"{b:02x}" for b in raw)
-
-
-@contextlib.contextmanager
-def in_netns(ns):
-    """Runs the body with the calling thread in network namespace 'ns'."""
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-    try:
-        if _libc.setns(target, CLONE_NEWNET):
-            raise OSError(ctypes.get_errno(), f"setns into {ns}")
-        try:
-            yield
-        finally:
-            if _libc.setns(own, CLONE_NEWNET):
-                raise OSError(ctypes.get_errno(), "setns back")
-    finally:
-        os.close(own)
-        os.close(target)
 
 
 class RawPort:
