@@ -368,3 +368,28 @@ def test_plain_frames_extension_sees_wire_frames_of_large_segments(daemon,
     assert plain["max_len"] <= 1518
     assert plain["ingress"] > raw["ingress"]
     assert ext_stats(daemon, "order-capture-plain")["aborted"] == 0
+
+
+def test_veto_covers_policy_changes(daemon, topo):
+    """An extension's port_check is asked before a port's settings or ACLs
+    change, and its veto leaves them as they were."""
+    two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("golden_filter"))
+    daemon.rpc("ext.enable", switch="sw0", name="golden-filter")
+    daemon.rpc("ext.config", switch="sw0", name="golden-filter",
+               config={"veto": True})
+    with pytest.raises(RpcError, match="golden veto"):
+        daemon.rpc("port.set", name="vm1", **{"mac-limit": 5})
+    with pytest.raises(RpcError, match="golden veto"):
+        daemon.rpc("acl.add", port="vm1", action="deny", direction="in",
+                   **{"remote-ip": "any"})
+    with pytest.raises(RpcError, match="golden veto"):
+        daemon.rpc("xacl.add", port="vm1", action="deny", direction="in",
+                   weight=10)
+    assert daemon.rpc("port.get", name="vm1")["mac-limit"] == 0
+    assert daemon.rpc("acl.list", port="vm1")["rules"] == []
+    assert daemon.rpc("xacl.list", port="vm1")["rules"] == []
+    # Allowed again, the same change goes through.
+    daemon.rpc("ext.config", switch="sw0", name="golden-filter", config={})
+    daemon.rpc("port.set", name="vm1", **{"mac-limit": 5})
+    assert daemon.rpc("port.get", name="vm1")["mac-limit"] == 5
