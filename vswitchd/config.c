@@ -150,11 +150,12 @@ mgr_desired_destroy(struct mgr_desired *desired)
     free(desired);
 }
 
-/* True if a port named 'name' is in 'desired' already. */
+/* True if a port named 'name' is in 'desired' already (the switch being
+ * parsed, at index 'n_switches', included). */
 static bool
 desired_has_port(const struct mgr_desired *desired, const char *name)
 {
-    for (size_t i = 0; i < desired->n_switches; i++) {
+    for (size_t i = 0; i <= desired->n_switches; i++) {
         const struct mgr_desired_switch *sw = &desired->switches[i];
 
         for (size_t j = 0; j < sw->n_ports; j++) {

@@ -227,7 +227,10 @@ mgr_port_cfg_from_params(const json_t *params, const char *name,
 {
     const char *type = json_string_value(json_object_get(params, "type"));
     bool has_ifname = json_object_get(params, "ifname") != NULL;
+    json_t *all;
+    int error;
 
+    memset(cfg, 0, sizeof *cfg);
     vsw_settings_init(&mgr_port_kind, cfg);
     vsw_vlan_config_init(&cfg->vlan);
     if (type && !strcmp(type, "uplink")) {
@@ -235,21 +238,23 @@ mgr_port_cfg_from_params(const json_t *params, const char *name,
          * frames in the untagged domain, unless told otherwise. */
         cfg->vlan.mode = VSW_VLAN_MODE_TRUNK;
     }
-    if (vsw_settings_apply(&mgr_port_kind, cfg, params, true, err)) {
-        return -1;
+    /* The interface is named after the port unless told otherwise. */
+    all = json_copy((json_t *)params);
+    if (!all || (!has_ifname &&
+                 json_object_set_new(all, "ifname", json_string(name)))) {
+        json_decref(all);
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
     }
-    if (!has_ifname) {
-        json_t *ifname = json_pack("{s:s}", "ifname", name);
-        int error = vsw_settings_apply(&mgr_port_kind, cfg, ifname, true, err);
-
-        json_decref(ifname);
-        if (error) {
+    error = vsw_settings_apply(&mgr_port_kind, cfg, all, true, err);
+    json_decref(all);
+    if (error) {
+        if (!has_ifname && !strncmp(err->message, "ifname ", 7)) {
             size_t len = strlen(err->message);
 
             snprintf(err->message + len, sizeof err->message - len,
                      "; give one with ifname=");
-            return -1;
         }
+        return -1;
     }
     return port_cfg_check(cfg, err);
 }

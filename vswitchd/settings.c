@@ -106,8 +106,10 @@ vsw_bit_rate_parse(const char *text, uint64_t *bps)
     double value;
     char *end;
 
-    /* strtod() would take spaces, signs, hex, "inf" and "nan". */
-    if (!text[0] || !strchr("0123456789", text[0])) {
+    /* strtod() would take spaces, signs, hex, exponents, "inf" and
+     * "nan". */
+    if (!text[0] || !strchr("0123456789", text[0]) ||
+        text[strspn(text, "0123456789.kKMGT")]) {
         return -EINVAL;
     }
     value = strtod(text, &end);
