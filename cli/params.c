@@ -12,9 +12,11 @@ enum param_type {
     PARAM_BOOLEAN, /* on|off|true|false, sent as a JSON boolean */
 };
 
-/* The keys whose values are not strings.  When the daemon gains a key of
- * one of these types (storm-limit, max-bandwidth, weight, idle-timeout,
- * position...), add a row here, or it is sent as a string and refused. */
+/* Keys whose values are checked here, before anything is sent, and sent
+ * as JSON numbers or booleans.  Settings of switches and ports need no
+ * row: the daemon's settings schema takes their values as text too, so a
+ * key the daemon gains works from the command line at once; the rows
+ * here only turn a typo into a usage error without a round trip. */
 static const struct param_key {
     const char *key;      /* as the daemon names it */
     enum param_type type; /* what the value must be converted to */
