@@ -12,28 +12,40 @@ enum param_type {
     PARAM_BOOLEAN, /* on|off|true|false, sent as a JSON boolean */
 };
 
-/* Keys whose values are checked here, before anything is sent, and sent
- * as JSON numbers or booleans.  Settings of switches and ports need no
- * row: the daemon's settings schema takes their values as text too, so a
- * key the daemon gains works from the command line at once; the rows
- * here only turn a typo into a usage error without a round trip. */
+/* The keys whose values are not strings.  When the daemon gains a key of
+ * one of these types (storm-limit, max-bandwidth, weight, idle-timeout,
+ * position...), add a row here, or it is sent as a string and refused. */
 static const struct param_key {
     const char *key;      /* as the daemon names it */
     enum param_type type; /* what the value must be converted to */
 } param_keys[] = {
-    {"vlan", PARAM_INTEGER},         {"native-vlan", PARAM_INTEGER},
-    {"mac-ageing", PARAM_INTEGER},   {"mac-table-size", PARAM_INTEGER},
-    {"mac-limit", PARAM_INTEGER},    {"offloads", PARAM_BOOLEAN},
-    {"storm-limit", PARAM_INTEGER},  {"pvlan-primary", PARAM_INTEGER},
-    {"mac-spoofing", PARAM_BOOLEAN}, {"dhcp-guard", PARAM_BOOLEAN},
-    {"router-guard", PARAM_BOOLEAN}, {"ieee-priority-tag", PARAM_BOOLEAN},
-    {"sport", PARAM_INTEGER},        {"dport", PARAM_INTEGER},
-    {"icmp-type", PARAM_INTEGER},    {"dhcp-op", PARAM_INTEGER},
-    {"weight", PARAM_INTEGER},       {"idle-timeout", PARAM_INTEGER},
-    {"isolation-id", PARAM_INTEGER}, {"stateful", PARAM_BOOLEAN},
-    {"id", PARAM_INTEGER},           {"arp-op", PARAM_INTEGER},
-    {"live", PARAM_INTEGER},         {"queue", PARAM_INTEGER},
-    {"worker", PARAM_INTEGER},       {"position", PARAM_INTEGER},
+    {"vlan", PARAM_INTEGER},
+    {"native-vlan", PARAM_INTEGER},
+    {"mac-ageing", PARAM_INTEGER},
+    {"mac-table-size", PARAM_INTEGER},
+    {"mac-limit", PARAM_INTEGER},
+    {"offloads", PARAM_BOOLEAN},
+    {"storm-limit", PARAM_INTEGER},
+    {"pvlan-primary", PARAM_INTEGER},
+    {"mac-spoofing", PARAM_BOOLEAN},
+    {"dhcp-guard", PARAM_BOOLEAN},
+    {"flood", PARAM_BOOLEAN},
+    {"router-guard", PARAM_BOOLEAN},
+    {"ieee-priority-tag", PARAM_BOOLEAN},
+    {"sport", PARAM_INTEGER},
+    {"dport", PARAM_INTEGER},
+    {"icmp-type", PARAM_INTEGER},
+    {"dhcp-op", PARAM_INTEGER},
+    {"weight", PARAM_INTEGER},
+    {"idle-timeout", PARAM_INTEGER},
+    {"isolation-id", PARAM_INTEGER},
+    {"stateful", PARAM_BOOLEAN},
+    {"id", PARAM_INTEGER},
+    {"arp-op", PARAM_INTEGER},
+    {"live", PARAM_INTEGER},
+    {"queue", PARAM_INTEGER},
+    {"worker", PARAM_INTEGER},
+    {"position", PARAM_INTEGER},
 };
 
 static const struct param_key *

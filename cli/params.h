@@ -1,11 +1,10 @@
 /*
  * Command-line words to JSON-RPC params.
  *
- * The JSON type of a key=value word comes from a table of the keys known
- * to take integers or booleans (params.c); any other key is sent as a
- * string, and the daemon decides whether it knows it (switch and port
- * settings accept text for every type).  Keys are the daemon's own names,
- * kebab-case.
+ * The daemon is strict about JSON types, so the JSON type of a key=value
+ * word comes from a table of the keys known to take integers or booleans
+ * (params.c); any other key is sent as a string, and the daemon decides
+ * whether it knows it.  Keys are the daemon's own names, kebab-case.
  */
 #ifndef VSW_PARAMS_H
 #define VSW_PARAMS_H 1

@@ -46,6 +46,7 @@ struct mgr_port_cfg {
                                     'pvlan_secondary' is derived */
     uint32_t mac_limit;          /* MAC table entries, 0 = switch cap */
     bool offloads;               /* uplink: pass GSO segments whole */
+    bool flood;                  /* receives flooded frames */
     struct mgr_guard_cfg guard;  /* port security guards */
 };
 

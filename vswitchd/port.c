@@ -126,6 +126,13 @@ static const struct vsw_setting port_settings[] = {
                 "switch's limit only",
     },
     {
+        PORT_ROW("flood", VSW_SETTING_BOOLEAN, flood),
+        .default_value = "true",
+        .help = "receive the broadcast, multicast and unknown unicast "
+                "frames the switch floods (false: only frames for MACs "
+                "learned on the port)",
+    },
+    {
         PORT_ROW("mac-spoofing", VSW_SETTING_BOOLEAN, guard.mac_spoofing),
         .default_value = "false",
         .help = "may send from MAC addresses other than its own (false: "

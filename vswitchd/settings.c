@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "flow.h"
 #include "vlan.h"
@@ -348,7 +347,8 @@ format_when(const struct vsw_settings_kind *kind,
 /* ---- Values ---- */
 
 /* Turns 'value' into text for a type whose text form is what we parse:
- * the string itself, or an integer written out. */
+ * the string itself, or an integer written out (a bit rate may be
+ * either). */
 static const char *
 value_text(const json_t *value, char *buf, size_t size)
 {
@@ -361,20 +361,6 @@ value_text(const json_t *value, char *buf, size_t size)
         return buf;
     }
     return NULL;
-}
-
-/* Parses decimal 'text' with nothing around it. */
-static bool
-parse_decimal(const char *text, long long *value)
-{
-    char *end;
-
-    if (!text[0] || !strchr("-0123456789", text[0])) {
-        return false;
-    }
-    errno = 0;
-    *value = strtoll(text, &end, 10);
-    return !*end && !errno;
 }
 
 static int
@@ -399,11 +385,10 @@ setting_parse(const struct vsw_setting *s, void *cfg, const json_t *value,
     case VSW_SETTING_INTEGER: {
         long long v;
 
-        if (json_is_integer(value)) {
-            v = json_integer_value(value);
-        } else if (!text || !parse_decimal(text, &v)) {
+        if (!json_is_integer(value)) {
             return error_integer(s, err);
         }
+        v = json_integer_value(value);
         if (v < s->min || v > s->max) {
             return error_integer(s, err);
         }
@@ -428,25 +413,12 @@ setting_parse(const struct vsw_setting *s, void *cfg, const json_t *value,
         return 0;
     }
     case VSW_SETTING_BOOLEAN: {
-        static const char *const yes[] = {"true", "on", "yes", NULL};
-        static const char *const no[] = {"false", "off", "no", NULL};
-        int v = -1;
-
-        if (json_is_boolean(value)) {
-            v = json_is_true(value);
-        }
-        for (int i = 0; json_is_string(value) && yes[i] && v < 0; i++) {
-            v = !strcasecmp(text, yes[i])  ? 1
-                : !strcasecmp(text, no[i]) ? 0
-                                           : -1;
-        }
-        if (v < 0) {
+        if (!json_is_boolean(value)) {
             return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
-                                 "parameter '%s' must be true or false (on "
-                                 "or off)",
+                                 "parameter '%s' must be true or false",
                                  s->key);
         }
-        *(bool *)member(cfg, s) = v;
+        *(bool *)member(cfg, s) = json_is_true(value);
         return 0;
     }
     case VSW_SETTING_ENUM: {
@@ -500,7 +472,7 @@ setting_parse(const struct vsw_setting *s, void *cfg, const json_t *value,
         return 0;
     }
     case VSW_SETTING_VLAN_SET:
-        if (!text) {
+        if (!json_is_string(value)) {
             return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
                                  "parameter '%s' must be a VLAN list such "
                                  "as 10,20-30",
@@ -536,16 +508,33 @@ setting_parse(const struct vsw_setting *s, void *cfg, const json_t *value,
     return vsw_rpc_error(err, VSW_RPC_INTERNAL_ERROR, "bad setting type");
 }
 
+/* The default of 's' as a JSON value of its type (the tables write it as
+ * text), or NULL if it has none. */
+static json_t *
+default_json(const struct vsw_setting *s)
+{
+    if (!s->default_value) {
+        return NULL;
+    }
+    switch (s->type) {
+    case VSW_SETTING_INTEGER:
+        return json_integer(strtoll(s->default_value, NULL, 10));
+    case VSW_SETTING_BOOLEAN:
+        return json_boolean(!strcmp(s->default_value, "true"));
+    default:
+        return json_string(s->default_value);
+    }
+}
+
 /* Puts setting 's' of 'cfg' back to its default. */
 static void
 setting_reset(const struct vsw_setting *s, void *cfg)
 {
+    json_t *value = default_json(s);
     struct vsw_rpc_error ignored;
 
     memset(member(cfg, s), 0, s->size);
-    if (s->default_value) {
-        json_t *value = json_string(s->default_value);
-
+    if (value) {
         /* The tables' defaults are tested to parse. */
         setting_parse(s, cfg, value, &ignored);
         json_decref(value);
@@ -560,15 +549,11 @@ vsw_settings_init(const struct vsw_settings_kind *kind, void *cfg)
     }
 }
 
-/* Sets 'key' of 'cfg' from 'value' (null: the default). */
+/* Sets 'key' of 'cfg' from 'value'. */
 static int
 apply_one(const struct vsw_setting *s, void *cfg, const json_t *value,
           struct vsw_rpc_error *err)
 {
-    if (json_is_null(value)) {
-        setting_reset(s, cfg);
-        return 0;
-    }
     return setting_parse(s, cfg, value, err);
 }
 
@@ -788,16 +773,16 @@ vsw_settings_schema(const struct vsw_settings_kind *kind)
         json_t *dflt = json_null();
 
         if (s->default_value) {
-            /* The default as a value of the setting's own JSON type. */
+            /* The default as the setting's own output shows it. */
             void *scratch = calloc(1, s->offset + s->size);
             struct vsw_rpc_error ignored;
-            json_t *text = json_string(s->default_value);
+            json_t *value = default_json(s);
 
-            if (scratch && !setting_parse(s, scratch, text, &ignored)) {
+            if (scratch && !setting_parse(s, scratch, value, &ignored)) {
                 json_decref(dflt);
                 dflt = setting_to_json(s, scratch);
             }
-            json_decref(text);
+            json_decref(value);
             free(scratch);
         }
         json_object_set_new(row, "default", dflt);

@@ -15,9 +15,10 @@
  *   - describes the kind for schema.get, which the CLI's help and the
  *     documentation check read.
  *
- * Values are accepted as their JSON type or as text, so that a command
- * line (where everything is text) and a tool's JSON mean the same; null
- * puts a setting back to its default.
+ * Values must have their JSON type (an integer is a JSON number, a
+ * boolean true or false; a bit rate may also be text such as "10M"):
+ * orchestration tools get their mistakes back rather than guesses.  The
+ * CLI converts command-line text (cli/params.c).
  *
  * Everything runs on the control thread; the engine keeps no state.
  */

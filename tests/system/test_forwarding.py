@@ -279,3 +279,33 @@ def test_tap_moved_while_daemon_down_is_found(daemon_factory, topo):
     port = daemon.rpc("port.get", name="vm2")
     assert port["netns"] != "daemon"
     assert port["current-ifname"] == "eth0"
+
+
+def test_port_without_flood_gets_only_frames_for_its_macs(daemon, topo):
+    """flood=false: the switch's floods (here ARP broadcasts) pass the port
+    by; frames for a MAC learned on it still arrive."""
+    daemon.rpc("switch.add", name="sw0")
+    vm1, if1 = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1")
+    vm2, _ = add_vm(daemon, topo, "sw0", "vm2", "198.18.0.2")
+    vm3, _ = add_vm(daemon, topo, "sw0", "vm3", "198.18.0.3")
+    assert daemon.ctl("port", "set", "vm3", "flood=off",
+                      json_out=False).returncode == 0
+    assert daemon.rpc("port.get", name="vm3")["flood"] is False
+
+    before = daemon.stats("vm3")["tx-packets"]
+    assert ping(vm1, "198.18.0.2")
+    assert daemon.stats("vm3")["tx-packets"] == before
+    # vm3 speaks first: its MAC is learned, and vm1's replies reach it.
+    assert ping(vm3, "198.18.0.1")
+    assert daemon.stats("vm3")["tx-packets"] > before
+    # A station that asks for vm3 by broadcast gets no answer.
+    sh(["ip", "-n", vm1, "neigh", "flush", "dev", if1])
+    assert not ping(vm1, "198.18.0.3", count=2)
+
+    # Back on, and across a restart the setting holds.
+    daemon.rpc("port.set", name="vm3", flood=True)
+    assert ping(vm1, "198.18.0.3")
+    daemon.rpc("port.set", name="vm3", flood="false")
+    daemon.stop()
+    daemon.start()
+    assert daemon.rpc("port.get", name="vm3")["flood"] is False
