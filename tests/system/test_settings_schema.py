@@ -212,6 +212,15 @@ def settable(objs, kind):
             if not s["fixed"] and key not in modes]
 
 
+def settable_alone(objs, kind):
+    """(setting, object name) for each setting of settable() that an
+    existing object takes without a change of mode."""
+    for s in settable(objs, kind):
+        name, extra = objs.target(kind, s)
+        if not extra:
+            yield s, name
+
+
 # ---- schema.get ----
 
 def test_schema_shape(daemon):
@@ -439,11 +448,8 @@ def test_set_is_all_or_nothing(objs, kind):
     daemon = objs.daemon
     candidates = settable(objs, kind)
     assert len(candidates) >= 2, kind
-    for i, good in enumerate(candidates):
-        bad = candidates[(i + 1) % len(candidates)]
-        name, extra = objs.target(kind, good)
-        if extra:
-            continue  # its mode would change too
+    for good, name in settable_alone(objs, kind):
+        bad = candidates[(candidates.index(good) + 1) % len(candidates)]
         before = objs.get(kind, name)
         config = objs.config_bytes()
         value = objs.other_value(good, before.get(good["key"]))
@@ -477,10 +483,7 @@ def test_text_values_are_accepted(objs, kind):
     a boolean, "10M" for a bit rate, each the same as the JSON value."""
     daemon = objs.daemon
     tried = 0
-    for s in settable(objs, kind):
-        name, extra = objs.target(kind, s)
-        if extra:
-            continue
+    for s, name in settable_alone(objs, kind):
         key = s["key"]
         if s["type"] == "integer":
             value = objs.other_value(s, objs.get(kind, name).get(key))
@@ -518,10 +521,7 @@ def test_text_values_are_accepted(objs, kind):
 def test_null_resets_to_the_default(objs, kind):
     daemon = objs.daemon
     tried = 0
-    for s in settable(objs, kind):
-        name, extra = objs.target(kind, s)
-        if extra:
-            continue
+    for s, name in settable_alone(objs, kind):
         key = s["key"]
         value = objs.other_value(s, s["default"])
         daemon.rpc_raw(f"{kind}.set", {"name": name, key: value})
@@ -601,30 +601,47 @@ def ctl_help(socket, *words):
     return res.stdout
 
 
+def help_entries(text, keys):
+    """The entries of the settings table of a help 'text': {key: the text
+    of its row and of the indented lines under it}."""
+    entries = {}
+    current = None
+    for line in text.splitlines():
+        words = line.split()
+        if line.startswith("  ") and words and words[0] in keys and (
+                words[0] not in entries):
+            current = words[0]
+            entries[current] = [line]
+        elif current and line.startswith("      "):
+            entries[current].append(line)
+        else:
+            current = None
+    return {key: "\n".join(lines) for key, lines in entries.items()}
+
+
 @pytest.mark.parametrize("noun, verb", HELP_COMMANDS)
 def test_cli_help_lists_the_schema(daemon, noun, verb):
     settings = schema(daemon, noun)[noun]
     text = ctl_help(daemon.socket, noun, verb)
     assert text.startswith(f"Usage: vswitch-ctl {noun} {verb}"), text
-    rows = {}
-    for line in text.splitlines():
-        words = line.split()
-        if words and words[0] in settings:
-            rows.setdefault(words[0], line)
+    entries = help_entries(text, settings)
     for key, s in settings.items():
         if verb == "set" and s["fixed"]:
             # Not settable: named among the keys fixed at creation.
-            assert names_key(text, key), (key, text)
+            assert key not in entries, (key, text)
+            assert names_key(text.split("\nFixed when")[1], key), text
             continue
-        assert key in rows, (key, text)
-        row = rows[key].split()
-        assert row[1] == s["type"], (key, rows[key])
+        assert key in entries, (key, text)
+        entry = entries[key]
+        assert entry.split()[1] == s["type"], entry
         if s["type"] in RANGED_TYPES:
-            assert f"{s['min']}-{s['max']}" in rows[key], (key, rows[key])
+            assert f"{s['min']}-{s['max']}" in entry, entry
         for value in s.get("values", []):
-            assert value in rows[key], (key, value, rows[key])
-        assert " ".join(s["help"].split()) in " ".join(text.split()), key
-    # The same table in JSON mode: --format does not change help.
+            assert value in entry, (value, entry)
+        if s["applies-to"]:
+            assert f"{s['applies-to']['key']}=" in entry, entry
+        assert " ".join(s["help"].split()) in " ".join(entry.split()), entry
+    # --format does not change help.
     assert ctl_help(daemon.socket, "--format", "json", noun, verb) == text
 
 
