@@ -274,19 +274,19 @@ guard_build(const struct mgr_port *port, struct vsw_guard_config *guard)
 
     memset(guard, 0, sizeof *guard);
     guard->mac_spoofing_allowed = cfg->mac_spoofing;
-    guard->has_mac = port->cfg.has_mac;
-    memcpy(guard->mac, port->cfg.mac, sizeof guard->mac);
+    guard->has_mac = port->cfg.mac.set;
+    memcpy(guard->mac, port->cfg.mac.addr, sizeof guard->mac);
     guard->dhcp_guard = cfg->dhcp_guard;
     guard->router_guard = cfg->router_guard;
     /* Priorities from the physical network are kept: the reset is about
      * what VMs claim. */
     guard->ieee_priority_tag =
         cfg->ieee_priority_tag || port->cfg.type == MGR_PORT_UPLINK;
-    guard->ipv6_unknown_nh_allowed = port->sw->ipv6_unknown_nh_allowed;
+    guard->ipv6_unknown_nh_allowed = port->sw->cfg.ipv6_unknown_nh_allowed;
     guard->storm_limit_pps = cfg->storm_limit;
-    guard->n_ips = (uint8_t)cfg->n_allowed_ips;
-    for (unsigned i = 0; i < cfg->n_allowed_ips; i++) {
-        memcpy(guard->ips[i].addr, cfg->allowed_ips[i], 16);
+    guard->n_ips = (uint8_t)cfg->allowed_ips.n;
+    for (unsigned i = 0; i < cfg->allowed_ips.n; i++) {
+        memcpy(guard->ips[i].addr, cfg->allowed_ips.addr[i], 16);
         guard->ips[i].plen = 128;
     }
 }
@@ -1060,6 +1060,32 @@ mgr_acls_restore(struct vsw_manager *mgr, struct mgr_port *port, json_t *obj)
         }
     }
     return result;
+}
+
+int
+mgr_acl_rule_check(const json_t *obj, bool extended, struct vsw_rpc_error *err)
+{
+    json_t *params = json_deep_copy(obj);
+    struct vsw_xacl_rule xrule;
+    struct vsw_acl_rule rule;
+    bool both;
+    int error;
+
+    if (!json_is_object(params)) {
+        json_decref(params);
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "a rule must be a JSON object");
+    }
+    if (extended) {
+        error = xacl_rule_from_params(params, &xrule, err);
+    } else {
+        /* The saved id is the rule's name, kept at restore. */
+        json_object_del(params, "id");
+        error = vsw_rpc_check_keys(params, acl_rule_keys, err) ||
+                acl_rule_from_params(params, &rule, &both, err);
+    }
+    json_decref(params);
+    return error ? -1 : 0;
 }
 
 static const struct vsw_rpc_method acl_methods[] = {

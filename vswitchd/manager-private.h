@@ -1,7 +1,10 @@
 /*
- * Internals of the switch manager shared by manager.c (the model and how
- * it reaches the kernel, the datapath and the config file) and
- * manager-rpc.c (the JSON-RPC methods).  Not for other modules.
+ * Internals of the switch manager, shared by the files of vswitchd/ that
+ * hold its model: one file per noun (switch.c, port.c, pvlan.c,
+ * tap-track.c, manager-acl.c, manager-ext.c), the configuration file
+ * (config.c), the transaction that commits a change (txn.c), and the
+ * timers and link events (tick.c, link-monitor.c).  Not for other
+ * modules.
  */
 #ifndef VSW_MANAGER_PRIVATE_H
 #define VSW_MANAGER_PRIVATE_H 1
@@ -14,13 +17,12 @@
 
 #include "datapath.h"
 #include "manager.h"
+#include "settings.h"
 
 enum mgr_port_type {
     MGR_PORT_TAP,
     MGR_PORT_UPLINK,
 };
-
-#define MGR_MAX_ALLOWED_IPS 64
 
 /* A port's guards (FEATURES.md §4); all off by default. */
 struct mgr_guard_cfg {
@@ -29,22 +31,30 @@ struct mgr_guard_cfg {
     bool router_guard;      /* drop router advertisements, redirects */
     bool ieee_priority_tag; /* keep the 802.1p priority it sets */
     uint32_t storm_limit;   /* broadcast+multicast+unknown pps, 0 off */
-    unsigned n_allowed_ips; /* IP guard: addresses in 'allowed_ips', 0
-                               = off */
-    uint8_t allowed_ips[MGR_MAX_ALLOWED_IPS][16]; /* IPv4-mapped or v6 */
+    struct vsw_setting_ip_list allowed_ips; /* IP guard; empty = off */
 };
 
-/* What the user asked for one port: everything that is saved. */
+/* What the user asked for one port: everything that is saved.  Each
+ * member is filled by a row of the port settings table (port.c), except
+ * where noted. */
 struct mgr_port_cfg {
     enum mgr_port_type type;     /* tap or uplink */
     char ifname[IFNAMSIZ];       /* interface created (tap) or attached
                                     (uplink) */
-    bool has_mac;                /* 'mac' was given */
-    uint8_t mac[6];              /* MAC given to a new TAP device */
-    struct vsw_vlan_config vlan; /* VLAN mode and membership */
+    struct vsw_setting_mac mac;  /* MAC given to a new TAP device */
+    struct vsw_vlan_config vlan; /* VLAN mode and membership;
+                                    'pvlan_secondary' is derived */
     uint32_t mac_limit;          /* MAC table entries, 0 = switch cap */
     bool offloads;               /* uplink: pass GSO segments whole */
     struct mgr_guard_cfg guard;  /* port security guards */
+};
+
+/* What the user asked for one switch (the switch settings table,
+ * switch.c). */
+struct mgr_switch_cfg {
+    uint32_t mac_ageing;          /* seconds */
+    uint32_t mac_table_size;      /* switch-wide MAC cap */
+    bool ipv6_unknown_nh_allowed; /* RFC 7113 knob for the guards */
 };
 
 struct mgr_switch;
@@ -87,14 +97,12 @@ struct mgr_port {
 };
 
 struct mgr_switch {
-    char name[VSW_NAME_MAX];      /* unique across the daemon */
-    struct mgr_switch *next;      /* next switch of the manager */
-    uint32_t mac_ageing;          /* seconds */
-    uint32_t mac_table_size;      /* switch-wide MAC cap */
-    bool ipv6_unknown_nh_allowed; /* RFC 7113 knob for the guards */
-    struct vsw_fdb *fdb;          /* shared with the datapath */
-    struct mgr_port *ports;       /* in creation order */
-    struct vsw_ext_switch *exts;  /* extensions enabled on it, in order */
+    char name[VSW_NAME_MAX];     /* unique across the daemon */
+    struct mgr_switch *next;     /* next switch of the manager */
+    struct mgr_switch_cfg cfg;   /* settings */
+    struct vsw_fdb *fdb;         /* shared with the datapath */
+    struct mgr_port *ports;      /* in creation order */
+    struct vsw_ext_switch *exts; /* extensions enabled on it, in order */
 };
 
 struct vsw_manager {
@@ -131,6 +139,8 @@ struct vsw_manager {
     char ext_marker[PATH_MAX];      /* STATE/ext-crash */
 };
 
+/* The manager (manager.c): lookups and names. */
+
 /* For RPC handlers: the switch or port named by param 'key' of
  * 'params'.  Returns 0, or fills 'err' (missing, not a string, or no such
  * name). */
@@ -143,6 +153,19 @@ int mgr_rpc_get_port(struct vsw_manager *, json_t *params, const char *key,
 struct mgr_switch *mgr_find_switch(struct vsw_manager *, const char *name);
 struct mgr_port *mgr_find_port(struct vsw_manager *, const char *name);
 
+/* Checks that 'name' may name a switch or port ('what'): it ends up in
+ * file names (netns pins) and command lines.  Returns 0 or fills 'err'. */
+int mgr_check_name(const char *what, const char *name,
+                   struct vsw_rpc_error *err);
+
+/* MAC text "02:00:00:00:00:01" to bytes: 0 or -EINVAL. */
+int mgr_parse_mac(const char *s, uint8_t mac[6]);
+void mgr_format_mac(const uint8_t mac[6], char buf[18]);
+
+/* Switches (switch.c). */
+
+extern const struct vsw_settings_kind mgr_switch_kind;
+
 /* Operations behind the RPC methods.  Each validates first, returns 0 or
  * a negative value after filling 'err', and changes nothing on
  * failure. */
@@ -152,6 +175,27 @@ int mgr_switch_set(struct vsw_manager *, struct mgr_switch *sw, json_t *params,
                    struct vsw_rpc_error *err);
 int mgr_switch_del(struct vsw_manager *, struct mgr_switch *sw,
                    struct vsw_rpc_error *err);
+
+/* Creates switch 'name' with settings 'cfg' in memory (no save, no
+ * publish), at the end of the list. */
+int mgr_switch_create(struct vsw_manager *, const char *name,
+                      const struct mgr_switch_cfg *cfg,
+                      struct mgr_switch **swp, struct vsw_rpc_error *err);
+
+/* Unlinks 'sw' and its ports and schedules their teardown (no save). */
+void mgr_switch_destroy(struct vsw_manager *, struct mgr_switch *sw,
+                        bool remove_devices);
+
+/* The switch as get and list show it. */
+json_t *mgr_switch_to_json(const struct mgr_switch *sw);
+
+/* Registers switch.*. */
+int mgr_switch_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
+
+/* Ports (port.c). */
+
+extern const struct vsw_settings_kind mgr_port_kind;
+
 int mgr_port_add(struct vsw_manager *, struct mgr_switch *sw, json_t *params,
                  struct mgr_port **portp, struct vsw_rpc_error *err);
 int mgr_port_set(struct vsw_manager *, struct mgr_port *port, json_t *params,
@@ -159,19 +203,40 @@ int mgr_port_set(struct vsw_manager *, struct mgr_port *port, json_t *params,
 int mgr_port_del(struct vsw_manager *, struct mgr_port *port,
                  struct vsw_rpc_error *err);
 
-/* JSON views shared by the API and the config file. */
-json_t *mgr_switch_to_json(const struct mgr_switch *sw);
+/* Fills 'cfg' for a new port 'name' from the settings in 'params' (as
+ * port.add takes them; other keys are refused).  Pure: used by port.add
+ * and by the config loader.  Returns 0 or fills 'err'. */
+int mgr_port_cfg_from_params(const json_t *params, const char *name,
+                             struct mgr_port_cfg *cfg,
+                             struct vsw_rpc_error *err);
+
+/* Adds port 'name' with settings 'cfg' to 'sw' and opens its device
+ * ('restore': reattach to an existing TAP, first where 'location' says).
+ * A port whose device cannot be opened at restore is kept, with the
+ * error, and retried.  No save, no publish. */
+int mgr_port_create(struct vsw_manager *, struct mgr_switch *sw,
+                    const char *name, const struct mgr_port_cfg *cfg,
+                    bool restore, json_t *location, struct mgr_port **portp,
+                    struct vsw_rpc_error *err);
+
+/* Unlinks 'port' from its switch (the caller publishes afterwards) and
+ * schedules its teardown. */
+void mgr_port_destroy(struct vsw_manager *, struct mgr_port *port,
+                      bool remove_device);
+
+/* The settings of 'port' as config.json keeps them, and the port as get
+ * and list show it (settings and state). */
+json_t *mgr_port_settings_to_json(const struct mgr_port *port);
 json_t *mgr_port_to_json(const struct vsw_manager *,
                          const struct mgr_port *port);
 
-/* MAC text "02:00:00:00:00:01" to bytes: 0 or -EINVAL. */
-int mgr_parse_mac(const char *s, uint8_t mac[6]);
-void mgr_format_mac(const uint8_t mac[6], char buf[18]);
+/* True if 'port' has guards or ACLs for the datapath to apply. */
+bool mgr_port_needs_policy(const struct mgr_port *port);
 
-/* Parses a comma-separated list of IPv4/IPv6 addresses into the IP
- * guard of 'guard'.  Returns 0 or fills 'err'. */
-int mgr_parse_ip_list(const char *text, struct mgr_guard_cfg *guard,
-                      struct vsw_rpc_error *err);
+/* Registers port.*. */
+int mgr_port_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
+
+/* Private VLANs (pvlan.c). */
 
 /* Builds the private VLAN map of 'sw' into 'map', as if port 'changed'
  * (may be NULL) had configuration 'candidate'.  Fails, filling 'err', if
@@ -182,10 +247,74 @@ int mgr_pvlan_map_build(const struct mgr_switch *sw,
                         const struct mgr_port_cfg *candidate,
                         struct vsw_pvlan_map *map, struct vsw_rpc_error *err);
 
+/* Fails, filling 'err', if the switch's private VLANs would contradict
+ * each other with port 'port' (NULL: a new port named 'new_name') set to
+ * 'cfg'. */
+int mgr_pvlan_check_conflicts(const struct mgr_switch *sw,
+                              const struct mgr_port *port,
+                              const char *new_name,
+                              const struct mgr_port_cfg *cfg,
+                              struct vsw_rpc_error *err);
+
+/* TAP devices (tap-track.c). */
+
+/* Opens the device of 'port' and starts polling it.  'restore' allows
+ * reattaching to an existing TAP, first where 'location' (may be NULL)
+ * says it was, then by its configured name in the daemon's namespace.
+ * Returns 0 or a negative errno. */
+int mgr_port_open_device(struct vsw_manager *, struct mgr_port *port,
+                         bool restore, json_t *location);
+
+/* Keeps the TAP location of 'port' current (namespace pin, name);
+ * returns true if it changed. */
+bool mgr_port_track(struct vsw_manager *, struct mgr_port *port);
+
+/* Tracks every port, and saves the configuration if any moved. */
+void mgr_track_all(struct vsw_manager *);
+
+/* Where the namespace of 'port' is pinned: STATE/netns/<port>. */
+void mgr_netns_pin_path(const struct vsw_manager *, const struct mgr_port *,
+                        char *path, size_t size);
+
+/* The TAP location of 'port' as config.json keeps it. */
+json_t *mgr_tap_location_to_json(const struct mgr_port *port);
+
+/* The transaction (txn.c). */
+
 /* Frees 'arg' with 'fn' once no worker can use it: after the next
  * snapshot is published (it no longer names the object) and a grace
  * period has passed.  Every change that retires something publishes. */
 void mgr_retire(struct vsw_manager *, void (*fn)(void *arg), void *arg);
+
+/* Describes the whole model to the workers.  On allocation failure the
+ * old snapshot stays (and an error says so). */
+int mgr_publish(struct vsw_manager *);
+
+/* Saves the configuration and publishes a snapshot; on a failed save
+ * fills 'err' (may be NULL) and returns -1. */
+int mgr_commit(struct vsw_manager *, struct vsw_rpc_error *err);
+
+/* Configuration file (config.c). */
+
+/* Writes config.json.  Returns 0 or a negative errno, after logging and
+ * filling 'err' (may be NULL). */
+int mgr_config_save(struct vsw_manager *, struct vsw_rpc_error *err);
+
+/* Reads config.json (migrating an older format) and applies it: the
+ * start of the daemon.  A missing file means an empty configuration.
+ * Returns 0, or a negative errno after writing why to 'errbuf'. */
+int mgr_config_restore(struct vsw_manager *, char *errbuf, size_t errlen);
+
+/* Timers and link events (tick.c, link-monitor.c). */
+
+/* Starts the 1 s tick and the deferred-free event. */
+int mgr_tick_start(struct vsw_manager *);
+
+/* Runs the deferred frees now (after a publish). */
+void mgr_reclaim_soon(struct vsw_manager *);
+
+/* Listens to rtnetlink link events. */
+int mgr_link_monitor_start(struct vsw_manager *);
 
 /* ACLs (manager-acl.c). */
 
@@ -200,6 +329,12 @@ struct vsw_port_policy *mgr_port_policy_build(const struct vsw_manager *,
  * at restore.  Returns 0, or -1 after logging what it left out. */
 int mgr_acls_restore(struct vsw_manager *, struct mgr_port *port, json_t *obj);
 
+/* Checks a saved basic ('extended' false) or extended ACL rule on its
+ * own, as the config loader does before anything runs.  Returns 0 or
+ * fills 'err'. */
+int mgr_acl_rule_check(const json_t *obj, bool extended,
+                       struct vsw_rpc_error *err);
+
 /* Adds "acls" and "xacls" of 'port' to 'obj', as config.json keeps them
  * ('with_counters' for the API). */
 void mgr_acls_to_json(const struct mgr_port *port, json_t *obj,
@@ -210,14 +345,6 @@ void mgr_acls_destroy(struct vsw_manager *, struct mgr_port *port);
 
 /* Registers acl.* and xacl.*. */
 int mgr_acl_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
-
-/* Saves the configuration and publishes a snapshot; on a failed save
- * fills 'err' and returns -1 (used by the ACL methods). */
-int mgr_commit(struct vsw_manager *, struct vsw_rpc_error *err);
-
-/* Keeps the TAP location of 'port' current (namespace pin, name);
- * returns true if it changed. */
-bool mgr_port_track(struct vsw_manager *, struct mgr_port *port);
 
 /* Extensions (manager-ext.c). */
 

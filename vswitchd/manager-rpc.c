@@ -1,6 +1,8 @@
 /*
- * The JSON-RPC methods of the switch manager: parameter checking and JSON
- * results around the operations of manager.c.  docs/jsonrpc.md documents
+ * The daemon-wide JSON-RPC methods: the MAC tables (fdb.*), the datapath
+ * (dp.*), traces, system.status and schema.get, and the registration of
+ * every module's methods.  switch.*, port.*, acl.* and ext.* live with
+ * their nouns.  docs/jsonrpc.md documents
  * each method with an example.
  */
 #include <errno.h>
@@ -14,6 +16,8 @@
 #include "manager-private.h"
 #include "pipeline.h"
 #include "timeutil.h"
+
+static const char *const no_params[] = {NULL};
 
 /* Looks up the switch named by 'key' in 'params'. */
 int
@@ -51,238 +55,6 @@ mgr_rpc_get_port(struct vsw_manager *mgr, json_t *params, const char *key,
     return 0;
 }
 
-static const char *const name_only[] = {"name", NULL};
-static const char *const no_params[] = {NULL};
-
-static int
-rpc_switch_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
-               void *mgr)
-{
-    struct mgr_switch *sw;
-
-    if (mgr_switch_add(mgr, params, &sw, err)) {
-        return -1;
-    }
-    *result = mgr_switch_to_json(sw);
-    return 0;
-}
-
-static int
-rpc_switch_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
-               void *mgr)
-{
-    struct mgr_switch *sw;
-
-    (void)result;
-    if (vsw_rpc_check_keys(params, name_only, err) ||
-        mgr_rpc_get_switch(mgr, params, "name", &sw, err)) {
-        return -1;
-    }
-    return mgr_switch_del(mgr, sw, err);
-}
-
-static int
-rpc_switch_set(json_t *params, json_t **result, struct vsw_rpc_error *err,
-               void *mgr)
-{
-    struct mgr_switch *sw;
-
-    if (mgr_rpc_get_switch(mgr, params, "name", &sw, err) ||
-        mgr_switch_set(mgr, sw, params, err)) {
-        return -1;
-    }
-    *result = mgr_switch_to_json(sw);
-    return 0;
-}
-
-static int
-rpc_switch_get(json_t *params, json_t **result, struct vsw_rpc_error *err,
-               void *mgr)
-{
-    struct mgr_switch *sw;
-
-    if (vsw_rpc_check_keys(params, name_only, err) ||
-        mgr_rpc_get_switch(mgr, params, "name", &sw, err)) {
-        return -1;
-    }
-    *result = mgr_switch_to_json(sw);
-    return 0;
-}
-
-static int
-rpc_switch_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
-                void *mgr_)
-{
-    struct vsw_manager *mgr = mgr_;
-    json_t *list;
-
-    if (vsw_rpc_check_keys(params, no_params, err)) {
-        return -1;
-    }
-    list = json_array();
-    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
-        json_array_append_new(list, mgr_switch_to_json(sw));
-    }
-    *result = json_pack("{s:o}", "switches", list);
-    return 0;
-}
-
-static int
-rpc_port_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
-             void *mgr)
-{
-    struct mgr_switch *sw;
-    struct mgr_port *port;
-    json_t *settings;
-    int error;
-
-    if (mgr_rpc_get_switch(mgr, params, "switch", &sw, err)) {
-        return -1;
-    }
-    settings = json_deep_copy(params);
-    json_object_del(settings, "switch");
-    error = mgr_port_add(mgr, sw, settings, &port, err);
-    json_decref(settings);
-    if (error) {
-        return -1;
-    }
-    *result = mgr_port_to_json(mgr, port);
-    return 0;
-}
-
-static int
-rpc_port_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
-             void *mgr)
-{
-    struct mgr_port *port;
-
-    (void)result;
-    if (vsw_rpc_check_keys(params, name_only, err) ||
-        mgr_rpc_get_port(mgr, params, "name", &port, err)) {
-        return -1;
-    }
-    return mgr_port_del(mgr, port, err);
-}
-
-static int
-rpc_port_set(json_t *params, json_t **result, struct vsw_rpc_error *err,
-             void *mgr)
-{
-    struct mgr_port *port;
-
-    if (mgr_rpc_get_port(mgr, params, "name", &port, err) ||
-        mgr_port_set(mgr, port, params, err)) {
-        return -1;
-    }
-    *result = mgr_port_to_json(mgr, port);
-    return 0;
-}
-
-static int
-rpc_port_get(json_t *params, json_t **result, struct vsw_rpc_error *err,
-             void *mgr)
-{
-    struct mgr_port *port;
-
-    if (vsw_rpc_check_keys(params, name_only, err) ||
-        mgr_rpc_get_port(mgr, params, "name", &port, err)) {
-        return -1;
-    }
-    mgr_port_track(mgr, port);
-    *result = mgr_port_to_json(mgr, port);
-    return 0;
-}
-
-/* Calls 'fn' for every port selected by the optional "name" (a port) or
- * "switch" params, adding what it returns to a new array. */
-static int
-select_ports(struct vsw_manager *mgr, json_t *params,
-             json_t *(*fn)(struct vsw_manager *, struct mgr_port *),
-             json_t **list, struct vsw_rpc_error *err)
-{
-    static const char *const keys[] = {"name", "switch", NULL};
-    struct mgr_switch *only_sw = NULL;
-    struct mgr_port *only_port = NULL;
-
-    if (vsw_rpc_check_keys(params, keys, err) ||
-        (json_object_get(params, "name") &&
-         mgr_rpc_get_port(mgr, params, "name", &only_port, err)) ||
-        (json_object_get(params, "switch") &&
-         mgr_rpc_get_switch(mgr, params, "switch", &only_sw, err))) {
-        return -1;
-    }
-    *list = json_array();
-    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
-        if (only_sw && sw != only_sw) {
-            continue;
-        }
-        for (struct mgr_port *p = sw->ports; p; p = p->next) {
-            if (!only_port || p == only_port) {
-                json_array_append_new(*list, fn(mgr, p));
-            }
-        }
-    }
-    return 0;
-}
-
-static json_t *
-port_view(struct vsw_manager *mgr, struct mgr_port *port)
-{
-    return mgr_port_to_json(mgr, port);
-}
-
-static int
-rpc_port_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
-              void *mgr)
-{
-    json_t *list;
-
-    if (select_ports(mgr, params, port_view, &list, err)) {
-        return -1;
-    }
-    *result = json_pack("{s:o}", "ports", list);
-    return 0;
-}
-
-static json_t *
-port_stats(struct vsw_manager *mgr, struct mgr_port *port)
-{
-    struct vsw_port_counters c;
-    json_t *drops = json_object();
-    uint64_t total = 0;
-
-    (void)mgr;
-    if (port->rt) {
-        vsw_port_rt_get_counters(port->rt, &c);
-    } else {
-        memset(&c, 0, sizeof c);
-    }
-    for (int r = 0; r < VSW_DROP_N_REASONS; r++) {
-        json_object_set_new(drops, vsw_drop_reason_name(r),
-                            json_integer((json_int_t)c.drops[r]));
-        total += c.drops[r];
-    }
-    return json_pack(
-        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", port->name,
-        "switch", port->sw->name, "rx-packets", (json_int_t)c.rx_packets,
-        "rx-bytes", (json_int_t)c.rx_bytes, "tx-packets",
-        (json_int_t)c.tx_packets, "tx-bytes", (json_int_t)c.tx_bytes,
-        "drops-total", (json_int_t)total, "drops", drops);
-}
-
-static int
-rpc_port_stats(json_t *params, json_t **result, struct vsw_rpc_error *err,
-               void *mgr)
-{
-    json_t *list;
-
-    if (select_ports(mgr, params, port_stats, &list, err)) {
-        return -1;
-    }
-    *result = json_pack("{s:o}", "ports", list);
-    return 0;
-}
-
 static int
 rpc_fdb_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
              void *mgr_)
@@ -298,11 +70,12 @@ rpc_fdb_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
         mgr_rpc_get_switch(mgr, params, "switch", &sw, err)) {
         return -1;
     }
-    entries = calloc(sw->mac_table_size, sizeof *entries);
+    entries = calloc(sw->cfg.mac_table_size, sizeof *entries);
     if (!entries) {
         return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
     }
-    n = vsw_fdb_dump(sw->fdb, entries, sw->mac_table_size, vsw_time_msec());
+    n = vsw_fdb_dump(sw->fdb, entries, sw->cfg.mac_table_size,
+                     vsw_time_msec());
     list = json_array();
     for (size_t i = 0; i < n; i++) {
         const struct mgr_port *port =
@@ -321,7 +94,7 @@ rpc_fdb_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
     free(entries);
     *result = json_pack("{s:s, s:I, s:I, s:o}", "switch", sw->name, "count",
                         (json_int_t)json_array_size(list), "max",
-                        (json_int_t)sw->mac_table_size, "entries", list);
+                        (json_int_t)sw->cfg.mac_table_size, "entries", list);
     return 0;
 }
 
@@ -475,8 +248,8 @@ default_source(const struct mgr_port *port)
 {
     static const uint8_t fallback[6] = {0x02, 0, 0, 0, 0, 0x01};
 
-    if (port->cfg.has_mac) {
-        return port->cfg.mac;
+    if (port->cfg.mac.set) {
+        return port->cfg.mac.addr;
     }
     return port->has_cur_mac ? port->cur_mac : fallback;
 }
@@ -697,18 +470,43 @@ rpc_system_status(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
+/* The settings of every kind of object, from their tables. */
+static const struct vsw_settings_kind *const kinds[] = {
+    &mgr_switch_kind,
+    &mgr_port_kind,
+};
+
+static int
+rpc_schema_get(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr)
+{
+    static const char *const keys[] = {"kind", NULL};
+    const char *only = NULL;
+    json_t *list;
+
+    (void)mgr;
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        vsw_rpc_get_string(params, "kind", false, &only, err)) {
+        return -1;
+    }
+    list = json_array();
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        if (!only || !strcmp(only, kinds[i]->name)) {
+            json_array_append_new(list, vsw_settings_schema(kinds[i]));
+        }
+    }
+    if (!json_array_size(list)) {
+        json_decref(list);
+        return vsw_rpc_error(err, VSW_RPC_NOT_FOUND,
+                             "no kind of object named '%s' (switch or port)",
+                             only);
+    }
+    *result = json_pack("{s:o}", "kinds", list);
+    return 0;
+}
+
 static const struct vsw_rpc_method manager_methods[] = {
-    {"switch.add", rpc_switch_add, true},
-    {"switch.del", rpc_switch_del, true},
-    {"switch.set", rpc_switch_set, true},
-    {"switch.get", rpc_switch_get, false},
-    {"switch.list", rpc_switch_list, false},
-    {"port.add", rpc_port_add, true},
-    {"port.del", rpc_port_del, true},
-    {"port.set", rpc_port_set, true},
-    {"port.get", rpc_port_get, false},
-    {"port.list", rpc_port_list, false},
-    {"port.stats", rpc_port_stats, false},
+    {"schema.get", rpc_schema_get, false},
     {"fdb.show", rpc_fdb_show, false},
     {"fdb.flush", rpc_fdb_flush, true},
     {"system.status", rpc_system_status, false},
@@ -723,7 +521,10 @@ int
 vsw_manager_register_rpc(struct vsw_manager *mgr,
                          struct vsw_rpc_server *server)
 {
-    if (mgr_acl_register_rpc(mgr, server) ||
+    /* Each module registers its own methods. */
+    if (mgr_switch_register_rpc(mgr, server) ||
+        mgr_port_register_rpc(mgr, server) ||
+        mgr_acl_register_rpc(mgr, server) ||
         mgr_ext_register_rpc(mgr, server)) {
         return -1;
     }

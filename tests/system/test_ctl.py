@@ -551,8 +551,9 @@ def test_trunk_uplink_settings_shown(daemon, topo):
     # The daemon saved it: it is in the configuration file.
     config = json.loads((daemon.state_dir / "config.json").read_text())
     saved = config["switches"][0]["ports"][0]
-    assert (saved["name"], saved["vlan-mode"], saved["trunks"],
-            saved["native-vlan"]) == ("up1", "trunk", "", 1)
+    assert (saved["name"], saved["settings"]["vlan-mode"],
+            saved["settings"]["trunks"],
+            saved["settings"]["native-vlan"]) == ("up1", "trunk", "", 1)
 
 
 def test_port_stats_after_traffic(daemon, topo):

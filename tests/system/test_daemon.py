@@ -375,10 +375,12 @@ def test_log_file(tmp_path):
 
 
 def missing_uplink_config(ifname):
-    return {"format": 1, "switches": [{
-        "name": "sw0", "mac-ageing": 300, "mac-table-size": 65536,
-        "ports": [{"name": "up0", "type": "uplink", "ifname": ifname,
-                   "vlan-mode": "untagged", "mac-limit": 0}]}]}
+    return {"format": 2, "switches": [{
+        "name": "sw0",
+        "settings": {"mac-ageing": 300, "mac-table-size": 65536},
+        "ports": [{"name": "up0",
+                   "settings": {"type": "uplink", "ifname": ifname,
+                                "vlan-mode": "untagged", "mac-limit": 0}}]}]}
 
 
 @pytest.mark.parametrize("level, shown", [
@@ -580,11 +582,14 @@ def test_absent_uplink_is_kept_and_comes_back(daemon_factory, topo):
 
 def config_view(saved):
     """What the configuration file says, in comparable form."""
-    return {sw["name"]: (sw["mac-ageing"], sw["mac-table-size"],
-                         [(p["name"], p["type"], p["ifname"],
-                           p["vlan-mode"], p.get("vlan"), p.get("trunks"),
-                           p.get("native-vlan"), p["mac-limit"])
-                          for p in sw["ports"]])
+    def port(p):
+        s = p["settings"]
+        return (p["name"], s["type"], s["ifname"], s["vlan-mode"],
+                s.get("vlan"), s.get("trunks"), s.get("native-vlan"),
+                s["mac-limit"])
+    return {sw["name"]: (sw["settings"]["mac-ageing"],
+                         sw["settings"]["mac-table-size"],
+                         [port(p) for p in sw["ports"]])
             for sw in saved["switches"]}
 
 
@@ -626,7 +631,7 @@ def test_config_is_valid_json_after_every_change(daemon_factory, topo):
         ctl(daemon.socket, *args)
         text = config.read_text()
         saved = json.loads(text)
-        assert saved["format"] == 1
+        assert saved["format"] == 2
         assert config_view(saved) == daemon_view(daemon), args
         assert stat.S_IMODE(config.stat().st_mode) == 0o600
         # Written whole and renamed: no temporary file is left behind.

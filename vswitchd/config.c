@@ -1,0 +1,449 @@
+/*
+ * config.json: save, load (a pure step, see config.h), migration of older
+ * formats, and restore, which applies a loaded desired state at start.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config-store.h"
+#include "log.h"
+
+/* ---- Save ---- */
+
+/* The whole configuration as config.json keeps it. */
+static json_t *
+config_to_json(const struct vsw_manager *mgr)
+{
+    json_t *switches = json_array();
+
+    for (const struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        json_t *settings = json_object();
+        json_t *ports = json_array();
+
+        vsw_settings_to_json(&mgr_switch_kind, &sw->cfg, settings);
+        for (const struct mgr_port *p = sw->ports; p; p = p->next) {
+            json_t *obj = json_pack("{s:s, s:o}", "name", p->name, "settings",
+                                    mgr_port_settings_to_json(p));
+
+            if (p->cfg.type == MGR_PORT_TAP) {
+                json_object_set_new(obj, "tap-location",
+                                    mgr_tap_location_to_json(p));
+            }
+            mgr_acls_to_json(p, obj, false);
+            json_array_append_new(ports, obj);
+        }
+        json_array_append_new(
+            switches, json_pack("{s:s, s:o, s:o, s:o}", "name", sw->name,
+                                "settings", settings, "ports", ports,
+                                "extensions", mgr_ext_switch_to_json(sw)));
+    }
+    return json_pack("{s:i, s:o, s:o}", "format", MGR_CONFIG_FORMAT,
+                     "switches", switches, "extensions", mgr_ext_to_json(mgr));
+}
+
+int
+mgr_config_save(struct vsw_manager *mgr, struct vsw_rpc_error *err)
+{
+    json_t *root = config_to_json(mgr);
+    int error = root ? vsw_config_save(mgr->config_path, root) : -ENOMEM;
+
+    json_decref(root);
+    if (error) {
+        VSW_ERR("saving %s: %s", mgr->config_path, strerror(-error));
+        if (err) {
+            vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR,
+                          "cannot save the configuration: %s",
+                          strerror(-error));
+        }
+    }
+    return error;
+}
+
+/* ---- Migration ---- */
+
+/* Moves every member of 'obj' but the NULL-terminated 'keep' into a new
+ * member "settings". */
+static void
+move_into_settings(json_t *obj, const char *const keep[])
+{
+    json_t *settings = json_object();
+    const char *key;
+    json_t *value;
+    void *tmp;
+
+    json_object_foreach_safe(obj, tmp, key, value)
+    {
+        bool kept = false;
+
+        for (size_t i = 0; keep[i] && !kept; i++) {
+            kept = !strcmp(keep[i], key);
+        }
+        if (!kept) {
+            json_object_set(settings, key, value);
+            json_object_del(obj, key);
+        }
+    }
+    json_object_set_new(obj, "settings", settings);
+}
+
+/* Format 1 → 2: settings move from beside a switch's or port's name,
+ * ports and state into its "settings". */
+static void
+migrate_1_to_2(json_t *root)
+{
+    static const char *const switch_keep[] = {"name", "ports", "extensions",
+                                              NULL};
+    static const char *const port_keep[] = {"name", "tap-location", "acls",
+                                            "xacls", NULL};
+    json_t *sw;
+    size_t i;
+
+    json_array_foreach(json_object_get(root, "switches"), i, sw)
+    {
+        json_t *port;
+        size_t j;
+
+        if (!json_is_object(sw)) {
+            continue;
+        }
+        move_into_settings(sw, switch_keep);
+        json_array_foreach(json_object_get(sw, "ports"), j, port)
+        {
+            if (json_is_object(port)) {
+                move_into_settings(port, port_keep);
+            }
+        }
+    }
+}
+
+/* Each step takes a document of format 'from' to 'from' + 1. */
+static void (*const migrations[])(json_t *root) = {
+    [1] = migrate_1_to_2,
+};
+
+/* ---- Load ---- */
+
+void
+mgr_desired_destroy(struct mgr_desired *desired)
+{
+    if (!desired) {
+        return;
+    }
+    for (size_t i = 0; i < desired->n_switches; i++) {
+        struct mgr_desired_switch *sw = &desired->switches[i];
+
+        for (size_t j = 0; j < sw->n_ports; j++) {
+            json_decref(sw->ports[j].tap_location);
+            json_decref(sw->ports[j].acls);
+            json_decref(sw->ports[j].xacls);
+        }
+        free(sw->ports);
+    }
+    free(desired->switches);
+    json_decref(desired->document);
+    free(desired);
+}
+
+/* True if a port named 'name' is in 'desired' already (the switch being
+ * parsed, at index 'n_switches', included). */
+static bool
+desired_has_port(const struct mgr_desired *desired, const char *name)
+{
+    for (size_t i = 0; i <= desired->n_switches; i++) {
+        const struct mgr_desired_switch *sw = &desired->switches[i];
+
+        for (size_t j = 0; j < sw->n_ports; j++) {
+            if (!strcmp(sw->ports[j].name, name)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* The rules of 'rules' (an array, or absent) that parse on their own, as
+ * a new array; logs and counts the others. */
+static json_t *
+usable_rules(struct mgr_desired *desired, const char *port,
+             const json_t *rules, bool extended)
+{
+    json_t *usable = json_array();
+    json_t *rule;
+    size_t i;
+
+    json_array_foreach(rules, i, rule)
+    {
+        struct vsw_rpc_error err;
+
+        if (mgr_acl_rule_check(rule, extended, &err)) {
+            VSW_ERR("config: port %s: dropping %sACL entry: %s", port,
+                    extended ? "extended " : "", err.message);
+            desired->n_rejected++;
+            continue;
+        }
+        json_array_append(usable, rule);
+    }
+    return usable;
+}
+
+/* Adds the port entry 'obj' to 'sw', or logs why it is unusable. */
+static void
+parse_port(struct mgr_desired *desired, struct mgr_desired_switch *sw,
+           const json_t *obj)
+{
+    const char *name = json_string_value(json_object_get(obj, "name"));
+    const json_t *settings = json_object_get(obj, "settings");
+    struct mgr_desired_port *port = &sw->ports[sw->n_ports];
+    struct vsw_rpc_error err;
+
+    snprintf(err.message, sizeof err.message, "no settings");
+    if (!name || mgr_check_name("port", name, &err) ||
+        !json_is_object(settings) ||
+        mgr_port_cfg_from_params(settings, name, &port->cfg, &err)) {
+        VSW_ERR("config: switch %s: dropping port entry %s: %s", sw->name,
+                name ? name : "(no name)", name ? err.message : "no name");
+        desired->n_rejected++;
+        return;
+    }
+    if (desired_has_port(desired, name)) {
+        VSW_ERR("config: port %s appears twice; keeping the first", name);
+        desired->n_rejected++;
+        return;
+    }
+    snprintf(port->name, sizeof port->name, "%s", name);
+    port->tap_location = json_deep_copy(json_object_get(obj, "tap-location"));
+    port->acls =
+        usable_rules(desired, name, json_object_get(obj, "acls"), false);
+    port->xacls =
+        usable_rules(desired, name, json_object_get(obj, "xacls"), true);
+    sw->n_ports++;
+}
+
+/* Adds the switch entry 'obj' and its ports to 'desired', or logs why it
+ * is unusable. */
+static void
+parse_switch(struct mgr_desired *desired, const json_t *obj)
+{
+    const char *name = json_string_value(json_object_get(obj, "name"));
+    const json_t *settings = json_object_get(obj, "settings");
+    const json_t *ports = json_object_get(obj, "ports");
+    struct mgr_desired_switch *sw = &desired->switches[desired->n_switches];
+    struct vsw_rpc_error err;
+    const json_t *port;
+    size_t i;
+
+    snprintf(err.message, sizeof err.message, "no settings");
+    vsw_settings_init(&mgr_switch_kind, &sw->cfg);
+    if (!name || mgr_check_name("switch", name, &err) ||
+        !json_is_object(settings) ||
+        vsw_settings_apply(&mgr_switch_kind, &sw->cfg, settings, true, &err)) {
+        VSW_ERR("config: dropping switch entry %s: %s",
+                name ? name : "(no name)", name ? err.message : "no name");
+        desired->n_rejected++;
+        return;
+    }
+    for (i = 0; i < desired->n_switches; i++) {
+        if (!strcmp(desired->switches[i].name, name)) {
+            VSW_ERR("config: switch %s appears twice; keeping the first",
+                    name);
+            desired->n_rejected++;
+            return;
+        }
+    }
+    snprintf(sw->name, sizeof sw->name, "%s", name);
+    sw->ports = calloc(json_array_size(ports) + 1, sizeof *sw->ports);
+    if (!sw->ports) {
+        VSW_ERR("config: switch %s: out of memory", name);
+        desired->n_rejected++;
+        return;
+    }
+    json_array_foreach(ports, i, port)
+    {
+        parse_port(desired, sw, port);
+    }
+    desired->n_switches++;
+}
+
+int
+mgr_config_parse(const json_t *root, const char *origin,
+                 struct mgr_desired **desiredp, char *err, size_t errlen)
+{
+    json_t *format = json_object_get(root, "format");
+    struct mgr_desired *desired;
+    const json_t *switches;
+    const json_t *sw;
+    json_int_t from;
+    size_t i;
+
+    *desiredp = NULL;
+    if (!json_is_object(root) || !json_is_integer(format) ||
+        !json_is_array(json_object_get(root, "switches"))) {
+        snprintf(err, errlen,
+                 "%s: not a vswitch configuration (no \"format\" number or "
+                 "no \"switches\" list); move it away to start empty",
+                 origin);
+        return -EINVAL;
+    }
+    from = json_integer_value(format);
+    if (from < 1 || from > MGR_CONFIG_FORMAT) {
+        snprintf(err, errlen,
+                 "%s: configuration format %lld, but this vswitchd reads "
+                 "formats 1 to %d; run the vswitchd that wrote it, or move "
+                 "the file away to start empty",
+                 origin, (long long)from, MGR_CONFIG_FORMAT);
+        return -EINVAL;
+    }
+    desired = calloc(1, sizeof *desired);
+    if (!desired) {
+        snprintf(err, errlen, "%s: out of memory", origin);
+        return -ENOMEM;
+    }
+    desired->format = (int)from;
+    desired->document = json_deep_copy(root);
+    for (json_int_t f = from; f < MGR_CONFIG_FORMAT; f++) {
+        migrations[f](desired->document);
+    }
+    json_object_set_new(desired->document, "format",
+                        json_integer(MGR_CONFIG_FORMAT));
+    switches = json_object_get(desired->document, "switches");
+    desired->switches =
+        calloc(json_array_size(switches) + 1, sizeof *desired->switches);
+    if (!desired->switches) {
+        mgr_desired_destroy(desired);
+        snprintf(err, errlen, "%s: out of memory", origin);
+        return -ENOMEM;
+    }
+    json_array_foreach(switches, i, sw)
+    {
+        parse_switch(desired, sw);
+    }
+    *desiredp = desired;
+    return 0;
+}
+
+int
+mgr_config_parse_text(const char *text, size_t len, const char *origin,
+                      struct mgr_desired **desiredp, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root;
+    int error;
+
+    /* A key given twice would leave it to chance which value wins. */
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        *desiredp = NULL;
+        snprintf(err, errlen, "%s: line %d column %d: %s", origin, jerr.line,
+                 jerr.column, jerr.text);
+        return -EINVAL;
+    }
+    error = mgr_config_parse(root, origin, desiredp, err, errlen);
+    json_decref(root);
+    return error;
+}
+
+/* ---- Restore ---- */
+
+/* Keeps the file of an older format as config.json.v<format>, before the
+ * first save overwrites it: a hard link, so it is the original byte for
+ * byte.  An earlier start may have kept it already. */
+static void
+keep_original(const struct vsw_manager *mgr, int format)
+{
+    char copy[PATH_MAX + 16];
+
+    snprintf(copy, sizeof copy, "%s.v%d", mgr->config_path, format);
+    if (link(mgr->config_path, copy) < 0 && errno != EEXIST) {
+        VSW_ERR("config: cannot keep the original as %s: %s", copy,
+                strerror(errno));
+        return;
+    }
+    VSW_INFO("config: migrated %s from format %d to format %d; the "
+             "original is kept as %s",
+             mgr->config_path, format, MGR_CONFIG_FORMAT, copy);
+}
+
+/* Creates the switches and ports of 'desired', with their ACLs. */
+static void
+apply_desired(struct vsw_manager *mgr, const struct mgr_desired *desired)
+{
+    for (size_t i = 0; i < desired->n_switches; i++) {
+        const struct mgr_desired_switch *dsw = &desired->switches[i];
+        struct vsw_rpc_error err;
+        struct mgr_switch *sw;
+
+        if (mgr_switch_create(mgr, dsw->name, &dsw->cfg, &sw, &err)) {
+            VSW_ERR("config: switch %s: %s", dsw->name, err.message);
+            continue;
+        }
+        for (size_t j = 0; j < dsw->n_ports; j++) {
+            const struct mgr_desired_port *dp = &dsw->ports[j];
+            struct mgr_port *port;
+            json_t *rules;
+
+            if (mgr_port_create(mgr, sw, dp->name, &dp->cfg, true,
+                                dp->tap_location, &port, &err)) {
+                VSW_ERR("config: port %s: %s", dp->name, err.message);
+                continue;
+            }
+            rules =
+                json_pack("{s:O, s:O}", "acls", dp->acls, "xacls", dp->xacls);
+            mgr_acls_restore(mgr, port, rules);
+            json_decref(rules);
+        }
+    }
+}
+
+int
+mgr_config_restore(struct vsw_manager *mgr, char *errbuf, size_t errlen)
+{
+    struct mgr_desired *desired;
+    json_t *root = NULL;
+    int error = vsw_config_load(mgr->config_path, &root, errbuf, errlen);
+
+    if (error == -ENOENT) {
+        VSW_INFO("no configuration at %s yet: starting empty",
+                 mgr->config_path);
+        return 0;
+    }
+    if (error) {
+        if (!errbuf[0] || error != -EINVAL) {
+            snprintf(errbuf, errlen, "%s: %s", mgr->config_path,
+                     strerror(-error));
+        }
+        return error;
+    }
+    error = mgr_config_parse(root, mgr->config_path, &desired, errbuf, errlen);
+    if (error) {
+        json_decref(root);
+        return error;
+    }
+    if (desired->format < MGR_CONFIG_FORMAT) {
+        keep_original(mgr, desired->format);
+    }
+    if (desired->n_rejected) {
+        /* The next save writes only what was usable; keep the original
+         * for the operator to inspect. */
+        char copy[PATH_MAX + 16];
+
+        snprintf(copy, sizeof copy, "%s.rejected", mgr->config_path);
+        vsw_config_save(copy, root);
+        VSW_ERR("config: %u entries were unusable; the original file is "
+                "kept as %s",
+                desired->n_rejected, copy);
+    }
+    json_decref(root);
+    apply_desired(mgr, desired);
+    mgr_ext_restore(mgr, desired->document);
+    if (desired->format < MGR_CONFIG_FORMAT) {
+        mgr_config_save(mgr, NULL);
+    }
+    mgr_desired_destroy(desired);
+    return 0;
+}

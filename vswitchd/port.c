@@ -1,0 +1,727 @@
+/*
+ * Ports: their settings table, the operations behind port.add, set and
+ * del, and the port.* methods.  Where a port's TAP device lives is
+ * tap-track.c's; its private VLANs are checked by pvlan.c; its ACLs are
+ * manager-acl.c's.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conntrack.h"
+#include "log.h"
+#include "manager-private.h"
+#include "netns.h"
+
+#define MAC_LIMIT_MAX   (1u << 22)
+#define STORM_LIMIT_MAX 100000000
+
+static const char *const port_types[] = {"tap", "uplink", NULL};
+static const char *const vlan_modes[] = {
+    [VSW_VLAN_MODE_UNTAGGED] = "untagged",
+    [VSW_VLAN_MODE_ACCESS] = "access",
+    [VSW_VLAN_MODE_TRUNK] = "trunk",
+    [VSW_VLAN_MODE_PVLAN_ISOLATED] = "pvlan-isolated",
+    [VSW_VLAN_MODE_PVLAN_COMMUNITY] = "pvlan-community",
+    [VSW_VLAN_MODE_PVLAN_PROMISCUOUS] = "pvlan-promiscuous",
+    NULL,
+};
+
+#define IN_MODE(m) (1u << VSW_VLAN_MODE_##m)
+#define PVLAN_MODES                                                           \
+    (IN_MODE(PVLAN_ISOLATED) | IN_MODE(PVLAN_COMMUNITY) |                     \
+     IN_MODE(PVLAN_PROMISCUOUS))
+#define PORT_ROW(KEY, TYPE, MEMBER)                                           \
+    VSW_SETTING_ROW(KEY, TYPE, struct mgr_port_cfg, MEMBER)
+
+/* Every setting of a port: add a row here, its effect where the datapath
+ * snapshot takes it (mgr_publish(), mgr_port_policy_build()), and a line
+ * in the docs' "Port settings" tables. */
+static const struct vsw_setting port_settings[] = {
+    {
+        PORT_ROW("type", VSW_SETTING_ENUM, type),
+        .names = port_types,
+        .flags = VSW_SETTING_FIXED | VSW_SETTING_REQUIRED,
+        .help = "tap: a TAP device the daemon creates for a VM or "
+                "container; uplink: an existing netdev, attached with "
+                "AF_PACKET",
+    },
+    {
+        PORT_ROW("ifname", VSW_SETTING_IFNAME, ifname),
+        .flags = VSW_SETTING_FIXED,
+        .help = "the interface created (tap) or attached (uplink); "
+                "default: the port's name",
+    },
+    {
+        PORT_ROW("mac", VSW_SETTING_MAC, mac),
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_TAP,
+        .flags = VSW_SETTING_FIXED,
+        .help = "the MAC address a new TAP device gets; with mac-spoofing "
+                "off, the only source address it may use",
+    },
+    {
+        PORT_ROW("offloads", VSW_SETTING_BOOLEAN, offloads),
+        .default_value = "true",
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_UPLINK,
+        .flags = VSW_SETTING_FIXED,
+        .help = "pass TCP segments whole (true) or segment and checksum "
+                "them in software (false)",
+    },
+    {
+        PORT_ROW("vlan-mode", VSW_SETTING_ENUM, vlan.mode),
+        .names = vlan_modes,
+        .default_value = "untagged",
+        .help = "how the port tags its frames; uplinks default to trunk",
+    },
+    {
+        PORT_ROW("vlan", VSW_SETTING_INTEGER, vlan.vid),
+        .min = 1,
+        .max = VSW_VLAN_MAX,
+        .when_key = "vlan-mode",
+        .when_values = IN_MODE(ACCESS),
+        .help = "the VLAN of an access port (required there)",
+    },
+    {
+        PORT_ROW("trunks", VSW_SETTING_VLAN_SET, vlan.trunks),
+        .default_value = "",
+        .when_key = "vlan-mode",
+        .when_values = IN_MODE(TRUNK),
+        .help = "VLANs a trunk carries, as 10,20-30; empty for all",
+    },
+    {
+        PORT_ROW("native-vlan", VSW_SETTING_INTEGER, vlan.native_vid),
+        .min = 0,
+        .max = VSW_VLAN_MAX,
+        .default_value = "0",
+        .when_key = "vlan-mode",
+        .when_values = IN_MODE(TRUNK),
+        .help = "the VLAN of a trunk's untagged frames; 0 for none",
+    },
+    {
+        PORT_ROW("pvlan-primary", VSW_SETTING_INTEGER, vlan.pvlan_primary),
+        .min = 1,
+        .max = VSW_VLAN_MAX,
+        .when_key = "vlan-mode",
+        .when_values = PVLAN_MODES,
+        .help = "the primary VLAN of a private VLAN port (required there)",
+    },
+    {
+        PORT_ROW("pvlan-secondary", VSW_SETTING_VLAN_SET,
+                 vlan.pvlan_secondaries),
+        .default_value = "",
+        .when_key = "vlan-mode",
+        .when_values = PVLAN_MODES,
+        .help = "the secondary VLAN of an isolated or community port, or "
+                "the secondaries a promiscuous port serves",
+    },
+    {
+        PORT_ROW("mac-limit", VSW_SETTING_INTEGER, mac_limit),
+        .min = 0,
+        .max = MAC_LIMIT_MAX,
+        .default_value = "0",
+        .help = "most MAC addresses learned on the port; 0 for the "
+                "switch's limit only",
+    },
+    {
+        PORT_ROW("mac-spoofing", VSW_SETTING_BOOLEAN, guard.mac_spoofing),
+        .default_value = "false",
+        .help = "may send from MAC addresses other than its own (false: "
+                "the MAC-spoofing guard is on)",
+    },
+    {
+        PORT_ROW("dhcp-guard", VSW_SETTING_BOOLEAN, guard.dhcp_guard),
+        .default_value = "false",
+        .help = "drop DHCP server messages the port sends",
+    },
+    {
+        PORT_ROW("router-guard", VSW_SETTING_BOOLEAN, guard.router_guard),
+        .default_value = "false",
+        .help = "drop router advertisements and redirects the port sends",
+    },
+    {
+        PORT_ROW("storm-limit", VSW_SETTING_INTEGER, guard.storm_limit),
+        .min = 0,
+        .max = STORM_LIMIT_MAX,
+        .default_value = "0",
+        .help = "broadcast, multicast and unknown unicast packets per "
+                "second the port may send; 0 for no limit",
+    },
+    {
+        PORT_ROW("ieee-priority-tag", VSW_SETTING_BOOLEAN,
+                 guard.ieee_priority_tag),
+        .default_value = "false",
+        .help = "keep the 802.1p priority the port sets (false: reset to 0)",
+    },
+    {
+        PORT_ROW("allowed-ips", VSW_SETTING_IP_LIST, guard.allowed_ips),
+        .default_value = "",
+        .help = "the only IPv4 and IPv6 addresses the port may use, "
+                "comma-separated; empty for any",
+    },
+};
+
+const struct vsw_settings_kind mgr_port_kind = {
+    .name = "port",
+    .settings = port_settings,
+    .n_settings = sizeof port_settings / sizeof *port_settings,
+    .other_keys = (const char *const[]){"name", "switch", NULL},
+};
+
+/* ---- Settings ---- */
+
+/* Checks what the table cannot: settings that only make sense together.
+ * Derives 'pvlan_secondary' from the list. */
+static int
+port_cfg_check(struct mgr_port_cfg *cfg, struct vsw_rpc_error *err)
+{
+    struct vsw_vlan_config *vlan = &cfg->vlan;
+    const char *mode = vsw_vlan_mode_name(vlan->mode);
+    int first = 0;
+    int n = 0;
+
+    if (vlan->mode == VSW_VLAN_MODE_ACCESS && !vlan->vid) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "vlan-mode=access needs vlan=1..4094");
+    }
+    for (int v = VSW_VLAN_MAX; v >= 1; v--) {
+        if (vsw_vlan_set_contains(&vlan->pvlan_secondaries, (uint16_t)v)) {
+            first = v;
+            n++;
+        }
+    }
+    vlan->pvlan_secondary = (uint16_t)(n == 1 ? first : 0);
+    if (!vsw_vlan_is_pvlan(vlan)) {
+        return 0;
+    }
+    if (!vlan->pvlan_primary) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "vlan-mode=%s needs pvlan-primary=1..4094", mode);
+    }
+    if (vlan->mode != VSW_VLAN_MODE_PVLAN_PROMISCUOUS &&
+        !vlan->pvlan_secondary) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "vlan-mode=%s needs exactly one pvlan-secondary",
+                             mode);
+    }
+    if (!n) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "vlan-mode=%s needs pvlan-secondary (for a "
+                             "promiscuous port, the secondaries it serves)",
+                             mode);
+    }
+    if (vsw_vlan_set_contains(&vlan->pvlan_secondaries, vlan->pvlan_primary)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "VLAN %u cannot be both the primary and a "
+                             "secondary",
+                             vlan->pvlan_primary);
+    }
+    return 0;
+}
+
+int
+mgr_port_cfg_from_params(const json_t *params, const char *name,
+                         struct mgr_port_cfg *cfg, struct vsw_rpc_error *err)
+{
+    const char *type = json_string_value(json_object_get(params, "type"));
+    bool has_ifname = json_object_get(params, "ifname") != NULL;
+    json_t *all;
+    int error;
+
+    memset(cfg, 0, sizeof *cfg);
+    vsw_settings_init(&mgr_port_kind, cfg);
+    vsw_vlan_config_init(&cfg->vlan);
+    if (type && !strcmp(type, "uplink")) {
+        /* Uplinks are trunks (FEATURES.md §1): every VLAN, untagged
+         * frames in the untagged domain, unless told otherwise. */
+        cfg->vlan.mode = VSW_VLAN_MODE_TRUNK;
+    }
+    /* The interface is named after the port unless told otherwise. */
+    all = json_copy((json_t *)params);
+    if (!all || (!has_ifname &&
+                 json_object_set_new(all, "ifname", json_string(name)))) {
+        json_decref(all);
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    error = vsw_settings_apply(&mgr_port_kind, cfg, all, true, err);
+    json_decref(all);
+    if (error) {
+        if (!has_ifname && !strncmp(err->message, "ifname ", 7)) {
+            size_t len = strlen(err->message);
+
+            snprintf(err->message + len, sizeof err->message - len,
+                     "; give one with ifname=");
+        }
+        return -1;
+    }
+    return port_cfg_check(cfg, err);
+}
+
+/* ---- Life cycle ---- */
+
+/* Takes a free slot and a new generation for a port id: a reused slot
+ * gets another id, so that stale MAC entries never match. */
+static int
+alloc_port_id(struct vsw_manager *mgr, uint32_t *id)
+{
+    /* Slot 0 with generation 0 would be VSW_FDB_NO_PORT; generations
+     * start at 1 and skip 0 on wrap-around. */
+    for (uint32_t slot = 0; slot < VSW_MAX_PORTS; slot++) {
+        if (!mgr->by_slot[slot]) {
+            if (!mgr->next_generation) {
+                mgr->next_generation = 1;
+            }
+            *id = (mgr->next_generation++ << VSW_FDB_SLOT_BITS) | slot;
+            if (*id == VSW_FDB_NO_PORT) {
+                continue;
+            }
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+int
+mgr_port_create(struct vsw_manager *mgr, struct mgr_switch *sw,
+                const char *name, const struct mgr_port_cfg *cfg, bool restore,
+                json_t *location, struct mgr_port **portp,
+                struct vsw_rpc_error *err)
+{
+    struct mgr_port *port = calloc(1, sizeof *port);
+    struct mgr_port **tail;
+    int error;
+
+    if (!port) {
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    if (alloc_port_id(mgr, &port->id)) {
+        free(port);
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "the daemon already has %d ports", VSW_MAX_PORTS);
+    }
+    snprintf(port->name, sizeof port->name, "%s", name);
+    port->sw = sw;
+    port->cfg = *cfg;
+    error = mgr_port_open_device(mgr, port, restore, location);
+    if (error && !restore) {
+        free(port);
+        if (error == -EEXIST) {
+            return vsw_rpc_error(err, VSW_RPC_EXISTS,
+                                 "interface '%s' already exists; a tap port "
+                                 "creates its own device",
+                                 cfg->ifname);
+        }
+        return vsw_rpc_error(
+            err, VSW_RPC_SYSTEM_ERROR, "cannot %s interface '%s': %s",
+            cfg->type == MGR_PORT_TAP ? "create TAP" : "attach to",
+            cfg->ifname, strerror(-error));
+    }
+    if (error) {
+        snprintf(port->last_error, sizeof port->last_error,
+                 "cannot open %s: %s", cfg->ifname, strerror(-error));
+        VSW_ERR("port %s: %s (kept in the configuration; retrying every "
+                "second)",
+                name, port->last_error);
+        if (json_is_true(json_object_get(location, "netns-pinned"))) {
+            /* Keep the pin: the namespace it holds is where the TAP
+             * should come back. */
+            port->netns_pinned = true;
+        }
+    }
+    mgr->by_slot[VSW_FDB_SLOT(port->id)] = port;
+    for (tail = &sw->ports; *tail; tail = &(*tail)->next) {
+        continue;
+    }
+    *tail = port;
+    *portp = port;
+    return 0;
+}
+
+/* What mgr_retire() runs for a removed port, once no worker can
+ * send to it any more. */
+struct port_teardown {
+    struct vsw_manager *mgr; /* owner of the slot */
+    struct vsw_fdb *fdb;     /* table to forget the port in */
+    struct vsw_port_rt *rt;  /* runtime to free, may be NULL */
+    uint32_t id;             /* the port's id */
+    bool remove_device;      /* delete the TAP device */
+    char pin[PATH_MAX];      /* namespace pin to remove, or "" */
+};
+
+static void
+port_teardown_cb(void *td_)
+{
+    struct port_teardown *td = td_;
+    uint32_t slot = VSW_FDB_SLOT(td->id);
+
+    vsw_fdb_flush_port(td->fdb, td->id);
+    vsw_port_rt_destroy(td->rt, td->remove_device);
+    if (td->pin[0]) {
+        vsw_netns_unpin(td->pin);
+    }
+    vsw_conntrack_flush_port(td->mgr->conntrack, td->id);
+    free(td->mgr->by_slot[slot]);
+    td->mgr->by_slot[slot] = NULL;
+    free(td);
+}
+
+void
+mgr_port_destroy(struct vsw_manager *mgr, struct mgr_port *port,
+                 bool remove_device)
+{
+    struct port_teardown *td = calloc(1, sizeof *td);
+    struct mgr_port **pp;
+
+    for (pp = &port->sw->ports; *pp != port; pp = &(*pp)->next) {
+        continue;
+    }
+    *pp = port->next;
+    mgr_acls_destroy(mgr, port);
+    if (port->rt) {
+        vsw_datapath_detach(mgr->dp, port->rt);
+    }
+    if (!td) {
+        /* Cannot defer: leak the port rather than free it under a
+         * worker's feet. */
+        VSW_ERR("out of memory removing port %s", port->name);
+        return;
+    }
+    td->mgr = mgr;
+    td->fdb = port->sw->fdb;
+    td->rt = port->rt;
+    td->id = port->id;
+    td->remove_device = remove_device;
+    if (remove_device && port->netns_pinned) {
+        mgr_netns_pin_path(mgr, port, td->pin, sizeof td->pin);
+    }
+    mgr_retire(mgr, port_teardown_cb, td);
+}
+
+bool
+mgr_port_needs_policy(const struct mgr_port *port)
+{
+    const struct mgr_guard_cfg *g = &port->cfg.guard;
+
+    /* Without any, the datapath only resets 802.1p priorities (the
+     * default). */
+    return port->acls || port->xacls || port->cfg.mac.set || g->mac_spoofing ||
+           g->dhcp_guard || g->router_guard || g->ieee_priority_tag ||
+           g->storm_limit || g->allowed_ips.n;
+}
+
+/* ---- Operations ---- */
+
+int
+mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
+             struct mgr_port **portp, struct vsw_rpc_error *err)
+{
+    struct mgr_port_cfg cfg;
+    struct mgr_port *port;
+    const char *name;
+
+    if (json_object_get(params, "tap-location")) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "tap-location is set by the daemon only");
+    }
+    if (vsw_rpc_get_string(params, "name", true, &name, err) ||
+        mgr_check_name("port", name, err) ||
+        mgr_port_cfg_from_params(params, name, &cfg, err)) {
+        return -1;
+    }
+    if (mgr_find_port(mgr, name)) {
+        return vsw_rpc_error(err, VSW_RPC_EXISTS, "port '%s' already exists",
+                             name);
+    }
+    if (mgr_pvlan_check_conflicts(sw, NULL, name, &cfg, err) ||
+        mgr_ext_port_check(mgr, sw, name, VSW_EXT_PORT_CREATE, params, err)) {
+        return -1;
+    }
+    for (struct mgr_switch *s = mgr->switches; s; s = s->next) {
+        for (struct mgr_port *p = s->ports; p; p = p->next) {
+            if (!strcmp(p->cfg.ifname, cfg.ifname)) {
+                return vsw_rpc_error(err, VSW_RPC_EXISTS,
+                                     "interface '%s' already belongs to "
+                                     "port '%s'",
+                                     cfg.ifname, p->name);
+            }
+        }
+    }
+    if (mgr_port_create(mgr, sw, name, &cfg, false, NULL, &port, err)) {
+        return -1;
+    }
+    if (mgr_config_save(mgr, err)) {
+        mgr_port_destroy(mgr, port, true);
+        return -1;
+    }
+    mgr_publish(mgr);
+    *portp = port;
+    return 0;
+}
+
+int
+mgr_port_set(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
+             struct vsw_rpc_error *err)
+{
+    struct mgr_port_cfg cfg = port->cfg;
+    struct mgr_port_cfg old = port->cfg;
+
+    if (json_object_get(params, "switch")) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "switch is fixed when the port is created");
+    }
+    if (vsw_settings_apply(&mgr_port_kind, &cfg, params, false, err) ||
+        port_cfg_check(&cfg, err) ||
+        mgr_pvlan_check_conflicts(port->sw, port, NULL, &cfg, err) ||
+        mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
+                           params, err)) {
+        return -1;
+    }
+    port->cfg = cfg;
+    if (mgr_config_save(mgr, err)) {
+        port->cfg = old;
+        return -1;
+    }
+    mgr_publish(mgr);
+    return 0;
+}
+
+int
+mgr_port_del(struct vsw_manager *mgr, struct mgr_port *port,
+             struct vsw_rpc_error *err)
+{
+    struct mgr_port **pp;
+    int error;
+
+    for (pp = &port->sw->ports; *pp != port; pp = &(*pp)->next) {
+        continue;
+    }
+    *pp = port->next;
+    error = mgr_config_save(mgr, err);
+    port->next = *pp;
+    *pp = port;
+    if (error) {
+        return -1;
+    }
+    mgr_port_destroy(mgr, port, true);
+    mgr_publish(mgr);
+    return 0;
+}
+
+/* ---- JSON views ---- */
+
+json_t *
+mgr_port_settings_to_json(const struct mgr_port *port)
+{
+    json_t *obj = json_object();
+
+    vsw_settings_to_json(&mgr_port_kind, &port->cfg, obj);
+    return obj;
+}
+
+json_t *
+mgr_port_to_json(const struct vsw_manager *mgr, const struct mgr_port *port)
+{
+    json_t *obj = json_pack("{s:s}", "name", port->name);
+    const char *link = "absent";
+    char netns[64];
+
+    (void)mgr;
+    vsw_settings_to_json(&mgr_port_kind, &port->cfg, obj);
+    if (port->rt) {
+        link = vsw_netdev_link_is_up(port->rt->netdev) ? "up" : "down";
+    }
+    if (port->netns_pinned) {
+        snprintf(netns, sizeof netns, "net:[%llu]",
+                 (unsigned long long)port->netns_ino);
+    } else {
+        snprintf(netns, sizeof netns, "daemon");
+    }
+    json_object_set_new(obj, "switch", json_string(port->sw->name));
+    json_object_set_new(obj, "link", json_string(link));
+    json_object_set_new(obj, "netns", json_string(netns));
+    if (port->cfg.type == MGR_PORT_TAP) {
+        json_object_set_new(obj, "current-ifname",
+                            json_string(port->cur_ifname[0]
+                                            ? port->cur_ifname
+                                            : port->cfg.ifname));
+    }
+    if (port->last_error[0]) {
+        json_object_set_new(obj, "error", json_string(port->last_error));
+    }
+    return obj;
+}
+
+/* ---- JSON-RPC methods ---- */
+
+static const char *const name_only[] = {"name", NULL};
+
+static int
+rpc_port_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr)
+{
+    struct mgr_switch *sw;
+    struct mgr_port *port;
+    json_t *settings;
+    int error;
+
+    if (mgr_rpc_get_switch(mgr, params, "switch", &sw, err)) {
+        return -1;
+    }
+    settings = json_deep_copy(params);
+    json_object_del(settings, "switch");
+    error = mgr_port_add(mgr, sw, settings, &port, err);
+    json_decref(settings);
+    if (error) {
+        return -1;
+    }
+    *result = mgr_port_to_json(mgr, port);
+    return 0;
+}
+
+static int
+rpc_port_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr)
+{
+    struct mgr_port *port;
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, name_only, err) ||
+        mgr_rpc_get_port(mgr, params, "name", &port, err)) {
+        return -1;
+    }
+    return mgr_port_del(mgr, port, err);
+}
+
+static int
+rpc_port_set(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr)
+{
+    struct mgr_port *port;
+
+    if (mgr_rpc_get_port(mgr, params, "name", &port, err) ||
+        mgr_port_set(mgr, port, params, err)) {
+        return -1;
+    }
+    *result = mgr_port_to_json(mgr, port);
+    return 0;
+}
+
+static int
+rpc_port_get(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr)
+{
+    struct mgr_port *port;
+
+    if (vsw_rpc_check_keys(params, name_only, err) ||
+        mgr_rpc_get_port(mgr, params, "name", &port, err)) {
+        return -1;
+    }
+    mgr_port_track(mgr, port);
+    *result = mgr_port_to_json(mgr, port);
+    return 0;
+}
+
+/* Calls 'fn' for every port selected by the optional "name" (a port) or
+ * "switch" params, adding what it returns to a new array. */
+static int
+select_ports(struct vsw_manager *mgr, json_t *params,
+             json_t *(*fn)(struct vsw_manager *, struct mgr_port *),
+             json_t **list, struct vsw_rpc_error *err)
+{
+    static const char *const keys[] = {"name", "switch", NULL};
+    struct mgr_switch *only_sw = NULL;
+    struct mgr_port *only_port = NULL;
+
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        (json_object_get(params, "name") &&
+         mgr_rpc_get_port(mgr, params, "name", &only_port, err)) ||
+        (json_object_get(params, "switch") &&
+         mgr_rpc_get_switch(mgr, params, "switch", &only_sw, err))) {
+        return -1;
+    }
+    *list = json_array();
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        if (only_sw && sw != only_sw) {
+            continue;
+        }
+        for (struct mgr_port *p = sw->ports; p; p = p->next) {
+            if (!only_port || p == only_port) {
+                json_array_append_new(*list, fn(mgr, p));
+            }
+        }
+    }
+    return 0;
+}
+
+static json_t *
+port_view(struct vsw_manager *mgr, struct mgr_port *port)
+{
+    return mgr_port_to_json(mgr, port);
+}
+
+static int
+rpc_port_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
+              void *mgr)
+{
+    json_t *list;
+
+    if (select_ports(mgr, params, port_view, &list, err)) {
+        return -1;
+    }
+    *result = json_pack("{s:o}", "ports", list);
+    return 0;
+}
+
+static json_t *
+port_stats(struct vsw_manager *mgr, struct mgr_port *port)
+{
+    struct vsw_port_counters c;
+    json_t *drops = json_object();
+    uint64_t total = 0;
+
+    (void)mgr;
+    if (port->rt) {
+        vsw_port_rt_get_counters(port->rt, &c);
+    } else {
+        memset(&c, 0, sizeof c);
+    }
+    for (int r = 0; r < VSW_DROP_N_REASONS; r++) {
+        json_object_set_new(drops, vsw_drop_reason_name(r),
+                            json_integer((json_int_t)c.drops[r]));
+        total += c.drops[r];
+    }
+    return json_pack(
+        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", port->name,
+        "switch", port->sw->name, "rx-packets", (json_int_t)c.rx_packets,
+        "rx-bytes", (json_int_t)c.rx_bytes, "tx-packets",
+        (json_int_t)c.tx_packets, "tx-bytes", (json_int_t)c.tx_bytes,
+        "drops-total", (json_int_t)total, "drops", drops);
+}
+
+static int
+rpc_port_stats(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr)
+{
+    json_t *list;
+
+    if (select_ports(mgr, params, port_stats, &list, err)) {
+        return -1;
+    }
+    *result = json_pack("{s:o}", "ports", list);
+    return 0;
+}
+
+static const struct vsw_rpc_method port_methods[] = {
+    {"port.add", rpc_port_add, true},    {"port.del", rpc_port_del, true},
+    {"port.set", rpc_port_set, true},    {"port.get", rpc_port_get, false},
+    {"port.list", rpc_port_list, false}, {"port.stats", rpc_port_stats, false},
+};
+
+int
+mgr_port_register_rpc(struct vsw_manager *mgr, struct vsw_rpc_server *server)
+{
+    return vsw_rpc_server_register(
+        server, port_methods, sizeof port_methods / sizeof *port_methods, mgr);
+}

@@ -1,0 +1,160 @@
+/*
+ * The settings schema: every setting of an object kind (switch, port,
+ * later team and tunnel) is one row of a static table in the module that
+ * owns the kind, and this engine does everything else from the table.
+ *
+ * A row names the key, its type and range, its default, the mode it
+ * applies to, whether it is fixed once the object exists, the member of
+ * the kind's settings struct it fills, and one line of help.  From that
+ * the engine:
+ *   - applies the keys of an add or set request to a copy of the
+ *     settings, all or nothing, refusing unknown keys (with the nearest
+ *     known one suggested), values of the wrong type or out of range,
+ *     fixed keys after creation and keys of another mode;
+ *   - writes the settings as JSON for get, list, show and config.json;
+ *   - describes the kind for schema.get, which the CLI's help and the
+ *     documentation check read.
+ *
+ * Values are accepted as their JSON type or as text, so that a command
+ * line (where everything is text) and a tool's JSON mean the same; null
+ * puts a setting back to its default.
+ *
+ * Everything runs on the control thread; the engine keeps no state.
+ */
+#ifndef VSW_SETTINGS_H
+#define VSW_SETTINGS_H 1
+
+#include <jansson.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpc-server.h"
+
+enum vsw_setting_type {
+    VSW_SETTING_INTEGER,  /* [min, max], in a uint16_t/uint32_t/uint64_t */
+    VSW_SETTING_BIT_RATE, /* bits per second, "10M", "1.5G", "800k"; in a
+                             uint64_t */
+    VSW_SETTING_BOOLEAN,  /* in a bool */
+    VSW_SETTING_ENUM,     /* one of 'names'; its index in an int-sized
+                             enum, or in a bool for two names */
+    VSW_SETTING_MAC,      /* unicast MAC, in a struct vsw_setting_mac */
+    VSW_SETTING_VLAN_SET, /* "10,20-30", in a struct vsw_vlan_set */
+    VSW_SETTING_IP_LIST,  /* "10.0.0.1,2001:db8::1", in a struct
+                             vsw_setting_ip_list */
+    VSW_SETTING_IFNAME,   /* an interface name, in char[IFNAMSIZ] */
+};
+
+/* Flags of a setting. */
+#define VSW_SETTING_FIXED    0x1 /* given at creation only */
+#define VSW_SETTING_REQUIRED 0x2 /* must be given at creation */
+
+/* A MAC setting that may be unset. */
+struct vsw_setting_mac {
+    bool set;        /* false: unset (null in JSON) */
+    uint8_t addr[6]; /* the address when 'set' */
+};
+
+#define VSW_SETTING_MAX_IPS 64
+/* A list of IPv4 and IPv6 addresses; IPv4 ones are kept IPv4-mapped. */
+struct vsw_setting_ip_list {
+    unsigned n;                            /* addresses in 'addr' */
+    uint8_t addr[VSW_SETTING_MAX_IPS][16]; /* in the order given */
+};
+
+/* One setting: a row of a kind's table. */
+struct vsw_setting {
+    const char *key;            /* kebab-case, as in JSON and the CLI */
+    enum vsw_setting_type type; /* what values it takes */
+    size_t offset;              /* of its member in the settings struct */
+    size_t size;                /* of that member */
+    long long min;              /* integer, bit rate: smallest value */
+    long long max;              /* integer, bit rate: largest value */
+    const char *const *names;   /* enum: the values, NULL-terminated; the
+                                   stored value is the index */
+    const char *default_value;  /* as text; NULL: unset, or derived by
+                                   the kind (the help says how) */
+    const char *when_key;       /* applies only when this enum setting of
+                                   the same table ... */
+    unsigned when_values;       /* ... has one of these values (bit i =
+                                   names[i]); NULL/0: always */
+    unsigned flags;             /* VSW_SETTING_* */
+    const char *help;           /* one line, no period */
+};
+
+/* An object kind and its table. */
+struct vsw_settings_kind {
+    const char *name;                   /* "port" */
+    const struct vsw_setting *settings; /* the table */
+    size_t n_settings;                  /* rows in 'settings' */
+    const char *const *other_keys;      /* keys of add and set requests
+                                           that are not settings ("name",
+                                           "switch"), NULL-terminated */
+};
+
+/* Declares the row of a setting of 'type' stored in 'member' of 'st'. */
+#define VSW_SETTING_ROW(KEY, TYPE, ST, MEMBER)                                \
+    .key = (KEY), .type = (TYPE), .offset = offsetof(ST, MEMBER),             \
+    .size = sizeof(((ST *)0)->MEMBER)
+
+/* Puts every setting of 'kind' in 'cfg' to its default: what an object
+ * has before any key is applied. */
+void vsw_settings_init(const struct vsw_settings_kind *kind, void *cfg);
+
+/* Applies the keys of 'params' to 'cfg', an object's settings ('creating'
+ * for add, where fixed and required keys are allowed and checked).  Mode
+ * keys go first; settings that do not apply in the new mode go back to
+ * their defaults, so nothing of an old mode lingers.  On failure returns
+ * a negative value after filling 'err' with a message that names the key,
+ * and 'cfg' may be half-changed: callers apply to a copy.  'params' may
+ * hold the kind's other keys, which are ignored here. */
+int vsw_settings_apply(const struct vsw_settings_kind *kind, void *cfg,
+                       const json_t *params, bool creating,
+                       struct vsw_rpc_error *err);
+
+/* Adds to 'obj' every setting of 'cfg' that applies in its mode, in table
+ * order. */
+void vsw_settings_to_json(const struct vsw_settings_kind *kind,
+                          const void *cfg, json_t *obj);
+
+/* Returns the value of setting 'key' of 'cfg' as JSON (a new reference),
+ * or NULL if 'kind' has no such key. */
+json_t *vsw_settings_get(const struct vsw_settings_kind *kind, const void *cfg,
+                         const char *key);
+
+/* True if 'setting' applies to 'cfg' (its mode). */
+bool vsw_setting_applies(const struct vsw_settings_kind *kind,
+                         const struct vsw_setting *setting, const void *cfg);
+
+/* Returns the row of 'key' in 'kind', or NULL. */
+const struct vsw_setting *
+vsw_settings_lookup(const struct vsw_settings_kind *kind, const char *key);
+
+/* Describes 'kind' for schema.get (a new reference). */
+json_t *vsw_settings_schema(const struct vsw_settings_kind *kind);
+
+/* Parses a bit rate: a number of bits per second with an optional SI
+ * suffix k, M, G or T (powers of 1000), such as "800k" or "1.5G".
+ * Returns 0, or -EINVAL (not a rate) or -ERANGE (over UINT64_MAX or a
+ * fraction of a bit). */
+int vsw_bit_rate_parse(const char *text, uint64_t *bps);
+
+/* Formats 'bps' with the largest SI suffix that keeps it exact, such as
+ * "10M" or "1500k", into 'buf' (24 bytes are always enough). */
+void vsw_bit_rate_format(uint64_t bps, char *buf, size_t size);
+
+/* Parses a comma-separated list of IPv4/IPv6 addresses ("" for none).
+ * Returns 0, or fills 'why' and returns -EINVAL. */
+int vsw_ip_list_parse(const char *text, struct vsw_setting_ip_list *list,
+                      char *why, size_t why_size);
+
+/* Formats 'list' as parsed by vsw_ip_list_parse(). */
+void vsw_ip_list_format(const struct vsw_setting_ip_list *list, char *buf,
+                        size_t size);
+
+/* The distance between 'a' and 'b' in single-character edits (insert,
+ * delete, replace, swap two neighbours); for "did you mean". */
+size_t vsw_edit_distance(const char *a, const char *b);
+
+#endif /* VSW_SETTINGS_H */

@@ -1,0 +1,302 @@
+/*
+ * Where each port's TAP device is, and getting it back.  TAPs are
+ * persistent, so a VM keeps its interface while no daemon runs; their
+ * owners may move them to other namespaces and rename them.  The daemon
+ * follows each one (namespace pin, name, index, MAC), saves where it is,
+ * and a restarted daemon reattaches by that record, or searches the
+ * host's namespaces, before it creates a new device.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager-private.h"
+#include "netns.h"
+
+void
+mgr_netns_pin_path(const struct vsw_manager *mgr, const struct mgr_port *port,
+                   char *path, size_t size)
+{
+    snprintf(path, size, "%s/netns/%s", mgr->state_dir, port->name);
+}
+
+json_t *
+mgr_tap_location_to_json(const struct mgr_port *port)
+{
+    json_t *location = json_pack(
+        "{s:b, s:s, s:i}", "netns-pinned", port->netns_pinned, "ifname",
+        port->cur_ifname[0] ? port->cur_ifname : port->cfg.ifname, "ifindex",
+        port->cur_ifindex);
+
+    if (port->has_cur_mac) {
+        char mac[18];
+
+        mgr_format_mac(port->cur_mac, mac);
+        json_object_set_new(location, "mac", json_string(mac));
+    }
+    return location;
+}
+
+/* Reattaches to the TAP of 'port' where 'location' (saved by an earlier
+ * daemon) says it is: in the pinned namespace or the daemon's own, found
+ * by index (which survives renames) or name.  Returns 0 or a negative
+ * errno; -ENODEV if it is not there. */
+static int
+tap_reattach(struct vsw_manager *mgr, struct mgr_port *port, json_t *location,
+             struct vsw_netdev **netdevp)
+{
+    const char *name = json_string_value(json_object_get(location, "ifname"));
+    json_int_t ifindex =
+        json_integer_value(json_object_get(location, "ifindex"));
+    const char *mac = json_string_value(json_object_get(location, "mac"));
+    uint8_t find_mac[6];
+    struct vsw_tap_options opts = {
+        .ifname = name && strlen(name) < IFNAMSIZ ? name : port->cfg.ifname,
+        .netns_fd = -1,
+        .must_exist = true,
+        .n_queues = vsw_datapath_n_workers(mgr->dp),
+        .ifindex = ifindex > 0 && ifindex < INT32_MAX ? (int)ifindex : 0,
+        .find_mac = mac && !mgr_parse_mac(mac, find_mac) ? find_mac : NULL,
+    };
+    int error;
+
+    if (json_is_true(json_object_get(location, "netns-pinned"))) {
+        char pin[PATH_MAX];
+
+        mgr_netns_pin_path(mgr, port, pin, sizeof pin);
+        opts.netns_fd = open(pin, O_RDONLY | O_CLOEXEC);
+        if (opts.netns_fd < 0) {
+            VSW_WARN("port %s: namespace pin %s: %s", port->name, pin,
+                     strerror(errno));
+            return -ENODEV;
+        }
+    }
+    error = vsw_netdev_tap_open(&opts, netdevp, NULL);
+    if (opts.netns_fd >= 0) {
+        close(opts.netns_fd);
+    }
+    return error;
+}
+
+/* Looks for the TAP of 'port' (by the name 'location' last saw, or its
+ * configured one) in every other network namespace of the host: named
+ * ones (/run/netns) and those of running processes.  Its owner may have
+ * moved it while no daemon was watching.  Returns 0 or -ENODEV. */
+static int
+tap_search(struct vsw_manager *mgr, struct mgr_port *port, json_t *location,
+           struct vsw_netdev **netdevp)
+{
+    const char *seen = json_string_value(json_object_get(location, "ifname"));
+    static const char *const dirs[] = {"/run/netns", "/proc"};
+    const char *mac = json_string_value(json_object_get(location, "mac"));
+    uint8_t find_mac[6];
+    bool find_mac_ok = mac && !mgr_parse_mac(mac, find_mac);
+    ino_t tried[256];
+    size_t n_tried = 0;
+
+    for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++) {
+        DIR *dir = opendir(dirs[d]);
+        struct dirent *de;
+
+        while (dir && (de = readdir(dir))) {
+            struct vsw_tap_options opts = {
+                .netns_fd = -1,
+                .must_exist = true,
+                .n_queues = vsw_datapath_n_workers(mgr->dp),
+                .find_mac = find_mac_ok ? find_mac : NULL,
+                .prefer_mac = find_mac_ok,
+            };
+            char path[PATH_MAX];
+            ino_t ino;
+            int nsfd;
+            bool done = false;
+
+            if (de->d_name[0] == '.' ||
+                (d == 1 && (de->d_name[0] < '0' || de->d_name[0] > '9'))) {
+                continue;
+            }
+            snprintf(path, sizeof path, d == 0 ? "%s/%s" : "%s/%s/ns/net",
+                     dirs[d], de->d_name);
+            nsfd = open(path, O_RDONLY | O_CLOEXEC);
+            if (nsfd < 0) {
+                continue;
+            }
+            ino = vsw_netns_inode(nsfd);
+            for (size_t i = 0; i < n_tried && !done; i++) {
+                done = tried[i] == ino;
+            }
+            if (done || ino == mgr->own_netns_ino ||
+                n_tried == sizeof tried / sizeof *tried) {
+                close(nsfd);
+                continue;
+            }
+            tried[n_tried++] = ino;
+            opts.netns_fd = nsfd;
+            for (int name = 0; name < 2 && !done; name++) {
+                opts.ifname = name == 0 && seen && strlen(seen) < IFNAMSIZ
+                                  ? seen
+                                  : port->cfg.ifname;
+                done = !vsw_netdev_tap_open(&opts, netdevp, NULL);
+            }
+            close(nsfd);
+            if (done) {
+                closedir(dir);
+                VSW_INFO("port %s: found its TAP in namespace %s", port->name,
+                         path);
+                return 0;
+            }
+        }
+        if (dir) {
+            closedir(dir);
+        }
+    }
+    return -ENODEV;
+}
+
+int
+mgr_port_open_device(struct vsw_manager *mgr, struct mgr_port *port,
+                     bool restore, json_t *location)
+{
+    struct vsw_netdev *netdev = NULL;
+    int error;
+
+    if (port->cfg.type == MGR_PORT_UPLINK) {
+        error = vsw_netdev_uplink_open(port->cfg.ifname,
+                                       vsw_datapath_n_workers(mgr->dp),
+                                       port->cfg.offloads, &netdev);
+    } else {
+        error = -ENODEV;
+        if (location) {
+            error = tap_reattach(mgr, port, location, &netdev);
+            if (!error) {
+                VSW_INFO("port %s: reattached to its TAP", port->name);
+            } else {
+                char pin[PATH_MAX];
+
+                mgr_netns_pin_path(mgr, port, pin, sizeof pin);
+                vsw_netns_unpin(pin);
+                error = tap_search(mgr, port, location, &netdev);
+                if (error) {
+                    VSW_WARN("port %s: TAP not found where it was last seen "
+                             "nor in any other namespace; attaching to or "
+                             "creating %s in the daemon's namespace",
+                             port->name, port->cfg.ifname);
+                }
+            }
+        }
+        if (error) {
+            struct vsw_tap_options opts = {
+                .ifname = port->cfg.ifname,
+                .mac = port->cfg.mac.set ? port->cfg.mac.addr : NULL,
+                .netns_fd = -1,
+                .create_only = !restore,
+                .n_queues = vsw_datapath_n_workers(mgr->dp),
+            };
+
+            error = vsw_netdev_tap_open(&opts, &netdev, NULL);
+        }
+    }
+    if (error) {
+        return error;
+    }
+    port->rt = vsw_port_rt_create(mgr->dp, port->id, netdev);
+    if (!port->rt) {
+        vsw_netdev_destroy(netdev, !restore);
+        return -ENOMEM;
+    }
+    error = vsw_datapath_attach(mgr->dp, port->rt);
+    if (error) {
+        vsw_port_rt_destroy(port->rt, !restore);
+        port->rt = NULL;
+        return error;
+    }
+    port->last_error[0] = '\0';
+    if (port->cfg.type == MGR_PORT_TAP) {
+        mgr_port_track(mgr, port);
+    }
+    return 0;
+}
+
+bool
+mgr_port_track(struct vsw_manager *mgr, struct mgr_port *port)
+{
+    char name[IFNAMSIZ];
+    bool changed = false;
+    ino_t ino;
+    int nsfd;
+
+    if (port->cfg.type != MGR_PORT_TAP || !port->rt) {
+        return false;
+    }
+    nsfd = vsw_netdev_tap_get_netns(port->rt->netdev);
+    if (nsfd < 0) {
+        return false;
+    }
+    ino = vsw_netns_inode(nsfd);
+    if (ino == mgr->own_netns_ino) {
+        if (port->netns_pinned) {
+            char pin[PATH_MAX];
+
+            mgr_netns_pin_path(mgr, port, pin, sizeof pin);
+            vsw_netns_unpin(pin);
+            port->netns_pinned = false;
+            changed = true;
+        }
+    } else if (!port->netns_pinned || ino != port->netns_ino) {
+        char pin[PATH_MAX];
+        int error;
+
+        mgr_netns_pin_path(mgr, port, pin, sizeof pin);
+        error = vsw_netns_pin(nsfd, pin);
+        if (error) {
+            VSW_ERR("port %s: cannot pin namespace at %s: %s", port->name, pin,
+                    strerror(-error));
+        } else {
+            port->netns_pinned = true;
+            changed = true;
+        }
+    }
+    port->netns_ino = ino;
+    if (!vsw_netdev_tap_get_name(port->rt->netdev, name) &&
+        strcmp(name, port->cur_ifname)) {
+        snprintf(port->cur_ifname, sizeof port->cur_ifname, "%s", name);
+        changed = true;
+    }
+    if (!port->has_cur_mac) {
+        port->has_cur_mac =
+            !vsw_netdev_tap_get_mac(port->rt->netdev, port->cur_mac);
+        changed |= port->has_cur_mac;
+    }
+    if (changed || !port->cur_ifindex) {
+        /* Costs a thread for a foreign namespace: only on change. */
+        int index = vsw_netdev_tap_get_ifindex(
+            port->rt->netdev, ino == mgr->own_netns_ino ? -1 : nsfd);
+
+        if (index > 0 && index != port->cur_ifindex) {
+            port->cur_ifindex = index;
+            changed = true;
+        }
+    }
+    close(nsfd);
+    return changed;
+}
+
+void
+mgr_track_all(struct vsw_manager *mgr)
+{
+    bool changed = false;
+
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (struct mgr_port *p = sw->ports; p; p = p->next) {
+            changed |= mgr_port_track(mgr, p);
+        }
+    }
+    if (changed) {
+        mgr_config_save(mgr, NULL);
+    }
+}

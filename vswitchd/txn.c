@@ -1,0 +1,127 @@
+/*
+ * The transaction every change ends with: the new configuration is saved
+ * (crash-safe), then described to the workers as one snapshot, published
+ * with one atomic pointer swap; objects the old configuration still names
+ * are retired and freed only after a grace period.  Validation and the
+ * kernel side come before, in the noun's own file; a failure there
+ * changes nothing, and a failed save is undone by the caller.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "manager-private.h"
+
+/* An object waiting for the snapshot that forgets it. */
+struct mgr_retired {
+    struct mgr_retired *next; /* younger one */
+    void (*fn)(void *arg);    /* frees it */
+    void *arg;                /* the object */
+};
+
+void
+mgr_retire(struct vsw_manager *mgr, void (*fn)(void *arg), void *arg)
+{
+    struct mgr_retired *r = malloc(sizeof *r);
+
+    if (!r) {
+        /* Leaking beats freeing under a worker's feet. */
+        VSW_ERR("out of memory: an object of the old configuration stays");
+        return;
+    }
+    r->next = NULL;
+    r->fn = fn;
+    r->arg = arg;
+    *mgr->retired_tail = r;
+    mgr->retired_tail = &r->next;
+}
+
+/* Hands the retired objects to the datapath's grace periods: called right
+ * after a snapshot that no longer names them was published, so no worker
+ * can load them again. */
+static void
+release_retired(struct vsw_manager *mgr)
+{
+    while (mgr->retired) {
+        struct mgr_retired *r = mgr->retired;
+
+        mgr->retired = r->next;
+        vsw_datapath_defer(mgr->dp, r->fn, r->arg);
+        free(r);
+    }
+    mgr->retired_tail = &mgr->retired;
+}
+
+int
+mgr_publish(struct vsw_manager *mgr)
+{
+    struct vsw_dp_snapshot *snap = vsw_dp_snapshot_create();
+
+    if (!snap) {
+        goto nomem;
+    }
+    snap->conntrack = mgr->conntrack;
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        struct vsw_dp_switch *dsw =
+            vsw_dp_snapshot_add_switch(snap, sw->name, sw->fdb);
+
+        if (!dsw) {
+            goto nomem;
+        }
+        for (struct mgr_port *p = sw->ports; p; p = p->next) {
+            if (vsw_vlan_is_pvlan(&p->cfg.vlan)) {
+                struct vsw_rpc_error ignored;
+
+                /* Changes were checked: building cannot fail. */
+                dsw->pvlan = malloc(sizeof *dsw->pvlan);
+                if (!dsw->pvlan) {
+                    goto nomem;
+                }
+                mgr_pvlan_map_build(sw, NULL, NULL, dsw->pvlan, &ignored);
+                break;
+            }
+        }
+        for (struct mgr_port *p = sw->ports; p; p = p->next) {
+            struct vsw_dp_port *dport;
+
+            if (!p->rt) {
+                continue;
+            }
+            dport = vsw_dp_snapshot_add_port(snap, dsw, p->name, p->rt);
+            if (!dport) {
+                goto nomem;
+            }
+            if (mgr_port_needs_policy(p)) {
+                int error;
+
+                dport->policy = mgr_port_policy_build(mgr, p, &error);
+                if (error) {
+                    goto nomem;
+                }
+            }
+            dport->vlan = p->cfg.vlan;
+            dport->mac_limit = p->cfg.mac_limit;
+        }
+        mgr_ext_fill_switch(sw, dsw);
+    }
+    vsw_datapath_publish(mgr->dp, snap);
+    release_retired(mgr);
+    mgr_reclaim_soon(mgr);
+    return 0;
+
+nomem:
+    vsw_dp_snapshot_destroy(snap);
+    VSW_ERR("out of memory building a datapath snapshot");
+    return -ENOMEM;
+}
+
+int
+mgr_commit(struct vsw_manager *mgr, struct vsw_rpc_error *err)
+{
+    if (mgr_config_save(mgr, err)) {
+        return -1;
+    }
+    mgr_publish(mgr);
+    return 0;
+}
