@@ -241,39 +241,6 @@ port_stats(struct vsw_ctl_context *ctx, int argc, char *argv[])
     return VSW_CTL_OK;
 }
 
-#define PORT_KEYS                                                             \
-    "  vlan-mode=MODE        untagged (the default for taps), access, "       \
-    "trunk (the\n"                                                            \
-    "                        default for uplinks), pvlan-isolated,\n"         \
-    "                        pvlan-community or pvlan-promiscuous\n"          \
-    "  vlan=VID              the VLAN of an access port, 1-4094\n"            \
-    "  trunks=LIST           VLANs a trunk carries, as 10,20-30; empty for "  \
-    "all\n"                                                                   \
-    "  native-vlan=VID       the VLAN of a trunk's untagged frames; 0 for "   \
-    "none\n"                                                                  \
-    "  pvlan-primary=VID     the primary VLAN of a private VLAN port\n"       \
-    "  pvlan-secondary=LIST  its secondary VLAN (isolated, community), or "   \
-    "the\n"                                                                   \
-    "                        secondaries a promiscuous port serves\n"         \
-    "  mac-limit=N           most MAC addresses learned on the port; 0 for "  \
-    "no limit\n"                                                              \
-    "  mac-spoofing=on|off   may send from MACs other than mac= (default "    \
-    "off)\n"                                                                  \
-    "  dhcp-guard=on|off     drop DHCP server messages it sends (default "    \
-    "off)\n"                                                                  \
-    "  router-guard=on|off   drop router advertisements and redirects it "    \
-    "sends\n"                                                                 \
-    "  storm-limit=PPS       broadcast, multicast and unknown unicast it "    \
-    "may "                                                                    \
-    "send\n"                                                                  \
-    "                        per second; 0 for no limit\n"                    \
-    "  ieee-priority-tag=on|off  keep the 802.1p priority it sets (default "  \
-    "off:\n"                                                                  \
-    "                        reset to 0)\n"                                   \
-    "  allowed-ips=LIST      the only IPv4/IPv6 addresses it may use, comma-" \
-    "separated;\n"                                                            \
-    "                        empty for any\n"
-
 const struct vsw_ctl_command vsw_ctl_port_commands[] = {
     {
         .noun = "port",
@@ -285,23 +252,20 @@ const struct vsw_ctl_command vsw_ctl_port_commands[] = {
         .pairs = true,
         .method = "port.add",
         .summary = "add a port to a switch",
-        .help = "Adds the port NAME to SWITCH.\n\n"
-                "  type=tap          a TAP device that vswitchd creates and "
-                "holds, for a VM or\n"
-                "                    a network namespace\n"
-                "  type=uplink       an existing netdev (NIC, veth), "
-                "attached with AF_PACKET\n"
-                "  ifname=IF         the name of that netdev (default: "
-                "NAME)\n"
-                "  mac=MAC           the MAC address a new TAP device "
-                "gets; with\n"
-                "                    mac-spoofing off, the only source "
-                "address it may use\n"
-                "  offloads=on|off   uplink: pass TCP segments whole (on, "
-                "the default) or\n"
-                "                    segment and checksum them in "
-                "software\n\n"
-                "Any setting of 'port set' may be given too:\n\n" PORT_KEYS,
+        .help = "Adds the port NAME to SWITCH.  type= is required:\n\n"
+                "  type=tap      a TAP device that vswitchd creates and "
+                "holds, for a VM or a\n"
+                "                network namespace\n"
+                "  type=uplink   an existing netdev (NIC, veth), attached "
+                "with AF_PACKET\n\n"
+                "Any other setting may be given too, as key=value.\n\n"
+                "For example:\n\n"
+                "  vswitch-ctl port add sw0 vm1 type=tap "
+                "mac=02:00:00:00:00:01\n"
+                "  vswitch-ctl port add sw0 up1 type=uplink ifname=eth1 "
+                "offloads=off\n",
+        .schema_kind = "port",
+        .creates = true,
         .run = port_add,
     },
     {
@@ -326,11 +290,14 @@ const struct vsw_ctl_command vsw_ctl_port_commands[] = {
         .pairs = true,
         .method = "port.set",
         .summary = "change settings of a port",
-        .help = "Changes settings of the port NAME:\n\n" PORT_KEYS
-                "\nFor example:\n\n"
+        .help = "Changes settings of the port NAME, given as key=value; "
+                "the others keep\ntheir value, except that a new vlan-mode "
+                "starts from its defaults.\n\n"
+                "For example:\n\n"
                 "  vswitch-ctl port set vm1 vlan-mode=access vlan=10\n"
                 "  vswitch-ctl port set up1 vlan-mode=trunk trunks=10,20-30 "
                 "native-vlan=1\n",
+        .schema_kind = "port",
         .run = vsw_ctl_run_set,
     },
     {

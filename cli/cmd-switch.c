@@ -28,16 +28,6 @@ switch_list(struct vsw_ctl_context *ctx, int argc, char *argv[])
     return VSW_CTL_OK;
 }
 
-#define SWITCH_KEYS                                                           \
-    "  mac-ageing=SEC      seconds a learned MAC address is kept\n"           \
-    "                      (default 300)\n"                                   \
-    "  mac-table-size=N    most MAC addresses the switch learns\n"            \
-    "                      (default 65536)\n"                                 \
-    "  ipv6-unknown-next-header=drop|allow\n"                                 \
-    "                      what guarded ports do with an IPv6 header chain\n" \
-    "                      that ends in an unknown header (default drop,\n"   \
-    "                      RFC 7113)\n"
-
 const struct vsw_ctl_command vsw_ctl_switch_commands[] = {
     {
         .noun = "switch",
@@ -50,7 +40,11 @@ const struct vsw_ctl_command vsw_ctl_switch_commands[] = {
         .method = "switch.add",
         .summary = "create a switch",
         .help = "Creates the switch NAME, a learning L2 bridge.  Settings may "
-                "be given at\nonce:\n\n" SWITCH_KEYS,
+                "be given at\nonce, as key=value.\n\n"
+                "For example:\n\n"
+                "  vswitch-ctl switch add sw1 mac-ageing=60\n",
+        .schema_kind = "switch",
+        .creates = true,
         .run = vsw_ctl_run_change,
     },
     {
@@ -75,7 +69,12 @@ const struct vsw_ctl_command vsw_ctl_switch_commands[] = {
         .pairs = true,
         .method = "switch.set",
         .summary = "change settings of a switch",
-        .help = "Changes settings of the switch NAME:\n\n" SWITCH_KEYS,
+        .help = "Changes settings of the switch NAME, given as key=value; "
+                "the others keep\ntheir value.\n\n"
+                "For example:\n\n"
+                "  vswitch-ctl switch set sw0 mac-ageing=60 "
+                "ipv6-unknown-next-header=allow\n",
+        .schema_kind = "switch",
         .run = vsw_ctl_run_set,
     },
     {

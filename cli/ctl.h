@@ -52,6 +52,10 @@ struct vsw_ctl_command {
     const char *method;       /* JSON-RPC method, NULL if not just one */
     const char *summary;      /* one line for command lists, no period */
     const char *help;         /* the rest of --help, lines ending "\n" */
+    const char *schema_kind;  /* the schema.get kind whose settings --help
+                               * lists after 'help', NULL for none */
+    bool creates;             /* creates an object of 'schema_kind', so
+                               * fixed settings may be given too */
 
     /* Runs the command with the 'argc' arguments 'argv' that follow the
      * verb.  Their number is within [min_args, max_args] and, if 'pairs',
@@ -159,6 +163,16 @@ void vsw_ctl_print_rows(const json_t *rows,
  * daemon's workers, shows its length there and a table of its own
  * below. */
 void vsw_ctl_print_object(json_t *object);
+
+/* Help. */
+
+/* Prints, for the help of 'command', the settings of its 'schema_kind' as
+ * the daemon of 'ctx' declares them (schema.get), connecting first if
+ * 'ctx' is not connected yet; or, if the daemon cannot tell, a line
+ * saying why.  Writes to stdout only and never fails: help is available
+ * without a daemon. */
+void vsw_ctl_print_settings_help(struct vsw_ctl_context *ctx,
+                                 const struct vsw_ctl_command *command);
 
 /* Ports (cmd-port.c), for the commands that show ports in their own way. */
 

@@ -170,13 +170,20 @@ print_noun_help(const char *noun)
     printf("\n'vswitch-ctl %s COMMAND --help' describes a command.\n", noun);
 }
 
+/* Prints the help of 'command'; its settings, if it has any, come from
+ * the daemon of 'ctx'. */
 static void
-print_command_help(const struct vsw_ctl_command *command)
+print_command_help(struct vsw_ctl_context *ctx,
+                   const struct vsw_ctl_command *command)
 {
     char *name = vsw_ctl_command_name(command);
 
     printf("Usage: vswitch-ctl %s%s%s\n\n%s", name,
            command->args[0] ? " " : "", command->args, command->help);
+    if (command->schema_kind) {
+        putchar('\n');
+        vsw_ctl_print_settings_help(ctx, command);
+    }
     if (command->method) {
         printf("\nJSON-RPC method: %s\n", command->method);
     }
@@ -221,9 +228,9 @@ find_command(int argc, char *argv[], int *n_words)
 
 /* Prints the help on what the 'argc' words 'argv' name (a noun, or a
  * command followed by any arguments), or the general help if there are
- * none. */
+ * none.  'ctx' says which daemon to ask for settings. */
 static enum vsw_ctl_status
-print_help(int argc, char *argv[])
+print_help(struct vsw_ctl_context *ctx, int argc, char *argv[])
 {
     const struct vsw_ctl_command *command;
     int n_words;
@@ -237,7 +244,7 @@ print_help(int argc, char *argv[])
         if (!command) {
             return VSW_CTL_USAGE;
         }
-        print_command_help(command);
+        print_command_help(ctx, command);
     }
     return VSW_CTL_OK;
 }
@@ -245,8 +252,7 @@ print_help(int argc, char *argv[])
 static enum vsw_ctl_status
 help_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
 {
-    (void)ctx;
-    return print_help(argc, argv);
+    return print_help(ctx, argc, argv);
 }
 
 /* Finds the command the 'argc' words 'argv' name, checks its arguments
@@ -411,7 +417,7 @@ main(int argc, char *argv[])
     if (version) {
         printf("vswitch-ctl (vswitch) %s\n", VSW_VERSION);
     } else if (help) {
-        status = print_help(argc - optind, argv + optind);
+        status = print_help(&ctx, argc - optind, argv + optind);
     } else {
         status = run_command(&ctx, argc - optind, argv + optind);
     }
