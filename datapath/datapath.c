@@ -76,6 +76,7 @@ vsw_dp_snapshot_add_port(struct vsw_dp_snapshot *snap,
     port->rt = rt;
     port->sw = sw;
     vsw_vlan_config_init(&port->vlan);
+    port->flood = true;
     snap->by_slot[VSW_FDB_SLOT(rt->id)] = port;
     return port;
 }

@@ -124,6 +124,7 @@ struct vsw_dp_port {
     const struct vsw_dp_switch *sw; /* switch in the same snapshot */
     struct vsw_vlan_config vlan;    /* VLAN mode and membership */
     uint32_t mac_limit;             /* per-port MAC table cap, 0 = none */
+    bool flood;                     /* takes flooded frames */
     struct vsw_port_policy *policy; /* ACLs and guards (owned by the
                                        snapshot), NULL: none at all */
 };

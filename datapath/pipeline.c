@@ -366,7 +366,8 @@ stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
     for (size_t i = 0; i < sw->n_ports; i++) {
         const struct vsw_dp_port *port = sw->ports[i];
 
-        if (port != pl->in_port && vsw_vlan_admits(&port->vlan, &cls)) {
+        if (port != pl->in_port && port->flood &&
+            vsw_vlan_admits(&port->vlan, &cls)) {
             vsw_pipeline_txq_push(pl, port, pkt);
             n_out++;
         }

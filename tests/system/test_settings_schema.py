@@ -1,7 +1,7 @@
 """One settings schema per object kind: schema.get, the checks the daemon
 derives from it (types, ranges, unknown keys, fixed keys, keys of another
-mode, all or nothing, text values, null), the documentation tables and the
-CLI help that must list exactly its keys.
+mode, all or nothing, strict JSON types and the CLI's text), the
+documentation tables and the CLI help that must list exactly its keys.
 
 The keys come from schema.get, never from this file: a key added to the
 daemon is tested, and must be documented, without a change here.  Only
@@ -478,58 +478,53 @@ def bit_rate_texts(setting):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_text_values_are_accepted(objs, kind):
-    """Command lines send text: "10" for an integer, on/off/true/false for
-    a boolean, "10M" for a bit rate, each the same as the JSON value."""
+def test_json_types_are_strict(objs, kind):
+    """Over JSON-RPC a value has its JSON type: "10" for an integer, "on"
+    for a boolean and null are refused and change nothing, so a tool's
+    mistake comes back instead of a guess."""
     daemon = objs.daemon
     tried = 0
     for s, name in settable_alone(objs, kind):
         key = s["key"]
         if s["type"] == "integer":
-            value = objs.other_value(s, objs.get(kind, name).get(key))
-            pairs = [(str(value), value)]
+            texts = [str(objs.other_value(s, objs.get(kind, name)[key]))]
         elif s["type"] == "boolean":
-            pairs = [("on", True), ("off", False), ("true", True),
-                     ("false", False)]
-        elif s["type"] == "bit-rate":
-            pairs = []
-            for text, bps in bit_rate_texts(s):
-                daemon.rpc_raw(f"{kind}.set", {"name": name, key: bps})
-                pairs.append((text, objs.get(kind, name)[key]))
+            texts = ["on", "true"]
         else:
-            continue
-        for text, expected in pairs:
-            daemon.rpc_raw(f"{kind}.set", {"name": name, key: text})
-            assert objs.get(kind, name)[key] == expected, (key, text)
-            tried += 1
-    # Fixed keys take text at creation.
-    for s in objs.schema[kind].values():
-        if not s["fixed"] or s["type"] != "boolean":
-            continue
-        applies = s["applies-to"]
-        extra = {applies["key"]: applies["values"][0]} if applies else {}
-        for text, expected in (("off", False), ("true", True)):
-            params = objs.add_params(kind, {**extra, s["key"]: text})
-            daemon.rpc_raw(f"{kind}.add", params)
-            assert objs.get(kind, params["name"])[s["key"]] == expected
-            daemon.rpc_raw(f"{kind}.del", {"name": params["name"]})
+            texts = []
+        for value in texts + [None]:
+            before = objs.get(kind, name)
+            error = refused(daemon, f"{kind}.set", {"name": name, key: value})
+            assert error.code == INVALID_PARAMS, (key, value)
+            assert names_key(error.message, key), error.message
+            assert objs.get(kind, name) == before, (key, value)
             tried += 1
     assert tried, kind
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_null_resets_to_the_default(objs, kind):
+def test_command_line_text_becomes_the_json_type(objs, kind):
+    """vswitch-ctl turns the text of every integer and boolean setting into
+    its JSON type (on/off/true/false for booleans): a setting the CLI does
+    not know the type of would be sent as text and refused."""
     daemon = objs.daemon
     tried = 0
     for s, name in settable_alone(objs, kind):
         key = s["key"]
-        value = objs.other_value(s, s["default"])
-        daemon.rpc_raw(f"{kind}.set", {"name": name, key: value})
-        assert objs.get(kind, name)[key] == value, key
-        daemon.rpc_raw(f"{kind}.set", {"name": name, key: None})
-        got = objs.get(kind, name).get(key)
-        assert got == s["default"], (key, got, s["default"])
-        tried += 1
+        if s["type"] == "integer":
+            value = objs.other_value(s, objs.get(kind, name)[key])
+            pairs = [(str(value), value)]
+        elif s["type"] == "boolean":
+            pairs = [("on", True), ("off", False), ("true", True),
+                     ("false", False)]
+        else:
+            continue
+        for text, expected in pairs:
+            res = daemon.ctl(kind, "set", name, f"{key}={text}",
+                             check=False, json_out=False)
+            assert res.returncode == 0, (key, text, res.stderr)
+            assert objs.get(kind, name)[key] == expected, (key, text)
+            tried += 1
     assert tried, kind
 
 
