@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +131,7 @@ vsw_bit_rate_parse(const char *text, uint64_t *bps)
     if (value >= 18446744073709551616.0) {
         return -ERANGE;
     }
-    if (value != floor(value)) {
+    if (value != (double)(uint64_t)value) {
         return -ERANGE;
     }
     *bps = (uint64_t)value;
@@ -733,9 +732,18 @@ vsw_settings_to_json(const struct vsw_settings_kind *kind, const void *cfg,
     for (size_t i = 0; i < kind->n_settings; i++) {
         const struct vsw_setting *s = &kind->settings[i];
 
-        if (vsw_setting_applies(kind, s, cfg)) {
-            json_object_set_new(obj, s->key, setting_to_json(s, cfg));
+        json_t *value;
+
+        if (!vsw_setting_applies(kind, s, cfg)) {
+            continue;
         }
+        /* An unset value is left out, as a request leaves it out. */
+        value = setting_to_json(s, cfg);
+        if (json_is_null(value)) {
+            json_decref(value);
+            continue;
+        }
+        json_object_set_new(obj, s->key, value);
     }
 }
 

@@ -114,8 +114,8 @@ int vsw_settings_apply(const struct vsw_settings_kind *kind, void *cfg,
                        const json_t *params, bool creating,
                        struct vsw_rpc_error *err);
 
-/* Adds to 'obj' every setting of 'cfg' that applies in its mode, in table
- * order. */
+/* Adds to 'obj' every setting of 'cfg' that applies in its mode and is
+ * set (an unset MAC is left out), in table order. */
 void vsw_settings_to_json(const struct vsw_settings_kind *kind,
                           const void *cfg, json_t *obj);
 

@@ -50,6 +50,21 @@ def given(settings, keys=None):
             if v is not None and (keys is None or k in keys)}
 
 
+def schema_defaults(daemon, kind):
+    """{key: default} of every setting of 'kind'."""
+    kinds = daemon.rpc("schema.get", kind=kind)["kinds"]
+    return {s["key"]: s["default"] for s in kinds[0]["settings"]}
+
+
+def as_in_fixture(settings, expected, defaults):
+    """'settings' as the fixture can show them: settings added after
+    format 1 must hold their defaults, and are then left out."""
+    shown = given(settings, defaults)
+    for key in set(shown) - set(expected):
+        assert shown[key] == defaults.get(key), (key, shown[key])
+    return {k: v for k, v in shown.items() if k in expected}
+
+
 def schema_keys(daemon, kind):
     kinds = daemon.rpc("schema.get", kind=kind)["kinds"]
     assert [k["kind"] for k in kinds] == [kind], kinds
@@ -117,7 +132,9 @@ def assert_daemon_matches(daemon, config):
         assert set(expected) <= switch_keys, (
             f"schema.get lost switch settings: {set(expected) - switch_keys}")
         got = daemon.rpc("switch.get", name=sw["name"])
-        assert given(settings_of(got), switch_keys) == expected, sw["name"]
+        assert as_in_fixture(settings_of(got), expected,
+                             schema_defaults(daemon, "switch")) == expected, \
+            sw["name"]
         assert got["ports"] == [p["name"] for p in sw["ports"]]
 
         for port in sw["ports"]:
@@ -127,7 +144,8 @@ def assert_daemon_matches(daemon, config):
                 f"schema.get lost port settings: {set(expected) - port_keys}")
             got = daemon.rpc("port.get", name=name)
             assert got["switch"] == sw["name"], name
-            assert given(settings_of(got), port_keys) == expected, name
+            assert as_in_fixture(settings_of(got), expected,
+                                 schema_defaults(daemon, "port")) == expected, name
 
             acls = daemon.rpc("acl.list", port=name)["rules"]
             assert without_counters(acls) == port.get("acls", []), name
@@ -135,7 +153,7 @@ def assert_daemon_matches(daemon, config):
             assert without_counters(xacls) == port.get("xacls", []), name
 
 
-def assert_format2_file(path, config):
+def assert_format2_file(path, config, daemon):
     """'path' is the format-2 form of the format-1 'config': the same
     switches, ports, rules and extensions, every setting moved into a
     "settings" object."""
@@ -148,7 +166,9 @@ def assert_format2_file(path, config):
         assert set(new) <= SWITCH_NON_SETTINGS | {"settings"}, (
             f"switch {old['name']}: settings left outside 'settings': "
             f"{set(new) - SWITCH_NON_SETTINGS - {'settings'}}")
-        assert given(new["settings"]) == fixture_switch_settings(old)
+        assert as_in_fixture(new["settings"], fixture_switch_settings(old),
+                             schema_defaults(daemon, "switch")) == \
+            fixture_switch_settings(old)
         assert new.get("extensions", []) == old.get("extensions", [])
         assert [p["name"] for p in new["ports"]] == [
             p["name"] for p in old["ports"]]
@@ -157,8 +177,10 @@ def assert_format2_file(path, config):
             assert set(port) <= PORT_NON_SETTINGS | {"settings"}, (
                 f"port {name}: settings left outside 'settings': "
                 f"{set(port) - PORT_NON_SETTINGS - {'settings'}}")
-            assert given(port["settings"]) == fixture_port_settings(
-                old_port), name
+            expected = fixture_port_settings(old_port)
+            assert as_in_fixture(port["settings"], expected,
+                                 schema_defaults(daemon, "port")) == \
+                expected, name
             assert ("tap-location" in port) == (
                 old_port["type"] == "tap"), name
             assert port.get("acls", []) == old_port.get("acls", []), name
@@ -178,7 +200,7 @@ def test_format1_is_migrated(daemon_factory, topo):
     # The files first: they are what the migration is about.
     assert config_files(state) == ["config.json", "config.json.v1"]
     assert (state / "config.json.v1").read_bytes() == original
-    assert_format2_file(state / "config.json", config)
+    assert_format2_file(state / "config.json", config, daemon)
     assert len(migration_lines(daemon.log.read_text())) == 1, (
         daemon.log.read_text())
 
@@ -200,7 +222,7 @@ def test_restart_after_migration_keeps_everything(daemon_factory, topo):
     # Not written again, not even with the same bytes.
     assert (v1.stat().st_ino, v1.stat().st_mtime_ns) == (
         v1_stat.st_ino, v1_stat.st_mtime_ns)
-    assert_format2_file(state / "config.json", config)
+    assert_format2_file(state / "config.json", config, daemon)
     assert len(migration_lines(daemon.log.read_text())) == 1, (
         daemon.log.read_text())
     assert_daemon_matches(daemon, config)

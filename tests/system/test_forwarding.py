@@ -305,7 +305,7 @@ def test_port_without_flood_gets_only_frames_for_its_macs(daemon, topo):
     # Back on, and across a restart the setting holds.
     daemon.rpc("port.set", name="vm3", flood=True)
     assert ping(vm1, "198.18.0.3")
-    daemon.rpc("port.set", name="vm3", flood="false")
+    daemon.rpc("port.set", name="vm3", flood=False)
     daemon.stop()
     daemon.start()
     assert daemon.rpc("port.get", name="vm3")["flood"] is False
