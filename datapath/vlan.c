@@ -5,13 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const mode_names[] = {
+const char *const vsw_vlan_mode_names[] = {
     [VSW_VLAN_MODE_UNTAGGED] = "untagged",
     [VSW_VLAN_MODE_ACCESS] = "access",
     [VSW_VLAN_MODE_TRUNK] = "trunk",
     [VSW_VLAN_MODE_PVLAN_ISOLATED] = "pvlan-isolated",
     [VSW_VLAN_MODE_PVLAN_COMMUNITY] = "pvlan-community",
     [VSW_VLAN_MODE_PVLAN_PROMISCUOUS] = "pvlan-promiscuous",
+    NULL,
 };
 
 void
@@ -309,16 +310,16 @@ vsw_vlan_set_format(const struct vsw_vlan_set *set, char *buf, size_t size)
 const char *
 vsw_vlan_mode_name(enum vsw_vlan_mode mode)
 {
-    return (unsigned)mode < sizeof mode_names / sizeof *mode_names
-               ? mode_names[mode]
+    return (unsigned)mode <= VSW_VLAN_MODE_PVLAN_PROMISCUOUS
+               ? vsw_vlan_mode_names[mode]
                : "unknown";
 }
 
 int
 vsw_vlan_mode_from_name(const char *name, enum vsw_vlan_mode *mode)
 {
-    for (size_t i = 0; i < sizeof mode_names / sizeof *mode_names; i++) {
-        if (!strcmp(name, mode_names[i])) {
+    for (size_t i = 0; vsw_vlan_mode_names[i]; i++) {
+        if (!strcmp(name, vsw_vlan_mode_names[i])) {
             *mode = (enum vsw_vlan_mode)i;
             return 0;
         }

@@ -134,6 +134,9 @@ int vsw_vlan_set_format(const struct vsw_vlan_set *set, char *buf,
 /* The mode's name ("untagged", "access", "trunk") and back.  Parsing
  * returns 0 or -EINVAL. */
 const char *vsw_vlan_mode_name(enum vsw_vlan_mode mode);
+
+/* The modes' names, indexed by enum vsw_vlan_mode, NULL-terminated. */
+extern const char *const vsw_vlan_mode_names[];
 int vsw_vlan_mode_from_name(const char *name, enum vsw_vlan_mode *mode);
 
 #endif /* VSW_VLAN_H */

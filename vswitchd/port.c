@@ -18,15 +18,6 @@
 #define STORM_LIMIT_MAX 100000000
 
 static const char *const port_types[] = {"tap", "uplink", NULL};
-static const char *const vlan_modes[] = {
-    [VSW_VLAN_MODE_UNTAGGED] = "untagged",
-    [VSW_VLAN_MODE_ACCESS] = "access",
-    [VSW_VLAN_MODE_TRUNK] = "trunk",
-    [VSW_VLAN_MODE_PVLAN_ISOLATED] = "pvlan-isolated",
-    [VSW_VLAN_MODE_PVLAN_COMMUNITY] = "pvlan-community",
-    [VSW_VLAN_MODE_PVLAN_PROMISCUOUS] = "pvlan-promiscuous",
-    NULL,
-};
 
 #define IN_MODE(m) (1u << VSW_VLAN_MODE_##m)
 #define PVLAN_MODES                                                           \
@@ -72,7 +63,7 @@ static const struct vsw_setting port_settings[] = {
     },
     {
         PORT_ROW("vlan-mode", VSW_SETTING_ENUM, vlan.mode),
-        .names = vlan_modes,
+        .names = vsw_vlan_mode_names,
         .default_value = "untagged",
         .help = "how the port tags its frames; uplinks default to trunk",
     },
