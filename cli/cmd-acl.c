@@ -9,7 +9,7 @@
 static const struct vsw_ctl_column acl_columns[] = {
     {"ID", VSW_TABLE_RIGHT, "id", NULL},
     {"ACTION", VSW_TABLE_LEFT, "action", NULL},
-    {"DIR", VSW_TABLE_LEFT, "direction", NULL},
+    {"DIRECTION", VSW_TABLE_LEFT, "direction", NULL},
     {"LOCAL-IP", VSW_TABLE_LEFT, "local-ip", NULL},
     {"REMOTE-IP", VSW_TABLE_LEFT, "remote-ip", NULL},
     {"LOCAL-MAC", VSW_TABLE_LEFT, "local-mac", NULL},
@@ -19,17 +19,17 @@ static const struct vsw_ctl_column acl_columns[] = {
 };
 
 static const struct vsw_ctl_column xacl_columns[] = {
-    {"DIR", VSW_TABLE_LEFT, "direction", NULL},
+    {"DIRECTION", VSW_TABLE_LEFT, "direction", NULL},
     {"WEIGHT", VSW_TABLE_RIGHT, "weight", NULL},
     {"ACTION", VSW_TABLE_LEFT, "action", NULL},
-    {"PROTO", VSW_TABLE_LEFT, "protocol", NULL},
-    {"LOCAL", VSW_TABLE_LEFT, "local-ip", NULL},
-    {"LPORT", VSW_TABLE_LEFT, "local-port", NULL},
-    {"REMOTE", VSW_TABLE_LEFT, "remote-ip", NULL},
-    {"RPORT", VSW_TABLE_LEFT, "remote-port", NULL},
+    {"PROTOCOL", VSW_TABLE_LEFT, "protocol", NULL},
+    {"LOCAL-IP", VSW_TABLE_LEFT, "local-ip", NULL},
+    {"LOCAL-PORT", VSW_TABLE_LEFT, "local-port", NULL},
+    {"REMOTE-IP", VSW_TABLE_LEFT, "remote-ip", NULL},
+    {"REMOTE-PORT", VSW_TABLE_LEFT, "remote-port", NULL},
     {"STATEFUL", VSW_TABLE_LEFT, "stateful", NULL},
-    {"TIMEOUT", VSW_TABLE_RIGHT, "idle-timeout", NULL},
-    {"ISOLATION", VSW_TABLE_RIGHT, "isolation-id", NULL},
+    {"IDLE-TIMEOUT", VSW_TABLE_RIGHT, "idle-timeout", NULL},
+    {"ISOLATION-ID", VSW_TABLE_RIGHT, "isolation-id", NULL},
     {"PACKETS", VSW_TABLE_RIGHT, "packets", NULL},
     {"BYTES", VSW_TABLE_RIGHT, "bytes", NULL},
 };

@@ -7,14 +7,6 @@
 
 #include "util.h"
 
-/* A load (fraction of one core) as a percentage cell. */
-static char *
-load_text(const json_t *row)
-{
-    return vsw_xasprintf(
-        "%.0f%%", json_number_value(json_object_get(row, "load")) * 100);
-}
-
 static char *
 worker_text(const json_t *row)
 {
@@ -26,8 +18,8 @@ static enum vsw_ctl_status
 dp_show_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
 {
     static const struct vsw_ctl_column worker_columns[] = {
-        {"WORKER", VSW_TABLE_RIGHT, "index", NULL},
-        {"LOAD", VSW_TABLE_RIGHT, NULL, load_text},
+        {"WORKER", VSW_TABLE_RIGHT, "worker", NULL},
+        {"LOAD", VSW_TABLE_RIGHT, "load", NULL},
         {"QUEUES", VSW_TABLE_RIGHT, "queues", NULL},
         {"PACKETS", VSW_TABLE_RIGHT, "packets", NULL},
         {"CACHE-HITS", VSW_TABLE_RIGHT, "cache-hits", NULL},
@@ -36,7 +28,7 @@ dp_show_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
         {"WORKER", VSW_TABLE_RIGHT, NULL, worker_text},
         {"PORT", VSW_TABLE_LEFT, "port", NULL},
         {"QUEUE", VSW_TABLE_RIGHT, "queue", NULL},
-        {"LOAD", VSW_TABLE_RIGHT, NULL, load_text},
+        {"LOAD", VSW_TABLE_RIGHT, "load", NULL},
         {"PPS", VSW_TABLE_RIGHT, "pps", NULL},
         {"PINNED", VSW_TABLE_LEFT, "pinned", NULL},
     };
@@ -64,7 +56,7 @@ dp_show_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
         for (size_t j = 0; j < json_array_size(rxqs); j++) {
             json_t *rxq = json_deep_copy(json_array_get(rxqs, j));
 
-            json_object_set(rxq, "worker", json_object_get(worker, "index"));
+            json_object_set(rxq, "worker", json_object_get(worker, "worker"));
             json_array_append_new(queues, rxq);
         }
     }

@@ -107,8 +107,8 @@ ext_stats_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
         {"REFUSED", VSW_TABLE_RIGHT, "refused", NULL},
         {"ERRORS", VSW_TABLE_RIGHT, "errors", NULL},
         {"INJECTED", VSW_TABLE_RIGHT, "injected", NULL},
-        {"TIME-NS", VSW_TABLE_RIGHT, "time_ns", NULL},
-        {"EXTENSION'S OWN", VSW_TABLE_LEFT, "ext", NULL},
+        {"TIME-NS", VSW_TABLE_RIGHT, "time-ns", NULL},
+        {"EXT", VSW_TABLE_LEFT, "ext", NULL},
     };
 
     return print_result_table(ctx, argc, argv, "stats", columns,

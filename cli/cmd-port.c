@@ -15,14 +15,16 @@ port_is_trunk(const json_t *port)
     return mode && !strcmp(mode, "trunk");
 }
 
-/* The "trunks" of 'port' as text: "all" for a trunk whose list is empty,
- * which is what an empty list means, else the list as it is. */
+/* The "trunks" of 'port' as text: "all" for a trunk without a list,
+ * which is what no list means, else the list as it is. */
 static char *
 port_trunks_text(const json_t *port)
 {
-    const char *trunks = vsw_ctl_member_string(port, "trunks");
+    const json_t *trunks = json_object_get(port, "trunks");
 
-    if (port_is_trunk(port) && trunks && !trunks[0]) {
+    if (port_is_trunk(port) &&
+        (!trunks || json_is_null(trunks) ||
+         (json_is_string(trunks) && !json_string_length(trunks)))) {
         return vsw_xstrdup("all");
     }
     return vsw_ctl_member_text(port, "trunks");
@@ -196,11 +198,11 @@ port_stats(struct vsw_ctl_context *ctx, int argc, char *argv[])
 {
     static const struct vsw_ctl_column columns[] = {
         {"PORT", VSW_TABLE_LEFT, "name", NULL},
-        {"RX-PKTS", VSW_TABLE_RIGHT, "rx-packets", NULL},
+        {"RX-PACKETS", VSW_TABLE_RIGHT, "rx-packets", NULL},
         {"RX-BYTES", VSW_TABLE_RIGHT, "rx-bytes", NULL},
-        {"TX-PKTS", VSW_TABLE_RIGHT, "tx-packets", NULL},
+        {"TX-PACKETS", VSW_TABLE_RIGHT, "tx-packets", NULL},
         {"TX-BYTES", VSW_TABLE_RIGHT, "tx-bytes", NULL},
-        {"DROPS", VSW_TABLE_RIGHT, "drops-total", NULL},
+        {"DROPS-TOTAL", VSW_TABLE_RIGHT, "drops-total", NULL},
     };
     const size_t n_columns = sizeof columns / sizeof *columns;
     struct vsw_table *table;
@@ -337,13 +339,14 @@ const struct vsw_ctl_command vsw_ctl_port_commands[] = {
         .names = (const char *const[]){"name", NULL},
         .method = "port.stats",
         .summary = "show traffic and drop counters",
-        .help = "Shows the receive (RX) and transmit (TX) packet and byte "
-                "counters of each\n"
-                "port, and the packets dropped on it (DROPS).  Under a port "
-                "with drops, a\n"
-                "line per reason that counted any follows.  With NAME, that "
-                "port only, with\n"
-                "every reason, zeros included.\n",
+        .help =
+            "Shows the receive (RX) and transmit (TX) packet and byte "
+            "counters of each\n"
+            "port, and the packets dropped on it (DROPS-TOTAL).  Under a port "
+            "with drops, a\n"
+            "line per reason that counted any follows.  With NAME, that "
+            "port only, with\n"
+            "every reason, zeros included.\n",
         .run = port_stats,
     },
     {.verb = NULL},

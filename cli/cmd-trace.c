@@ -59,7 +59,9 @@ now_ms(void)
 }
 
 /* "trace SWITCH in-port=PORT live=N": traces the next N frames the port
- * really receives, polling the daemon until they are in. */
+ * really receives, polling the daemon until they are in or --timeout
+ * runs out.  Fails when fewer than N arrived: a script that waited for
+ * traffic must learn that it did not come. */
 static enum vsw_ctl_status
 trace_live(struct vsw_ctl_context *ctx, json_t *params)
 {
@@ -68,6 +70,7 @@ trace_live(struct vsw_ctl_context *ctx, json_t *params)
     json_t *port = json_incref(json_object_get(params, "in-port"));
     enum vsw_ctl_status status;
     json_t *result = NULL;
+    long long got;
 
     json_object_del(params, "live");
     json_object_set_new(params, "count", json_integer(wanted));
@@ -94,6 +97,7 @@ trace_live(struct vsw_ctl_context *ctx, json_t *params)
     if (status != VSW_CTL_OK) {
         return status;
     }
+    got = (long long)json_array_size(json_object_get(result, "traces"));
     if (ctx->format == VSW_CTL_FORMAT_JSON) {
         vsw_ctl_print_json(result);
     } else {
@@ -108,13 +112,14 @@ trace_live(struct vsw_ctl_context *ctx, json_t *params)
                    json_string_value(json_object_get(trace, "key")));
             print_trace(trace);
         }
-        if ((long long)json_array_size(traces) < wanted) {
-            printf("%s%zu of %lld frames arrived before the timeout\n",
-                   json_array_size(traces) ? "\n" : "",
-                   json_array_size(traces), wanted);
-        }
     }
     json_decref(result);
+    if (got < wanted) {
+        vsw_ctl_error("trace: %lld of %lld frames arrived within %lld s "
+                      "(--timeout)",
+                      got, wanted, (ctx->timeout_ms + 999) / 1000);
+        return VSW_CTL_ERROR;
+    }
     return VSW_CTL_OK;
 }
 
@@ -185,7 +190,10 @@ const struct vsw_ctl_command vsw_ctl_trace_commands[] = {
                 "fields\n"
                 "  live=N                    instead, trace the next N "
                 "frames PORT really\n"
-                "                            receives (up to 16)\n\n"
+                "                            receives (up to 16), waiting at "
+                "most --timeout\n"
+                "                            seconds; exits 1 if fewer "
+                "arrived\n\n"
                 "For example:\n"
                 "  vswitch-ctl trace sw0 in-port=vm1 ip-dst=10.0.0.2 "
                 "proto=tcp dport=80\n",

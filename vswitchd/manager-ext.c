@@ -994,7 +994,7 @@ rpc_ext_stats(json_t *params, json_t **result, struct vsw_rpc_error *err,
                 "aborted", (json_int_t)t.aborted, "dropped",
                 (json_int_t)t.dropped, "refused", (json_int_t)t.refused,
                 "errors", (json_int_t)t.errors, "injected",
-                (json_int_t)t.injected, "time_ns", (json_int_t)t.time_ns);
+                (json_int_t)t.injected, "time-ns", (json_int_t)t.time_ns);
             if (b->inst && ext->plugin.ops.stats) {
                 struct vsw_ext_reply reply = {NULL};
                 int error;

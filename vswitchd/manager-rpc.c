@@ -133,7 +133,7 @@ worker_view(struct vsw_manager *mgr, unsigned index)
     struct vsw_worker_info info;
 
     vsw_datapath_worker_info(mgr->dp, index, &info);
-    return json_pack("{s:i, s:f, s:i, s:I, s:I, s:I, s:I}", "index",
+    return json_pack("{s:i, s:f, s:i, s:I, s:I, s:I, s:I}", "worker",
                      (int)index, "load", info.load_ns / 1e9, "queues",
                      (int)info.n_rxqs, "batches", (json_int_t)info.batches,
                      "packets", (json_int_t)info.packets, "cache-lookups",

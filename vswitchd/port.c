@@ -77,7 +77,6 @@ static const struct vsw_setting port_settings[] = {
     },
     {
         PORT_ROW("trunks", VSW_SETTING_VLAN_SET, vlan.trunks),
-        .default_value = "",
         .when_key = "vlan-mode",
         .when_values = IN_MODE(TRUNK),
         .help = "VLANs a trunk carries, as 10,20-30; empty for all",
@@ -102,7 +101,6 @@ static const struct vsw_setting port_settings[] = {
     {
         PORT_ROW("pvlan-secondary", VSW_SETTING_VLAN_SET,
                  vlan.pvlan_secondaries),
-        .default_value = "",
         .when_key = "vlan-mode",
         .when_values = PVLAN_MODES,
         .help = "the secondary VLAN of an isolated or community port, or "
@@ -130,6 +128,16 @@ static const struct vsw_setting port_settings[] = {
                 "the MAC-spoofing guard is on)",
     },
     {
+        PORT_ROW("mac-spoofing-guard", VSW_SETTING_BOOLEAN,
+                 guard.mac_spoofing),
+        .default_value = "true",
+        .flags = VSW_SETTING_ALIAS | VSW_SETTING_INVERTED,
+        .alias_of = "mac-spoofing",
+        .help = "the MAC-spoofing guard: drop frames from MAC addresses "
+                "other than the port's own; mac-spoofing=false, said the "
+                "right way round",
+    },
+    {
         PORT_ROW("dhcp-guard", VSW_SETTING_BOOLEAN, guard.dhcp_guard),
         .default_value = "false",
         .help = "drop DHCP server messages the port sends",
@@ -155,7 +163,6 @@ static const struct vsw_setting port_settings[] = {
     },
     {
         PORT_ROW("allowed-ips", VSW_SETTING_IP_LIST, guard.allowed_ips),
-        .default_value = "",
         .help = "the only IPv4 and IPv6 addresses the port may use, "
                 "comma-separated; empty for any",
     },

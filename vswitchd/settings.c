@@ -417,7 +417,9 @@ setting_parse(const struct vsw_setting *s, void *cfg, const json_t *value,
                                  "parameter '%s' must be true or false",
                                  s->key);
         }
-        *(bool *)member(cfg, s) = json_is_true(value);
+        /* An inverted alias says the same the other way round. */
+        *(bool *)member(cfg, s) =
+            json_is_true(value) != !!(s->flags & VSW_SETTING_INVERTED);
         return 0;
     }
     case VSW_SETTING_ENUM: {
@@ -548,11 +550,24 @@ vsw_settings_init(const struct vsw_settings_kind *kind, void *cfg)
     }
 }
 
-/* Sets 'key' of 'cfg' from 'value'. */
+/* True if 's' has an unset state, which JSON writes as null: a MAC not
+ * given, an empty list. */
+static bool
+may_be_null(const struct vsw_setting *s)
+{
+    return s->type == VSW_SETTING_MAC || s->type == VSW_SETTING_VLAN_SET ||
+           s->type == VSW_SETTING_IP_LIST;
+}
+
+/* Sets 'key' of 'cfg' from 'value'; null unsets what may be unset. */
 static int
 apply_one(const struct vsw_setting *s, void *cfg, const json_t *value,
           struct vsw_rpc_error *err)
 {
+    if (json_is_null(value) && may_be_null(s)) {
+        memset(member(cfg, s), 0, s->size);
+        return 0;
+    }
     return setting_parse(s, cfg, value, err);
 }
 
@@ -572,6 +587,13 @@ check_keys(const struct vsw_settings_kind *kind, const json_t *params,
         const char *nearest = NULL;
         size_t best = SIZE_MAX;
 
+        if (s && (s->flags & VSW_SETTING_ALIAS) &&
+            json_object_get(params, s->alias_of)) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "%s and %s are one setting (the other way "
+                                 "round); give one of them",
+                                 key, s->alias_of);
+        }
         if (s) {
             if ((s->flags & VSW_SETTING_FIXED) && !creating) {
                 return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
@@ -692,7 +714,8 @@ setting_to_json(const struct vsw_setting *s, const void *cfg)
     case VSW_SETTING_BIT_RATE:
         return json_integer((json_int_t)load_uint(cfg, s));
     case VSW_SETTING_BOOLEAN:
-        return json_boolean(*(const bool *)member_const(cfg, s));
+        return json_boolean(*(const bool *)member_const(cfg, s) !=
+                            !!(s->flags & VSW_SETTING_INVERTED));
     case VSW_SETTING_ENUM:
         return json_string(s->names[load_uint(cfg, s)]);
     case VSW_SETTING_MAC: {
@@ -710,13 +733,20 @@ setting_to_json(const struct vsw_setting *s, const void *cfg)
     case VSW_SETTING_VLAN_SET: {
         char text[4096 * 5];
 
+        if (vsw_vlan_set_is_empty(member_const(cfg, s))) {
+            return json_null();
+        }
         vsw_vlan_set_format(member_const(cfg, s), text, sizeof text);
         return json_string(text);
     }
     case VSW_SETTING_IP_LIST: {
+        const struct vsw_setting_ip_list *list = member_const(cfg, s);
         char text[VSW_SETTING_MAX_IPS * 48];
 
-        vsw_ip_list_format(member_const(cfg, s), text, sizeof text);
+        if (!list->n) {
+            return json_null();
+        }
+        vsw_ip_list_format(list, text, sizeof text);
         return json_string(text);
     }
     case VSW_SETTING_IFNAME:
@@ -737,12 +767,10 @@ vsw_settings_to_json(const struct vsw_settings_kind *kind, const void *cfg,
         if (!vsw_setting_applies(kind, s, cfg)) {
             continue;
         }
-        /* An unset value is left out, as a request leaves it out. */
-        value = setting_to_json(s, cfg);
-        if (json_is_null(value)) {
-            json_decref(value);
+        if (s->flags & VSW_SETTING_ALIAS) {
             continue;
         }
+        value = setting_to_json(s, cfg);
         json_object_set_new(obj, s->key, value);
     }
 }
@@ -824,6 +852,11 @@ vsw_settings_schema(const struct vsw_settings_kind *kind)
         }
         json_object_set_new(row, "fixed",
                             json_boolean(s->flags & VSW_SETTING_FIXED));
+        if (s->flags & VSW_SETTING_ALIAS) {
+            json_object_set_new(row, "alias-of", json_string(s->alias_of));
+            json_object_set_new(row, "inverted",
+                                json_boolean(s->flags & VSW_SETTING_INVERTED));
+        }
         json_object_set_new(row, "help", json_string(s->help));
         json_array_append_new(rows, row);
     }

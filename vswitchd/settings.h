@@ -18,7 +18,8 @@
  * Values must have their JSON type (an integer is a JSON number, a
  * boolean true or false; a bit rate may also be text such as "10M"):
  * orchestration tools get their mistakes back rather than guesses.  The
- * CLI converts command-line text (cli/params.c).
+ * CLI converts command-line text (cli/params.c).  A setting that can be
+ * unset (a MAC, a list) is null when unset, in output and input alike.
  *
  * Everything runs on the control thread; the engine keeps no state.
  */
@@ -50,6 +51,11 @@ enum vsw_setting_type {
 /* Flags of a setting. */
 #define VSW_SETTING_FIXED    0x1 /* given at creation only */
 #define VSW_SETTING_REQUIRED 0x2 /* must be given at creation */
+#define VSW_SETTING_ALIAS                                                     \
+    0x4                          /* another name of 'alias_of', for input     \
+                                    only: get and config.json show the        \
+                                    other */
+#define VSW_SETTING_INVERTED 0x8 /* boolean alias meaning the opposite */
 
 /* A MAC setting that may be unset. */
 struct vsw_setting_mac {
@@ -81,6 +87,7 @@ struct vsw_setting {
     unsigned when_values;       /* ... has one of these values (bit i =
                                    names[i]); NULL/0: always */
     unsigned flags;             /* VSW_SETTING_* */
+    const char *alias_of;       /* VSW_SETTING_ALIAS: the setting's key */
     const char *help;           /* one line, no period */
 };
 
@@ -114,8 +121,8 @@ int vsw_settings_apply(const struct vsw_settings_kind *kind, void *cfg,
                        const json_t *params, bool creating,
                        struct vsw_rpc_error *err);
 
-/* Adds to 'obj' every setting of 'cfg' that applies in its mode and is
- * set (an unset MAC is left out), in table order. */
+/* Adds to 'obj' every setting of 'cfg' that applies in its mode, in table
+ * order (aliases are input only); an unset one is null. */
 void vsw_settings_to_json(const struct vsw_settings_kind *kind,
                           const void *cfg, json_t *obj);
 

@@ -277,8 +277,8 @@ def test_port_commands_round_trip(daemon, topo):
     assert ctl_json(daemon, "port", "stats", "vm2") == daemon.rpc(
         "port.stats", name="vm2")
     _, rows = parse_table(run(daemon, "port", "stats").stdout.splitlines(),
-                          right=("RX-PKTS", "RX-BYTES", "TX-PKTS",
-                                 "TX-BYTES", "DROPS"))
+                          right=("RX-PACKETS", "RX-BYTES", "TX-PACKETS",
+                                 "TX-BYTES", "DROPS-TOTAL"))
     assert [r["PORT"] for r in rows] == ["vm1", "vm2", "vm3"]
 
     # del removes the port and its TAP.
@@ -354,8 +354,8 @@ def test_status(daemon_factory):
     # are numbers, so right-aligned.
     keys = [k.upper() for k in rpc["workers"][0]]
     headings, rows = parse_table(lines[1:], right=keys)
-    assert headings == keys and "INDEX" in keys
-    assert [r["INDEX"] for r in rows] == ["0", "1", "2"]
+    assert headings == keys and "WORKER" in keys
+    assert [r["WORKER"] for r in rows] == ["0", "1", "2"]
 
 
 def test_dp_show(daemon_factory, topo):
@@ -373,8 +373,8 @@ def test_dp_show(daemon_factory, topo):
     rpc = daemon.rpc("dp.show")
     assert steady_dp(ctl_json(daemon, "dp", "show")) == steady_dp(rpc)
     assert rpc["busy-poll"] is False
-    assert [w["index"] for w in rpc["workers"]] == [0, 1]
-    queues = [(w["index"], q["port"], q["queue"])
+    assert [w["worker"] for w in rpc["workers"]] == [0, 1]
+    queues = [(w["worker"], q["port"], q["queue"])
               for w in rpc["workers"] for q in w["rxqs"]]
     assert {q[1] for q in queues} == {"vm1", "vm2"}
 
@@ -388,7 +388,7 @@ def test_dp_show(daemon_factory, topo):
     headings, rows = parse_table(workers.splitlines(), right="auto")
     assert headings[:4] == ["WORKER", "LOAD", "QUEUES", "PACKETS"]
     assert [(r["WORKER"], r["QUEUES"]) for r in rows] == [
-        (str(w["index"]), str(w["queues"])) for w in rpc["workers"]]
+        (str(w["worker"]), str(w["queues"])) for w in rpc["workers"]]
     assert all(re.fullmatch(r"\d+%", r["LOAD"]) for r in rows)
     headings, rows = parse_table(rxqs.splitlines(), right="auto")
     assert headings[:5] == ["WORKER", "PORT", "QUEUE", "LOAD", "PPS"]
@@ -497,11 +497,11 @@ def test_tables_are_aligned(daemon, topo):
         ("vm1", "10", "-"), ("vm-with-long-name", "10", "-"),
         ("up1", "1234", "10,20-30,100-4094"), ("p", "-", "-")]
     _, rows = parse_table(run(daemon, "port", "stats").stdout.splitlines(),
-                          right=("RX-PKTS", "RX-BYTES", "TX-PKTS",
-                                 "TX-BYTES", "DROPS"))
+                          right=("RX-PACKETS", "RX-BYTES", "TX-PACKETS",
+                                 "TX-BYTES", "DROPS-TOTAL"))
     assert [r["PORT"] for r in rows] == ["vm1", "vm-with-long-name", "up1",
                                          "p"]
-    assert int(rows[0]["RX-PKTS"]) >= 3 and int(rows[0]["RX-BYTES"]) > 100
+    assert int(rows[0]["RX-PACKETS"]) >= 3 and int(rows[0]["RX-BYTES"]) > 100
     lines = run(daemon, "fdb", "show", "sw0").stdout.splitlines()
     _, rows = parse_table(lines[:-1], right=("VLAN", "AGE"))
     assert {r["PORT"] for r in rows} >= {"vm1", "vm-with-long-name"}
@@ -542,9 +542,10 @@ def test_trunk_uplink_settings_shown(daemon, topo):
     assert [(r["NAME"], r["VLAN-MODE"], r["VLAN"], r["TRUNKS"])
             for r in rows] == [("up1", "trunk", "1", "10,20-30")]
 
-    # An empty trunk list means every VLAN, and shows as "all".
+    # An empty trunk list means every VLAN: unset, null in JSON, and
+    # shows as "all".
     run(daemon, "port", "set", "up1", "trunks=")
-    assert daemon.rpc("port.get", name="up1")["trunks"] == ""
+    assert daemon.rpc("port.get", name="up1")["trunks"] is None
     kv = parse_key_values(run(daemon, "port", "get",
                               "up1").stdout.splitlines())
     assert kv["trunks"] == "all"
@@ -553,7 +554,7 @@ def test_trunk_uplink_settings_shown(daemon, topo):
     saved = config["switches"][0]["ports"][0]
     assert (saved["name"], saved["settings"]["vlan-mode"],
             saved["settings"]["trunks"],
-            saved["settings"]["native-vlan"]) == ("up1", "trunk", "", 1)
+            saved["settings"]["native-vlan"]) == ("up1", "trunk", None, 1)
 
 
 def test_port_stats_after_traffic(daemon, topo):
@@ -568,16 +569,16 @@ def test_port_stats_after_traffic(daemon, topo):
     rpc = daemon.stats("vm1")
     out = run(daemon, "port", "stats", "vm1").stdout
     _, rows = parse_table(out.splitlines(),
-                          right=("RX-PKTS", "RX-BYTES", "TX-PKTS",
-                                 "TX-BYTES", "DROPS"))
+                          right=("RX-PACKETS", "RX-BYTES", "TX-PACKETS",
+                                 "TX-BYTES", "DROPS-TOTAL"))
     assert len(rows) == 1
     row = rows[0]
     assert row["PORT"] == "vm1"
-    assert int(row["RX-PKTS"]) >= 3 and int(row["TX-PKTS"]) >= 3
+    assert int(row["RX-PACKETS"]) >= 3 and int(row["TX-PACKETS"]) >= 3
     assert int(row["RX-BYTES"]) >= 3 * 98 and int(row["TX-BYTES"]) >= 3 * 98
     # Counters only grow: the table is no newer than the RPC after it.
     after = daemon.stats("vm1")
-    for heading, key in (("RX-PKTS", "rx-packets"), ("TX-PKTS", "tx-packets"),
+    for heading, key in (("RX-PACKETS", "rx-packets"), ("TX-PACKETS", "tx-packets"),
                          ("RX-BYTES", "rx-bytes"), ("TX-BYTES", "tx-bytes")):
         assert rpc[key] <= int(row[heading]) <= after[key], heading
     # Asked about one port: every drop reason, zeros included, in the
@@ -586,7 +587,7 @@ def test_port_stats_after_traffic(daemon, topo):
     assert len(reasons) >= 5
     assert [re.match(r"^  drop ([a-z0-9-]+): (\d+)$", n).group(1)
             for n in row["_notes"]] == reasons, row["_notes"]
-    assert int(row["DROPS"]) == sum(
+    assert int(row["DROPS-TOTAL"]) == sum(
         int(n.rsplit(" ", 1)[1]) for n in row["_notes"])
 
     # In the list of all ports, only the reasons that counted show.
@@ -594,14 +595,14 @@ def test_port_stats_after_traffic(daemon, topo):
     assert stats3["drops"]["no-egress-port"] > 0
     out = run(daemon, "port", "stats").stdout
     _, rows = parse_table(out.splitlines(),
-                          right=("RX-PKTS", "RX-BYTES", "TX-PKTS",
-                                 "TX-BYTES", "DROPS"))
+                          right=("RX-PACKETS", "RX-BYTES", "TX-PACKETS",
+                                 "TX-BYTES", "DROPS-TOTAL"))
     by_port = {r["PORT"]: r for r in rows}
     assert list(by_port) == ["vm1", "vm2", "vm3"]
     notes3 = by_port["vm3"]["_notes"]
     assert any(n.startswith("  drop no-egress-port: ") for n in notes3)
     assert all(not n.endswith(": 0") for n in notes3), notes3
-    assert int(by_port["vm3"]["DROPS"]) >= stats3["drops"]["no-egress-port"]
+    assert int(by_port["vm3"]["DROPS-TOTAL"]) >= stats3["drops"]["no-egress-port"]
     if daemon.stats("vm1")["drops-total"] == 0:
         assert by_port["vm1"]["_notes"] == []
 

@@ -466,7 +466,7 @@ def test_status_reports_identity(daemon_factory):
     assert status["pid"] == daemon.proc.pid
     assert status["state-dir"] == str(daemon.state_dir)
     assert status["socket"] == str(daemon.socket)
-    assert [w["index"] for w in status["workers"]] == [0, 1, 2]
+    assert [w["worker"] for w in status["workers"]] == [0, 1, 2]
     assert (status["switches"], status["ports"]) == (0, 0)
     assert status["version"] == vswitchd("--version").stdout.split()[1]
     assert isinstance(status["uptime"], int) and status["uptime"] >= 0

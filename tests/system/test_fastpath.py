@@ -192,7 +192,7 @@ def test_queues_spread_and_pin_under_traffic(daemon, topo):
     vm2, _ = add_vm(daemon, topo, "sw0", "vm2", "198.18.0.2")
     shown = daemon.rpc("dp.show")
     # One queue per worker for each port, spread over the workers.
-    queues = [(w["index"], q["port"], q["queue"]) for w in shown["workers"]
+    queues = [(w["worker"], q["port"], q["queue"]) for w in shown["workers"]
               for q in w["rxqs"]]
     assert sorted((p, q) for _, p, q in queues) == [
         ("vm1", 0), ("vm1", 1), ("vm2", 0), ("vm2", 1)]
@@ -209,7 +209,7 @@ def test_queues_spread_and_pin_under_traffic(daemon, topo):
         daemon.rpc("dp.pin-queue", port="vm1", queue=queue, worker=1)
 
     def vm1_queues():
-        return {(q["queue"], w["index"], q["pinned"])
+        return {(q["queue"], w["worker"], q["pinned"])
                 for w in daemon.rpc("dp.show")["workers"] for q in w["rxqs"]
                 if q["port"] == "vm1"}
 

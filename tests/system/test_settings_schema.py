@@ -80,6 +80,9 @@ WRONG_VALUES = {
 
 DOCS = (TOP / "docs" / "user-guide.md", TOP / "docs" / "jsonrpc.md")
 
+# Types whose unset state is null.
+NULLABLE = ("mac", "vlan-set", "ip-list")
+
 
 # ---- Helpers ----
 
@@ -209,7 +212,7 @@ def settable(objs, kind):
     settings = objs.schema[kind]
     modes = mode_keys(settings)
     return [s for key, s in settings.items()
-            if not s["fixed"] and key not in modes]
+            if not s["fixed"] and key not in modes and "alias-of" not in s]
 
 
 def settable_alone(objs, kind):
@@ -219,6 +222,30 @@ def settable_alone(objs, kind):
         name, extra = objs.target(kind, s)
         if not extra:
             yield s, name
+
+
+def test_inverted_alias(objs):
+    """mac-spoofing-guard=true is mac-spoofing=false: get and config.json
+    show mac-spoofing only; both keys at once are refused."""
+    daemon = objs.daemon
+    aliases = [s for s in objs.schema["port"].values() if "alias-of" in s]
+    assert [(s["key"], s["alias-of"], s["inverted"]) for s in aliases] == [
+        ("mac-spoofing-guard", "mac-spoofing", True)]
+    name, _ = objs.target("port", objs.schema["port"]["mac-spoofing"])
+    for guard in (False, True, False):
+        daemon.rpc_raw("port.set", {"name": name,
+                                    "mac-spoofing-guard": guard})
+        shown = objs.get("port", name)
+        assert shown["mac-spoofing"] is (not guard)
+        assert "mac-spoofing-guard" not in shown
+    res = daemon.ctl("port", "set", name, "mac-spoofing-guard=on",
+                     json_out=False)
+    assert res.returncode == 0 and objs.get("port", name)["mac-spoofing"] is \
+        False
+    error = refused(daemon, "port.set", {"name": name, "mac-spoofing": True,
+                                         "mac-spoofing-guard": True})
+    assert error.code == INVALID_PARAMS
+    assert "mac-spoofing-guard and mac-spoofing" in error.message
 
 
 # ---- schema.get ----
@@ -241,6 +268,11 @@ def test_schema_shape(daemon):
                       "help"}
             extra = {"integer": {"min", "max"}, "bit-rate": {"min", "max"},
                      "enum": {"values"}}.get(s["type"], set())
+            if "alias-of" in s:
+                # Another name of a setting, for input only.
+                assert s["alias-of"] in by_key, where
+                assert isinstance(s["inverted"], bool), where
+                extra = extra | {"alias-of", "inverted"}
             assert s["type"] in TYPES, where
             assert set(s) == common | extra, where
             assert re.fullmatch(r"[a-z][a-z0-9-]*", s["key"]), where
@@ -480,12 +512,18 @@ def bit_rate_texts(setting):
 @pytest.mark.parametrize("kind", KINDS)
 def test_json_types_are_strict(objs, kind):
     """Over JSON-RPC a value has its JSON type: "10" for an integer, "on"
-    for a boolean and null are refused and change nothing, so a tool's
-    mistake comes back instead of a guess."""
+    for a boolean, and null for a setting that cannot be unset, are
+    refused and change nothing, so a tool's mistake comes back instead of
+    a guess.  Lists and MACs are null when unset, and null unsets them."""
     daemon = objs.daemon
     tried = 0
     for s, name in settable_alone(objs, kind):
         key = s["key"]
+        if s["type"] in NULLABLE:
+            daemon.rpc_raw(f"{kind}.set", {"name": name, key: None})
+            assert objs.get(kind, name)[key] is None, key
+            tried += 1
+            continue
         if s["type"] == "integer":
             texts = [str(objs.other_value(s, objs.get(kind, name)[key]))]
         elif s["type"] == "boolean":

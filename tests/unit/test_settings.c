@@ -258,7 +258,7 @@ START_TEST(test_json_types_are_strict)
     vsw_settings_to_json(&mgr_port_kind, &cfg, obj);
     ck_assert_int_eq(json_integer_value(json_object_get(obj, "vlan")), 10);
     ck_assert(json_is_true(json_object_get(obj, "dhcp-guard")));
-    ck_assert_ptr_null(json_object_get(obj, "mac"));
+    ck_assert(json_is_null(json_object_get(obj, "mac")));
     /* Keys of other modes are not shown. */
     ck_assert_ptr_null(json_object_get(obj, "trunks"));
     ck_assert_ptr_null(json_object_get(obj, "offloads"));
