@@ -1,5 +1,5 @@
 /*
- * Unit tests of the basic port ACLs (datapath/acl.c).
+ * Unit tests of the basic port ACLs (datapath/policy/acl.c).
  *
  * The precedence tests build real frames and run them through the flow
  * parser, so they also check that the classifier reads the key the way

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the flow state table (datapath/conntrack.c).  Time is
+ * Unit tests of the flow state table (datapath/policy/conntrack.c).  Time is
  * whatever the test passes as 'now_ms'; only the concurrency test reads a
  * real clock, and only to know when to stop.  Flow keys are filled in
  * here the way the parser (flow.c) fills them.

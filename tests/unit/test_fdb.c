@@ -1,7 +1,7 @@
 /*
- * Unit tests of the MAC table (datapath/fdb.c).  Time is whatever the test
- * passes as 'now_ms'; only the concurrency test reads a real clock, and
- * only to know when to stop.
+ * Unit tests of the MAC table (datapath/forward/fdb.c).  Time is whatever
+ * the test passes as 'now_ms'; only the concurrency test reads a real
+ * clock, and only to know when to stop.
  */
 #include "fdb.h"
 

@@ -1,8 +1,8 @@
 /*
- * Unit tests of the extended port ACLs (datapath/xacl.c), with flow state
- * from datapath/conntrack.c.  Packets are real frames run through the
- * frame parser, so the tests see the keys the datapath sees.  Time is
- * whatever the test passes as 'now_ms'.
+ * Unit tests of the extended port ACLs (datapath/policy/xacl.c), with flow
+ * state from datapath/policy/conntrack.c.  Packets are real frames run
+ * through the frame parser, so the tests see the keys the datapath sees.
+ * Time is whatever the test passes as 'now_ms'.
  */
 #include "xacl.h"
 
