@@ -1,41 +1,29 @@
 /*
  * The MAC table; fdb.h holds the contract.
  *
- * Layout.  A pool of 'max_entries' entries is allocated at creation and
- * never freed before destroy, so a lock-free reader that holds a stale
- * index still reads valid memory.  Entries hang off a power-of-two array
- * of hash buckets (about two buckets per entry) in singly linked chains of
- * pool indices.  Each entry is also on exactly one of two lists that only
- * writers touch: the insertion-ordered list of its port slot, or the free
- * list.
+ * Layout.  The entries live in a concurrent table (ctable.h): a pool
+ * fixed at creation, hash chains that lock-free readers walk under
+ * per-bucket sequence counts, one writer lock.  This file adds the key
+ * (VLAN and MAC in one word), the timestamps and ageing, and the port
+ * slots: each entry in use is also on the insertion-ordered list of its
+ * port slot, which only writers touch, for counts and eviction.
  *
- * Readers follow the seqlock protocol per bucket: load the bucket's
- * sequence count (retry while odd), walk the chain, and retry if the count
- * changed.  A writer makes the count odd before it changes the chain or
- * any entry on it and even again after, so every change a reader may have
- * observed, including an entry recycled into another bucket, shows up as
- * a changed count.  The ordering comes from release stores of the data in
- * the writer and acquire loads in the reader, not from fences: a reader
- * that sees a value written after a count became odd is then bound to see
- * that count, and ThreadSanitizer, which does not model fences, can check
- * the scheme.  (On x86 both are plain moves.)  A chain walk is bounded by
- * the pool size, so a reader led astray by a recycled entry always comes
- * back to its count check.
- *
- * Writers serialize on 'mutex'.  Long operations (expire, flush, dump,
- * flush_port) release it every FDB_SWEEP_CHUNK buckets or entries, so a
- * worker learning a new MAC waits for at most one chunk.
+ * Writers serialize on the table's lock.  Long operations (expire, flush,
+ * dump, flush_port) release it every VSW_CTABLE_SWEEP_CHUNK buckets or
+ * FDB_SWEEP_CHUNK entries, so a worker learning a new MAC waits for at
+ * most one chunk.
  */
 #include "fdb.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
-#include <sys/random.h>
 
-/* "No entry": ends bucket chains, slot lists and the free list. */
-#define FDB_NIL UINT32_MAX
+#include "ctable.h"
+
+/* "No entry": ends bucket chains and slot lists. */
+#define FDB_NIL VSW_CTABLE_NIL
 
 /* A frame from a known MAC on its known port rewrites 'last_seen' only when
  * the stored time is at least this old, so a busy MAC dirties the cache
@@ -44,7 +32,7 @@
  * its last frame plus the ageing time. */
 #define FDB_REFRESH_MS 100
 
-/* Buckets (sweeps) or entries (flush_port) handled per hold of 'mutex'. */
+/* Entries flush_port removes per hold of the lock. */
 #define FDB_SWEEP_CHUNK 1024
 
 /* Eviction looks at this many of a slot's earliest learned entries and
@@ -53,22 +41,19 @@
 #define FDB_EVICT_WINDOW 8
 
 /* One MAC table entry.  The atomic members are read by lock-free readers
- * and written only under 'mutex', except 'last_seen', which a worker also
- * refreshes without the lock. */
+ * and written only under the lock, except 'last_seen', which a worker
+ * also refreshes without the lock. */
 struct fdb_entry {
-    _Atomic uint64_t key;      /* fdb_key(vlan, mac) */
-    _Atomic int64_t last_seen; /* ms of a recent frame, see FDB_REFRESH_MS */
-    _Atomic uint32_t port_id;  /* port the MAC was learned on */
-    _Atomic uint32_t next;     /* next entry of the bucket chain or FDB_NIL */
-    uint32_t slot_prev;        /* earlier learned entry of the slot */
-    uint32_t slot_next;        /* later learned entry, or next free entry */
+    struct vsw_ctable_node node; /* chain link; first, as ctable.h wants */
+    _Atomic uint32_t port_id;    /* port the MAC was learned on */
+    _Atomic uint64_t key;        /* fdb_key(vlan, mac) */
+    _Atomic int64_t last_seen;   /* ms of a recent frame, FDB_REFRESH_MS */
+    uint32_t slot_prev;          /* earlier learned entry of the slot */
+    uint32_t slot_next;          /* later learned entry of the slot */
 };
 
-/* One hash bucket. */
-struct fdb_bucket {
-    _Atomic uint32_t seq;  /* odd while a writer changes this chain */
-    _Atomic uint32_t head; /* first entry of the chain or FDB_NIL */
-};
+_Static_assert(offsetof(struct fdb_entry, node) == 0,
+               "ctable.h wants the node first");
 
 /* The entries learned on one port slot, for counts and eviction. */
 struct fdb_slot {
@@ -77,25 +62,18 @@ struct fdb_slot {
     uint32_t newest;        /* latest learned entry or FDB_NIL */
 };
 
-/* The table.  Invariants, whenever 'mutex' is free: every pool entry is
- * either on exactly one bucket chain (the one its key hashes to) and on the
- * list of the slot of its port, or on the free list; keys on the chains are
- * unique; 'n_entries' is the sum of the slot counts, and reaches
- * 'max_entries' exactly when the free list is empty. */
+/* The MAC table.  Invariants, whenever the lock is free: every entry on
+ * a chain is on the chain its key hashes to and on the list of the slot
+ * of its port; keys on the chains are unique; the table's count (entries
+ * live or aged but not yet removed) is the sum of the slot counts.  What
+ * a lookup reads ('ageing_sec' and the table's first members) comes
+ * first, within 64 bytes. */
 struct vsw_fdb {
-    struct fdb_entry *pool;      /* 'max_entries' entries */
-    struct fdb_bucket *buckets;  /* 'bucket_mask' + 1 buckets */
-    size_t bucket_mask;          /* bucket count - 1, a power of two - 1 */
-    uint32_t max_entries;        /* the switch-wide cap, >= 1 */
     _Atomic uint32_t ageing_sec; /* read by every lookup, set any time */
-    uint64_t seed[2];            /* hash keys, secret so that nobody can
-                                    aim many MACs at one bucket */
-    pthread_mutex_t mutex;       /* serializes all writers */
-    _Atomic uint64_t generation; /* bumped after every change of which
-                                    port a MAC maps to */
-    _Atomic uint32_t n_entries;  /* entries in the table (live or aged
-                                    but not yet removed); atomic for count */
-    uint32_t free_head;          /* first free entry or FDB_NIL */
+    struct vsw_ctable table;     /* the entries; its generation is bumped
+                                    after every change of which port a MAC
+                                    maps to */
+    struct fdb_entry *pool;      /* the table's pool, typed */
     uint32_t slot_end;           /* 1 + highest slot that may be non-empty,
                                     so the largest slot is found by a scan
                                     of the slots in use only */
@@ -108,10 +86,6 @@ struct fdb_hit {
     uint32_t port_id;  /* its port */
     int64_t last_seen; /* its timestamp */
 };
-
-/* Decides, for each entry a sweep visits with 'mutex' held, whether the
- * sweep removes it. */
-typedef bool fdb_visit_func(const struct fdb_entry *, void *aux);
 
 /* The key of (vlan, mac): vlan << 48 | mac, so that ordering keys orders
  * by VLAN, then MAC. */
@@ -126,15 +100,17 @@ fdb_key(uint16_t vlan, const uint8_t mac[6])
     return key;
 }
 
-/* A multiply-xorshift mix of 'key' under the table's secret seed. */
-static struct fdb_bucket *
+/* A multiply-xorshift mix of 'key' under the table's secret seed.
+ * Returns the bucket index. */
+static size_t
 fdb_bucket(const struct vsw_fdb *fdb, uint64_t key)
 {
-    uint64_t h = (key ^ fdb->seed[0]) * UINT64_C(0x9e3779b97f4a7c15);
+    const struct vsw_ctable *t = &fdb->table;
+    uint64_t h = (key ^ t->seed[0]) * UINT64_C(0x9e3779b97f4a7c15);
 
-    h = (h ^ (h >> 32) ^ fdb->seed[1]) * UINT64_C(0xd6e8feb86659fd93);
+    h = (h ^ (h >> 32) ^ t->seed[1]) * UINT64_C(0xd6e8feb86659fd93);
     h ^= h >> 32;
-    return &fdb->buckets[h & fdb->bucket_mask];
+    return h & t->bucket_mask;
 }
 
 static int64_t
@@ -151,41 +127,37 @@ fdb_is_aged(int64_t last_seen, int64_t now_ms, int64_t ageing_ms)
     return now_ms - last_seen >= ageing_ms;
 }
 
-/* Lock-free.  Looks 'key' up; on success fills 'hit' with a consistent
- * view of its entry at one instant. */
+/* Lock-free (vsw_ctable_match_func).  Whether 'e_' holds the key at
+ * 'key_'; if so, copies its port and timestamp into 'hit_'. */
 static bool
-fdb_find(const struct vsw_fdb *fdb, uint64_t key, struct fdb_hit *hit)
+fdb_match(const void *e_, const void *key_, void *hit_)
 {
-    const struct fdb_bucket *b = fdb_bucket(fdb, key);
+    const struct fdb_entry *e = e_;
+    const uint64_t *key = key_;
+    struct fdb_hit *hit = hit_;
 
-    for (;;) {
-        uint32_t seq = atomic_load_explicit(&b->seq, memory_order_acquire);
-        if (seq & 1) {
-            continue;
-        }
-
-        bool found = false;
-        uint32_t idx = atomic_load_explicit(&b->head, memory_order_acquire);
-        for (uint32_t steps = 0; idx != FDB_NIL && steps < fdb->max_entries;
-             steps++) {
-            const struct fdb_entry *e = &fdb->pool[idx];
-            if (atomic_load_explicit(&e->key, memory_order_acquire) == key) {
-                hit->idx = idx;
-                hit->port_id =
-                    atomic_load_explicit(&e->port_id, memory_order_acquire);
-                hit->last_seen =
-                    atomic_load_explicit(&e->last_seen, memory_order_acquire);
-                found = true;
-                break;
-            }
-            idx = atomic_load_explicit(&e->next, memory_order_acquire);
-        }
-
-        if (atomic_load_explicit(&b->seq, memory_order_relaxed) == seq &&
-            (found || idx == FDB_NIL)) {
-            return found;
-        }
+    if (atomic_load_explicit(&e->key, memory_order_acquire) != *key) {
+        return false;
     }
+    hit->port_id = atomic_load_explicit(&e->port_id, memory_order_acquire);
+    hit->last_seen = atomic_load_explicit(&e->last_seen, memory_order_acquire);
+    return true;
+}
+
+/* Lock-free, or with the lock held.  Looks 'key' up in chain 'bucket' (its
+ * hash); on success fills 'hit' with a consistent view of its entry at
+ * one instant. */
+static bool
+fdb_find(const struct vsw_fdb *fdb, size_t bucket, uint64_t key,
+         struct fdb_hit *hit)
+{
+    uint32_t idx = vsw_ctable_find(
+        &fdb->table, bucket, sizeof(struct fdb_entry), fdb_match, &key, hit);
+    if (idx == FDB_NIL) {
+        return false;
+    }
+    hit->idx = idx;
+    return true;
 }
 
 /* Lock-free.  Records a frame at 'now_ms' on entry 'e', last seen at
@@ -200,30 +172,7 @@ fdb_refresh(struct fdb_entry *e, int64_t last_seen, int64_t now_ms)
     }
 }
 
-/* Makes 'b''s count odd: readers of 'b' retry until fdb_write_end().  Every
- * store a reader of 'b' may see until then must be a release store. */
-static void
-fdb_write_begin(struct fdb_bucket *b)
-{
-    uint32_t seq = atomic_load_explicit(&b->seq, memory_order_relaxed);
-
-    atomic_store_explicit(&b->seq, seq + 1, memory_order_relaxed);
-}
-
-static void
-fdb_write_end(struct vsw_fdb *fdb, struct fdb_bucket *b)
-{
-    uint32_t seq = atomic_load_explicit(&b->seq, memory_order_relaxed);
-    uint64_t gen =
-        atomic_load_explicit(&fdb->generation, memory_order_relaxed);
-
-    atomic_store_explicit(&b->seq, seq + 1, memory_order_release);
-    /* After the change, with release: whoever sees the new generation
-     * also sees the change (see vsw_fdb_generation()). */
-    atomic_store_explicit(&fdb->generation, gen + 1, memory_order_release);
-}
-
-/* The per-slot count is written only under 'mutex', so a plain
+/* The per-slot count is written only under the lock, so a plain
  * load-then-store suffices; it is atomic for lock-free count_port. */
 static void
 fdb_slot_add_count(struct fdb_slot *slot, int delta)
@@ -233,21 +182,13 @@ fdb_slot_add_count(struct fdb_slot *slot, int delta)
     atomic_store_explicit(&slot->count, count + delta, memory_order_relaxed);
 }
 
-static void
-fdb_add_count(struct vsw_fdb *fdb, int delta)
-{
-    uint32_t n = atomic_load_explicit(&fdb->n_entries, memory_order_relaxed);
-
-    atomic_store_explicit(&fdb->n_entries, n + delta, memory_order_relaxed);
-}
-
 static uint32_t
 fdb_slot_count(const struct vsw_fdb *fdb, uint32_t slot)
 {
     return atomic_load_explicit(&fdb->slots[slot].count, memory_order_relaxed);
 }
 
-/* With 'mutex' held.  Appends entry 'idx' to the list of 'slot' as its
+/* With the lock held.  Appends entry 'idx' to the list of 'slot' as its
  * latest learned entry. */
 static void
 fdb_slot_append(struct vsw_fdb *fdb, uint32_t idx, uint32_t slot)
@@ -269,7 +210,7 @@ fdb_slot_append(struct vsw_fdb *fdb, uint32_t idx, uint32_t slot)
     }
 }
 
-/* With 'mutex' held.  Takes entry 'idx' off the list of 'slot'. */
+/* With the lock held.  Takes entry 'idx' off the list of 'slot'. */
 static void
 fdb_slot_unlink(struct vsw_fdb *fdb, uint32_t idx, uint32_t slot)
 {
@@ -296,95 +237,24 @@ fdb_entry_slot(const struct fdb_entry *e)
         atomic_load_explicit(&e->port_id, memory_order_relaxed));
 }
 
-/* With 'mutex' held.  Returns entry 'idx', already off its bucket chain,
- * from its slot list to the free list.  Its atomic fields keep their
- * values: a reader still on it is sent back by its bucket count. */
+/* With the lock held (vsw_ctable_release_func).  Takes entry 'idx', just
+ * taken off its bucket chain, off its slot list. */
 static void
-fdb_release(struct vsw_fdb *fdb, uint32_t idx)
+fdb_release(void *fdb_, uint32_t idx)
 {
-    struct fdb_entry *e = &fdb->pool[idx];
+    struct vsw_fdb *fdb = fdb_;
 
-    fdb_slot_unlink(fdb, idx, fdb_entry_slot(e));
-    e->slot_next = fdb->free_head;
-    fdb->free_head = idx;
-    fdb_add_count(fdb, -1);
+    fdb_slot_unlink(fdb, idx, fdb_entry_slot(&fdb->pool[idx]));
 }
 
-/* With 'mutex' held.  Removes entry 'idx' from the table. */
+/* With the lock held.  Removes entry 'idx' from the table. */
 static void
 fdb_remove(struct vsw_fdb *fdb, uint32_t idx)
 {
-    struct fdb_entry *e = &fdb->pool[idx];
-    struct fdb_bucket *b =
-        fdb_bucket(fdb, atomic_load_explicit(&e->key, memory_order_relaxed));
-    _Atomic uint32_t *link = &b->head;
+    uint64_t key =
+        atomic_load_explicit(&fdb->pool[idx].key, memory_order_relaxed);
 
-    while (atomic_load_explicit(link, memory_order_relaxed) != idx) {
-        link =
-            &fdb->pool[atomic_load_explicit(link, memory_order_relaxed)].next;
-    }
-    fdb_write_begin(b);
-    atomic_store_explicit(link,
-                          atomic_load_explicit(&e->next, memory_order_relaxed),
-                          memory_order_release);
-    fdb_write_end(fdb, b);
-    fdb_release(fdb, idx);
-}
-
-/* With 'mutex' held.  Removes the entries of 'b' for which 'visit' says
- * so, in one write section.  Returns how many it removed. */
-static size_t
-fdb_sweep_bucket(struct vsw_fdb *fdb, struct fdb_bucket *b,
-                 fdb_visit_func *visit, void *aux)
-{
-    _Atomic uint32_t *link = &b->head;
-    bool writing = false;
-    size_t n_removed = 0;
-    uint32_t idx;
-
-    while ((idx = atomic_load_explicit(link, memory_order_relaxed)) !=
-           FDB_NIL) {
-        struct fdb_entry *e = &fdb->pool[idx];
-        if (!visit(e, aux)) {
-            link = &e->next;
-            continue;
-        }
-        if (!writing) {
-            fdb_write_begin(b);
-            writing = true;
-        }
-        atomic_store_explicit(
-            link, atomic_load_explicit(&e->next, memory_order_relaxed),
-            memory_order_release);
-        fdb_release(fdb, idx);
-        n_removed++;
-    }
-    if (writing) {
-        fdb_write_end(fdb, b);
-    }
-    return n_removed;
-}
-
-/* Runs fdb_sweep_bucket() over every bucket, FDB_SWEEP_CHUNK buckets per
- * hold of 'mutex'.  Returns how many entries it removed. */
-static size_t
-fdb_sweep(struct vsw_fdb *fdb, fdb_visit_func *visit, void *aux)
-{
-    size_t n_buckets = fdb->bucket_mask + 1;
-    size_t n_removed = 0;
-
-    for (size_t start = 0; start < n_buckets; start += FDB_SWEEP_CHUNK) {
-        size_t end = start + FDB_SWEEP_CHUNK;
-        if (end > n_buckets) {
-            end = n_buckets;
-        }
-        pthread_mutex_lock(&fdb->mutex);
-        for (size_t i = start; i < end; i++) {
-            n_removed += fdb_sweep_bucket(fdb, &fdb->buckets[i], visit, aux);
-        }
-        pthread_mutex_unlock(&fdb->mutex);
-    }
-    return n_removed;
+    vsw_ctable_remove(&fdb->table, fdb_bucket(fdb, key), idx);
 }
 
 /* The moment a sweep or a learn judges ageing against. */
@@ -393,9 +263,11 @@ struct fdb_age_ctx {
     int64_t ageing_ms; /* the ageing time, read once */
 };
 
+/* vsw_ctable_visit_func: removes the entries aged out. */
 static bool
-fdb_visit_aged(const struct fdb_entry *e, void *ctx_)
+fdb_visit_aged(const void *e_, void *ctx_)
 {
+    const struct fdb_entry *e = e_;
     const struct fdb_age_ctx *ctx = ctx_;
 
     return fdb_is_aged(
@@ -403,15 +275,16 @@ fdb_visit_aged(const struct fdb_entry *e, void *ctx_)
         ctx->ageing_ms);
 }
 
+/* vsw_ctable_visit_func: removes every entry. */
 static bool
-fdb_visit_all(const struct fdb_entry *e, void *aux)
+fdb_visit_all(const void *e, void *aux)
 {
     (void)e;
     (void)aux;
     return true;
 }
 
-/* With 'mutex' held.  Evicts the least recently seen of the
+/* With the lock held.  Evicts the least recently seen of the
  * FDB_EVICT_WINDOW earliest learned entries of non-empty 'slot'. */
 static void
 fdb_evict_from_slot(struct vsw_fdb *fdb, uint32_t slot)
@@ -433,7 +306,7 @@ fdb_evict_from_slot(struct vsw_fdb *fdb, uint32_t slot)
     fdb_remove(fdb, victim);
 }
 
-/* With 'mutex' held.  Returns the slot holding the most entries (the table
+/* With the lock held.  Returns the slot holding the most entries (the table
  * must not be empty), and shrinks 'slot_end' past empty slots on the way. */
 static uint32_t
 fdb_largest_slot(struct vsw_fdb *fdb)
@@ -454,7 +327,7 @@ fdb_largest_slot(struct vsw_fdb *fdb)
     return largest;
 }
 
-/* With 'mutex' held.  Evicts entries of 'slot' until it holds fewer than
+/* With the lock held.  Evicts entries of 'slot' until it holds fewer than
  * 'port_limit' (0: no limit).  A loop rather than a single eviction so a
  * lowered limit is reached at once. */
 static void
@@ -465,26 +338,10 @@ fdb_enforce_port_limit(struct vsw_fdb *fdb, uint32_t slot, uint32_t port_limit)
     }
 }
 
-/* With 'mutex' held.  Returns the index of 'key' on the chain of 'b', or
- * FDB_NIL. */
-static uint32_t
-fdb_chain_find(const struct vsw_fdb *fdb, const struct fdb_bucket *b,
-               uint64_t key)
-{
-    uint32_t idx = atomic_load_explicit(&b->head, memory_order_relaxed);
-
-    while (idx != FDB_NIL &&
-           atomic_load_explicit(&fdb->pool[idx].key, memory_order_relaxed) !=
-               key) {
-        idx = atomic_load_explicit(&fdb->pool[idx].next, memory_order_relaxed);
-    }
-    return idx;
-}
-
-/* With 'mutex' held.  Moves entry 'idx' of bucket 'b' to 'port_id'. */
+/* With the lock held.  Moves entry 'idx' of bucket 'b' to 'port_id'. */
 static void
-fdb_move(struct vsw_fdb *fdb, struct fdb_bucket *b, uint32_t idx,
-         uint32_t port_id, uint32_t port_limit, int64_t now_ms)
+fdb_move(struct vsw_fdb *fdb, size_t bucket, uint32_t idx, uint32_t port_id,
+         uint32_t port_limit, int64_t now_ms)
 {
     struct fdb_entry *e = &fdb->pool[idx];
     uint32_t old_slot = fdb_entry_slot(e);
@@ -497,64 +354,57 @@ fdb_move(struct vsw_fdb *fdb, struct fdb_bucket *b, uint32_t idx,
     }
     /* In a write section so that no reader pairs the new port with the old
      * timestamp, which may be aged. */
-    fdb_write_begin(b);
+    vsw_ctable_write_begin(&fdb->table, bucket);
     atomic_store_explicit(&e->port_id, port_id, memory_order_release);
     atomic_store_explicit(&e->last_seen, now_ms, memory_order_release);
-    fdb_write_end(fdb, b);
+    vsw_ctable_write_end(&fdb->table, bucket);
 }
 
-/* With 'mutex' held.  Adds 'key' on 'port_id' to bucket 'b', evicting
+/* With the lock held.  Adds 'key' on 'port_id' to bucket 'b', evicting
  * first if a cap requires it. */
 static void
-fdb_insert(struct vsw_fdb *fdb, struct fdb_bucket *b, uint64_t key,
-           uint32_t port_id, uint32_t port_limit, int64_t now_ms)
+fdb_insert(struct vsw_fdb *fdb, size_t bucket, uint64_t key, uint32_t port_id,
+           uint32_t port_limit, int64_t now_ms)
 {
     uint32_t slot = VSW_FDB_SLOT(port_id);
 
     fdb_enforce_port_limit(fdb, slot, port_limit);
-    if (atomic_load_explicit(&fdb->n_entries, memory_order_relaxed) >=
-        fdb->max_entries) {
+    if (vsw_ctable_is_full(&fdb->table)) {
         fdb_evict_from_slot(fdb, fdb_largest_slot(fdb));
     }
 
-    uint32_t idx = fdb->free_head;
+    /* Never NIL: the eviction made room.  The entry's fields change inside
+     * the write section: a reader of the bucket must not see the entry
+     * with its previous key or port. */
+    uint32_t idx = vsw_ctable_insert_begin(&fdb->table, bucket);
     struct fdb_entry *e = &fdb->pool[idx];
-    fdb->free_head = e->slot_next;
-
-    /* The entry's fields change inside the write section too: a reader of
-     * 'b' must not see the entry with its previous key or port. */
-    fdb_write_begin(b);
     atomic_store_explicit(&e->key, key, memory_order_release);
     atomic_store_explicit(&e->port_id, port_id, memory_order_release);
     atomic_store_explicit(&e->last_seen, now_ms, memory_order_release);
-    atomic_store_explicit(&e->next,
-                          atomic_load_explicit(&b->head, memory_order_relaxed),
-                          memory_order_release);
-    atomic_store_explicit(&b->head, idx, memory_order_release);
-    fdb_write_end(fdb, b);
+    vsw_ctable_insert_end(&fdb->table, bucket, idx);
 
     fdb_slot_append(fdb, idx, slot);
-    fdb_add_count(fdb, 1);
 }
 
-/* With 'mutex' held: the part of vsw_fdb_learn() that changes the table. */
+/* With the lock held: the part of vsw_fdb_learn() that changes the table. */
 static enum vsw_fdb_learn_result
 fdb_learn_locked(struct vsw_fdb *fdb, uint64_t key, uint32_t port_id,
                  uint32_t port_limit, int64_t now_ms)
 {
-    struct fdb_bucket *b = fdb_bucket(fdb, key);
+    size_t bucket = fdb_bucket(fdb, key);
     struct fdb_age_ctx age = {now_ms, fdb_ageing_ms(fdb)};
+    struct fdb_hit hit;
 
     /* Dropping the aged entries of this one chain is nearly free here, and
      * an aged entry of 'key' itself is then simply learned anew. */
-    fdb_sweep_bucket(fdb, b, fdb_visit_aged, &age);
+    vsw_ctable_sweep_bucket(&fdb->table, bucket, fdb_visit_aged, &age);
 
-    uint32_t idx = fdb_chain_find(fdb, b, key);
-    if (idx == FDB_NIL) {
-        fdb_insert(fdb, b, key, port_id, port_limit, now_ms);
+    if (!fdb_find(fdb, bucket, key, &hit)) {
+        fdb_insert(fdb, bucket, key, port_id, port_limit, now_ms);
         return VSW_FDB_LEARNED;
     }
 
+    uint32_t idx = hit.idx;
     struct fdb_entry *e = &fdb->pool[idx];
     if (atomic_load_explicit(&e->port_id, memory_order_relaxed) == port_id) {
         /* Another worker learned it since our lock-free look. */
@@ -563,7 +413,7 @@ fdb_learn_locked(struct vsw_fdb *fdb, uint64_t key, uint32_t port_id,
                     now_ms);
         return VSW_FDB_REFRESHED;
     }
-    fdb_move(fdb, b, idx, port_id, port_limit, now_ms);
+    fdb_move(fdb, bucket, idx, port_id, port_limit, now_ms);
     return VSW_FDB_MOVED;
 }
 
@@ -576,68 +426,30 @@ fdb_is_learnable(const uint8_t mac[6])
            (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
 }
 
-/* Seeds the bucket hash.  Without kernel randomness (an old kernel or a
- * seccomp filter), the addresses ASLR picked are still unknown to a
- * remote sender. */
-static void
-fdb_seed(uint64_t seed[2])
-{
-    if (getrandom(seed, 2 * sizeof seed[0], 0) == 2 * sizeof seed[0]) {
-        return;
-    }
-    seed[0] = (uint64_t)(uintptr_t)seed * UINT64_C(0x9e3779b97f4a7c15);
-    seed[1] = (uint64_t)(uintptr_t)&fdb_seed * UINT64_C(0xd6e8feb86659fd93);
-}
-
+/* The pool and buckets are the table's; this adds the slot lists. */
 struct vsw_fdb *
 vsw_fdb_create(uint32_t max_entries, uint32_t ageing_sec)
 {
-    if (!max_entries) {
-        return NULL;
-    }
-
     struct vsw_fdb *fdb = calloc(1, sizeof *fdb);
     if (!fdb) {
         return NULL;
     }
-
-    /* Two buckets per entry keeps chains at about one entry. */
-    uint64_t n_buckets = 1;
-    while (n_buckets < 2 * (uint64_t)max_entries) {
-        n_buckets *= 2;
-    }
-    fdb->pool = calloc(max_entries, sizeof *fdb->pool);
-    fdb->buckets = n_buckets <= SIZE_MAX / sizeof *fdb->buckets
-                       ? calloc(n_buckets, sizeof *fdb->buckets)
-                       : NULL;
-    if (!fdb->pool || !fdb->buckets) {
-        free(fdb->pool);
-        free(fdb->buckets);
+    if (vsw_ctable_init(&fdb->table, max_entries, sizeof(struct fdb_entry),
+                        fdb_release, fdb)) {
         free(fdb);
         return NULL;
     }
 
-    fdb->bucket_mask = n_buckets - 1;
-    fdb->max_entries = max_entries;
+    fdb->pool = vsw_ctable_entry(&fdb->table, 0, sizeof(struct fdb_entry));
     atomic_init(&fdb->ageing_sec, ageing_sec);
-    fdb_seed(fdb->seed);
-    pthread_mutex_init(&fdb->mutex, NULL);
-    atomic_init(&fdb->n_entries, 0);
-    atomic_init(&fdb->generation, 0);
-    for (size_t i = 0; i < n_buckets; i++) {
-        atomic_init(&fdb->buckets[i].seq, 0);
-        atomic_init(&fdb->buckets[i].head, FDB_NIL);
-    }
     for (uint32_t i = 0; i < max_entries; i++) {
         struct fdb_entry *e = &fdb->pool[i];
         atomic_init(&e->key, 0);
         atomic_init(&e->last_seen, 0);
         atomic_init(&e->port_id, VSW_FDB_NO_PORT);
-        atomic_init(&e->next, FDB_NIL);
         e->slot_prev = FDB_NIL;
-        e->slot_next = i + 1 < max_entries ? i + 1 : FDB_NIL;
+        e->slot_next = FDB_NIL;
     }
-    fdb->free_head = 0;
     for (uint32_t slot = 0; slot < VSW_FDB_MAX_SLOTS; slot++) {
         atomic_init(&fdb->slots[slot].count, 0);
         fdb->slots[slot].oldest = FDB_NIL;
@@ -651,9 +463,7 @@ void
 vsw_fdb_destroy(struct vsw_fdb *fdb)
 {
     if (fdb) {
-        pthread_mutex_destroy(&fdb->mutex);
-        free(fdb->buckets);
-        free(fdb->pool);
+        vsw_ctable_uninit(&fdb->table);
         free(fdb);
     }
 }
@@ -673,7 +483,7 @@ vsw_fdb_get_ageing(const struct vsw_fdb *fdb)
 uint32_t
 vsw_fdb_get_max_entries(const struct vsw_fdb *fdb)
 {
-    return fdb->max_entries;
+    return fdb->table.max_entries;
 }
 
 /* The common case, a frame from a MAC already known on its port, takes no
@@ -690,16 +500,17 @@ vsw_fdb_learn(struct vsw_fdb *fdb, uint16_t vlan, const uint8_t mac[6],
 
     uint64_t key = fdb_key(vlan, mac);
     struct fdb_hit hit;
-    if (fdb_find(fdb, key, &hit) && hit.port_id == port_id &&
+    if (fdb_find(fdb, fdb_bucket(fdb, key), key, &hit) &&
+        hit.port_id == port_id &&
         !fdb_is_aged(hit.last_seen, now_ms, fdb_ageing_ms(fdb))) {
         fdb_refresh(&fdb->pool[hit.idx], hit.last_seen, now_ms);
         return VSW_FDB_REFRESHED;
     }
 
-    pthread_mutex_lock(&fdb->mutex);
+    vsw_ctable_lock(&fdb->table);
     enum vsw_fdb_learn_result result =
         fdb_learn_locked(fdb, key, port_id, port_limit, now_ms);
-    pthread_mutex_unlock(&fdb->mutex);
+    vsw_ctable_unlock(&fdb->table);
     return result;
 }
 
@@ -707,9 +518,10 @@ uint32_t
 vsw_fdb_lookup(const struct vsw_fdb *fdb, uint16_t vlan, const uint8_t mac[6],
                int64_t now_ms)
 {
+    uint64_t key = fdb_key(vlan, mac);
     struct fdb_hit hit;
 
-    if (!fdb_find(fdb, fdb_key(vlan, mac), &hit) ||
+    if (!fdb_find(fdb, fdb_bucket(fdb, key), key, &hit) ||
         fdb_is_aged(hit.last_seen, now_ms, fdb_ageing_ms(fdb))) {
         return VSW_FDB_NO_PORT;
     }
@@ -721,7 +533,7 @@ vsw_fdb_expire(struct vsw_fdb *fdb, int64_t now_ms)
 {
     struct fdb_age_ctx age = {now_ms, fdb_ageing_ms(fdb)};
 
-    return fdb_sweep(fdb, fdb_visit_aged, &age);
+    return vsw_ctable_sweep(&fdb->table, fdb_visit_aged, &age);
 }
 
 /* Takes entries from the front of the slot's list in chunks.  A worker
@@ -734,19 +546,19 @@ vsw_fdb_flush_port(struct vsw_fdb *fdb, uint32_t port_id)
     bool more;
 
     do {
-        pthread_mutex_lock(&fdb->mutex);
+        vsw_ctable_lock(&fdb->table);
         for (int n = 0; n < FDB_SWEEP_CHUNK && slot->oldest != FDB_NIL; n++) {
             fdb_remove(fdb, slot->oldest);
         }
         more = slot->oldest != FDB_NIL;
-        pthread_mutex_unlock(&fdb->mutex);
+        vsw_ctable_unlock(&fdb->table);
     } while (more);
 }
 
 void
 vsw_fdb_flush(struct vsw_fdb *fdb)
 {
-    fdb_sweep(fdb, fdb_visit_all, NULL);
+    vsw_ctable_sweep(&fdb->table, fdb_visit_all, NULL);
 }
 
 /* Counts entries aged out but not yet removed by vsw_fdb_expire(): they
@@ -754,7 +566,7 @@ vsw_fdb_flush(struct vsw_fdb *fdb)
 size_t
 vsw_fdb_count(const struct vsw_fdb *fdb)
 {
-    return atomic_load_explicit(&fdb->n_entries, memory_order_relaxed);
+    return vsw_ctable_count(&fdb->table);
 }
 
 size_t
@@ -822,9 +634,12 @@ fdb_heap_sift_down(struct vsw_fdb_entry_info *heap, size_t n, size_t i)
     }
 }
 
+/* vsw_ctable_visit_func: copies live entries into the dump, removes
+ * nothing. */
 static bool
-fdb_visit_dump(const struct fdb_entry *e, void *ctx_)
+fdb_visit_dump(const void *e_, void *ctx_)
 {
+    const struct fdb_entry *e = e_;
     struct fdb_dump_ctx *ctx = ctx_;
     int64_t last_seen =
         atomic_load_explicit(&e->last_seen, memory_order_relaxed);
@@ -878,7 +693,7 @@ vsw_fdb_dump(struct vsw_fdb *fdb, struct vsw_fdb_entry_info *out, size_t max,
         .age = {now_ms, fdb_ageing_ms(fdb)},
     };
 
-    fdb_sweep(fdb, fdb_visit_dump, &ctx);
+    vsw_ctable_sweep(&fdb->table, fdb_visit_dump, &ctx);
     if (ctx.n) {
         qsort(out, ctx.n, sizeof *out, fdb_info_compare);
     }
@@ -888,5 +703,5 @@ vsw_fdb_dump(struct vsw_fdb *fdb, struct vsw_fdb_entry_info *out, size_t max,
 uint64_t
 vsw_fdb_generation(const struct vsw_fdb *fdb)
 {
-    return atomic_load_explicit(&fdb->generation, memory_order_acquire);
+    return vsw_ctable_generation(&fdb->table);
 }
