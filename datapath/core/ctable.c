@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 
 /* The node of entry 'idx'.  The slow path reads the entry size from the
@@ -247,4 +248,99 @@ vsw_ctable_sweep(struct vsw_ctable *t, vsw_ctable_visit_func *visit, void *aux)
         vsw_ctable_unlock(t);
     }
     return n_removed;
+}
+
+/* vsw_ctable_visit_func: removes every entry. */
+static bool
+ctable_visit_all(const void *entry, void *aux)
+{
+    (void)entry;
+    (void)aux;
+    return true;
+}
+
+void
+vsw_ctable_flush(struct vsw_ctable *t)
+{
+    vsw_ctable_sweep(t, ctable_visit_all, NULL);
+}
+
+/* Element 'i' of dump 'd''s buffer. */
+static char *
+ctable_dump_at(const struct vsw_ctable_dump *d, size_t i)
+{
+    return (char *)d->out + i * d->size;
+}
+
+/* Swaps elements 'i' and 'j' of dump 'd''s buffer, byte by byte: the
+ * elements are small and the dump runs on the control thread. */
+static void
+ctable_dump_swap(struct vsw_ctable_dump *d, size_t i, size_t j)
+{
+    char *a = ctable_dump_at(d, i);
+    char *b = ctable_dump_at(d, j);
+
+    for (size_t k = 0; k < d->size; k++) {
+        char tmp = a[k];
+        a[k] = b[k];
+        b[k] = tmp;
+    }
+}
+
+/* Moves heap element 'i' up to its place. */
+static void
+ctable_dump_sift_up(struct vsw_ctable_dump *d, size_t i)
+{
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (d->compare(ctable_dump_at(d, parent), ctable_dump_at(d, i)) >= 0) {
+            break;
+        }
+        ctable_dump_swap(d, parent, i);
+        i = parent;
+    }
+}
+
+/* Moves heap element 'i' down to its place. */
+static void
+ctable_dump_sift_down(struct vsw_ctable_dump *d, size_t i)
+{
+    for (;;) {
+        size_t largest = i;
+        for (size_t child = 2 * i + 1; child <= 2 * i + 2 && child < d->n;
+             child++) {
+            if (d->compare(ctable_dump_at(d, child),
+                           ctable_dump_at(d, largest)) > 0) {
+                largest = child;
+            }
+        }
+        if (largest == i) {
+            return;
+        }
+        ctable_dump_swap(d, largest, i);
+        i = largest;
+    }
+}
+
+/* While the buffer has room, every element goes in; then one goes in only
+ * if it comes before the largest kept, which it replaces. */
+void
+vsw_ctable_dump_offer(struct vsw_ctable_dump *d, const void *elem)
+{
+    if (d->n < d->max) {
+        memcpy(ctable_dump_at(d, d->n), elem, d->size);
+        ctable_dump_sift_up(d, d->n++);
+    } else if (d->n && d->compare(elem, ctable_dump_at(d, 0)) < 0) {
+        memcpy(ctable_dump_at(d, 0), elem, d->size);
+        ctable_dump_sift_down(d, 0);
+    }
+}
+
+size_t
+vsw_ctable_dump_finish(struct vsw_ctable_dump *d)
+{
+    if (d->n) {
+        qsort(d->out, d->n, d->size, d->compare);
+    }
+    return d->n;
 }

@@ -166,6 +166,28 @@ size_t vsw_ctable_sweep_bucket(struct vsw_ctable *t, size_t bucket,
 size_t vsw_ctable_sweep(struct vsw_ctable *t, vsw_ctable_visit_func *visit,
                         void *aux);
 
+/* Without the lock.  Removes every entry, as vsw_ctable_sweep() would. */
+void vsw_ctable_flush(struct vsw_ctable *t);
+
+/* A dump in progress, for a sweep that reports entries in some order:
+ * the first 'max' elements in 'compare' order of those offered so far,
+ * kept in the caller's buffer as a max-heap, so that the dump needs no
+ * allocation and a short buffer still receives the first elements in
+ * order.  The caller fills in every member, 'n' with 0. */
+struct vsw_ctable_dump {
+    void *out;   /* the caller's buffer of 'max' elements */
+    size_t max;  /* its size, in elements */
+    size_t size; /* bytes per element */
+    size_t n;    /* elements in it */
+    int (*compare)(const void *, const void *); /* qsort()-style order */
+};
+
+/* Offers a copy of 'elem' to dump 'd'. */
+void vsw_ctable_dump_offer(struct vsw_ctable_dump *d, const void *elem);
+
+/* Sorts dump 'd''s buffer.  Returns the number of elements in it. */
+size_t vsw_ctable_dump_finish(struct vsw_ctable_dump *d);
+
 /* Any thread.  Entries on chains now. */
 static inline size_t
 vsw_ctable_count(const struct vsw_ctable *t)

@@ -276,15 +276,6 @@ fdb_visit_aged(const void *e_, void *ctx_)
         ctx->ageing_ms);
 }
 
-/* vsw_ctable_visit_func: removes every entry. */
-static bool
-fdb_visit_all(const void *e, void *aux)
-{
-    (void)e;
-    (void)aux;
-    return true;
-}
-
 /* With the lock held.  Evicts the least recently seen of the
  * FDB_EVICT_WINDOW earliest learned entries of non-empty 'slot'. */
 static void
@@ -559,7 +550,7 @@ vsw_fdb_flush_port(struct vsw_fdb *fdb, uint32_t port_id)
 void
 vsw_fdb_flush(struct vsw_fdb *fdb)
 {
-    vsw_ctable_sweep(&fdb->table, fdb_visit_all, NULL);
+    vsw_ctable_flush(&fdb->table);
 }
 
 /* Counts entries aged out but not yet removed by vsw_fdb_expire(): they
@@ -576,66 +567,26 @@ vsw_fdb_count_port(const struct vsw_fdb *fdb, uint32_t port_id)
     return fdb_slot_count(fdb, VSW_FDB_SLOT(port_id));
 }
 
-/* State of vsw_fdb_dump(): while the sweep runs, 'out' is a max-heap by
- * key of the smallest keys seen so far, so the dump needs no allocation
- * and a short buffer receives the first entries in order. */
+/* State of vsw_fdb_dump(). */
 struct fdb_dump_ctx {
-    struct vsw_fdb_entry_info *out; /* the caller's buffer */
-    size_t max;                     /* its size */
-    size_t n;                       /* entries in it */
-    struct fdb_age_ctx age;         /* what counts as live */
+    struct vsw_ctable_dump dump; /* the first entries by (vlan, mac) */
+    struct fdb_age_ctx age;      /* what counts as live */
 };
 
-static uint64_t
-fdb_info_key(const struct vsw_fdb_entry_info *info)
+/* The order of vsw_fdb_dump(), qsort()-style: by key, so by VLAN then
+ * MAC. */
+static int
+fdb_info_compare(const void *a_, const void *b_)
 {
-    return fdb_key(info->vlan, info->mac);
+    const struct vsw_fdb_entry_info *a = a_;
+    const struct vsw_fdb_entry_info *b = b_;
+    uint64_t ka = fdb_key(a->vlan, a->mac);
+    uint64_t kb = fdb_key(b->vlan, b->mac);
+
+    return ka < kb ? -1 : ka > kb;
 }
 
-static void
-fdb_info_swap(struct vsw_fdb_entry_info *a, struct vsw_fdb_entry_info *b)
-{
-    struct vsw_fdb_entry_info tmp = *a;
-
-    *a = *b;
-    *b = tmp;
-}
-
-/* Moves heap element 'i' up to its place. */
-static void
-fdb_heap_sift_up(struct vsw_fdb_entry_info *heap, size_t i)
-{
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (fdb_info_key(&heap[parent]) >= fdb_info_key(&heap[i])) {
-            break;
-        }
-        fdb_info_swap(&heap[parent], &heap[i]);
-        i = parent;
-    }
-}
-
-/* Moves heap element 'i' down to its place in the 'n'-element heap. */
-static void
-fdb_heap_sift_down(struct vsw_fdb_entry_info *heap, size_t n, size_t i)
-{
-    for (;;) {
-        size_t largest = i;
-        for (size_t child = 2 * i + 1; child <= 2 * i + 2 && child < n;
-             child++) {
-            if (fdb_info_key(&heap[child]) > fdb_info_key(&heap[largest])) {
-                largest = child;
-            }
-        }
-        if (largest == i) {
-            return;
-        }
-        fdb_info_swap(&heap[largest], &heap[i]);
-        i = largest;
-    }
-}
-
-/* vsw_ctable_visit_func: copies live entries into the dump, removes
+/* vsw_ctable_visit_func: offers live entries to the dump, removes
  * nothing. */
 static bool
 fdb_visit_dump(const void *e_, void *ctx_)
@@ -660,24 +611,8 @@ fdb_visit_dump(const void *e_, void *ctx_)
     for (int i = 0; i < 6; i++) {
         info.mac[i] = key >> (40 - 8 * i);
     }
-
-    if (ctx->n < ctx->max) {
-        ctx->out[ctx->n] = info;
-        fdb_heap_sift_up(ctx->out, ctx->n++);
-    } else if (ctx->n && key < fdb_info_key(&ctx->out[0])) {
-        ctx->out[0] = info;
-        fdb_heap_sift_down(ctx->out, ctx->n, 0);
-    }
+    vsw_ctable_dump_offer(&ctx->dump, &info);
     return false;
-}
-
-static int
-fdb_info_compare(const void *a_, const void *b_)
-{
-    uint64_t a = fdb_info_key(a_);
-    uint64_t b = fdb_info_key(b_);
-
-    return a < b ? -1 : a > b;
 }
 
 /* The dump is taken bucket chunk by bucket chunk, so it is not one
@@ -688,17 +623,12 @@ vsw_fdb_dump(struct vsw_fdb *fdb, struct vsw_fdb_entry_info *out, size_t max,
              int64_t now_ms)
 {
     struct fdb_dump_ctx ctx = {
-        .out = out,
-        .max = max,
-        .n = 0,
+        .dump = {out, max, sizeof *out, 0, fdb_info_compare},
         .age = {now_ms, fdb_ageing_ms(fdb)},
     };
 
     vsw_ctable_sweep(&fdb->table, fdb_visit_dump, &ctx);
-    if (ctx.n) {
-        qsort(out, ctx.n, sizeof *out, fdb_info_compare);
-    }
-    return ctx.n;
+    return vsw_ctable_dump_finish(&ctx.dump);
 }
 
 uint64_t

@@ -363,15 +363,6 @@ ct_visit_slot(const void *e_, void *port_id_)
            VSW_CONNTRACK_SLOT(*port_id);
 }
 
-/* vsw_ctable_visit_func: removes every flow. */
-static bool
-ct_visit_all(const void *e, void *aux)
-{
-    (void)e;
-    (void)aux;
-    return true;
-}
-
 /* With the lock held and the table full.  Removes one flow idle at
  * 'now_ms' among the next CT_RECLAIM_SCAN pool entries.  Returns whether
  * it found one. */
@@ -577,7 +568,7 @@ vsw_conntrack_flush_port(struct vsw_conntrack *ct, uint32_t port_id)
 void
 vsw_conntrack_flush(struct vsw_conntrack *ct)
 {
-    vsw_ctable_sweep(&ct->table, ct_visit_all, NULL);
+    vsw_ctable_flush(&ct->table);
 }
 
 /* Counts flows idle but not yet removed by vsw_conntrack_expire(): they
@@ -595,12 +586,13 @@ vsw_conntrack_count_port(const struct vsw_conntrack *ct, uint32_t port_id)
                                 memory_order_relaxed);
 }
 
-/* The order of vsw_conntrack_dump(): port id, VLAN, protocol, then the
- * endpoints as the creating packet had them. */
+/* The order of vsw_conntrack_dump(), qsort()-style: port id, VLAN,
+ * protocol, then the endpoints as the creating packet had them. */
 static int
-ct_info_compare(const struct vsw_conntrack_flow_info *a,
-                const struct vsw_conntrack_flow_info *b)
+ct_info_compare(const void *a_, const void *b_)
 {
+    const struct vsw_conntrack_flow_info *a = a_;
+    const struct vsw_conntrack_flow_info *b = b_;
     int c;
 
     if (a->port_id != b->port_id) {
@@ -624,65 +616,11 @@ ct_info_compare(const struct vsw_conntrack_flow_info *a,
     return (a->port_b > b->port_b) - (a->port_b < b->port_b);
 }
 
-static int
-ct_info_qsort_compare(const void *a, const void *b)
-{
-    return ct_info_compare(a, b);
-}
-
-static void
-ct_info_swap(struct vsw_conntrack_flow_info *a,
-             struct vsw_conntrack_flow_info *b)
-{
-    struct vsw_conntrack_flow_info tmp = *a;
-
-    *a = *b;
-    *b = tmp;
-}
-
-/* State of vsw_conntrack_dump(): while the sweep runs, 'out' is a max-heap
- * of the first flows in dump order seen so far, so the dump needs no
- * allocation and a short buffer receives the first flows in order. */
+/* State of vsw_conntrack_dump(). */
 struct ct_dump_ctx {
-    struct vsw_conntrack_flow_info *out; /* the caller's buffer */
-    size_t max;                          /* its size */
-    size_t n;                            /* flows in it */
-    int64_t now_ms;                      /* what counts as live */
+    struct vsw_ctable_dump dump; /* the first flows in dump order */
+    int64_t now_ms;              /* what counts as live */
 };
-
-/* Moves heap element 'i' up to its place. */
-static void
-ct_heap_sift_up(struct vsw_conntrack_flow_info *heap, size_t i)
-{
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (ct_info_compare(&heap[parent], &heap[i]) >= 0) {
-            break;
-        }
-        ct_info_swap(&heap[parent], &heap[i]);
-        i = parent;
-    }
-}
-
-/* Moves heap element 'i' down to its place in the 'n'-element heap. */
-static void
-ct_heap_sift_down(struct vsw_conntrack_flow_info *heap, size_t n, size_t i)
-{
-    for (;;) {
-        size_t largest = i;
-        for (size_t child = 2 * i + 1; child <= 2 * i + 2 && child < n;
-             child++) {
-            if (ct_info_compare(&heap[child], &heap[largest]) > 0) {
-                largest = child;
-            }
-        }
-        if (largest == i) {
-            return;
-        }
-        ct_info_swap(&heap[largest], &heap[i]);
-        i = largest;
-    }
-}
 
 /* With the lock held.  Describes live entry 'e' at 'now_ms'. */
 static void
@@ -722,7 +660,7 @@ ct_entry_info(const struct ct_entry *e, int64_t now_ms,
     info->idle_left_s = left_ms > 0 ? (uint32_t)((left_ms + 999) / 1000) : 0;
 }
 
-/* vsw_ctable_visit_func: copies live flows into the dump, removes
+/* vsw_ctable_visit_func: offers live flows to the dump, removes
  * nothing. */
 static bool
 ct_visit_dump(const void *e_, void *ctx_)
@@ -735,13 +673,7 @@ ct_visit_dump(const void *e_, void *ctx_)
         return false;
     }
     ct_entry_info(e, ctx->now_ms, &info);
-    if (ctx->n < ctx->max) {
-        ctx->out[ctx->n] = info;
-        ct_heap_sift_up(ctx->out, ctx->n++);
-    } else if (ctx->n && ct_info_compare(&info, &ctx->out[0]) < 0) {
-        ctx->out[0] = info;
-        ct_heap_sift_down(ctx->out, ctx->n, 0);
-    }
+    vsw_ctable_dump_offer(&ctx->dump, &info);
     return false;
 }
 
@@ -751,17 +683,12 @@ vsw_conntrack_dump(struct vsw_conntrack *ct,
                    int64_t now_ms)
 {
     struct ct_dump_ctx ctx = {
-        .out = out,
-        .max = max,
-        .n = 0,
+        .dump = {out, max, sizeof *out, 0, ct_info_compare},
         .now_ms = now_ms,
     };
 
     vsw_ctable_sweep(&ct->table, ct_visit_dump, &ctx);
-    if (ctx.n) {
-        qsort(out, ctx.n, sizeof *out, ct_info_qsort_compare);
-    }
-    return ctx.n;
+    return vsw_ctable_dump_finish(&ctx.dump);
 }
 
 static bool

@@ -277,7 +277,47 @@ START_TEST(test_sweep)
                       0);
     ck_assert_uint_eq(vsw_ctable_generation(&tt.t), gen);
     vsw_ctable_unlock(&tt.t);
+
+    vsw_ctable_flush(&tt.t);
+    ck_assert_uint_eq(vsw_ctable_count(&tt.t), 0);
+    ck_assert_uint_eq(tt.n_released, N + 3);
+    ck_assert_uint_eq(test_find(&tt.t, test_bucket(&tt.t, 0), 0),
+                      VSW_CTABLE_NIL);
     vsw_ctable_uninit(&tt.t);
+}
+END_TEST
+
+/* qsort()-style order of uint64_t. */
+static int
+compare_u64(const void *a_, const void *b_)
+{
+    const uint64_t *a = a_, *b = b_;
+
+    return *a < *b ? -1 : *a > *b;
+}
+
+/* A dump keeps the first 'max' of what it is offered, in order, whatever
+ * the offering order; a buffer of 0 takes nothing. */
+START_TEST(test_dump)
+{
+    enum {
+        N = 1000,
+        MAX = 37
+    };
+    uint64_t out[MAX], none[1];
+    struct vsw_ctable_dump dump = {out, MAX, sizeof out[0], 0, compare_u64};
+    struct vsw_ctable_dump empty = {none, 0, sizeof none[0], 0, compare_u64};
+
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t value = (i * 7919) % N; /* each of 0..N-1 once */
+        vsw_ctable_dump_offer(&dump, &value);
+        vsw_ctable_dump_offer(&empty, &value);
+    }
+    ck_assert_uint_eq(vsw_ctable_dump_finish(&dump), MAX);
+    for (uint64_t i = 0; i < MAX; i++) {
+        ck_assert_uint_eq(out[i], i);
+    }
+    ck_assert_uint_eq(vsw_ctable_dump_finish(&empty), 0);
 }
 END_TEST
 
@@ -445,6 +485,7 @@ ctable_suite(void)
     tcase_add_test(basics, test_chain);
     tcase_add_test(basics, test_full);
     tcase_add_test(basics, test_sweep);
+    tcase_add_test(basics, test_dump);
     suite_add_tcase(s, basics);
     tcase_add_test(race, test_concurrency);
     tcase_set_timeout(race, 60);
