@@ -78,6 +78,7 @@ vsw_ctable_init(struct vsw_ctable *t, uint32_t max_entries, size_t entry_size,
     return 0;
 }
 
+/* Only the memory: the entries hold nothing the table owns. */
 void
 vsw_ctable_uninit(struct vsw_ctable *t)
 {
@@ -86,12 +87,15 @@ vsw_ctable_uninit(struct vsw_ctable *t)
     free(t->pool);
 }
 
+/* Functions rather than a public mutex, so that users never reach into
+ * the table's writer state. */
 void
 vsw_ctable_lock(struct vsw_ctable *t)
 {
     pthread_mutex_lock(&t->mutex);
 }
 
+/* Drops the lock vsw_ctable_lock() took. */
 void
 vsw_ctable_unlock(struct vsw_ctable *t)
 {
@@ -110,6 +114,7 @@ vsw_ctable_write_begin(struct vsw_ctable *t, size_t bucket)
     atomic_store_explicit(&b->seq, seq + 1, memory_order_relaxed);
 }
 
+/* Makes the count even again, after every store of the section. */
 void
 vsw_ctable_write_end(struct vsw_ctable *t, size_t bucket)
 {
@@ -133,6 +138,8 @@ ctable_add_count(struct vsw_ctable *t, int delta)
     atomic_store_explicit(&t->n_entries, n + delta, memory_order_relaxed);
 }
 
+/* The free list is last in, first out: the entry freed last, likely still
+ * in the cache, is the one reused. */
 uint32_t
 vsw_ctable_insert_begin(struct vsw_ctable *t, size_t bucket)
 {
@@ -147,6 +154,8 @@ vsw_ctable_insert_begin(struct vsw_ctable *t, size_t bucket)
     return idx;
 }
 
+/* The entry goes at the head: a reader that loaded the old head walks
+ * the old chain, which is still whole. */
 void
 vsw_ctable_insert_end(struct vsw_ctable *t, size_t bucket, uint32_t idx)
 {
@@ -176,6 +185,8 @@ ctable_release(struct vsw_ctable *t, uint32_t idx)
     ctable_add_count(t, -1);
 }
 
+/* Finds the link that points at 'idx' without a write section (only the
+ * lock holder changes links), then opens one just for the store. */
 void
 vsw_ctable_remove(struct vsw_ctable *t, size_t bucket, uint32_t idx)
 {
@@ -229,6 +240,8 @@ vsw_ctable_sweep_bucket(struct vsw_ctable *t, size_t bucket,
     return n_removed;
 }
 
+/* Chunks of buckets rather than of entries: each hold of the lock has the
+ * same bounded cost whatever the table holds. */
 size_t
 vsw_ctable_sweep(struct vsw_ctable *t, vsw_ctable_visit_func *visit, void *aux)
 {
@@ -259,6 +272,7 @@ ctable_visit_all(const void *entry, void *aux)
     return true;
 }
 
+/* A sweep, so that flushing a big table stalls no worker either. */
 void
 vsw_ctable_flush(struct vsw_ctable *t)
 {
@@ -336,6 +350,8 @@ vsw_ctable_dump_offer(struct vsw_ctable_dump *d, const void *elem)
     }
 }
 
+/* The heap holds the right elements in heap order; one sort puts them in
+ * dump order. */
 size_t
 vsw_ctable_dump_finish(struct vsw_ctable_dump *d)
 {
