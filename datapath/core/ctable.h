@@ -213,7 +213,7 @@ vsw_ctable_generation(const struct vsw_ctable *t)
 }
 
 /* Any thread.  The entry at pool index 'idx', for entries of
- * 'entry_size' bytes. */
+ * 'entry_size' bytes: memory the table owns, valid until uninit. */
 static inline void *
 vsw_ctable_entry(const struct vsw_ctable *t, uint32_t idx, size_t entry_size)
 {
