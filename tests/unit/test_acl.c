@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "test-util.h"
+
 #define FRAME_MAX 128
 
 /* Rule ids used by the precedence tests. */
@@ -1163,16 +1165,6 @@ START_TEST(test_format)
 END_TEST
 
 /* Differential testing against a naive reference. */
-
-/* xorshift64: deterministic random streams. */
-static uint64_t
-next_random(uint64_t *state)
-{
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    return *state;
-}
 
 static uint32_t
 random_below(uint64_t *state, uint32_t n)

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "test-util.h"
+
 #define SEC(S) ((int64_t)(S)*1000)
 
 /* 'key' for an IPv4 packet 'src' -> 'dst' (host order) of protocol
@@ -489,15 +491,6 @@ race_ghost_key(struct vsw_flow_key *key, uint32_t i)
     make_v4(key, VM + 2, PEER, 17, (uint16_t)(30000 + i), 53);
 }
 
-static uint64_t
-next_random(uint64_t *state)
-{
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    return *state;
-}
-
 static void *
 race_reader(void *race_)
 {
@@ -550,15 +543,6 @@ race_writer(void *race_)
         }
     }
     return NULL;
-}
-
-static int64_t
-real_msec(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 START_TEST(test_concurrency)

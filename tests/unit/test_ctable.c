@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "test-util.h"
+
 /* The value every entry of 'key' carries. */
 #define VALUE_OF(KEY) ((KEY)*UINT64_C(0x9e3779b97f4a7c15) + 1)
 
@@ -338,15 +340,6 @@ struct race {
     _Atomic uint64_t writes; /* insertions and removals */
 };
 
-static uint64_t
-next_random(uint64_t *state)
-{
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    return *state;
-}
-
 static void *
 race_reader(void *race_)
 {
@@ -411,15 +404,6 @@ visit_churn_third(const void *e_, void *aux)
 
     (void)aux;
     return key >= RACE_STABLE && key % 3 == 0;
-}
-
-static int64_t
-real_msec(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 START_TEST(test_concurrency)

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "test-util.h"
+
 #define SEC(S) ((int64_t)(S)*1000)
 
 #define IN  VSW_XACL_DIR_IN
@@ -922,15 +924,6 @@ now_ns(void)
 
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static uint64_t
-next_random(uint64_t *state)
-{
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    return *state;
 }
 
 /* 'n' - 1 inbound IPv4 rules with random prefixes and ports that the
