@@ -2,8 +2,9 @@
 # The whole test suite: installs what is missing, builds vswitch twice
 # (release, and ASan+UBSan), and runs every unit test (Check, via ctest),
 # the style check and every system test (pytest, real namespaces and
-# traffic) against both builds; then the extension system tests against a
-# ThreadSanitizer build.  Run as root.  Exits non-zero if anything
+# traffic) against both builds; then, against a ThreadSanitizer build, the
+# unit tests of the lock-free tables and the extension system tests.  Run
+# as root.  Exits non-zero if anything
 # failed; the last line sums up.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,6 +62,14 @@ done
 # the daemon on purpose).
 echo "== build (tsan)"
 if build=$("$top/scripts/build.sh" tsan); then
+    # The MAC and flow tables are read without locks by every worker: their
+    # unit tests (a few seconds) race readers against writers.
+    echo "== lock-free table unit tests (tsan)"
+    ctest --test-dir "$build" --output-on-failure \
+        -R '^unit/test_(ctable|fdb|conntrack)$' >"$log" 2>&1 || status=1
+    cat "$log"
+    count
+
     echo "== extension system tests (tsan)"
     TSAN_OPTIONS="halt_on_error=0" VSW_BUILD_DIR="$build" "$python" -m pytest \
         -p no:cacheprovider -q -ra -k "not crash" \

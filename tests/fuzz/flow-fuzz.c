@@ -2,7 +2,8 @@
  * libFuzzer harness for the frame parser:
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *       -Idatapath tests/fuzz/flow-fuzz.c datapath/flow.c -o flow-fuzz
+ *       -Idatapath/pipeline tests/fuzz/flow-fuzz.c datapath/pipeline/flow.c \
+ *       -o flow-fuzz
  *   ./flow-fuzz -max_len=9018
  *
  * The input is copied into a buffer of exactly its size, so ASan reports a

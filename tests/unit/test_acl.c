@@ -1,5 +1,5 @@
 /*
- * Unit tests of the basic port ACLs (datapath/acl.c).
+ * Unit tests of the basic port ACLs (datapath/policy/acl.c).
  *
  * The precedence tests build real frames and run them through the flow
  * parser, so they also check that the classifier reads the key the way
@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "test-util.h"
 
 #define FRAME_MAX 128
 
@@ -1163,16 +1165,6 @@ START_TEST(test_format)
 END_TEST
 
 /* Differential testing against a naive reference. */
-
-/* xorshift64: deterministic random streams. */
-static uint64_t
-next_random(uint64_t *state)
-{
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    return *state;
-}
 
 static uint32_t
 random_below(uint64_t *state, uint32_t n)

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the flow state table (datapath/conntrack.c).  Time is
+ * Unit tests of the flow state table (datapath/policy/conntrack.c).  Time is
  * whatever the test passes as 'now_ms'; only the concurrency test reads a
  * real clock, and only to know when to stop.  Flow keys are filled in
  * here the way the parser (flow.c) fills them.
@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "test-util.h"
 
 #define SEC(S) ((int64_t)(S)*1000)
 
@@ -489,15 +491,6 @@ race_ghost_key(struct vsw_flow_key *key, uint32_t i)
     make_v4(key, VM + 2, PEER, 17, (uint16_t)(30000 + i), 53);
 }
 
-static uint64_t
-next_random(uint64_t *state)
-{
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    return *state;
-}
-
 static void *
 race_reader(void *race_)
 {
@@ -550,15 +543,6 @@ race_writer(void *race_)
         }
     }
     return NULL;
-}
-
-static int64_t
-real_msec(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 START_TEST(test_concurrency)

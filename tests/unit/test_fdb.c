@@ -1,7 +1,7 @@
 /*
- * Unit tests of the MAC table (datapath/fdb.c).  Time is whatever the test
- * passes as 'now_ms'; only the concurrency test reads a real clock, and
- * only to know when to stop.
+ * Unit tests of the MAC table (datapath/forward/fdb.c).  Time is whatever
+ * the test passes as 'now_ms'; only the concurrency test reads a real
+ * clock, and only to know when to stop.
  */
 #include "fdb.h"
 
@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "test-util.h"
 
 #define AGEING_MS(SEC) ((int64_t)(SEC)*1000)
 
@@ -26,16 +28,6 @@ make_mac(uint8_t mac[6], uint8_t oui, uint32_t n)
     mac[3] = n >> 16;
     mac[4] = n >> 8;
     mac[5] = n;
-}
-
-/* xorshift64: a deterministic stream of random MACs. */
-static uint64_t
-next_random(uint64_t *state)
-{
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    return *state;
 }
 
 START_TEST(test_learn_then_lookup)
@@ -540,15 +532,6 @@ race_writer(void *writer_)
     }
     atomic_fetch_add(&race->moves, moves);
     return NULL;
-}
-
-static int64_t
-real_msec(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 START_TEST(test_concurrency)

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the frame parser (datapath/flow.c).
+ * Unit tests of the frame parser (datapath/pipeline/flow.c).
  *
  * Every frame is assembled byte by byte here and handed to the parser in a
  * heap buffer of exactly its length, so that an ASan build catches any

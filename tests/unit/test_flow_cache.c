@@ -1,5 +1,5 @@
 /*
- * Unit tests of the flow cache (datapath/flow-cache.c): what makes two
+ * Unit tests of the flow cache (datapath/forward/flow-cache.c): what makes two
  * frames one flow, when an entry stops being valid, and that the cache
  * stays within its size.
  */

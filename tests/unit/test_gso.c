@@ -1,6 +1,6 @@
 /*
  * Unit tests of software segmentation and checksum completion
- * (datapath/gso.c).
+ * (datapath/netdev/gso.c).
  *
  * Frames are built here byte by byte, the way Linux hands them to a TAP
  * with offloads on (pseudo-header sum in the checksum field,

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the port guards (datapath/guard.c).
+ * Unit tests of the port guards (datapath/policy/guard.c).
  *
  * Every frame is assembled byte by byte, parsed by vsw_flow_extract() from
  * a heap buffer of exactly its length (so ASan sees any read past it) and

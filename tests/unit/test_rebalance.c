@@ -1,6 +1,6 @@
 /*
  * Unit tests of the receive-queue rebalancing decision
- * (vsw_rebalance_choose() in datapath/datapath.c): when a queue moves,
+ * (vsw_rebalance_choose() in datapath/core/datapath.c): when a queue moves,
  * which one, and to which worker.
  */
 #include "datapath.h"

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the VLAN rules (datapath/vlan.c): classification of
+ * Unit tests of the VLAN rules (datapath/policy/vlan.c): classification of
  * arriving frames per port mode, membership, egress tagging, and the VLAN
  * list syntax.  Frames are built byte by byte and parsed by the real
  * parser, so these tests also pin down what the parser hands the VLAN

@@ -1,8 +1,8 @@
 /*
- * Unit tests of the extended port ACLs (datapath/xacl.c), with flow state
- * from datapath/conntrack.c.  Packets are real frames run through the
- * frame parser, so the tests see the keys the datapath sees.  Time is
- * whatever the test passes as 'now_ms'.
+ * Unit tests of the extended port ACLs (datapath/policy/xacl.c), with flow
+ * state from datapath/policy/conntrack.c.  Packets are real frames run
+ * through the frame parser, so the tests see the keys the datapath sees.
+ * Time is whatever the test passes as 'now_ms'.
  */
 #include "xacl.h"
 
@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "test-util.h"
 
 #define SEC(S) ((int64_t)(S)*1000)
 
@@ -922,15 +924,6 @@ now_ns(void)
 
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static uint64_t
-next_random(uint64_t *state)
-{
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    return *state;
 }
 
 /* 'n' - 1 inbound IPv4 rules with random prefixes and ports that the

@@ -1,21 +1,11 @@
 /*
  * The flow state table; conntrack.h holds the contract.
  *
- * Layout, after fdb.c.  A pool of 'max_flows' entries is allocated at
- * creation and never freed before destroy, so a lock-free reader holding
- * a stale index still reads valid memory.  Entries hang off a power-of-two
- * array of hash buckets (about two per entry) in singly linked chains of
- * pool indices; free entries form a list only writers touch.
- *
- * Readers follow a seqlock protocol per bucket: load the bucket's count
- * (retry while odd), walk the chain, and retry if the count changed.  A
- * writer makes the count odd before it changes the chain or an entry on
- * it and even again after.  The ordering comes from release stores of the
- * data in the writer and acquire loads in the reader rather than fences,
- * so that ThreadSanitizer can check the scheme: a reader that sees a value
- * stored after a count became odd is then bound to see that count.  A
- * chain walk is bounded by the pool size, so a reader led astray by a
- * recycled entry always comes back to its count check.
+ * Layout.  The flows live in a concurrent table (ctable.h), like the
+ * MAC table's entries: a pool fixed at creation, hash chains that
+ * lock-free readers walk under per-bucket sequence counts, one writer
+ * lock.  This file adds the normalized flow key, the idle timeouts, the
+ * per-port counts and caps, and the reclaim of idle flows when full.
  *
  * The flow key is six 64-bit words (two per address, one for port id,
  * VLAN and protocol, one for the ports), each atomic; a reader compares
@@ -27,32 +17,30 @@
  * packet, a late writer never moves the time back, and an entry recycled
  * in between (which has another timestamp) is almost never touched.
  *
- * Writers serialize on 'mutex'.  Sweeps (expire, flush, dump) release it
- * every CT_SWEEP_CHUNK buckets.
+ * Writers serialize on the table's lock.  Sweeps (expire, flush, dump)
+ * release it every VSW_CTABLE_SWEEP_CHUNK buckets.
  */
 #include "conntrack.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
-/* "No entry": ends bucket chains and the free list. */
-#define CT_NIL UINT32_MAX
+#include "ctable.h"
+
+/* "No entry". */
+#define CT_NIL VSW_CTABLE_NIL
 
 #define CT_KEY_WORDS 6
 
 /* A flow's timestamp is rewritten only when at least this old, so a flow
  * may expire up to this much before its last packet plus its timeout. */
 #define CT_REFRESH_MS 100
-
-/* Buckets handled per hold of 'mutex' by a sweep. */
-#define CT_SWEEP_CHUNK 1024
 
 /* When the table is full, an insertion looks at this many pool entries,
  * from where the last such search stopped, for an idle flow to reuse. */
@@ -77,46 +65,33 @@ struct ct_key {
 };
 
 /* One flow.  The atomic members are read by lock-free readers and written
- * only under 'mutex', except 'last_seen', which readers also refresh. */
+ * only under the lock, except 'last_seen', which readers also refresh. */
 struct ct_entry {
+    struct vsw_ctable_node node;        /* chain link, first (ctable.h) */
+    _Atomic uint32_t timeout_ms;        /* idle timeout */
     _Atomic uint64_t key[CT_KEY_WORDS]; /* struct ct_key 'w' */
     _Atomic int64_t last_seen;          /* ms of a recent packet */
-    _Atomic uint32_t timeout_ms;        /* idle timeout */
-    _Atomic uint32_t next; /* next entry of the chain, or CT_NIL */
-    uint32_t bucket;       /* its bucket's index, while in use */
-    uint32_t free_next;    /* next free entry, while free */
-    bool in_use;           /* on a chain (else on the free list) */
-    bool swapped;          /* the creating packet's ct_key 'swapped' */
+    uint32_t bucket;                    /* its bucket's index, while in use */
+    bool in_use;                        /* on a chain (else free) */
+    bool swapped;                       /* creating packet's 'swapped' */
 };
 
-/* One hash bucket. */
-struct ct_bucket {
-    _Atomic uint32_t seq;  /* odd while a writer changes this chain */
-    _Atomic uint32_t head; /* first entry of the chain or CT_NIL */
-};
+_Static_assert(offsetof(struct ct_entry, node) == 0,
+               "ctable.h wants the node first");
 
-/* The table.  Invariants, whenever 'mutex' is free: every pool entry is
- * either on exactly one chain (the one its key hashes to, recorded in its
- * 'bucket') with 'in_use' set, or on the free list; keys on the chains
- * are unique; 'n_flows' is the sum of 'slot_count' and reaches
- * 'max_flows' exactly when the free list is empty. */
+/* The flow table.  Invariants, whenever the lock is free: every flow on a
+ * chain is on the chain its key hashes to, recorded in its 'bucket', with
+ * 'in_use' set; every other pool entry has 'in_use' clear; keys on the
+ * chains are unique; the table's count is the sum of 'slot_count'. */
 struct vsw_conntrack {
-    struct ct_entry *pool;       /* 'max_flows' entries */
-    struct ct_bucket *buckets;   /* 'bucket_mask' + 1 buckets */
-    size_t bucket_mask;          /* bucket count - 1 */
-    uint32_t max_flows;          /* the cap, >= 1 */
-    uint32_t max_per_port;       /* the per-slot cap, 0 for none */
-    uint64_t seed[2];            /* hash keys, secret so that nobody can
-                                    aim many flows at one bucket */
-    pthread_mutex_t mutex;       /* serializes all writers */
-    _Atomic uint64_t generation; /* bumped after every creation and
-                                    removal */
-    _Atomic uint32_t n_flows;    /* flows in the table; atomic for count */
-    uint32_t free_head;          /* first free entry or CT_NIL */
-    uint32_t reclaim_cursor;     /* where the next reclaim scan starts */
-    _Atomic int64_t full_until;  /* ms before which a full table refuses
-                                    without a reclaim search; 0 after a
-                                    removal */
+    struct vsw_ctable table;    /* the flows; its generation is bumped
+                                   after every creation and removal */
+    struct ct_entry *pool;      /* the table's pool, typed */
+    uint32_t max_per_port;      /* the per-slot cap, 0 for none */
+    uint32_t reclaim_cursor;    /* where the next reclaim scan starts */
+    _Atomic int64_t full_until; /* ms before which a full table refuses
+                                   without a reclaim search; 0 after a
+                                   removal */
     _Atomic uint32_t slot_count[VSW_CONNTRACK_MAX_SLOTS]; /* flows per port
                                                              slot */
 };
@@ -127,10 +102,6 @@ struct ct_hit {
     int64_t last_seen;   /* its timestamp */
     uint32_t timeout_ms; /* its timeout */
 };
-
-/* Decides, for each entry a sweep visits with 'mutex' held, whether the
- * sweep removes it. */
-typedef bool ct_visit_func(const struct ct_entry *, void *aux);
 
 static uint64_t
 load_be64(const uint8_t *p)
@@ -259,15 +230,15 @@ ct_key_port_id(const uint64_t w[CT_KEY_WORDS])
 static uint32_t
 ct_hash(const struct vsw_conntrack *ct, const uint64_t w[CT_KEY_WORDS])
 {
-    uint64_t h = ct->seed[0];
+    uint64_t h = ct->table.seed[0];
 
     for (int i = 0; i < CT_KEY_WORDS; i++) {
         h = (h ^ w[i]) * UINT64_C(0x9e3779b97f4a7c15);
         h ^= h >> 29;
     }
-    h = (h ^ ct->seed[1]) * UINT64_C(0xd6e8feb86659fd93);
+    h = (h ^ ct->table.seed[1]) * UINT64_C(0xd6e8feb86659fd93);
     h ^= h >> 32;
-    return (uint32_t)(h & ct->bucket_mask);
+    return (uint32_t)(h & ct->table.bucket_mask);
 }
 
 static bool
@@ -288,42 +259,40 @@ ct_entry_matches(const struct ct_entry *e, const uint64_t w[CT_KEY_WORDS])
     return true;
 }
 
-/* Lock-free.  Looks 'k' up; on success fills 'hit' with a consistent view
- * of its entry at one instant. */
+/* Lock-free (vsw_ctable_match_func).  Whether 'e_' holds the key words
+ * at 'w_'; if so, copies its timestamp and timeout into 'hit_'. */
 static bool
-ct_find(const struct vsw_conntrack *ct, const struct ct_key *k,
-        struct ct_hit *hit)
+ct_match(const void *e_, const void *w_, void *hit_)
 {
-    const struct ct_bucket *b = &ct->buckets[ct_hash(ct, k->w)];
+    const struct ct_entry *e = e_;
+    struct ct_hit *hit = hit_;
 
-    for (;;) {
-        uint32_t seq = atomic_load_explicit(&b->seq, memory_order_acquire);
-        if (seq & 1) {
-            continue;
-        }
-
-        bool found = false;
-        uint32_t idx = atomic_load_explicit(&b->head, memory_order_acquire);
-        for (uint32_t steps = 0; idx != CT_NIL && steps < ct->max_flows;
-             steps++) {
-            const struct ct_entry *e = &ct->pool[idx];
-            if (ct_entry_matches(e, k->w)) {
-                hit->idx = idx;
-                hit->last_seen =
-                    atomic_load_explicit(&e->last_seen, memory_order_acquire);
-                hit->timeout_ms =
-                    atomic_load_explicit(&e->timeout_ms, memory_order_acquire);
-                found = true;
-                break;
-            }
-            idx = atomic_load_explicit(&e->next, memory_order_acquire);
-        }
-
-        if (atomic_load_explicit(&b->seq, memory_order_relaxed) == seq &&
-            (found || idx == CT_NIL)) {
-            return found;
-        }
+    if (!ct_entry_matches(e, w_)) {
+        return false;
     }
+    hit->last_seen = atomic_load_explicit(&e->last_seen, memory_order_acquire);
+    hit->timeout_ms =
+        atomic_load_explicit(&e->timeout_ms, memory_order_acquire);
+    return true;
+}
+
+/* Lock-free, or with the lock held.  Looks 'k' up in chain 'bucket' (its
+ * hash); on success fills 'hit' with a consistent view of its entry at
+ * one instant.  'hit' is written only on success: storing a miss costs a
+ * lookup measurably.  Inline so that the packet path, the lookup, has
+ * the walk in place rather than behind a call. */
+static inline __attribute__((always_inline)) bool
+ct_find(const struct vsw_conntrack *ct, uint32_t bucket,
+        const struct ct_key *k, struct ct_hit *hit)
+{
+    uint32_t idx = vsw_ctable_find(&ct->table, bucket, sizeof(struct ct_entry),
+                                   ct_match, k->w, hit);
+
+    if (idx == CT_NIL) {
+        return false;
+    }
+    hit->idx = idx;
+    return true;
 }
 
 /* Lock-free.  Records a packet at 'now_ms' on entry 'e', which the caller
@@ -338,42 +307,15 @@ ct_refresh(struct ct_entry *e, int64_t last_seen, int64_t now_ms)
     }
 }
 
-/* Makes 'b''s count odd: readers of 'b' retry until ct_write_end().
- * Every store a reader of 'b' may see until then must be a release
- * store. */
+/* The per-slot count is written only under the lock: a plain
+ * load-then-store suffices; it is atomic for the lock-free counts. */
 static void
-ct_write_begin(struct ct_bucket *b)
-{
-    uint32_t seq = atomic_load_explicit(&b->seq, memory_order_relaxed);
-
-    atomic_store_explicit(&b->seq, seq + 1, memory_order_relaxed);
-}
-
-static void
-ct_write_end(struct vsw_conntrack *ct, struct ct_bucket *b)
-{
-    uint32_t seq = atomic_load_explicit(&b->seq, memory_order_relaxed);
-    uint64_t gen = atomic_load_explicit(&ct->generation, memory_order_relaxed);
-
-    atomic_store_explicit(&b->seq, seq + 1, memory_order_release);
-    /* After the change, with release: whoever sees the new generation
-     * also sees the change (see vsw_conntrack_generation()). */
-    atomic_store_explicit(&ct->generation, gen + 1, memory_order_release);
-}
-
-/* Counters written only under 'mutex': a plain load-then-store suffices;
- * they are atomic for the lock-free counts. */
-static void
-ct_add_counts(struct vsw_conntrack *ct, uint32_t port_id, int delta)
+ct_add_slot_count(struct vsw_conntrack *ct, uint32_t port_id, int delta)
 {
     _Atomic uint32_t *slot = &ct->slot_count[VSW_CONNTRACK_SLOT(port_id)];
 
     atomic_store_explicit(
         slot, atomic_load_explicit(slot, memory_order_relaxed) + delta,
-        memory_order_relaxed);
-    atomic_store_explicit(
-        &ct->n_flows,
-        atomic_load_explicit(&ct->n_flows, memory_order_relaxed) + delta,
         memory_order_relaxed);
 }
 
@@ -384,80 +326,24 @@ ct_entry_port_id(const struct ct_entry *e)
                       32);
 }
 
-/* With 'mutex' held.  Returns entry 'idx', already off its chain, to the
- * free list.  Its atomic fields keep their values: a reader still on it
- * is sent back by its bucket count. */
+/* With the lock held (vsw_ctable_release_func).  Uncounts flow 'idx',
+ * just taken off its chain, and lets insertions try again. */
 static void
-ct_release(struct vsw_conntrack *ct, uint32_t idx)
+ct_release(void *ct_, uint32_t idx)
 {
+    struct vsw_conntrack *ct = ct_;
     struct ct_entry *e = &ct->pool[idx];
 
-    ct_add_counts(ct, ct_entry_port_id(e), -1);
+    ct_add_slot_count(ct, ct_entry_port_id(e), -1);
     atomic_store_explicit(&ct->full_until, 0, memory_order_relaxed);
     e->in_use = false;
-    e->free_next = ct->free_head;
-    ct->free_head = idx;
 }
 
-/* With 'mutex' held.  Removes the entries of 'b' for which 'visit' says
- * so, in one write section.  Returns how many it removed. */
-static size_t
-ct_sweep_bucket(struct vsw_conntrack *ct, struct ct_bucket *b,
-                ct_visit_func *visit, void *aux)
-{
-    _Atomic uint32_t *link = &b->head;
-    bool writing = false;
-    size_t n_removed = 0;
-    uint32_t idx;
-
-    while ((idx = atomic_load_explicit(link, memory_order_relaxed)) !=
-           CT_NIL) {
-        struct ct_entry *e = &ct->pool[idx];
-        if (!visit(e, aux)) {
-            link = &e->next;
-            continue;
-        }
-        if (!writing) {
-            ct_write_begin(b);
-            writing = true;
-        }
-        atomic_store_explicit(
-            link, atomic_load_explicit(&e->next, memory_order_relaxed),
-            memory_order_release);
-        ct_release(ct, idx);
-        n_removed++;
-    }
-    if (writing) {
-        ct_write_end(ct, b);
-    }
-    return n_removed;
-}
-
-/* Runs ct_sweep_bucket() over every bucket, CT_SWEEP_CHUNK buckets per
- * hold of 'mutex'.  Returns how many entries it removed. */
-static size_t
-ct_sweep(struct vsw_conntrack *ct, ct_visit_func *visit, void *aux)
-{
-    size_t n_buckets = ct->bucket_mask + 1;
-    size_t n_removed = 0;
-
-    for (size_t start = 0; start < n_buckets; start += CT_SWEEP_CHUNK) {
-        size_t end = start + CT_SWEEP_CHUNK;
-        if (end > n_buckets) {
-            end = n_buckets;
-        }
-        pthread_mutex_lock(&ct->mutex);
-        for (size_t i = start; i < end; i++) {
-            n_removed += ct_sweep_bucket(ct, &ct->buckets[i], visit, aux);
-        }
-        pthread_mutex_unlock(&ct->mutex);
-    }
-    return n_removed;
-}
-
+/* vsw_ctable_visit_func: removes the flows idle at '*now_ms_'. */
 static bool
-ct_visit_idle(const struct ct_entry *e, void *now_ms_)
+ct_visit_idle(const void *e_, void *now_ms_)
 {
+    const struct ct_entry *e = e_;
     const int64_t *now_ms = now_ms_;
 
     return ct_is_idle(
@@ -465,77 +351,38 @@ ct_visit_idle(const struct ct_entry *e, void *now_ms_)
         atomic_load_explicit(&e->timeout_ms, memory_order_relaxed), *now_ms);
 }
 
+/* vsw_ctable_visit_func: removes the flows of the slot of
+ * '*port_id_'. */
 static bool
-ct_visit_slot(const struct ct_entry *e, void *port_id_)
+ct_visit_slot(const void *e_, void *port_id_)
 {
+    const struct ct_entry *e = e_;
     const uint32_t *port_id = port_id_;
 
     return VSW_CONNTRACK_SLOT(ct_entry_port_id(e)) ==
            VSW_CONNTRACK_SLOT(*port_id);
 }
 
-static bool
-ct_visit_all(const struct ct_entry *e, void *aux)
-{
-    (void)e;
-    (void)aux;
-    return true;
-}
-
-/* With 'mutex' held.  Removes entry 'idx' from its chain. */
-static void
-ct_remove(struct vsw_conntrack *ct, uint32_t idx)
-{
-    struct ct_entry *e = &ct->pool[idx];
-    struct ct_bucket *b = &ct->buckets[e->bucket];
-    _Atomic uint32_t *link = &b->head;
-
-    while (atomic_load_explicit(link, memory_order_relaxed) != idx) {
-        link =
-            &ct->pool[atomic_load_explicit(link, memory_order_relaxed)].next;
-    }
-    ct_write_begin(b);
-    atomic_store_explicit(link,
-                          atomic_load_explicit(&e->next, memory_order_relaxed),
-                          memory_order_release);
-    ct_write_end(ct, b);
-    ct_release(ct, idx);
-}
-
-/* With 'mutex' held and the table full.  Removes one flow idle at
+/* With the lock held and the table full.  Removes one flow idle at
  * 'now_ms' among the next CT_RECLAIM_SCAN pool entries.  Returns whether
  * it found one. */
 static bool
 ct_reclaim(struct vsw_conntrack *ct, int64_t now_ms)
 {
-    uint32_t n =
-        ct->max_flows < CT_RECLAIM_SCAN ? ct->max_flows : CT_RECLAIM_SCAN;
+    uint32_t max_flows = ct->table.max_entries;
+    uint32_t n = max_flows < CT_RECLAIM_SCAN ? max_flows : CT_RECLAIM_SCAN;
 
     for (uint32_t i = 0; i < n; i++) {
         uint32_t idx = ct->reclaim_cursor;
         struct ct_entry *e = &ct->pool[idx];
 
-        ct->reclaim_cursor = idx + 1 < ct->max_flows ? idx + 1 : 0;
+        ct->reclaim_cursor = idx + 1 < max_flows ? idx + 1 : 0;
         if (e->in_use && ct_visit_idle(e, &now_ms)) {
-            ct_remove(ct, idx);
+            vsw_ctable_remove(&ct->table, e->bucket, idx);
             return true;
         }
     }
     return false;
-}
-
-/* With 'mutex' held.  Returns the index of 'w' on the chain of 'b', or
- * CT_NIL. */
-static uint32_t
-ct_chain_find(const struct vsw_conntrack *ct, const struct ct_bucket *b,
-              const uint64_t w[CT_KEY_WORDS])
-{
-    uint32_t idx = atomic_load_explicit(&b->head, memory_order_relaxed);
-
-    while (idx != CT_NIL && !ct_entry_matches(&ct->pool[idx], w)) {
-        idx = atomic_load_explicit(&ct->pool[idx].next, memory_order_relaxed);
-    }
-    return idx;
 }
 
 /* Whether the slot of 'port_id' holds its cap of flows. */
@@ -554,30 +401,28 @@ static bool
 ct_is_full(const struct vsw_conntrack *ct, uint32_t port_id, int64_t now_ms)
 {
     return ct_port_is_full(ct, port_id) ||
-           (atomic_load_explicit(&ct->n_flows, memory_order_relaxed) >=
-                ct->max_flows &&
+           (vsw_ctable_is_full(&ct->table) &&
             now_ms <
                 atomic_load_explicit(&ct->full_until, memory_order_relaxed));
 }
 
-/* With 'mutex' held: the part of vsw_conntrack_insert() that changes the
+/* With the lock held: the part of vsw_conntrack_insert() that changes the
  * table. */
 static int
 ct_insert_locked(struct vsw_conntrack *ct, const struct ct_key *k,
                  uint32_t timeout_ms, int64_t now_ms)
 {
     uint32_t bucket = ct_hash(ct, k->w);
-    struct ct_bucket *b = &ct->buckets[bucket];
     uint32_t port_id = ct_key_port_id(k->w);
+    struct ct_hit hit;
 
     /* Dropping the idle flows of this one chain is nearly free here, and
      * an idle flow of 'k' itself is then simply created anew. */
-    ct_sweep_bucket(ct, b, ct_visit_idle, &now_ms);
+    vsw_ctable_sweep_bucket(&ct->table, bucket, ct_visit_idle, &now_ms);
 
-    uint32_t idx = ct_chain_find(ct, b, k->w);
-    if (idx != CT_NIL) {
+    if (ct_find(ct, bucket, k, &hit)) {
         /* Another worker created it since our lock-free look. */
-        struct ct_entry *e = &ct->pool[idx];
+        struct ct_entry *e = &ct->pool[hit.idx];
         ct_refresh(e,
                    atomic_load_explicit(&e->last_seen, memory_order_relaxed),
                    now_ms);
@@ -587,54 +432,36 @@ ct_insert_locked(struct vsw_conntrack *ct, const struct ct_key *k,
     if (ct_port_is_full(ct, port_id)) {
         return -ENOSPC;
     }
-    if (ct->free_head == CT_NIL && !ct_reclaim(ct, now_ms)) {
+    if (vsw_ctable_is_full(&ct->table) && !ct_reclaim(ct, now_ms)) {
         atomic_store_explicit(&ct->full_until, now_ms + CT_FULL_BACKOFF_MS,
                               memory_order_relaxed);
         return -ENOSPC;
     }
 
-    idx = ct->free_head;
+    /* Not NIL: there is room.  The entry's fields change inside the write
+     * section: a reader of the bucket must not see the entry with its
+     * previous key. */
+    uint32_t idx = vsw_ctable_insert_begin(&ct->table, bucket);
     struct ct_entry *e = &ct->pool[idx];
-    ct->free_head = e->free_next;
     e->in_use = true;
     e->bucket = bucket;
     e->swapped = k->swapped;
-
-    /* The entry's fields change inside the write section too: a reader of
-     * 'b' must not see the entry with its previous key. */
-    ct_write_begin(b);
     for (int i = 0; i < CT_KEY_WORDS; i++) {
         atomic_store_explicit(&e->key[i], k->w[i], memory_order_release);
     }
     atomic_store_explicit(&e->last_seen, now_ms, memory_order_release);
     atomic_store_explicit(&e->timeout_ms, timeout_ms, memory_order_release);
-    atomic_store_explicit(&e->next,
-                          atomic_load_explicit(&b->head, memory_order_relaxed),
-                          memory_order_release);
-    atomic_store_explicit(&b->head, idx, memory_order_release);
-    ct_write_end(ct, b);
+    vsw_ctable_insert_end(&ct->table, bucket, idx);
 
-    ct_add_counts(ct, port_id, 1);
+    ct_add_slot_count(ct, port_id, 1);
     return 0;
 }
 
-/* Seeds the bucket hash.  Without kernel randomness (an old kernel or a
- * seccomp filter), the addresses ASLR picked are still unknown to a
- * remote sender. */
-static void
-ct_seed(uint64_t seed[2])
-{
-    if (getrandom(seed, 2 * sizeof seed[0], 0) == 2 * sizeof seed[0]) {
-        return;
-    }
-    seed[0] = (uint64_t)(uintptr_t)seed * UINT64_C(0x9e3779b97f4a7c15);
-    seed[1] = (uint64_t)(uintptr_t)&ct_seed * UINT64_C(0xd6e8feb86659fd93);
-}
-
+/* The pool and buckets are the table's; this adds the per-port counts. */
 struct vsw_conntrack *
 vsw_conntrack_create(uint32_t max_flows, uint32_t max_flows_per_port)
 {
-    if (!max_flows || max_flows == CT_NIL) {
+    if (max_flows == CT_NIL) {
         return NULL;
     }
 
@@ -642,35 +469,15 @@ vsw_conntrack_create(uint32_t max_flows, uint32_t max_flows_per_port)
     if (!ct) {
         return NULL;
     }
-
-    /* Two buckets per entry keeps chains at about one entry. */
-    uint64_t n_buckets = 1;
-    while (n_buckets < 2 * (uint64_t)max_flows) {
-        n_buckets *= 2;
-    }
-    ct->pool = calloc(max_flows, sizeof *ct->pool);
-    ct->buckets = n_buckets <= SIZE_MAX / sizeof *ct->buckets
-                      ? calloc(n_buckets, sizeof *ct->buckets)
-                      : NULL;
-    if (!ct->pool || !ct->buckets) {
-        free(ct->pool);
-        free(ct->buckets);
+    if (vsw_ctable_init(&ct->table, max_flows, sizeof(struct ct_entry),
+                        ct_release, ct)) {
         free(ct);
         return NULL;
     }
 
-    ct->bucket_mask = n_buckets - 1;
-    ct->max_flows = max_flows;
+    ct->pool = vsw_ctable_entry(&ct->table, 0, sizeof(struct ct_entry));
     ct->max_per_port = max_flows_per_port;
-    ct_seed(ct->seed);
-    pthread_mutex_init(&ct->mutex, NULL);
-    atomic_init(&ct->generation, 0);
-    atomic_init(&ct->n_flows, 0);
     atomic_init(&ct->full_until, 0);
-    for (size_t i = 0; i < n_buckets; i++) {
-        atomic_init(&ct->buckets[i].seq, 0);
-        atomic_init(&ct->buckets[i].head, CT_NIL);
-    }
     for (uint32_t i = 0; i < max_flows; i++) {
         struct ct_entry *e = &ct->pool[i];
         for (int w = 0; w < CT_KEY_WORDS; w++) {
@@ -678,10 +485,7 @@ vsw_conntrack_create(uint32_t max_flows, uint32_t max_flows_per_port)
         }
         atomic_init(&e->last_seen, 0);
         atomic_init(&e->timeout_ms, 0);
-        atomic_init(&e->next, CT_NIL);
-        e->free_next = i + 1 < max_flows ? i + 1 : CT_NIL;
     }
-    ct->free_head = 0;
     for (uint32_t slot = 0; slot < VSW_CONNTRACK_MAX_SLOTS; slot++) {
         atomic_init(&ct->slot_count[slot], 0);
     }
@@ -692,9 +496,7 @@ void
 vsw_conntrack_destroy(struct vsw_conntrack *ct)
 {
     if (ct) {
-        pthread_mutex_destroy(&ct->mutex);
-        free(ct->buckets);
-        free(ct->pool);
+        vsw_ctable_uninit(&ct->table);
         free(ct);
     }
 }
@@ -702,7 +504,7 @@ vsw_conntrack_destroy(struct vsw_conntrack *ct)
 uint32_t
 vsw_conntrack_get_max_flows(const struct vsw_conntrack *ct)
 {
-    return ct->max_flows;
+    return ct->table.max_entries;
 }
 
 bool
@@ -712,7 +514,8 @@ vsw_conntrack_lookup(struct vsw_conntrack *ct, uint32_t port_id, uint16_t vlan,
     struct ct_key k;
     struct ct_hit hit;
 
-    if (!ct_key_init(&k, port_id, vlan, key) || !ct_find(ct, &k, &hit) ||
+    if (!ct_key_init(&k, port_id, vlan, key) ||
+        !ct_find(ct, ct_hash(ct, k.w), &k, &hit) ||
         ct_is_idle(hit.last_seen, hit.timeout_ms, now_ms)) {
         return false;
     }
@@ -738,34 +541,34 @@ vsw_conntrack_insert(struct vsw_conntrack *ct, uint32_t port_id, uint16_t vlan,
         return -ENOSPC;
     }
 
-    pthread_mutex_lock(&ct->mutex);
+    vsw_ctable_lock(&ct->table);
     int error = ct_insert_locked(ct, &k, idle_timeout_s * 1000, now_ms);
-    pthread_mutex_unlock(&ct->mutex);
+    vsw_ctable_unlock(&ct->table);
     return error;
 }
 
 uint64_t
 vsw_conntrack_generation(const struct vsw_conntrack *ct)
 {
-    return atomic_load_explicit(&ct->generation, memory_order_acquire);
+    return vsw_ctable_generation(&ct->table);
 }
 
 size_t
 vsw_conntrack_expire(struct vsw_conntrack *ct, int64_t now_ms)
 {
-    return ct_sweep(ct, ct_visit_idle, &now_ms);
+    return vsw_ctable_sweep(&ct->table, ct_visit_idle, &now_ms);
 }
 
 size_t
 vsw_conntrack_flush_port(struct vsw_conntrack *ct, uint32_t port_id)
 {
-    return ct_sweep(ct, ct_visit_slot, &port_id);
+    return vsw_ctable_sweep(&ct->table, ct_visit_slot, &port_id);
 }
 
 void
 vsw_conntrack_flush(struct vsw_conntrack *ct)
 {
-    ct_sweep(ct, ct_visit_all, NULL);
+    vsw_ctable_flush(&ct->table);
 }
 
 /* Counts flows idle but not yet removed by vsw_conntrack_expire(): they
@@ -773,7 +576,7 @@ vsw_conntrack_flush(struct vsw_conntrack *ct)
 size_t
 vsw_conntrack_count(const struct vsw_conntrack *ct)
 {
-    return atomic_load_explicit(&ct->n_flows, memory_order_relaxed);
+    return vsw_ctable_count(&ct->table);
 }
 
 size_t
@@ -783,12 +586,13 @@ vsw_conntrack_count_port(const struct vsw_conntrack *ct, uint32_t port_id)
                                 memory_order_relaxed);
 }
 
-/* The order of vsw_conntrack_dump(): port id, VLAN, protocol, then the
- * endpoints as the creating packet had them. */
+/* The order of vsw_conntrack_dump(), qsort()-style: port id, VLAN,
+ * protocol, then the endpoints as the creating packet had them. */
 static int
-ct_info_compare(const struct vsw_conntrack_flow_info *a,
-                const struct vsw_conntrack_flow_info *b)
+ct_info_compare(const void *a_, const void *b_)
 {
+    const struct vsw_conntrack_flow_info *a = a_;
+    const struct vsw_conntrack_flow_info *b = b_;
     int c;
 
     if (a->port_id != b->port_id) {
@@ -812,67 +616,13 @@ ct_info_compare(const struct vsw_conntrack_flow_info *a,
     return (a->port_b > b->port_b) - (a->port_b < b->port_b);
 }
 
-static int
-ct_info_qsort_compare(const void *a, const void *b)
-{
-    return ct_info_compare(a, b);
-}
-
-static void
-ct_info_swap(struct vsw_conntrack_flow_info *a,
-             struct vsw_conntrack_flow_info *b)
-{
-    struct vsw_conntrack_flow_info tmp = *a;
-
-    *a = *b;
-    *b = tmp;
-}
-
-/* State of vsw_conntrack_dump(): while the sweep runs, 'out' is a max-heap
- * of the first flows in dump order seen so far, so the dump needs no
- * allocation and a short buffer receives the first flows in order. */
+/* State of vsw_conntrack_dump(). */
 struct ct_dump_ctx {
-    struct vsw_conntrack_flow_info *out; /* the caller's buffer */
-    size_t max;                          /* its size */
-    size_t n;                            /* flows in it */
-    int64_t now_ms;                      /* what counts as live */
+    struct vsw_ctable_dump dump; /* the first flows in dump order */
+    int64_t now_ms;              /* what counts as live */
 };
 
-/* Moves heap element 'i' up to its place. */
-static void
-ct_heap_sift_up(struct vsw_conntrack_flow_info *heap, size_t i)
-{
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (ct_info_compare(&heap[parent], &heap[i]) >= 0) {
-            break;
-        }
-        ct_info_swap(&heap[parent], &heap[i]);
-        i = parent;
-    }
-}
-
-/* Moves heap element 'i' down to its place in the 'n'-element heap. */
-static void
-ct_heap_sift_down(struct vsw_conntrack_flow_info *heap, size_t n, size_t i)
-{
-    for (;;) {
-        size_t largest = i;
-        for (size_t child = 2 * i + 1; child <= 2 * i + 2 && child < n;
-             child++) {
-            if (ct_info_compare(&heap[child], &heap[largest]) > 0) {
-                largest = child;
-            }
-        }
-        if (largest == i) {
-            return;
-        }
-        ct_info_swap(&heap[largest], &heap[i]);
-        i = largest;
-    }
-}
-
-/* With 'mutex' held.  Describes live entry 'e' at 'now_ms'. */
+/* With the lock held.  Describes live entry 'e' at 'now_ms'. */
 static void
 ct_entry_info(const struct ct_entry *e, int64_t now_ms,
               struct vsw_conntrack_flow_info *info)
@@ -910,9 +660,12 @@ ct_entry_info(const struct ct_entry *e, int64_t now_ms,
     info->idle_left_s = left_ms > 0 ? (uint32_t)((left_ms + 999) / 1000) : 0;
 }
 
+/* vsw_ctable_visit_func: offers live flows to the dump, removes
+ * nothing. */
 static bool
-ct_visit_dump(const struct ct_entry *e, void *ctx_)
+ct_visit_dump(const void *e_, void *ctx_)
 {
+    const struct ct_entry *e = e_;
     struct ct_dump_ctx *ctx = ctx_;
     struct vsw_conntrack_flow_info info;
 
@@ -920,13 +673,7 @@ ct_visit_dump(const struct ct_entry *e, void *ctx_)
         return false;
     }
     ct_entry_info(e, ctx->now_ms, &info);
-    if (ctx->n < ctx->max) {
-        ctx->out[ctx->n] = info;
-        ct_heap_sift_up(ctx->out, ctx->n++);
-    } else if (ctx->n && ct_info_compare(&info, &ctx->out[0]) < 0) {
-        ctx->out[0] = info;
-        ct_heap_sift_down(ctx->out, ctx->n, 0);
-    }
+    vsw_ctable_dump_offer(&ctx->dump, &info);
     return false;
 }
 
@@ -936,17 +683,12 @@ vsw_conntrack_dump(struct vsw_conntrack *ct,
                    int64_t now_ms)
 {
     struct ct_dump_ctx ctx = {
-        .out = out,
-        .max = max,
-        .n = 0,
+        .dump = {out, max, sizeof *out, 0, ct_info_compare},
         .now_ms = now_ms,
     };
 
-    ct_sweep(ct, ct_visit_dump, &ctx);
-    if (ctx.n) {
-        qsort(out, ctx.n, sizeof *out, ct_info_qsort_compare);
-    }
-    return ctx.n;
+    vsw_ctable_sweep(&ct->table, ct_visit_dump, &ctx);
+    return vsw_ctable_dump_finish(&ctx.dump);
 }
 
 static bool
