@@ -20,6 +20,7 @@ dp_show_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
     static const struct vsw_ctl_column worker_columns[] = {
         {"WORKER", VSW_TABLE_RIGHT, "worker", NULL},
         {"LOAD", VSW_TABLE_RIGHT, "load", NULL},
+        {"CPU", VSW_TABLE_RIGHT, "cpu", NULL},
         {"QUEUES", VSW_TABLE_RIGHT, "queues", NULL},
         {"PACKETS", VSW_TABLE_RIGHT, "packets", NULL},
         {"CACHE-HITS", VSW_TABLE_RIGHT, "cache-hits", NULL},
@@ -86,9 +87,11 @@ const struct vsw_ctl_command vsw_ctl_dp_commands[] = {
         .method = "dp.show",
         .summary = "show the workers' load and the queues each one polls",
         .help = "Shows each datapath worker thread with its load (the share "
-                "of one core it\nspent forwarding over the last second), "
-                "how many receive queues it polls\nand the frames it has "
-                "read; then every receive queue with its worker, port,\n"
+                "of one core it\nspent on packets over the last second), "
+                "its CPU (the share of one core the\nthread used at all: "
+                "with --busy-poll a whole core, whatever the load), how\n"
+                "many receive queues it polls and the frames it has read; "
+                "then every receive queue with its worker, port,\n"
                 "queue number, load and frames per second.  The daemon "
                 "moves a busy queue\nfrom an overloaded worker to an idle "
                 "one about once a second.\n",

@@ -324,9 +324,10 @@ vsw_ctl_member_text(const json_t *object, const char *key)
 {
     const json_t *value = json_object_get(object, key);
 
-    /* Every "load" the daemon reports is a share of one core: people read
-     * it as a percentage, in every table alike. */
-    if (!strcmp(key, "load") && json_is_number(value)) {
+    /* Every "load" and "cpu" the daemon reports is a share of one core:
+     * people read it as a percentage, in every table alike. */
+    if ((!strcmp(key, "load") || !strcmp(key, "cpu")) &&
+        json_is_number(value)) {
         return vsw_xasprintf("%.0f%%", json_number_value(value) * 100);
     }
     return vsw_ctl_value_text(value);

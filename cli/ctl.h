@@ -136,8 +136,8 @@ void vsw_ctl_print_json(const json_t *value);
  * replaced as by vsw_make_printable(). */
 char *vsw_ctl_value_text(const json_t *value);
 
-/* vsw_ctl_value_text() of member 'key' of 'object'; a "load" (a share
- * of one core) as a percentage, "35%". */
+/* vsw_ctl_value_text() of member 'key' of 'object'; a "load" or "cpu" (a
+ * share of one core) as a percentage, "35%". */
 char *vsw_ctl_member_text(const json_t *object, const char *key);
 
 /* Returns member 'key' of 'object' if it is a string, else NULL.  The

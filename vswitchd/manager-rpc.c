@@ -133,10 +133,11 @@ worker_view(struct vsw_manager *mgr, unsigned index)
     struct vsw_worker_info info;
 
     vsw_datapath_worker_info(mgr->dp, index, &info);
-    return json_pack("{s:i, s:f, s:i, s:I, s:I, s:I, s:I}", "worker",
-                     (int)index, "load", info.load_ns / 1e9, "queues",
-                     (int)info.n_rxqs, "batches", (json_int_t)info.batches,
-                     "packets", (json_int_t)info.packets, "cache-lookups",
+    return json_pack("{s:i, s:f, s:f, s:i, s:I, s:I, s:I, s:I}", "worker",
+                     (int)index, "load", info.load_ns / 1e9, "cpu",
+                     info.cpu_ns / 1e9, "queues", (int)info.n_rxqs, "batches",
+                     (json_int_t)info.batches, "packets",
+                     (json_int_t)info.packets, "cache-lookups",
                      (json_int_t)info.cache_lookups, "cache-hits",
                      (json_int_t)info.cache_hits);
 }
@@ -224,7 +225,9 @@ rpc_dp_pin_queue(json_t *params, json_t **result, struct vsw_rpc_error *err,
         return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "%s",
                              strerror(-error));
     }
-    event_active(mgr->reclaim, 0, 0);
+    VSW_INFO("receive queue %lld of port %s pinned to worker %lld", queue,
+             port->name, worker);
+    mgr_reclaim_soon(mgr);
     return 0;
 }
 

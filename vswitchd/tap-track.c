@@ -204,7 +204,7 @@ mgr_port_open_device(struct vsw_manager *mgr, struct mgr_port *port,
     if (error) {
         return error;
     }
-    port->rt = vsw_port_rt_create(mgr->dp, port->id, netdev);
+    port->rt = vsw_port_rt_create(mgr->dp, port->id, port->name, netdev);
     if (!port->rt) {
         vsw_netdev_destroy(netdev, !restore);
         return -ENOMEM;

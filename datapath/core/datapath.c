@@ -214,7 +214,7 @@ vsw_datapath_snapshot(const struct vsw_datapath *dp)
 }
 
 struct vsw_port_rt *
-vsw_port_rt_create(struct vsw_datapath *dp, uint32_t id,
+vsw_port_rt_create(struct vsw_datapath *dp, uint32_t id, const char *name,
                    struct vsw_netdev *netdev)
 {
     struct vsw_port_rt *rt = calloc(1, sizeof *rt);
@@ -222,6 +222,7 @@ vsw_port_rt_create(struct vsw_datapath *dp, uint32_t id,
     if (!rt) {
         return NULL;
     }
+    snprintf(rt->name, sizeof rt->name, "%s", name);
     rt->rxqs = calloc(netdev->n_queues, sizeof *rt->rxqs);
     rt->guard_state = aligned_alloc(64, sizeof *rt->guard_state);
     if (rt->guard_state) {
@@ -328,8 +329,8 @@ rxq_move_finish(void *move_)
      * teardown is deferred behind this callback, so 'rxq' is valid. */
     if (move->rxq->rt->attached &&
         rxq_poll_start(move->dp, move->rxq, move->to)) {
-        VSW_ERR("cannot move a receive queue of port %u to worker %u",
-                move->rxq->rt->id, move->to);
+        VSW_ERR("cannot move receive queue %u of port %s to worker %u",
+                move->rxq->queue, move->rxq->rt->name, move->to);
     }
     free(move);
 }
@@ -363,9 +364,22 @@ sample_loads(struct vsw_datapath *dp, uint64_t interval_ns,
         uint64_t busy =
             atomic_load_explicit(&worker->busy_ns, memory_order_relaxed);
 
+        clockid_t clock;
+        struct timespec ts;
+
         worker->load_ns =
             (busy - worker->sample_busy_ns) * 1000000000 / interval_ns;
         worker->sample_busy_ns = busy;
+        /* What the thread costs, packets or not: with busy-poll a whole
+         * core, whatever share of it the packets took. */
+        if (!pthread_getcpuclockid(worker->thread, &clock) &&
+            !clock_gettime(clock, &ts)) {
+            uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+
+            worker->cpu_ns =
+                (cpu - worker->sample_cpu_ns) * 1000000000 / interval_ns;
+            worker->sample_cpu_ns = cpu;
+        }
     }
     for (size_t slot = 0; slot < VSW_MAX_PORTS; slot++) {
         struct vsw_port_rt *rt = dp->rts[slot];
@@ -461,9 +475,9 @@ vsw_datapath_rebalance(struct vsw_datapath *dp, uint64_t interval_ns)
     if (!rxq) {
         return false;
     }
-    VSW_INFO("moving receive queue %u of port %u from worker %u to worker "
+    VSW_INFO("moving receive queue %u of port %s from worker %u to worker "
              "%u (loads %.0f%% and %.0f%%)",
-             rxq->queue, rxq->rt->id, rxq->worker, to,
+             rxq->queue, rxq->rt->name, rxq->worker, to,
              loads[rxq->worker] / 1e7, loads[to] / 1e7);
     dp->move_cooldown = REBALANCE_COOLDOWN;
     return !rxq_move(dp, rxq, to);
@@ -629,6 +643,7 @@ vsw_datapath_worker_info(const struct vsw_datapath *dp, unsigned index,
 
     info->n_rxqs = w->n_rxqs;
     info->load_ns = w->load_ns;
+    info->cpu_ns = w->cpu_ns;
     vsw_flow_cache_get_stats(w->pipeline->cache, &cache);
     info->cache_lookups = cache.lookups;
     info->cache_hits = cache.hits;

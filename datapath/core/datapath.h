@@ -77,6 +77,7 @@ struct vsw_rxq {
 /* A port's runtime: what outlives configuration snapshots. */
 struct vsw_port_rt {
     uint32_t id;                           /* unique port id; low bits: slot */
+    char name[VSW_NAME_MAX];               /* the port's name, for logs */
     struct vsw_netdev *netdev;             /* owned */
     bool attached;                         /* its queues are being polled */
     _Atomic int rx_error;                  /* errno that made a worker stop
@@ -198,10 +199,11 @@ void vsw_datapath_publish(struct vsw_datapath *dp,
 const struct vsw_dp_snapshot *
 vsw_datapath_snapshot(const struct vsw_datapath *dp);
 
-/* Creates the runtime for a port with id 'id' over 'netdev' (ownership
- * passes to the runtime).  Returns NULL on allocation failure, in which
- * case 'netdev' is still the caller's. */
+/* Creates the runtime for port 'name' with id 'id' over 'netdev'
+ * (ownership passes to the runtime).  Returns NULL on allocation failure,
+ * in which case 'netdev' is still the caller's. */
 struct vsw_port_rt *vsw_port_rt_create(struct vsw_datapath *dp, uint32_t id,
+                                       const char *name,
                                        struct vsw_netdev *netdev);
 
 /* Starts polling each receive queue of 'rt', spreading them over the
@@ -272,7 +274,10 @@ struct vsw_worker_info {
     unsigned n_rxqs;        /* receive queues it polls */
     uint64_t batches;       /* batches processed */
     uint64_t packets;       /* frames received */
-    uint64_t load_ns;       /* busy ns per second, last rebalance sample */
+    uint64_t load_ns;       /* ns per second spent on packets, last
+                               rebalance sample */
+    uint64_t cpu_ns;        /* ns per second the thread ran at all, same
+                               sample: a whole second under busy-poll */
     uint64_t cache_lookups; /* flow cache lookups */
     uint64_t cache_hits;    /* of which hits */
 };

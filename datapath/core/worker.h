@@ -39,6 +39,9 @@ struct vsw_worker {
     uint64_t sample_busy_ns;  /* control thread: 'busy_ns' at the last
                                  load sample */
     uint64_t load_ns;         /* busy ns per second, last sample */
+    uint64_t sample_cpu_ns;   /* control thread: the thread's CPU time at
+                                 the last load sample */
+    uint64_t cpu_ns;          /* CPU ns per second, last sample */
 };
 
 /* Prepares and starts worker 'index'.  Returns 0 or a negative errno. */

@@ -34,7 +34,7 @@
       "ICMP or ICMPv6 redirect, or a fragment of one, from a guarded port")   \
     X(IPV6_CHAIN, "ipv6-chain-incomplete",                                    \
       "IPv6 first fragment without the whole header chain (RFC 7113)")        \
-    X(IPV6_UNKNOWN_NH, "ipv6-unknown-nh",                                     \
+    X(IPV6_UNKNOWN_NH, "ipv6-unknown-next-header",                            \
       "IPv6 header chain ends in an unknown next header (RFC 7113)")          \
     X(ND_FRAGMENT, "nd-fragment",                                             \
       "fragmented neighbour discovery message (RFC 6980)")                    \

@@ -626,10 +626,18 @@ ip_proto_name(uint8_t proto)
 
 /* Names of the VSW_FLOW_F_* bits, indexed by bit number. */
 static const char *const flag_names[] = {
-    "l3-truncated",    "l4-truncated",   "ip-options",
-    "fragment",        "later-fragment", "ipv6-chain-incomplete",
-    "ipv6-unknown-nh", "too-many-vlans", "padded",
-    "l3-malformed",    "l4-malformed",   "atomic-fragment",
+    "l3-truncated",
+    "l4-truncated",
+    "ip-options",
+    "fragment",
+    "later-fragment",
+    "ipv6-chain-incomplete",
+    "ipv6-unknown-next-header",
+    "too-many-vlans",
+    "padded",
+    "l3-malformed",
+    "l4-malformed",
+    "atomic-fragment",
     "l3-clipped",
 };
 

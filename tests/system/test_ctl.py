@@ -386,10 +386,11 @@ def test_dp_show(daemon_factory, topo):
     # dp show is young and gains columns: each must be aligned, one way
     # or the other.
     headings, rows = parse_table(workers.splitlines(), right="auto")
-    assert headings[:4] == ["WORKER", "LOAD", "QUEUES", "PACKETS"]
+    assert headings[:5] == ["WORKER", "LOAD", "CPU", "QUEUES", "PACKETS"]
     assert [(r["WORKER"], r["QUEUES"]) for r in rows] == [
         (str(w["worker"]), str(w["queues"])) for w in rpc["workers"]]
     assert all(re.fullmatch(r"\d+%", r["LOAD"]) for r in rows)
+    assert all(re.fullmatch(r"\d+%", r["CPU"]) for r in rows)
     headings, rows = parse_table(rxqs.splitlines(), right="auto")
     assert headings[:5] == ["WORKER", "PORT", "QUEUE", "LOAD", "PPS"]
     assert sorted((int(r["WORKER"]), r["PORT"], int(r["QUEUE"]))

@@ -214,6 +214,11 @@ def test_queues_spread_and_pin_under_traffic(daemon, topo):
                 if q["port"] == "vm1"}
 
     wait_for(lambda: vm1_queues() == {(0, 1, True), (1, 1, True)})
+    # The log names the port as every command does, never by an id.
+    log = daemon.log.read_text()
+    for queue in (0, 1):
+        assert (f"receive queue {queue} of port vm1 pinned to worker 1"
+                in log), log
     out, _ = client.communicate(timeout=30)
     report = json.loads(out)
     # Traffic went on while the queues moved, and used both queues' flows.

@@ -270,7 +270,7 @@ ROUTER_CASES = [
     ("ra-fragmented", "access", ra_fragmented, "router-guard"),
     ("ra-atomic-fragment", "access", lambda m, k: F.atomic(F.ra, m, k),
      "router-guard"),
-    ("ra-unknown-next-header", "access", F.unknown_nh, "ipv6-unknown-nh"),
+    ("ra-unknown-next-header", "access", F.unknown_nh, "ipv6-unknown-next-header"),
     ("ra-priority-tag-access", "access",
      lambda m, k: F.ra(m, k, tags=[(0x8100, 6 << 13)]), "router-guard"),
     ("ra-vlan-tag-access", "access",
@@ -309,7 +309,7 @@ def test_unknown_next_header_knob(pair_factory):
     d = pair.daemon
     frame = [F.unknown_nh(ATK, marker("unh"))]
     pair.guard(router_guard=True)
-    expect_dropped(d, "atk", pair.tx, pair.rx, frame, "ipv6-unknown-nh")
+    expect_dropped(d, "atk", pair.tx, pair.rx, frame, "ipv6-unknown-next-header")
     d.rpc("switch.set", name="sw0", ipv6_unknown_next_header="allow")
     assert d.rpc("switch.get", name="sw0")["ipv6-unknown-next-header"] \
         == "allow"
@@ -318,7 +318,7 @@ def test_unknown_next_header_knob(pair_factory):
     expect_dropped(d, "atk", pair.tx, pair.rx, [F.ra(ATK, marker("ra"))],
                    "router-guard")
     d.rpc("switch.set", name="sw0", ipv6_unknown_next_header="drop")
-    expect_dropped(d, "atk", pair.tx, pair.rx, frame, "ipv6-unknown-nh")
+    expect_dropped(d, "atk", pair.tx, pair.rx, frame, "ipv6-unknown-next-header")
 
 
 # DHCP guard against real dnsmasq and dhclient -------------------------
@@ -731,7 +731,7 @@ def test_trace_names_the_guard(daemon, topo):
         ("g2", ["proto=icmp", "ip-src=198.18.7.5", "ip-dst=198.18.7.2",
                 "icmp-type=5"], "router-guard-redirect"),
         ("g2", ["frame=" + F.unknown_nh(SNIFF, b"t").hex()],
-         "ipv6-unknown-nh"),
+         "ipv6-unknown-next-header"),
         ("g2", ["frame=" + F.ra_in_second_fragment(SNIFF, b"t")[0].hex()],
          "ipv6-chain-incomplete"),
         ("g2", ["frame=" + F.atomic(F.ns6, SNIFF, b"t").hex()],
