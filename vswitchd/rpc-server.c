@@ -885,6 +885,9 @@ vsw_rpc_server_destroy(struct vsw_rpc_server *server)
         return;
     }
     while (server->clients) {
+        struct bufferevent *bev = server->clients->bev;
+
+        evbuffer_write(bufferevent_get_output(bev), bufferevent_getfd(bev));
         rpc_client_destroy(server->clients);
     }
     if (server->listener) {
@@ -937,6 +940,19 @@ vsw_rpc_server_register(struct vsw_rpc_server *server,
 }
 
 /* Takes effect for connections made afterwards. */
+const struct vsw_rpc_method *
+vsw_rpc_server_lookup(const struct vsw_rpc_server *server, const char *name,
+                      void **auxp)
+{
+    const struct rpc_method_entry *entry = rpc_lookup(server, name);
+
+    if (!entry) {
+        return NULL;
+    }
+    *auxp = entry->aux;
+    return entry->method;
+}
+
 void
 vsw_rpc_server_allow_uid(struct vsw_rpc_server *server, uid_t uid,
                          bool read_write)
