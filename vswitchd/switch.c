@@ -237,19 +237,24 @@ mgr_switch_del(struct vsw_manager *mgr, struct mgr_switch *sw,
 static const char *const name_only[] = {"name", NULL};
 
 /* Refuses to delete 'sw' with its ports unless 'force': a typo in a
- * switch name should not take a whole network down. */
+ * switch name should not take a whole network down.  Ports the running
+ * transaction deletes do not count. */
 static int
-check_no_ports(const struct mgr_switch *sw, bool force,
-               struct vsw_rpc_error *err)
+check_no_ports(const struct vsw_manager *mgr, const struct mgr_switch *sw,
+               bool force, struct vsw_rpc_error *err)
 {
     char names[VSW_RPC_MAX_MESSAGE / 2] = "";
+    struct vsw_rpc_error ignored;
     size_t len = 0;
     int n = 0;
 
-    for (const struct mgr_port *p = sw->ports; p; p = p->next, n++) {
-        if (n < 3 && len < sizeof names) {
+    for (const struct mgr_port *p = sw->ports; p; p = p->next) {
+        if (mgr_txn_check_kept(mgr, NULL, p, &ignored)) {
+            continue;
+        }
+        if (n++ < 3 && len < sizeof names) {
             len += (size_t)snprintf(names + len, sizeof names - len, "%s%s",
-                                    n ? ", " : "", p->name);
+                                    n > 1 ? ", " : "", p->name);
         }
     }
     if (!n || force) {
@@ -297,7 +302,7 @@ rpc_switch_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
         return 0;
     }
     if (mgr_rpc_get_switch(mgr, params, "name", &sw, err) ||
-        check_no_ports(sw, force, err)) {
+        check_no_ports(mgr, sw, force, err)) {
         return -1;
     }
     deferred = mgr_txn_defer_delete(mgr, MGR_TXN_DELETE_SWITCH, sw, NULL, err);
