@@ -9,18 +9,10 @@
 #include <unistd.h>
 
 #include "rpc-client.h"
+#include "util.h"
 
 /* Milliseconds between two looks at whether the daemon is gone. */
 #define STOP_POLL_MS 10
-
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 /* True once process 'pid' has exited: no such process, or a zombie
  * (which holds no file and no lock any more). */
@@ -68,7 +60,7 @@ static enum vsw_ctl_status
 stop_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
 {
     const struct timespec pause = {0, STOP_POLL_MS * 1000000L};
-    long long deadline = now_ms() + ctx->timeout_ms;
+    long long deadline = vsw_monotonic_ms() + ctx->timeout_ms;
     enum vsw_ctl_status status;
     const char *pidfile;
     json_t *result;
@@ -86,7 +78,7 @@ stop_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
     vsw_rpc_client_close(ctx->client);
     ctx->client = NULL;
     while (!daemon_gone(ctx, pidfile, pid)) {
-        if (now_ms() >= deadline) {
+        if (vsw_monotonic_ms() >= deadline) {
             vsw_ctl_error("vswitchd (pid %ld) did not exit within %g s (see "
                           "--timeout)",
                           pid, ctx->timeout_ms / 1000.0);
