@@ -120,6 +120,11 @@ vsw_ctl_call(struct vsw_ctl_context *ctx, const char *method, json_t *params,
     int retval;
 
     *resultp = NULL;
+    if (ctx->batch) {
+        json_array_append_new(ctx->batch, json_pack("{s:s, s:o}", "method",
+                                                    method, "params", params));
+        return VSW_CTL_OK;
+    }
     status = connect_daemon(ctx);
     if (status != VSW_CTL_OK) {
         json_decref(params);
@@ -140,6 +145,7 @@ vsw_ctl_call(struct vsw_ctl_context *ctx, const char *method, json_t *params,
         json_decref(error);
         return VSW_CTL_ERROR;
     }
+    vsw_ctl_print_notes(*resultp);
     return VSW_CTL_OK;
 }
 
@@ -155,7 +161,8 @@ vsw_ctl_query(struct vsw_ctl_context *ctx, int argc, char *argv[],
     if (status == VSW_CTL_OK) {
         status = vsw_ctl_call(ctx, ctx->command->method, params, resultp);
     }
-    if (status == VSW_CTL_OK && ctx->format == VSW_CTL_FORMAT_JSON) {
+    if (status == VSW_CTL_OK && *resultp &&
+        ctx->format == VSW_CTL_FORMAT_JSON) {
         vsw_ctl_print_json(*resultp);
         json_decref(*resultp);
         *resultp = NULL;

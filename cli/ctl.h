@@ -37,6 +37,12 @@ struct vsw_ctl_context {
     enum vsw_ctl_format format;            /* how results are printed */
     const struct vsw_ctl_command *command; /* the command being run */
     struct vsw_rpc_client *client;         /* NULL until the first call */
+    json_t *flag_params; /* params the command's flags add (--force...),
+                            NULL for none; owned */
+    json_t *batch;       /* while commands joined with ' -- ' are read:
+                            the operations of their transaction, which
+                            vsw_ctl_call() collects instead of calling;
+                            else NULL; owned */
 };
 
 /* One command.  Tables of them end with a row whose 'verb' is NULL. */
@@ -72,6 +78,7 @@ extern const struct vsw_ctl_command vsw_ctl_dp_commands[];
 extern const struct vsw_ctl_command vsw_ctl_acl_commands[];
 extern const struct vsw_ctl_command vsw_ctl_trace_commands[];
 extern const struct vsw_ctl_command vsw_ctl_ext_commands[];
+extern const struct vsw_ctl_command vsw_ctl_stop_commands[];
 
 /* Messages. */
 
@@ -92,14 +99,17 @@ char *vsw_ctl_command_name(const struct vsw_ctl_command *command);
 
 /* Calls 'method' with 'params' (a new reference that this function takes
  * over), connecting first if 'ctx' is not connected yet.  On success
- * stores the result, a new reference the caller releases, in '*resultp'.
- * On failure, reports it and stores NULL. */
+ * stores the result, a new reference the caller releases, in '*resultp',
+ * and prints its "notes" on stderr.  On failure, reports it and stores
+ * NULL.  While 'ctx' collects a transaction ('batch'), adds the call to
+ * it and stores NULL. */
 enum vsw_ctl_status vsw_ctl_call(struct vsw_ctl_context *ctx,
                                  const char *method, json_t *params,
                                  json_t **resultp);
 
 /* Calls the method of the command 'ctx' runs, with params made of its
- * 'argc' arguments 'argv' as the command's 'names' and 'pairs' say.  In
+ * 'argc' arguments 'argv' as the command's 'names' and 'pairs' say, and
+ * its flags ('flag_params').  In
  * JSON mode, prints the result and stores NULL in '*resultp': nothing is
  * left to do.  In table mode, stores the result, a new reference the
  * caller releases, for the caller to print. */
@@ -123,6 +133,38 @@ enum vsw_ctl_status vsw_ctl_run_get(struct vsw_ctl_context *ctx, int argc,
  * or reports that 'method' answered without one and returns NULL. */
 json_t *vsw_ctl_result_array(const json_t *result, const char *method,
                              const char *key);
+
+/* Commands joined with ' -- ' (joined.c). */
+
+/* Removes the command flags (--may-exist, --if-exists, --force) from the
+ * '*argc' words 'argv' and returns them as VSW_CTL_FLAG_* bits. */
+#define VSW_CTL_FLAG_MAY_EXIST 0x1
+#define VSW_CTL_FLAG_IF_EXISTS 0x2
+#define VSW_CTL_FLAG_FORCE     0x4
+unsigned vsw_ctl_take_flags(int *argc, char *argv[]);
+
+/* Sets ctx->flag_params to the params the 'flags' given to ctx->command
+ * stand for, or reports a flag the command does not take (a usage
+ * error). */
+enum vsw_ctl_status vsw_ctl_apply_flags(struct vsw_ctl_context *ctx,
+                                        unsigned flags);
+
+/* Prints, for the help of 'command', the flags it takes and whether it
+ * may be joined into a transaction. */
+void vsw_ctl_print_flags_help(const struct vsw_ctl_command *command);
+
+/* True if 'command' may be joined with others into a transaction: an
+ * add, set or del of a switch, port or ACL rule. */
+bool vsw_ctl_joinable(const struct vsw_ctl_command *command);
+
+/* Sends the transaction 'ctx' collected ('batch', released here) as one
+ * 'transact' call.  Prints nothing on success in table mode, the results
+ * array in JSON mode; the notes of every result on stderr. */
+enum vsw_ctl_status vsw_ctl_run_batch(struct vsw_ctl_context *ctx);
+
+/* Prints each string of the "notes" array of 'result' (if any) as
+ * "vswitch-ctl: note: ..." on stderr. */
+void vsw_ctl_print_notes(const json_t *result);
 
 /* Printing. */
 

@@ -170,6 +170,18 @@ vsw_params_from_args(const struct vsw_ctl_context *ctx, int argc,
         assert(ctx->command->pairs);
         status = add_pairs(ctx, params, argc - i, argv + i);
     }
+    if (status == VSW_CTL_OK && ctx->flag_params) {
+        const char *key;
+        json_t *value;
+
+        json_object_foreach(ctx->flag_params, key, value)
+        {
+            status = add_member(ctx, params, key, json_incref(value));
+            if (status != VSW_CTL_OK) {
+                break;
+            }
+        }
+    }
     if (status != VSW_CTL_OK) {
         json_decref(params);
         params = NULL;

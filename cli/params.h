@@ -16,7 +16,8 @@
 /* Builds the params of the command 'ctx' runs from its 'argc' arguments
  * 'argv': the leading ones become string members named by the command's
  * 'names', the rest, if the command takes 'pairs', key=value members
- * converted to the key's type.  Stores a new object, which the caller
+ * converted to the key's type, and the members of ctx->flag_params.
+ * Stores a new object, which the caller
  * releases, in '*paramsp', or fails, as a usage error, on a word without
  * '=', a key given twice, a value that does not fit its key's type, or
  * text that is not UTF-8, and stores NULL. */

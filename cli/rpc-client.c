@@ -32,21 +32,12 @@ struct vsw_rpc_client {
     size_t in_allocated;   /* bytes allocated for 'in' */
 };
 
-static long long
-monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* Returns the milliseconds left before 'client''s deadline, for poll(2),
  * or -ETIMEDOUT if none are left. */
 static int
 remaining_ms(const struct vsw_rpc_client *client)
 {
-    long long left = client->deadline_ms - monotonic_ms();
+    long long left = client->deadline_ms - vsw_monotonic_ms();
 
     if (left <= 0) {
         return -ETIMEDOUT;
@@ -118,7 +109,7 @@ vsw_rpc_client_open(const char *path, long long timeout_ms,
 
     client = vsw_xmalloc(sizeof *client);
     *client = (struct vsw_rpc_client){
-        .deadline_ms = monotonic_ms() + timeout_ms,
+        .deadline_ms = vsw_monotonic_ms() + timeout_ms,
         .next_id = 1,
         .in = vsw_xmalloc(REPLY_BUFFER_INITIAL),
         .in_allocated = REPLY_BUFFER_INITIAL,

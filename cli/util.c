@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void
 out_of_memory(void)
@@ -95,4 +96,13 @@ vsw_printable_dup(const char *s)
 
     vsw_make_printable(copy);
     return copy;
+}
+
+long long
+vsw_monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }

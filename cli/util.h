@@ -36,4 +36,7 @@ void vsw_make_printable(char *s);
 /* Returns a copy of 's', which the caller frees, made printable. */
 char *vsw_printable_dup(const char *s);
 
+/* Milliseconds on the monotonic clock, for deadlines. */
+long long vsw_monotonic_ms(void);
+
 #endif /* VSW_CTL_UTIL_H */

@@ -50,7 +50,8 @@ static const struct vsw_ctl_command help_commands[] = {
 static const struct vsw_ctl_command *const command_tables[] = {
     vsw_ctl_switch_commands, vsw_ctl_port_commands,   vsw_ctl_fdb_commands,
     vsw_ctl_acl_commands,    vsw_ctl_dp_commands,     vsw_ctl_trace_commands,
-    vsw_ctl_ext_commands,    vsw_ctl_system_commands, help_commands,
+    vsw_ctl_ext_commands,    vsw_ctl_system_commands, vsw_ctl_stop_commands,
+    help_commands,
 };
 
 /* A position in 'command_tables'; zeroed, it is before the first command. */
@@ -184,6 +185,7 @@ print_command_help(struct vsw_ctl_context *ctx,
         putchar('\n');
         vsw_ctl_print_settings_help(ctx, command);
     }
+    vsw_ctl_print_flags_help(command);
     if (command->method) {
         printf("\nJSON-RPC method: %s\n", command->method);
     }
@@ -255,22 +257,28 @@ help_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
     return print_help(ctx, argc, argv);
 }
 
-/* Finds the command the 'argc' words 'argv' name, checks its arguments
- * and runs it in 'ctx'. */
+/* Finds the command the 'argc' words 'argv' name, given 'flags'
+ * (VSW_CTL_FLAG_*), and checks its arguments; sets ctx->command and
+ * ctx->flag_params, and stores where its arguments start in '*n_words'. */
 static enum vsw_ctl_status
-run_command(struct vsw_ctl_context *ctx, int argc, char *argv[])
+prepare_command(struct vsw_ctl_context *ctx, int argc, char *argv[],
+                unsigned flags, int *n_words)
 {
     const struct vsw_ctl_command *command;
+    enum vsw_ctl_status status;
     bool names_ok;
-    int n_words;
 
-    command = find_command(argc, argv, &n_words);
+    command = find_command(argc, argv, n_words);
     if (!command) {
         return VSW_CTL_USAGE;
     }
     ctx->command = command;
-    argc -= n_words;
-    argv += n_words;
+    argc -= *n_words;
+    argv += *n_words;
+    status = vsw_ctl_apply_flags(ctx, flags);
+    if (status != VSW_CTL_OK) {
+        return status;
+    }
 
     names_ok = argc >= command->min_args;
     for (int i = 0; names_ok && command->pairs && i < command->min_args; i++) {
@@ -287,7 +295,93 @@ run_command(struct vsw_ctl_context *ctx, int argc, char *argv[])
         free(name);
         return VSW_CTL_USAGE;
     }
-    return command->run(ctx, argc, argv);
+    return VSW_CTL_OK;
+}
+
+/* A command of a command line: its words, without its flags. */
+struct segment {
+    int argc;       /* words */
+    char **argv;    /* the first one */
+    unsigned flags; /* VSW_CTL_FLAG_* */
+};
+
+/* Runs the command of 'seg' in 'ctx'. */
+static enum vsw_ctl_status
+run_command(struct vsw_ctl_context *ctx, const struct segment *seg)
+{
+    enum vsw_ctl_status status;
+    int n_words;
+
+    status = prepare_command(ctx, seg->argc, seg->argv, seg->flags, &n_words);
+    if (status != VSW_CTL_OK) {
+        return status;
+    }
+    return ctx->command->run(ctx, seg->argc - n_words, seg->argv + n_words);
+}
+
+/* Runs the 'n' commands of 'segs', joined with ' -- ', as one
+ * transaction: each command collects its call, then one 'transact' call
+ * sends them all. */
+static enum vsw_ctl_status
+run_joined(struct vsw_ctl_context *ctx, const struct segment *segs, size_t n)
+{
+    enum vsw_ctl_status status = VSW_CTL_OK;
+
+    ctx->batch = json_array();
+    for (size_t i = 0; i < n && status == VSW_CTL_OK; i++) {
+        int n_words;
+
+        status = prepare_command(ctx, segs[i].argc, segs[i].argv,
+                                 segs[i].flags, &n_words);
+        if (status == VSW_CTL_OK && !vsw_ctl_joinable(ctx->command)) {
+            status = vsw_ctl_usage_error(
+                ctx, "cannot be joined with ' -- ' (only add, set and del "
+                     "of switch, port, acl and xacl can)");
+        }
+        if (status == VSW_CTL_OK) {
+            status = ctx->command->run(ctx, segs[i].argc - n_words,
+                                       segs[i].argv + n_words);
+        }
+    }
+    if (status != VSW_CTL_OK) {
+        json_decref(ctx->batch);
+        ctx->batch = NULL;
+        return status;
+    }
+    return vsw_ctl_run_batch(ctx);
+}
+
+/* Splits the 'argc' words 'argv' at each "--" into 'segs' (room for
+ * 'argc' + 1), taking each command's flags out.  An empty first command
+ * is skipped, as ovs-vsctl skips the "--" after the options.  Returns how
+ * many commands there are, or -1 after reporting an empty one. */
+static int
+split_commands(int argc, char *argv[], struct segment *segs)
+{
+    int start = 0;
+    int n = 0;
+
+    for (int i = 0; i <= argc; i++) {
+        struct segment *seg = &segs[n];
+
+        if (i < argc && strcmp(argv[i], "--")) {
+            continue;
+        }
+        seg->argv = argv + start;
+        seg->argc = i - start;
+        seg->flags = vsw_ctl_take_flags(&seg->argc, seg->argv);
+        start = i + 1;
+        if (!seg->argc && !seg->flags && !n && i < argc) {
+            continue;
+        }
+        if (!seg->argc && (n || i < argc)) {
+            vsw_ctl_error("empty command between ' -- ' (try 'vswitch-ctl "
+                          "--help')");
+            return -1;
+        }
+        n += seg->argc > 0;
+    }
+    return n;
 }
 
 /* Parses the --timeout argument 'text' into '*ms'.  Returns 0 or
@@ -407,20 +501,58 @@ main(int argc, char *argv[])
         .format = VSW_CTL_FORMAT_TABLE,
     };
     bool help = false, version = false;
+    struct segment none = {0, argv, 0};
     enum vsw_ctl_status status;
+    struct segment *segs;
+    int first_sep = 1;
+    char **words;
+    int n_words = 0;
+    int n_first;
+    unsigned flags;
+    int n_segs;
 
     json_set_alloc_funcs(vsw_xmalloc, free);
-    status = parse_options(argc, argv, &ctx, &help, &version);
+    /* Options come before the first "--"; the command flags there are
+     * taken out first, since getopt does not know them. */
+    while (first_sep < argc && strcmp(argv[first_sep], "--")) {
+        first_sep++;
+    }
+    n_first = first_sep - 1;
+    flags = vsw_ctl_take_flags(&n_first, argv + 1);
+    status = parse_options(n_first + 1, argv, &ctx, &help, &version);
     if (status != VSW_CTL_OK) {
         return status;
     }
-    if (version) {
+    /* The first command's words, then everything from the first "--". */
+    words = vsw_xmalloc((size_t)(argc + 1) * sizeof *words);
+    for (int i = optind; i < n_first + 1; i++) {
+        words[n_words++] = argv[i];
+    }
+    for (int i = first_sep; i < argc; i++) {
+        words[n_words++] = argv[i];
+    }
+    segs = vsw_xmalloc((size_t)(argc + 1) * sizeof *segs);
+    n_segs = split_commands(n_words, words, segs);
+    if (n_segs > 0) {
+        segs[0].flags |= flags;
+    } else {
+        none.flags = flags;
+    }
+    if (n_segs < 0) {
+        status = VSW_CTL_USAGE;
+    } else if (version) {
         printf("vswitch-ctl (vswitch) %s\n", VSW_VERSION);
     } else if (help) {
-        status = print_help(&ctx, argc - optind, argv + optind);
+        status = print_help(&ctx, n_segs ? segs[0].argc : 0,
+                            n_segs ? segs[0].argv : NULL);
+    } else if (n_segs <= 1) {
+        status = run_command(&ctx, n_segs ? &segs[0] : &none);
     } else {
-        status = run_command(&ctx, argc - optind, argv + optind);
+        status = run_joined(&ctx, segs, (size_t)n_segs);
     }
+    free(segs);
+    free(words);
+    json_decref(ctx.flag_params);
     vsw_rpc_client_close(ctx.client);
 
     /* A full disk or a closed pipe must not pass for success. */

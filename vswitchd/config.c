@@ -50,9 +50,14 @@ config_to_json(const struct vsw_manager *mgr)
 int
 mgr_config_save(struct vsw_manager *mgr, struct vsw_rpc_error *err)
 {
-    json_t *root = config_to_json(mgr);
-    int error = root ? vsw_config_save(mgr->config_path, root) : -ENOMEM;
+    json_t *root;
+    int error;
 
+    if (mgr_txn_postpone_save(mgr)) {
+        return 0;
+    }
+    root = config_to_json(mgr);
+    error = root ? vsw_config_save(mgr->config_path, root) : -ENOMEM;
     json_decref(root);
     if (error) {
         VSW_ERR("saving %s: %s", mgr->config_path, strerror(-error));

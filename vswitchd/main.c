@@ -360,7 +360,7 @@ main(int argc, char *argv[])
     if (error) {
         die("%s", err);
     }
-    vsw_manager_set_identity(mgr, opts.socket, start);
+    vsw_manager_set_identity(mgr, opts.socket, opts.pidfile, start);
     /* The pidfile before the socket: nothing that can fail comes after
      * the socket, so a refused start never leaves a socket behind. */
     write_pidfile(opts.pidfile);

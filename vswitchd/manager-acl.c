@@ -629,30 +629,71 @@ rpc_acl_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
+void
+mgr_acl_destroy(struct vsw_manager *mgr, struct mgr_port *port,
+                struct mgr_acl *acl)
+{
+    acl_unlink(port, acl);
+    mgr_retire(mgr, counters_destroy_cb, acl->counters);
+    free(acl);
+}
+
+/* The port of a deletion request ('params' "port"), or NULL with 'err'
+ * clear if it has none and the request says "if-exists"; else NULL with
+ * 'err' filled. */
+static struct mgr_port *
+del_port_lookup(struct vsw_manager *mgr, json_t *params, bool *if_exists,
+                struct vsw_rpc_error *err)
+{
+    struct mgr_port *port = NULL;
+    const char *name;
+
+    err->code = 0;
+    if (vsw_rpc_get_string(params, "port", true, &name, err) ||
+        vsw_rpc_get_bool(params, "if-exists", false, if_exists, err) ||
+        (*if_exists && !mgr_find_port(mgr, name)) ||
+        mgr_rpc_get_port(mgr, params, "port", &port, err) ||
+        mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
+                           params, err)) {
+        return NULL;
+    }
+    return port;
+}
+
 static int
 rpc_acl_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
             void *mgr_)
 {
-    static const char *const keys[] = {"port", "id", NULL};
+    static const char *const keys[] = {"port", "id", "if-exists", NULL};
     struct vsw_manager *mgr = mgr_;
     struct mgr_acl *acl = NULL;
+    bool if_exists = false;
     struct mgr_port *port;
     long long id = 0;
+    int deferred;
 
     (void)result;
     if (vsw_rpc_check_keys(params, keys, err) ||
-        mgr_rpc_get_port(mgr, params, "port", &port, err) ||
-        mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
-                           params, err) ||
         vsw_rpc_get_int(params, "id", true, 1, UINT32_MAX, &id, err)) {
         return -1;
+    }
+    port = del_port_lookup(mgr, params, &if_exists, err);
+    if (!port) {
+        return err->code ? -1 : 0;
     }
     for (acl = port->acls; acl && acl->rule.id != id; acl = acl->next) {
         continue;
     }
+    if (!acl && if_exists) {
+        return 0;
+    }
     if (!acl) {
         return vsw_rpc_error(err, VSW_RPC_NOT_FOUND,
                              "port '%s' has no ACL rule %lld", port->name, id);
+    }
+    deferred = mgr_txn_defer_delete(mgr, MGR_TXN_DELETE_ACL, acl, port, err);
+    if (deferred) {
+        return deferred < 0 ? -1 : 0;
     }
     acl_unlink(port, acl);
     if (mgr_commit(mgr, err)) {
@@ -900,23 +941,32 @@ rpc_xacl_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
+void
+mgr_xacl_destroy(struct vsw_manager *mgr, struct mgr_port *port,
+                 struct mgr_xacl *xacl)
+{
+    xacl_unlink(port, xacl);
+    mgr_retire(mgr, counters_destroy_cb, xacl->counters);
+    free(xacl);
+}
+
 static int
 rpc_xacl_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
              void *mgr_)
 {
-    static const char *const keys[] = {"port", "direction", "weight", NULL};
+    static const char *const keys[] = {"port", "direction", "weight",
+                                       "if-exists", NULL};
     struct vsw_manager *mgr = mgr_;
+    bool if_exists = false;
     const char *direction;
     struct mgr_xacl *xacl;
     struct mgr_port *port;
-    uint8_t dir;
     long long weight;
+    int deferred;
+    uint8_t dir;
 
     (void)result;
     if (vsw_rpc_check_keys(params, keys, err) ||
-        mgr_rpc_get_port(mgr, params, "port", &port, err) ||
-        mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
-                           params, err) ||
         vsw_rpc_get_string(params, "direction", true, &direction, err) ||
         vsw_rpc_get_int(params, "weight", true, 0, 65535, &weight, err)) {
         return -1;
@@ -926,12 +976,23 @@ rpc_xacl_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
                              "direction must be in or out, not '%s'",
                              direction);
     }
+    port = del_port_lookup(mgr, params, &if_exists, err);
+    if (!port) {
+        return err->code ? -1 : 0;
+    }
     xacl = xacl_find(port, dir, (uint16_t)weight);
+    if (!xacl && if_exists) {
+        return 0;
+    }
     if (!xacl) {
         return vsw_rpc_error(err, VSW_RPC_NOT_FOUND,
                              "port '%s' has no extended rule of weight %lld "
                              "for direction %s",
                              port->name, weight, direction);
+    }
+    deferred = mgr_txn_defer_delete(mgr, MGR_TXN_DELETE_XACL, xacl, port, err);
+    if (deferred) {
+        return deferred < 0 ? -1 : 0;
     }
     xacl_unlink(port, xacl);
     if (mgr_commit(mgr, err)) {

@@ -138,6 +138,9 @@ struct vsw_manager {
     struct vsw_pipeline *inject_pl; /* sends frames extensions inject from
                                        the control thread */
     char ext_marker[PATH_MAX];      /* STATE/ext-crash */
+    char pidfile[PATH_MAX];         /* for system.stop, "" if unknown */
+    struct mgr_txn *txn;            /* the transaction being run
+                                       (transact.c), NULL outside one */
 };
 
 /* The manager (manager.c): lookups and names. */
@@ -287,6 +290,12 @@ json_t *mgr_tap_location_to_json(const struct mgr_port *port);
  * period has passed.  Every change that retires something publishes. */
 void mgr_retire(struct vsw_manager *, void (*fn)(void *arg), void *arg);
 
+/* Takes back 'arg', retired since the last publish, and retires
+ * 'instead' with the same function: undoes a replacement (a switch's MAC
+ * table) in a transaction that fails.  Returns false if 'arg' is not
+ * waiting. */
+bool mgr_retire_swap(struct vsw_manager *, void *arg, void *instead);
+
 /* Describes the whole model to the workers.  On allocation failure the
  * old snapshot stays (and an error says so). */
 int mgr_publish(struct vsw_manager *);
@@ -294,6 +303,45 @@ int mgr_publish(struct vsw_manager *);
 /* Saves the configuration and publishes a snapshot; on a failed save
  * fills 'err' (may be NULL) and returns -1. */
 int mgr_commit(struct vsw_manager *, struct vsw_rpc_error *err);
+
+/* Waits until every deferred free has run: a removed port's TAP device
+ * and namespace pin are gone when it returns (port.del, switch.del). */
+void mgr_settle(struct vsw_manager *);
+
+/* Transactions (transact.c): the method 'transact' runs several
+ * operations all or nothing. */
+
+/* What a deletion method deletes. */
+enum mgr_txn_delete_kind {
+    MGR_TXN_DELETE_SWITCH, /* a switch and its ports */
+    MGR_TXN_DELETE_PORT,   /* a port */
+    MGR_TXN_DELETE_ACL,    /* a basic ACL rule (struct mgr_acl) */
+    MGR_TXN_DELETE_XACL,   /* an extended ACL rule (struct mgr_xacl) */
+};
+
+/* Inside a transaction, mgr_config_save() and mgr_publish() only note
+ * that a save or a publish is due at commit and return true; outside one
+ * they return false and the caller goes on. */
+bool mgr_txn_postpone_save(struct vsw_manager *);
+bool mgr_txn_postpone_publish(struct vsw_manager *);
+
+/* For the deletion methods, once they have checked everything.  Inside a
+ * transaction records that 'obj' (of 'kind'; 'port' owns an ACL rule, else
+ * NULL) is deleted at commit and returns 1: the caller answers without
+ * deleting.  Outside one returns 0: the caller deletes now.  Returns -1
+ * after filling 'err' if the transaction deletes 'obj' already. */
+int mgr_txn_defer_delete(struct vsw_manager *, enum mgr_txn_delete_kind kind,
+                         void *obj, struct mgr_port *port,
+                         struct vsw_rpc_error *err);
+
+/* Inside a transaction, fails after filling 'err' if it deletes 'sw' or
+ * 'port' (either may be NULL, a port also with its switch): a later
+ * operation cannot use what is deleted at commit.  Returns 0 otherwise. */
+int mgr_txn_check_kept(const struct vsw_manager *, const struct mgr_switch *sw,
+                       const struct mgr_port *port, struct vsw_rpc_error *err);
+
+/* Registers transact. */
+int mgr_txn_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
 
 /* Configuration file (config.c). */
 
@@ -340,6 +388,13 @@ int mgr_acl_rule_check(const json_t *obj, bool extended,
  * ('with_counters' for the API). */
 void mgr_acls_to_json(const struct mgr_port *port, json_t *obj,
                       bool with_counters);
+
+/* Takes one rule out of 'port' and frees it (its counters through a
+ * grace period): a deletion a transaction commits. */
+void mgr_acl_destroy(struct vsw_manager *, struct mgr_port *port,
+                     struct mgr_acl *acl);
+void mgr_xacl_destroy(struct vsw_manager *, struct mgr_port *port,
+                      struct mgr_xacl *xacl);
 
 /* Frees the rules of 'port' (their counters through a grace period). */
 void mgr_acls_destroy(struct vsw_manager *, struct mgr_port *port);

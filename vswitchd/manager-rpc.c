@@ -34,7 +34,7 @@ mgr_rpc_get_switch(struct vsw_manager *mgr, json_t *params, const char *key,
         return vsw_rpc_error(err, VSW_RPC_NOT_FOUND, "no switch named '%s'",
                              name);
     }
-    return 0;
+    return mgr_txn_check_kept(mgr, *swp, NULL, err);
 }
 
 /* Looks up the port named by 'key' in 'params'. */
@@ -52,7 +52,7 @@ mgr_rpc_get_port(struct vsw_manager *mgr, json_t *params, const char *key,
         return vsw_rpc_error(err, VSW_RPC_NOT_FOUND, "no port named '%s'",
                              name);
     }
-    return 0;
+    return mgr_txn_check_kept(mgr, NULL, *portp, err);
 }
 
 static int
@@ -473,6 +473,25 @@ rpc_system_status(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
+/* Stops the daemon as SIGTERM does (TAP devices stay for the next one),
+ * once this answer is written: the loop ends after the current events,
+ * and the server writes queued answers out before it closes. */
+static int
+rpc_system_stop(json_t *params, json_t **result, struct vsw_rpc_error *err,
+                void *mgr_)
+{
+    struct vsw_manager *mgr = mgr_;
+
+    if (vsw_rpc_check_keys(params, no_params, err)) {
+        return -1;
+    }
+    VSW_INFO("system.stop: exiting");
+    event_base_loopexit(mgr->base, NULL);
+    *result =
+        json_pack("{s:i, s:s}", "pid", (int)getpid(), "pidfile", mgr->pidfile);
+    return 0;
+}
+
 /* The settings of every kind of object, from their tables. */
 static const struct vsw_settings_kind *const kinds[] = {
     &mgr_switch_kind,
@@ -513,6 +532,7 @@ static const struct vsw_rpc_method manager_methods[] = {
     {"fdb.show", rpc_fdb_show, false},
     {"fdb.flush", rpc_fdb_flush, true},
     {"system.status", rpc_system_status, false},
+    {"system.stop", rpc_system_stop, true},
     {"dp.show", rpc_dp_show, false},
     {"dp.pin-queue", rpc_dp_pin_queue, true},
     {"trace", rpc_trace, false},
@@ -528,7 +548,8 @@ vsw_manager_register_rpc(struct vsw_manager *mgr,
     if (mgr_switch_register_rpc(mgr, server) ||
         mgr_port_register_rpc(mgr, server) ||
         mgr_acl_register_rpc(mgr, server) ||
-        mgr_ext_register_rpc(mgr, server)) {
+        mgr_ext_register_rpc(mgr, server) ||
+        mgr_txn_register_rpc(mgr, server)) {
         return -1;
     }
     return vsw_rpc_server_register(

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "conntrack.h"
 #include "log.h"
@@ -218,8 +219,19 @@ vsw_manager_destroy(struct vsw_manager *mgr)
 
 void
 vsw_manager_set_identity(struct vsw_manager *mgr, const char *socket,
-                         long long start_time_ms)
+                         const char *pidfile, long long start_time_ms)
 {
+    char cwd[PATH_MAX];
+
     snprintf(mgr->socket_path, sizeof mgr->socket_path, "%s", socket);
+    /* Absolute, for a client that waits for it to go away from its own
+     * working directory. */
+    if (pidfile && pidfile[0] != '/' && getcwd(cwd, sizeof cwd)) {
+        snprintf(mgr->pidfile, sizeof mgr->pidfile, "%.*s/%s",
+                 (int)(sizeof mgr->pidfile / 2), cwd, pidfile);
+    } else {
+        snprintf(mgr->pidfile, sizeof mgr->pidfile, "%s",
+                 pidfile ? pidfile : "");
+    }
     mgr->start_time_ms = start_time_ms;
 }

@@ -54,8 +54,9 @@ void vsw_manager_destroy(struct vsw_manager *mgr);
 int vsw_manager_register_rpc(struct vsw_manager *mgr,
                              struct vsw_rpc_server *server);
 
-/* Values system.status reports about the daemon itself. */
+/* Values system.status and system.stop report about the daemon itself
+ * ('pidfile' may be NULL). */
 void vsw_manager_set_identity(struct vsw_manager *mgr, const char *socket,
-                              long long start_time_ms);
+                              const char *pidfile, long long start_time_ms);
 
 #endif /* VSW_MANAGER_H */

@@ -172,7 +172,7 @@ const struct vsw_settings_kind mgr_port_kind = {
     .name = "port",
     .settings = port_settings,
     .n_settings = sizeof port_settings / sizeof *port_settings,
-    .other_keys = (const char *const[]){"name", "switch", NULL},
+    .other_keys = (const char *const[]){"name", "switch", "may-exist", NULL},
 };
 
 /* ---- Settings ---- */
@@ -418,11 +418,33 @@ mgr_port_needs_policy(const struct mgr_port *port)
 
 /* ---- Operations ---- */
 
+/* port.add with may-exist found 'port': it is the port asked for, left
+ * as it is, if it has the same switch ('sw') and type as 'cfg'. */
+static int
+port_check_same(struct mgr_port *port, const struct mgr_switch *sw,
+                const struct mgr_port_cfg *cfg, struct mgr_port **portp,
+                struct vsw_rpc_error *err)
+{
+    if (port->sw != sw) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "port '%s' exists on switch '%s', not '%s'",
+                             port->name, port->sw->name, sw->name);
+    }
+    if (port->cfg.type != cfg->type) {
+        return vsw_rpc_error(
+            err, VSW_RPC_CONFLICT, "port '%s' exists with type %s, not %s",
+            port->name, port_types[port->cfg.type], port_types[cfg->type]);
+    }
+    *portp = port;
+    return 0;
+}
+
 int
 mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
              struct mgr_port **portp, struct vsw_rpc_error *err)
 {
     struct mgr_port_cfg cfg;
+    bool may_exist = false;
     struct mgr_port *port;
     const char *name;
 
@@ -431,11 +453,16 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
                              "tap-location is set by the daemon only");
     }
     if (vsw_rpc_get_string(params, "name", true, &name, err) ||
+        vsw_rpc_get_bool(params, "may-exist", false, &may_exist, err) ||
         mgr_check_name("port", name, err) ||
         mgr_port_cfg_from_params(params, name, &cfg, err)) {
         return -1;
     }
-    if (mgr_find_port(mgr, name)) {
+    port = mgr_find_port(mgr, name);
+    if (port && may_exist) {
+        return port_check_same(port, sw, &cfg, portp, err);
+    }
+    if (port) {
         return vsw_rpc_error(err, VSW_RPC_EXISTS, "port '%s' already exists",
                              name);
     }
@@ -476,6 +503,10 @@ mgr_port_set(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
         return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
                              "switch is fixed when the port is created");
     }
+    if (json_object_get(params, "may-exist")) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "may-exist applies to port.add only");
+    }
     if (vsw_settings_apply(&mgr_port_kind, &cfg, params, false, err) ||
         port_cfg_check(&cfg, err) ||
         mgr_pvlan_check_conflicts(port->sw, port, NULL, &cfg, err) ||
@@ -511,6 +542,7 @@ mgr_port_del(struct vsw_manager *mgr, struct mgr_port *port,
     }
     mgr_port_destroy(mgr, port, true);
     mgr_publish(mgr);
+    mgr_settle(mgr);
     return 0;
 }
 
@@ -589,12 +621,27 @@ static int
 rpc_port_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
              void *mgr)
 {
+    static const char *const keys[] = {"name", "if-exists", NULL};
+    bool if_exists = false;
     struct mgr_port *port;
+    const char *name;
+    int deferred;
 
     (void)result;
-    if (vsw_rpc_check_keys(params, name_only, err) ||
-        mgr_rpc_get_port(mgr, params, "name", &port, err)) {
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        vsw_rpc_get_string(params, "name", true, &name, err) ||
+        vsw_rpc_get_bool(params, "if-exists", false, &if_exists, err)) {
         return -1;
+    }
+    if (if_exists && !mgr_find_port(mgr, name)) {
+        return 0;
+    }
+    if (mgr_rpc_get_port(mgr, params, "name", &port, err)) {
+        return -1;
+    }
+    deferred = mgr_txn_defer_delete(mgr, MGR_TXN_DELETE_PORT, port, NULL, err);
+    if (deferred) {
+        return deferred < 0 ? -1 : 0;
     }
     return mgr_port_del(mgr, port, err);
 }

@@ -449,6 +449,25 @@ rpc_client_destroy(struct rpc_client *client)
     free(client);
 }
 
+/* Writes what 'client' has queued, as far as its socket takes it without
+ * blocking: the last words of a daemon that stops.  (The bufferevent
+ * drains its output only from its own callbacks, so the bytes are
+ * copied.) */
+static void
+rpc_client_flush(struct rpc_client *client)
+{
+    struct evbuffer *output = bufferevent_get_output(client->bev);
+    size_t len = evbuffer_get_length(output);
+    const unsigned char *data = len ? evbuffer_pullup(output, -1) : NULL;
+
+    if (data) {
+        ssize_t written = send(bufferevent_getfd(client->bev), data, len,
+                               MSG_DONTWAIT | MSG_NOSIGNAL);
+
+        (void)written; /* a client that went away misses nothing */
+    }
+}
+
 /* Stops reading from 'client' and frees it once its output is flushed,
  * or after RPC_CLOSE_TIMEOUT_SEC without progress. */
 static void
@@ -885,6 +904,7 @@ vsw_rpc_server_destroy(struct vsw_rpc_server *server)
         return;
     }
     while (server->clients) {
+        rpc_client_flush(server->clients);
         rpc_client_destroy(server->clients);
     }
     if (server->listener) {
@@ -937,6 +957,19 @@ vsw_rpc_server_register(struct vsw_rpc_server *server,
 }
 
 /* Takes effect for connections made afterwards. */
+const struct vsw_rpc_method *
+vsw_rpc_server_lookup(const struct vsw_rpc_server *server, const char *name,
+                      void **auxp)
+{
+    const struct rpc_method_entry *entry = rpc_lookup(server, name);
+
+    if (!entry) {
+        return NULL;
+    }
+    *auxp = entry->aux;
+    return entry->method;
+}
+
 void
 vsw_rpc_server_allow_uid(struct vsw_rpc_server *server, uid_t uid,
                          bool read_write)

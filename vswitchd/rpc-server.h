@@ -86,8 +86,10 @@ int vsw_rpc_server_create(struct event_base *base, const char *socket_path,
                           const struct vsw_rpc_limits *limits,
                           struct vsw_rpc_server **serverp);
 
-/* Stops listening, closes every connection, removes the socket file and
- * frees 'server'.  NULL is allowed. */
+/* Stops listening, writes out the replies still queued (as far as each
+ * socket takes them without blocking, so that the answer to system.stop
+ * reaches its client), closes every connection, removes the socket file
+ * and frees 'server'.  NULL is allowed. */
 void vsw_rpc_server_destroy(struct vsw_rpc_server *server);
 
 /* Registers the 'n' methods of 'methods' (which must outlive the server),
@@ -95,6 +97,13 @@ void vsw_rpc_server_destroy(struct vsw_rpc_server *server);
 int vsw_rpc_server_register(struct vsw_rpc_server *server,
                             const struct vsw_rpc_method *methods, size_t n,
                             void *aux);
+
+/* Returns the method registered as 'name', storing its 'aux' in
+ * '*auxp', or NULL if there is none: for a method that runs others
+ * (transact).  The method belongs to its registrant. */
+const struct vsw_rpc_method *
+vsw_rpc_server_lookup(const struct vsw_rpc_server *server, const char *name,
+                      void **auxp);
 
 /* Lets 'uid' connect, read-only unless 'read_write'. */
 void vsw_rpc_server_allow_uid(struct vsw_rpc_server *server, uid_t uid,

@@ -54,7 +54,7 @@ const struct vsw_settings_kind mgr_switch_kind = {
     .name = "switch",
     .settings = switch_settings,
     .n_settings = sizeof switch_settings / sizeof *switch_settings,
-    .other_keys = (const char *const[]){"name", NULL},
+    .other_keys = (const char *const[]){"name", "may-exist", NULL},
 };
 
 int
@@ -131,16 +131,24 @@ mgr_switch_add(struct vsw_manager *mgr, json_t *params,
                struct mgr_switch **swp, struct vsw_rpc_error *err)
 {
     struct mgr_switch_cfg cfg;
+    bool may_exist = false;
     const char *name;
     struct mgr_switch *sw;
 
     vsw_settings_init(&mgr_switch_kind, &cfg);
     if (vsw_rpc_get_string(params, "name", true, &name, err) ||
+        vsw_rpc_get_bool(params, "may-exist", false, &may_exist, err) ||
         mgr_check_name("switch", name, err) ||
         vsw_settings_apply(&mgr_switch_kind, &cfg, params, true, err)) {
         return -1;
     }
-    if (mgr_find_switch(mgr, name)) {
+    sw = mgr_find_switch(mgr, name);
+    if (sw && may_exist) {
+        /* Left as it is: the settings given are not applied. */
+        *swp = sw;
+        return 0;
+    }
+    if (sw) {
         return vsw_rpc_error(err, VSW_RPC_EXISTS, "switch '%s' already exists",
                              name);
     }
@@ -164,6 +172,10 @@ mgr_switch_set(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
     struct mgr_switch_cfg old = sw->cfg;
     struct vsw_fdb *new_fdb = NULL;
 
+    if (json_object_get(params, "may-exist")) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "may-exist applies to switch.add only");
+    }
     if (vsw_settings_apply(&mgr_switch_kind, &cfg, params, false, err)) {
         return -1;
     }
@@ -216,12 +228,44 @@ mgr_switch_del(struct vsw_manager *mgr, struct mgr_switch *sw,
     }
     mgr_switch_destroy(mgr, sw, true);
     mgr_publish(mgr);
+    mgr_settle(mgr);
     return 0;
 }
 
 /* ---- JSON-RPC methods ---- */
 
 static const char *const name_only[] = {"name", NULL};
+
+/* Refuses to delete 'sw' with its ports unless 'force': a typo in a
+ * switch name should not take a whole network down.  Ports the running
+ * transaction deletes do not count. */
+static int
+check_no_ports(const struct vsw_manager *mgr, const struct mgr_switch *sw,
+               bool force, struct vsw_rpc_error *err)
+{
+    char names[VSW_RPC_MAX_MESSAGE / 2] = "";
+    struct vsw_rpc_error ignored;
+    size_t len = 0;
+    int n = 0;
+
+    for (const struct mgr_port *p = sw->ports; p; p = p->next) {
+        if (mgr_txn_check_kept(mgr, NULL, p, &ignored)) {
+            continue;
+        }
+        if (n++ < 3 && len < sizeof names) {
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s",
+                                    n > 1 ? ", " : "", p->name);
+        }
+    }
+    if (!n || force) {
+        return 0;
+    }
+    return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                         "switch '%s' has %d port%s (%s%s); delete %s with "
+                         "--force (\"force\": true)",
+                         sw->name, n, n == 1 ? "" : "s", names,
+                         n > 3 ? ", ..." : "", n == 1 ? "it" : "them");
+}
 
 static int
 rpc_switch_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
@@ -240,12 +284,30 @@ static int
 rpc_switch_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
                void *mgr)
 {
+    static const char *const keys[] = {"name", "if-exists", "force", NULL};
+    bool if_exists = false;
+    bool force = false;
     struct mgr_switch *sw;
+    const char *name;
+    int deferred;
 
     (void)result;
-    if (vsw_rpc_check_keys(params, name_only, err) ||
-        mgr_rpc_get_switch(mgr, params, "name", &sw, err)) {
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        vsw_rpc_get_string(params, "name", true, &name, err) ||
+        vsw_rpc_get_bool(params, "if-exists", false, &if_exists, err) ||
+        vsw_rpc_get_bool(params, "force", false, &force, err)) {
         return -1;
+    }
+    if (if_exists && !mgr_find_switch(mgr, name)) {
+        return 0;
+    }
+    if (mgr_rpc_get_switch(mgr, params, "name", &sw, err) ||
+        check_no_ports(mgr, sw, force, err)) {
+        return -1;
+    }
+    deferred = mgr_txn_defer_delete(mgr, MGR_TXN_DELETE_SWITCH, sw, NULL, err);
+    if (deferred) {
+        return deferred < 0 ? -1 : 0;
     }
     return mgr_switch_del(mgr, sw, err);
 }
@@ -255,12 +317,22 @@ rpc_switch_set(json_t *params, json_t **result, struct vsw_rpc_error *err,
                void *mgr)
 {
     struct mgr_switch *sw;
+    struct vsw_fdb *fdb;
 
-    if (mgr_rpc_get_switch(mgr, params, "name", &sw, err) ||
-        mgr_switch_set(mgr, sw, params, err)) {
+    if (mgr_rpc_get_switch(mgr, params, "name", &sw, err)) {
+        return -1;
+    }
+    fdb = sw->fdb;
+    if (mgr_switch_set(mgr, sw, params, err)) {
         return -1;
     }
     *result = mgr_switch_to_json(sw);
+    if (sw->fdb != fdb) {
+        json_object_set_new(*result, "notes",
+                            json_pack("[s]", "mac-table-size changed: the MAC "
+                                             "table was emptied and the "
+                                             "switch relearns"));
+    }
     return 0;
 }
 

@@ -4,7 +4,9 @@
  * with one atomic pointer swap; objects the old configuration still names
  * are retired and freed only after a grace period.  Validation and the
  * kernel side come before, in the noun's own file; a failure there
- * changes nothing, and a failed save is undone by the caller.
+ * changes nothing, and a failed save is undone by the caller.  Inside a
+ * transaction of several operations (transact.c) the save and the
+ * publish wait for its commit.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -37,6 +39,18 @@ mgr_retire(struct vsw_manager *mgr, void (*fn)(void *arg), void *arg)
     mgr->retired_tail = &r->next;
 }
 
+bool
+mgr_retire_swap(struct vsw_manager *mgr, void *arg, void *instead)
+{
+    for (struct mgr_retired *r = mgr->retired; r; r = r->next) {
+        if (r->arg == arg) {
+            r->arg = instead;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Hands the retired objects to the datapath's grace periods: called right
  * after a snapshot that no longer names them was published, so no worker
  * can load them again. */
@@ -56,8 +70,12 @@ release_retired(struct vsw_manager *mgr)
 int
 mgr_publish(struct vsw_manager *mgr)
 {
-    struct vsw_dp_snapshot *snap = vsw_dp_snapshot_create();
+    struct vsw_dp_snapshot *snap;
 
+    if (mgr_txn_postpone_publish(mgr)) {
+        return 0;
+    }
+    snap = vsw_dp_snapshot_create();
     if (!snap) {
         goto nomem;
     }
@@ -125,4 +143,10 @@ mgr_commit(struct vsw_manager *mgr, struct vsw_rpc_error *err)
     }
     mgr_publish(mgr);
     return 0;
+}
+
+void
+mgr_settle(struct vsw_manager *mgr)
+{
+    vsw_datapath_barrier(mgr->dp);
 }

@@ -169,8 +169,14 @@ def test_switch_commands_round_trip(daemon):
     added = ctl_json(daemon, "switch", "add", "sw1", "mac-table-size=1024")
     assert added == daemon.rpc("switch.get", name="sw1")
     assert added["mac-table-size"] == 1024
-    changed = ctl_json(daemon, "switch", "set", "sw1", "mac-ageing=42",
-                       "mac-table-size=2048")
+    res = run(daemon, "--format", "json", "switch", "set", "sw1",
+              "mac-ageing=42", "mac-table-size=2048")
+    changed = json.loads(res.stdout)
+    # A new table size empties the MAC table: the answer and stderr say so.
+    note = ("mac-table-size changed: the MAC table was emptied and the "
+            "switch relearns")
+    assert changed.pop("notes") == [note]
+    assert res.stderr == f"vswitch-ctl: note: {note}\n"
     assert changed == daemon.rpc("switch.get", name="sw1")
     assert (changed["mac-ageing"], changed["mac-table-size"]) == (42, 2048)
     res = run(daemon, "switch", "set", "sw0", "mac-ageing=7")
@@ -845,8 +851,8 @@ def test_command_help():
         if words in NO_METHOD:
             assert "JSON-RPC method" not in text, name
         else:
-            method = ("system.status" if words == ("status",)
-                      else ".".join(words))
+            method = {("status",): "system.status",
+                      ("stop",): "system.stop"}.get(words, ".".join(words))
             assert f"\nJSON-RPC method: {method}\n" in text, name
 
 

@@ -624,7 +624,7 @@ def test_config_is_valid_json_after_every_change(daemon_factory, topo):
         ["fdb", "flush", "sw0"],
         ["port", "set", "vm2", "vlan-mode=untagged"],
         ["port", "del", "vm1"],
-        ["switch", "del", "sw1"],
+        ["switch", "del", "--force", "sw1"],
     ]
     seen = set()
     for args in changes:
