@@ -136,6 +136,18 @@ def write_test(md, out, cd=None):
                 f.write(f"  {output_line(o)}\n")
 
 
+def matches(line, seen):
+    """Whether the document's output 'line' accepts what cram 'seen'."""
+    expected = output_line(line)
+    if expected.endswith(" (re)"):
+        return re.fullmatch(expected[:-5], seen) is not None
+    if expected.endswith(" (glob)"):
+        pattern = "".join(".*" if c == "*" else "." if c == "?" else
+                          re.escape(c) for c in expected[:-7])
+        return re.fullmatch(pattern, seen) is not None
+    return line == seen
+
+
 def parse_err(err):
     """The commands and outputs of a cram .err file, in order."""
     result = []
@@ -155,14 +167,10 @@ def update(md, err):
         -len(cmds):] if cmds else []
     if len(seen) != len(cmds):
         sys.exit(f"{err}: {len(seen)} commands, {md}: {len(cmds)}")
-    # Back from cram's form to the document's.
-    back = {}
-    for _, output, _, _ in cmds:
-        for o in output:
-            back[output_line(o)] = o
     for (text, output, start, end), (_, got) in reversed(
             list(zip(cmds, seen))):
-        got = [back.get(g, g) for g in got]
+        got = [output[i] if i < len(output) and matches(output[i], g) else g
+               for i, g in enumerate(got)]
         if got != output:
             lines[start:end] = got
     open(md, "w", encoding="utf-8").write("\n".join(lines))

@@ -14,7 +14,11 @@
 #
 # Usage: tests/guide/run.sh    (as root, after ./scripts/build.sh release:
 # the guide uses build/release, as it tells its readers to)
-# Prints cram's summary line '# Ran N tests, 0 skipped, F failed.' last.
+# Each document is one cram test, and "nothing is left behind" one more;
+# the last line is 'documents: N passed, F failed'.  On a failure cram
+# prints the difference between the document and what the commands did;
+# 'tests/guide/mdcram.py --update' copies a run's output into a document
+# for review with git diff.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 scratch=/tmp/vsg
@@ -26,12 +30,21 @@ leftovers() {
         ip link show "$l" >/dev/null 2>&1 && echo "interface $l"
     done
     [ -e "$scratch" ] && echo "directory $scratch"
-    pgrep -af "$scratch|vsg-" | grep -v "^$$ " | sed 's/^/process /'
+    guide_processes | sed 's/^/process /'
+}
+
+# The programs the guide starts: all name a file in /tmp/vsg, but for the
+# iperf3 servers.
+guide_processes() {
+    pgrep -af "$scratch/|iperf3 -s -D -B 198\.18\." | grep -v "^$$ "
 }
 
 cleanup() {
     for pidfile in "$scratch"/*/vswitchd.pid; do
         [ -f "$pidfile" ] && kill -9 "$(cat "$pidfile")" 2>/dev/null
+    done
+    for pid in $(guide_processes | cut -d ' ' -f 1); do
+        kill -9 "$pid" 2>/dev/null
     done
     for ns in $(ip netns list | grep -o '^vsg-[^ ]*'); do
         for pid in $(ip netns pids "$ns"); do kill -9 "$pid"; done
@@ -51,7 +64,7 @@ found=$(leftovers)
 if [ -n "$found" ]; then
     printf 'guide test: refusing to start; these exist already:\n%s\n' \
         "$found" >&2
-    echo "# Ran 0 tests, 0 skipped, 1 failed."
+    echo "documents: 0 passed, 1 failed"
     exit 1
 fi
 
@@ -61,12 +74,26 @@ trap 'exit 1' INT TERM
 
 python3 "$top/tests/guide/mdcram.py" --cd "$top" \
     "$top/docs/user-guide.md" "$work/1-user-guide.t"
+python3 "$top/tests/guide/mdcram.py" --cd "$top" \
+    "$top/README.md" "$work/2-readme.t"
 status=0
-timeout 1800 cram3 --shell=/bin/sh "$work"/*.t || status=1
+# As on a fresh Debian machine: Debian's python3 (with scapy), not another
+# one that happens to come first in this PATH.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    timeout 1800 cram3 --shell=/bin/sh "$work"/*.t | tee "$work/cram.out" ||
+    status=1
+ran=$(sed -n 's/^# Ran \([0-9]*\) tests.*/\1/p' "$work/cram.out")
+failed=$(sed -n 's/^# Ran .* \([0-9]*\) failed\.$/\1/p' "$work/cram.out")
+ran=${ran:-1} failed=${failed:-1}
 
+# One more test: nothing is left behind.
 found=$(leftovers)
 if [ -n "$found" ]; then
-    printf 'guide test: the guide left these behind:\n%s\n' "$found"
+    printf 'guide test: the documents left these behind:\n%s\n' "$found"
+    failed=$((failed + 1))
     status=1
 fi
+ran=$((ran + 1))
+[ "$failed" -eq 0 ] || status=1
+echo "documents: $((ran - failed)) passed, $failed failed"
 exit $status
