@@ -49,6 +49,13 @@ VARYING = [
     (r"(?<=^real\t)\S+$", r"\S+"),
     (r"(?<=^user\t)\S+$", r"\S+"),
     (r"(?<=^sys\t)\S+$", r"\S+"),
+    # 'port stats': a port's packet and byte counts (its drops are exact)
+    (r"^\S+ +\d+ +\d+ +\d+ +\d+ +\d+$",
+     lambda m: re.escape(m.group().split()[0]) + r"(?: +\d+){4} +"
+     + m.group().split()[-1]),
+    # 'fdb show': an entry's age
+    (r"^ +\d+  [0-9a-f:]{17}  \S+ +\d+$",
+     lambda m: re.escape(m.group().rsplit(" ", 1)[0].rstrip()) + r" +\d+"),
 ]
 VARYING_RE = re.compile("|".join(f"({p})" for p, _ in VARYING))
 SUFFIXES = (" (re)", " (glob)", " (esc)")
@@ -61,7 +68,8 @@ def output_line(line):
     out, pos = [], 0
     for m in VARYING_RE.finditer(line):
         out.append(re.escape(line[pos:m.start()]))
-        out.append(VARYING[m.lastindex - 1][1])
+        pattern = VARYING[m.lastindex - 1][1]
+        out.append(pattern(m) if callable(pattern) else pattern)
         pos = m.end()
     out.append(re.escape(line[pos:]))
     return "".join(out) + " (re)"

@@ -82,6 +82,9 @@ status=0
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     timeout 1800 cram3 --shell=/bin/sh "$work"/*.t | tee "$work/cram.out" ||
     status=1
+# GUIDE_ERR_DIR=DIR keeps cram's .err files (what the commands printed),
+# for 'mdcram.py --update'.
+[ -n "${GUIDE_ERR_DIR:-}" ] && cp "$work"/*.err "$GUIDE_ERR_DIR"/ 2>/dev/null
 ran=$(sed -n 's/^# Ran \([0-9]*\) tests.*/\1/p' "$work/cram.out")
 failed=$(sed -n 's/^# Ran .* \([0-9]*\) failed\.$/\1/p' "$work/cram.out")
 ran=${ran:-1} failed=${failed:-1}
