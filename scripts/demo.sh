@@ -83,8 +83,11 @@ ip netns exec "$run-ns1" ping -c 3 -i 0.2 -W 1 198.18.0.2 >/dev/null 2>&1 || ok=
 sleep 0.5
 ctl ext stats
 echo "tcpdump -nn -r $state/vm1.pcap icmp:"
-captured=$(tcpdump -nn -r "$state/vm1.pcap" icmp 2>/dev/null | tee /dev/stderr |
-    grep -c 'ICMP echo request' || true)
+# Printed, then counted ('tee /dev/stderr' would reopen stderr and, when it
+# is redirected to a file, truncate that file).
+packets=$(tcpdump -nn -r "$state/vm1.pcap" icmp 2>/dev/null || true)
+printf '%s\n' "$packets"
+captured=$(printf '%s\n' "$packets" | grep -c 'ICMP echo request' || true)
 printf '  %s echo requests captured (expected 3)\n' "$captured"
 [ "$captured" = 3 ] || ok=false
 

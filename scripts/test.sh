@@ -2,9 +2,10 @@
 # The whole test suite: installs what is missing, builds vswitch twice
 # (release, and ASan+UBSan), and runs every unit test (Check, via ctest),
 # the style check and every system test (pytest, real namespaces and
-# traffic) against both builds; then, against a ThreadSanitizer build, the
-# unit tests of the lock-free tables and the extension system tests.  Run
-# as root.  Exits non-zero if anything
+# traffic) against both builds; the README's quick start and the user
+# guide, run as written (tests/guide/run.sh); then, against a
+# ThreadSanitizer build, the unit tests of the lock-free tables and the
+# extension system tests.  Run as root.  Exits non-zero if anything
 # failed; the last line sums up.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -57,6 +58,13 @@ for flavour in release asan; do
     [ $rc -eq 0 ] || status=1
     count
 done
+# The documents, run as written: the README's quick start and the user
+# guide, against the release build.
+echo "== documents (release)"
+"$top/tests/guide/run.sh" >"$log" 2>&1 || status=1
+cat "$log"
+count
+
 # Extensions' 'process' runs on every worker at once: their system tests
 # again under ThreadSanitizer (all but the crash and hang tests, which end
 # the daemon on purpose).

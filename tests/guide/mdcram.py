@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Turns the ```console blocks of a Markdown file into a cram test.
+
+The runner is cram (Debian's python3-cram); this is only the glue that
+lifts the commands and their output out of the Markdown, so that the
+documents stay readable and the test is exactly what they show.
+
+The convention, in the Markdown:
+
+- A block fenced ```console is run, in order with the others of the file.
+  A line starting with '$ ' is a command; the lines after it, up to the
+  next command, are its output (stdout and stderr together), compared
+  line by line.  A command continues on the next lines while its quotes
+  are open, its line ends in a backslash, or a here-document ('<<EOF')
+  is not closed yet.  A last output line '[N]' is the exit status, shown
+  when it is not 0.
+- Blocks fenced otherwise (```sh, ```text, ```json, ```) are not run.
+- Values that change from run to run are matched by pattern, so that the
+  documents can show the real output:
+  * automatically, by the rules in VARYING below (timestamps, ping
+    times, interface indexes, namespace inodes, process ids, ...);
+  * explicitly, with cram's own suffixes: an output line ending in
+    ' (re)' is a Python regular expression, one ending in ' (glob)' a
+    glob ('*' any text, '?' one character).  Keep them few.
+
+Usage: mdcram.py [--cd DIR] FILE.md OUT.t
+                                    write the cram test (that first
+                                    changes to DIR)
+       mdcram.py --update FILE.md OUT.t.err
+                                    copy the output cram saw for each
+                                    mismatching command back into FILE.md
+                                    (for reviewing with git diff)
+"""
+import re
+import shlex
+import sys
+
+# (regular expression in the document's text, pattern that replaces it)
+VARYING = [
+    (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"),
+    (r"(?<=time=)[0-9.]+ ms", r"[0-9.]+ ms"),
+    (r"(?<=, time )\d+ms", r"\d+ms"),
+    (r"(?<=rtt min/avg/max/mdev = )[0-9./]+ ms", r"[0-9./]+ ms"),
+    (r"^\d\d:\d\d:\d\d\.\d{6}(?= )", r"\d\d:\d\d:\d\d\.\d{6}"),
+    (r"net:\[\d+\]", r"net:\[\d+\]"),
+    (r"^\d+(?=: \S+: <)", r"\d+"),
+    (r"(?<=^pid        )\d+$", r"\d+"),
+    (r"(?<=^uptime     )\d+$", r"\d+"),
+    (r"(?<=^real\t)\S+$", r"\S+"),
+    (r"(?<=^user\t)\S+$", r"\S+"),
+    (r"(?<=^sys\t)\S+$", r"\S+"),
+    # 'port stats': a port's packet and byte counts (its drops are exact)
+    (r"^\S+ +\d+ +\d+ +\d+ +\d+ +\d+$",
+     lambda m: re.escape(m.group().split()[0]) + r"(?: +\d+){4} +"
+     + m.group().split()[-1]),
+    # 'fdb show': an entry's age
+    (r"^ +\d+  [0-9a-f:]{17}  \S+ +\d+$",
+     lambda m: re.escape(m.group().rsplit(" ", 1)[0].rstrip()) + r" +\d+"),
+]
+VARYING_RE = re.compile("|".join(f"({p})" for p, _ in VARYING))
+SUFFIXES = (" (re)", " (glob)", " (esc)")
+
+
+def output_line(line):
+    """The cram form of one output line of the document."""
+    if line.endswith(SUFFIXES) or not VARYING_RE.search(line):
+        return line
+    out, pos = [], 0
+    for m in VARYING_RE.finditer(line):
+        out.append(re.escape(line[pos:m.start()]))
+        pattern = VARYING[m.lastindex - 1][1]
+        out.append(pattern(m) if callable(pattern) else pattern)
+        pos = m.end()
+    out.append(re.escape(line[pos:]))
+    return "".join(out) + " (re)"
+
+
+def complete(command):
+    """Whether 'command' (maybe several lines) is a whole command."""
+    heredoc = re.search(r"<<-?\s*'?\"?(\w+)", command)
+    if heredoc:
+        return command.split("\n")[-1] == heredoc.group(1) and "\n" in command
+    if command.endswith("\\"):
+        return False
+    try:
+        shlex.split(command, comments=True)
+    except ValueError:
+        return False
+    return True
+
+
+def commands(path):
+    """[(command, [output lines], first output line index, end index)]."""
+    lines = open(path, encoding="utf-8").read().split("\n")
+    result, i, in_console, fence = [], 0, False, None
+    cmd = None
+    while i < len(lines):
+        line = lines[i]
+        if fence is None:
+            m = re.match(r"^(```+)(\S*)\s*$", line)
+            if m:
+                fence, in_console = m.group(1), m.group(2) == "console"
+            i += 1
+            continue
+        if line == fence:
+            fence, in_console = None, False
+            if cmd:
+                cmd[3] = i
+                result.append(cmd)
+                cmd = None
+            i += 1
+            continue
+        if not in_console:
+            i += 1
+            continue
+        if line.startswith("$ "):
+            if cmd:
+                cmd[3] = i
+                result.append(cmd)
+            text = line[2:]
+            while not complete(text):
+                i += 1
+                text += "\n" + lines[i]
+            cmd = [text, [], i + 1, None]
+        elif cmd:
+            cmd[1].append(line)
+        i += 1
+    return lines, result
+
+
+def write_test(md, out, cd=None):
+    _, cmds = commands(md)
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(f"Generated from {md} by tests/guide/mdcram.py.\n\n")
+        if cd:
+            f.write(f"Run from {cd}, as the document says.\n\n"
+                    f"  $ cd {shlex.quote(cd)}\n")
+        for text, output, _, _ in cmds:
+            first, *rest = text.split("\n")
+            f.write(f"  $ {first}\n")
+            for r in rest:
+                f.write(f"  > {r}\n")
+            for o in output:
+                f.write(f"  {output_line(o)}\n")
+
+
+def matches(line, seen):
+    """Whether the document's output 'line' accepts what cram 'seen'."""
+    expected = output_line(line)
+    if expected.endswith(" (re)"):
+        return re.fullmatch(expected[:-5], seen) is not None
+    if expected.endswith(" (glob)"):
+        pattern = "".join(".*" if c == "*" else "." if c == "?" else
+                          re.escape(c) for c in expected[:-7])
+        return re.fullmatch(pattern, seen) is not None
+    return line == seen
+
+
+def parse_err(err):
+    """The commands and outputs of a cram .err file, in order."""
+    result = []
+    for line in open(err, encoding="utf-8").read().split("\n"):
+        if line.startswith("  $ "):
+            result.append([line[4:], []])
+        elif line.startswith("  > "):
+            result[-1][0] += "\n" + line[4:]
+        elif line.startswith("  ") and result:
+            result[-1][1].append(line[2:])
+    return result
+
+
+def update(md, err):
+    lines, cmds = commands(md)
+    seen = [s for s in parse_err(err) if not s[0].startswith("cd ")][
+        -len(cmds):] if cmds else []
+    if len(seen) != len(cmds):
+        sys.exit(f"{err}: {len(seen)} commands, {md}: {len(cmds)}")
+    for (text, output, start, end), (_, got) in reversed(
+            list(zip(cmds, seen))):
+        got = [output[i] if i < len(output) and matches(output[i], g) else g
+               for i, g in enumerate(got)]
+        if got != output:
+            lines[start:end] = got
+    open(md, "w", encoding="utf-8").write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--update":
+        update(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "--cd":
+        write_test(sys.argv[3], sys.argv[4], cd=sys.argv[2])
+    else:
+        write_test(sys.argv[1], sys.argv[2])

@@ -1,0 +1,102 @@
+#!/bin/sh
+# The documents, run: docs/user-guide.md from section 1 to 17, then the
+# README's quick start (scripts/demo.sh), each command in order, with its
+# output compared to what the document shows.  The runner is cram (Debian
+# python3-cram); tests/guide/mdcram.py turns each document's ```console
+# blocks into a cram test (its top comment gives the convention).
+#
+# The guide works in fixed places, chosen to clash with nothing: the
+# directory /tmp/vsg (the daemon's state directory and the guide's files),
+# network namespaces named vsg-*, and the interfaces listed in 'links'
+# below.  This script refuses to start if any of them exists, removes them
+# all when it ends (also on failure or interrupt), and fails if the guide
+# itself left any of them behind (its section 17 removes everything).
+#
+# Usage: tests/guide/run.sh    (as root, after ./scripts/build.sh release:
+# the guide uses build/release, as it tells its readers to)
+# Each document is one cram test, and "nothing is left behind" one more;
+# the last line is 'documents: N passed, F failed'.  On a failure cram
+# prints the difference between the document and what the commands did;
+# 'tests/guide/mdcram.py --update' copies a run's output into a document
+# for review with git diff.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+scratch=/tmp/vsg
+links="vm1 vm2 ct1 up0 up1 pvup0 gw iso1 iso2 com1 com2 web1 srv"
+
+leftovers() {
+    ip netns list | grep -o '^vsg-[^ ]*'
+    for l in $links; do
+        ip link show "$l" >/dev/null 2>&1 && echo "interface $l"
+    done
+    [ -e "$scratch" ] && echo "directory $scratch"
+    guide_processes | sed 's/^/process /'
+}
+
+# The programs the guide starts: all name a file in /tmp/vsg, but for the
+# iperf3 servers.
+guide_processes() {
+    pgrep -af "$scratch/|iperf3 -s -D -B 198\.18\." | grep -v "^$$ "
+}
+
+cleanup() {
+    for pidfile in "$scratch"/*/vswitchd.pid; do
+        [ -f "$pidfile" ] && kill -9 "$(cat "$pidfile")" 2>/dev/null
+    done
+    for pid in $(guide_processes | cut -d ' ' -f 1); do
+        kill -9 "$pid" 2>/dev/null
+    done
+    for ns in $(ip netns list | grep -o '^vsg-[^ ]*'); do
+        for pid in $(ip netns pids "$ns"); do kill -9 "$pid"; done
+        ip -n "$ns" -o link show | awk -F': ' '{print $2}' |
+            sed 's/@.*//' | grep -v '^lo$' |
+            while read -r l; do ip -n "$ns" link del "$l"; done
+        ip netns del "$ns"
+    done
+    for l in $links; do ip link del "$l" 2>/dev/null; done
+    for pin in "$scratch"/*/netns/*; do
+        [ -e "$pin" ] && umount -l "$pin"
+    done
+    rm -rf "$scratch" "$work"
+}
+
+found=$(leftovers)
+if [ -n "$found" ]; then
+    printf 'guide test: refusing to start; these exist already:\n%s\n' \
+        "$found" >&2
+    echo "documents: 0 passed, 1 failed"
+    exit 1
+fi
+
+work=$(mktemp -d /tmp/vswitch-guide-test.XXXXXX)
+trap 'cleanup' EXIT
+trap 'exit 1' INT TERM
+
+python3 "$top/tests/guide/mdcram.py" --cd "$top" \
+    "$top/docs/user-guide.md" "$work/1-user-guide.t"
+python3 "$top/tests/guide/mdcram.py" --cd "$top" \
+    "$top/README.md" "$work/2-readme.t"
+status=0
+# As on a fresh Debian machine: Debian's python3 (with scapy), not another
+# one that happens to come first in this PATH.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    timeout 1800 cram3 --shell=/bin/sh "$work"/*.t | tee "$work/cram.out" ||
+    status=1
+# GUIDE_ERR_DIR=DIR keeps cram's .err files (what the commands printed),
+# for 'mdcram.py --update'.
+[ -n "${GUIDE_ERR_DIR:-}" ] && cp "$work"/*.err "$GUIDE_ERR_DIR"/ 2>/dev/null
+ran=$(sed -n 's/^# Ran \([0-9]*\) tests.*/\1/p' "$work/cram.out")
+failed=$(sed -n 's/^# Ran .* \([0-9]*\) failed\.$/\1/p' "$work/cram.out")
+ran=${ran:-1} failed=${failed:-1}
+
+# One more test: nothing is left behind.
+found=$(leftovers)
+if [ -n "$found" ]; then
+    printf 'guide test: the documents left these behind:\n%s\n' "$found"
+    failed=$((failed + 1))
+    status=1
+fi
+ran=$((ran + 1))
+[ "$failed" -eq 0 ] || status=1
+echo "documents: $((ran - failed)) passed, $failed failed"
+exit $status
