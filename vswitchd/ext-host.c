@@ -546,7 +546,8 @@ write_marker(const char *name)
     if (fd >= 0) {
         size_t len = strnlen(name, VSW_EXT_NAME_MAX);
 
-        if (write(fd, name, len) < 0) {
+        /* One line, as text files end. */
+        if (write(fd, name, len) < 0 || write(fd, "\n", 1) < 0) {
             /* Nothing more a dying process can do. */
         }
         close(fd);

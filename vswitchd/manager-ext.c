@@ -74,6 +74,7 @@ mgr_ext_init(struct vsw_manager *mgr)
 
         close(fd);
         name[n > 0 ? n : 0] = '\0';
+        name[strcspn(name, "\n")] = '\0';
         if (name[0]) {
             VSW_ERR("extension %s crashed or hung the last daemon: it is "
                     "quarantined until `vswitch-ctl ext unquarantine %s`",

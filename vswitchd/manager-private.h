@@ -262,7 +262,8 @@ int mgr_pvlan_check_conflicts(const struct mgr_switch *sw,
 
 /* TAP devices (tap-track.c). */
 
-/* Opens the device of 'port' and starts polling it.  'restore' allows
+/* Opens the device of 'port'; the next mgr_publish() starts polling it.
+ * 'restore' allows
  * reattaching to an existing TAP, first where 'location' (may be NULL)
  * says it was, then by its configured name in the daemon's namespace.
  * Returns 0 or a negative errno. */

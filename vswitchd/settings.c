@@ -644,9 +644,9 @@ vsw_settings_apply(const struct vsw_settings_kind *kind, void *cfg,
     }
 
     /* Modes first, so that a mode and its settings can come in one
-     * request; what no longer applies goes back to its default, so that
-     * the object behaves the same after a restart (which saves only what
-     * applies). */
+     * request.  A new mode starts from its defaults: nothing of the old
+     * one lingers (a restart, which saves only what applies, would drop
+     * it anyway), even where two modes share a setting. */
     for (size_t i = 0; i < kind->n_settings; i++) {
         const struct vsw_setting *s = &kind->settings[i];
         const json_t *value = json_object_get(params, s->key);
@@ -665,8 +665,7 @@ vsw_settings_apply(const struct vsw_settings_kind *kind, void *cfg,
         for (size_t j = 0; j < kind->n_settings; j++) {
             const struct vsw_setting *t = &kind->settings[j];
 
-            if (t->when_key && !strcmp(t->when_key, s->key) &&
-                !vsw_setting_applies(kind, t, cfg)) {
+            if (t->when_key && !strcmp(t->when_key, s->key)) {
                 setting_reset(t, cfg);
             }
         }

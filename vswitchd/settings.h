@@ -112,10 +112,10 @@ void vsw_settings_init(const struct vsw_settings_kind *kind, void *cfg);
 
 /* Applies the keys of 'params' to 'cfg', an object's settings ('creating'
  * for add, where fixed and required keys are allowed and checked).  Mode
- * keys go first; settings that do not apply in the new mode go back to
- * their defaults, so nothing of an old mode lingers.  On failure returns
- * a negative value after filling 'err' with a message that names the key,
- * and 'cfg' may be half-changed: callers apply to a copy.  'params' may
+ * keys go first; when one changes, every setting that depends on it goes
+ * back to its default: a new mode starts from its defaults.  On failure
+ * returns a negative value after filling 'err' with a message that names the
+ * key, and 'cfg' may be half-changed: callers apply to a copy.  'params' may
  * hold the kind's other keys, which are ignored here. */
 int vsw_settings_apply(const struct vsw_settings_kind *kind, void *cfg,
                        const json_t *params, bool creating,

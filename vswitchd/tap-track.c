@@ -209,12 +209,8 @@ mgr_port_open_device(struct vsw_manager *mgr, struct mgr_port *port,
         vsw_netdev_destroy(netdev, !restore);
         return -ENOMEM;
     }
-    error = vsw_datapath_attach(mgr->dp, port->rt);
-    if (error) {
-        vsw_port_rt_destroy(port->rt, !restore);
-        port->rt = NULL;
-        return error;
-    }
+    /* Polling starts with the next publish (mgr_publish()), once the
+     * snapshot has the port. */
     port->last_error[0] = '\0';
     if (port->cfg.type == MGR_PORT_TAP) {
         mgr_port_track(mgr, port);

@@ -10,7 +10,9 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "manager-private.h"
@@ -49,6 +51,31 @@ mgr_retire_swap(struct vsw_manager *mgr, void *arg, void *instead)
         }
     }
     return false;
+}
+
+/* Starts polling the devices opened since the last publish.  Only now:
+ * a frame a worker reads is always forwarded under a snapshot that has
+ * its port (frames that came earlier waited in the device's queue), so a
+ * new port never counts a frame as 'port-gone'. */
+static void
+attach_new_devices(struct vsw_manager *mgr)
+{
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (struct mgr_port *p = sw->ports; p; p = p->next) {
+            int error;
+
+            if (!p->rt || p->rt->attached) {
+                continue;
+            }
+            error = vsw_datapath_attach(mgr->dp, p->rt);
+            if (error) {
+                snprintf(p->last_error, sizeof p->last_error,
+                         "cannot poll %s: %s", p->cfg.ifname,
+                         strerror(-error));
+                VSW_ERR("port %s: %s", p->name, p->last_error);
+            }
+        }
+    }
 }
 
 /* Hands the retired objects to the datapath's grace periods: called right
@@ -125,6 +152,7 @@ mgr_publish(struct vsw_manager *mgr)
         mgr_ext_fill_switch(sw, dsw);
     }
     vsw_datapath_publish(mgr->dp, snap);
+    attach_new_devices(mgr);
     release_retired(mgr);
     mgr_reclaim_soon(mgr);
     return 0;
