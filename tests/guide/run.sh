@@ -22,7 +22,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 scratch=/tmp/vsg
-links="vm1 vm2 ct1 up0 up1 pvup0 gw iso1 iso2 com1 com2 web1 srv"
+links="vm1 vm2 ct1 up0 up1 pvup0 gw iso1 iso2 com1 com2 web1 srv tx1 tx2"
 
 leftovers() {
     ip netns list | grep -o '^vsg-[^ ]*'
