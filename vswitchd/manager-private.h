@@ -1,10 +1,10 @@
 /*
  * Internals of the switch manager, shared by the files of vswitchd/ that
  * hold its model: one file per noun (switch.c, port.c, pvlan.c,
- * tap-track.c, manager-acl.c, manager-ext.c), the configuration file
- * (config.c), the transaction that commits a change (txn.c), and the
- * timers and link events (tick.c, link-monitor.c).  Not for other
- * modules.
+ * tap-track.c, manager-acl.c, manager-xacl.c, manager-ext.c), the
+ * configuration file (config.c), the transaction that commits a change
+ * (txn.c), and the timers and link events (tick.c, link-monitor.c).  Not for
+ * other modules.
  */
 #ifndef VSW_MANAGER_PRIVATE_H
 #define VSW_MANAGER_PRIVATE_H 1
@@ -400,8 +400,48 @@ void mgr_xacl_destroy(struct vsw_manager *, struct mgr_port *port,
 /* Frees the rules of 'port' (their counters through a grace period). */
 void mgr_acls_destroy(struct vsw_manager *, struct mgr_port *port);
 
-/* Registers acl.* and xacl.*. */
+/* Registers acl.*. */
 int mgr_acl_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
+
+/* What the basic and extended rules share (manager-acl.c). */
+
+/* "in" or "out". */
+const char *mgr_acl_direction_name(uint8_t direction);
+
+/* An extended rule as xacl.list and config.json show it. */
+json_t *mgr_xacl_to_json(const struct mgr_xacl *xacl, bool with_counters);
+
+/* Compiles the extended rules of 'port' (without 'skip', with 'extra' if
+ * not NULL) into '*tablep' and, if 'counters' is not NULL, the counters
+ * by rule index into '*counters'.  Returns 0 or fills 'err'. */
+int mgr_compile_xacls(const struct mgr_port *port, const struct mgr_xacl *skip,
+                      const struct vsw_xacl_rule *extra,
+                      struct vsw_xacl_table **tablep,
+                      struct vsw_rule_counters ***counters, size_t *n_counters,
+                      struct vsw_rpc_error *err);
+
+/* Frees rule counters (a mgr_retire() callback). */
+void mgr_rule_counters_retired(void *counters);
+
+/* The port of a deletion request ('params' "port"), or NULL with 'err'
+ * clear if it has none and the request says "if-exists"; else NULL with
+ * 'err' filled. */
+struct mgr_port *mgr_acl_del_port_lookup(struct vsw_manager *, json_t *params,
+                                         bool *if_exists,
+                                         struct vsw_rpc_error *err);
+
+/* Extended ACLs (manager-xacl.c). */
+
+/* Adds the saved extended rules of 'obj' to 'port' at restore.  Returns
+ * 0, or -1 after logging what it left out. */
+int mgr_xacls_restore(struct vsw_manager *, struct mgr_port *port,
+                      json_t *obj);
+
+/* Checks a saved extended rule on its own.  Returns 0 or fills 'err'. */
+int mgr_xacl_rule_check(const json_t *obj, struct vsw_rpc_error *err);
+
+/* Registers xacl.*. */
+int mgr_xacl_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
 
 /* Extensions (manager-ext.c). */
 

@@ -548,6 +548,7 @@ vsw_manager_register_rpc(struct vsw_manager *mgr,
     if (mgr_switch_register_rpc(mgr, server) ||
         mgr_port_register_rpc(mgr, server) ||
         mgr_acl_register_rpc(mgr, server) ||
+        mgr_xacl_register_rpc(mgr, server) ||
         mgr_ext_register_rpc(mgr, server) ||
         mgr_txn_register_rpc(mgr, server)) {
         return -1;
