@@ -22,6 +22,10 @@ The convention, in the Markdown:
   $VSWITCH_SOCKET with tests/guide/rpc.py, whose output (the response,
   pretty-printed with a 2-space indent, the daemon's key order kept) is
   compared with the second block line by line, like a command's output.
+- A block whose info string names a file, such as ```c file=hello.c,
+  is written to that file (relative to the current directory of the
+  commands), in order with the commands: the tutorial of
+  docs/extensions.md builds the very source the reader sees.
 - Blocks fenced otherwise (```sh, ```text, ```, a lone ```json block, or
   one whose info string says more than "json", such as ```json not run:
   REASON) are not run.
@@ -82,6 +86,15 @@ VARYING = [
      lambda m: re.escape(m.group().split(":")[0]) + r": \d+"),
     (r'(?<=")(?:load|cpu)": \d[0-9.eE+-]*',
      lambda m: re.escape(m.group().split(":")[0]) + r": \d[0-9.eE+-]*"),
+    # 'ext stats' (extensions.md): a row's packets, time and the
+    # extension's own figures, which the VMs' ARP makes vary
+    (r"^\S+ +\S+ +(?:on|off) +\d+(?: +\d+){4} +\d+ +\d+  \{.*\}$",
+     lambda m: (lambda g: re.escape(g[1]) + r" +\d+" + re.escape(g[2])
+                + r" +\d+  " + re.sub(r"\d+", r"\\d+", re.escape(g[3])))(
+         re.match(r"^(\S+ +\S+ +(?:on|off)) +\d+((?: +\d+){5}) +\d+  (.*)$",
+                  m.group()))),
+    # 'nm': a symbol's address
+    (r"^[0-9a-f]{16}(?= [A-Za-z] )", r"[0-9a-f]{16}"),
     # 'ls -l': a file's time
     (r"(?<= )[A-Z][a-z]{2} +\d+ \d\d:\d\d(?= )",
      r"[A-Z][a-z]{2} +\d+ \d\d:\d\d"),
@@ -190,6 +203,15 @@ def commands(path):
         line = lines[i]
         if fence is None:
             m = re.match(r"^(```+)(\S*)\s*$", line)
+            f = re.match(r"^(```+)\S+ file=(\S+)\s*$", line)
+            if f:
+                end = lines.index(f.group(1), i + 1)
+                text = "\n".join([f"cat > {shlex.quote(f.group(2))} "
+                                  "<<'MDCRAM_FILE_EOF'"] + lines[i + 1:end]
+                                 + ["MDCRAM_FILE_EOF"])
+                result.append([text, [], end, end])
+                i = end + 1
+                continue
             if m and m.group(2) == "json":
                 pair = json_pair(lines, i)
                 if pair:
@@ -271,8 +293,8 @@ def parse_err(err):
 
 def update(md, err):
     lines, cmds = commands(md)
-    seen = [s for s in parse_err(err) if not s[0].startswith("cd ")][
-        -len(cmds):] if cmds else []
+    # The last ones: the test starts with the 'cd' write_test adds.
+    seen = parse_err(err)[-len(cmds):] if cmds else []
     if len(seen) != len(cmds):
         sys.exit(f"{err}: {len(seen)} commands, {md}: {len(cmds)}")
     for (text, output, start, end), (_, got) in reversed(
