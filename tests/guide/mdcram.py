@@ -14,7 +14,21 @@ The convention, in the Markdown:
   are open, its line ends in a backslash, or a here-document ('<<EOF')
   is not closed yet.  A last output line '[N]' is the exit status, shown
   when it is not 0.
-- Blocks fenced otherwise (```sh, ```text, ```json, ```) are not run.
+- A block fenced ```json that holds a JSON-RPC request (an object with
+  "jsonrpc" and "method"), and that is followed at once by a second
+  ```json block holding a response (an object with "result" or "error"),
+  is a request/response pair (docs/jsonrpc.md): it is run, in order with
+  the ```console blocks, by sending the request to the daemon at
+  $VSWITCH_SOCKET with tests/guide/rpc.py, whose output (the response,
+  pretty-printed with a 2-space indent, the daemon's key order kept) is
+  compared with the second block line by line, like a command's output.
+- A block whose info string names a file, such as ```c file=hello.c,
+  is written to that file (relative to the current directory of the
+  commands), in order with the commands: the tutorial of
+  docs/extensions.md builds the very source the reader sees.
+- Blocks fenced otherwise (```sh, ```text, ```, a lone ```json block, or
+  one whose info string says more than "json", such as ```json not run:
+  REASON) are not run.
 - Values that change from run to run are matched by pattern, so that the
   documents can show the real output:
   * automatically, by the rules in VARYING below (timestamps, ping
@@ -31,9 +45,13 @@ Usage: mdcram.py [--cd DIR] FILE.md OUT.t
                                     mismatching command back into FILE.md
                                     (for reviewing with git diff)
 """
+import json
+import os
 import re
 import shlex
 import sys
+
+RPC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rpc.py")
 
 # (regular expression in the document's text, pattern that replaces it)
 VARYING = [
@@ -62,6 +80,21 @@ VARYING = [
     # 'port stats -f json': the totals
     (r'"(?:rx-packets|rx-bytes|tx-packets|tx-bytes|drops-total)": \d+',
      lambda m: re.escape(m.group().split(":")[0]) + r": \d+"),
+    # docs/jsonrpc.md: what the daemon counts or measures, and its pid
+    (r'(?<=")(?:pid|uptime|batches|packets|bytes|cache-lookups|cache-hits'
+     r'|age|pps|time-ns|injected)": \d+',
+     lambda m: re.escape(m.group().split(":")[0]) + r": \d+"),
+    (r'(?<=")(?:load|cpu)": \d[0-9.eE+-]*',
+     lambda m: re.escape(m.group().split(":")[0]) + r": \d[0-9.eE+-]*"),
+    # 'ext stats' (extensions.md): a row's packets, time and the
+    # extension's own figures, which the VMs' ARP makes vary
+    (r"^\S+ +\S+ +(?:on|off) +\d+(?: +\d+){4} +\d+ +\d+  \{.*\}$",
+     lambda m: (lambda g: re.escape(g[1]) + r" +\d+" + re.escape(g[2])
+                + r" +\d+  " + re.sub(r"\d+", r"\\d+", re.escape(g[3])))(
+         re.match(r"^(\S+ +\S+ +(?:on|off)) +\d+((?: +\d+){5}) +\d+  (.*)$",
+                  m.group()))),
+    # 'nm': a symbol's address
+    (r"^[0-9a-f]{16}(?= [A-Za-z] )", r"[0-9a-f]{16}"),
     # 'ls -l': a file's time
     (r"(?<= )[A-Z][a-z]{2} +\d+ \d\d:\d\d(?= )",
      r"[A-Z][a-z]{2} +\d+ \d\d:\d\d"),
@@ -133,6 +166,34 @@ def complete(command):
     return True
 
 
+def json_block(lines, i):
+    """The JSON value of the ```json block opening at line i, and the
+    index of its closing fence; (None, end) if it is not JSON."""
+    end = lines.index("```", i + 1)
+    try:
+        return json.loads("\n".join(lines[i + 1:end])), end
+    except ValueError:
+        return None, end
+
+
+def json_pair(lines, i):
+    """The command of the request/response pair opening at line i, or
+    None if the ```json block there does not start one."""
+    request, end = json_block(lines, i)
+    if not (isinstance(request, dict) and "jsonrpc" in request
+            and "method" in request):
+        return None
+    if end + 1 >= len(lines) or lines[end + 1] != "```json":
+        return None
+    response, end2 = json_block(lines, end + 1)
+    if not (isinstance(response, dict)
+            and ("result" in response or "error" in response)):
+        return None
+    text = "\n".join([f"/usr/bin/python3 {RPC} <<'EOF'"]
+                     + lines[i + 1:end] + ["EOF"])
+    return [text, lines[end + 2:end2], end + 2, end2]
+
+
 def commands(path):
     """[(command, [output lines], first output line index, end index)]."""
     lines = open(path, encoding="utf-8").read().split("\n")
@@ -142,8 +203,25 @@ def commands(path):
         line = lines[i]
         if fence is None:
             m = re.match(r"^(```+)(\S*)\s*$", line)
+            f = re.match(r"^(```+)\S+ file=(\S+)\s*$", line)
+            if f:
+                end = lines.index(f.group(1), i + 1)
+                text = "\n".join([f"cat > {shlex.quote(f.group(2))} "
+                                  "<<'MDCRAM_FILE_EOF'"] + lines[i + 1:end]
+                                 + ["MDCRAM_FILE_EOF"])
+                result.append([text, [], end, end])
+                i = end + 1
+                continue
+            if m and m.group(2) == "json":
+                pair = json_pair(lines, i)
+                if pair:
+                    result.append(pair)
+                    i = pair[3] + 1
+                    continue
             if m:
                 fence, in_console = m.group(1), m.group(2) == "console"
+            elif line.startswith("```"):
+                fence, in_console = re.match("`+", line).group(), False
             i += 1
             continue
         if line == fence:
@@ -215,8 +293,8 @@ def parse_err(err):
 
 def update(md, err):
     lines, cmds = commands(md)
-    seen = [s for s in parse_err(err) if not s[0].startswith("cd ")][
-        -len(cmds):] if cmds else []
+    # The last ones: the test starts with the 'cd' write_test adds.
+    seen = parse_err(err)[-len(cmds):] if cmds else []
     if len(seen) != len(cmds):
         sys.exit(f"{err}: {len(seen)} commands, {md}: {len(cmds)}")
     for (text, output, start, end), (_, got) in reversed(

@@ -1,19 +1,31 @@
 #!/bin/sh
 # The documents, run: docs/user-guide.md from section 1 to 17, then the
-# README's quick start (scripts/demo.sh), each command in order, with its
-# output compared to what the document shows.  The runner is cram (Debian
-# python3-cram); tests/guide/mdcram.py turns each document's ```console
-# blocks into a cram test (its top comment gives the convention).
+# README's quick start (scripts/demo.sh), then the request/response pairs
+# of docs/jsonrpc.md, then the tutorial of docs/extensions.md, each command
+# in order, with its output compared to what the document shows.  The
+# runner is cram (Debian python3-cram); tests/guide/mdcram.py turns each
+# document's ```console blocks, and jsonrpc.md's pairs of ```json blocks
+# (sent with tests/guide/rpc.py), into a cram test (its top comment gives
+# the convention).
 #
-# The guide works in fixed places, chosen to clash with nothing: the
-# directory /tmp/vsg (the daemon's state directory and the guide's files),
-# network namespaces named vsg-*, and the interfaces listed in 'links'
-# below.  This script refuses to start if any of them exists, removes them
-# all when it ends (also on failure or interrupt), and fails if the guide
-# itself left any of them behind (its section 17 removes everything).
+# The documents work in fixed places, chosen to clash with nothing:
+# - the user guide and the README: the directory /tmp/vsg (the daemon's
+#   state directory and the guide's files), network namespaces named
+#   vsg-*, and the interfaces listed in 'links' below;
+# - jsonrpc.md: the directory /tmp/vsr and network namespaces named vsr-*
+#   (its daemon runs in vsr-host, so its TAPs and uplink are there, not
+#   among the machine's interfaces);
+# - extensions.md: the directory /tmp/vsx (its install prefix, the
+#   tutorial's hello/ directory and a daemon's state) and namespaces
+#   named vsx-*.
+# This script refuses to start if any of them exists, removes them all
+# when it ends (also on failure or interrupt), and fails if the documents
+# themselves left any of them behind (each one removes what it made, at
+# its end).
 #
-# Usage: tests/guide/run.sh    (as root, after ./scripts/build.sh release:
-# the guide uses build/release, as it tells its readers to)
+# Usage: tests/guide/run.sh [DOC...]  (as root, after ./scripts/build.sh
+# release: the documents use build/release, as they tell their readers
+# to).  DOC is user-guide, readme, jsonrpc or extensions; default: all.
 # Each document is one cram test, and "nothing is left behind" one more;
 # the last line is 'documents: N passed, F failed'.  On a failure cram
 # prints the difference between the document and what the commands did;
@@ -21,32 +33,40 @@
 # for review with git diff.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
-scratch=/tmp/vsg
+scratches="/tmp/vsg /tmp/vsr /tmp/vsx"
+prefixes="vsg vsr vsx"
 links="vm1 vm2 ct1 up0 up1 pvup0 gw iso1 iso2 com1 com2 web1 srv tx1 tx2"
 
+namespaces() {
+    ip netns list | grep -Eo '^(vsg|vsr|vsx)-[^ ]*'
+}
+
 leftovers() {
-    ip netns list | grep -o '^vsg-[^ ]*'
+    namespaces
     for l in $links; do
         ip link show "$l" >/dev/null 2>&1 && echo "interface $l"
     done
-    [ -e "$scratch" ] && echo "directory $scratch"
+    for d in $scratches; do
+        [ -e "$d" ] && echo "directory $d"
+    done
     guide_processes | sed 's/^/process /'
 }
 
-# The programs the guide starts: all name a file in /tmp/vsg, but for the
-# iperf3 servers.
+# The programs the documents start: all name a file in /tmp/vsg, /tmp/vsr
+# or /tmp/vsx, but for the iperf3 servers.
 guide_processes() {
-    pgrep -af "$scratch/|iperf3 -s -D -B 198\.18\." | grep -v "^$$ "
+    pgrep -af "/tmp/vs[grx]/|iperf3 -s -D -B 198\.18\." | grep -v "^$$ "
 }
 
 cleanup() {
-    for pidfile in "$scratch"/*/vswitchd.pid; do
+    for pidfile in /tmp/vsg/*/vswitchd.pid /tmp/vsr/*/vswitchd.pid \
+                   /tmp/vsx/*/vswitchd.pid; do
         [ -f "$pidfile" ] && kill -9 "$(cat "$pidfile")" 2>/dev/null
     done
     for pid in $(guide_processes | cut -d ' ' -f 1); do
         kill -9 "$pid" 2>/dev/null
     done
-    for ns in $(ip netns list | grep -o '^vsg-[^ ]*'); do
+    for ns in $(namespaces); do
         for pid in $(ip netns pids "$ns"); do kill -9 "$pid"; done
         ip -n "$ns" -o link show | awk -F': ' '{print $2}' |
             sed 's/@.*//' | grep -v '^lo$' |
@@ -54,10 +74,10 @@ cleanup() {
         ip netns del "$ns"
     done
     for l in $links; do ip link del "$l" 2>/dev/null; done
-    for pin in "$scratch"/*/netns/*; do
-        [ -e "$pin" ] && umount -l "$pin"
+    for pin in /tmp/vsg/*/netns/* /tmp/vsr/*/netns/* /tmp/vsx/*/netns/*; do
+        [ -e "$pin" ] && umount -l "$pin" 2>/dev/null
     done
-    rm -rf "$scratch" "$work"
+    rm -rf $scratches "$work"
 }
 
 found=$(leftovers)
@@ -72,10 +92,18 @@ work=$(mktemp -d /tmp/vswitch-guide-test.XXXXXX)
 trap 'cleanup' EXIT
 trap 'exit 1' INT TERM
 
-python3 "$top/tests/guide/mdcram.py" --cd "$top" \
-    "$top/docs/user-guide.md" "$work/1-user-guide.t"
-python3 "$top/tests/guide/mdcram.py" --cd "$top" \
-    "$top/README.md" "$work/2-readme.t"
+docs=${*:-user-guide readme jsonrpc extensions}
+for doc in $docs; do
+    case $doc in
+    user-guide) md=docs/user-guide.md n=1 ;;
+    readme) md=README.md n=2 ;;
+    jsonrpc) md=docs/jsonrpc.md n=3 ;;
+    extensions) md=docs/extensions.md n=4 ;;
+    *) echo "guide test: no document '$doc'" >&2; exit 2 ;;
+    esac
+    python3 "$top/tests/guide/mdcram.py" --cd "$top" \
+        "$top/$md" "$work/$n-$doc.t"
+done
 status=0
 # As on a fresh Debian machine: Debian's python3 (with scapy), not another
 # one that happens to come first in this PATH.
