@@ -126,6 +126,14 @@ rpc_fdb_flush(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
+/* A share of one core from ns per second, to a tenth of a percent: more
+ * would be noise, and tiny values would print as 7.1e-05. */
+static double
+core_share(uint64_t ns_per_second)
+{
+    return (double)((ns_per_second + 500000) / 1000000) / 1000;
+}
+
 /* One worker as system.status and dp.show show it. */
 static json_t *
 worker_view(struct vsw_manager *mgr, unsigned index)
@@ -134,9 +142,9 @@ worker_view(struct vsw_manager *mgr, unsigned index)
 
     vsw_datapath_worker_info(mgr->dp, index, &info);
     return json_pack("{s:i, s:f, s:f, s:i, s:I, s:I, s:I, s:I}", "worker",
-                     (int)index, "load", info.load_ns / 1e9, "cpu",
-                     info.cpu_ns / 1e9, "queues", (int)info.n_rxqs, "batches",
-                     (json_int_t)info.batches, "packets",
+                     (int)index, "load", core_share(info.load_ns), "cpu",
+                     core_share(info.cpu_ns), "queues", (int)info.n_rxqs,
+                     "batches", (json_int_t)info.batches, "packets",
                      (json_int_t)info.packets, "cache-lookups",
                      (json_int_t)info.cache_lookups, "cache-hits",
                      (json_int_t)info.cache_hits);
@@ -157,8 +165,8 @@ add_rxq_view(const struct vsw_rxq *rxq, void *ctx_)
     json_array_append_new(
         json_object_get(worker, "rxqs"),
         json_pack("{s:s, s:i, s:f, s:I, s:b}", "port", port ? port->name : "?",
-                  "queue", (int)rxq->queue, "load", rxq->load_ns / 1e9, "pps",
-                  (json_int_t)rxq->load_pps, "pinned", rxq->pinned));
+                  "queue", (int)rxq->queue, "load", core_share(rxq->load_ns),
+                  "pps", (json_int_t)rxq->load_pps, "pinned", rxq->pinned));
 }
 
 static int
