@@ -60,7 +60,7 @@ get_mac(json_t *params, const char *key, uint8_t mac[6],
     if (vsw_rpc_get_string(params, key, false, &text, err)) {
         return -1;
     }
-    if (text && mgr_parse_mac(text, mac)) {
+    if (text && vsw_mac_parse(text, mac)) {
         return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
                              "%s: '%s' is not a MAC such as "
                              "02:00:00:00:00:01",

@@ -162,10 +162,6 @@ struct mgr_port *mgr_find_port(struct vsw_manager *, const char *name);
 int mgr_check_name(const char *what, const char *name,
                    struct vsw_rpc_error *err);
 
-/* MAC text "02:00:00:00:00:01" to bytes: 0 or -EINVAL. */
-int mgr_parse_mac(const char *s, uint8_t mac[6]);
-void mgr_format_mac(const uint8_t mac[6], char buf[18]);
-
 /* Switches (switch.c). */
 
 extern const struct vsw_settings_kind mgr_switch_kind;

@@ -85,7 +85,7 @@ rpc_fdb_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
         if (!port || port->id != entries[i].port_id) {
             continue; /* learned by a port being removed */
         }
-        mgr_format_mac(entries[i].mac, mac);
+        vsw_mac_format(entries[i].mac, mac);
         json_array_append_new(list, json_pack("{s:i, s:s, s:s, s:I}", "vlan",
                                               entries[i].vlan, "mac", mac,
                                               "port", port->name, "age",

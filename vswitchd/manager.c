@@ -47,30 +47,6 @@ mgr_check_name(const char *what, const char *name, struct vsw_rpc_error *err)
     return 0;
 }
 
-int
-mgr_parse_mac(const char *s, uint8_t mac[6])
-{
-    unsigned int b[6];
-    char extra;
-
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-               &b[4], &b[5], &extra) != 6 ||
-        strlen(s) != 17) {
-        return -EINVAL;
-    }
-    for (int i = 0; i < 6; i++) {
-        mac[i] = (uint8_t)b[i];
-    }
-    return 0;
-}
-
-void
-mgr_format_mac(const uint8_t mac[6], char buf[18])
-{
-    snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
-             mac[3], mac[4], mac[5]);
-}
-
 struct mgr_switch *
 mgr_find_switch(struct vsw_manager *mgr, const char *name)
 {

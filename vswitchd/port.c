@@ -172,7 +172,8 @@ const struct vsw_settings_kind mgr_port_kind = {
     .name = "port",
     .settings = port_settings,
     .n_settings = sizeof port_settings / sizeof *port_settings,
-    .other_keys = (const char *const[]){"name", "switch", "may-exist", NULL},
+    .other_keys = (const char *const[]){"name", NULL},
+    .create_keys = (const char *const[]){"switch", "may-exist", NULL},
 };
 
 /* ---- Settings ---- */
@@ -499,14 +500,6 @@ mgr_port_set(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
     struct mgr_port_cfg cfg = port->cfg;
     struct mgr_port_cfg old = port->cfg;
 
-    if (json_object_get(params, "switch")) {
-        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
-                             "switch is fixed when the port is created");
-    }
-    if (json_object_get(params, "may-exist")) {
-        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
-                             "may-exist applies to port.add only");
-    }
     if (vsw_settings_apply(&mgr_port_kind, &cfg, params, false, err) ||
         port_cfg_check(&cfg, err) ||
         mgr_pvlan_check_conflicts(port->sw, port, NULL, &cfg, err) ||

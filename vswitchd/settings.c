@@ -198,9 +198,9 @@ vsw_ip_list_parse(const char *text, struct vsw_setting_ip_list *list,
     return 0;
 }
 
-void
-vsw_ip_list_format(const struct vsw_setting_ip_list *list, char *buf,
-                   size_t size)
+/* Formats 'list' as vsw_ip_list_parse() reads it. */
+static void
+ip_list_format(const struct vsw_setting_ip_list *list, char *buf, size_t size)
 {
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
                                        0, 0, 0, 0, 0xff, 0xff};
@@ -218,6 +218,30 @@ vsw_ip_list_format(const struct vsw_setting_ip_list *list, char *buf,
         }
         len += snprintf(buf + len, size - len, "%s%s", i ? "," : "", text);
     }
+}
+
+int
+vsw_mac_parse(const char *text, uint8_t mac[6])
+{
+    unsigned int b[6];
+    char extra;
+
+    if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+               &b[4], &b[5], &extra) != 6 ||
+        strlen(text) != 17) {
+        return -EINVAL;
+    }
+    for (int i = 0; i < 6; i++) {
+        mac[i] = (uint8_t)b[i];
+    }
+    return 0;
+}
+
+void
+vsw_mac_format(const uint8_t mac[6], char buf[18])
+{
+    snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+             mac[3], mac[4], mac[5]);
 }
 
 /* True if 'name' can name a network interface: what the kernel takes. */
@@ -268,8 +292,9 @@ vsw_edit_distance(const char *a, const char *b)
 
 /* ---- Lookups ---- */
 
-const struct vsw_setting *
-vsw_settings_lookup(const struct vsw_settings_kind *kind, const char *key)
+/* Returns the row of 'key' in 'kind', or NULL. */
+static const struct vsw_setting *
+setting_lookup(const struct vsw_settings_kind *kind, const char *key)
 {
     for (size_t i = 0; i < kind->n_settings; i++) {
         if (!strcmp(kind->settings[i].key, key)) {
@@ -279,11 +304,12 @@ vsw_settings_lookup(const struct vsw_settings_kind *kind, const char *key)
     return NULL;
 }
 
+/* True if 'key' is in the NULL-terminated 'keys' (may be NULL). */
 static bool
-is_other_key(const struct vsw_settings_kind *kind, const char *key)
+key_in(const char *const *keys, const char *key)
 {
-    for (size_t i = 0; kind->other_keys && kind->other_keys[i]; i++) {
-        if (!strcmp(kind->other_keys[i], key)) {
+    for (size_t i = 0; keys && keys[i]; i++) {
+        if (!strcmp(keys[i], key)) {
             return true;
         }
     }
@@ -304,16 +330,17 @@ is_mode_key(const struct vsw_settings_kind *kind, const char *key)
     return false;
 }
 
-bool
-vsw_setting_applies(const struct vsw_settings_kind *kind,
-                    const struct vsw_setting *setting, const void *cfg)
+/* True if 'setting' applies to 'cfg' (its mode). */
+static bool
+setting_applies(const struct vsw_settings_kind *kind,
+                const struct vsw_setting *setting, const void *cfg)
 {
     const struct vsw_setting *mode;
 
     if (!setting->when_key) {
         return true;
     }
-    mode = vsw_settings_lookup(kind, setting->when_key);
+    mode = setting_lookup(kind, setting->when_key);
     return mode && (setting->when_values >> load_uint(cfg, mode)) & 1;
 }
 
@@ -323,8 +350,7 @@ static void
 format_when(const struct vsw_settings_kind *kind,
             const struct vsw_setting *setting, char *buf, size_t size)
 {
-    const struct vsw_setting *mode =
-        vsw_settings_lookup(kind, setting->when_key);
+    const struct vsw_setting *mode = setting_lookup(kind, setting->when_key);
     unsigned n = __builtin_popcount(setting->when_values);
     unsigned done = 0;
     size_t len;
@@ -345,23 +371,6 @@ format_when(const struct vsw_settings_kind *kind,
 
 /* ---- Values ---- */
 
-/* Turns 'value' into text for a type whose text form is what we parse:
- * the string itself, or an integer written out (a bit rate may be
- * either). */
-static const char *
-value_text(const json_t *value, char *buf, size_t size)
-{
-    if (json_is_string(value)) {
-        return json_string_value(value);
-    }
-    if (json_is_integer(value)) {
-        snprintf(buf, size, "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(value));
-        return buf;
-    }
-    return NULL;
-}
-
 static int
 error_integer(const struct vsw_setting *s, struct vsw_rpc_error *err)
 {
@@ -371,14 +380,14 @@ error_integer(const struct vsw_setting *s, struct vsw_rpc_error *err)
                          s->key, s->min, s->max);
 }
 
-/* Stores 'value' (JSON or text) in setting 's' of 'cfg'. */
+/* Stores 'value' in setting 's' of 'cfg', or refuses it, naming the
+ * key. */
 static int
 setting_parse(const struct vsw_setting *s, void *cfg, const json_t *value,
               struct vsw_rpc_error *err)
 {
+    const char *text = json_string_value(value);
     char why[VSW_RPC_MAX_MESSAGE];
-    char buf[32];
-    const char *text = value_text(value, buf, sizeof buf);
 
     switch (s->type) {
     case VSW_SETTING_INTEGER: {
@@ -395,10 +404,16 @@ setting_parse(const struct vsw_setting *s, void *cfg, const json_t *value,
         return 0;
     }
     case VSW_SETTING_BIT_RATE: {
-        uint64_t bps;
+        uint64_t bps = 0;
 
-        if (!text || vsw_bit_rate_parse(text, &bps) ||
-            bps < (uint64_t)s->min || bps > (uint64_t)s->max) {
+        /* A number of bits per second, or text such as "10M". */
+        if (json_is_integer(value) && json_integer_value(value) >= 0) {
+            bps = (uint64_t)json_integer_value(value);
+        } else if (!text || vsw_bit_rate_parse(text, &bps)) {
+            bps = UINT64_MAX;
+        }
+        if (bps == UINT64_MAX || bps < (uint64_t)s->min ||
+            bps > (uint64_t)s->max) {
             char lo[24], hi[24];
 
             vsw_bit_rate_format((uint64_t)s->min, lo, sizeof lo);
@@ -453,21 +468,14 @@ setting_parse(const struct vsw_setting *s, void *cfg, const json_t *value,
     }
     case VSW_SETTING_MAC: {
         struct vsw_setting_mac *mac = member(cfg, s);
-        unsigned b[6];
-        char tail;
 
-        if (!json_is_string(value) ||
-            sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2],
-                   &b[3], &b[4], &b[5], &tail) != 6 ||
-            strlen(text) != 17 || (b[0] & 1) ||
-            !(b[0] | b[1] | b[2] | b[3] | b[4] | b[5])) {
+        if (!text || vsw_mac_parse(text, mac->addr) || (mac->addr[0] & 1) ||
+            !(mac->addr[0] | mac->addr[1] | mac->addr[2] | mac->addr[3] |
+              mac->addr[4] | mac->addr[5])) {
             return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
                                  "%s '%.40s' is not a unicast MAC such as "
                                  "02:00:00:00:00:01",
                                  s->key, text ? text : "");
-        }
-        for (int i = 0; i < 6; i++) {
-            mac->addr[i] = (uint8_t)b[i];
         }
         mac->set = true;
         return 0;
@@ -583,7 +591,7 @@ check_keys(const struct vsw_settings_kind *kind, const json_t *params,
 
     json_object_foreach((json_t *)params, key, value)
     {
-        const struct vsw_setting *s = vsw_settings_lookup(kind, key);
+        const struct vsw_setting *s = setting_lookup(kind, key);
         const char *nearest = NULL;
         size_t best = SIZE_MAX;
 
@@ -602,7 +610,16 @@ check_keys(const struct vsw_settings_kind *kind, const json_t *params,
             }
             continue;
         }
-        if (is_other_key(kind, key)) {
+        if (key_in(kind->other_keys, key)) {
+            continue;
+        }
+        if (key_in(kind->create_keys, key)) {
+            if (!creating) {
+                return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                     "%s applies when the %s is created "
+                                     "only",
+                                     key, kind->name);
+            }
             continue;
         }
         for (size_t i = 0; i < kind->n_settings; i++) {
@@ -685,19 +702,18 @@ vsw_settings_apply(const struct vsw_settings_kind *kind, void *cfg,
     for (size_t i = 0; i < kind->n_settings; i++) {
         const struct vsw_setting *s = &kind->settings[i];
         const json_t *value = json_object_get(params, s->key);
+        const struct vsw_setting *mode;
         char where[128];
 
-        if (!value || json_is_null(value) ||
-            vsw_setting_applies(kind, s, cfg)) {
+        if (!value || json_is_null(value) || setting_applies(kind, s, cfg)) {
             continue;
         }
+        mode = setting_lookup(kind, s->when_key);
         format_when(kind, s, where, sizeof where);
-        return vsw_rpc_error(
-            err, VSW_RPC_INVALID_PARAMS, "%s applies to %s; this %s is %s=%s",
-            s->key, where, kind->name, s->when_key,
-            vsw_settings_lookup(kind, s->when_key)
-                ->names[load_uint(cfg,
-                                  vsw_settings_lookup(kind, s->when_key))]);
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "%s applies to %s; this %s is %s=%s", s->key,
+                             where, kind->name, mode->key,
+                             mode->names[load_uint(cfg, mode)]);
     }
     return 0;
 }
@@ -724,9 +740,7 @@ setting_to_json(const struct vsw_setting *s, const void *cfg)
         if (!mac->set) {
             return json_null();
         }
-        snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x",
-                 mac->addr[0], mac->addr[1], mac->addr[2], mac->addr[3],
-                 mac->addr[4], mac->addr[5]);
+        vsw_mac_format(mac->addr, text);
         return json_string(text);
     }
     case VSW_SETTING_VLAN_SET: {
@@ -745,7 +759,7 @@ setting_to_json(const struct vsw_setting *s, const void *cfg)
         if (!list->n) {
             return json_null();
         }
-        vsw_ip_list_format(list, text, sizeof text);
+        ip_list_format(list, text, sizeof text);
         return json_string(text);
     }
     case VSW_SETTING_IFNAME:
@@ -763,7 +777,7 @@ vsw_settings_to_json(const struct vsw_settings_kind *kind, const void *cfg,
 
         json_t *value;
 
-        if (!vsw_setting_applies(kind, s, cfg)) {
+        if (!setting_applies(kind, s, cfg)) {
             continue;
         }
         if (s->flags & VSW_SETTING_ALIAS) {
@@ -772,15 +786,6 @@ vsw_settings_to_json(const struct vsw_settings_kind *kind, const void *cfg,
         value = setting_to_json(s, cfg);
         json_object_set_new(obj, s->key, value);
     }
-}
-
-json_t *
-vsw_settings_get(const struct vsw_settings_kind *kind, const void *cfg,
-                 const char *key)
-{
-    const struct vsw_setting *s = vsw_settings_lookup(kind, key);
-
-    return s ? setting_to_json(s, cfg) : NULL;
 }
 
 static const char *
@@ -834,8 +839,7 @@ vsw_settings_schema(const struct vsw_settings_kind *kind)
             json_object_set_new(row, "values", values);
         }
         if (s->when_key) {
-            const struct vsw_setting *mode =
-                vsw_settings_lookup(kind, s->when_key);
+            const struct vsw_setting *mode = setting_lookup(kind, s->when_key);
             json_t *values = json_array();
 
             for (size_t j = 0; mode->names[j]; j++) {

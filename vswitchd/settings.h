@@ -97,8 +97,11 @@ struct vsw_settings_kind {
     const struct vsw_setting *settings; /* the table */
     size_t n_settings;                  /* rows in 'settings' */
     const char *const *other_keys;      /* keys of add and set requests
-                                           that are not settings ("name",
-                                           "switch"), NULL-terminated */
+                                           that are not settings ("name"),
+                                           NULL-terminated */
+    const char *const *create_keys;     /* keys add takes that are not
+                                           settings ("switch", "may-exist"),
+                                           refused in a set; NULL-terminated */
 };
 
 /* Declares the row of a setting of 'type' stored in 'member' of 'st'. */
@@ -126,19 +129,6 @@ int vsw_settings_apply(const struct vsw_settings_kind *kind, void *cfg,
 void vsw_settings_to_json(const struct vsw_settings_kind *kind,
                           const void *cfg, json_t *obj);
 
-/* Returns the value of setting 'key' of 'cfg' as JSON (a new reference),
- * or NULL if 'kind' has no such key. */
-json_t *vsw_settings_get(const struct vsw_settings_kind *kind, const void *cfg,
-                         const char *key);
-
-/* True if 'setting' applies to 'cfg' (its mode). */
-bool vsw_setting_applies(const struct vsw_settings_kind *kind,
-                         const struct vsw_setting *setting, const void *cfg);
-
-/* Returns the row of 'key' in 'kind', or NULL. */
-const struct vsw_setting *
-vsw_settings_lookup(const struct vsw_settings_kind *kind, const char *key);
-
 /* Describes 'kind' for schema.get (a new reference). */
 json_t *vsw_settings_schema(const struct vsw_settings_kind *kind);
 
@@ -157,9 +147,11 @@ void vsw_bit_rate_format(uint64_t bps, char *buf, size_t size);
 int vsw_ip_list_parse(const char *text, struct vsw_setting_ip_list *list,
                       char *why, size_t why_size);
 
-/* Formats 'list' as parsed by vsw_ip_list_parse(). */
-void vsw_ip_list_format(const struct vsw_setting_ip_list *list, char *buf,
-                        size_t size);
+/* MAC text "02:00:00:00:00:01" to bytes: 0 or -EINVAL. */
+int vsw_mac_parse(const char *text, uint8_t mac[6]);
+
+/* 'mac' as "02:00:00:00:00:01". */
+void vsw_mac_format(const uint8_t mac[6], char buf[18]);
 
 /* The distance between 'a' and 'b' in single-character edits (insert,
  * delete, replace, swap two neighbours); for "did you mean". */

@@ -54,7 +54,8 @@ const struct vsw_settings_kind mgr_switch_kind = {
     .name = "switch",
     .settings = switch_settings,
     .n_settings = sizeof switch_settings / sizeof *switch_settings,
-    .other_keys = (const char *const[]){"name", "may-exist", NULL},
+    .other_keys = (const char *const[]){"name", NULL},
+    .create_keys = (const char *const[]){"may-exist", NULL},
 };
 
 int
@@ -172,10 +173,6 @@ mgr_switch_set(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
     struct mgr_switch_cfg old = sw->cfg;
     struct vsw_fdb *new_fdb = NULL;
 
-    if (json_object_get(params, "may-exist")) {
-        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
-                             "may-exist applies to switch.add only");
-    }
     if (vsw_settings_apply(&mgr_switch_kind, &cfg, params, false, err)) {
         return -1;
     }

@@ -36,7 +36,7 @@ mgr_tap_location_to_json(const struct mgr_port *port)
     if (port->has_cur_mac) {
         char mac[18];
 
-        mgr_format_mac(port->cur_mac, mac);
+        vsw_mac_format(port->cur_mac, mac);
         json_object_set_new(location, "mac", json_string(mac));
     }
     return location;
@@ -61,7 +61,7 @@ tap_reattach(struct vsw_manager *mgr, struct mgr_port *port, json_t *location,
         .must_exist = true,
         .n_queues = vsw_datapath_n_workers(mgr->dp),
         .ifindex = ifindex > 0 && ifindex < INT32_MAX ? (int)ifindex : 0,
-        .find_mac = mac && !mgr_parse_mac(mac, find_mac) ? find_mac : NULL,
+        .find_mac = mac && !vsw_mac_parse(mac, find_mac) ? find_mac : NULL,
     };
     int error;
 
@@ -95,7 +95,7 @@ tap_search(struct vsw_manager *mgr, struct mgr_port *port, json_t *location,
     static const char *const dirs[] = {"/run/netns", "/proc"};
     const char *mac = json_string_value(json_object_get(location, "mac"));
     uint8_t find_mac[6];
-    bool find_mac_ok = mac && !mgr_parse_mac(mac, find_mac);
+    bool find_mac_ok = mac && !vsw_mac_parse(mac, find_mac);
     ino_t tried[256];
     size_t n_tried = 0;
 

@@ -190,6 +190,15 @@ START_TEST(test_fixed_and_required)
     ck_assert_int_lt(
         apply(&mgr_port_kind, &cfg, "{\"type\": \"uplink\"}", false, &err), 0);
     ck_assert_str_eq(err.message, "type is fixed when the port is created");
+    /* Keys of port.add that are not settings belong to creation too. */
+    ck_assert_int_lt(
+        apply(&mgr_port_kind, &cfg, "{\"switch\": \"sw1\"}", false, &err), 0);
+    ck_assert_str_eq(err.message,
+                     "switch applies when the port is created only");
+    ck_assert_int_eq(apply(&mgr_port_kind, &cfg,
+                           "{\"type\": \"tap\", \"may-exist\": true}", true,
+                           &err),
+                     0);
 }
 END_TEST
 
