@@ -309,3 +309,33 @@ def test_port_without_flood_gets_only_frames_for_its_macs(daemon, topo):
     daemon.stop()
     daemon.start()
     assert daemon.rpc("port.get", name="vm3")["flood"] is False
+
+
+def test_port_added_under_traffic_counts_no_port_gone(daemon, topo):
+    """A new port's device is polled only once the configuration has the
+    port: frames arriving while it is added are forwarded (or dropped for
+    a reason of that configuration), never counted as 'port-gone'."""
+    daemon.rpc("switch.add", name="sw0")
+    add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1")
+    up, peer = topo.veth()
+    host = topo.netns("host")
+    sh(["ip", "link", "set", peer, "netns", host])
+    sh(["ip", "-n", host, "addr", "add", "198.18.0.100/24", "dev", peer])
+    sh(["ip", "-n", host, "link", "set", peer, "up"])
+    flood = subprocess.Popen(
+        ["ip", "netns", "exec", host, "ping", "-b", "-q", "-i", "0.002",
+         "-w", "10", "198.18.0.255"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        for _ in range(5):
+            daemon.rpc("port.add", switch="sw0", name="up0", type="uplink",
+                       ifname=up)
+            time.sleep(0.3)
+            stats = daemon.stats("up0")
+            assert stats["rx-packets"] > 0, stats
+            assert stats["drops"]["port-gone"] == 0, stats["drops"]
+            daemon.rpc("port.del", name="up0")
+    finally:
+        flood.kill()
+        flood.wait()
