@@ -10,6 +10,7 @@ import re
 import signal
 import stat
 import subprocess
+import time
 
 import pytest
 
@@ -479,6 +480,24 @@ def test_busy_poll_option(daemon_factory):
     assert daemon.stop() == 0
     daemon.start(workers=1)
     assert daemon.rpc("dp.show")["busy-poll"] is False
+
+
+def test_busy_poll_shows_its_cpu_beside_an_idle_load(daemon_factory):
+    """A spinning worker without traffic: no load (no time on packets),
+    but the CPU it burns shows, so dp show agrees with top.  A sleeping
+    worker uses next to nothing."""
+    def first_worker_after_samples(*options):
+        daemon.start(*options, workers=1)
+        time.sleep(2.5)  # the 1 s tick samples loads and CPU
+        return daemon.rpc("dp.show")["workers"][0]
+
+    daemon = daemon_factory(start=False)
+    spinning = first_worker_after_samples("--busy-poll")
+    assert spinning["load"] == 0.0, spinning
+    assert spinning["cpu"] > 0.2, spinning
+    assert daemon.stop() == 0
+    sleeping = first_worker_after_samples()
+    assert sleeping["cpu"] < spinning["cpu"] / 2, (sleeping, spinning)
 
 
 def test_status_counts(daemon_factory, topo):
