@@ -48,6 +48,7 @@ struct mgr_port_cfg {
     bool offloads;               /* uplink: pass GSO segments whole */
     bool flood;                  /* receives flooded frames */
     struct mgr_guard_cfg guard;  /* port security guards */
+    enum vsw_mirror_role mirror; /* mirroring: none, source, destination */
 };
 
 /* What the user asked for one switch (the switch settings table,
@@ -246,6 +247,12 @@ int mgr_pvlan_map_build(const struct mgr_switch *sw,
                         const struct mgr_port *changed,
                         const struct mgr_port_cfg *candidate,
                         struct vsw_pvlan_map *map, struct vsw_rpc_error *err);
+
+/* Port mirroring (port-mirror.c): refuses 'cfg' for 'port' (NULL: a
+ * new port) of 'sw' when it would be one mirror destination too many. */
+int mgr_mirror_check(const struct mgr_switch *sw, const struct mgr_port *port,
+                     const struct mgr_port_cfg *cfg,
+                     struct vsw_rpc_error *err);
 
 /* Fails, filling 'err', if the switch's private VLANs would contradict
  * each other with port 'port' (NULL: a new port named 'new_name') set to

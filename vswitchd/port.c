@@ -166,6 +166,13 @@ static const struct vsw_setting port_settings[] = {
         .help = "the only IPv4 and IPv6 addresses the port may use, "
                 "comma-separated; empty for any",
     },
+    {
+        PORT_ROW("mirror", VSW_SETTING_ENUM, mirror),
+        .names = vsw_mirror_role_names,
+        .default_value = "none",
+        .help = "port mirroring: a source's sent and received frames are "
+                "copied to every destination of its switch",
+    },
 };
 
 const struct vsw_settings_kind mgr_port_kind = {
@@ -468,6 +475,7 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
                              name);
     }
     if (mgr_pvlan_check_conflicts(sw, NULL, name, &cfg, err) ||
+        mgr_mirror_check(sw, NULL, &cfg, err) ||
         mgr_ext_port_check(mgr, sw, name, VSW_EXT_PORT_CREATE, params, err)) {
         return -1;
     }
@@ -503,6 +511,7 @@ mgr_port_set(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
     if (vsw_settings_apply(&mgr_port_kind, &cfg, params, false, err) ||
         port_cfg_check(&cfg, err) ||
         mgr_pvlan_check_conflicts(port->sw, port, NULL, &cfg, err) ||
+        mgr_mirror_check(port->sw, port, &cfg, err) ||
         mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
                            params, err)) {
         return -1;
@@ -738,11 +747,13 @@ port_stats(struct vsw_manager *mgr, struct mgr_port *port)
         total += c.drops[r];
     }
     return json_pack(
-        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", port->name,
-        "switch", port->sw->name, "rx-packets", (json_int_t)c.rx_packets,
-        "rx-bytes", (json_int_t)c.rx_bytes, "tx-packets",
-        (json_int_t)c.tx_packets, "tx-bytes", (json_int_t)c.tx_bytes,
-        "drops-total", (json_int_t)total, "drops", drops);
+        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "name",
+        port->name, "switch", port->sw->name, "rx-packets",
+        (json_int_t)c.rx_packets, "rx-bytes", (json_int_t)c.rx_bytes,
+        "tx-packets", (json_int_t)c.tx_packets, "tx-bytes",
+        (json_int_t)c.tx_bytes, "drops-total", (json_int_t)total, "drops",
+        drops, "mirror-tx-packets", (json_int_t)c.mirror_tx_packets,
+        "mirror-tx-bytes", (json_int_t)c.mirror_tx_bytes);
 }
 
 static int

@@ -148,7 +148,9 @@ mgr_publish(struct vsw_manager *mgr)
             dport->vlan = p->cfg.vlan;
             dport->mac_limit = p->cfg.mac_limit;
             dport->flood = p->cfg.flood;
+            dport->mirror = (uint8_t)p->cfg.mirror;
         }
+        vsw_dp_switch_mirrors(dsw);
         mgr_ext_fill_switch(sw, dsw);
     }
     vsw_datapath_publish(mgr->dp, snap);

@@ -607,6 +607,10 @@ vsw_port_rt_get_counters(const struct vsw_port_rt *rt,
             atomic_load_explicit(&s->tx_packets, memory_order_relaxed);
         out->tx_bytes +=
             atomic_load_explicit(&s->tx_bytes, memory_order_relaxed);
+        out->mirror_tx_packets +=
+            atomic_load_explicit(&s->mirror_tx_packets, memory_order_relaxed);
+        out->mirror_tx_bytes +=
+            atomic_load_explicit(&s->mirror_tx_bytes, memory_order_relaxed);
         for (int r = 0; r < VSW_DROP_N_REASONS; r++) {
             out->drops[r] +=
                 atomic_load_explicit(&s->drops[r], memory_order_relaxed);

@@ -24,6 +24,7 @@
 #include "drop.h"
 #include "ext-stage.h"
 #include "fdb.h"
+#include "mirror.h"
 #include "netdev.h"
 #include "policy.h"
 #include "vlan.h"
@@ -36,10 +37,12 @@
  * relaxed atomic stores, so readers see whole values); the control thread
  * sums the workers' copies. */
 struct vsw_port_stats {
-    _Atomic uint64_t rx_packets;                /* frames received */
-    _Atomic uint64_t rx_bytes;                  /* their bytes */
-    _Atomic uint64_t tx_packets;                /* frames sent */
-    _Atomic uint64_t tx_bytes;                  /* their bytes */
+    _Atomic uint64_t rx_packets;        /* frames received */
+    _Atomic uint64_t rx_bytes;          /* their bytes */
+    _Atomic uint64_t tx_packets;        /* frames sent */
+    _Atomic uint64_t tx_bytes;          /* their bytes */
+    _Atomic uint64_t mirror_tx_packets; /* of 'tx_packets': mirror copies */
+    _Atomic uint64_t mirror_tx_bytes;   /* their bytes */
     _Atomic uint64_t drops[VSW_DROP_N_REASONS]; /* frames dropped, by
                                                    reason */
 } __attribute__((aligned(64)));
@@ -50,6 +53,8 @@ struct vsw_port_counters {
     uint64_t rx_bytes;                  /* their bytes */
     uint64_t tx_packets;                /* frames sent */
     uint64_t tx_bytes;                  /* their bytes */
+    uint64_t mirror_tx_packets;         /* of 'tx_packets': mirror copies */
+    uint64_t mirror_tx_bytes;           /* their bytes */
     uint64_t drops[VSW_DROP_N_REASONS]; /* frames dropped, by reason */
 };
 
@@ -128,6 +133,11 @@ struct vsw_dp_port {
     bool flood;                     /* takes flooded frames */
     struct vsw_port_policy *policy; /* ACLs and guards (owned by the
                                        snapshot), NULL: none at all */
+    uint8_t mirror;                 /* enum vsw_mirror_role in effect: a
+                                       source only while its switch has a
+                                       destination (vsw_dp_switch_mirrors) */
+    uint8_t mirror_index;           /* a destination's bit in 'mirror_has'
+                                       (mirror.h) */
 };
 
 /* A switch as one snapshot sees it. */
@@ -141,6 +151,10 @@ struct vsw_dp_switch {
     unsigned n_exts;             /* entries in 'exts' */
     struct vsw_dp_ext exts[VSW_EXT_MAX_PER_SWITCH]; /* enabled extensions,
                                                        in order */
+    bool mirroring;          /* has a mirror source and destination */
+    unsigned n_mirror_dests; /* entries in 'mirror_dests' */
+    uint32_t mirror_all;     /* a bit for each of them */
+    const struct vsw_dp_port *mirror_dests[VSW_MIRROR_MAX_DESTINATIONS];
 };
 
 /* Everything the workers decide with.  Immutable once published. */
@@ -166,6 +180,10 @@ struct vsw_dp_port *vsw_dp_snapshot_add_port(struct vsw_dp_snapshot *,
                                              struct vsw_dp_switch *sw,
                                              const char *name,
                                              struct vsw_port_rt *rt);
+/* Derives the mirroring fields of 'sw' from its ports' 'mirror' roles,
+ * once every port is added: destinations beyond
+ * VSW_MIRROR_MAX_DESTINATIONS get none (the manager refuses them). */
+void vsw_dp_switch_mirrors(struct vsw_dp_switch *sw);
 /* Frees an unpublished snapshot (NULL allowed). */
 void vsw_dp_snapshot_destroy(struct vsw_dp_snapshot *snap);
 

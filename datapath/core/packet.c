@@ -46,6 +46,9 @@ vsw_packet_reset(struct vsw_packet *pkt)
 uint32_t
 vsw_tx_item_len(const struct vsw_tx_item *item)
 {
+    if (item->as_received) {
+        return item->pkt->len;
+    }
     return item->pkt->len - item->pkt->ingress_tag_len +
            (item->push_tag ? 4 : 0);
 }
@@ -59,6 +62,11 @@ vsw_tx_item_iov(const struct vsw_tx_item *item, struct virtio_net_hdr *hdr,
     int n = 0;
 
     *hdr = pkt->vnet;
+    if (item->as_received) {
+        iov[n++] = (struct iovec){hdr, sizeof *hdr};
+        iov[n++] = (struct iovec){pkt->data, pkt->len};
+        return n;
+    }
     if (hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
         /* Checksum offsets count from the frame start, which moves with
          * the tags. */

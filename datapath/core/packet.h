@@ -48,6 +48,9 @@ struct vsw_packet {
                                    key (payload, state, counters): the
                                    decision must not be cached */
     uint8_t injected;           /* an extension injected it */
+    uint8_t mirror_forwarded;   /* mirror.c: queued for some port */
+    uint32_t mirror_has;        /* mirror.c: the mirror destinations that
+                                   have the frame (or a copy), by bit */
     uint8_t *buf;               /* the buffer 'data' points into (owned by the
                                    worker's pool) */
 };
@@ -59,11 +62,14 @@ struct vsw_packet_batch {
 };
 
 /* One frame to transmit: 'pkt' with its ingress tag left out and, if
- * 'push_tag', an 802.1Q tag carrying 'tci' inserted after the MACs. */
+ * 'push_tag', an 802.1Q tag carrying 'tci' inserted after the MACs; or,
+ * with 'as_received', the frame exactly as it arrived (a mirror copy of
+ * what a source sent). */
 struct vsw_tx_item {
     struct vsw_packet *pkt; /* borrowed for the duration of the tx call */
     uint16_t tci;           /* tag to insert (PCP and VID) */
     uint8_t push_tag;       /* 1 to insert an 802.1Q tag, 0 for none */
+    uint8_t as_received;    /* 1: keep the ingress tag, push none */
 };
 
 /* Allocates a packet with a buffer of VSW_PACKET_HEADROOM +

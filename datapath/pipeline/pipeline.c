@@ -8,6 +8,7 @@
 #include "fdb.h"
 #include "gso.h"
 #include "guard.h"
+#include "mirror.h"
 #include "policy.h"
 #include "timeutil.h"
 #include "flow.h"
@@ -498,6 +499,10 @@ tx_items(struct vsw_pipeline *pl, struct vsw_txq *txq,
     }
     vsw_counter_add(&stats->tx_packets, packets);
     vsw_counter_add(&stats->tx_bytes, bytes);
+    if (txq->mirror) {
+        vsw_counter_add(&stats->mirror_tx_packets, packets);
+        vsw_counter_add(&stats->mirror_tx_bytes, bytes);
+    }
     for (int i = sent; i < n; i++) {
         /* A TAP whose interface the VM has taken down refuses frames
          * with EIO; that is the VM's choice, not a switch failure. */
@@ -570,6 +575,21 @@ stage_tx(struct vsw_pipeline *pl, struct vsw_txq *txq)
     tx_items(pl, txq, txq->items, kept);
 }
 
+/* Mirroring: sends the copies the batch queued (mirror.c), after its
+ * normal frames. */
+static void
+flush_mirror_copies(struct vsw_pipeline *pl)
+{
+    while (pl->mirror_pending) {
+        unsigned index = (unsigned)__builtin_ctz(pl->mirror_pending);
+        struct vsw_txq *txq = pl->mirror_txqs[index];
+
+        pl->mirror_pending &= pl->mirror_pending - 1;
+        stage_tx(pl, txq);
+        txq->n = 0;
+    }
+}
+
 static void
 flush_egress(struct vsw_pipeline *pl)
 {
@@ -582,10 +602,18 @@ flush_egress(struct vsw_pipeline *pl)
             vsw_ext_stage_egress(pl, txq, VSW_EXT_CLASS_CAPTURE);
         }
         stage_vlan_egress(txq);
+        /* Mirroring: what a source receives (a role only mirroring
+         * switches' ports have). */
+        if (txq->port->mirror == VSW_MIRROR_SOURCE) {
+            vsw_mirror_egress(pl, txq);
+        }
         stage_tx(pl, txq);
         txq->n = 0;
     }
     pl->n_active = 0;
+    if (pl->mirror_pending) {
+        flush_mirror_copies(pl);
+    }
 }
 
 /* Takes the cached decision 'e' for 'pkt'.  Returns false if it cannot
@@ -745,6 +773,10 @@ process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
                                   snap->generation, pl->fdb_gen, now_ms,
                                   &action);
         }
+    }
+    /* Mirroring: after ingress, cache hits included, before egress. */
+    if (in_port->sw->mirroring) {
+        vsw_mirror_ingress(pl, batch);
     }
     flush_egress(pl);
 }
@@ -958,6 +990,7 @@ vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
     if (trace->n_outputs && n_denied == trace->n_outputs) {
         trace->drop_reason = last_denial;
     }
+    vsw_mirror_trace(snap, in_port, trace);
     pl->trace = NULL;
 }
 
@@ -1000,6 +1033,9 @@ vsw_pipeline_destroy(struct vsw_pipeline *pl)
     if (pl) {
         for (size_t i = 0; i < VSW_MAX_PORTS; i++) {
             free(pl->txq_by_slot[i]);
+        }
+        for (size_t i = 0; i < VSW_MIRROR_MAX_DESTINATIONS; i++) {
+            free(pl->mirror_txqs[i]);
         }
         vsw_flow_cache_destroy(pl->cache);
         vsw_gso_out_destroy(pl->gso);

@@ -23,6 +23,10 @@
  * port; so every frame ends delivered or counted.  New features (policy,
  * QoS, mirroring, extensions) are new stages in these tables.
  *
+ * Mirroring (mirror.h) hooks in after ingress and after vlan-egress, on
+ * switches that mirror only; it works on the tx queues, so frames the
+ * flow cache forwarded are mirrored like the others.
+ *
  * The flow cache (flow-cache.h) sits between "parse" and the other
  * ingress stages: a frame whose flow has a valid entry skips them and
  * takes the cached verdict (a drop, or one destination); the others run
@@ -48,6 +52,7 @@
 /* Frames queued for one destination port during one batch. */
 struct vsw_txq {
     const struct vsw_dp_port *port;           /* destination */
+    bool mirror;                              /* holds mirror copies */
     int n;                                    /* items queued */
     struct vsw_tx_item items[VSW_BATCH_SIZE]; /* at most one per frame */
 };
@@ -112,6 +117,10 @@ struct vsw_pipeline {
                                                        batches */
     struct vsw_packet inject_pkt;                   /* view of the frame being
                                                        sent */
+    struct vsw_txq *mirror_txqs[VSW_MIRROR_MAX_DESTINATIONS]; /* copies for
+                                  each mirror destination of the batch's
+                                  switch (mirror.c), allocated on first use */
+    uint32_t mirror_pending; /* those with copies queued */
 };
 
 /* Creates the state for worker 'worker'.  Returns NULL on allocation
