@@ -78,7 +78,8 @@ VARYING = [
     (r"(?<=^  drop )[a-z0-9-]+: \d+$",
      lambda m: re.escape(m.group().split(":")[0]) + r": \d+"),
     # 'port stats -f json': the totals
-    (r'"(?:rx-packets|rx-bytes|tx-packets|tx-bytes|drops-total)": \d+',
+    (r'"(?:rx-packets|rx-bytes|tx-packets|tx-bytes|drops-total|'
+     r'mirror-tx-packets|mirror-tx-bytes)": \d+',
      lambda m: re.escape(m.group().split(":")[0]) + r": \d+"),
     # docs/jsonrpc.md: what the daemon counts or measures, and its pid
     (r'(?<=")(?:pid|uptime|batches|packets|bytes|cache-lookups|cache-hits'

@@ -29,6 +29,11 @@ interleaved with the others:
                     the ratio policy on / policy off
   vswitch-acl-few   10 ACL rules per port        } 64-byte UDP rate only:
   vswitch-acl-many  --lookup-rules rules per port}  is the lookup cost flat?
+  vswitch-mirror    port mirroring: vm1 a mirror source, a third TAP port
+                    (its namespace drops what it gets) the destination:
+                    TCP, ping and UDP again, and the ratio mirror on / off
+                    (a run with --only vswitch-mirror, or naming any
+                    variant, runs only the variants it names)
 
 Run as root: ./tests/perf/run [--quick] [--only vswitch,bridge,...]
 Standalone: imports nothing from the project's tests.
@@ -65,6 +70,7 @@ PEER_TITLES = {
     "vswitch-policy": "vswitch-policy",
     "vswitch-acl-few": "vswitch-acl-few",
     "vswitch-acl-many": "vswitch-acl-many",
+    "vswitch-mirror": "vswitch-mirror",
 }
 # vswitch again with port policy, peers of their own ("variants"): the
 # third octet of their subnet, and whether they run the TCP and ping
@@ -73,6 +79,7 @@ VARIANTS = {
     "vswitch-policy": {"subnet": 6, "tag": "vp", "rounds": True},
     "vswitch-acl-few": {"subnet": 7, "tag": "vf", "rounds": False},
     "vswitch-acl-many": {"subnet": 8, "tag": "va", "rounds": False},
+    "vswitch-mirror": {"subnet": 9, "tag": "vm", "rounds": True},
 }
 OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -407,6 +414,22 @@ class VswitchPeer(Peer):
         elif self.variant == "vswitch-acl-many":
             self.add_rules(self.args.lookup_rules,
                            time_limit=self.args.rule_time_limit)
+        elif self.variant == "vswitch-mirror":
+            self.add_mirror()
+
+    def add_mirror(self):
+        """A third TAP port, up in a namespace of its own with no
+        address (its kernel drops the copies), as the mirror destination
+        of vm1's traffic, both directions."""
+        ifname = f"{PREFIX}{self.tag}m"
+        ns = make_ns(f"{PREFIX}-{self.tag}m")
+        self.daemon.add_tap("sw0", "mon", ifname)
+        sh(["ip", "link", "set", ifname, "netns", ns])
+        sh(["ip", "-n", ns, "link", "set", ifname, "up"])
+        self.daemon.rpc("port.set", {"name": "mon", "mirror": "destination"})
+        self.daemon.rpc("port.set", {"name": "vm1", "mirror": "source"})
+        self.notes.append("mirror: vm1 source, a third TAP port 'mon' "
+                          "destination")
 
     def apply_policy(self, rules):
         """Guards on both ports (the ports' MACs were assigned at
@@ -490,9 +513,12 @@ class VswitchPeer(Peer):
     def check(self):
         """With policy: the test traffic's verdict was "allow" all along
         (no deny rule and no guard dropped anything, the allow rule and the
-        meter counted it) and the VMs kept their MACs."""
+        meter counted it) and the VMs kept their MACs.  With a mirror: the
+        destination got copies of all vm1 sent and received."""
         if not self.variant:
             return {}
+        if self.variant == "vswitch-mirror":
+            return self.check_mirror()
         d = self.daemon
         out = {"deny_rule_packets": 0, "allow_rule_packets": 0,
                "meter_any_packets": 0, "policy_drops": {}}
@@ -541,6 +567,27 @@ class VswitchPeer(Peer):
             f"{sum(out['policy_drops'].values())})")
         if problems:
             raise BenchError(f"policy check: {verdict}")
+        return out
+
+    def check_mirror(self):
+        """Every packet vm1 sent or received has its copy on 'mon'
+        (copies 'mon' refused count as drops there), but for what 'mon'
+        got itself."""
+        def stats(port):
+            return self.daemon.rpc("port.stats", {"name": port})["ports"][0]
+        vm1, mon = stats("vm1"), stats("mon")
+        out = {"mirror_tx_packets": mon["mirror-tx-packets"],
+               "mirror_drops": mon["drops-total"],
+               "vm1_packets": vm1["rx-packets"] - vm1["drops-total"] +
+               vm1["tx-packets"]}
+        copies = out["mirror_tx_packets"] + out["mirror_drops"]
+        self.notes.append(f"mirror copies sent {out['mirror_tx_packets']}, "
+                          f"dropped {out['mirror_drops']}, for "
+                          f"{out['vm1_packets']} packets of vm1")
+        # Broadcasts (ARP) reach 'mon' by flooding, with no copy.
+        if copies < 0.99 * out["vm1_packets"] - 100:
+            raise BenchError(f"mirror check: {copies} copies for "
+                             f"{out['vm1_packets']} packets of vm1")
         return out
 
     def switch_pids(self):
@@ -1530,6 +1577,7 @@ def build_rows(results, peers, args):
 POLICY_SECTIONS = {
     "policy": ("vswitch", "vswitch-policy"),
     "lookup": ("vswitch-acl-few", "vswitch-acl-many"),
+    "mirror": ("vswitch", "vswitch-mirror"),
 }
 POLICY_ROWS = [
     ("policy", "tcp1_gbps", "TCP 1 stream", "Gbit/s", "higher", 2, 0.9),
@@ -1552,6 +1600,14 @@ POLICY_ROWS = [
      "Mpps", "higher", 3, None),
     ("lookup", "cpu_udp64_s_per_mpkt", "switch CPU, UDP 64 B at max rate",
      "s/Mpkt", "lower", 3, None),
+    # Each frame is sent twice: shown for information.
+    ("mirror", "tcp1_gbps", "TCP 1 stream", "Gbit/s", "higher", 2, None),
+    ("mirror", "tcp4_gbps", "TCP 4 streams", "Gbit/s", "higher", 2, None),
+    ("mirror", "udp64_mpps", "UDP 64 B, max rate with < 1 % loss", "Mpps",
+     "higher", 3, None),
+    ("mirror", "ping_median_us", "ping RTT median", "us", "lower", 1, None),
+    ("mirror", "cpu_tcp1_s_per_gbit", "switch CPU, TCP 1 stream", "s/Gbit",
+     "lower", 3, None),
 ]
 
 
@@ -1568,6 +1624,10 @@ def policy_legend(results):
         lines.append(f"policy: without = vswitch as above; with = vswitch "
                      f"with {rules('vswitch-policy')} ACL rules on each VM "
                      f"port and guards (DHCP, router, IP, MAC spoofing)")
+    if "vswitch-mirror" in results:
+        lines.append("mirror: without = vswitch as above; with = vswitch "
+                     "with vm1 a mirror source and a third TAP port the "
+                     "destination (every frame also sent to it)")
     if "vswitch-acl-many" in results:
         lines.append(f"lookup: without = vswitch with "
                      f"{rules('vswitch-acl-few')} ACL rules per port; with = "
@@ -1749,15 +1809,21 @@ def parse_args(argv):
         [0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.5, 2.0]
     args.udp_bisect = 1 if q else 3
     args.peers = [p.strip() for p in args.only.split(",") if p.strip()]
+    named_variants = [p for p in args.peers if p in VARIANTS]
+    args.peers = [p for p in args.peers if p not in VARIANTS]
     for p in args.peers:
         if p not in PEERS:
-            ap.error(f"unknown peer '{p}' (choose from {', '.join(PEERS)})")
+            ap.error(f"unknown peer '{p}' (choose from "
+                     f"{', '.join(PEERS + list(VARIANTS))})")
     args.variants = []
-    if "vswitch" in args.peers:
+    if named_variants:
+        args.variants = named_variants
+    elif "vswitch" in args.peers:
         if not args.skip_policy:
             args.variants.append("vswitch-policy")
         if not args.skip_lookup and not args.skip_udp:
             args.variants += ["vswitch-acl-few", "vswitch-acl-many"]
+        args.variants.append("vswitch-mirror")
     args.vswitchd = Path(args.build) / "vswitchd" / "vswitchd"
     return args
 
