@@ -286,3 +286,58 @@ def test_bad_values_are_refused_and_change_nothing(daemon, topo):
     daemon.stop()
     daemon.start()
     assert daemon.rpc("port.get", name="vm1")["mirror"] == "destination"
+
+
+SEND_TAGGED = """
+import socket, sys
+ifname, src, count = sys.argv[1], bytes.fromhex(sys.argv[2]), int(sys.argv[3])
+arp = (bytes.fromhex("0001080006040001") + src + bytes([198, 18, 0, 2]) +
+       bytes(6) + bytes([198, 18, 0, 77]))
+frame = (b"\\xff" * 6 + src + bytes.fromhex("8100000a") +
+         bytes.fromhex("0806") + arp)
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifname, 0))
+for _ in range(count):
+    s.send(frame)
+"""
+
+
+def tagged_arps(path):
+    """The ARP requests in a pcap file as (VLAN or None, sender IP)."""
+    out = sh(["tcpdump", "-r", str(path), "-nn", "-e", "arp or (vlan and arp)"]
+             ).stdout
+    found = []
+    for line in out.splitlines():
+        words = line.replace(",", "").split()
+        vlan = int(words[words.index("vlan") + 1]) if "vlan" in words \
+            else None
+        found.append((vlan, words[words.index("tell") + 1]))
+    return found
+
+
+def test_copies_carry_the_tag_of_the_source_wire(daemon, topo, capture):
+    """A copy is the frame as on the source's wire: tagged when the source
+    is a trunk, whatever VLANs the destination belongs to."""
+    daemon.rpc("switch.add", name="sw0")
+    vm1, _ = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1", vlan=10)
+    vm2, if2 = add_vm(daemon, topo, "sw0", "vm2")
+    daemon.rpc("port.set", name="vm2", vlan_mode="trunk", trunks="10")
+    vm3, if3 = add_vm(daemon, topo, "sw0", "vm3", "198.18.0.3")
+    mirror(daemon, "vm3", "destination")
+    mirror(daemon, "vm2", "source")
+
+    # vm1's ARP requests reach the trunk vm2 tagged 10: so do their
+    # copies (mon, untagged, is no member of VLAN 10 and gets no flood).
+    cap = capture(vm3, if3)
+    assert not ping(vm1, "198.18.0.2", count=2)
+    cap.stop()
+    arps = tagged_arps(cap.path)
+    assert arps and set(arps) == {(10, "198.18.0.1")}, arps
+
+    # Frames the trunk sends tagged are copied with their tag, once each.
+    mac = sh(["cat", f"/sys/class/net/{if2}/address"], ns=vm2).stdout.strip()
+    cap = capture(vm3, if3)
+    sh(["/usr/bin/python3", "-c", SEND_TAGGED, if2, mac.replace(":", ""),
+        "3"], ns=vm2)
+    cap.stop()
+    assert tagged_arps(cap.path) == [(10, "198.18.0.2")] * 3
