@@ -18,7 +18,10 @@ class Capture:
 
     def __init__(self, ns, ifname, path):
         self.path = path
-        cmd = ["tcpdump", "-i", ifname, "-U", "-nn", "-w", str(path)]
+        # Immediate mode: no frame waits in a ring block that an interrupt
+        # would drop.
+        cmd = ["tcpdump", "-i", ifname, "--immediate-mode", "-U", "-nn", "-w",
+               str(path)]
         if ns:
             cmd = ["ip", "netns", "exec", ns] + cmd
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
