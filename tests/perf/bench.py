@@ -1768,6 +1768,8 @@ def parse_args(argv):
                     help="leave out the policy-on vswitch")
     ap.add_argument("--skip-lookup", action="store_true",
                     help="leave out the ACL lookup-cost test")
+    ap.add_argument("--skip-mirror", action="store_true",
+                    help="leave out the vswitch with a port mirror")
     ap.add_argument("--workers", type=int, default=2,
                     help="vswitchd --workers (default 2)")
     ap.add_argument("--build", default=str(TOP / "build" / "release"),
@@ -1823,7 +1825,8 @@ def parse_args(argv):
             args.variants.append("vswitch-policy")
         if not args.skip_lookup and not args.skip_udp:
             args.variants += ["vswitch-acl-few", "vswitch-acl-many"]
-        args.variants.append("vswitch-mirror")
+        if not args.skip_mirror:
+            args.variants.append("vswitch-mirror")
     args.vswitchd = Path(args.build) / "vswitchd" / "vswitchd"
     return args
 

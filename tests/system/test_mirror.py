@@ -344,3 +344,27 @@ def test_copies_carry_the_tag_of_the_source_wire(daemon, topo, capture):
         "3"], ns=vm2)
     cap.stop()
     assert tagged_arps(cap.path) == [(10, "198.18.0.2")] * 3
+
+
+def test_a_switch_has_at_most_32_destinations(daemon, topo):
+    daemon.rpc("switch.add", name="sw0")
+    names = []
+    for i in range(33):
+        ifname = topo.ifname("m")
+        daemon.rpc("port.add", switch="sw0", name=f"m{i}", type="tap",
+                   ifname=ifname, mirror="destination" if i < 32 else "none")
+        names.append(f"m{i}")
+    config = (daemon.state_dir / "config.json").read_text()
+    with pytest.raises(RpcError) as e:
+        daemon.rpc("port.set", name="m32", mirror="destination")
+    assert e.value.code == -32006
+    assert "32 mirror destinations" in e.value.message
+    with pytest.raises(RpcError) as e:
+        daemon.rpc("port.add", switch="sw0", name="m33", type="tap",
+                   ifname=topo.ifname("m"), mirror="destination")
+    assert e.value.code == -32006
+    assert daemon.rpc("port.get", name="m32")["mirror"] == "none"
+    assert (daemon.state_dir / "config.json").read_text() == config
+    # One destination less, and there is room again.
+    mirror(daemon, "m0", "source")
+    mirror(daemon, "m32", "destination")
