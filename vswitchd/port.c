@@ -15,6 +15,8 @@
 #include "netns.h"
 
 #define MAC_LIMIT_MAX   (1u << 22)
+#define MIN_BW_WEIGHT_MAX 100
+#define BIT_RATE_MAX      1000000000000LL /* 1T */
 #define STORM_LIMIT_MAX 100000000
 
 static const char *const port_types[] = {"tap", "uplink", NULL};
@@ -165,6 +167,35 @@ static const struct vsw_setting port_settings[] = {
         PORT_ROW("allowed-ips", VSW_SETTING_IP_LIST, guard.allowed_ips),
         .help = "the only IPv4 and IPv6 addresses the port may use, "
                 "comma-separated; empty for any",
+    },
+    {
+        PORT_ROW("min-bandwidth-weight", VSW_SETTING_INTEGER, min_bw_weight),
+        .min = 0,
+        .max = MIN_BW_WEIGHT_MAX,
+        .default_value = "0",
+        .help = "the port's share of a congested uplink, 1..100, on a "
+                "switch with min-bandwidth-mode=weight; 0 for the default "
+                "flow (weight 1)",
+    },
+    {
+        PORT_ROW("min-bandwidth-absolute", VSW_SETTING_BIT_RATE,
+                 min_bw_absolute),
+        .min = 0,
+        .max = BIT_RATE_MAX,
+        .default_value = "0",
+        .help = "bit/s the port is guaranteed on a congested uplink, on a "
+                "switch with min-bandwidth-mode=absolute; 0 for the default "
+                "flow (10 % of the uplink)",
+    },
+    {
+        PORT_ROW("link-speed", VSW_SETTING_BIT_RATE, link_speed),
+        .min = 0,
+        .max = BIT_RATE_MAX,
+        .default_value = "0",
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_UPLINK,
+        .help = "the uplink's capacity in bit/s, which minimum bandwidth "
+                "is enforced at; 0 for unknown (not scheduled)",
     },
 };
 
@@ -385,6 +416,7 @@ mgr_port_destroy(struct vsw_manager *mgr, struct mgr_port *port,
     }
     *pp = port->next;
     mgr_acls_destroy(mgr, port);
+    mgr_qos_sched_port_destroy(mgr, port);
     if (port->rt) {
         vsw_datapath_detach(mgr->dp, port->rt);
     }
@@ -468,6 +500,7 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
                              name);
     }
     if (mgr_pvlan_check_conflicts(sw, NULL, name, &cfg, err) ||
+        mgr_qos_sched_port_check(sw, name, &cfg, err) ||
         mgr_ext_port_check(mgr, sw, name, VSW_EXT_PORT_CREATE, params, err)) {
         return -1;
     }
@@ -503,6 +536,7 @@ mgr_port_set(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
     if (vsw_settings_apply(&mgr_port_kind, &cfg, params, false, err) ||
         port_cfg_check(&cfg, err) ||
         mgr_pvlan_check_conflicts(port->sw, port, NULL, &cfg, err) ||
+        mgr_qos_sched_port_check(port->sw, port->name, &cfg, err) ||
         mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
                            params, err)) {
         return -1;

@@ -148,6 +148,7 @@ mgr_publish(struct vsw_manager *mgr)
             dport->vlan = p->cfg.vlan;
             dport->mac_limit = p->cfg.mac_limit;
             dport->flood = p->cfg.flood;
+            mgr_qos_sched_publish(mgr, p, dport);
         }
         mgr_ext_fill_switch(sw, dsw);
     }
