@@ -14,10 +14,10 @@
 #include "manager-private.h"
 #include "netns.h"
 
-#define MAC_LIMIT_MAX   (1u << 22)
+#define MAC_LIMIT_MAX     (1u << 22)
 #define MIN_BW_WEIGHT_MAX 100
 #define BIT_RATE_MAX      1000000000000LL /* 1T */
-#define STORM_LIMIT_MAX 100000000
+#define STORM_LIMIT_MAX   100000000
 
 static const char *const port_types[] = {"tap", "uplink", NULL};
 

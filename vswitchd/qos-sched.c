@@ -109,8 +109,8 @@ mgr_qos_sched_publish(struct vsw_manager *mgr, struct mgr_port *port,
                                  port->cfg.link_speed, &port->sched);
         if (error) {
             /* The uplink goes on unscheduled; the next change retries. */
-            VSW_ERR("port %s: cannot start its QoS scheduler: %s",
-                    port->name, strerror(-error));
+            VSW_ERR("port %s: cannot start its QoS scheduler: %s", port->name,
+                    strerror(-error));
             port->sched = NULL;
             return;
         }
@@ -139,14 +139,13 @@ static json_t *
 class_json(const char *name, uint64_t minimum,
            const struct vsw_sched_class_stats *c, uint64_t total_rate)
 {
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "class",
-                     name, "minimum", (json_int_t)minimum, "tx-packets",
-                     (json_int_t)c->tx_packets, "tx-bytes",
-                     (json_int_t)c->tx_bytes, "queue-packets",
-                     (json_int_t)c->queue_packets, "queue-bytes",
-                     (json_int_t)c->queue_bytes, "drops",
-                     (json_int_t)c->drops, "rate", (json_int_t)c->rate_bps,
-                     "share", share_json(c->rate_bps, total_rate));
+    return json_pack(
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "class", name,
+        "minimum", (json_int_t)minimum, "tx-packets",
+        (json_int_t)c->tx_packets, "tx-bytes", (json_int_t)c->tx_bytes,
+        "queue-packets", (json_int_t)c->queue_packets, "queue-bytes",
+        (json_int_t)c->queue_bytes, "drops", (json_int_t)c->drops, "rate",
+        (json_int_t)c->rate_bps, "share", share_json(c->rate_bps, total_rate));
 }
 
 /* Why 'port', an uplink, is not scheduled. */
@@ -216,17 +215,17 @@ rpc_qos_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
     }
     vsw_sched_class_stats(port->sched, VSW_SCHED_DEFAULT_CLASS, 0, &cs);
     json_array_append_new(
-        classes, class_json("default",
-                            mode == MGR_MIN_BW_WEIGHT ? 1
-                                                      : st.link_bps / 10,
-                            &cs, st.rate_bps));
+        classes,
+        class_json("default", mode == MGR_MIN_BW_WEIGHT ? 1 : st.link_bps / 10,
+                   &cs, st.rate_bps));
     json_object_set_new(*result, "tx-packets",
                         json_integer((json_int_t)st.tx_packets));
     json_object_set_new(*result, "tx-bytes",
                         json_integer((json_int_t)st.tx_bytes));
     json_object_set_new(*result, "tx-errors",
                         json_integer((json_int_t)st.tx_errors));
-    json_object_set_new(*result, "rate", json_integer((json_int_t)st.rate_bps));
+    json_object_set_new(*result, "rate",
+                        json_integer((json_int_t)st.rate_bps));
     json_object_set_new(*result, "queue-limit",
                         json_integer((json_int_t)st.queue_limit));
     json_object_set_new(*result, "buffers-free",

@@ -337,8 +337,7 @@ static int
 uplink_tx(struct vsw_netdev *netdev, unsigned queue,
           const struct vsw_tx_item *items, int n, int *error)
 {
-    return uplink_send(netdev->queue_fd[queue], items, n, MSG_DONTWAIT,
-                       error);
+    return uplink_send(netdev->queue_fd[queue], items, n, MSG_DONTWAIT, error);
 }
 
 int

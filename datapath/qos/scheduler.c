@@ -25,20 +25,20 @@
 
 /* Weight mode: the bytes one unit of weight gives per round, two
  * full-sized frames.  Absolute mode: a class's rate over 8 ms. */
-#define WEIGHT_QUANTUM   3028
-#define QUANTUM_MIN      64
-#define QUANTUM_MAX      (4u << 20)
+#define WEIGHT_QUANTUM 3028
+#define QUANTUM_MIN    64
+#define QUANTUM_MAX    (4u << 20)
 /* A class queue holds about this much of the link, within bounds: deep
  * enough for TCP to fill its share, shallow enough to keep delay low. */
-#define QUEUE_MS         50
-#define QUEUE_MIN_BYTES  (256u << 10)
-#define QUEUE_MAX_BYTES  (16u << 20)
+#define QUEUE_MS        50
+#define QUEUE_MIN_BYTES (256u << 10)
+#define QUEUE_MAX_BYTES (16u << 20)
 /* Departures a late wake-up may catch up on, so that the link's time is
  * not lost to the sleep's jitter. */
-#define BURST_NS         2000000
+#define BURST_NS 2000000
 /* Frames taken per lock hold and sent with one sendmmsg. */
-#define SEND_BATCH       16
-#define NO_FRAME         (-1)
+#define SEND_BATCH 16
+#define NO_FRAME   (-1)
 
 /* A frame waiting in a class queue, or a free buffer. */
 struct sched_frame {
@@ -75,30 +75,30 @@ struct sched_class {
 };
 
 struct vsw_sched {
-    char name[VSW_NAME_MAX];          /* the uplink's port, for logs */
-    enum vsw_sched_mode mode;         /* fixed with the switch */
-    int fd;                           /* send-only packet socket */
-    pthread_t thread;                 /* dequeues and sends */
-    pthread_mutex_t mutex;            /* guards queues, pool, classes */
-    pthread_cond_t wake;              /* the thread waits here */
-    bool stop;                        /* the thread should exit */
-    bool idle;                        /* the thread waits for frames */
-    int32_t free_small;               /* free list of small buffers */
-    int32_t free_large;               /* free list of large buffers */
-    int32_t active_head;              /* classes with frames, in turn */
-    int32_t active_tail;              /* where a new one goes */
-    int64_t next_departure_ns;        /* the link is busy until then */
-    int64_t window_start_ns;          /* of the rate window */
-    uint64_t window_bytes;            /* sent in it, all classes */
-    _Atomic uint64_t link_bps;        /* pacing speed */
-    _Atomic uint64_t n_free;          /* buffers free */
-    _Atomic uint64_t tx_packets;      /* wire frames sent */
-    _Atomic uint64_t tx_bytes;        /* their bytes */
-    _Atomic uint64_t tx_errors;       /* frames the kernel refused */
-    _Atomic uint64_t rate_bps;        /* all classes, last window */
-    struct vsw_log_ratelimit send_rl; /* the thread's send errors */
-    struct sched_frame frames[N_FRAMES];        /* the pool */
-    uint8_t *memory;                            /* their buffers */
+    char name[VSW_NAME_MAX];             /* the uplink's port, for logs */
+    enum vsw_sched_mode mode;            /* fixed with the switch */
+    int fd;                              /* send-only packet socket */
+    pthread_t thread;                    /* dequeues and sends */
+    pthread_mutex_t mutex;               /* guards queues, pool, classes */
+    pthread_cond_t wake;                 /* the thread waits here */
+    bool stop;                           /* the thread should exit */
+    bool idle;                           /* the thread waits for frames */
+    int32_t free_small;                  /* free list of small buffers */
+    int32_t free_large;                  /* free list of large buffers */
+    int32_t active_head;                 /* classes with frames, in turn */
+    int32_t active_tail;                 /* where a new one goes */
+    int64_t next_departure_ns;           /* the link is busy until then */
+    int64_t window_start_ns;             /* of the rate window */
+    uint64_t window_bytes;               /* sent in it, all classes */
+    _Atomic uint64_t link_bps;           /* pacing speed */
+    _Atomic uint64_t n_free;             /* buffers free */
+    _Atomic uint64_t tx_packets;         /* wire frames sent */
+    _Atomic uint64_t tx_bytes;           /* their bytes */
+    _Atomic uint64_t tx_errors;          /* frames the kernel refused */
+    _Atomic uint64_t rate_bps;           /* all classes, last window */
+    struct vsw_log_ratelimit send_rl;    /* the thread's send errors */
+    struct sched_frame frames[N_FRAMES]; /* the pool */
+    uint8_t *memory;                     /* their buffers */
     struct sched_class classes[VSW_SCHED_MAX_CLASSES]; /* by index */
 };
 
@@ -118,8 +118,7 @@ get(const _Atomic uint64_t *counter)
 }
 
 uint32_t
-vsw_sched_quantum(enum vsw_sched_mode mode, uint64_t min_bw,
-                  uint64_t link_bps)
+vsw_sched_quantum(enum vsw_sched_mode mode, uint64_t min_bw, uint64_t link_bps)
 {
     uint64_t q;
 
@@ -277,8 +276,7 @@ vsw_sched_enqueue(struct vsw_sched *s, const struct vsw_dp_snapshot *snap,
         atomic_store_explicit(&c->weight, min_bw, memory_order_relaxed);
         c->quantum = vsw_sched_quantum(s->mode, min_bw, link_bps);
         fi = NO_FRAME;
-        if (get(&c->queue_bytes) + bytes <= limit &&
-            len <= LARGE_FRAME_SIZE) {
+        if (get(&c->queue_bytes) + bytes <= limit && len <= LARGE_FRAME_SIZE) {
             fi = alloc_frame(s, len);
         }
         if (fi == NO_FRAME) {
@@ -578,10 +576,10 @@ vsw_sched_create(const char *name, const struct vsw_netdev *netdev,
         struct sched_frame *f = &s->frames[i];
 
         f->large = i >= SMALL_FRAMES;
-        f->data = f->large ? s->memory + (size_t)SMALL_FRAMES *
-                                             SMALL_FRAME_SIZE +
-                                 (size_t)(i - SMALL_FRAMES) * LARGE_FRAME_SIZE
-                           : s->memory + (size_t)i * SMALL_FRAME_SIZE;
+        f->data = f->large
+                      ? s->memory + (size_t)SMALL_FRAMES * SMALL_FRAME_SIZE +
+                            (size_t)(i - SMALL_FRAMES) * LARGE_FRAME_SIZE
+                      : s->memory + (size_t)i * SMALL_FRAME_SIZE;
         free_frame(s, i);
     }
     for (unsigned i = 0; i < VSW_SCHED_MAX_CLASSES; i++) {

@@ -88,16 +88,16 @@ void vsw_sched_enqueue(struct vsw_sched *sched,
 
 /* Figures of one class, for qos.show. */
 struct vsw_sched_class_stats {
-    uint32_t port_id;         /* port whose frames it holds, 0: the
-                                 default class */
-    uint64_t weight;          /* weight, or guaranteed bit/s, last used */
-    uint64_t tx_packets;      /* wire frames sent */
-    uint64_t tx_bytes;        /* their bytes */
-    uint64_t drops;           /* wire frames refused (queue or pool
-                                 full) */
-    uint64_t queue_packets;   /* frames (GSO packets count one) waiting */
-    uint64_t queue_bytes;     /* their wire bytes */
-    uint64_t rate_bps;        /* bits/s sent over the last second */
+    uint32_t port_id;       /* port whose frames it holds, 0: the
+                               default class */
+    uint64_t weight;        /* weight, or guaranteed bit/s, last used */
+    uint64_t tx_packets;    /* wire frames sent */
+    uint64_t tx_bytes;      /* their bytes */
+    uint64_t drops;         /* wire frames refused (queue or pool
+                               full) */
+    uint64_t queue_packets; /* frames (GSO packets count one) waiting */
+    uint64_t queue_bytes;   /* their wire bytes */
+    uint64_t rate_bps;      /* bits/s sent over the last second */
 };
 
 /* Stores the figures of class 'index' in '*stats'.  Returns false if no
@@ -110,14 +110,14 @@ bool vsw_sched_class_stats(const struct vsw_sched *sched, unsigned index,
 
 /* Figures of the whole scheduler. */
 struct vsw_sched_stats {
-    uint64_t link_bps;     /* the speed it paces at */
-    uint64_t tx_packets;   /* wire frames sent, all classes */
-    uint64_t tx_bytes;     /* their bytes */
-    uint64_t tx_errors;    /* frames the kernel refused when sent */
-    uint64_t rate_bps;     /* bits/s sent over the last second */
-    uint64_t pool_free;    /* buffers free in the pool */
-    uint64_t pool_size;    /* buffers in the pool */
-    uint64_t queue_limit;  /* bytes one class may hold */
+    uint64_t link_bps;    /* the speed it paces at */
+    uint64_t tx_packets;  /* wire frames sent, all classes */
+    uint64_t tx_bytes;    /* their bytes */
+    uint64_t tx_errors;   /* frames the kernel refused when sent */
+    uint64_t rate_bps;    /* bits/s sent over the last second */
+    uint64_t pool_free;   /* buffers free in the pool */
+    uint64_t pool_size;   /* buffers in the pool */
+    uint64_t queue_limit; /* bytes one class may hold */
 };
 void vsw_sched_get_stats(const struct vsw_sched *sched,
                          struct vsw_sched_stats *stats);
