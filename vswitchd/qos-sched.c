@@ -127,25 +127,25 @@ mgr_qos_sched_port_destroy(struct vsw_manager *mgr, struct mgr_port *port)
 
 /* ---- qos.show ---- */
 
-/* A share of 'total' as a percentage to a tenth. */
-static json_t *
-share_json(uint64_t part, uint64_t total)
+/* A share of 'total' in whole percent, rounded. */
+static json_int_t
+share_percent(uint64_t part, uint64_t total)
 {
-    return json_real(
-        total ? (double)(uint64_t)((part * 1000.0 / total) + 0.5) / 10 : 0);
+    return total ? (json_int_t)((part * 100.0 / total) + 0.5) : 0;
 }
 
 static json_t *
 class_json(const char *name, uint64_t minimum,
            const struct vsw_sched_class_stats *c, uint64_t total_rate)
 {
-    return json_pack(
-        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "class", name,
-        "minimum", (json_int_t)minimum, "tx-packets",
-        (json_int_t)c->tx_packets, "tx-bytes", (json_int_t)c->tx_bytes,
-        "queue-packets", (json_int_t)c->queue_packets, "queue-bytes",
-        (json_int_t)c->queue_bytes, "drops", (json_int_t)c->drops, "rate",
-        (json_int_t)c->rate_bps, "share", share_json(c->rate_bps, total_rate));
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "class",
+                     name, "minimum", (json_int_t)minimum, "tx-packets",
+                     (json_int_t)c->tx_packets, "tx-bytes",
+                     (json_int_t)c->tx_bytes, "queue-packets",
+                     (json_int_t)c->queue_packets, "queue-bytes",
+                     (json_int_t)c->queue_bytes, "drops", (json_int_t)c->drops,
+                     "rate", (json_int_t)c->rate_bps, "share",
+                     share_percent(c->rate_bps, total_rate));
 }
 
 /* Why 'port', an uplink, is not scheduled. */
