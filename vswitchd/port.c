@@ -173,6 +173,8 @@ static const struct vsw_setting port_settings[] = {
         .min = 0,
         .max = MIN_BW_WEIGHT_MAX,
         .default_value = "0",
+        .owner_key = "min-bandwidth-mode",
+        .owner_values = 1u << MGR_MIN_BW_WEIGHT,
         .help = "the port's share of a congested uplink, 1..100, on a "
                 "switch with min-bandwidth-mode=weight; 0 for the default "
                 "flow (weight 1)",
@@ -183,6 +185,8 @@ static const struct vsw_setting port_settings[] = {
         .min = 0,
         .max = BIT_RATE_MAX,
         .default_value = "0",
+        .owner_key = "min-bandwidth-mode",
+        .owner_values = 1u << MGR_MIN_BW_ABSOLUTE,
         .help = "bit/s the port is guaranteed on a congested uplink, on a "
                 "switch with min-bandwidth-mode=absolute; 0 for the default "
                 "flow (10 % of the uplink)",
@@ -205,6 +209,7 @@ const struct vsw_settings_kind mgr_port_kind = {
     .n_settings = sizeof port_settings / sizeof *port_settings,
     .other_keys = (const char *const[]){"name", NULL},
     .create_keys = (const char *const[]){"switch", "may-exist", NULL},
+    .owner = &mgr_switch_kind,
 };
 
 /* ---- Settings ---- */
