@@ -79,6 +79,7 @@ struct vsw_sched {
     enum vsw_sched_mode mode;            /* fixed with the switch */
     int fd;                              /* send-only packet socket */
     pthread_t thread;                    /* dequeues and sends */
+    bool threaded;                       /* 'thread' runs (not unpaced) */
     pthread_mutex_t mutex;               /* guards queues, pool, classes */
     pthread_cond_t wake;                 /* the thread waits here */
     bool stop;                           /* the thread should exit */
@@ -538,36 +539,24 @@ sched_main(void *s_)
     return NULL;
 }
 
-int
-vsw_sched_create(const char *name, const struct vsw_netdev *netdev,
-                 enum vsw_sched_mode mode, uint64_t link_bps,
-                 struct vsw_sched **schedp)
+/* Allocates a scheduler with its pool and classes, without thread or
+ * socket ('fd' -1).  Returns NULL on allocation failure. */
+static struct vsw_sched *
+sched_alloc(enum vsw_sched_mode mode, uint64_t link_bps)
 {
     pthread_condattr_t attr;
-    struct vsw_sched *s;
-    int error;
+    struct vsw_sched *s = calloc(1, sizeof *s);
 
-    if (!link_bps) {
-        return -EINVAL;
-    }
-    s = calloc(1, sizeof *s);
     if (!s) {
-        return -ENOMEM;
+        return NULL;
     }
     s->memory = malloc((size_t)SMALL_FRAMES * SMALL_FRAME_SIZE +
                        (size_t)LARGE_FRAMES * LARGE_FRAME_SIZE);
     if (!s->memory) {
         free(s);
-        return -ENOMEM;
+        return NULL;
     }
-    s->fd = vsw_netdev_uplink_open_tx(netdev);
-    if (s->fd < 0) {
-        error = s->fd;
-        free(s->memory);
-        free(s);
-        return error;
-    }
-    snprintf(s->name, sizeof s->name, "%s", name);
+    s->fd = -1;
     s->mode = mode;
     s->send_rl = (struct vsw_log_ratelimit)VSW_LOG_RATELIMIT_INIT(1000, 5);
     atomic_init(&s->link_bps, link_bps);
@@ -593,17 +582,76 @@ vsw_sched_create(const char *name, const struct vsw_netdev *netdev,
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&s->wake, &attr);
     pthread_condattr_destroy(&attr);
+    return s;
+}
+
+/* Frees 's' (its thread stopped) and the frames still queued. */
+static void
+sched_free(struct vsw_sched *s)
+{
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->mutex);
+    if (s->fd >= 0) {
+        close(s->fd);
+    }
+    free(s->memory);
+    free(s);
+}
+
+int
+vsw_sched_create(const char *name, const struct vsw_netdev *netdev,
+                 enum vsw_sched_mode mode, uint64_t link_bps,
+                 struct vsw_sched **schedp)
+{
+    struct vsw_sched *s;
+    int error;
+
+    if (!link_bps) {
+        return -EINVAL;
+    }
+    s = sched_alloc(mode, link_bps);
+    if (!s) {
+        return -ENOMEM;
+    }
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->fd = vsw_netdev_uplink_open_tx(netdev);
+    if (s->fd < 0) {
+        error = s->fd;
+        s->fd = -1;
+        sched_free(s);
+        return error;
+    }
+    s->threaded = true;
     error = -pthread_create(&s->thread, NULL, sched_main, s);
     if (error) {
-        pthread_cond_destroy(&s->wake);
-        pthread_mutex_destroy(&s->mutex);
-        close(s->fd);
-        free(s->memory);
-        free(s);
+        sched_free(s);
         return error;
     }
     *schedp = s;
     return 0;
+}
+
+int
+vsw_sched_create_unpaced(enum vsw_sched_mode mode, uint64_t link_bps,
+                         struct vsw_sched **schedp)
+{
+    *schedp = sched_alloc(mode, link_bps);
+    return *schedp ? 0 : -ENOMEM;
+}
+
+int
+vsw_sched_take(struct vsw_sched *s, uint32_t *wire_bytes)
+{
+    int32_t fi = dequeue(s);
+    int class;
+
+    if (fi == NO_FRAME) {
+        return -1;
+    }
+    class = s->frames[fi].class;
+    *wire_bytes = s->frames[fi].wire_bytes;
+    account_sent(s, &fi, 1, 1);
+    return class;
 }
 
 void
@@ -614,16 +662,19 @@ vsw_sched_destroy(struct vsw_sched *s)
     if (!s) {
         return;
     }
-    pthread_mutex_lock(&s->mutex);
-    s->stop = true;
-    pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->mutex);
-    pthread_join(s->thread, NULL);
+    if (s->threaded) {
+        pthread_mutex_lock(&s->mutex);
+        s->stop = true;
+        pthread_cond_signal(&s->wake);
+        pthread_mutex_unlock(&s->mutex);
+        pthread_join(s->thread, NULL);
+    }
 
     /* Frames the pipeline counted as sent go out, unpaced. */
     for (;;) {
         int n = 0;
-        int sent, error;
+        int sent = 0;
+        int error;
 
         while (n < SEND_BATCH) {
             int32_t fi = dequeue(s);
@@ -636,14 +687,12 @@ vsw_sched_destroy(struct vsw_sched *s)
         if (!n) {
             break;
         }
-        sent = send_frames(s, batch, n, &error);
+        if (s->fd >= 0) {
+            sent = send_frames(s, batch, n, &error);
+        }
         account_sent(s, batch, n, sent);
     }
-    pthread_cond_destroy(&s->wake);
-    pthread_mutex_destroy(&s->mutex);
-    close(s->fd);
-    free(s->memory);
-    free(s);
+    sched_free(s);
 }
 
 void

@@ -122,6 +122,15 @@ struct vsw_sched_stats {
 void vsw_sched_get_stats(const struct vsw_sched *sched,
                          struct vsw_sched_stats *stats);
 
+/* For the unit tests: a scheduler without thread or socket, whose frames
+ * vsw_sched_take() takes in DRR order, unpaced.  Returns 0 or -ENOMEM. */
+int vsw_sched_create_unpaced(enum vsw_sched_mode mode, uint64_t link_bps,
+                             struct vsw_sched **schedp);
+
+/* Takes the next frame of an unpaced scheduler in DRR order, storing its
+ * wire bytes in '*wire_bytes'.  Returns its class, or -1 if none waits. */
+int vsw_sched_take(struct vsw_sched *sched, uint32_t *wire_bytes);
+
 /* The quantum, in bytes per round, of a class with minimum 'min_bw' (0:
  * the default flow) in 'mode' on a link of 'link_bps'.  Exposed for the
  * unit tests. */
