@@ -14,12 +14,14 @@
 #include "manager-private.h"
 #include "netns.h"
 
-#define MAC_LIMIT_MAX     (1u << 22)
-#define MIN_BW_WEIGHT_MAX 100
-#define BIT_RATE_MAX      1000000000000LL /* 1T */
-#define STORM_LIMIT_MAX   100000000
+#define MAC_LIMIT_MAX   (1u << 22)
+#define STORM_LIMIT_MAX 100000000
 
 static const char *const port_types[] = {"tap", "uplink", NULL};
+
+/* Minimum bandwidth (qos-sched.c): the largest weight and bit rate. */
+#define MIN_BW_WEIGHT_MAX 100
+#define MIN_BW_RATE_MAX   1000000000000LL /* 1T */
 
 #define IN_MODE(m) (1u << VSW_VLAN_MODE_##m)
 #define PVLAN_MODES                                                           \
@@ -183,7 +185,7 @@ static const struct vsw_setting port_settings[] = {
         PORT_ROW("min-bandwidth-absolute", VSW_SETTING_BIT_RATE,
                  min_bw_absolute),
         .min = 0,
-        .max = BIT_RATE_MAX,
+        .max = MIN_BW_RATE_MAX,
         .default_value = "0",
         .owner_key = "min-bandwidth-mode",
         .owner_values = 1u << MGR_MIN_BW_ABSOLUTE,
@@ -194,7 +196,7 @@ static const struct vsw_setting port_settings[] = {
     {
         PORT_ROW("link-speed", VSW_SETTING_BIT_RATE, link_speed),
         .min = 0,
-        .max = BIT_RATE_MAX,
+        .max = MIN_BW_RATE_MAX,
         .default_value = "0",
         .when_key = "type",
         .when_values = 1u << MGR_PORT_UPLINK,
