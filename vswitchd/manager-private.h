@@ -467,8 +467,9 @@ int mgr_qos_sched_port_check(const struct mgr_switch *sw, const char *name,
                              const struct mgr_port_cfg *cfg,
                              struct vsw_rpc_error *err);
 
-/* Fills the QoS members of 'dport', the snapshot's 'port', starting,
- * replacing or retiring the port's scheduler as its settings say. */
+/* Fills the QoS members of 'dport', the snapshot's 'port' (NULL while
+ * the port has no device), starting, replacing or retiring the port's
+ * scheduler as its settings and device say. */
 void mgr_qos_sched_publish(struct vsw_manager *, struct mgr_port *port,
                            struct vsw_dp_port *dport);
 

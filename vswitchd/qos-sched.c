@@ -95,10 +95,13 @@ mgr_qos_sched_publish(struct vsw_manager *mgr, struct mgr_port *port,
         mode == MGR_MIN_BW_ABSOLUTE ? VSW_SCHED_ABSOLUTE : VSW_SCHED_WEIGHT;
     int error;
 
-    dport->min_bw = port_min_bw(mode, &port->cfg);
     if (!wants_sched(port) || port->sched_rt != port->rt) {
         retire_sched(mgr, port);
     }
+    if (!dport) {
+        return; /* no device: not in the snapshot */
+    }
+    dport->min_bw = port_min_bw(mode, &port->cfg);
     if (!wants_sched(port)) {
         return;
     }

@@ -131,6 +131,7 @@ mgr_publish(struct vsw_manager *mgr)
             struct vsw_dp_port *dport;
 
             if (!p->rt) {
+                mgr_qos_sched_publish(mgr, p, NULL);
                 continue;
             }
             dport = vsw_dp_snapshot_add_port(snap, dsw, p->name, p->rt);

@@ -231,3 +231,36 @@ def test_settings_survive_a_restart(daemon_factory, topo):
         250_000_000
     assert d.rpc("qos.show", port="up0")["scheduled"] is True
     d.rpc("port.del", name="up0")
+
+
+def test_uplink_device_lost_and_back(daemon, topo):
+    """The uplink's interface is deleted under a running scheduler and
+    made again: the daemon keeps serving, and the uplink is scheduled
+    again on the new device."""
+    daemon.rpc_raw("switch.add", {"name": "sw0"})
+    up, peer = topo.veth()
+    daemon.rpc_raw("port.add", {"switch": "sw0", "name": "up0",
+                                "type": "uplink", "ifname": up,
+                                "link-speed": "100M"})
+    vm1, _ = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1")
+    daemon.ctl("port", "set", "vm1", "min-bandwidth-weight=3")
+    # Frames for the uplink while it goes away (flooded: no MAC learned).
+    flood = subprocess.Popen(["ip", "netns", "exec", vm1, "ping", "-f",
+                              "-w", "3", "198.18.0.99"],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: daemon.rpc("qos.show", port="up0")["tx-packets"])
+        sh(["ip", "link", "del", up])
+        wait_for(lambda: daemon.rpc("port.get", name="up0")["link"]
+                 == "absent")
+    finally:
+        flood.wait(timeout=30)
+    assert daemon.rpc("qos.show", port="up0")["scheduled"] is False
+
+    sh(["ip", "link", "add", up, "type", "veth", "peer", "name", peer])
+    sh(["ip", "link", "set", up, "up"])
+    wait_for(lambda: daemon.rpc("qos.show", port="up0")["scheduled"],
+             timeout=15)
+    classes = daemon.rpc("qos.show", port="up0")["classes"]
+    assert [c["class"] for c in classes] == ["vm1", "default"]
