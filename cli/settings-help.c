@@ -127,6 +127,7 @@ setting_details(const json_t *setting, bool at_creation)
 {
     const char *type = vsw_ctl_member_string(setting, "type");
     const json_t *applies = json_object_get(setting, "applies-to");
+    const json_t *owner = json_object_get(setting, "applies-to-owner");
     const json_t *min = json_object_get(setting, "min");
     const json_t *max = json_object_get(setting, "max");
     char *details = NULL;
@@ -153,6 +154,16 @@ setting_details(const json_t *setting, bool at_creation)
 
         append_part(&details, vsw_xasprintf("only with %s=%s",
                                             mode ? mode : "?", values));
+        free(values);
+    }
+    if (json_is_object(owner)) {
+        const char *kind = vsw_ctl_member_string(owner, "kind");
+        const char *mode = vsw_ctl_member_string(owner, "key");
+        char *values = join_strings(json_object_get(owner, "values"), "|");
+
+        append_part(&details,
+                    vsw_xasprintf("only on a %s with %s=%s", kind ? kind : "?",
+                                  mode ? mode : "?", values));
         free(values);
     }
     if (at_creation && json_is_true(json_object_get(setting, "fixed"))) {

@@ -51,6 +51,7 @@ static const struct vsw_ctl_command *const command_tables[] = {
     vsw_ctl_switch_commands, vsw_ctl_port_commands,   vsw_ctl_fdb_commands,
     vsw_ctl_acl_commands,    vsw_ctl_dp_commands,     vsw_ctl_trace_commands,
     vsw_ctl_ext_commands,    vsw_ctl_system_commands, vsw_ctl_stop_commands,
+    vsw_ctl_qos_commands, /* qos show */
     help_commands,
 };
 

@@ -49,14 +49,28 @@ struct mgr_port_cfg {
     bool flood;                  /* receives flooded frames */
     struct mgr_guard_cfg guard;  /* port security guards */
     enum vsw_mirror_role mirror; /* mirroring: none, source, destination */
+    uint32_t min_bw_weight;      /* QoS: weight on scheduled uplinks,
+                                    0 = the default flow */
+    uint64_t min_bw_absolute;    /* QoS: guaranteed bit/s there, 0 = the
+                                    default flow */
+    uint64_t link_speed;         /* QoS, uplink: its capacity in bit/s,
+                                    0 = unknown (not scheduled) */
+};
+
+/* What a port's minimum bandwidth means on a switch (FEATURES.md §5). */
+enum mgr_min_bw_mode {
+    MGR_MIN_BW_WEIGHT,   /* min-bandwidth-weight, 1..100 */
+    MGR_MIN_BW_ABSOLUTE, /* min-bandwidth-absolute, bit/s */
+    MGR_MIN_BW_NONE,     /* no minimums, uplinks not scheduled */
 };
 
 /* What the user asked for one switch (the switch settings table,
  * switch.c). */
 struct mgr_switch_cfg {
-    uint32_t mac_ageing;          /* seconds */
-    uint32_t mac_table_size;      /* switch-wide MAC cap */
-    bool ipv6_unknown_nh_allowed; /* RFC 7113 knob for the guards */
+    uint32_t mac_ageing;              /* seconds */
+    uint32_t mac_table_size;          /* switch-wide MAC cap */
+    bool ipv6_unknown_nh_allowed;     /* RFC 7113 knob for the guards */
+    enum mgr_min_bw_mode min_bw_mode; /* fixed at creation */
 };
 
 struct mgr_switch;
@@ -96,6 +110,9 @@ struct mgr_port {
     struct mgr_acl *acls;      /* basic ACL rules, in the order added */
     struct mgr_xacl *xacls;    /* extended ACL rules */
     uint32_t next_acl_id;      /* id for the next basic rule */
+    struct vsw_sched *sched;   /* QoS, uplink: its minimum-bandwidth
+                                  scheduler (qos-sched.c), or NULL */
+    const struct vsw_port_rt *sched_rt; /* the runtime 'sched' sends for */
 };
 
 struct mgr_switch {
@@ -445,6 +462,29 @@ int mgr_xacl_rule_check(const json_t *obj, struct vsw_rpc_error *err);
 
 /* Registers xacl.*. */
 int mgr_xacl_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
+
+/* Minimum bandwidth on uplinks (qos-sched.c). */
+
+/* The names of enum mgr_min_bw_mode, for the switch settings table. */
+extern const char *const mgr_min_bw_mode_names[];
+
+/* Fails, filling 'err', if port 'name' with settings 'cfg' asks for a
+ * minimum that the mode of 'sw' does not have. */
+int mgr_qos_sched_port_check(const struct mgr_switch *sw, const char *name,
+                             const struct mgr_port_cfg *cfg,
+                             struct vsw_rpc_error *err);
+
+/* Fills the QoS members of 'dport', the snapshot's 'port' (NULL while
+ * the port has no device), starting, replacing or retiring the port's
+ * scheduler as its settings and device say. */
+void mgr_qos_sched_publish(struct vsw_manager *, struct mgr_port *port,
+                           struct vsw_dp_port *dport);
+
+/* Retires the scheduler of 'port' (being removed). */
+void mgr_qos_sched_port_destroy(struct vsw_manager *, struct mgr_port *port);
+
+/* Registers qos.show. */
+int mgr_qos_sched_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
 
 /* Extensions (manager-ext.c). */
 

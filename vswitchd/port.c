@@ -19,6 +19,10 @@
 
 static const char *const port_types[] = {"tap", "uplink", NULL};
 
+/* Minimum bandwidth (qos-sched.c): the largest weight and bit rate. */
+#define MIN_BW_WEIGHT_MAX 100
+#define MIN_BW_RATE_MAX   1000000000000LL /* 1T */
+
 #define IN_MODE(m) (1u << VSW_VLAN_MODE_##m)
 #define PVLAN_MODES                                                           \
     (IN_MODE(PVLAN_ISOLATED) | IN_MODE(PVLAN_COMMUNITY) |                     \
@@ -173,6 +177,39 @@ static const struct vsw_setting port_settings[] = {
         .help = "port mirroring: a source's sent and received frames are "
                 "copied to every destination of its switch",
     },
+    {
+        PORT_ROW("min-bandwidth-weight", VSW_SETTING_INTEGER, min_bw_weight),
+        .min = 0,
+        .max = MIN_BW_WEIGHT_MAX,
+        .default_value = "0",
+        .owner_key = "min-bandwidth-mode",
+        .owner_values = 1u << MGR_MIN_BW_WEIGHT,
+        .help = "the port's share of a congested uplink, 1..100, on a "
+                "switch with min-bandwidth-mode=weight; 0 for the default "
+                "flow (weight 1)",
+    },
+    {
+        PORT_ROW("min-bandwidth-absolute", VSW_SETTING_BIT_RATE,
+                 min_bw_absolute),
+        .min = 0,
+        .max = MIN_BW_RATE_MAX,
+        .default_value = "0",
+        .owner_key = "min-bandwidth-mode",
+        .owner_values = 1u << MGR_MIN_BW_ABSOLUTE,
+        .help = "bit/s the port is guaranteed on a congested uplink, on a "
+                "switch with min-bandwidth-mode=absolute; 0 for the default "
+                "flow (10 % of the uplink)",
+    },
+    {
+        PORT_ROW("link-speed", VSW_SETTING_BIT_RATE, link_speed),
+        .min = 0,
+        .max = MIN_BW_RATE_MAX,
+        .default_value = "0",
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_UPLINK,
+        .help = "the uplink's capacity in bit/s, which minimum bandwidth "
+                "is enforced at; 0 for unknown (not scheduled)",
+    },
 };
 
 const struct vsw_settings_kind mgr_port_kind = {
@@ -181,6 +218,7 @@ const struct vsw_settings_kind mgr_port_kind = {
     .n_settings = sizeof port_settings / sizeof *port_settings,
     .other_keys = (const char *const[]){"name", NULL},
     .create_keys = (const char *const[]){"switch", "may-exist", NULL},
+    .owner = &mgr_switch_kind,
 };
 
 /* ---- Settings ---- */
@@ -392,6 +430,7 @@ mgr_port_destroy(struct vsw_manager *mgr, struct mgr_port *port,
     }
     *pp = port->next;
     mgr_acls_destroy(mgr, port);
+    mgr_qos_sched_port_destroy(mgr, port);
     if (port->rt) {
         vsw_datapath_detach(mgr->dp, port->rt);
     }
@@ -476,6 +515,7 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
     }
     if (mgr_pvlan_check_conflicts(sw, NULL, name, &cfg, err) ||
         mgr_mirror_check(sw, NULL, &cfg, err) ||
+        mgr_qos_sched_port_check(sw, name, &cfg, err) ||
         mgr_ext_port_check(mgr, sw, name, VSW_EXT_PORT_CREATE, params, err)) {
         return -1;
     }
@@ -512,6 +552,7 @@ mgr_port_set(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
         port_cfg_check(&cfg, err) ||
         mgr_pvlan_check_conflicts(port->sw, port, NULL, &cfg, err) ||
         mgr_mirror_check(port->sw, port, &cfg, err) ||
+        mgr_qos_sched_port_check(port->sw, port->name, &cfg, err) ||
         mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
                            params, err)) {
         return -1;

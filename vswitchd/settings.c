@@ -853,6 +853,21 @@ vsw_settings_schema(const struct vsw_settings_kind *kind)
         } else {
             json_object_set_new(row, "applies-to", json_null());
         }
+        if (s->owner_key && kind->owner) {
+            const struct vsw_setting *mode =
+                setting_lookup(kind->owner, s->owner_key);
+            json_t *values = json_array();
+
+            for (size_t j = 0; mode->names[j]; j++) {
+                if ((s->owner_values >> j) & 1) {
+                    json_array_append_new(values, json_string(mode->names[j]));
+                }
+            }
+            json_object_set_new(row, "applies-to-owner",
+                                json_pack("{s:s, s:s, s:o}", "kind",
+                                          kind->owner->name, "key",
+                                          s->owner_key, "values", values));
+        }
         json_object_set_new(row, "fixed",
                             json_boolean(s->flags & VSW_SETTING_FIXED));
         if (s->flags & VSW_SETTING_ALIAS) {

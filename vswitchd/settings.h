@@ -86,6 +86,13 @@ struct vsw_setting {
                                    the same table ... */
     unsigned when_values;       /* ... has one of these values (bit i =
                                    names[i]); NULL/0: always */
+    const char *owner_key;      /* applies only on an object whose owner
+                                   (a port's switch) has this enum setting
+                                   of the owner kind's table ... */
+    unsigned owner_values;      /* ... at one of these values; NULL/0: on
+                                   any owner.  The engine sees one object:
+                                   the kind's check enforces it, the
+                                   schema describes it */
     unsigned flags;             /* VSW_SETTING_* */
     const char *alias_of;       /* VSW_SETTING_ALIAS: the setting's key */
     const char *help;           /* one line, no period */
@@ -93,15 +100,18 @@ struct vsw_setting {
 
 /* An object kind and its table. */
 struct vsw_settings_kind {
-    const char *name;                   /* "port" */
-    const struct vsw_setting *settings; /* the table */
-    size_t n_settings;                  /* rows in 'settings' */
-    const char *const *other_keys;      /* keys of add and set requests
-                                           that are not settings ("name"),
-                                           NULL-terminated */
-    const char *const *create_keys;     /* keys add takes that are not
-                                           settings ("switch", "may-exist"),
-                                           refused in a set; NULL-terminated */
+    const char *name;                      /* "port" */
+    const struct vsw_setting *settings;    /* the table */
+    size_t n_settings;                     /* rows in 'settings' */
+    const char *const *other_keys;         /* keys of add and set requests
+                                              that are not settings ("name"),
+                                              NULL-terminated */
+    const char *const *create_keys;        /* keys add takes that are not
+                                              settings ("switch", "may-exist"),
+                                              refused in a set; NULL-terminated */
+    const struct vsw_settings_kind *owner; /* the kind of the objects that
+                                              own these (a port's switch),
+                                              for 'owner_key'; or NULL */
 };
 
 /* Declares the row of a setting of 'type' stored in 'member' of 'st'. */

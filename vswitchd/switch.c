@@ -48,6 +48,16 @@ static const struct vsw_setting switch_settings[] = {
         .help = "what guards do with IPv6 packets whose header chain ends "
                 "in an unknown header (RFC 7113)",
     },
+    {
+        VSW_SETTING_ROW("min-bandwidth-mode", VSW_SETTING_ENUM,
+                        struct mgr_switch_cfg, min_bw_mode),
+        .names = mgr_min_bw_mode_names,
+        .default_value = "weight",
+        .flags = VSW_SETTING_FIXED,
+        .help = "what ports' minimum bandwidth on uplinks is: "
+                "min-bandwidth-weight (weight), min-bandwidth-absolute "
+                "(absolute), or nothing (none)",
+    },
 };
 
 const struct vsw_settings_kind mgr_switch_kind = {

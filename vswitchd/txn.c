@@ -131,6 +131,7 @@ mgr_publish(struct vsw_manager *mgr)
             struct vsw_dp_port *dport;
 
             if (!p->rt) {
+                mgr_qos_sched_publish(mgr, p, NULL);
                 continue;
             }
             dport = vsw_dp_snapshot_add_port(snap, dsw, p->name, p->rt);
@@ -149,6 +150,7 @@ mgr_publish(struct vsw_manager *mgr)
             dport->mac_limit = p->cfg.mac_limit;
             dport->flood = p->cfg.flood;
             dport->mirror = (uint8_t)p->cfg.mirror;
+            mgr_qos_sched_publish(mgr, p, dport);
         }
         vsw_dp_switch_mirrors(dsw);
         mgr_ext_fill_switch(sw, dsw);

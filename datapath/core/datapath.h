@@ -59,6 +59,7 @@ struct vsw_port_counters {
 };
 
 struct vsw_port_rt;
+struct vsw_sched;
 
 /* One receive queue of a port, polled by one worker at a time.  Load is
  * measured per queue so the control thread can move busy queues between
@@ -138,6 +139,12 @@ struct vsw_dp_port {
                                        destination (vsw_dp_switch_mirrors) */
     uint8_t mirror_index;           /* a destination's bit in 'mirror_has'
                                        (mirror.h) */
+    struct vsw_sched *sched;        /* QoS: an uplink's minimum-bandwidth
+                                       scheduler (not owned), NULL: its
+                                       frames go straight out */
+    uint64_t min_bw;                /* QoS: the weight or guaranteed bit/s
+                                       of this port's frames on scheduled
+                                       uplinks, 0: the default flow */
 };
 
 /* A switch as one snapshot sees it. */

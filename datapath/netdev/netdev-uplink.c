@@ -292,9 +292,12 @@ uplink_rx(struct vsw_netdev *netdev, unsigned queue, struct vsw_packet *pkts[],
     return n_ok;
 }
 
+/* Sends the 'n' frames of 'items' through packet socket 'fd' with
+ * sendmmsg 'flags'.  Returns the number the kernel accepted; '*error'
+ * receives the errno of the first refusal, 0 if none. */
 static int
-uplink_tx(struct vsw_netdev *netdev, unsigned queue,
-          const struct vsw_tx_item *items, int n, int *error)
+uplink_send(int fd, const struct vsw_tx_item *items, int n, int flags,
+            int *error)
 {
     struct virtio_net_hdr hdrs[VSW_BATCH_SIZE];
     struct mmsghdr msgs[VSW_BATCH_SIZE];
@@ -313,7 +316,7 @@ uplink_tx(struct vsw_netdev *netdev, unsigned queue,
                 vsw_tx_item_iov(&items[sent + i], &hdrs[i], tags[i], iov[i]);
             msgs[i].msg_hdr.msg_iov = iov[i];
         }
-        r = sendmmsg(netdev->queue_fd[queue], msgs, chunk, MSG_DONTWAIT);
+        r = sendmmsg(fd, msgs, chunk, flags);
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
@@ -328,6 +331,52 @@ uplink_tx(struct vsw_netdev *netdev, unsigned queue,
         }
     }
     return sent;
+}
+
+static int
+uplink_tx(struct vsw_netdev *netdev, unsigned queue,
+          const struct vsw_tx_item *items, int n, int *error)
+{
+    return uplink_send(netdev->queue_fd[queue], items, n, MSG_DONTWAIT, error);
+}
+
+int
+vsw_netdev_uplink_open_tx(const struct vsw_netdev *netdev)
+{
+    struct sockaddr_ll sll;
+    int error;
+    /* Protocol 0: the socket receives nothing, so no frame of the
+     * interface is copied to a reader that never reads. */
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+
+    if (netdev->class != &uplink_class) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -EINVAL;
+    }
+    if (fd < 0) {
+        return -errno;
+    }
+    memset(&sll, 0, sizeof sll);
+    sll.sll_family = AF_PACKET;
+    sll.sll_ifindex = netdev_uplink_cast((struct vsw_netdev *)netdev)->ifindex;
+    error = set_int_opt(fd, SOL_PACKET, PACKET_VNET_HDR, 1);
+    if (!error && bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
+        error = -errno;
+    }
+    if (error) {
+        close(fd);
+        return error;
+    }
+    return fd;
+}
+
+int
+vsw_netdev_uplink_send(int fd, const struct vsw_tx_item *items, int n,
+                       int *error)
+{
+    return uplink_send(fd, items, n, 0, error);
 }
 
 static void

@@ -142,6 +142,19 @@ bool vsw_netdev_is_tap(const struct vsw_netdev *netdev);
 int vsw_netdev_uplink_open(const char *ifname, unsigned n_queues,
                            bool offloads, struct vsw_netdev **netdevp);
 
+/* Opens a packet socket that only sends, on the interface of the uplink
+ * 'netdev', for a thread other than the workers (the QoS scheduler, which
+ * must not share a worker's socket): blocking, exchanging virtio-net
+ * headers like the port's own sockets.  Returns it (the caller closes
+ * it), or -EINVAL if 'netdev' is no uplink, or another negative errno. */
+int vsw_netdev_uplink_open_tx(const struct vsw_netdev *netdev);
+
+/* Sends the 'n' frames of 'items' through 'fd' (from
+ * vsw_netdev_uplink_open_tx()), waiting for room in the socket's buffer.
+ * Returns and reports as the class's 'tx'.  Any one thread per 'fd'. */
+int vsw_netdev_uplink_send(int fd, const struct vsw_tx_item *items, int n,
+                           int *error);
+
 /* Interface state, for "link" in the API: true if the interface of
  * 'netdev' is up with carrier.  Control thread. */
 bool vsw_netdev_link_is_up(const struct vsw_netdev *netdev);

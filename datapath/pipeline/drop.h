@@ -64,7 +64,10 @@
     X(EXT_FAIL_CLOSED, "ext-fail-closed",                                     \
       "a fail-closed extension's circuit breaker is open")                    \
     X(EXT_INJECT, "ext-inject-failed",                                        \
-      "a frame an extension injected could not be sent")
+      "a frame an extension injected could not be sent")                      \
+    X(QOS_SCHED_FULL, "qos-scheduler-full",                                   \
+      "the uplink's minimum-bandwidth scheduler had no room (class queue "    \
+      "or buffer pool full)")
 
 enum vsw_drop_reason {
 #define VSW_DROP_ENUM(ENUM, NAME, DOC) VSW_DROP_##ENUM,

@@ -10,6 +10,7 @@
 #include "guard.h"
 #include "mirror.h"
 #include "policy.h"
+#include "scheduler.h"
 #include "timeutil.h"
 #include "flow.h"
 #include "trace.h"
@@ -485,7 +486,21 @@ tx_items(struct vsw_pipeline *pl, struct vsw_txq *txq,
     uint64_t packets = 0;
     uint64_t bytes = 0;
     int error;
-    int sent =
+    int sent;
+
+    /* QoS, minimum bandwidth: a scheduled uplink's frames go to its
+     * scheduler (qos/scheduler.c), which sends them at the link's speed;
+     * queued counts as sent. */
+    if (txq->port->sched) {
+        struct vsw_sched_result r;
+
+        vsw_sched_enqueue(txq->port->sched, pl->snap, items, n, &r);
+        vsw_counter_add(&stats->tx_packets, r.packets);
+        vsw_counter_add(&stats->tx_bytes, r.bytes);
+        vsw_counter_add(&stats->drops[VSW_DROP_QOS_SCHED_FULL], r.dropped);
+        return;
+    }
+    sent =
         vsw_netdev_tx(netdev, pl->worker % netdev->n_queues, items, n, &error);
 
     for (int i = 0; i < sent; i++) {

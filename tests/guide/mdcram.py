@@ -133,7 +133,13 @@ VARYING = [
      + r" +\d+ +\d+"),
     # 'fdb show': an entry's age
     (r"^ +\d+  [0-9a-f:]{17}  \S+ +\d+$",
-     lambda m: re.escape(m.group().rsplit(" ", 1)[0].rstrip()) + r" +\d+"),
+     lambda m: re.escape(m.group().rsplit(" ", 1)[0].rstrip()) + r" +\d+"),    # 'qos show': what the scheduler sent and holds, and its classes'
+    # rows (name and minimum exact, then 7 figures)
+    (r"^(?:tx-packets|tx-bytes|tx-errors|rate|buffers-free) +\d+$",
+     lambda m: re.escape(m.group().split()[0]) + r" +\d+"),
+    (r"^\S+ +\d+(?: +\d+){7}$",
+     lambda m: re.escape(m.group().split()[0]) + r" +"
+     + m.group().split()[1] + r"(?: +\d+){7}"),
 ]
 VARYING_RE = re.compile("|".join(f"({p})" for p, _ in VARYING))
 SUFFIXES = (" (re)", " (glob)", " (esc)")

@@ -159,11 +159,31 @@ class Objects:
                                 else self.topo.ifname("sc"))
         return params
 
+    def owned_by(self, owner):
+        """A TAP port on a switch whose setting owner["key"] has the value
+        owner["values"][0] (made on first use)."""
+        value = owner["values"][0]
+        name = f"p-{owner['key'][:8]}-{value}"[:60]
+        if name not in self.existing["port"]:
+            switch = f"sw-{value}"[:60]
+            self.daemon.rpc_raw("switch.add", {"name": switch,
+                                               owner["key"]: value})
+            self.daemon.rpc_raw("port.add", {"switch": switch,
+                                             "name": name, "type": "tap",
+                                             "ifname": self.topo.ifname("sc")})
+            self.existing["port"].append(name)
+        return name
+
     def target(self, kind, setting):
         """The name of an existing object of 'kind' that 'setting' applies
-        to as far as a fixed key decides (a TAP for mac), and the params a
-        set needs besides the key so that a mode key allows it."""
+        to as far as a fixed key decides (a TAP for mac) or its owner's
+        mode (a port's switch), and the params a set needs besides the key
+        so that a mode key allows it."""
         applies = setting["applies-to"]
+        owner = setting.get("applies-to-owner")
+        if owner:
+            assert not applies, "applies-to-owner with applies-to: extend"
+            return self.owned_by(owner), {}
         if not applies:
             return self.existing[kind][0], {}
         mode = self.schema[kind][applies["key"]]
@@ -268,6 +288,10 @@ def test_schema_shape(daemon):
                       "help"}
             extra = {"integer": {"min", "max"}, "bit-rate": {"min", "max"},
                      "enum": {"values"}}.get(s["type"], set())
+            if "applies-to-owner" in s:
+                # Applies only on an object whose owner (a port's switch)
+                # has one of 'values' for its own setting 'key'.
+                extra = extra | {"applies-to-owner"}
             if "alias-of" in s:
                 # Another name of a setting, for input only.
                 assert s["alias-of"] in by_key, where
@@ -301,6 +325,21 @@ def test_schema_shape(daemon):
                 if mode["type"] == "enum":
                     assert set(applies["values"]) <= set(mode["values"]), (
                         where)
+
+    # An owner's mode key is an enum setting of the owner's kind.
+    by_kind = {e["kind"]: {s["key"]: s for s in e["settings"]}
+               for e in result["kinds"]}
+    for entry in result["kinds"]:
+        for s in entry["settings"]:
+            owner = s.get("applies-to-owner")
+            if owner is None:
+                continue
+            where = f"{entry['kind']} {s['key']}"
+            assert set(owner) == {"kind", "key", "values"}, where
+            mode = by_kind.get(owner["kind"], {}).get(owner["key"])
+            assert mode and mode["type"] == "enum", where
+            assert owner["values"] and set(owner["values"]) <= set(
+                mode["values"]), where
 
     # One kind alone is that kind's entry of the whole.
     for entry in result["kinds"]:
@@ -473,6 +512,31 @@ def test_key_of_another_mode_is_refused(objs):
     assert "trunks applies to vlan-mode=trunk" in error.message
 
 
+def test_key_of_another_owner_mode_is_refused(objs):
+    """A port key whose switch's mode does not have it (a weight on a
+    switch in absolute mode) is refused, naming the key and the switch's
+    mode, and changes nothing."""
+    daemon = objs.daemon
+    for key, s in objs.schema["port"].items():
+        owner = s.get("applies-to-owner")
+        if not owner:
+            continue
+        mode = objs.schema[owner["kind"]][owner["key"]]
+        for other in mode["values"]:
+            if other in owner["values"]:
+                continue
+            name = objs.owned_by({"key": owner["key"], "values": [other]})
+            before = objs.get("port", name)
+            value = next(v for v in objs.valid_values(s)
+                         if v != s["default"])
+            error = refused(daemon, "port.set", {"name": name, key: value})
+            where = f"{name} {key}={value!r}: {error.message}"
+            assert error.code == INVALID_PARAMS, where
+            assert names_key(error.message, key), where
+            assert f"{owner['key']} is {other}" in error.message, where
+            assert objs.get("port", name) == before, where
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_set_is_all_or_nothing(objs, kind):
     """A set with one good key and one bad one changes nothing: not the
@@ -640,6 +704,8 @@ def help_entries(text, keys):
     entries = {}
     current = None
     for line in text.splitlines():
+        if line.startswith("Fixed when"):
+            break  # the names of the fixed keys, no entries
         words = line.split()
         if line.startswith("  ") and words and words[0] in keys and (
                 words[0] not in entries):
