@@ -384,6 +384,7 @@ mgr_port_destroy(struct vsw_manager *mgr, struct mgr_port *port,
         continue;
     }
     *pp = port->next;
+    mgr_capture_port_removed(mgr, port);
     mgr_acls_destroy(mgr, port);
     if (port->rt) {
         vsw_datapath_detach(mgr->dp, port->rt);

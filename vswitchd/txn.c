@@ -148,6 +148,9 @@ mgr_publish(struct vsw_manager *mgr)
             dport->vlan = p->cfg.vlan;
             dport->mac_limit = p->cfg.mac_limit;
             dport->flood = p->cfg.flood;
+            if (mgr_capture_fill_port(mgr, p, dport)) {
+                goto nomem;
+            }
         }
         mgr_ext_fill_switch(sw, dsw);
     }

@@ -116,6 +116,7 @@ int vsw_port_rt_capture_start(struct vsw_port_rt *rt, unsigned count);
 void vsw_port_rt_capture(struct vsw_port_rt *rt, const struct vsw_packet *pkt);
 
 struct vsw_dp_switch;
+struct vsw_pcap_taps;
 
 /* A port as one snapshot sees it. */
 struct vsw_dp_port {
@@ -128,6 +129,9 @@ struct vsw_dp_port {
     bool flood;                     /* takes flooded frames */
     struct vsw_port_policy *policy; /* ACLs and guards (owned by the
                                        snapshot), NULL: none at all */
+    struct vsw_pcap_taps *pcap;     /* capture sessions that see it
+                                       (owned by the snapshot, pcap-tap.h),
+                                       NULL: nobody captures it */
 };
 
 /* A switch as one snapshot sees it. */

@@ -8,6 +8,7 @@
 #include "fdb.h"
 #include "gso.h"
 #include "guard.h"
+#include "pcap-tap.h"
 #include "policy.h"
 #include "timeutil.h"
 #include "flow.h"
@@ -486,6 +487,12 @@ tx_items(struct vsw_pipeline *pl, struct vsw_txq *txq,
     int error;
     int sent =
         vsw_netdev_tx(netdev, pl->worker % netdev->n_queues, items, n, &error);
+
+    /* Capture sessions: what the port accepted, as it left. */
+    if (txq->port->pcap && sent > 0) {
+        vsw_pcap_tap_tx(txq->port->pcap, pl->worker, txq->port->id, items,
+                        sent, pl->pcap_linear);
+    }
 
     for (int i = 0; i < sent; i++) {
         int delta = (int)vsw_tx_item_len(&items[i]) - (int)items[i].pkt->len;
@@ -987,7 +994,8 @@ vsw_pipeline_create(unsigned worker)
     pl->worker = worker;
     pl->cache = vsw_flow_cache_create(FLOW_CACHE_SETS);
     pl->gso = vsw_gso_out_create();
-    if (!pl->cache || !pl->gso) {
+    pl->pcap_linear = malloc(VSW_PCAP_LINEAR_BYTES);
+    if (!pl->cache || !pl->gso || !pl->pcap_linear) {
         vsw_pipeline_destroy(pl);
         return NULL;
     }
@@ -1003,6 +1011,7 @@ vsw_pipeline_destroy(struct vsw_pipeline *pl)
         }
         vsw_flow_cache_destroy(pl->cache);
         vsw_gso_out_destroy(pl->gso);
+        free(pl->pcap_linear);
         free(pl);
     }
 }

@@ -112,6 +112,8 @@ struct vsw_pipeline {
                                                        batches */
     struct vsw_packet inject_pkt;                   /* view of the frame being
                                                        sent */
+    uint8_t *pcap_linear; /* a retagged frame put together for capture
+                             filters (VSW_PCAP_LINEAR_BYTES) */
 };
 
 /* Creates the state for worker 'worker'.  Returns NULL on allocation
