@@ -49,21 +49,21 @@ static const char *const status_names[] = {
 };
 
 struct capture_session {
-    struct capture_session *next;     /* in 'mgr_captures.sessions' */
-    uint64_t id;                      /* capture.start's answer */
-    uint64_t client;                  /* connection that owns it */
-    char target[VSW_NAME_MAX];        /* the port or switch named */
-    const struct mgr_port *port;      /* captured port, or NULL */
-    const struct mgr_switch *sw;      /* captured switch, or NULL */
-    bool is_switch;                   /* the target is a switch */
-    uint8_t directions;               /* VSW_PCAP_DIR_* */
-    char *filter;                     /* expression, "" for none */
-    uint32_t snaplen;                 /* bytes kept of a frame */
-    uint64_t count;                   /* frames to read, 0: no limit */
-    size_t buffer;                    /* bytes of each ring */
-    uint64_t read;                    /* frames capture.read returned */
-    enum capture_status status;       /* why it stopped, if it did */
-    struct vsw_pcap_session *dp;      /* rings and filter (datapath) */
+    struct capture_session *next; /* in 'mgr_captures.sessions' */
+    uint64_t id;                  /* capture.start's answer */
+    uint64_t client;              /* connection that owns it */
+    char target[VSW_NAME_MAX];    /* the port or switch named */
+    const struct mgr_port *port;  /* captured port, or NULL */
+    const struct mgr_switch *sw;  /* captured switch, or NULL */
+    bool is_switch;               /* the target is a switch */
+    uint8_t directions;           /* VSW_PCAP_DIR_* */
+    char *filter;                 /* expression, "" for none */
+    uint32_t snaplen;             /* bytes kept of a frame */
+    uint64_t count;               /* frames to read, 0: no limit */
+    size_t buffer;                /* bytes of each ring */
+    uint64_t read;                /* frames capture.read returned */
+    enum capture_status status;   /* why it stopped, if it did */
+    struct vsw_pcap_session *dp;  /* rings and filter (datapath) */
 };
 
 struct mgr_captures {
@@ -88,8 +88,7 @@ mgr_capture_fill_port(const struct vsw_manager *mgr,
     if (!mgr->captures) {
         return 0;
     }
-    for (struct capture_session *s = mgr->captures->sessions; s;
-         s = s->next) {
+    for (struct capture_session *s = mgr->captures->sessions; s; s = s->next) {
         if (!session_active(s) || (s->port != port && s->sw != port->sw)) {
             continue;
         }
@@ -227,8 +226,8 @@ compile_filter(const char *expr, uint32_t snaplen, struct bpf_program *program,
         return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
     }
     if (pcap_compile(dead, program, expr, 1, PCAP_NETMASK_UNKNOWN)) {
-        error = vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
-                              "filter '%s': %s", expr, pcap_geterr(dead));
+        error = vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "filter '%s': %s",
+                              expr, pcap_geterr(dead));
     }
     pcap_close(dead);
     return error;
@@ -246,8 +245,7 @@ session_lookup(struct vsw_manager *mgr, json_t *params,
     if (vsw_rpc_get_int(params, "id", true, 1, INT64_MAX, &id, err)) {
         return NULL;
     }
-    for (struct capture_session *s = mgr->captures->sessions; s;
-         s = s->next) {
+    for (struct capture_session *s = mgr->captures->sessions; s; s = s->next) {
         if (s->id != (uint64_t)id) {
             continue;
         }
@@ -281,9 +279,8 @@ static int
 rpc_capture_start(json_t *params, json_t **result, struct vsw_rpc_error *err,
                   void *mgr_)
 {
-    static const char *const keys[] = {"target",  "direction", "filter",
-                                       "snaplen", "count",     "buffer",
-                                       NULL};
+    static const char *const keys[] = {
+        "target", "direction", "filter", "snaplen", "count", "buffer", NULL};
     struct vsw_manager *mgr = mgr_;
     struct mgr_captures *captures = mgr->captures;
     struct bpf_program program = {0, NULL};
@@ -321,7 +318,8 @@ rpc_capture_start(json_t *params, json_t **result, struct vsw_rpc_error *err,
     }
     /* A switch's frames, once each by default: as they enter it. */
     if (!direction) {
-        directions = sw ? VSW_PCAP_DIR_OUT : VSW_PCAP_DIR_IN | VSW_PCAP_DIR_OUT;
+        directions =
+            sw ? VSW_PCAP_DIR_OUT : VSW_PCAP_DIR_IN | VSW_PCAP_DIR_OUT;
     } else if (!strcmp(direction, "in")) {
         directions = VSW_PCAP_DIR_IN;
     } else if (!strcmp(direction, "out")) {
@@ -339,7 +337,8 @@ rpc_capture_start(json_t *params, json_t **result, struct vsw_rpc_error *err,
                              "there may be)",
                              VSW_PCAP_MAX_SESSIONS);
     }
-    if (filter[0] && compile_filter(filter, (uint32_t)snaplen, &program, err)) {
+    if (filter[0] &&
+        compile_filter(filter, (uint32_t)snaplen, &program, err)) {
         return -1;
     }
     s = calloc(1, sizeof *s);
@@ -381,8 +380,7 @@ rpc_capture_start(json_t *params, json_t **result, struct vsw_rpc_error *err,
     }
     VSW_INFO("capture %llu of %s %s started (direction %s%s%s)",
              (unsigned long long)s->id, sw ? "switch" : "port", target,
-             direction_name(directions), filter[0] ? ", filter " : "",
-             filter);
+             direction_name(directions), filter[0] ? ", filter " : "", filter);
     *result = json_pack("{s:I, s:s, s:s, s:I, s:I}", "id", (json_int_t)s->id,
                         "kind", sw ? "switch" : "port", "direction",
                         direction_name(directions), "snaplen",
@@ -453,11 +451,11 @@ rpc_capture_read(json_t *params, json_t **result, struct vsw_rpc_error *err,
         const char *name = port_name(mgr, rec.port_id);
 
         json_array_append_new(
-            frames,
-            json_pack("{s:I, s:s?, s:s, s:I, s:o}", "ts", (json_int_t)rec.ts_ns,
-                      "port", name, "direction", direction_name(rec.direction),
-                      "len", (json_int_t)rec.wire_len, "data",
-                      base64_json(rec.data, rec.cap_len)));
+            frames, json_pack("{s:I, s:s?, s:s, s:I, s:o}", "ts",
+                              (json_int_t)rec.ts_ns, "port", name, "direction",
+                              direction_name(rec.direction), "len",
+                              (json_int_t)rec.wire_len, "data",
+                              base64_json(rec.data, rec.cap_len)));
         bytes += rec.cap_len;
         s->read++;
     }

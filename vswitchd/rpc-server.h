@@ -116,8 +116,7 @@ uint64_t vsw_rpc_server_current_client(const struct vsw_rpc_server *server);
  * it; also for every connection vsw_rpc_server_destroy() closes.
  * Returns 0 or -ENOMEM. */
 int vsw_rpc_server_on_close(struct vsw_rpc_server *server,
-                            void (*fn)(uint64_t client, void *aux),
-                            void *aux);
+                            void (*fn)(uint64_t client, void *aux), void *aux);
 
 /* Lets 'uid' connect, read-only unless 'read_write'. */
 void vsw_rpc_server_allow_uid(struct vsw_rpc_server *server, uid_t uid,

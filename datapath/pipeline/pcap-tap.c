@@ -37,14 +37,14 @@ struct ring {
 };
 
 struct vsw_pcap_session {
-    uint32_t snaplen;           /* bytes kept of a frame at most */
-    struct bpf_program filter;  /* bf_insns NULL: every frame */
-    size_t size;                /* bytes of each ring, a multiple of 8 */
-    int held_ring;              /* ring of the record the consumer holds,
-                                   or -1 */
-    uint32_t held_len;          /* its bytes, released at the next read */
-    unsigned n_rings;           /* entries in 'rings' */
-    struct ring rings[];        /* one per forwarding thread */
+    uint32_t snaplen;          /* bytes kept of a frame at most */
+    struct bpf_program filter; /* bf_insns NULL: every frame */
+    size_t size;               /* bytes of each ring, a multiple of 8 */
+    int held_ring;             /* ring of the record the consumer holds,
+                                  or -1 */
+    uint32_t held_len;         /* its bytes, released at the next read */
+    unsigned n_rings;          /* entries in 'rings' */
+    struct ring rings[];       /* one per forwarding thread */
 };
 
 int
@@ -238,7 +238,8 @@ release_held(struct vsw_pcap_session *s)
 {
     if (s->held_ring >= 0) {
         struct ring *ring = &s->rings[s->held_ring];
-        uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+        uint64_t tail =
+            atomic_load_explicit(&ring->tail, memory_order_relaxed);
 
         atomic_store_explicit(&ring->tail, tail + s->held_len,
                               memory_order_release);
@@ -317,7 +318,8 @@ vsw_pcap_session_drops(const struct vsw_pcap_session *s)
     uint64_t drops = 0;
 
     for (unsigned i = 0; i < s->n_rings; i++) {
-        drops += atomic_load_explicit(&s->rings[i].drops, memory_order_relaxed);
+        drops +=
+            atomic_load_explicit(&s->rings[i].drops, memory_order_relaxed);
     }
     return drops;
 }

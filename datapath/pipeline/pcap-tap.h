@@ -104,8 +104,7 @@ uint64_t vsw_pcap_session_drops(const struct vsw_pcap_session *session);
  * received on port 'port_id', into the sessions of 'taps' that take
  * direction out and whose filter matches. */
 void vsw_pcap_tap_rx(const struct vsw_pcap_taps *taps, unsigned ring,
-                     uint32_t port_id, struct vsw_packet *const pkts[],
-                     int n);
+                     uint32_t port_id, struct vsw_packet *const pkts[], int n);
 
 /* Worker (ring 'ring'): the same for the 'n' frames of 'items' that port
  * 'port_id' accepted, direction in, each as it left (tag added or
