@@ -234,7 +234,7 @@ capture_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
     const struct timespec pause = {0, CAPTURE_POLL_MS * 1000000L};
     struct sigaction sa = {.sa_handler = on_stop_signal};
     enum vsw_ctl_status status;
-    const char *end_status = "stopped";
+    char end_status[32] = "stopped";
     pcap_dumper_t *dumper = NULL;
     long long written = 0;
     long long drops = 0;
@@ -308,7 +308,7 @@ capture_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
                                         "max", CAPTURE_READ_MAX),
                               &result);
         if (status != VSW_CTL_OK) {
-            end_status = "failed";
+            snprintf(end_status, sizeof end_status, "failed");
             break;
         }
         n = write_frames(dumper, result);
@@ -317,33 +317,34 @@ capture_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
         if (n < 0) {
             vsw_ctl_error("capture: the daemon sent a malformed frame");
             status = VSW_CTL_ERROR;
-            end_status = "failed";
+            snprintf(end_status, sizeof end_status, "failed");
             json_decref(result);
             break;
         }
         written += n;
         if (pcap_dump_flush(dumper) || ferror(pcap_dump_file(dumper))) {
             /* The reader of the pipe is gone: that ends the capture. */
-            end_status = "output-closed";
+            snprintf(end_status, sizeof end_status, "output-closed");
             json_decref(result);
             break;
         }
         if (state && !strcmp(state, "count-reached")) {
-            end_status = state;
+            snprintf(end_status, sizeof end_status, "%s", state);
             json_decref(result);
             break;
         }
         if (state && strcmp(state, "running") && !n) {
             /* Ended under us (its port went): what it had is written. */
             vsw_ctl_error("capture of %s ended: %s", argv[0], state);
-            end_status = state;
+            snprintf(end_status, sizeof end_status, "%s", state);
             status = VSW_CTL_ERROR;
             json_decref(result);
             break;
         }
         json_decref(result);
         if (stop_signal) {
-            end_status = stop_signal == SIGPIPE ? "output-closed" : "stopped";
+            snprintf(end_status, sizeof end_status, "%s",
+                     stop_signal == SIGPIPE ? "output-closed" : "stopped");
             break;
         }
         if (!n) {
