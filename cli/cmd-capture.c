@@ -418,6 +418,7 @@ const struct vsw_ctl_command vsw_ctl_capture_commands[] = {
                 "[--snaplen N] [--buffer-size BYTES] [FILTER]",
         .min_args = 1,
         .max_args = -1,
+        .method = "capture.start",
         .summary = "write a port's or a switch's frames to a pcap file",
         .help =
             "Writes the frames of PORT, or of every port of SWITCH, to FILE "
