@@ -342,3 +342,17 @@ def test_full_capture_buffer_drops_copies_not_frames(daemon, topo):
     # reply left it.
     assert after["rx-packets"] - before["rx-packets"] == 200
     assert after["tx-packets"] - before["tx-packets"] == 200
+
+
+def test_capture_of_a_removed_switch_ends_cleanly(daemon, topo, tmp_path):
+    (ns1, _), _ = vms(daemon, topo)
+    path = tmp_path / "sw.pcap"
+    proc = start_capture(daemon, "sw0", "-w", path, "icmp")
+    assert ping(ns1, IP2, count=1)
+    daemon.rpc("switch.del", name="sw0", force=True)
+    rc, _, err = finish(proc)
+    assert rc == 1
+    assert "capture of sw0 ended: switch-removed" in err
+    assert "2 frames written" in err, err
+    assert icmp_kinds(tcpdump(path)) == ["request", "reply"]
+    assert wait_for(lambda: daemon.rpc("capture.list")["captures"] == [])
