@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rpc-client.h"
 #include "util.h"
@@ -248,6 +249,10 @@ capture_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
     if (!options.file) {
         return vsw_ctl_usage_error(ctx, "-w FILE is missing (-w - for "
                                         "stdout)");
+    }
+    if (!strcmp(options.file, "-") && isatty(STDOUT_FILENO)) {
+        return vsw_ctl_usage_error(ctx, "-w -: stdout is a terminal; pipe it "
+                                        "into tcpdump -r -");
     }
     params = json_pack("{s:s}", "target", argv[0]);
     if (options.direction) {
