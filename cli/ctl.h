@@ -80,6 +80,13 @@ extern const struct vsw_ctl_command vsw_ctl_trace_commands[];
 extern const struct vsw_ctl_command vsw_ctl_ext_commands[];
 extern const struct vsw_ctl_command vsw_ctl_stop_commands[];
 extern const struct vsw_ctl_command vsw_ctl_qos_commands[];
+extern const struct vsw_ctl_command vsw_ctl_capture_commands[];
+
+/* Takes the options of 'capture' (-w FILE, --count N, ...), which the
+ * global option parser does not know, out of the '*argc' words 'argv' if
+ * they name that command, and keeps them for it.  Returns VSW_CTL_USAGE
+ * after saying why if one lacks its value. */
+enum vsw_ctl_status vsw_ctl_capture_take_options(int *argc, char *argv[]);
 
 /* Messages. */
 

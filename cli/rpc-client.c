@@ -308,3 +308,9 @@ vsw_rpc_client_call(struct vsw_rpc_client *client, const char *method,
     json_decref(response);
     return retval;
 }
+
+void
+vsw_rpc_client_set_timeout(struct vsw_rpc_client *client, long long timeout_ms)
+{
+    client->deadline_ms = vsw_monotonic_ms() + timeout_ms;
+}

@@ -29,6 +29,11 @@ int vsw_rpc_client_open(const char *path, long long timeout_ms,
 /* Closes the connection and frees 'client'.  NULL is allowed. */
 void vsw_rpc_client_close(struct vsw_rpc_client *client);
 
+/* Gives 'client' 'timeout_ms' from now for what it does next: for a
+ * command that runs for long, one call at a time (capture). */
+void vsw_rpc_client_set_timeout(struct vsw_rpc_client *client,
+                                long long timeout_ms);
+
 /* Calls 'method' with 'params' (an object or array; borrowed) and waits
  * for the response.
  *

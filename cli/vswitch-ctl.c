@@ -48,11 +48,10 @@ static const struct vsw_ctl_command help_commands[] = {
 
 /* Every command, in the order help lists them. */
 static const struct vsw_ctl_command *const command_tables[] = {
-    vsw_ctl_switch_commands, vsw_ctl_port_commands,   vsw_ctl_fdb_commands,
-    vsw_ctl_acl_commands,    vsw_ctl_dp_commands,     vsw_ctl_trace_commands,
-    vsw_ctl_ext_commands,    vsw_ctl_system_commands, vsw_ctl_stop_commands,
-    vsw_ctl_qos_commands, /* qos show */
-    help_commands,
+    vsw_ctl_switch_commands, vsw_ctl_port_commands,    vsw_ctl_fdb_commands,
+    vsw_ctl_acl_commands,    vsw_ctl_dp_commands,      vsw_ctl_trace_commands,
+    vsw_ctl_ext_commands,    vsw_ctl_capture_commands, vsw_ctl_qos_commands,
+    vsw_ctl_system_commands, vsw_ctl_stop_commands,    help_commands,
 };
 
 /* A position in 'command_tables'; zeroed, it is before the first command. */
@@ -519,6 +518,9 @@ main(int argc, char *argv[])
         first_sep++;
     }
     n_first = first_sep - 1;
+    if (vsw_ctl_capture_take_options(&n_first, argv + 1) != VSW_CTL_OK) {
+        return VSW_CTL_USAGE;
+    }
     flags = vsw_ctl_take_flags(&n_first, argv + 1);
     status = parse_options(n_first + 1, argv, &ctx, &help, &version);
     if (status != VSW_CTL_OK) {

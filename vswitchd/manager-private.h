@@ -159,6 +159,8 @@ struct vsw_manager {
     char pidfile[PATH_MAX];         /* for system.stop, "" if unknown */
     struct mgr_txn *txn;            /* the transaction being run
                                        (transact.c), NULL outside one */
+    struct mgr_captures *captures;  /* capture sessions (capture.c), NULL
+                                       until the methods are registered */
 };
 
 /* The manager (manager.c): lookups and names. */
@@ -529,5 +531,26 @@ void mgr_ext_shutdown(struct vsw_manager *);
 
 /* Registers ext.* and the extensions' own methods. */
 int mgr_ext_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
+
+/* Capture sessions (capture.c). */
+
+/* Points 'dport' (of a snapshot being built) to the capture sessions that
+ * see 'port', if any.  Returns 0 or -ENOMEM. */
+int mgr_capture_fill_port(const struct vsw_manager *,
+                          const struct mgr_port *port,
+                          struct vsw_dp_port *dport);
+
+/* Ends the captures of 'port' or 'sw', being removed (the caller
+ * publishes). */
+void mgr_capture_port_removed(struct vsw_manager *,
+                              const struct mgr_port *port);
+void mgr_capture_switch_removed(struct vsw_manager *,
+                                const struct mgr_switch *sw);
+
+/* Frees every session; the workers must be gone. */
+void mgr_capture_destroy(struct vsw_manager *);
+
+/* Registers capture.*, and ends a session when its connection closes. */
+int mgr_capture_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
 
 #endif /* VSW_MANAGER_PRIVATE_H */

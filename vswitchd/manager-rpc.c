@@ -559,7 +559,8 @@ vsw_manager_register_rpc(struct vsw_manager *mgr,
         mgr_xacl_register_rpc(mgr, server) ||
         mgr_ext_register_rpc(mgr, server) ||
         mgr_txn_register_rpc(mgr, server) ||
-        mgr_qos_sched_register_rpc(mgr, server)) {
+        mgr_qos_sched_register_rpc(mgr, server) ||
+        mgr_capture_register_rpc(mgr, server)) {
         return -1;
     }
     return vsw_rpc_server_register(

@@ -175,6 +175,7 @@ vsw_manager_destroy(struct vsw_manager *mgr)
         vsw_datapath_barrier(mgr->dp);
         vsw_datapath_destroy(mgr->dp);
     }
+    mgr_capture_destroy(mgr);
     mgr_ext_shutdown(mgr);
     vsw_pipeline_destroy(mgr->inject_pl);
     if (mgr->tick) {

@@ -429,6 +429,7 @@ mgr_port_destroy(struct vsw_manager *mgr, struct mgr_port *port,
         continue;
     }
     *pp = port->next;
+    mgr_capture_port_removed(mgr, port);
     mgr_acls_destroy(mgr, port);
     mgr_qos_sched_port_destroy(mgr, port);
     if (port->rt) {

@@ -63,6 +63,12 @@ struct rpc_method_entry {
     void *aux;                           /* passed to 'method->handler' */
 };
 
+/* A function vsw_rpc_server_on_close() registered. */
+struct rpc_close_hook {
+    void (*fn)(uint64_t client, void *aux); /* called as a client goes */
+    void *aux;                              /* passed to 'fn' */
+};
+
 /* A uid let in by vsw_rpc_server_allow_uid(). */
 struct rpc_uid_grant {
     uid_t uid;       /* the peer's uid */
@@ -79,6 +85,7 @@ struct rpc_client {
                                     * in tiny pieces is scanned once */
     bool closing;                  /* reading stopped; freed once the
                                     * output is flushed */
+    uint64_t id;                   /* vsw_rpc_server_current_client() */
     struct rpc_client *prev;       /* in 'server->clients' */
     struct rpc_client *next;       /* in 'server->clients' */
 };
@@ -96,6 +103,10 @@ struct vsw_rpc_server {
     struct rpc_client *clients;         /* connected clients */
     unsigned n_clients;                 /* length of 'clients' */
     struct vsw_log_ratelimit client_rl; /* for anything a client causes */
+    uint64_t next_client_id;            /* ids given so far */
+    uint64_t current_client;            /* whose request runs, 0: none */
+    struct rpc_close_hook *close_hooks; /* vsw_rpc_server_on_close() */
+    size_t n_close_hooks;               /* entries in 'close_hooks' */
 };
 
 /* Cuts the end of 's' if truncation left an incomplete UTF-8 sequence
@@ -436,6 +447,10 @@ rpc_client_destroy(struct rpc_client *client)
 {
     struct vsw_rpc_server *server = client->server;
 
+    /* What the connection owned (a capture session) goes with it. */
+    for (size_t i = 0; i < server->n_close_hooks; i++) {
+        server->close_hooks[i].fn(client->id, server->close_hooks[i].aux);
+    }
     if (client->prev) {
         client->prev->next = client->next;
     } else {
@@ -534,9 +549,11 @@ rpc_client_answer(struct rpc_client *client, struct evbuffer *input,
     if (line_len) {
         const char *line = (const char *)evbuffer_pullup(input, line_len);
 
+        client->server->current_client = client->id;
         error = line ? rpc_answer_text(client->server, &client->peer, line,
                                        line_len, &reply)
                      : -ENOMEM;
+        client->server->current_client = 0;
     }
     evbuffer_drain(input, line_len + eol_len);
     if (error) {
@@ -664,6 +681,7 @@ rpc_client_create(struct vsw_rpc_server *server, int fd, uid_t uid)
         return -ENOMEM;
     }
     client->server = server;
+    client->id = ++server->next_client_id;
     client->peer.uid = uid;
     client->peer.access = rpc_access_for_uid(server, uid);
     client->next = server->clients;
@@ -919,6 +937,7 @@ vsw_rpc_server_destroy(struct vsw_rpc_server *server)
     }
     free(server->methods);
     free(server->grants);
+    free(server->close_hooks);
     free(server);
 }
 
@@ -992,4 +1011,26 @@ vsw_rpc_server_allow_uid(struct vsw_rpc_server *server, uid_t uid,
     grants[server->n_grants].read_write = read_write;
     server->grants = grants;
     server->n_grants++;
+}
+
+uint64_t
+vsw_rpc_server_current_client(const struct vsw_rpc_server *server)
+{
+    return server->current_client;
+}
+
+int
+vsw_rpc_server_on_close(struct vsw_rpc_server *server,
+                        void (*fn)(uint64_t client, void *aux), void *aux)
+{
+    struct rpc_close_hook *hooks =
+        realloc(server->close_hooks,
+                (server->n_close_hooks + 1) * sizeof *server->close_hooks);
+
+    if (!hooks) {
+        return -ENOMEM;
+    }
+    hooks[server->n_close_hooks++] = (struct rpc_close_hook){fn, aux};
+    server->close_hooks = hooks;
+    return 0;
 }

@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct event_base;
@@ -104,6 +105,18 @@ int vsw_rpc_server_register(struct vsw_rpc_server *server,
 const struct vsw_rpc_method *
 vsw_rpc_server_lookup(const struct vsw_rpc_server *server, const char *name,
                       void **auxp);
+
+/* The connection whose request the running handler answers: an id that
+ * no other connection of 'server' ever has, or 0 for a request from
+ * vsw_rpc_server_handle_text().  Meaningful only inside a handler. */
+uint64_t vsw_rpc_server_current_client(const struct vsw_rpc_server *server);
+
+/* Calls 'fn'('client', 'aux') whenever a connection closes, with its id
+ * (vsw_rpc_server_current_client()), so that what it owned can go with
+ * it; also for every connection vsw_rpc_server_destroy() closes.
+ * Returns 0 or -ENOMEM. */
+int vsw_rpc_server_on_close(struct vsw_rpc_server *server,
+                            void (*fn)(uint64_t client, void *aux), void *aux);
 
 /* Lets 'uid' connect, read-only unless 'read_write'. */
 void vsw_rpc_server_allow_uid(struct vsw_rpc_server *server, uid_t uid,

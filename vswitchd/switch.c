@@ -108,6 +108,7 @@ mgr_switch_destroy(struct vsw_manager *mgr, struct mgr_switch *sw,
     struct mgr_switch **pp;
 
     mgr_ext_switch_destroy(mgr, sw);
+    mgr_capture_switch_removed(mgr, sw);
     while (sw->ports) {
         mgr_port_destroy(mgr, sw->ports, remove_devices);
     }

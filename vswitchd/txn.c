@@ -151,6 +151,9 @@ mgr_publish(struct vsw_manager *mgr)
             dport->flood = p->cfg.flood;
             dport->mirror = (uint8_t)p->cfg.mirror;
             mgr_qos_sched_publish(mgr, p, dport);
+            if (mgr_capture_fill_port(mgr, p, dport)) {
+                goto nomem;
+            }
         }
         vsw_dp_switch_mirrors(dsw);
         mgr_ext_fill_switch(sw, dsw);

@@ -92,6 +92,7 @@ vsw_dp_snapshot_destroy(struct vsw_dp_snapshot *snap)
 
         for (size_t j = 0; j < sw->n_ports; j++) {
             vsw_port_policy_destroy(sw->ports[j]->policy);
+            free(sw->ports[j]->pcap);
             free(sw->ports[j]);
         }
         free(sw->ports);

@@ -122,6 +122,7 @@ int vsw_port_rt_capture_start(struct vsw_port_rt *rt, unsigned count);
 void vsw_port_rt_capture(struct vsw_port_rt *rt, const struct vsw_packet *pkt);
 
 struct vsw_dp_switch;
+struct vsw_pcap_taps;
 
 /* A port as one snapshot sees it. */
 struct vsw_dp_port {
@@ -145,6 +146,9 @@ struct vsw_dp_port {
     uint64_t min_bw;                /* QoS: the weight or guaranteed bit/s
                                        of this port's frames on scheduled
                                        uplinks, 0: the default flow */
+    struct vsw_pcap_taps *pcap;     /* capture sessions that see it
+                                       (owned by the snapshot, pcap-tap.h),
+                                       NULL: nobody captures it */
 };
 
 /* A switch as one snapshot sees it. */

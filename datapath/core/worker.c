@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pcap-tap.h"
 #include "timeutil.h"
 
 #define EVENTS_PER_WAKEUP 64
@@ -67,6 +68,11 @@ worker_poll_rxq(struct vsw_worker *worker, struct vsw_rxq *rxq, int64_t now_ms)
                 for (int i = 0; i < n; i++) {
                     vsw_port_rt_capture(rt, worker->pool[i]);
                 }
+            }
+            /* Capture sessions: the frames as the port sent them. */
+            if (port->pcap) {
+                vsw_pcap_tap_rx(port->pcap, worker->index, port->id,
+                                worker->pool, n);
             }
             batch.count = n;
             memcpy(batch.pkts, worker->pool, n * sizeof batch.pkts[0]);

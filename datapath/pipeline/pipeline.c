@@ -9,6 +9,7 @@
 #include "gso.h"
 #include "guard.h"
 #include "mirror.h"
+#include "pcap-tap.h"
 #include "policy.h"
 #include "scheduler.h"
 #include "timeutil.h"
@@ -494,14 +495,29 @@ tx_items(struct vsw_pipeline *pl, struct vsw_txq *txq,
     if (txq->port->sched) {
         struct vsw_sched_result r;
 
+        /* Capture sessions see what is handed to the scheduler. */
+        if (txq->port->pcap) {
+            vsw_pcap_tap_tx(txq->port->pcap, pl->worker, txq->port->id, items,
+                            n, pl->pcap_linear);
+        }
         vsw_sched_enqueue(txq->port->sched, pl->snap, items, n, &r);
         vsw_counter_add(&stats->tx_packets, r.packets);
         vsw_counter_add(&stats->tx_bytes, r.bytes);
         vsw_counter_add(&stats->drops[VSW_DROP_QOS_SCHED_FULL], r.dropped);
+        if (txq->mirror) {
+            vsw_counter_add(&stats->mirror_tx_packets, r.packets);
+            vsw_counter_add(&stats->mirror_tx_bytes, r.bytes);
+        }
         return;
     }
     sent =
         vsw_netdev_tx(netdev, pl->worker % netdev->n_queues, items, n, &error);
+
+    /* Capture sessions: what the port accepted, as it left. */
+    if (txq->port->pcap && sent > 0) {
+        vsw_pcap_tap_tx(txq->port->pcap, pl->worker, txq->port->id, items,
+                        sent, pl->pcap_linear);
+    }
 
     for (int i = 0; i < sent; i++) {
         int delta = (int)vsw_tx_item_len(&items[i]) - (int)items[i].pkt->len;
@@ -1035,7 +1051,8 @@ vsw_pipeline_create(unsigned worker)
     pl->worker = worker;
     pl->cache = vsw_flow_cache_create(FLOW_CACHE_SETS);
     pl->gso = vsw_gso_out_create();
-    if (!pl->cache || !pl->gso) {
+    pl->pcap_linear = malloc(VSW_PCAP_LINEAR_BYTES);
+    if (!pl->cache || !pl->gso || !pl->pcap_linear) {
         vsw_pipeline_destroy(pl);
         return NULL;
     }
@@ -1054,6 +1071,7 @@ vsw_pipeline_destroy(struct vsw_pipeline *pl)
         }
         vsw_flow_cache_destroy(pl->cache);
         vsw_gso_out_destroy(pl->gso);
+        free(pl->pcap_linear);
         free(pl);
     }
 }

@@ -121,6 +121,8 @@ struct vsw_pipeline {
                                   each mirror destination of the batch's
                                   switch (mirror.c), allocated on first use */
     uint32_t mirror_pending; /* those with copies queued */
+    uint8_t *pcap_linear; /* a retagged frame put together for capture
+                             filters (VSW_PCAP_LINEAR_BYTES) */
 };
 
 /* Creates the state for worker 'worker'.  Returns NULL on allocation

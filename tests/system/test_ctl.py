@@ -854,7 +854,10 @@ def test_command_help():
             assert "JSON-RPC method" not in text, name
         else:
             method = {("status",): "system.status",
-                      ("stop",): "system.stop"}.get(words, ".".join(words))
+                      ("stop",): "system.stop",
+                      ("capture",): "capture.start",
+                      ("captures",): "capture.list"}.get(
+                          words, ".".join(words))
             assert f"\nJSON-RPC method: {method}\n" in text, name
 
 
