@@ -79,6 +79,7 @@ extern const struct vsw_ctl_command vsw_ctl_acl_commands[];
 extern const struct vsw_ctl_command vsw_ctl_trace_commands[];
 extern const struct vsw_ctl_command vsw_ctl_ext_commands[];
 extern const struct vsw_ctl_command vsw_ctl_stop_commands[];
+extern const struct vsw_ctl_command vsw_ctl_metering_commands[];
 
 /* Messages. */
 

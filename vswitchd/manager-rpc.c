@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metering.h"
 #include "frame-builder.h"
 #include "manager-private.h"
 #include "pipeline.h"
@@ -558,7 +559,9 @@ vsw_manager_register_rpc(struct vsw_manager *mgr,
         mgr_acl_register_rpc(mgr, server) ||
         mgr_xacl_register_rpc(mgr, server) ||
         mgr_ext_register_rpc(mgr, server) ||
-        mgr_txn_register_rpc(mgr, server)) {
+        mgr_txn_register_rpc(mgr, server) ||
+        mgr_metering_register_rpc(mgr, server) ||
+        mgr_port_export_register_rpc(mgr, server)) {
         return -1;
     }
     return vsw_rpc_server_register(

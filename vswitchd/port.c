@@ -12,6 +12,7 @@
 #include "conntrack.h"
 #include "log.h"
 #include "manager-private.h"
+#include "metering.h"
 #include "netns.h"
 
 #define MAC_LIMIT_MAX   (1u << 22)
@@ -165,6 +166,12 @@ static const struct vsw_setting port_settings[] = {
         PORT_ROW("allowed-ips", VSW_SETTING_IP_LIST, guard.allowed_ips),
         .help = "the only IPv4 and IPv6 addresses the port may use, "
                 "comma-separated; empty for any",
+    },
+    {
+        PORT_ROW("metering", VSW_SETTING_BOOLEAN, metering),
+        .default_value = "false",
+        .help = "count bytes and packets per meter ACL rule and direction, "
+                "or in total without meter rules (metering show)",
     },
 };
 
@@ -385,6 +392,7 @@ mgr_port_destroy(struct vsw_manager *mgr, struct mgr_port *port,
     }
     *pp = port->next;
     mgr_acls_destroy(mgr, port);
+    mgr_metering_port_destroy(port);
     if (port->rt) {
         vsw_datapath_detach(mgr->dp, port->rt);
     }
