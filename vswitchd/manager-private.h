@@ -54,11 +54,12 @@ struct mgr_port_cfg {
 /* What the user asked for one switch (the switch settings table,
  * switch.c). */
 struct mgr_switch_cfg {
-    uint32_t mac_ageing;             /* seconds */
-    uint32_t mac_table_size;         /* switch-wide MAC cap */
-    bool ipv6_unknown_nh_allowed;    /* RFC 7113 knob for the guards */
-    uint32_t metering_save_interval; /* seconds between metering.json
-                                        saves (metering.c) */
+    uint32_t mac_ageing;          /* seconds */
+    uint32_t mac_table_size;      /* switch-wide MAC cap */
+    bool ipv6_unknown_nh_allowed; /* RFC 7113 knob for the guards */
+
+    uint32_t metering_save_interval; /* seconds between saves of
+                                        metering.json (metering.c) */
 };
 
 struct mgr_switch;
@@ -87,18 +88,19 @@ struct mgr_port {
                                 missing */
     /* Where the TAP device is now, so that a restarted daemon finds it
      * even after its owner moved or renamed it. */
-    bool netns_pinned;              /* lives in another namespace, pinned
-                                       at netns/<name> in the state dir */
-    ino_t netns_ino;                /* inode of that namespace */
-    char cur_ifname[IFNAMSIZ];      /* name it has there */
-    int cur_ifindex;                /* its index there, 0 if unknown */
-    bool has_cur_mac;               /* cur_mac is known */
-    uint8_t cur_mac[6];             /* its MAC, to find it after a rename */
-    char last_error[128];           /* why the device is missing, or "" */
-    struct mgr_acl *acls;           /* basic ACL rules, in the order added */
-    struct mgr_xacl *xacls;         /* extended ACL rules */
-    uint32_t next_acl_id;           /* id for the next basic rule */
-    struct mgr_port_meters *meters; /* metering.c's, NULL: never metered */
+    bool netns_pinned;         /* lives in another namespace, pinned
+                                  at netns/<name> in the state dir */
+    ino_t netns_ino;           /* inode of that namespace */
+    char cur_ifname[IFNAMSIZ]; /* name it has there */
+    int cur_ifindex;           /* its index there, 0 if unknown */
+    bool has_cur_mac;          /* cur_mac is known */
+    uint8_t cur_mac[6];        /* its MAC, to find it after a rename */
+    char last_error[128];      /* why the device is missing, or "" */
+    struct mgr_acl *acls;      /* basic ACL rules, in the order added */
+    struct mgr_xacl *xacls;    /* extended ACL rules */
+    uint32_t next_acl_id;      /* id for the next basic rule */
+
+    struct mgr_port_meters *meters; /* metering.c's; NULL: never metered */
 };
 
 struct mgr_switch {

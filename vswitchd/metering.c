@@ -863,16 +863,17 @@ static json_t *
 meter_show_json(const struct meter *m)
 {
     json_t *obj = meter_to_json(m);
+    uint64_t centi_mb = m->bytes / 10000 + (m->bytes % 10000 >= 5000);
     uint64_t bps1, pps1, bps10, pps10;
     char mb[32];
 
     meter_rate(m, 1, &bps1, &pps1);
     meter_rate(m, 10, &bps10, &pps10);
-    /* Megabytes (10^6 bytes) as text with two decimals: a JSON real
-     * would print with 17 digits. */
+    /* Megabytes (10^6 bytes) as text, rounded to two decimals: a JSON
+     * real would print with 17 digits. */
     snprintf(mb, sizeof mb, "%llu.%02llu",
-             (unsigned long long)(m->bytes / 1000000),
-             (unsigned long long)(m->bytes % 1000000 / 10000));
+             (unsigned long long)(centi_mb / 100),
+             (unsigned long long)(centi_mb % 100));
     json_object_set_new(obj, "megabytes", json_string(mb));
     json_object_set_new(obj, "counting", json_boolean(m->counting));
     json_object_set_new(obj, "bps-1s", json_integer((json_int_t)bps1));

@@ -112,6 +112,19 @@ check_rules(const json_t *doc, struct vsw_rpc_error *err)
         if (mgr_acl_rule_check(rule, true, err)) {
             return in_document(err, what);
         }
+        for (size_t j = 0; j < i; j++) {
+            const json_t *other = json_array_get(xacls, j);
+
+            if (json_equal(json_object_get(rule, "direction"),
+                           json_object_get(other, "direction")) &&
+                json_equal(json_object_get(rule, "weight"),
+                           json_object_get(other, "weight"))) {
+                vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                              "a second rule with the same direction and "
+                              "weight");
+                return in_document(err, what);
+            }
+        }
     }
     return 0;
 }
