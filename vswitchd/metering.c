@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config-store.h"
 #include "log.h"
@@ -278,6 +279,9 @@ port_sync(struct vsw_manager *mgr, struct mgr_port *port)
     }
     if (port_rebuild(port)) {
         VSW_ERR("port %s: out of memory for its meters", port->name);
+    }
+    if (mgr->metering) {
+        mgr->metering->dirty = true;
     }
     for (size_t i = 0; i < port->meters->n; i++) {
         struct meter *m = &port->meters->meters[i];
@@ -559,8 +563,22 @@ metering_to_json(struct vsw_manager *mgr)
     return json_pack("{s:i, s:o}", "format", METERING_FORMAT, "ports", ports);
 }
 
-/* Folds every meter and writes metering.json.  Returns 0 or a negative
- * errno (logged). */
+static bool
+any_meters(const struct vsw_manager *mgr)
+{
+    for (const struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (const struct mgr_port *p = sw->ports; p; p = p->next) {
+            if (p->meters) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Folds every meter and writes metering.json, or removes it when no port
+ * has meters (a daemon that never meters keeps no such file).  Returns 0
+ * or a negative errno (logged). */
 static int
 metering_save(struct vsw_manager *mgr)
 {
@@ -568,9 +586,14 @@ metering_save(struct vsw_manager *mgr)
     int error;
 
     fold_all(mgr);
-    root = metering_to_json(mgr);
-    error = root ? vsw_config_save(mgr->metering->path, root) : -ENOMEM;
-    json_decref(root);
+    if (!any_meters(mgr)) {
+        error =
+            unlink(mgr->metering->path) < 0 && errno != ENOENT ? -errno : 0;
+    } else {
+        root = metering_to_json(mgr);
+        error = root ? vsw_config_save(mgr->metering->path, root) : -ENOMEM;
+        json_decref(root);
+    }
     if (error) {
         VSW_ERR("saving %s: %s", mgr->metering->path, strerror(-error));
         return error;
@@ -847,6 +870,10 @@ rpc_metering_reset(json_t *params, json_t **result, struct vsw_rpc_error *err,
 
         m->bytes = m->packets = 0;
         meter_clear_ring(m);
+    }
+    if (!port->cfg.metering) {
+        /* Off and zero: nothing left to keep. */
+        mgr_metering_port_destroy(port);
     }
     /* Totals a meter rule superseded go now that they hold nothing. */
     port_sync(mgr, port);

@@ -230,6 +230,13 @@ def test_reset(daemon, topo):
     pings(p, IN_10, 2)
     assert counts(daemon, "p")[("out", "remote-ip 10.0.0.0/8")] == \
         (2, 2 * ECHO)
+    # Off and reset: the port keeps no meters, and with no meters left
+    # anywhere the daemon keeps no metering.json.
+    assert (daemon.state_dir / "metering.json").exists()
+    daemon.ctl("metering", "disable", "p", json_out=False)
+    daemon.ctl("metering", "reset", "p", json_out=False)
+    assert show(daemon, "p")["meters"] == []
+    assert not (daemon.state_dir / "metering.json").exists()
 
 
 def test_corrupt_metering_file_is_kept_aside(daemon, topo):
