@@ -35,7 +35,7 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 scratches="/tmp/vsg /tmp/vsr /tmp/vsx"
 prefixes="vsg vsr vsx"
-links="vm1 vm2 ct1 up0 up1 pvup0 gw iso1 iso2 com1 com2 web1 srv tx1 tx2"
+links="vm1 vm2 ct1 up0 up1 pvup0 gw iso1 iso2 com1 com2 web1 srv tx1 tx2 vm1b"
 
 namespaces() {
     ip netns list | grep -Eo '^(vsg|vsr|vsx)-[^ ]*'
