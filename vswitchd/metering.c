@@ -124,11 +124,11 @@ meter_fold(struct vsw_manager *mgr, const struct mgr_port *port,
             add_bytes -= m->raw_bytes;
             add_packets -= m->raw_packets;
         }
-        if (add_bytes || add_packets) {
-            m->bytes += add_bytes;
-            m->packets += add_packets;
+        if ((add_bytes || add_packets) && mgr->metering) {
             mgr->metering->dirty = true;
         }
+        m->bytes += add_bytes;
+        m->packets += add_packets;
     }
     m->source = source;
     m->raw_bytes = bytes;
@@ -608,9 +608,6 @@ mgr_metering_tick(struct vsw_manager *mgr, int64_t now_ms)
 {
     bool due = false;
 
-    if (!mgr->metering) {
-        return;
-    }
     for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
         for (struct mgr_port *p = sw->ports; p; p = p->next) {
             port_fold(mgr, p);
@@ -618,8 +615,9 @@ mgr_metering_tick(struct vsw_manager *mgr, int64_t now_ms)
                 meter_sample(&p->meters->meters[i], now_ms);
             }
         }
-        if (now_ms - mgr->metering->last_save_ms >=
-            (int64_t)sw->cfg.metering_save_interval * 1000) {
+        if (mgr->metering &&
+            now_ms - mgr->metering->last_save_ms >=
+                (int64_t)sw->cfg.metering_save_interval * 1000) {
             due = true;
         }
     }
