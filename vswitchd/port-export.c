@@ -273,8 +273,6 @@ rpc_port_import(json_t *params, json_t **result, struct vsw_rpc_error *err,
         return -1;
     }
     mgr_metering_port_import(mgr, port, json_object_get(doc, "meters"));
-    VSW_INFO("port %s: imported on switch %s with %zu ACL rules", name,
-             sw->name, n_rules);
     *result = mgr_port_to_json(mgr, port);
     return 0;
 }
