@@ -473,3 +473,35 @@ def test_metering_errors(daemon, topo):
             raise AssertionError(bad)
     assert daemon.rpc("switch.get", name="sw0")[
         "metering-save-interval"] == 10
+
+
+def test_meters_follow_rule_changes_and_transactions(daemon, topo):
+    p, a = lan(daemon, topo)
+    # Metering and its meter rule in one transaction: counting starts
+    # with the snapshot that has both.
+    daemon.rpc("transact", operations=[
+        {"method": "port.set", "params": {"name": "p", "metering": True}},
+        {"method": "acl.add", "params": {
+            "port": "p", "action": "meter", "direction": "out",
+            "remote-ip": "10.0.0.0/8"}}])
+    pings(p, IN_10, 3)
+    m = meters(daemon, "p")
+    rule = m[("out", "remote-ip 10.0.0.0/8")]
+    assert (rule["packets"], rule["bytes"]) == (3, 3 * ECHO)
+    assert ("out", "total") not in m
+    # The rule goes, and its meter with it; out is counted in total again,
+    # from then on.
+    daemon.ctl("acl", "del", "p", rule["rule"], json_out=False)
+    pings(p, IN_10, 2)
+    m = meters(daemon, "p")
+    assert ("out", "remote-ip 10.0.0.0/8") not in m
+    assert m[("out", "total")]["counting"]
+    assert 2 <= m[("out", "total")]["packets"] < 10
+    # metering.* cannot be part of a transaction, nor can port.import.
+    try:
+        daemon.rpc("transact", operations=[
+            {"method": "metering.reset", "params": {"port": "p"}}])
+    except RpcError as e:
+        assert e.code == INVALID_PARAMS
+    else:
+        raise AssertionError("metering.reset in a transaction")
