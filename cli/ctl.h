@@ -87,6 +87,7 @@ extern const struct vsw_ctl_command vsw_ctl_capture_commands[];
  * they name that command, and keeps them for it.  Returns VSW_CTL_USAGE
  * after saying why if one lacks its value. */
 enum vsw_ctl_status vsw_ctl_capture_take_options(int *argc, char *argv[]);
+extern const struct vsw_ctl_command vsw_ctl_metering_commands[];
 
 /* Messages. */
 

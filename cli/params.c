@@ -48,6 +48,8 @@ static const struct param_key {
     {"worker", PARAM_INTEGER},
     {"position", PARAM_INTEGER},
     {"min-bandwidth-weight", PARAM_INTEGER},
+    {"metering", PARAM_BOOLEAN},
+    {"metering-save-interval", PARAM_INTEGER},
 };
 
 static const struct param_key *

@@ -834,6 +834,17 @@ mgr_acl_rule_check(const json_t *obj, bool extended, struct vsw_rpc_error *err)
     error = vsw_rpc_check_keys(params, acl_rule_keys, err) ||
             acl_rule_from_params(params, &rule, &both, err);
     json_decref(params);
+    if (!error) {
+        /* What only the compiler refuses (a meter on a MAC). */
+        struct vsw_acl_table *table;
+        char why[VSW_RPC_MAX_MESSAGE];
+
+        rule.id = 1;
+        if (vsw_acl_compile(&rule, 1, &table, why, sizeof why)) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "%s", why);
+        }
+        vsw_acl_destroy(table);
+    }
     return error ? -1 : 0;
 }
 

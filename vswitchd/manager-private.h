@@ -55,6 +55,7 @@ struct mgr_port_cfg {
                                     default flow */
     uint64_t link_speed;         /* QoS, uplink: its capacity in bit/s,
                                     0 = unknown (not scheduled) */
+    bool metering;               /* meters count (metering.c) */
 };
 
 /* What a port's minimum bandwidth means on a switch (FEATURES.md §5). */
@@ -71,6 +72,8 @@ struct mgr_switch_cfg {
     uint32_t mac_table_size;          /* switch-wide MAC cap */
     bool ipv6_unknown_nh_allowed;     /* RFC 7113 knob for the guards */
     enum mgr_min_bw_mode min_bw_mode; /* fixed at creation */
+    uint32_t metering_save_interval;  /* seconds between saves of
+                                         metering.json (metering.c) */
 };
 
 struct mgr_switch;
@@ -113,6 +116,8 @@ struct mgr_port {
     struct vsw_sched *sched;   /* QoS, uplink: its minimum-bandwidth
                                   scheduler (qos-sched.c), or NULL */
     const struct vsw_port_rt *sched_rt; /* the runtime 'sched' sends for */
+
+    struct mgr_port_meters *meters; /* metering.c's; NULL: never metered */
 };
 
 struct mgr_switch {
@@ -161,6 +166,8 @@ struct vsw_manager {
                                        (transact.c), NULL outside one */
     struct mgr_captures *captures;  /* capture sessions (capture.c), NULL
                                        until the methods are registered */
+    struct mgr_metering *metering;  /* metering.json state (metering.c),
+                                       NULL until restored */
 };
 
 /* The manager (manager.c): lookups and names. */

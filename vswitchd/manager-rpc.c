@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metering.h"
 #include "frame-builder.h"
 #include "manager-private.h"
 #include "pipeline.h"
@@ -560,7 +561,9 @@ vsw_manager_register_rpc(struct vsw_manager *mgr,
         mgr_ext_register_rpc(mgr, server) ||
         mgr_txn_register_rpc(mgr, server) ||
         mgr_qos_sched_register_rpc(mgr, server) ||
-        mgr_capture_register_rpc(mgr, server)) {
+        mgr_capture_register_rpc(mgr, server) ||
+        mgr_metering_register_rpc(mgr, server) ||
+        mgr_port_export_register_rpc(mgr, server)) {
         return -1;
     }
     return vsw_rpc_server_register(

@@ -345,6 +345,16 @@ mgr_xacl_rule_check(const json_t *obj, struct vsw_rpc_error *err)
     error = params ? xacl_rule_from_params(params, &rule, err)
                    : vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
     json_decref(params);
+    if (!error) {
+        /* What only the compiler refuses (deny and stateful). */
+        struct vsw_xacl_table *table;
+        char why[VSW_RPC_MAX_MESSAGE];
+
+        if (vsw_xacl_compile(&rule, 1, &table, why, sizeof why)) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "%s", why);
+        }
+        vsw_xacl_destroy(table);
+    }
     return error ? -1 : 0;
 }
 

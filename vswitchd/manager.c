@@ -17,6 +17,7 @@
 
 #include "conntrack.h"
 #include "log.h"
+#include "metering.h"
 #include "pipeline.h"
 #include "timeutil.h"
 
@@ -142,6 +143,7 @@ vsw_manager_create(struct event_base *base,
     if (error) {
         goto fail;
     }
+    mgr_metering_restore(mgr);
     for (size_t i = 0; i < opts->n_extension_dirs; i++) {
         mgr_ext_load_dir(mgr, opts->extension_dirs[i]);
     }
@@ -166,6 +168,7 @@ vsw_manager_destroy(struct vsw_manager *mgr)
     if (!mgr) {
         return;
     }
+    mgr_metering_shutdown(mgr);
     while (mgr->switches) {
         mgr_switch_destroy(mgr, mgr->switches, false);
     }

@@ -12,6 +12,7 @@
 #include "conntrack.h"
 #include "log.h"
 #include "manager-private.h"
+#include "metering.h"
 #include "netns.h"
 
 #define MAC_LIMIT_MAX   (1u << 22)
@@ -209,6 +210,12 @@ static const struct vsw_setting port_settings[] = {
         .when_values = 1u << MGR_PORT_UPLINK,
         .help = "the uplink's capacity in bit/s, which minimum bandwidth "
                 "is enforced at; 0 for unknown (not scheduled)",
+    },
+    {
+        PORT_ROW("metering", VSW_SETTING_BOOLEAN, metering),
+        .default_value = "false",
+        .help = "count bytes and packets per meter ACL rule and direction, "
+                "or in total without meter rules (metering show)",
     },
 };
 
@@ -432,6 +439,7 @@ mgr_port_destroy(struct vsw_manager *mgr, struct mgr_port *port,
     mgr_capture_port_removed(mgr, port);
     mgr_acls_destroy(mgr, port);
     mgr_qos_sched_port_destroy(mgr, port);
+    mgr_metering_port_destroy(port);
     if (port->rt) {
         vsw_datapath_detach(mgr->dp, port->rt);
     }

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "manager-private.h"
+#include "metering.h"
 
 #define MAC_AGEING_MAX     1000000
 #define MAC_TABLE_SIZE_MAX (1u << 22)
@@ -57,6 +58,15 @@ static const struct vsw_setting switch_settings[] = {
         .help = "what ports' minimum bandwidth on uplinks is: "
                 "min-bandwidth-weight (weight), min-bandwidth-absolute "
                 "(absolute), or nothing (none)",
+    },
+    {
+        VSW_SETTING_ROW("metering-save-interval", VSW_SETTING_INTEGER,
+                        struct mgr_switch_cfg, metering_save_interval),
+        .min = 1,
+        .max = MGR_METERING_SAVE_INTERVAL_MAX,
+        .default_value = STRINGIFY(MGR_METERING_SAVE_INTERVAL_DEFAULT),
+        .help = "seconds between saves of its ports' meter counts; a kill "
+                "-9 loses at most this much counting",
     },
 };
 

@@ -12,6 +12,7 @@
 #include "conntrack.h"
 #include "log.h"
 #include "manager-private.h"
+#include "metering.h"
 #include "timeutil.h"
 
 static void
@@ -77,6 +78,8 @@ tick_cb(evutil_socket_t fd, short what, void *mgr_)
 
     (void)fd;
     (void)what;
+    /* Before lost devices are let go: their last counts are read. */
+    mgr_metering_tick(mgr, now);
     for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
         vsw_fdb_expire(sw->fdb, now);
     }

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "manager-private.h"
+#include "metering.h"
 
 /* An object waiting for the snapshot that forgets it. */
 struct mgr_retired {
@@ -102,6 +103,7 @@ mgr_publish(struct vsw_manager *mgr)
     if (mgr_txn_postpone_publish(mgr)) {
         return 0;
     }
+    mgr_metering_sync(mgr);
     snap = vsw_dp_snapshot_create();
     if (!snap) {
         goto nomem;

@@ -83,7 +83,7 @@ VARYING = [
      lambda m: re.escape(m.group().split(":")[0]) + r": \d+"),
     # docs/jsonrpc.md: what the daemon counts or measures, and its pid
     (r'(?<=")(?:pid|uptime|batches|packets|bytes|cache-lookups|cache-hits'
-     r'|age|pps|time-ns|injected)": \d+',
+     r'|age|pps|time-ns|injected|bps-1s|pps-1s|bps-10s|pps-10s)": \d+',
      lambda m: re.escape(m.group().split(":")[0]) + r": \d+"),
     (r'(?<=")(?:load|cpu)": \d[0-9.eE+-]*',
      lambda m: re.escape(m.group().split(":")[0]) + r": \d[0-9.eE+-]*"),
@@ -131,6 +131,12 @@ VARYING = [
     (r"^ +\d+  (?:allow|deny|meter) .* +\d+ +\d+$",
      lambda m: re.escape(re.match(r"(.*\S) +\d+ +\d+$", m.group())[1])
      + r" +\d+ +\d+"),
+    # 'metering show': a meter's counts and rates; JSON's megabytes
+    (r"^(?:in|out) +(?:\d+|total) +\S+(?: \S+)? +(?:on|off)(?: +\d+){2}"
+     r" +\d+\.\d\d(?: +\d+){4}$",
+     lambda m: re.escape(re.match(r"(.* (?:on|off)) ", m.group())[1])
+     + r"(?: +\d+){2} +\d+\.\d\d(?: +\d+){4}"),
+    (r'"megabytes": "\d+\.\d\d"', r'"megabytes": "\d+\.\d\d"'),
     # 'fdb show': an entry's age
     (r"^ +\d+  [0-9a-f:]{17}  \S+ +\d+$",
      lambda m: re.escape(m.group().rsplit(" ", 1)[0].rstrip()) + r" +\d+"),    # 'qos show': what the scheduler sent and holds, and its classes'

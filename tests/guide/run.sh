@@ -37,6 +37,7 @@ scratches="/tmp/vsg /tmp/vsr /tmp/vsx"
 prefixes="vsg vsr vsx"
 links="vm1 vm2 ct1 up0 up1 pvup0 gw iso1 iso2 com1 com2 web1 srv tx1 tx2 mon1"
 links="$links qup0 qvm1 qvm2" # 15.2, minimum bandwidth
+links="$links vm1b" # 15.3, metering
 
 namespaces() {
     ip netns list | grep -Eo '^(vsg|vsr|vsx)-[^ ]*'

@@ -34,6 +34,9 @@ interleaved with the others:
                     TCP, ping and UDP again, and the ratio mirror on / off
                     (a run with --only vswitch-mirror, or naming any
                     variant, runs only the variants it names)
+  vswitch-metering  metering on both VM ports with four meter rules each
+                    (in and out, the VMs' /24 and a wider prefix): TCP,
+                    ping and UDP, and the ratio metering on / off
 
 Run as root: ./tests/perf/run [--quick] [--only vswitch,bridge,...]
 Standalone: imports nothing from the project's tests.
@@ -71,6 +74,7 @@ PEER_TITLES = {
     "vswitch-acl-few": "vswitch-acl-few",
     "vswitch-acl-many": "vswitch-acl-many",
     "vswitch-mirror": "vswitch-mirror",
+    "vswitch-metering": "vswitch-metering",
 }
 # vswitch again with port policy, peers of their own ("variants"): the
 # third octet of their subnet, and whether they run the TCP and ping
@@ -80,6 +84,7 @@ VARIANTS = {
     "vswitch-acl-few": {"subnet": 7, "tag": "vf", "rounds": False},
     "vswitch-acl-many": {"subnet": 8, "tag": "va", "rounds": False},
     "vswitch-mirror": {"subnet": 9, "tag": "vm", "rounds": True},
+    "vswitch-metering": {"subnet": 10, "tag": "vg", "rounds": True},
 }
 OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -416,6 +421,8 @@ class VswitchPeer(Peer):
                            time_limit=self.args.rule_time_limit)
         elif self.variant == "vswitch-mirror":
             self.add_mirror()
+        elif self.variant == "vswitch-metering":
+            self.apply_metering()
 
     def add_mirror(self):
         """A third TAP port, up in a namespace of its own with no
@@ -430,6 +437,44 @@ class VswitchPeer(Peer):
         self.daemon.rpc("port.set", {"name": "vm1", "mirror": "source"})
         self.notes.append("mirror: vm1 source, a third TAP port 'mon' "
                           "destination")
+
+    # Meter rules of the metering variant, per port: the VMs' /24 takes
+    # the test traffic, the wider prefixes split what else there is.
+    def meter_rules(self):
+        return [("in", f"198.18.{self.subnet}.0/24"), ("in", "0.0.0.0/0"),
+                ("out", f"198.18.{self.subnet}.0/24"),
+                ("out", "10.0.0.0/8")]
+
+    def apply_metering(self):
+        """Metering on both ports, with meter_rules() on each."""
+        for port in ("vm1", "vm2"):
+            self.daemon.rpc("acl.add", {"port": port, "rules": [
+                {"action": "meter", "direction": d, "remote-ip": ip}
+                for d, ip in self.meter_rules()]})
+            self.daemon.rpc("metering.enable", {"port": port})
+        self.notes.append(f"metering on both VM ports, "
+                          f"{len(self.meter_rules())} meter rules each")
+
+    def check_metering(self):
+        """The test traffic was metered: each port's meters on the VMs'
+        /24 counted it, in both directions."""
+        out = {}
+        for port in ("vm1", "vm2"):
+            shown = self.daemon.rpc("metering.show", {"port": port})
+            for m in shown["meters"]:
+                if m["match"] == f"remote-ip 198.18.{self.subnet}.0/24":
+                    out[f"{port}_{m['direction']}_metered_bytes"] = \
+                        m["bytes"]
+        missing = [k for k in (f"{p}_{d}_metered_bytes"
+                               for p in ("vm1", "vm2") for d in ("in", "out"))
+                   if not out.get(k)]
+        if missing:
+            raise BenchError(f"metering check: nothing metered on "
+                             f"{', '.join(missing)}")
+        self.notes.append("metered: " + ", ".join(
+            f"{k.replace('_metered_bytes', '')} {v / 1e9:.2f} GB"
+            for k, v in sorted(out.items())))
+        return out
 
     def apply_policy(self, rules):
         """Guards on both ports (the ports' MACs were assigned at
@@ -519,6 +564,8 @@ class VswitchPeer(Peer):
             return {}
         if self.variant == "vswitch-mirror":
             return self.check_mirror()
+        if self.variant == "vswitch-metering":
+            return self.check_metering()
         d = self.daemon
         out = {"deny_rule_packets": 0, "allow_rule_packets": 0,
                "meter_any_packets": 0, "policy_drops": {}}
@@ -1578,6 +1625,7 @@ POLICY_SECTIONS = {
     "policy": ("vswitch", "vswitch-policy"),
     "lookup": ("vswitch-acl-few", "vswitch-acl-many"),
     "mirror": ("vswitch", "vswitch-mirror"),
+    "metering": ("vswitch", "vswitch-metering"),
 }
 POLICY_ROWS = [
     ("policy", "tcp1_gbps", "TCP 1 stream", "Gbit/s", "higher", 2, 0.9),
@@ -1608,6 +1656,14 @@ POLICY_ROWS = [
     ("mirror", "ping_median_us", "ping RTT median", "us", "lower", 1, None),
     ("mirror", "cpu_tcp1_s_per_gbit", "switch CPU, TCP 1 stream", "s/Gbit",
      "lower", 3, None),
+    ("metering", "tcp1_gbps", "TCP 1 stream", "Gbit/s", "higher", 2, 0.9),
+    ("metering", "tcp4_gbps", "TCP 4 streams", "Gbit/s", "higher", 2, 0.9),
+    ("metering", "udp64_mpps", "UDP 64 B, max rate with < 1 % loss", "Mpps",
+     "higher", 3, 0.9),
+    ("metering", "ping_median_us", "ping RTT median", "us", "lower", 1,
+     None),
+    ("metering", "cpu_tcp1_s_per_gbit", "switch CPU, TCP 1 stream",
+     "s/Gbit", "lower", 3, None),
 ]
 
 
@@ -1628,6 +1684,9 @@ def policy_legend(results):
         lines.append("mirror: without = vswitch as above; with = vswitch "
                      "with vm1 a mirror source and a third TAP port the "
                      "destination (every frame also sent to it)")
+    if "vswitch-metering" in results:
+        lines.append("metering: without = vswitch as above; with = vswitch "
+                     "with metering on both VM ports and 4 meter rules each")
     if "vswitch-acl-many" in results:
         lines.append(f"lookup: without = vswitch with "
                      f"{rules('vswitch-acl-few')} ACL rules per port; with = "
@@ -1728,7 +1787,9 @@ def parse_args(argv):
                     help="short durations and a small scale test (smoke run)")
     ap.add_argument("--only", default=",".join(PEERS),
                     help="comma-separated peers (default: all): "
-                         + ",".join(PEERS))
+                         + ",".join(PEERS) + "; vswitch variants ("
+                         + ",".join(VARIANTS) + ") named here run "
+                         "instead of all of them")
     ap.add_argument("--duration", type=float, default=None,
                     help="iperf3 seconds per TCP test (default 5, quick 1)")
     ap.add_argument("--udp-step", type=float, default=None,
@@ -1770,6 +1831,8 @@ def parse_args(argv):
                     help="leave out the ACL lookup-cost test")
     ap.add_argument("--skip-mirror", action="store_true",
                     help="leave out the vswitch with a port mirror")
+    ap.add_argument("--skip-metering", action="store_true",
+                    help="leave out the metering-on vswitch")
     ap.add_argument("--workers", type=int, default=2,
                     help="vswitchd --workers (default 2)")
     ap.add_argument("--build", default=str(TOP / "build" / "release"),
@@ -1810,23 +1873,25 @@ def parse_args(argv):
     args.udp_ladder = [0.1, 0.4, 1.0] if q else \
         [0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.5, 2.0]
     args.udp_bisect = 1 if q else 3
-    args.peers = [p.strip() for p in args.only.split(",") if p.strip()]
-    named_variants = [p for p in args.peers if p in VARIANTS]
-    args.peers = [p for p in args.peers if p not in VARIANTS]
+    named = [p.strip() for p in args.only.split(",") if p.strip()]
+    args.peers = [p for p in named if p not in VARIANTS]
     for p in args.peers:
         if p not in PEERS:
             ap.error(f"unknown peer '{p}' (choose from "
                      f"{', '.join(PEERS + list(VARIANTS))})")
-    args.variants = []
-    if named_variants:
-        args.variants = named_variants
-    elif "vswitch" in args.peers:
+    args.variants = [p for p in named if p in VARIANTS]
+    if args.variants and "vswitch" not in args.peers:
+        ap.error("vswitch variants are measured against vswitch: name it "
+                 "too")
+    if "vswitch" in args.peers and not args.variants:
         if not args.skip_policy:
             args.variants.append("vswitch-policy")
         if not args.skip_lookup and not args.skip_udp:
             args.variants += ["vswitch-acl-few", "vswitch-acl-many"]
         if not args.skip_mirror:
             args.variants.append("vswitch-mirror")
+        if not args.skip_metering:
+            args.variants.append("vswitch-metering")
     args.vswitchd = Path(args.build) / "vswitchd" / "vswitchd"
     return args
 

@@ -31,6 +31,7 @@ CONTRACT = {
         "mac-ageing": ("integer", {"default": 300}),
         "mac-table-size": ("integer", {}),
         "ipv6-unknown-next-header": ("enum", {"values": ["drop", "allow"]}),
+        "metering-save-interval": ("integer", {"default": 10, "min": 1}),
     },
     "port": {
         "type": ("enum", {"values": ["tap", "uplink"], "fixed": True}),
@@ -58,6 +59,7 @@ CONTRACT = {
         "storm-limit": (None, {}),
         "ieee-priority-tag": (None, {}),
         "allowed-ips": (None, {}),
+        "metering": ("boolean", {"default": False}),
     },
 }
 
