@@ -33,6 +33,7 @@ static const struct param_key {
     {"id", PARAM_INTEGER},           {"arp-op", PARAM_INTEGER},
     {"live", PARAM_INTEGER},         {"queue", PARAM_INTEGER},
     {"worker", PARAM_INTEGER},       {"position", PARAM_INTEGER},
+    {"max-burst", PARAM_INTEGER},
 };
 
 static const struct param_key *

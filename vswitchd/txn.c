@@ -148,6 +148,13 @@ mgr_publish(struct vsw_manager *mgr)
             dport->vlan = p->cfg.vlan;
             dport->mac_limit = p->cfg.mac_limit;
             dport->flood = p->cfg.flood;
+            /* QoS: the shapers' rates (datapath/qos/shaper.c). */
+            vsw_shaper_config_init(&dport->shaper[VSW_SHAPER_OUT],
+                                   p->cfg.qos.max_bandwidth,
+                                   p->cfg.qos.max_burst);
+            vsw_shaper_config_init(&dport->shaper[VSW_SHAPER_IN],
+                                   p->cfg.qos.max_bandwidth_in,
+                                   p->cfg.qos.max_burst);
         }
         mgr_ext_fill_switch(sw, dsw);
     }

@@ -26,6 +26,7 @@
 #include "fdb.h"
 #include "netdev.h"
 #include "policy.h"
+#include "shaper.h"
 #include "vlan.h"
 
 #define VSW_MAX_WORKERS 64
@@ -90,6 +91,8 @@ struct vsw_port_rt {
                                               memory of the port guards */
     _Atomic(struct vsw_capture *) capture; /* frames kept for a live trace, or
                                     NULL (allocated on first use) */
+    /* QoS (qos/shaper.c): each direction's token bucket and queue depth */
+    struct vsw_shaper_state shaper[VSW_SHAPER_N_DIRS];
 };
 
 /* Live tracing: the next frames a port receives, copied by the worker
@@ -128,6 +131,8 @@ struct vsw_dp_port {
     bool flood;                     /* takes flooded frames */
     struct vsw_port_policy *policy; /* ACLs and guards (owned by the
                                        snapshot), NULL: none at all */
+    /* QoS: max-bandwidth (out) and max-bandwidth-in; rate 0 = off */
+    struct vsw_shaper_config shaper[VSW_SHAPER_N_DIRS];
 };
 
 /* A switch as one snapshot sees it. */

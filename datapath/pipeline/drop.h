@@ -64,7 +64,9 @@
     X(EXT_FAIL_CLOSED, "ext-fail-closed",                                     \
       "a fail-closed extension's circuit breaker is open")                    \
     X(EXT_INJECT, "ext-inject-failed",                                        \
-      "a frame an extension injected could not be sent")
+      "a frame an extension injected could not be sent")                      \
+    X(QOS_QUEUE_FULL, "qos-queue-full",                                       \
+      "over the port's maximum bandwidth and its shaper queue was full")
 
 enum vsw_drop_reason {
 #define VSW_DROP_ENUM(ENUM, NAME, DOC) VSW_DROP_##ENUM,

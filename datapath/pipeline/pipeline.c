@@ -9,6 +9,7 @@
 #include "gso.h"
 #include "guard.h"
 #include "policy.h"
+#include "shaper.h"
 #include "timeutil.h"
 #include "flow.h"
 #include "trace.h"
@@ -582,10 +583,26 @@ flush_egress(struct vsw_pipeline *pl)
             vsw_ext_stage_egress(pl, txq, VSW_EXT_CLASS_CAPTURE);
         }
         stage_vlan_egress(txq);
+        /* QoS hook: max-bandwidth-in shapes what leaves (shaper.c). */
+        if (txq->port->shaper[VSW_SHAPER_IN].rate_bps && pl->shaper) {
+            vsw_shaper_tx(pl->shaper, txq, vsw_time_nsec());
+        }
         stage_tx(pl, txq);
         txq->n = 0;
     }
     pl->n_active = 0;
+}
+
+void
+vsw_pipeline_transmit(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
+                      struct vsw_packet **pkts, int n)
+{
+    struct vsw_txq txq = {.port = port, .n = n};
+
+    for (int i = 0; i < n; i++) {
+        txq.items[i] = (struct vsw_tx_item){.pkt = pkts[i]};
+    }
+    stage_tx(pl, &txq);
 }
 
 /* Takes the cached decision 'e' for 'pkt'.  Returns false if it cannot

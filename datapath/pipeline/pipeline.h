@@ -112,6 +112,8 @@ struct vsw_pipeline {
                                                        batches */
     struct vsw_packet inject_pkt;                   /* view of the frame being
                                                        sent */
+    struct vsw_shaper_worker *shaper; /* QoS: the worker's shaper queues,
+                                         NULL on the control thread */
 };
 
 /* Creates the state for worker 'worker'.  Returns NULL on allocation
@@ -150,6 +152,12 @@ void vsw_pipeline_count_drop(struct vsw_port_stats *stats, int reason,
 void vsw_pipeline_txq_push(struct vsw_pipeline *pl,
                            const struct vsw_dp_port *port,
                            struct vsw_packet *pkt);
+
+/* Worker, QoS: transmits the 'n' frames 'pkts' (each as it leaves:
+ * tagged already) through 'port', as the "tx" stage does. */
+void vsw_pipeline_transmit(struct vsw_pipeline *pl,
+                           const struct vsw_dp_port *port,
+                           struct vsw_packet **pkts, int n);
 
 /* Extension stages (ext-stage.c). */
 
