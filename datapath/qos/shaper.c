@@ -176,6 +176,11 @@ vsw_shaper_worker_provision(struct vsw_shaper_worker *sw)
     }
     pool->n_spares = VSW_SHAPER_SPARES;
     pool->free_node = 0;
+    for (size_t slot = 0; slot < VSW_MAX_PORTS; slot++) {
+        for (int d = 0; d < VSW_SHAPER_N_DIRS; d++) {
+            pool->queues[slot][d].head = NO_NODE;
+        }
+    }
     atomic_store_explicit(&sw->pool, pool, memory_order_release);
     return 0;
 }
