@@ -220,13 +220,13 @@ mgr_qos_cfg_check(struct mgr_qos_cfg *qos, struct vsw_rpc_error *err)
     /* Rates are whole bytes per second (FEATURES.md §5): rounded down,
      * so a cap is never above what was asked. */
     for (int i = 0; i < 2; i++) {
-        *rates[i] -= *rates[i] % 8;
         if (*rates[i] && *rates[i] < MAX_BANDWIDTH_MIN) {
             return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
                                  "parameter '%s' must be 0 (no limit) or at "
                                  "least 8k bit/s",
                                  keys[i]);
         }
+        *rates[i] -= *rates[i] % 8;
     }
     if (qos->max_burst && qos->max_burst < MAX_BURST_MIN) {
         return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
