@@ -29,6 +29,11 @@ interleaved with the others:
                     the ratio policy on / policy off
   vswitch-acl-few   10 ACL rules per port        } 64-byte UDP rate only:
   vswitch-acl-many  --lookup-rules rules per port}  is the lookup cost flat?
+  vswitch-shaped    both VM ports shaped to max-bandwidth=1G: TCP 1 and 4
+                    streams, and the shaper's accuracy (wire rate / 1G)
+
+Naming a variant in --only (--only vswitch,vswitch-shaped) runs only the
+variants named.
 
 Run as root: ./tests/perf/run [--quick] [--only vswitch,bridge,...]
 Standalone: imports nothing from the project's tests.
@@ -65,6 +70,7 @@ PEER_TITLES = {
     "vswitch-policy": "vswitch-policy",
     "vswitch-acl-few": "vswitch-acl-few",
     "vswitch-acl-many": "vswitch-acl-many",
+    "vswitch-shaped": "vswitch-shaped",
 }
 # vswitch again with port policy, peers of their own ("variants"): the
 # third octet of their subnet, and whether they run the TCP and ping
@@ -73,7 +79,10 @@ VARIANTS = {
     "vswitch-policy": {"subnet": 6, "tag": "vp", "rounds": True},
     "vswitch-acl-few": {"subnet": 7, "tag": "vf", "rounds": False},
     "vswitch-acl-many": {"subnet": 8, "tag": "va", "rounds": False},
+    "vswitch-shaped": {"subnet": 12, "tag": "vs", "rounds": True},
 }
+# The rate "vswitch-shaped" gives its VM ports (max-bandwidth, bit/s).
+SHAPED_RATE = 1_000_000_000
 OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 FRAME_LEN = 60  # a 64-byte Ethernet frame without its FCS
@@ -407,6 +416,17 @@ class VswitchPeer(Peer):
         elif self.variant == "vswitch-acl-many":
             self.add_rules(self.args.lookup_rules,
                            time_limit=self.args.rule_time_limit)
+        elif self.variant == "vswitch-shaped":
+            for port in ("vm1", "vm2"):
+                self.daemon.rpc("port.set", {"name": port,
+                                             "max-bandwidth": SHAPED_RATE})
+            self.notes.append(f"VM ports: max-bandwidth={SHAPED_RATE}")
+
+    def wire_bytes(self):
+        """Bytes the switch has delivered to vm2, headers included (what
+        a shaper counts)."""
+        return self.daemon.rpc("port.stats",
+                               {"name": "vm2"})["ports"][0]["tx-bytes"]
 
     def apply_policy(self, rules):
         """Guards on both ports (the ports' MACs were assigned at
@@ -493,6 +513,10 @@ class VswitchPeer(Peer):
         meter counted it) and the VMs kept their MACs."""
         if not self.variant:
             return {}
+        if self.variant == "vswitch-shaped":
+            drops = self.daemon.rpc("port.stats", {"name": "vm1"})[
+                "ports"][0]["drops"]
+            return {"shaper_drops": drops.get("qos-queue-full")}
         d = self.daemon
         out = {"deny_rule_packets": 0, "allow_rule_packets": 0,
                "meter_any_packets": 0, "policy_drops": {}}
@@ -903,6 +927,7 @@ def iperf3(peer, streams, duration):
             if server.poll() is not None or time.monotonic() > deadline:
                 raise BenchError("iperf3 server did not start")
             time.sleep(0.05)
+        wire0 = peer.wire_bytes() if hasattr(peer, "wire_bytes") else None
         with CpuMeter(peer) as cpu:
             res = sh(["iperf3", "-c", vm2.ip, "-p", port, "-t",
                       str(duration), "-P", str(streams), "-J",
@@ -916,7 +941,10 @@ def iperf3(peer, streams, duration):
             raise BenchError(f"iperf3: {out['error']}")
         recv = out["end"]["sum_received"]
         gbit = recv["bytes"] * 8 / 1e9
-        return {"gbps": recv["bits_per_second"] / 1e9,
+        # The wire rate (Ethernet headers and all), over iperf3's span.
+        wire = (peer.wire_bytes() - wire0) * 8 / cpu.wall / 1e9 \
+            if wire0 is not None and cpu.wall else None
+        return {"gbps": recv["bits_per_second"] / 1e9, "wire_gbps": wire,
                 "retransmits": out["end"].get("sum_sent", {}).get(
                     "retransmits"),
                 "switch_cpu_s_per_gbit": per(cpu.switch, gbit),
@@ -935,6 +963,10 @@ def wl_tcp(peer, args):
         out[f"cpu_tcp{streams}_s_per_gbit"] = r["switch_cpu_s_per_gbit"]
         out[f"host_cpu_tcp{streams}_s_per_gbit"] = r["host_cpu_s_per_gbit"]
         out[f"tcp{streams}_retransmits"] = r["retransmits"]
+        if peer.key == "vswitch-shaped" and r["wire_gbps"] is not None:
+            out[f"tcp{streams}_wire_gbps"] = r["wire_gbps"]
+            out[f"shaper_tcp{streams}_accuracy"] = \
+                r["wire_gbps"] * 1e9 / SHAPED_RATE
     return out
 
 
@@ -1530,6 +1562,7 @@ def build_rows(results, peers, args):
 POLICY_SECTIONS = {
     "policy": ("vswitch", "vswitch-policy"),
     "lookup": ("vswitch-acl-few", "vswitch-acl-many"),
+    "shaper": ("vswitch", "vswitch-shaped"),
 }
 POLICY_ROWS = [
     ("policy", "tcp1_gbps", "TCP 1 stream", "Gbit/s", "higher", 2, 0.9),
@@ -1552,6 +1585,10 @@ POLICY_ROWS = [
      "Mpps", "higher", 3, None),
     ("lookup", "cpu_udp64_s_per_mpkt", "switch CPU, UDP 64 B at max rate",
      "s/Mpkt", "lower", 3, None),
+    ("shaper", "tcp1_gbps", "TCP 1 stream", "Gbit/s", "higher", 2, None),
+    ("shaper", "tcp4_gbps", "TCP 4 streams", "Gbit/s", "higher", 2, None),
+    ("shaper", "cpu_tcp1_s_per_gbit", "switch CPU, TCP 1 stream", "s/Gbit",
+     "lower", 3, None),
 ]
 
 
@@ -1568,6 +1605,15 @@ def policy_legend(results):
         lines.append(f"policy: without = vswitch as above; with = vswitch "
                      f"with {rules('vswitch-policy')} ACL rules on each VM "
                      f"port and guards (DHCP, router, IP, MAC spoofing)")
+    shaped = results.get("vswitch-shaped", {})
+    if "vswitch-shaped" in results:
+        acc = [shaped.get(f"shaper_tcp{n}_accuracy") for n in (1, 4)]
+        lines.append(
+            f"shaper: with = vswitch with max-bandwidth={SHAPED_RATE // 10**6}M "
+            f"on both VM ports; accuracy (wire rate / cap, target "
+            f"0.95..1.05): TCP 1 stream {fmt(acc[0], 3)}, 4 streams "
+            f"{fmt(acc[1], 3)}"
+            + (" (FAILED, see below)" if shaped.get("error") else ""))
     if "vswitch-acl-many" in results:
         lines.append(f"lookup: without = vswitch with "
                      f"{rules('vswitch-acl-few')} ACL rules per port; with = "
@@ -1704,6 +1750,8 @@ def parse_args(argv):
                          "quick 30)")
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--skip-udp", action="store_true")
+    ap.add_argument("--skip-shaper", action="store_true",
+                    help="leave out the vswitch-shaped variant")
     ap.add_argument("--skip-policy", action="store_true",
                     help="leave out the policy-on vswitch")
     ap.add_argument("--skip-lookup", action="store_true",
@@ -1749,11 +1797,18 @@ def parse_args(argv):
         [0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.5, 2.0]
     args.udp_bisect = 1 if q else 3
     args.peers = [p.strip() for p in args.only.split(",") if p.strip()]
+    named = [p for p in args.peers if p in VARIANTS]
+    args.peers = [p for p in args.peers if p not in VARIANTS]
     for p in args.peers:
         if p not in PEERS:
-            ap.error(f"unknown peer '{p}' (choose from {', '.join(PEERS)})")
+            ap.error(f"unknown peer '{p}' (choose from "
+                     f"{', '.join(PEERS + list(VARIANTS))})")
     args.variants = []
-    if "vswitch" in args.peers:
+    if named:
+        args.variants = named
+    elif "vswitch" in args.peers:
+        if not args.skip_shaper:
+            args.variants.append("vswitch-shaped")
         if not args.skip_policy:
             args.variants.append("vswitch-policy")
         if not args.skip_lookup and not args.skip_udp:
