@@ -41,8 +41,9 @@ struct mgr_qos_cfg {
     uint32_t max_burst;        /* bytes, 0 automatic */
 };
 
-/* Rounds the rates of 'qos' down to multiples of 8 and checks what the
- * settings table cannot.  Returns 0, or -1 with 'err' set. */
+/* Rounds the rates of 'qos' down to multiples of 8 (a non-zero rate to
+ * at least 8).  Returns 0, or -1 with 'err' set for what the settings
+ * table cannot check. */
 int mgr_qos_cfg_check(struct mgr_qos_cfg *qos, struct vsw_rpc_error *err);
 
 /* What the user asked for one port: everything that is saved.  Each

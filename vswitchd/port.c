@@ -16,12 +16,10 @@
 
 #define MAC_LIMIT_MAX   (1u << 22)
 #define STORM_LIMIT_MAX 100000000
-/* QoS: the largest rate a port may be shaped to, the smallest non-zero
- * one, and the largest burst. */
+/* QoS: the largest rate a port may be shaped to, and the largest
+ * burst. */
 #define MAX_BANDWIDTH_MAX 400000000000LL
-#define MAX_BANDWIDTH_MIN 8000
 #define MAX_BURST_MAX     (1LL << 30)
-#define MAX_BURST_MIN     1518
 
 static const char *const port_types[] = {"tap", "uplink", NULL};
 
@@ -214,25 +212,18 @@ const struct vsw_settings_kind mgr_port_kind = {
 int
 mgr_qos_cfg_check(struct mgr_qos_cfg *qos, struct vsw_rpc_error *err)
 {
-    const char *keys[] = {"max-bandwidth", "max-bandwidth-in"};
     uint64_t *rates[] = {&qos->max_bandwidth, &qos->max_bandwidth_in};
 
     /* Rates are whole bytes per second (FEATURES.md §5): rounded down,
-     * so a cap is never above what was asked. */
+     * so a cap is never above what was asked, but never to 0, which would
+     * turn a cap off.  A burst smaller than a frame is no burst at all:
+     * every frame waits for its whole cost. */
+    (void)err;
     for (int i = 0; i < 2; i++) {
-        if (*rates[i] && *rates[i] < MAX_BANDWIDTH_MIN) {
-            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
-                                 "parameter '%s' must be 0 (no limit) or at "
-                                 "least 8k bit/s",
-                                 keys[i]);
+        if (*rates[i] && *rates[i] < 8) {
+            *rates[i] = 8;
         }
         *rates[i] -= *rates[i] % 8;
-    }
-    if (qos->max_burst && qos->max_burst < MAX_BURST_MIN) {
-        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
-                             "parameter 'max-burst' must be 0 (automatic) or "
-                             "at least %d bytes (one full frame)",
-                             MAX_BURST_MIN);
     }
     return 0;
 }

@@ -95,6 +95,9 @@ def test_rates_round_down_to_whole_bytes_and_bad_values_change_nothing(
     assert qos()[0] == 1000000
     daemon.rpc("port.set", name="vm1", max_bandwidth="1000007")
     assert qos()[0] == 1000000
+    # Never down to 0, which would turn the cap off.
+    daemon.rpc("port.set", name="vm1", max_bandwidth="5")
+    assert qos()[0] == 8
     daemon.rpc("port.set", name="vm1", max_bandwidth="10M",
                max_bandwidth_in="1.5G", max_burst=200000)
     assert qos() == (10_000_000, 1_500_000_000, 200000)
@@ -106,13 +109,14 @@ def test_rates_round_down_to_whole_bytes_and_bad_values_change_nothing(
     for bad, words in [
             ({"max_bandwidth": "fast"}, "max-bandwidth"),
             ({"max_bandwidth": -8}, "max-bandwidth"),
-            ({"max_bandwidth": "5"}, "at least 8k"),
+            ({"max_bandwidth": "1.5"}, "max-bandwidth"),
             ({"max_bandwidth_in": "1T"}, "max-bandwidth-in"),
-            ({"max_burst": 100}, "max-burst"),
+            ({"max_burst": -1}, "max-burst"),
+            ({"max_burst": 2**30 + 1}, "max-burst"),
             ({"max_burst": "100000"}, "max-burst"),
             ({"max_burst": None}, "max-burst"),
             # All or nothing: a good key beside a bad one is not applied.
-            ({"max_bandwidth": "30M", "max_burst": 10}, "max-burst")]:
+            ({"max_bandwidth": "30M", "max_burst": -10}, "max-burst")]:
         with pytest.raises(RpcError) as e:
             daemon.rpc("port.set", name="vm1", **bad)
         assert words in e.value.message, (bad, e.value.message)
