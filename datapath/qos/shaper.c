@@ -217,7 +217,10 @@ wire_bytes(const struct vsw_packet *pkt, int extra)
 }
 
 /* Takes 'bytes' of credit from 'st' at 'cfg''s rate if it has them at
- * 'now'; otherwise stores when it will have them in '*due'. */
+ * 'now'; otherwise stores when it will have them in '*due'.  The bucket
+ * holds the burst: a frame may go if, with it, the port is at most the
+ * burst ahead of its rate.  A frame larger than the burst still goes
+ * when the port is not ahead at all, and the next ones wait it off. */
 static bool
 admit(struct vsw_shaper_state *st, const struct vsw_shaper_config *cfg,
       uint64_t bytes, int64_t now, int64_t *due)
@@ -229,8 +232,11 @@ admit(struct vsw_shaper_state *st, const struct vsw_shaper_config *cfg,
     for (;;) {
         uint64_t start = tat > (uint64_t)now ? tat : (uint64_t)now;
 
-        if (start - (uint64_t)now > cfg->tolerance_ns) {
-            *due = (int64_t)(start - cfg->tolerance_ns);
+        if (start > (uint64_t)now &&
+            start + cost - (uint64_t)now > cfg->tolerance_ns) {
+            uint64_t when = start + cost - cfg->tolerance_ns;
+
+            *due = (int64_t)(when < start ? when : start);
             return false;
         }
         if (atomic_compare_exchange_weak_explicit(

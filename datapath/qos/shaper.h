@@ -8,8 +8,9 @@
  * nanoseconds: one "theoretical arrival time" per port and direction,
  * shared by all workers and moved with compare-and-swap.  A frame costing
  * C ns (its wire bytes * 8e9 / rate; a GSO packet costs every segment it
- * stands for, headers included) may go when TAT - burst <= now, and then
- * TAT = max(TAT, now) + C.
+ * stands for, headers included) may go when TAT + C - burst <= now (or
+ * TAT <= now, for a frame larger than the burst), and then
+ * TAT = max(TAT, now) + C: after idling, 'burst' bytes go at once.
  *
  * A frame that may not go yet waits in a bounded FIFO of its worker, one
  * per (port, direction), in a spare buffer of that worker: the out
