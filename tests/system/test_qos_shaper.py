@@ -54,6 +54,9 @@ def test_max_bandwidth_shapes_what_the_vm_sends(daemon, topo):
     daemon.rpc("port.set", name="vm1", max_bandwidth="20M")
 
     assert_near_cap(tcp_rate(vm1, vm2, "198.18.0.2"))
+    # A new rate applies at once, to a port already shaped.
+    daemon.rpc("port.set", name="vm1", max_bandwidth="40M")
+    assert_near_cap(tcp_rate(vm1, vm2, "198.18.0.2", seconds=4), 2 * CAP)
     # Another VM on the same switch is not held back by vm1's cap.
     assert tcp_rate(vm3, vm2, "198.18.0.2", seconds=3) > UNLIMITED
     # The cap is on what vm1 sends, not on what it receives.
