@@ -447,9 +447,9 @@ send_released(struct shaper_pool *pool, struct vsw_pipeline *pl,
 
 /* Releases what 'q' may send at 'now'.  Returns true if it is empty. */
 static bool
-run_queue(struct vsw_shaper_worker *sw, struct shaper_pool *pool,
-          struct shaper_queue *q, struct vsw_pipeline *pl,
-          const struct vsw_dp_snapshot *snap, int64_t now_ns)
+run_queue(struct shaper_pool *pool, struct shaper_queue *q,
+          struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
+          int64_t now_ns)
 {
     const struct vsw_dp_port *port = snap->by_slot[VSW_FDB_SLOT(q->port_id)];
     struct vsw_packet *pkts[VSW_BATCH_SIZE];
@@ -483,7 +483,6 @@ run_queue(struct vsw_shaper_worker *sw, struct shaper_pool *pool,
     if (n) {
         send_released(pool, pl, snap, port, q->dir, pkts, n, now_ns);
     }
-    (void)sw;
     return q->head == NO_NODE;
 }
 
@@ -507,7 +506,7 @@ vsw_shaper_run(struct vsw_shaper_worker *sw, struct vsw_pipeline *pl,
     for (unsigned a = 0; a < pool->n_active; a++) {
         struct shaper_queue *q = pool->active[a];
 
-        if (run_queue(sw, pool, q, pl, snap, now_ns)) {
+        if (run_queue(pool, q, pl, snap, now_ns)) {
             q->active = false;
             continue;
         }
