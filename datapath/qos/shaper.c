@@ -203,17 +203,17 @@ vsw_shaper_snapshot_shapes(const struct vsw_dp_snapshot *snap)
 }
 
 /* Wire bytes of 'pkt' leaving with 'extra' more bytes per segment (a tag
- * pushed, or fewer for one removed). */
+ * pushed, or fewer for one removed); its wire frames in '*segs'. */
 static uint64_t
-wire_bytes(const struct vsw_packet *pkt, int extra)
+wire_bytes(const struct vsw_packet *pkt, int extra, uint32_t *segs)
 {
-    uint32_t segs = 1;
     uint64_t bytes = pkt->len;
 
+    *segs = 1;
     if (pkt->vnet.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-        vsw_gso_wire_size(pkt->data, pkt->len, &pkt->vnet, &segs, &bytes);
+        vsw_gso_wire_size(pkt->data, pkt->len, &pkt->vnet, segs, &bytes);
     }
-    return bytes + (int64_t)extra * segs;
+    return bytes + (int64_t)extra * *segs;
 }
 
 /* Takes 'bytes' of credit from 'st' at 'cfg''s rate if it has them at
@@ -329,7 +329,8 @@ vsw_shaper_rx(struct vsw_shaper_worker *sw, const struct vsw_dp_port *port,
 
     for (int i = 0; i < n; i++) {
         struct vsw_packet *pkt = rx[i];
-        uint64_t bytes = wire_bytes(pkt, 0);
+        uint32_t segs;
+        uint64_t bytes = wire_bytes(pkt, 0, &segs);
         int64_t due = now_ns;
 
         /* Behind frames already waiting, a frame waits too. */
@@ -345,8 +346,10 @@ vsw_shaper_rx(struct vsw_shaper_worker *sw, const struct vsw_dp_port *port,
             enqueue(sw, pool, q, st, pkt, bytes, due);
             continue;
         }
+        /* Never seen by the pipeline: counted as received here, in wire
+         * frames like every counter. */
         vsw_pipeline_count_drops(sw->worker, port->rt, VSW_DROP_QOS_QUEUE_FULL,
-                                 1, bytes);
+                                 segs, bytes);
     }
     return n_pass;
 }
@@ -367,7 +370,8 @@ vsw_shaper_tx(struct vsw_shaper_worker *sw, struct vsw_txq *txq,
     for (int i = 0; i < txq->n; i++) {
         const struct vsw_tx_item *item = &txq->items[i];
         int extra = (int)vsw_tx_item_len(item) - (int)item->pkt->len;
-        uint64_t bytes = wire_bytes(item->pkt, extra);
+        uint32_t segs;
+        uint64_t bytes = wire_bytes(item->pkt, extra, &segs);
         int64_t due = now_ns;
         struct virtio_net_hdr hdr;
         struct iovec iov[VSW_TX_IOV_MAX];
