@@ -220,3 +220,17 @@ def test_shaping_an_uplink(daemon, topo):
     daemon.rpc("port.set", name="up0", max_bandwidth=0,
                max_bandwidth_in="20M")
     assert_near_cap(tcp_rate(vm1, host, "198.18.0.100"))
+
+
+def test_caps_survive_a_restart(daemon, topo):
+    vm1, vm2 = two_vms(daemon, topo)
+    daemon.rpc("port.set", name="vm1", max_bandwidth="20M",
+               max_bandwidth_in="30M", max_burst=150000)
+    daemon.stop()
+    daemon.start()
+    port = daemon.rpc("port.get", name="vm1")
+    port = port.get("port", port)
+    assert (port["max-bandwidth"], port["max-bandwidth-in"],
+            port["max-burst"]) == (20_000_000, 30_000_000, 150000)
+    wait_for(lambda: ping(vm1, "198.18.0.2", count=1), timeout=15)
+    assert_near_cap(tcp_rate(vm1, vm2, "198.18.0.2", seconds=4))
