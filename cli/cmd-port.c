@@ -193,6 +193,29 @@ add_drop_notes(struct vsw_table *table, const json_t *port, bool all)
     }
 }
 
+/* Attaches to the current row of 'table' the depth of 'port''s shaper
+ * queues (max-bandwidth), if 'all' or anything is queued. */
+static void
+add_queue_notes(struct vsw_table *table, const json_t *port, bool all)
+{
+    static const char *const dirs[] = {"out", "in"};
+
+    for (int d = 0; d < 2; d++) {
+        char key[32];
+        json_int_t frames, bytes;
+
+        snprintf(key, sizeof key, "queued-%s-frames", dirs[d]);
+        frames = json_integer_value(json_object_get(port, key));
+        snprintf(key, sizeof key, "queued-%s-bytes", dirs[d]);
+        bytes = json_integer_value(json_object_get(port, key));
+        if (all || frames || bytes) {
+            vsw_table_add_note(table,
+                               "  shaper queue %s: %lld frames, %lld bytes",
+                               dirs[d], (long long)frames, (long long)bytes);
+        }
+    }
+}
+
 static enum vsw_ctl_status
 port_stats(struct vsw_ctl_context *ctx, int argc, char *argv[])
 {
@@ -236,6 +259,7 @@ port_stats(struct vsw_ctl_context *ctx, int argc, char *argv[])
         /* Asked about one port, the user wants the whole story, zeros
          * included; in a list, only what went wrong. */
         add_drop_notes(table, port, argc == 1);
+        add_queue_notes(table, port, argc == 1);
     }
     vsw_table_print(table, stdout);
     vsw_table_destroy(table);

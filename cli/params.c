@@ -50,6 +50,7 @@ static const struct param_key {
     {"min-bandwidth-weight", PARAM_INTEGER},
     {"metering", PARAM_BOOLEAN},
     {"metering-save-interval", PARAM_INTEGER},
+    {"max-burst", PARAM_INTEGER},
 };
 
 static const struct param_key *

@@ -34,6 +34,18 @@ struct mgr_guard_cfg {
     struct vsw_setting_ip_list allowed_ips; /* IP guard; empty = off */
 };
 
+/* A port's maximum bandwidth (FEATURES.md §5; datapath/qos/shaper.c). */
+struct mgr_qos_cfg {
+    uint64_t max_bandwidth;    /* bit/s the port sends, 0 off */
+    uint64_t max_bandwidth_in; /* bit/s sent to the port, 0 off */
+    uint32_t max_burst;        /* bytes, 0 automatic */
+};
+
+/* Rounds the rates of 'qos' down to multiples of 8 (a non-zero rate to
+ * at least 8).  Returns 0, or -1 with 'err' set for what the settings
+ * table cannot check. */
+int mgr_qos_cfg_check(struct mgr_qos_cfg *qos, struct vsw_rpc_error *err);
+
 /* What the user asked for one port: everything that is saved.  Each
  * member is filled by a row of the port settings table (port.c), except
  * where noted. */
@@ -56,6 +68,7 @@ struct mgr_port_cfg {
     uint64_t link_speed;         /* QoS, uplink: its capacity in bit/s,
                                     0 = unknown (not scheduled) */
     bool metering;               /* meters count (metering.c) */
+    struct mgr_qos_cfg qos;      /* maximum bandwidth */
 };
 
 /* What a port's minimum bandwidth means on a switch (FEATURES.md §5). */

@@ -17,6 +17,10 @@
 
 #define MAC_LIMIT_MAX   (1u << 22)
 #define STORM_LIMIT_MAX 100000000
+/* QoS: the largest rate a port may be shaped to, and the largest
+ * burst. */
+#define MAX_BANDWIDTH_MAX 400000000000LL
+#define MAX_BURST_MAX     (1LL << 30)
 
 static const char *const port_types[] = {"tap", "uplink", NULL};
 
@@ -172,11 +176,31 @@ static const struct vsw_setting port_settings[] = {
                 "comma-separated; empty for any",
     },
     {
-        PORT_ROW("mirror", VSW_SETTING_ENUM, mirror),
-        .names = vsw_mirror_role_names,
-        .default_value = "none",
-        .help = "port mirroring: a source's sent and received frames are "
-                "copied to every destination of its switch",
+        PORT_ROW("max-bandwidth", VSW_SETTING_BIT_RATE, qos.max_bandwidth),
+        .min = 0,
+        .max = MAX_BANDWIDTH_MAX,
+        .default_value = "0",
+        .help = "bits per second the port may send, shaped (frames over "
+                "the rate wait in a bounded queue); rounded down to a "
+                "multiple of 8; 0 for no limit",
+    },
+    {
+        PORT_ROW("max-bandwidth-in", VSW_SETTING_BIT_RATE,
+                 qos.max_bandwidth_in),
+        .min = 0,
+        .max = MAX_BANDWIDTH_MAX,
+        .default_value = "0",
+        .help = "bits per second the switch may send to the port, shaped "
+                "the same way; rounded down to a multiple of 8; 0 for no "
+                "limit",
+    },
+    {
+        PORT_ROW("max-burst", VSW_SETTING_INTEGER, qos.max_burst),
+        .min = 0,
+        .max = MAX_BURST_MAX,
+        .default_value = "0",
+        .help = "bytes a shaped port may send at once after idling, both "
+                "directions; 0 for 5 ms at the rate, at least 98304",
     },
     {
         PORT_ROW("min-bandwidth-weight", VSW_SETTING_INTEGER, min_bw_weight),
@@ -212,6 +236,13 @@ static const struct vsw_setting port_settings[] = {
                 "is enforced at; 0 for unknown (not scheduled)",
     },
     {
+        PORT_ROW("mirror", VSW_SETTING_ENUM, mirror),
+        .names = vsw_mirror_role_names,
+        .default_value = "none",
+        .help = "port mirroring: a source's sent and received frames are "
+                "copied to every destination of its switch",
+    },
+    {
         PORT_ROW("metering", VSW_SETTING_BOOLEAN, metering),
         .default_value = "false",
         .help = "count bytes and packets per meter ACL rule and direction, "
@@ -230,6 +261,25 @@ const struct vsw_settings_kind mgr_port_kind = {
 
 /* ---- Settings ---- */
 
+int
+mgr_qos_cfg_check(struct mgr_qos_cfg *qos, struct vsw_rpc_error *err)
+{
+    uint64_t *rates[] = {&qos->max_bandwidth, &qos->max_bandwidth_in};
+
+    /* Rates are whole bytes per second (FEATURES.md §5): rounded down,
+     * so a cap is never above what was asked, but never to 0, which would
+     * turn a cap off.  A burst smaller than a frame is no burst at all:
+     * every frame waits for its whole cost. */
+    (void)err;
+    for (int i = 0; i < 2; i++) {
+        if (*rates[i] && *rates[i] < 8) {
+            *rates[i] = 8;
+        }
+        *rates[i] -= *rates[i] % 8;
+    }
+    return 0;
+}
+
 /* Checks what the table cannot: settings that only make sense together.
  * Derives 'pvlan_secondary' from the list. */
 static int
@@ -239,6 +289,10 @@ port_cfg_check(struct mgr_port_cfg *cfg, struct vsw_rpc_error *err)
     const char *mode = vsw_vlan_mode_name(vlan->mode);
     int first = 0;
     int n = 0;
+
+    if (mgr_qos_cfg_check(&cfg->qos, err)) {
+        return -1;
+    }
 
     if (vlan->mode == VSW_VLAN_MODE_ACCESS && !vlan->vid) {
         return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
@@ -782,12 +836,14 @@ static json_t *
 port_stats(struct vsw_manager *mgr, struct mgr_port *port)
 {
     struct vsw_port_counters c;
+    struct vsw_shaper_depth q = {0};
     json_t *drops = json_object();
     uint64_t total = 0;
 
     (void)mgr;
     if (port->rt) {
         vsw_port_rt_get_counters(port->rt, &c);
+        vsw_port_rt_get_shaper_depth(port->rt, &q);
     } else {
         memset(&c, 0, sizeof c);
     }
@@ -797,13 +853,17 @@ port_stats(struct vsw_manager *mgr, struct mgr_port *port)
         total += c.drops[r];
     }
     return json_pack(
-        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "name",
-        port->name, "switch", port->sw->name, "rx-packets",
+        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, "
+        "s:I}",
+        "name", port->name, "switch", port->sw->name, "rx-packets",
         (json_int_t)c.rx_packets, "rx-bytes", (json_int_t)c.rx_bytes,
         "tx-packets", (json_int_t)c.tx_packets, "tx-bytes",
         (json_int_t)c.tx_bytes, "drops-total", (json_int_t)total, "drops",
         drops, "mirror-tx-packets", (json_int_t)c.mirror_tx_packets,
-        "mirror-tx-bytes", (json_int_t)c.mirror_tx_bytes);
+        "mirror-tx-bytes", (json_int_t)c.mirror_tx_bytes, "queued-out-frames",
+        (json_int_t)q.out_frames, "queued-out-bytes", (json_int_t)q.out_bytes,
+        "queued-in-frames", (json_int_t)q.in_frames, "queued-in-bytes",
+        (json_int_t)q.in_bytes);
 }
 
 static int

@@ -156,6 +156,13 @@ mgr_publish(struct vsw_manager *mgr)
             if (mgr_capture_fill_port(mgr, p, dport)) {
                 goto nomem;
             }
+            /* QoS: the shapers' rates (datapath/qos/shaper.c). */
+            vsw_shaper_config_init(&dport->shaper[VSW_SHAPER_OUT],
+                                   p->cfg.qos.max_bandwidth,
+                                   p->cfg.qos.max_burst);
+            vsw_shaper_config_init(&dport->shaper[VSW_SHAPER_IN],
+                                   p->cfg.qos.max_bandwidth_in,
+                                   p->cfg.qos.max_burst);
         }
         vsw_dp_switch_mirrors(dsw);
         mgr_ext_fill_switch(sw, dsw);

@@ -203,6 +203,16 @@ vsw_datapath_publish(struct vsw_datapath *dp, struct vsw_dp_snapshot *snap)
     struct vsw_dp_snapshot *old;
 
     snap->generation = ++dp->generation;
+    /* QoS: spare buffers before the first snapshot that shapes. */
+    if (vsw_shaper_snapshot_shapes(snap)) {
+        for (unsigned i = 0; i < dp->n_workers; i++) {
+            if (vsw_shaper_worker_provision(dp->workers[i].shaper)) {
+                VSW_ERR("worker %u: no memory for shaper queues: frames "
+                        "over a port's maximum bandwidth are dropped",
+                        i);
+            }
+        }
+    }
     old = atomic_exchange_explicit(&dp->snapshot, snap, memory_order_seq_cst);
 
     vsw_datapath_defer(dp, snapshot_destroy_cb, old);
@@ -228,6 +238,9 @@ vsw_port_rt_create(struct vsw_datapath *dp, uint32_t id, const char *name,
     rt->guard_state = aligned_alloc(64, sizeof *rt->guard_state);
     if (rt->guard_state) {
         vsw_guard_state_init(rt->guard_state);
+    }
+    for (int d = 0; d < VSW_SHAPER_N_DIRS; d++) {
+        vsw_shaper_state_init(&rt->shaper[d]);
     }
     rt->stats =
         aligned_alloc(_Alignof(struct vsw_port_stats),

@@ -27,6 +27,7 @@
 #include "mirror.h"
 #include "netdev.h"
 #include "policy.h"
+#include "shaper.h"
 #include "vlan.h"
 
 #define VSW_MAX_WORKERS 64
@@ -96,6 +97,8 @@ struct vsw_port_rt {
                                               memory of the port guards */
     _Atomic(struct vsw_capture *) capture; /* frames kept for a live trace, or
                                     NULL (allocated on first use) */
+    /* QoS (qos/shaper.c): each direction's token bucket and queue depth */
+    struct vsw_shaper_state shaper[VSW_SHAPER_N_DIRS];
 };
 
 /* Live tracing: the next frames a port receives, copied by the worker
@@ -149,6 +152,8 @@ struct vsw_dp_port {
     struct vsw_pcap_taps *pcap;     /* capture sessions that see it
                                        (owned by the snapshot, pcap-tap.h),
                                        NULL: nobody captures it */
+    /* QoS: max-bandwidth (out) and max-bandwidth-in; rate 0 = off */
+    struct vsw_shaper_config shaper[VSW_SHAPER_N_DIRS];
 };
 
 /* A switch as one snapshot sees it. */

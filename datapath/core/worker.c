@@ -8,10 +8,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "pcap-tap.h"
+#include "shaper.h"
 #include "timeutil.h"
 
 #define EVENTS_PER_WAKEUP 64
@@ -74,9 +76,19 @@ worker_poll_rxq(struct vsw_worker *worker, struct vsw_rxq *rxq, int64_t now_ms)
                 vsw_pcap_tap_rx(port->pcap, worker->index, port->id,
                                 worker->pool, n);
             }
-            batch.count = n;
-            memcpy(batch.pkts, worker->pool, n * sizeof batch.pkts[0]);
-            vsw_pipeline_process(worker->pipeline, snap, port, &batch, now_ms);
+            if (port->shaper[VSW_SHAPER_OUT].rate_bps) {
+                /* QoS hook: max-bandwidth shapes what the port sends;
+                 * frames over the rate wait in shaper.c. */
+                batch.count = vsw_shaper_rx(worker->shaper, port, worker->pool,
+                                            n, batch.pkts, vsw_time_nsec());
+            } else {
+                batch.count = n;
+                memcpy(batch.pkts, worker->pool, n * sizeof batch.pkts[0]);
+            }
+            if (batch.count) {
+                vsw_pipeline_process(worker->pipeline, snap, port, &batch,
+                                     now_ms);
+            }
         }
         if (n < VSW_BATCH_SIZE) {
             break;
@@ -90,6 +102,28 @@ worker_poll_rxq(struct vsw_worker *worker, struct vsw_rxq *rxq, int64_t now_ms)
         vsw_counter_add(&rxq->busy_ns, spent);
         vsw_counter_add(&worker->busy_ns, spent);
     }
+}
+
+/* Waits for frames, a wake-up, or (QoS) the first queued frame's due
+ * time, with nanosecond precision. */
+static int
+worker_wait(struct vsw_worker *worker, struct epoll_event *events, int max)
+{
+    int64_t due = vsw_shaper_next_due(worker->shaper);
+    int64_t wait;
+    struct timespec timeout;
+
+    if (worker->busy_poll || due == INT64_MAX) {
+        return epoll_wait(worker->epoll_fd, events, max,
+                          worker->busy_poll ? 0 : -1);
+    }
+    wait = due - vsw_time_nsec();
+    if (wait < 0) {
+        wait = 0;
+    }
+    timeout.tv_sec = wait / 1000000000;
+    timeout.tv_nsec = wait % 1000000000;
+    return epoll_pwait2(worker->epoll_fd, events, max, &timeout, NULL);
 }
 
 static void *
@@ -106,8 +140,7 @@ worker_main(void *worker_)
 
         /* Holding nothing from the previous round. */
         vsw_rcu_quiesce(worker->rcu, worker->reader);
-        n = epoll_wait(worker->epoll_fd, events, EVENTS_PER_WAKEUP,
-                       worker->busy_poll ? 0 : -1);
+        n = worker_wait(worker, events, EVENTS_PER_WAKEUP);
         if (n < 0) {
             if (errno != EINTR) {
                 VSW_ERR("worker %u: epoll_wait: %s", worker->index,
@@ -129,6 +162,13 @@ worker_main(void *worker_)
             }
             worker_poll_rxq(worker, rxq, now_ms);
         }
+        /* QoS hook: frames the shapers hold whose time has come. */
+        if (vsw_shaper_next_due(worker->shaper) != INT64_MAX) {
+            vsw_shaper_run(
+                worker->shaper, worker->pipeline,
+                atomic_load_explicit(worker->snapshot, memory_order_acquire),
+                vsw_time_nsec());
+        }
     }
     return NULL;
 }
@@ -148,10 +188,13 @@ vsw_worker_start(struct vsw_worker *worker, unsigned index,
     worker->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     worker->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     worker->pipeline = vsw_pipeline_create(index);
-    if (worker->epoll_fd < 0 || worker->wake_fd < 0 || !worker->pipeline) {
-        error = worker->pipeline ? -errno : -ENOMEM;
+    worker->shaper = vsw_shaper_worker_create(index);
+    if (worker->epoll_fd < 0 || worker->wake_fd < 0 || !worker->pipeline ||
+        !worker->shaper) {
+        error = worker->pipeline && worker->shaper ? -errno : -ENOMEM;
         goto fail;
     }
+    worker->pipeline->shaper = worker->shaper;
     for (int i = 0; i < VSW_BATCH_SIZE; i++) {
         worker->pool[i] = vsw_packet_create();
         if (!worker->pool[i]) {
@@ -176,6 +219,8 @@ fail:
     }
     vsw_pipeline_destroy(worker->pipeline);
     worker->pipeline = NULL;
+    vsw_shaper_worker_destroy(worker->shaper);
+    worker->shaper = NULL;
     if (worker->epoll_fd >= 0) {
         close(worker->epoll_fd);
     }
@@ -206,6 +251,7 @@ vsw_worker_stop(struct vsw_worker *worker)
         vsw_packet_destroy(worker->pool[i]);
     }
     vsw_pipeline_destroy(worker->pipeline);
+    vsw_shaper_worker_destroy(worker->shaper);
     close(worker->epoll_fd);
     close(worker->wake_fd);
 }

@@ -67,7 +67,9 @@
       "a frame an extension injected could not be sent")                      \
     X(QOS_SCHED_FULL, "qos-scheduler-full",                                   \
       "the uplink's minimum-bandwidth scheduler had no room (class queue "    \
-      "or buffer pool full)")
+      "or buffer pool full)")                                                 \
+    X(QOS_QUEUE_FULL, "qos-queue-full",                                       \
+      "over the port's maximum bandwidth and its shaper queue was full")
 
 enum vsw_drop_reason {
 #define VSW_DROP_ENUM(ENUM, NAME, DOC) VSW_DROP_##ENUM,

@@ -12,6 +12,7 @@
 #include "pcap-tap.h"
 #include "policy.h"
 #include "scheduler.h"
+#include "shaper.h"
 #include "timeutil.h"
 #include "flow.h"
 #include "trace.h"
@@ -634,9 +635,13 @@ flush_egress(struct vsw_pipeline *pl)
         }
         stage_vlan_egress(txq);
         /* Mirroring: what a source receives (a role only mirroring
-         * switches' ports have). */
+         * switches' ports have), before its shaper delays any of it. */
         if (txq->port->mirror == VSW_MIRROR_SOURCE) {
             vsw_mirror_egress(pl, txq);
+        }
+        /* QoS hook: max-bandwidth-in shapes what leaves (shaper.c). */
+        if (txq->port->shaper[VSW_SHAPER_IN].rate_bps && pl->shaper) {
+            vsw_shaper_tx(pl->shaper, txq, vsw_time_nsec());
         }
         stage_tx(pl, txq);
         txq->n = 0;
@@ -645,6 +650,18 @@ flush_egress(struct vsw_pipeline *pl)
     if (pl->mirror_pending) {
         flush_mirror_copies(pl);
     }
+}
+
+void
+vsw_pipeline_transmit(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
+                      struct vsw_packet **pkts, int n)
+{
+    struct vsw_txq txq = {.port = port, .n = n};
+
+    for (int i = 0; i < n; i++) {
+        txq.items[i] = (struct vsw_tx_item){.pkt = pkts[i]};
+    }
+    stage_tx(pl, &txq);
 }
 
 /* Takes the cached decision 'e' for 'pkt'.  Returns false if it cannot

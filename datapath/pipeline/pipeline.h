@@ -121,8 +121,10 @@ struct vsw_pipeline {
                                   each mirror destination of the batch's
                                   switch (mirror.c), allocated on first use */
     uint32_t mirror_pending; /* those with copies queued */
-    uint8_t *pcap_linear; /* a retagged frame put together for capture
-                             filters (VSW_PCAP_LINEAR_BYTES) */
+    uint8_t *pcap_linear;    /* a retagged frame put together for capture
+                                filters (VSW_PCAP_LINEAR_BYTES) */
+    struct vsw_shaper_worker *shaper; /* QoS: the worker's shaper queues,
+                                         NULL on the control thread */
 };
 
 /* Creates the state for worker 'worker'.  Returns NULL on allocation
@@ -161,6 +163,12 @@ void vsw_pipeline_count_drop(struct vsw_port_stats *stats, int reason,
 void vsw_pipeline_txq_push(struct vsw_pipeline *pl,
                            const struct vsw_dp_port *port,
                            struct vsw_packet *pkt);
+
+/* Worker, QoS: transmits the 'n' frames 'pkts' (each as it leaves:
+ * tagged already) through 'port', as the "tx" stage does. */
+void vsw_pipeline_transmit(struct vsw_pipeline *pl,
+                           const struct vsw_dp_port *port,
+                           struct vsw_packet **pkts, int n);
 
 /* Extension stages (ext-stage.c). */
 

@@ -74,12 +74,16 @@ VARYING = [
     # 'port stats': a port's row
     (r"^\S+ +\d+ +\d+ +\d+ +\d+ +\d+$",
      lambda m: re.escape(m.group().split()[0]) + r"(?: +\d+){5}"),
+    # 'port stats': a shaper queue's depth
+    (r"(?<=^  shaper queue )(?:out|in): \d+ frames, \d+ bytes$",
+     lambda m: re.escape(m.group().split(":")[0]) + r": \d+ frames, \d+ bytes"),
     # 'port stats': a drop reason's count
     (r"(?<=^  drop )[a-z0-9-]+: \d+$",
      lambda m: re.escape(m.group().split(":")[0]) + r": \d+"),
     # 'port stats -f json': the totals
     (r'"(?:rx-packets|rx-bytes|tx-packets|tx-bytes|drops-total|'
-     r'mirror-tx-packets|mirror-tx-bytes)": \d+',
+     r'mirror-tx-packets|mirror-tx-bytes'
+     r'|queued-(?:out|in)-(?:frames|bytes))": \d+',
      lambda m: re.escape(m.group().split(":")[0]) + r": \d+"),
     # docs/jsonrpc.md: what the daemon counts or measures, and its pid
     (r'(?<=")(?:pid|uptime|batches|packets|bytes|cache-lookups|cache-hits'

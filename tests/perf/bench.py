@@ -32,11 +32,14 @@ interleaved with the others:
   vswitch-mirror    port mirroring: vm1 a mirror source, a third TAP port
                     (its namespace drops what it gets) the destination:
                     TCP, ping and UDP again, and the ratio mirror on / off
-                    (a run with --only vswitch-mirror, or naming any
-                    variant, runs only the variants it names)
   vswitch-metering  metering on both VM ports with four meter rules each
                     (in and out, the VMs' /24 and a wider prefix): TCP,
                     ping and UDP, and the ratio metering on / off
+  vswitch-shaped    both VM ports shaped to max-bandwidth=1G: TCP 1 and 4
+                    streams, and the shaper's accuracy (wire rate / 1G)
+
+Naming a variant in --only (--only vswitch,vswitch-shaped) runs only the
+variants named.
 
 Run as root: ./tests/perf/run [--quick] [--only vswitch,bridge,...]
 Standalone: imports nothing from the project's tests.
@@ -75,6 +78,7 @@ PEER_TITLES = {
     "vswitch-acl-many": "vswitch-acl-many",
     "vswitch-mirror": "vswitch-mirror",
     "vswitch-metering": "vswitch-metering",
+    "vswitch-shaped": "vswitch-shaped",
 }
 # vswitch again with port policy, peers of their own ("variants"): the
 # third octet of their subnet, and whether they run the TCP and ping
@@ -85,7 +89,10 @@ VARIANTS = {
     "vswitch-acl-many": {"subnet": 8, "tag": "va", "rounds": False},
     "vswitch-mirror": {"subnet": 9, "tag": "vm", "rounds": True},
     "vswitch-metering": {"subnet": 10, "tag": "vg", "rounds": True},
+    "vswitch-shaped": {"subnet": 12, "tag": "vs", "rounds": True},
 }
+# The rate "vswitch-shaped" gives its VM ports (max-bandwidth, bit/s).
+SHAPED_RATE = 1_000_000_000
 OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 FRAME_LEN = 60  # a 64-byte Ethernet frame without its FCS
@@ -423,6 +430,11 @@ class VswitchPeer(Peer):
             self.add_mirror()
         elif self.variant == "vswitch-metering":
             self.apply_metering()
+        elif self.variant == "vswitch-shaped":
+            for port in ("vm1", "vm2"):
+                self.daemon.rpc("port.set", {"name": port,
+                                             "max-bandwidth": SHAPED_RATE})
+            self.notes.append(f"VM ports: max-bandwidth={SHAPED_RATE}")
 
     def add_mirror(self):
         """A third TAP port, up in a namespace of its own with no
@@ -475,6 +487,11 @@ class VswitchPeer(Peer):
             f"{k.replace('_metered_bytes', '')} {v / 1e9:.2f} GB"
             for k, v in sorted(out.items())))
         return out
+    def wire_bytes(self):
+        """Bytes the switch has delivered to vm2, headers included (what
+        a shaper counts)."""
+        return self.daemon.rpc("port.stats",
+                               {"name": "vm2"})["ports"][0]["tx-bytes"]
 
     def apply_policy(self, rules):
         """Guards on both ports (the ports' MACs were assigned at
@@ -566,6 +583,10 @@ class VswitchPeer(Peer):
             return self.check_mirror()
         if self.variant == "vswitch-metering":
             return self.check_metering()
+        if self.variant == "vswitch-shaped":
+            drops = self.daemon.rpc("port.stats", {"name": "vm1"})[
+                "ports"][0]["drops"]
+            return {"shaper_drops": drops.get("qos-queue-full")}
         d = self.daemon
         out = {"deny_rule_packets": 0, "allow_rule_packets": 0,
                "meter_any_packets": 0, "policy_drops": {}}
@@ -997,6 +1018,7 @@ def iperf3(peer, streams, duration):
             if server.poll() is not None or time.monotonic() > deadline:
                 raise BenchError("iperf3 server did not start")
             time.sleep(0.05)
+        wire0 = peer.wire_bytes() if hasattr(peer, "wire_bytes") else None
         with CpuMeter(peer) as cpu:
             res = sh(["iperf3", "-c", vm2.ip, "-p", port, "-t",
                       str(duration), "-P", str(streams), "-J",
@@ -1010,7 +1032,10 @@ def iperf3(peer, streams, duration):
             raise BenchError(f"iperf3: {out['error']}")
         recv = out["end"]["sum_received"]
         gbit = recv["bytes"] * 8 / 1e9
-        return {"gbps": recv["bits_per_second"] / 1e9,
+        # The wire rate (Ethernet headers and all), over iperf3's span.
+        wire = (peer.wire_bytes() - wire0) * 8 / cpu.wall / 1e9 \
+            if wire0 is not None and cpu.wall else None
+        return {"gbps": recv["bits_per_second"] / 1e9, "wire_gbps": wire,
                 "retransmits": out["end"].get("sum_sent", {}).get(
                     "retransmits"),
                 "switch_cpu_s_per_gbit": per(cpu.switch, gbit),
@@ -1029,6 +1054,10 @@ def wl_tcp(peer, args):
         out[f"cpu_tcp{streams}_s_per_gbit"] = r["switch_cpu_s_per_gbit"]
         out[f"host_cpu_tcp{streams}_s_per_gbit"] = r["host_cpu_s_per_gbit"]
         out[f"tcp{streams}_retransmits"] = r["retransmits"]
+        if peer.key == "vswitch-shaped" and r["wire_gbps"] is not None:
+            out[f"tcp{streams}_wire_gbps"] = r["wire_gbps"]
+            out[f"shaper_tcp{streams}_accuracy"] = \
+                r["wire_gbps"] * 1e9 / SHAPED_RATE
     return out
 
 
@@ -1626,6 +1655,7 @@ POLICY_SECTIONS = {
     "lookup": ("vswitch-acl-few", "vswitch-acl-many"),
     "mirror": ("vswitch", "vswitch-mirror"),
     "metering": ("vswitch", "vswitch-metering"),
+    "shaper": ("vswitch", "vswitch-shaped"),
 }
 POLICY_ROWS = [
     ("policy", "tcp1_gbps", "TCP 1 stream", "Gbit/s", "higher", 2, 0.9),
@@ -1664,6 +1694,10 @@ POLICY_ROWS = [
      None),
     ("metering", "cpu_tcp1_s_per_gbit", "switch CPU, TCP 1 stream",
      "s/Gbit", "lower", 3, None),
+    ("shaper", "tcp1_gbps", "TCP 1 stream", "Gbit/s", "higher", 2, None),
+    ("shaper", "tcp4_gbps", "TCP 4 streams", "Gbit/s", "higher", 2, None),
+    ("shaper", "cpu_tcp1_s_per_gbit", "switch CPU, TCP 1 stream", "s/Gbit",
+     "lower", 3, None),
 ]
 
 
@@ -1687,6 +1721,15 @@ def policy_legend(results):
     if "vswitch-metering" in results:
         lines.append("metering: without = vswitch as above; with = vswitch "
                      "with metering on both VM ports and 4 meter rules each")
+    shaped = results.get("vswitch-shaped", {})
+    if "vswitch-shaped" in results:
+        acc = [shaped.get(f"shaper_tcp{n}_accuracy") for n in (1, 4)]
+        lines.append(
+            f"shaper: with = vswitch with max-bandwidth={SHAPED_RATE // 10**6}M "
+            f"on both VM ports; accuracy (wire rate / cap, target "
+            f"0.95..1.05): TCP 1 stream {fmt(acc[0], 3)}, 4 streams "
+            f"{fmt(acc[1], 3)}"
+            + (" (FAILED, see below)" if shaped.get("error") else ""))
     if "vswitch-acl-many" in results:
         lines.append(f"lookup: without = vswitch with "
                      f"{rules('vswitch-acl-few')} ACL rules per port; with = "
@@ -1825,6 +1868,8 @@ def parse_args(argv):
                          "quick 30)")
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--skip-udp", action="store_true")
+    ap.add_argument("--skip-shaper", action="store_true",
+                    help="leave out the vswitch-shaped variant")
     ap.add_argument("--skip-policy", action="store_true",
                     help="leave out the policy-on vswitch")
     ap.add_argument("--skip-lookup", action="store_true",
@@ -1884,6 +1929,8 @@ def parse_args(argv):
         ap.error("vswitch variants are measured against vswitch: name it "
                  "too")
     if "vswitch" in args.peers and not args.variants:
+        if not args.skip_shaper:
+            args.variants.append("vswitch-shaped")
         if not args.skip_policy:
             args.variants.append("vswitch-policy")
         if not args.skip_lookup and not args.skip_udp:

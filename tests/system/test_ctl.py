@@ -596,10 +596,15 @@ def test_port_stats_after_traffic(daemon, topo):
     # daemon's order.
     reasons = list(rpc["drops"])
     assert len(reasons) >= 5
+    # (The shaper's queue depth follows, one note per direction.)
+    drop_notes = [n for n in row["_notes"] if n.startswith("  drop ")]
+    assert [n for n in row["_notes"] if n not in drop_notes] == [
+        "  shaper queue out: 0 frames, 0 bytes",
+        "  shaper queue in: 0 frames, 0 bytes"], row["_notes"]
     assert [re.match(r"^  drop ([a-z0-9-]+): (\d+)$", n).group(1)
-            for n in row["_notes"]] == reasons, row["_notes"]
+            for n in drop_notes] == reasons, row["_notes"]
     assert int(row["DROPS-TOTAL"]) == sum(
-        int(n.rsplit(" ", 1)[1]) for n in row["_notes"])
+        int(n.rsplit(" ", 1)[1]) for n in drop_notes)
 
     # In the list of all ports, only the reasons that counted show.
     stats3 = daemon.stats("vm3")

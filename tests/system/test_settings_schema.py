@@ -203,7 +203,10 @@ class Objects:
         t = setting["type"]
         if t in RANGED_TYPES:
             lo, hi = setting["min"], setting["max"]
-            return sorted({lo, min(lo + 1, hi), hi})
+            # Bit rates are whole bytes: max-bandwidth rounds to a
+            # multiple of 8 (FEATURES.md §5), so the next value is lo + 8.
+            step = 8 if t == "bit-rate" else 1
+            return sorted({lo, min(lo + step, hi), hi})
         return {
             "boolean": [False, True],
             "enum": setting.get("values"),
