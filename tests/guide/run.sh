@@ -1,5 +1,5 @@
 #!/bin/sh
-# The documents, run: docs/user-guide.md from section 1 to 17, then the
+# The documents, run: docs/user-guide.md from section 1 to 22, then the
 # README's quick start (scripts/demo.sh), then the request/response pairs
 # of docs/jsonrpc.md, then the tutorial of docs/extensions.md, each command
 # in order, with its output compared to what the document shows.  The
@@ -36,8 +36,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 scratches="/tmp/vsg /tmp/vsr /tmp/vsx"
 prefixes="vsg vsr vsx"
 links="vm1 vm2 ct1 up0 up1 pvup0 gw iso1 iso2 com1 com2 web1 srv tx1 tx2 mon1"
-links="$links qup0 qvm1 qvm2" # 15.2, minimum bandwidth
-links="$links vm1b" # 15.3, metering
+links="$links qup0 qvm1 qvm2" # section 17, minimum bandwidth
+links="$links vm1b" # section 18, metering
 
 namespaces() {
     ip netns list | grep -Eo '^(vsg|vsr|vsx)-[^ ]*'
