@@ -216,6 +216,25 @@ add_queue_notes(struct vsw_table *table, const json_t *port, bool all)
     }
 }
 
+/* Attaches to the current row of 'table' the mirror copies 'port' was
+ * sent as a mirror destination, if there were any (a port that is no
+ * destination has none, so a line of zeros would only be noise). */
+static void
+add_mirror_note(struct vsw_table *table, const json_t *port)
+{
+    json_int_t packets =
+        json_integer_value(json_object_get(port, "mirror-tx-packets"));
+    json_int_t bytes =
+        json_integer_value(json_object_get(port, "mirror-tx-bytes"));
+
+    if (packets || bytes) {
+        vsw_table_add_note(table,
+                           "  mirror copies sent: %lld packets, %lld "
+                           "bytes",
+                           (long long)packets, (long long)bytes);
+    }
+}
+
 static enum vsw_ctl_status
 port_stats(struct vsw_ctl_context *ctx, int argc, char *argv[])
 {
@@ -260,6 +279,7 @@ port_stats(struct vsw_ctl_context *ctx, int argc, char *argv[])
          * included; in a list, only what went wrong. */
         add_drop_notes(table, port, argc == 1);
         add_queue_notes(table, port, argc == 1);
+        add_mirror_note(table, port);
     }
     vsw_table_print(table, stdout);
     vsw_table_destroy(table);

@@ -4,6 +4,7 @@ exactly once; nothing after mirror=none; nothing a policy dropped on the
 source; an uplink can be a source and a destination."""
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -117,6 +118,14 @@ def test_destination_sees_a_source_ping_once_then_nothing_after_none(
     # Copies are counted on the destination's tx as well.
     assert after["tx-packets"] - tx_before["tx-packets"] >= copies
     assert after["mirror-tx-bytes"] > tx_before["mirror-tx-bytes"]
+    # The table shows the copies too, as a line under the destination
+    # (and nothing of the kind under a port that got none).
+    table = daemon.ctl("port", "stats", json_out=False).stdout
+    last = daemon.stats("vm3")["mirror-tx-packets"]
+    notes = re.findall(r"^  mirror copies sent: (\d+) packets, \d+ bytes$",
+                       table, re.M)
+    assert len(notes) == 1, table
+    assert after["mirror-tx-packets"] <= int(notes[0]) <= last, table
 
     mirror(daemon, "vm1", "none")
     cap = capture(vm3, if3)
