@@ -37,6 +37,9 @@ interleaved with the others:
                     ping and UDP, and the ratio metering on / off
   vswitch-shaped    both VM ports shaped to max-bandwidth=1G: TCP 1 and 4
                     streams, and the shaper's accuracy (wire rate / 1G)
+  vswitch-baseline  with --baseline-build DIR: an older build's vswitchd,
+                    plain ports, so that this build's ratio to it (target
+                    >= 0.95) is measured in the same run
 
 Naming a variant in --only (--only vswitch,vswitch-shaped) runs only the
 variants named.
@@ -79,6 +82,7 @@ PEER_TITLES = {
     "vswitch-mirror": "vswitch-mirror",
     "vswitch-metering": "vswitch-metering",
     "vswitch-shaped": "vswitch-shaped",
+    "vswitch-baseline": "vswitch-baseline",
 }
 # vswitch again with port policy, peers of their own ("variants"): the
 # third octet of their subnet, and whether they run the TCP and ping
@@ -90,6 +94,7 @@ VARIANTS = {
     "vswitch-mirror": {"subnet": 9, "tag": "vm", "rounds": True},
     "vswitch-metering": {"subnet": 10, "tag": "vg", "rounds": True},
     "vswitch-shaped": {"subnet": 12, "tag": "vs", "rounds": True},
+    "vswitch-baseline": {"subnet": 13, "tag": "vb", "rounds": True},
 }
 # The rate "vswitch-shaped" gives its VM ports (max-bandwidth, bit/s).
 SHAPED_RATE = 1_000_000_000
@@ -403,7 +408,9 @@ class VswitchPeer(Peer):
         self.plans = {}  # port -> [(acl.add params, [rule ids])]
 
     def setup(self):
-        self.daemon = Vswitchd(self.args.vswitchd, self.workdir / self.key)
+        binary = self.args.baseline_vswitchd \
+            if self.variant == "vswitch-baseline" else self.args.vswitchd
+        self.daemon = Vswitchd(binary, self.workdir / self.key)
         self.daemon.start(workers=self.args.workers)
         self.daemon.rpc("switch.add", {"name": "sw0"})
         vms = []
@@ -579,6 +586,8 @@ class VswitchPeer(Peer):
         destination got copies of all vm1 sent and received."""
         if not self.variant:
             return {}
+        if self.variant == "vswitch-baseline":
+            return {"build": self.args.baseline_build}
         if self.variant == "vswitch-mirror":
             return self.check_mirror()
         if self.variant == "vswitch-metering":
@@ -1656,6 +1665,7 @@ POLICY_SECTIONS = {
     "mirror": ("vswitch", "vswitch-mirror"),
     "metering": ("vswitch", "vswitch-metering"),
     "shaper": ("vswitch", "vswitch-shaped"),
+    "baseline": ("vswitch-baseline", "vswitch"),
 }
 POLICY_ROWS = [
     ("policy", "tcp1_gbps", "TCP 1 stream", "Gbit/s", "higher", 2, 0.9),
@@ -1698,6 +1708,16 @@ POLICY_ROWS = [
     ("shaper", "tcp4_gbps", "TCP 4 streams", "Gbit/s", "higher", 2, None),
     ("shaper", "cpu_tcp1_s_per_gbit", "switch CPU, TCP 1 stream", "s/Gbit",
      "lower", 3, None),
+    # This build against an older one, same ports, no policy: a change
+    # must not slow down the ports that do not use what it adds.
+    ("baseline", "tcp1_gbps", "TCP 1 stream", "Gbit/s", "higher", 2, 0.95),
+    ("baseline", "tcp4_gbps", "TCP 4 streams", "Gbit/s", "higher", 2, 0.95),
+    ("baseline", "udp64_mpps", "UDP 64 B, max rate with < 1 % loss", "Mpps",
+     "higher", 3, 0.95),
+    ("baseline", "ping_median_us", "ping RTT median", "us", "lower", 1,
+     None),
+    ("baseline", "cpu_tcp1_s_per_gbit", "switch CPU, TCP 1 stream",
+     "s/Gbit", "lower", 3, None),
 ]
 
 
@@ -1730,6 +1750,10 @@ def policy_legend(results):
             f"0.95..1.05): TCP 1 stream {fmt(acc[0], 3)}, 4 streams "
             f"{fmt(acc[1], 3)}"
             + (" (FAILED, see below)" if shaped.get("error") else ""))
+    if "vswitch-baseline" in results:
+        lines.append(f"baseline: without = vswitch built from "
+                     f"{results['vswitch-baseline'].get('build', '?')}; "
+                     f"with = vswitch as above (this build)")
     if "vswitch-acl-many" in results:
         lines.append(f"lookup: without = vswitch with "
                      f"{rules('vswitch-acl-few')} ACL rules per port; with = "
@@ -1882,6 +1906,10 @@ def parse_args(argv):
                     help="vswitchd --workers (default 2)")
     ap.add_argument("--build", default=str(TOP / "build" / "release"),
                     help="vswitch build directory")
+    ap.add_argument("--baseline-build", default=None,
+                    help="an older vswitch build directory: adds the "
+                    "variant vswitch-baseline, measured in the same run, "
+                    "and the ratio of this build to it")
     ap.add_argument("--json", default=None,
                     help=f"where to write the results (default "
                          f"{DEFAULT_JSON.relative_to(TOP)}, with --quick "
@@ -1939,7 +1967,14 @@ def parse_args(argv):
             args.variants.append("vswitch-mirror")
         if not args.skip_metering:
             args.variants.append("vswitch-metering")
+    if args.baseline_build and "vswitch" in args.peers and \
+            "vswitch-baseline" not in args.variants:
+        args.variants.append("vswitch-baseline")
+    if "vswitch-baseline" in args.variants and not args.baseline_build:
+        ap.error("vswitch-baseline needs --baseline-build DIR")
     args.vswitchd = Path(args.build) / "vswitchd" / "vswitchd"
+    args.baseline_vswitchd = Path(args.baseline_build or ".") / \
+        "vswitchd" / "vswitchd"
     return args
 
 
