@@ -167,7 +167,7 @@ stage_guard(struct vsw_pipeline *pl, struct vsw_packet *pkt)
 }
 
 /* Counts a frame of 'segs' wire frames and 'len' bytes on rule 'id' of
- * 'counters' (a NULL entry: an id without counters). */
+ * 'counters' (a dense id or index; a NULL entry: no counters). */
 static void
 count_rule(struct vsw_pipeline *pl, struct vsw_rule_counters **counters,
            size_t n, uint32_t id, uint32_t segs, uint64_t len)
@@ -232,6 +232,7 @@ apply_acls(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
     if (pl->trace && policy->acl) {
         char text[128];
 
+        vsw_port_policy_acl_user_ids(policy, &res);
         vsw_trace_note(pl->trace, "%sbasic: %s", policy->xacl ? "; " : "",
                        vsw_acl_result_format(&res, text, sizeof text));
     }
