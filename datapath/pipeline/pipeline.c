@@ -110,6 +110,7 @@ static const uint8_t guard_drops[VSW_GUARD_N_VERDICTS] = {
     [VSW_GUARD_IPV6_UNKNOWN_NH] = VSW_DROP_IPV6_UNKNOWN_NH,
     [VSW_GUARD_ND_FRAGMENT] = VSW_DROP_ND_FRAGMENT,
     [VSW_GUARD_STORM] = VSW_DROP_STORM,
+    [VSW_GUARD_FRAG_OVERLAP] = VSW_DROP_FRAG_OVERLAP,
 };
 
 /* True if 'key' is UDP to or from a DHCP or DHCPv6 port. */
@@ -944,6 +945,15 @@ guard_state_copy(struct vsw_guard_state *to,
             &to->frag_drops[i],
             atomic_load_explicit(&from->frag_drops[i], memory_order_relaxed),
             memory_order_relaxed);
+        atomic_store_explicit(
+            &to->frag_seen[i].datagram,
+            atomic_load_explicit(&from->frag_seen[i].datagram,
+                                 memory_order_relaxed),
+            memory_order_relaxed);
+        atomic_store_explicit(&to->frag_seen[i].ranges,
+                              atomic_load_explicit(&from->frag_seen[i].ranges,
+                                                   memory_order_relaxed),
+                              memory_order_relaxed);
     }
 }
 
