@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,82 @@ desired_has_port(const struct mgr_desired *desired, const char *name)
     return false;
 }
 
+struct saved_id {
+    json_int_t id;
+    size_t index; /* in the port's "acls" */
+};
+
+static int
+compare_saved_ids(const void *a_, const void *b_)
+{
+    const struct saved_id *a = a_;
+    const struct saved_id *b = b_;
+
+    if (a->id != b->id) {
+        return a->id < b->id ? -1 : 1;
+    }
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* Marks in 'twice' (by index in 'rules') every basic rule whose saved id
+ * an earlier rule has already: an id names one rule (its counters, a
+ * meter).  Returns 0 or -ENOMEM. */
+static int
+find_reused_ids(const json_t *rules, bool *twice)
+{
+    size_t n = json_array_size(rules);
+    struct saved_id *ids = malloc((n ? n : 1) * sizeof *ids);
+    size_t n_ids = 0;
+
+    if (!ids) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *id = json_object_get(json_array_get(rules, i), "id");
+
+        if (mgr_acl_id_valid(id)) {
+            ids[n_ids].id = json_integer_value(id);
+            ids[n_ids++].index = i;
+        }
+    }
+    qsort(ids, n_ids, sizeof *ids, compare_saved_ids);
+    for (size_t i = 1; i < n_ids; i++) {
+        twice[ids[i].index] = ids[i].id == ids[i - 1].id;
+    }
+    free(ids);
+    return 0;
+}
+
+/* Refuses the saved id of the basic rule 'rule' if it is not 1 to
+ * UINT32_MAX or ('twice') an earlier rule has it.  A rule without an id
+ * takes a new one. */
+static int
+saved_id_refused(const json_t *rule, bool twice, struct vsw_rpc_error *err)
+{
+    const json_t *id = json_object_get(rule, "id");
+
+    if (!json_is_object(rule) || !id) {
+        return 0;
+    }
+    if (!json_is_integer(id)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "its id is not an integer");
+    }
+    if (!mgr_acl_id_valid(id)) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "id %" JSON_INTEGER_FORMAT
+                             " is not from 1 to %" PRIu32,
+                             json_integer_value(id), UINT32_MAX);
+    }
+    if (twice) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "id %" JSON_INTEGER_FORMAT
+                             " is given to an earlier rule too",
+                             json_integer_value(id));
+    }
+    return 0;
+}
+
 /* The rules of 'rules' (an array, or absent) that parse on their own, as
  * a new array; logs and counts the others. */
 static json_t *
@@ -179,13 +256,27 @@ usable_rules(struct mgr_desired *desired, const char *port,
              const json_t *rules, bool extended)
 {
     json_t *usable = json_array();
+    bool *twice = calloc(json_array_size(rules) + 1, sizeof *twice);
     json_t *rule;
     size_t i;
 
+    if (!twice || (!extended && find_reused_ids(rules, twice))) {
+        /* Not even that much memory: nothing of the port's rules. */
+        VSW_ERR("config: port %s: out of memory for its ACLs", port);
+        desired->n_rejected++;
+        free(twice);
+        return usable;
+    }
     json_array_foreach(rules, i, rule)
     {
         struct vsw_rpc_error err;
 
+        if (!extended && saved_id_refused(rule, twice[i], &err)) {
+            VSW_ERR("config: port %s: dropping ACL entry: %s", port,
+                    err.message);
+            desired->n_rejected++;
+            continue;
+        }
         if (mgr_acl_rule_check(rule, extended, &err)) {
             VSW_ERR("config: port %s: dropping %sACL entry: %s", port,
                     extended ? "extended " : "", err.message);
@@ -194,6 +285,7 @@ usable_rules(struct mgr_desired *desired, const char *port,
         }
         json_array_append(usable, rule);
     }
+    free(twice);
     return usable;
 }
 

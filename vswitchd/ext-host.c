@@ -554,14 +554,25 @@ write_marker(const char *name)
     }
 }
 
+/* The fatal signals the crash handler watches, and the actions they had
+ * before it (a sanitizer's report, or the default). */
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+static struct sigaction
+    previous_actions[sizeof fatal_signals / sizeof *fatal_signals];
+static bool handlers_installed;
+
 /* Fatal signal handler: names the extension the thread was in (if
- * any) in the marker file, then dies of the same signal. */
+ * any) in the marker file, then hands the signal on to the action it had
+ * before, so that a sanitizer still reports the error with its stack and
+ * otherwise the process dies of it (with a core if the system keeps
+ * them). */
 static void
-crash_handler(int sig)
+crash_handler(int sig, siginfo_t *info, void *context)
 {
     struct vsw_ext_call *call = vsw_ext_call_self();
     const char *name = atomic_load_explicit(&call->name, memory_order_relaxed);
 
+    (void)context;
     if (name && atomic_load_explicit(&call->since_ns, memory_order_relaxed)) {
         static const char msg[] = "vswitchd: fatal signal inside extension ";
 
@@ -572,9 +583,17 @@ crash_handler(int sig)
             /* Best effort. */
         }
     }
-    /* SA_RESETHAND restored the default action: die as the signal says,
-     * with a core if the system keeps them. */
-    raise(sig);
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof *fatal_signals; i++) {
+        if (fatal_signals[i] == sig) {
+            sigaction(sig, &previous_actions[i], NULL);
+        }
+    }
+    /* A fault the kernel raised happens again when the handler returns,
+     * now with the previous action and the real context; a signal sent
+     * (abort(), kill) is sent again. */
+    if (info->si_code <= 0 || sig == SIGABRT) {
+        raise(sig);
+    }
 }
 
 /* The watchdog thread: every 200 ms, any thread inside an extension for
@@ -616,7 +635,6 @@ watchdog_main(void *arg)
 int
 ext_host_start_guards(const char *path, unsigned hang_ms)
 {
-    static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
     struct sigaction sa;
     pthread_t thread;
     int error;
@@ -624,12 +642,19 @@ ext_host_start_guards(const char *path, unsigned hang_ms)
     snprintf(marker_path, sizeof marker_path, "%s", path);
     hang_limit_ms = hang_ms;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = crash_handler;
-    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sa.sa_sigaction = crash_handler;
+    /* On the alternate stack if the thread has one (a sanitizer's, for a
+     * stack overflow). */
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) {
-        sigaction(fatal[i], &sa, NULL);
+    /* Once per process: a second manager must not save the crash
+     * handler as its own previous action. */
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof *fatal_signals &&
+                       !handlers_installed;
+         i++) {
+        sigaction(fatal_signals[i], &sa, &previous_actions[i]);
     }
+    handlers_installed = true;
     vsw_ext_call_register(vsw_ext_call_self());
     error = pthread_create(&thread, NULL, watchdog_main, NULL);
     if (error) {

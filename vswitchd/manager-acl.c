@@ -10,6 +10,7 @@
  * configuration.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -294,13 +295,67 @@ guard_build(const struct mgr_port *port, struct vsw_guard_config *guard)
     }
 }
 
+static int
+acl_by_id(const void *a_, const void *b_)
+{
+    const struct mgr_acl *const *a = a_;
+    const struct mgr_acl *const *b = b_;
+
+    return (*a)->rule.id < (*b)->rule.id ? -1 : (*a)->rule.id > (*b)->rule.id;
+}
+
+/* Compiles the basic rules of 'port' into 'policy' with dense ids 1..n
+ * in the order of the user's ids, with the counters and user ids by dense
+ * id.  Returns 0 or -1. */
+static int
+policy_compile_acls(const struct mgr_port *port,
+                    struct vsw_port_policy *policy)
+{
+    const struct mgr_acl **sorted;
+    struct vsw_acl_rule *rules;
+    char why[VSW_RPC_MAX_MESSAGE];
+    size_t n = 0;
+    int error = -1;
+
+    for (const struct mgr_acl *a = port->acls; a; a = a->next) {
+        n++;
+    }
+    sorted = malloc(n * sizeof *sorted);
+    rules = malloc(n * sizeof *rules);
+    policy->acl_counters = calloc(n + 1, sizeof *policy->acl_counters);
+    policy->acl_rule_ids = calloc(n + 1, sizeof *policy->acl_rule_ids);
+    if (!sorted || !rules || !policy->acl_counters || !policy->acl_rule_ids) {
+        goto out;
+    }
+    policy->n_acl_counters = n + 1;
+    n = 0;
+    for (const struct mgr_acl *a = port->acls; a; a = a->next) {
+        sorted[n++] = a;
+    }
+    qsort(sorted, n, sizeof *sorted, acl_by_id);
+    for (size_t i = 0; i < n; i++) {
+        rules[i] = sorted[i]->rule;
+        rules[i].id = (uint32_t)(i + 1);
+        policy->acl_counters[i + 1] = sorted[i]->counters;
+        policy->acl_rule_ids[i + 1] = sorted[i]->rule.id;
+    }
+    error = vsw_acl_compile(rules, n, &policy->acl, why, sizeof why);
+    if (error) {
+        VSW_ERR("port %s: %s", port->name, why);
+    }
+
+out:
+    free(sorted);
+    free(rules);
+    return error ? -1 : 0;
+}
+
 struct vsw_port_policy *
 mgr_port_policy_build(const struct vsw_manager *mgr,
                       const struct mgr_port *port, int *error)
 {
     struct vsw_port_policy *policy = calloc(1, sizeof *policy);
     struct vsw_rpc_error err;
-    uint32_t max_id = 0;
 
     (void)mgr;
     *error = 0;
@@ -309,20 +364,8 @@ mgr_port_policy_build(const struct vsw_manager *mgr,
         return NULL;
     }
     guard_build(port, &policy->guard);
-    for (const struct mgr_acl *a = port->acls; a; a = a->next) {
-        max_id = a->rule.id > max_id ? a->rule.id : max_id;
-    }
-    if (port->acls) {
-        policy->n_acl_counters = max_id + 1;
-        policy->acl_counters =
-            calloc(max_id + 1, sizeof *policy->acl_counters);
-        if (!policy->acl_counters ||
-            compile_acls(port, NULL, 0, 0, &policy->acl, &err)) {
-            goto fail;
-        }
-        for (const struct mgr_acl *a = port->acls; a; a = a->next) {
-            policy->acl_counters[a->rule.id] = a->counters;
-        }
+    if (port->acls && policy_compile_acls(port, policy)) {
+        goto fail;
     }
     if (port->xacls && mgr_compile_xacls(port, NULL, NULL, &policy->xacl,
                                          &policy->xacl_counters,
@@ -439,17 +482,67 @@ acls_free(struct mgr_acl **acls, size_t n)
     }
 }
 
+static int
+compare_ids(const void *a_, const void *b_)
+{
+    const uint32_t *a = a_;
+    const uint32_t *b = b_;
+
+    return *a < *b ? -1 : *a > *b;
+}
+
+/* Checks that the 'n' ids of 'rules' and those of the rules of 'port'
+ * are all different.  Returns 0 or fills 'err'. */
+static int
+check_ids_unique(const struct mgr_port *port, const struct vsw_acl_rule *rules,
+                 size_t n, struct vsw_rpc_error *err)
+{
+    size_t n_ids = n;
+    uint32_t *ids;
+    int error = 0;
+
+    for (const struct mgr_acl *a = port->acls; a; a = a->next) {
+        n_ids++;
+    }
+    ids = malloc(n_ids * sizeof *ids);
+    if (!ids) {
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    n_ids = 0;
+    for (const struct mgr_acl *a = port->acls; a; a = a->next) {
+        ids[n_ids++] = a->rule.id;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ids[n_ids++] = rules[i].id;
+    }
+    qsort(ids, n_ids, sizeof *ids, compare_ids);
+    for (size_t i = 1; i < n_ids && !error; i++) {
+        if (ids[i] == ids[i - 1]) {
+            error = vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                                  "port '%s': ACL rule id %" PRIu32
+                                  " is used twice",
+                                  port->name, ids[i]);
+        }
+    }
+    free(ids);
+    return error;
+}
+
 /* Adds the 'n_objs' rules of 'objs' (each as acl.add takes one; "both"
  * makes two) to 'port' in memory, validated together with one compile;
- * stores the first new one in '*first'.  Nothing is saved or published;
- * on failure nothing changed.  With more than one rule, an error names
- * the rule ("rules[3]: ..."). */
+ * stores the first new one in '*first'.  A rule keeps its id from
+ * 'saved_ids' (a restore; not NULL, nonzero) or takes the port's next
+ * one: ids only grow, so a deleted rule's id is not given again.  Nothing
+ * is saved or published; on failure nothing changed.  With more than one
+ * rule, an error names the rule ("rules[3]: ..."). */
 static int
 acl_add(struct vsw_manager *mgr, struct mgr_port *port, json_t *const *objs,
-        size_t n_objs, struct mgr_acl **first, struct vsw_rpc_error *err)
+        const uint32_t *saved_ids, size_t n_objs, struct mgr_acl **first,
+        struct vsw_rpc_error *err)
 {
     struct vsw_acl_rule *rules = calloc(2 * n_objs, sizeof *rules);
     struct mgr_acl **added = calloc(2 * n_objs, sizeof *added);
+    uint32_t next_id = port->next_acl_id;
     struct vsw_acl_table *table;
     struct mgr_acl **tail;
     size_t n = 0;
@@ -471,16 +564,32 @@ acl_add(struct vsw_manager *mgr, struct mgr_port *port, json_t *const *objs,
             }
             goto out;
         }
-        rules[n].id = port->next_acl_id + 1 + (uint32_t)n;
+        rules[n].id = saved_ids ? saved_ids[i] : VSW_ACL_NO_RULE;
+        next_id = rules[n].id > next_id ? rules[n].id : next_id;
         n++;
         if (both) {
             rules[n] = rules[n - 1];
             rules[n].direction = VSW_ACL_DIR_IN;
-            rules[n].id = port->next_acl_id + 1 + (uint32_t)n;
+            rules[n].id = VSW_ACL_NO_RULE;
             n++;
         }
     }
-    if (compile_acls(port, rules, n, 0, &table, err)) {
+    for (size_t i = 0; i < n; i++) {
+        if (rules[i].id != VSW_ACL_NO_RULE) {
+            continue;
+        }
+        if (next_id == UINT32_MAX) {
+            vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                          "port '%s' has used up its ACL rule ids (the last "
+                          "is %" PRIu32 "); delete the port's rules and "
+                          "the port to start again",
+                          port->name, next_id);
+            goto out;
+        }
+        rules[i].id = ++next_id;
+    }
+    if ((saved_ids && check_ids_unique(port, rules, n, err)) ||
+        compile_acls(port, rules, n, 0, &table, err)) {
         goto out;
     }
     vsw_acl_destroy(table);
@@ -504,7 +613,7 @@ acl_add(struct vsw_manager *mgr, struct mgr_port *port, json_t *const *objs,
         *tail = added[i];
         tail = &added[i]->next;
     }
-    port->next_acl_id += (uint32_t)n;
+    port->next_acl_id = next_id;
     *first = added[0];
     error = 0;
 
@@ -610,7 +719,7 @@ rpc_acl_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
             mgr_rpc_get_port(mgr, params, "port", &port, err) ||
             mgr_ext_port_check(mgr, port->sw, port->name, VSW_EXT_PORT_POLICY,
                                params, err) ||
-            acl_add(mgr, port, objs, n_objs, &first, err);
+            acl_add(mgr, port, objs, NULL, n_objs, &first, err);
     free(objs);
     if (error) {
         return -1;
@@ -731,84 +840,69 @@ rpc_acl_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
-/* Restores the 'n' saved basic rules of 'items' whose ids run on from
- * 'first_id', keeping their ids: all in one compile (a port's thousands
- * of rules restore in one go, not one compile per rule), or, if that
- * fails, one by one, dropping only the unusable ones.  Returns 0, or -1
- * if some were dropped. */
-static int
-acls_restore_run(struct vsw_manager *mgr, struct mgr_port *port,
-                 json_t **items, size_t n, uint32_t first_id)
+/* The saved id of the basic rule 'item', or VSW_ACL_NO_RULE if it has
+ * none usable (it then takes a new one). */
+static uint32_t
+saved_acl_id(const json_t *item)
 {
-    struct vsw_rpc_error err;
-    struct mgr_acl *added;
-    int result = 0;
+    const json_t *id = json_object_get(item, "id");
 
-    port->next_acl_id = first_id - 1;
-    if (!acl_add(mgr, port, items, n, &added, &err)) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        port->next_acl_id = first_id + (uint32_t)i - 1;
-        if (acl_add(mgr, port, &items[i], 1, &added, &err)) {
-            VSW_ERR("config: port %s: dropping ACL entry: %s", port->name,
-                    err.message);
-            result = -1;
-        }
-    }
-    return result;
+    return mgr_acl_id_valid(id) ? (uint32_t)json_integer_value(id)
+                                : VSW_ACL_NO_RULE;
+}
+
+bool
+mgr_acl_id_valid(const json_t *id)
+{
+    return json_is_integer(id) && json_integer_value(id) >= 1 &&
+           json_integer_value(id) <= UINT32_MAX;
 }
 
 int
 mgr_acls_restore(struct vsw_manager *mgr, struct mgr_port *port, json_t *obj)
 {
     json_t *acls = json_object_get(obj, "acls");
-    size_t n_items = json_array_size(acls);
-    json_t **run = calloc(n_items ? n_items : 1, sizeof *run);
-    uint32_t run_first = 0;
-    size_t n_run = 0;
+    size_t n = json_array_size(acls);
+    json_t **items = calloc(n ? n : 1, sizeof *items);
+    uint32_t *ids = calloc(n ? n : 1, sizeof *ids);
+    struct vsw_rpc_error err;
+    struct mgr_acl *added;
     int result = 0;
-    json_t *item;
-    size_t i;
 
-    if (!run) {
+    if (!items || !ids) {
         VSW_ERR("config: port %s: out of memory for its ACLs", port->name);
+        free(items);
+        free(ids);
         return -1;
     }
-    /* Rules with consecutive saved ids restore together; the saved id is
-     * kept, so rules keep their names. */
-    json_array_foreach(acls, i, item)
-    {
-        json_t *params = json_deep_copy(item);
-        json_int_t id = json_integer_value(json_object_get(item, "id"));
+    /* A rule keeps its saved id, its name; rules without one are numbered
+     * after the highest. */
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get(acls, i);
 
-        json_object_del(params, "id");
-        if (id <= 0 || id >= UINT32_MAX - 2) {
-            id = (json_int_t)(run_first + n_run);
-        }
-        if (n_run && (uint32_t)id != run_first + n_run) {
-            result |= acls_restore_run(mgr, port, run, n_run, run_first);
-            for (size_t j = 0; j < n_run; j++) {
-                json_decref(run[j]);
-            }
-            n_run = 0;
-        }
-        if (!n_run) {
-            run_first = id ? (uint32_t)id : 1;
-        }
-        run[n_run++] = params;
-    }
-    if (n_run) {
-        result |= acls_restore_run(mgr, port, run, n_run, run_first);
-        for (size_t j = 0; j < n_run; j++) {
-            json_decref(run[j]);
-        }
-    }
-    free(run);
-    for (struct mgr_acl *a = port->acls; a; a = a->next) {
+        items[i] = json_deep_copy(item);
+        json_object_del(items[i], "id");
+        ids[i] = saved_acl_id(item);
         port->next_acl_id =
-            a->rule.id > port->next_acl_id ? a->rule.id : port->next_acl_id;
+            ids[i] > port->next_acl_id ? ids[i] : port->next_acl_id;
     }
+    /* All in one compile (a port's thousands of rules restore in one go,
+     * not one compile per rule), or, if that fails, one by one, dropping
+     * only the unusable ones. */
+    if (n && acl_add(mgr, port, items, ids, n, &added, &err)) {
+        for (size_t i = 0; i < n; i++) {
+            if (acl_add(mgr, port, &items[i], &ids[i], 1, &added, &err)) {
+                VSW_ERR("config: port %s: dropping ACL entry: %s", port->name,
+                        err.message);
+                result = -1;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_decref(items[i]);
+    }
+    free(items);
+    free(ids);
     result |= mgr_xacls_restore(mgr, port, obj);
     return result;
 }

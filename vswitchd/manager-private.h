@@ -420,6 +420,8 @@ struct vsw_port_policy *mgr_port_policy_build(const struct vsw_manager *,
 /* Adds the saved ACLs of 'obj' (a port object of config.json) to 'port'
  * at restore.  Returns 0, or -1 after logging what it left out. */
 int mgr_acls_restore(struct vsw_manager *, struct mgr_port *port, json_t *obj);
+/* True if 'id' is usable as a basic rule's saved id: 1 to UINT32_MAX. */
+bool mgr_acl_id_valid(const json_t *id);
 
 /* Checks a saved basic ('extended' false) or extended ACL rule on its
  * own, as the config loader does before anything runs.  Returns 0 or

@@ -88,7 +88,7 @@ check_rules(const json_t *doc, struct vsw_rpc_error *err)
 
         snprintf(what, sizeof what, "acls[%zu]", i);
         if (!json_is_integer(id) || json_integer_value(id) < 1 ||
-            json_integer_value(id) >= UINT32_MAX - 2) {
+            json_integer_value(id) > UINT32_MAX) {
             vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
                           "a rule needs its id, a positive integer");
             return in_document(err, what);

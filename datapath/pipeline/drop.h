@@ -40,6 +40,10 @@
       "fragmented neighbour discovery message (RFC 6980)")                    \
     X(STORM, "storm-limit",                                                   \
       "broadcast, multicast or unknown unicast over the port's limit")        \
+    X(FRAG_OVERLAP, "fragment-overlap",                                       \
+      "fragment overlapping bytes an earlier fragment of its datagram "       \
+      "carried, or any later fragment of that datagram, from a port with "    \
+      "the DHCP or router guard (RFC 5722)")                                  \
     X(XACL_DENY, "xacl-deny", "an extended ACL rule denied the frame")        \
     X(ACL_DENY, "acl-deny", "a port ACL rule denied the frame")               \
     X(HAIRPIN, "hairpin", "destination is the port the frame came in on")     \

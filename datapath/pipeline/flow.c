@@ -344,6 +344,9 @@ parse_ipv4(const uint8_t *frame, size_t len, size_t l3,
     if (frag & (IPV4_MF | IPV4_FRAG_OFFSET)) {
         key->flags |= VSW_FLOW_F_FRAGMENT;
         key->frag_id = get_be16(ip + 4);
+        key->frag_data_ofs = (uint16_t)(end < l3 + hlen ? end : l3 + hlen);
+        key->frag_offset = frag & IPV4_FRAG_OFFSET;
+        key->frag_last = !(frag & IPV4_MF);
         if (frag & IPV4_FRAG_OFFSET) {
             key->flags |= VSW_FLOW_F_LATER_FRAGMENT;
             return;
@@ -377,13 +380,16 @@ parse_ipv6_chain(const uint8_t *frame, size_t ofs, size_t end, uint8_t nh,
             if (avail < IPV6_FRAG_HLEN) {
                 goto incomplete;
             }
+            frag = get_be16(h + 2);
             if (!fragmented) {
                 /* A receiver reassembles by the outermost header first. */
                 key->frag_id = get_be32(h + 4);
+                key->frag_data_ofs = (uint16_t)(ofs + IPV6_FRAG_HLEN);
+                key->frag_offset = (frag & IPV6_FRAG_OFFSET) >> 3;
+                key->frag_last = !(frag & IPV6_FRAG_M);
             }
             fragmented = true;
             key->flags |= VSW_FLOW_F_FRAGMENT;
-            frag = get_be16(h + 2);
             if (frag & IPV6_FRAG_OFFSET) {
                 key->flags |= VSW_FLOW_F_LATER_FRAGMENT;
                 key->ip_proto = h[0];

@@ -98,6 +98,14 @@ struct vsw_flow_key {
                          or the first IPv6 Fragment header's
                          Identification, which with the addresses names the
                          datagram a fragment belongs to; else 0 */
+    uint16_t frag_data_ofs; /* with VSW_FLOW_F_FRAGMENT: where the
+                               fragment's share of the datagram (what
+                               follows the IPv4 header or the first IPv6
+                               Fragment header) starts in the frame */
+    uint16_t frag_offset;   /* with VSW_FLOW_F_FRAGMENT: that share's place
+                               in the datagram, in 8-octet units */
+    bool frag_last;         /* with VSW_FLOW_F_FRAGMENT: More Fragments is
+                               clear, the share ends the datagram */
 };
 
 /* Extracts the key of the 'len'-byte Ethernet frame at 'frame' into 'key'

@@ -110,6 +110,7 @@ static const uint8_t guard_drops[VSW_GUARD_N_VERDICTS] = {
     [VSW_GUARD_IPV6_UNKNOWN_NH] = VSW_DROP_IPV6_UNKNOWN_NH,
     [VSW_GUARD_ND_FRAGMENT] = VSW_DROP_ND_FRAGMENT,
     [VSW_GUARD_STORM] = VSW_DROP_STORM,
+    [VSW_GUARD_FRAG_OVERLAP] = VSW_DROP_FRAG_OVERLAP,
 };
 
 /* True if 'key' is UDP to or from a DHCP or DHCPv6 port. */
@@ -167,7 +168,7 @@ stage_guard(struct vsw_pipeline *pl, struct vsw_packet *pkt)
 }
 
 /* Counts a frame of 'segs' wire frames and 'len' bytes on rule 'id' of
- * 'counters' (a NULL entry: an id without counters). */
+ * 'counters' (a dense id or index; a NULL entry: no counters). */
 static void
 count_rule(struct vsw_pipeline *pl, struct vsw_rule_counters **counters,
            size_t n, uint32_t id, uint32_t segs, uint64_t len)
@@ -232,6 +233,7 @@ apply_acls(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
     if (pl->trace && policy->acl) {
         char text[128];
 
+        vsw_port_policy_acl_user_ids(policy, &res);
         vsw_trace_note(pl->trace, "%sbasic: %s", policy->xacl ? "; " : "",
                        vsw_acl_result_format(&res, text, sizeof text));
     }
@@ -943,6 +945,15 @@ guard_state_copy(struct vsw_guard_state *to,
             &to->frag_drops[i],
             atomic_load_explicit(&from->frag_drops[i], memory_order_relaxed),
             memory_order_relaxed);
+        atomic_store_explicit(
+            &to->frag_seen[i].datagram,
+            atomic_load_explicit(&from->frag_seen[i].datagram,
+                                 memory_order_relaxed),
+            memory_order_relaxed);
+        atomic_store_explicit(&to->frag_seen[i].ranges,
+                              atomic_load_explicit(&from->frag_seen[i].ranges,
+                                                   memory_order_relaxed),
+                              memory_order_relaxed);
     }
 }
 

@@ -68,8 +68,11 @@
  * lookup: there vsw_acl_classify() is compiled twice and the dynamic
  * loader picks the POPCNT clone on every CPU since 2008. */
 /* ThreadSanitizer instruments the clones' resolver, which the loader runs
- * before the sanitizer's runtime is up: no clones in such builds. */
-#if defined(__SANITIZE_THREAD__)
+ * before the sanitizer's runtime is up: no clones in such builds.  Clang
+ * (up to 15 at least) names the dispatcher of a C function's clones
+ * "vsw_acl_classify.ifunc", so no other file could call it: no clones in
+ * clang builds either (the fuzz targets, tests/fuzz/build.sh). */
+#if defined(__SANITIZE_THREAD__) || defined(__clang__)
 #define ACL_CLASSIFY_CLONES
 #elif defined(__x86_64__) && !defined(__POPCNT__)
 #define ACL_CLASSIFY_CLONES __attribute__((target_clones("popcnt", "default")))

@@ -31,7 +31,9 @@
  *
  * 4. With the DHCP or router guard on, a later fragment (offset != 0) of a
  *    datagram whose first fragment steps 5-7 dropped: that first
- *    fragment's verdict.  See "Fragments" below.
+ *    fragment's verdict.  Any fragment, first or later, of a datagram one
+ *    of whose fragments overlapped bytes an earlier one carried, from
+ *    that fragment on: FRAG_OVERLAP.  See "Fragments" below.
  *
  * 5. DHCP guard (RFC 7610 for DHCPv6).  Whatever the UDP source port, IP
  *    options, VLAN tags or Ethernet padding (the parser has dealt with the
@@ -76,16 +78,26 @@
  * rest of a datagram they dropped would still reach the other ports.  So
  * a dropped first fragment leaves a fingerprint of (source, destination,
  * fragment id) and its verdict in the port's table, and step 4 drops the
- * later fragments that match.  The table is direct-mapped with
- * VSW_GUARD_FRAG_SLOTS slots written without locks: a newer dropped
- * datagram may overwrite an older one's slot, and two threads may race
- * for a slot, in which case one entry is lost.  What escapes then, and
- * any later fragment sent before its first fragment, is a piece of a
- * datagram that can never be reassembled, its first fragment having been
- * dropped.  A first fragment that passes clears its datagram's slot, so
- * a reused fragment id does not condemn a new datagram.  An IPv4 attacker
- * could still craft overlapping fragments that rewrite the BOOTP op after
- * the first fragment; current stacks drop overlapping fragments.
+ * later fragments that match.  Any first fragment reads its own verdict
+ * afresh, so a reused fragment id does not condemn a new datagram.
+ *
+ * A fragment could also rewrite what the guards judged: one that overlaps
+ * bytes of the first fragment replaces the UDP ports or the BOOTP op in
+ * a receiver that keeps the later copy.  RFC 5722 discards a datagram
+ * with overlapping fragments whole; so does the switch, for IPv4 too.
+ * The table's entry of a datagram whose fragments pass also holds the
+ * parts they have shown (two extents, see frag_track()), and a fragment
+ * overlapping them is dropped and marks the datagram: every fragment of
+ * it that comes after is dropped too, whatever its offset.
+ *
+ * The table is direct-mapped with VSW_GUARD_FRAG_SLOTS entries written
+ * without locks: a newer datagram takes an older one's entry, and two
+ * threads may race for an entry, in which case one is lost.  What escapes
+ * then, and any later fragment sent before its first fragment that a
+ * guard drops, is a piece of a datagram that can never be reassembled
+ * (its first fragment having been dropped), or one whose overlap the
+ * receiver meets alone: a sender with more than that many datagrams in
+ * fragments at once can make the switch forget one.
  */
 #include "guard.h"
 
@@ -150,6 +162,8 @@ vsw_guard_state_init(struct vsw_guard_state *state)
     memset(state->pad, 0, sizeof state->pad);
     for (size_t i = 0; i < VSW_GUARD_FRAG_SLOTS; i++) {
         atomic_init(&state->frag_drops[i], 0);
+        atomic_init(&state->frag_seen[i].datagram, 0);
+        atomic_init(&state->frag_seen[i].ranges, 0);
     }
 }
 
@@ -468,12 +482,11 @@ frag_slot(struct vsw_guard_state *state, uint64_t fingerprint)
     return &state->frag_drops[fingerprint >> 56 & (VSW_GUARD_FRAG_SLOTS - 1)];
 }
 
-/* The verdict that dropped the first fragment of the datagram 'key' is a
- * later fragment of, or VSW_GUARD_OK. */
+/* The verdict that dropped the datagram 'fp' (its first fragment, or an
+ * overlap), or VSW_GUARD_OK. */
 static enum vsw_guard_verdict
-frag_lookup(struct vsw_guard_state *state, const struct vsw_flow_key *key)
+frag_lookup(struct vsw_guard_state *state, uint64_t fp)
 {
-    uint64_t fp = frag_fingerprint(key);
     uint64_t slot =
         atomic_load_explicit(frag_slot(state, fp), memory_order_relaxed);
     uint64_t verdict = slot & FRAG_VERDICT_MASK;
@@ -485,20 +498,18 @@ frag_lookup(struct vsw_guard_state *state, const struct vsw_flow_key *key)
 }
 
 static void
-frag_remember(struct vsw_guard_state *state, const struct vsw_flow_key *key,
+frag_remember(struct vsw_guard_state *state, uint64_t fp,
               enum vsw_guard_verdict verdict)
 {
-    uint64_t fp = frag_fingerprint(key);
-
     atomic_store_explicit(frag_slot(state, fp), fp | verdict,
                           memory_order_relaxed);
 }
 
-/* Forgets a dropped datagram whose id the first fragment 'key' reuses. */
+/* Forgets the dropped datagram 'fp', whose id a passing first fragment
+ * reuses. */
 static void
-frag_forget(struct vsw_guard_state *state, const struct vsw_flow_key *key)
+frag_forget(struct vsw_guard_state *state, uint64_t fp)
 {
-    uint64_t fp = frag_fingerprint(key);
     _Atomic uint64_t *slot = frag_slot(state, fp);
     uint64_t old = atomic_load_explicit(slot, memory_order_relaxed);
 
@@ -508,33 +519,226 @@ frag_forget(struct vsw_guard_state *state, const struct vsw_flow_key *key)
     }
 }
 
+/*
+ * The parts of a passing datagram its fragments have shown, in 8-octet
+ * units ('frag_seen'): two extents [start, end), 14 bits per bound (a
+ * datagram ends by 65535 + 8 octets, 8193 units; an extent with end 0 is
+ * unused), a bit set once the last fragment was among them, and a 7-bit
+ * tag from the datagram's fingerprint that ties the word to its entry
+ * (the two words of an entry are written one after the other).
+ * Fragments that touch an extent grow it.  A third piece apart from both
+ * is not remembered unless it is the first fragment, which replaces the
+ * second extent: the first fragment holds the headers the guards judged,
+ * so its bytes are the ones always watched.  Once one extent runs from 0
+ * to the end the last fragment showed, the datagram is whole, as its
+ * receiver reassembles it, and the entry is free again.
+ */
+#define FRAG_BOUND_BITS 14
+#define FRAG_BOUND_MASK ((1ull << FRAG_BOUND_BITS) - 1)
+#define FRAG_LAST_BIT   (1ull << (4 * FRAG_BOUND_BITS))
+#define FRAG_TAG_SHIFT  (4 * FRAG_BOUND_BITS + 1)
+
+struct frag_extent {
+    uint32_t start, end;
+};
+
+static uint64_t
+frag_tag(uint64_t fp)
+{
+    return (fp >> 8 & 0x7f) << FRAG_TAG_SHIFT;
+}
+
+static struct frag_extent
+extent_get(uint64_t ranges, int i)
+{
+    struct frag_extent e;
+
+    e.start =
+        (uint32_t)(ranges >> (2 * i * FRAG_BOUND_BITS) & FRAG_BOUND_MASK);
+    e.end = (uint32_t)(ranges >> ((2 * i + 1) * FRAG_BOUND_BITS) &
+                       FRAG_BOUND_MASK);
+    return e;
+}
+
+static uint64_t
+ranges_make(uint64_t fp, struct frag_extent a, struct frag_extent b, bool last)
+{
+    return frag_tag(fp) | (last ? FRAG_LAST_BIT : 0) | a.start |
+           (uint64_t)a.end << FRAG_BOUND_BITS |
+           (uint64_t)b.start << (2 * FRAG_BOUND_BITS) |
+           (uint64_t)b.end << (3 * FRAG_BOUND_BITS);
+}
+
+static bool
+extents_overlap(struct frag_extent a, struct frag_extent b)
+{
+    return a.end && b.end && a.start < b.end && b.start < a.end;
+}
+
+static bool
+extents_touch(struct frag_extent a, struct frag_extent b)
+{
+    return a.end && b.end && (a.start == b.end || b.start == a.end);
+}
+
+static struct frag_extent
+extents_join(struct frag_extent a, struct frag_extent b)
+{
+    struct frag_extent j = {a.start < b.start ? a.start : b.start,
+                            a.end > b.end ? a.end : b.end};
+
+    return j;
+}
+
+/* The part of its datagram the fragment 'key' carries (an unused extent
+ * if it carries nothing). */
+static struct frag_extent
+frag_extent(const struct vsw_flow_key *key)
+{
+    struct frag_extent e = {0, 0};
+    uint32_t len;
+
+    if (key->frag_data_ofs >= key->l3_end) {
+        return e;
+    }
+    len = (uint32_t)(key->l3_end - key->frag_data_ofs);
+    e.start = key->frag_offset;
+    e.end = e.start + (len + 7) / 8;
+    return e;
+}
+
+/* Adds the part 'e' of datagram 'fp' ('last': its last fragment) to
+ * 'ranges', the datagram's word.  Returns the new word, or 0 if 'e'
+ * overlaps what 'ranges' holds. */
+static uint64_t
+ranges_add(uint64_t ranges, uint64_t fp, struct frag_extent e, bool last)
+{
+    struct frag_extent a = extent_get(ranges, 0);
+    struct frag_extent b = extent_get(ranges, 1);
+    bool kept = true;
+
+    if (extents_overlap(a, e) || extents_overlap(b, e)) {
+        return 0;
+    }
+    if (!a.end || extents_touch(a, e)) {
+        a = a.end ? extents_join(a, e) : e;
+        if (extents_touch(a, b)) {
+            a = extents_join(a, b);
+            b.start = b.end = 0;
+        }
+    } else if (!b.end || extents_touch(b, e)) {
+        b = b.end ? extents_join(b, e) : e;
+        if (extents_touch(a, b)) {
+            a = extents_join(a, b);
+            b.start = b.end = 0;
+        }
+    } else if (e.start == 0) {
+        b = e;
+    } else {
+        kept = false;
+    }
+    return ranges_make(fp, a, b, (ranges & FRAG_LAST_BIT) || (last && kept));
+}
+
+/* True if 'ranges' shows a whole datagram. */
+static bool
+ranges_whole(uint64_t ranges)
+{
+    struct frag_extent a = extent_get(ranges, 0);
+    struct frag_extent b = extent_get(ranges, 1);
+
+    return (ranges & FRAG_LAST_BIT) && a.end && a.start == 0 && !b.end;
+}
+
+/* Records the part of the datagram 'fp' that the passing fragment 'key'
+ * carries, in the entry of 'frag_seen' that becomes the datagram's if it
+ * was another's.  Returns false if that part overlaps one an earlier
+ * fragment carried. */
+static bool
+frag_track(struct vsw_guard_state *state, uint64_t fp,
+           const struct vsw_flow_key *key)
+{
+    struct vsw_guard_frag *slot =
+        &state->frag_seen[fp >> 56 & (VSW_GUARD_FRAG_SLOTS - 1)];
+    struct frag_extent e = frag_extent(key);
+    struct frag_extent none = {0, 0};
+    uint64_t old, new;
+
+    if (!e.end) {
+        return true;
+    }
+    if (atomic_load_explicit(&slot->datagram, memory_order_relaxed) != fp) {
+        /* A datagram new to the table: it takes the entry. */
+        atomic_store_explicit(&slot->ranges,
+                              ranges_make(fp, e, none, key->frag_last),
+                              memory_order_relaxed);
+        atomic_store_explicit(&slot->datagram, fp, memory_order_relaxed);
+        return true;
+    }
+    old = atomic_load_explicit(&slot->ranges, memory_order_relaxed);
+    do {
+        if ((old & ~(FRAG_LAST_BIT | (FRAG_LAST_BIT - 1))) != frag_tag(fp)) {
+            /* Another datagram's, from a race for the entry. */
+            new = ranges_make(fp, e, none, key->frag_last);
+        } else {
+            new = ranges_add(old, fp, e, key->frag_last);
+            if (!new) {
+                return false;
+            }
+        }
+    } while (!atomic_compare_exchange_weak_explicit(
+        &slot->ranges, &old, new, memory_order_relaxed, memory_order_relaxed));
+    if (ranges_whole(new)) {
+        uint64_t mine = fp;
+
+        atomic_compare_exchange_strong_explicit(&slot->datagram, &mine, 0,
+                                                memory_order_relaxed,
+                                                memory_order_relaxed);
+    }
+    return true;
+}
+
 /* Steps 4-7 of the order at the top. */
 static enum vsw_guard_verdict
 check_l4_guards(const struct vsw_guard_config *cfg,
                 struct vsw_guard_state *state, const struct vsw_flow_key *key,
                 const uint8_t *frame, size_t len)
 {
+    bool fragment = (key->flags & VSW_FLOW_F_FRAGMENT) &&
+                    !(key->flags & VSW_FLOW_F_ATOMIC_FRAGMENT);
     enum vsw_guard_verdict verdict = VSW_GUARD_OK;
+    enum vsw_guard_verdict earlier = VSW_GUARD_OK;
+    uint64_t fp = 0;
 
+    if (fragment) {
+        fp = frag_fingerprint(key);
+        earlier = frag_lookup(state, fp);
+    }
     if (key->flags & VSW_FLOW_F_LATER_FRAGMENT) {
-        return frag_lookup(state, key);
-    }
-    if (cfg->dhcp_guard) {
-        verdict = check_dhcp(key, frame, len);
-    }
-    if (!verdict && cfg->router_guard) {
-        verdict = check_router(key);
-    }
-    if (!verdict) {
-        verdict = check_ipv6_chain(cfg, key);
-    }
-    if ((key->flags & VSW_FLOW_F_FRAGMENT) &&
-        !(key->flags & VSW_FLOW_F_ATOMIC_FRAGMENT)) {
-        if (verdict) {
-            frag_remember(state, key, verdict);
-        } else {
-            frag_forget(state, key);
+        verdict = earlier;
+    } else {
+        if (cfg->dhcp_guard) {
+            verdict = check_dhcp(key, frame, len);
         }
+        if (!verdict && cfg->router_guard) {
+            verdict = check_router(key);
+        }
+        if (!verdict) {
+            verdict = check_ipv6_chain(cfg, key);
+        }
+        if (fragment && verdict) {
+            frag_remember(state, fp, verdict);
+        } else if (earlier == VSW_GUARD_FRAG_OVERLAP) {
+            /* RFC 5722: the whole datagram goes, whichever part comes. */
+            verdict = earlier;
+        } else if (earlier) {
+            /* A first fragment that passes: the id is in use again. */
+            frag_forget(state, fp);
+        }
+    }
+    if (fragment && !verdict && !frag_track(state, fp, key)) {
+        frag_remember(state, fp, VSW_GUARD_FRAG_OVERLAP);
+        verdict = VSW_GUARD_FRAG_OVERLAP;
     }
     return verdict;
 }

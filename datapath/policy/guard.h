@@ -14,7 +14,8 @@
  * chains are the parser's, walked whole (RFC 7113).  They keep state in
  * one place only, a struct vsw_guard_state per port that the caller
  * allocates: the storm limit's token bucket and the table of fragmented
- * datagrams whose first fragment a guard dropped.  Every function here
+ * datagrams (those whose first fragment a guard dropped, and the parts of
+ * the others their fragments have shown).  Every function here
  * may be called by any number of worker threads at once for the same
  * port: no locks, no allocation, atomics only in that state.
  *
@@ -56,7 +57,10 @@
     X(ND_FRAGMENT, "nd-fragment",                                             \
       "fragmented neighbour discovery message (RFC 6980)")                    \
     X(STORM, "storm-limit",                                                   \
-      "broadcast, multicast or unknown unicast over the port's limit")
+      "broadcast, multicast or unknown unicast over the port's limit")        \
+    X(FRAG_OVERLAP, "fragment-overlap",                                       \
+      "fragment overlapping bytes of its datagram an earlier fragment "       \
+      "carried, or any later fragment of that datagram (RFC 5722)")
 
 enum vsw_guard_verdict {
 #define VSW_GUARD_ENUM(ENUM, NAME, DOC) VSW_GUARD_##ENUM,
@@ -117,20 +121,32 @@ struct vsw_guard_storm {
                                 over the limit */
 };
 
+/* A fragmented datagram whose fragments a port's guards let pass so far.
+ * 'datagram' is 0 or the datagram's fingerprint; 'ranges' holds the parts
+ * of it those fragments have shown (the layout is guard.c's), with a tag
+ * that ties it to 'datagram'. */
+struct vsw_guard_frag {
+    _Atomic uint64_t datagram;
+    _Atomic uint64_t ranges;
+};
+
 /* A port's guard state, shared by every worker thread sending for the
  * port.  Invariant: each 'frag_drops' slot is 0 or the fingerprint of a
- * datagram whose first fragment was dropped, with the verdict in its low
- * 8 bits.  Allocated and freed by the caller; vsw_guard_state_init()
- * before first use (all zeroes is also a valid initial state). */
+ * datagram whose first fragment was dropped or whose fragments
+ * overlapped, with the verdict in its low 8 bits.  Allocated and freed by
+ * the caller; vsw_guard_state_init() before first use (all zeroes is also
+ * a valid initial state). */
 struct vsw_guard_state {
-    struct vsw_guard_storm storm;                      /* storm limit */
-    uint8_t pad[64 - sizeof(struct vsw_guard_storm)];  /* keeps the bucket,
-                                                          written per flooded
-                                                          frame, off the
-                                                          table's cache
-                                                          line */
-    _Atomic uint64_t frag_drops[VSW_GUARD_FRAG_SLOTS]; /* dropped
-                                                          datagrams */
+    struct vsw_guard_storm storm;                          /* storm limit */
+    uint8_t pad[64 - sizeof(struct vsw_guard_storm)];      /* keeps the bucket,
+                                                              written per flooded
+                                                              frame, off the
+                                                              table's cache
+                                                              line */
+    _Atomic uint64_t frag_drops[VSW_GUARD_FRAG_SLOTS];     /* dropped
+                                                              datagrams */
+    struct vsw_guard_frag frag_seen[VSW_GUARD_FRAG_SLOTS]; /* passing
+                                                              ones */
 };
 
 /* Sets 'state' to "no frames seen". */

@@ -50,6 +50,22 @@ vsw_rule_counters_get(const struct vsw_rule_counters *counters,
     }
 }
 
+static uint32_t
+user_id(const struct vsw_port_policy *policy, uint32_t dense)
+{
+    return dense < policy->n_acl_counters ? policy->acl_rule_ids[dense]
+                                          : VSW_ACL_NO_RULE;
+}
+
+void
+vsw_port_policy_acl_user_ids(const struct vsw_port_policy *policy,
+                             struct vsw_acl_result *result)
+{
+    result->ip_rule = user_id(policy, result->ip_rule);
+    result->mac_rule = user_id(policy, result->mac_rule);
+    result->meter_rule = user_id(policy, result->meter_rule);
+}
+
 void
 vsw_port_policy_destroy(struct vsw_port_policy *policy)
 {
@@ -57,6 +73,7 @@ vsw_port_policy_destroy(struct vsw_port_policy *policy)
         vsw_acl_destroy(policy->acl);
         vsw_xacl_destroy(policy->xacl);
         free(policy->acl_counters);
+        free(policy->acl_rule_ids);
         free(policy->xacl_counters);
         free(policy);
     }

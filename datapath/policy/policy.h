@@ -47,16 +47,26 @@ void vsw_rule_counters_get(const struct vsw_rule_counters *counters,
 struct vsw_port_policy {
     struct vsw_guard_config guard; /* the port's guards */
     struct vsw_acl_table *acl;     /* basic ACLs (owned), NULL: none */
-    size_t n_acl_counters;         /* entries in 'acl_counters' */
-    struct vsw_rule_counters **acl_counters; /* by basic rule id (owned
-                                                array of borrowed
-                                                pointers; NULL entries for
-                                                unused ids) */
+    /* The basic rules are compiled with dense ids 1..n, in the order of
+     * their user-visible ids (so "the lowest id wins" still holds): a
+     * user's id can be anything up to UINT32_MAX, and an array indexed by
+     * it could be gigabytes. */
+    size_t n_acl_counters; /* entries in 'acl_counters' and 'acl_rule_ids'
+                              (n + 1; entry 0 is VSW_ACL_NO_RULE's) */
+    struct vsw_rule_counters **acl_counters; /* by dense id (owned array of
+                                                borrowed pointers) */
+    uint32_t *acl_rule_ids;      /* by dense id: the user's id (owned), for
+                                    traces */
     struct vsw_xacl_table *xacl; /* extended ACLs (owned), NULL: none */
     size_t n_xacl_counters;      /* entries in 'xacl_counters' */
     struct vsw_rule_counters **xacl_counters; /* by the rule's index in the
                                                  compiled array */
 };
+
+/* Replaces the dense rule ids of 'result', as 'policy' compiled them, by
+ * the user's ids. */
+void vsw_port_policy_acl_user_ids(const struct vsw_port_policy *policy,
+                                  struct vsw_acl_result *result);
 
 /* Frees 'policy' and its tables (not the counters); NULL is allowed. */
 void vsw_port_policy_destroy(struct vsw_port_policy *policy);

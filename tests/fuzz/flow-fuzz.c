@@ -1,10 +1,8 @@
 /*
- * libFuzzer harness for the frame parser:
+ * libFuzzer harness for the frame parser; tests/fuzz/build.sh builds it
+ * (into build/fuzz), tests/fuzz/run.sh builds and runs every target:
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *       -Idatapath/pipeline tests/fuzz/flow-fuzz.c datapath/pipeline/flow.c \
- *       -o flow-fuzz
- *   ./flow-fuzz -max_len=9018
+ *   tests/fuzz/build.sh && build/fuzz/flow-fuzz -max_len=9018
  *
  * The input is copied into a buffer of exactly its size, so ASan reports a
  * read of even one byte past the frame.  Besides memory safety it checks

@@ -106,8 +106,8 @@ MAX_ACLS_PER_PORT = 16384  # vswitchd/manager-acl.c, MGR_MAX_ACLS_PER_PORT
 POLICY_DROPS = ("mac-spoofing", "guard-too-many-vlans", "ip-guard",
                 "dhcp-guard", "dhcpv6-guard", "router-guard",
                 "router-guard-redirect", "ipv6-chain-incomplete",
-                "ipv6-unknown-next-header", "nd-fragment", "storm-limit", "xacl-deny",
-                "acl-deny")
+                "ipv6-unknown-next-header", "nd-fragment", "storm-limit",
+                "fragment-overlap", "xacl-deny", "acl-deny")
 
 # Every kernel-visible name this run creates starts with PREFIX, so names
 # never collide with another run and the final sweep can find leftovers.

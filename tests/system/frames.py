@@ -324,6 +324,45 @@ def ra_in_second_fragment(mac, marker):
             for ofs, m, data in pieces]
 
 
+def overlapping_request(mac, marker):
+    """A DHCP REQUEST to port 67 in three IPv4 fragments, the second of
+    which overlaps the first from octet 8 on and turns the BOOTP op into a
+    BOOTREPLY (which the DHCP guard drops whole): [harmless first
+    fragment, overlapping fragment, last fragment]."""
+    payload = bytes(UDP(sport=68, dport=67) /
+                    bootp_request("request", marker, mac))
+    forged = payload[:8] + b"\x02" + payload[9:]
+    pieces = [(0, "MF", payload[:16]), (8, "MF", forged[8:72]),
+              (72, 0, payload[72:])]
+    return [bytes(Ether(src=mac, dst=BROADCAST) /
+                  IP(src="0.0.0.0", dst="255.255.255.255", id=0x5151,
+                     proto=17, flags=flags, frag=ofs // 8) / Raw(data))
+            for ofs, flags, data in pieces]
+
+
+def overlapping_solicit6(mac, marker):
+    """A DHCPv6 SOLICIT behind a Destination Options header, in three
+    fragments; the second overlaps the first from octet 8, the UDP header,
+    and turns it into a REPLY from port 547 to a client's port 546 (which
+    the DHCP guard drops whole)."""
+    def fragmentable(sport, dport, message):
+        frame = dhcp6(mac, message, marker, sport=sport, dport=dport,
+                      ext=(IPv6ExtHdrDestOpt,), dst="ff02::1:2",
+                      dst_mac=DHCP6_SERVERS_MAC)
+        return frame[14 + 40:]
+
+    payload = fragmentable(546, 547, DHCP6_Solicit)
+    forged = fragmentable(547, 546, DHCP6_Reply)
+    assert payload[0] == 17 and payload[1] == 0  # 8 octets, then UDP
+    pieces = [(0, 1, payload[:24]), (8, 1, forged[8:24]),
+              (24, 0, payload[24:])]
+    return [bytes(Ether(src=mac, dst=DHCP6_SERVERS_MAC) /
+                  IPv6(src=link_local(mac), dst="ff02::1:2") /
+                  IPv6ExtHdrFragment(nh=60, id=0x5152, m=m,
+                                     offset=ofs // 8) / Raw(data))
+            for ofs, m, data in pieces]
+
+
 def unknown_nh(mac, marker, nh=150):
     """An RA hidden behind a Hop-by-Hop header whose next header is a
     protocol number nobody assigned."""

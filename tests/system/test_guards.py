@@ -297,6 +297,27 @@ ROUTER_CASES = [
 ]
 
 
+@pytest.mark.parametrize("build", [F.overlapping_request,
+                                   F.overlapping_solicit6],
+                         ids=["ipv4", "ipv6"])
+def test_overlapping_fragments_drop_the_datagram(pair_factory, build):
+    """A fragment that rewrites what the DHCP guard judged in the first
+    fragment (RFC 5722, applied to IPv4 too): dropped with every fragment
+    of its datagram after it, under fragment-overlap (issue 11)."""
+    pair = pair_factory()
+    frames = build(ATK, marker("overlap"))
+    pair.guard(dhcp_guard=True)
+    expect_passed(pair.daemon, "atk", pair.tx, pair.rx, frames[:1])
+    expect_dropped(pair.daemon, "atk", pair.tx, pair.rx, frames[1:],
+                   "fragment-overlap")
+    # The datagram is condemned: its first fragment again goes too.
+    expect_dropped(pair.daemon, "atk", pair.tx, pair.rx, frames[:1],
+                   "fragment-overlap")
+    # Without the guard, the switch does not look at fragments.
+    pair.guard(dhcp_guard=False)
+    expect_passed(pair.daemon, "atk", pair.tx, pair.rx, frames, exact=False)
+
+
 @pytest.mark.parametrize("mode,build,reason",
                          [c[1:] for c in ROUTER_CASES],
                          ids=[c[0] for c in ROUTER_CASES])

@@ -153,6 +153,50 @@ START_TEST(test_format2_unknown_setting_drops_entry)
 }
 END_TEST
 
+/* A basic rule's saved id is 1 to UINT32_MAX and names one rule: the
+ * loader leaves out the others, and keeps ids near the top. */
+START_TEST(test_acl_ids_checked)
+{
+    static const char text[] =
+        "{\"format\": 2, \"switches\": [{\"name\": \"s\", \"settings\": "
+        "{}, \"ports\": [{\"name\": \"p\", \"settings\": {\"type\": "
+        "\"tap\"}, \"acls\": ["
+        "{\"id\": 4294967295, \"action\": \"deny\", \"direction\": "
+        "\"in\", \"remote-ip\": \"10.0.0.0/8\"},"
+        "{\"id\": 4294967295, \"action\": \"deny\", \"direction\": "
+        "\"in\", \"remote-ip\": \"10.1.0.0/16\"},"
+        "{\"id\": 4294967296, \"action\": \"deny\", \"direction\": "
+        "\"in\", \"remote-ip\": \"10.2.0.0/16\"},"
+        "{\"id\": -1, \"action\": \"deny\", \"direction\": "
+        "\"in\", \"remote-ip\": \"10.3.0.0/16\"},"
+        "{\"id\": null, \"action\": \"deny\", \"direction\": "
+        "\"in\", \"remote-ip\": \"10.4.0.0/16\"},"
+        "{\"id\": 4294967292, \"action\": \"deny\", \"direction\": "
+        "\"in\", \"remote-ip\": \"10.5.0.0/16\"},"
+        "{\"action\": \"deny\", \"direction\": "
+        "\"in\", \"remote-ip\": \"10.6.0.0/16\"}]}]}]}";
+    struct mgr_desired *d;
+    const json_t *acls;
+    char err[256];
+
+    ck_assert_int_eq(
+        mgr_config_parse_text(text, strlen(text), "t", &d, err, sizeof err),
+        0);
+    ck_assert_uint_eq(d->switches[0].n_ports, 1);
+    acls = d->switches[0].ports[0].acls;
+    ck_assert_uint_eq(json_array_size(acls), 3);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_array_get(acls, 0), "id")),
+        4294967295LL);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_array_get(acls, 1), "id")),
+        4294967292LL);
+    ck_assert_ptr_null(json_object_get(json_array_get(acls, 2), "id"));
+    ck_assert_uint_eq(d->n_rejected, 4);
+    mgr_desired_destroy(d);
+}
+END_TEST
+
 /* Damaged documents never crash or leak the loader (ASan runs this too),
  * and whatever it accepts is within the tables' ranges. */
 START_TEST(test_mutations)
@@ -221,6 +265,7 @@ config_suite(void)
     tcase_add_test(tc, test_format1_migrates);
     tcase_add_test(tc, test_refused_documents);
     tcase_add_test(tc, test_format2_unknown_setting_drops_entry);
+    tcase_add_test(tc, test_acl_ids_checked);
     tcase_add_test(tc, test_mutations);
     suite_add_tcase(s, tc);
     return s;

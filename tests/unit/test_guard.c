@@ -1570,6 +1570,93 @@ START_TEST(test_fragment_table)
 }
 END_TEST
 
+/* Fragments that overlap what earlier fragments of their datagram
+ * showed (RFC 5722): the datagram is dropped from that fragment on,
+ * whichever order they come in, IPv4 and IPv6. */
+START_TEST(test_fragment_overlap)
+{
+    struct vsw_guard_config cfg;
+    struct vsw_guard_state state;
+    struct frame request, forged, f[4];
+    size_t ip, payload;
+
+    port_config(&cfg, true, true);
+
+    /* A REQUEST to a relay's port 67, then a fragment at octet 8 that
+     * turns its op into a BOOTREPLY, which the DHCP guard drops whole. */
+    vsw_guard_state_init(&state);
+    ip = build_dhcp4(&request, &client_bound, 68, 67, BOOTREQUEST_OP,
+                     DHCPREQUEST);
+    build_dhcp4(&forged, &client_bound, 68, 67, BOOTREPLY_OP, DHCPOFFER);
+    payload = request.len - ip - 20;
+    fragment_ipv4(&request, ip, 0, 16, true, &f[0]);
+    fragment_ipv4(&forged, ip, 8, 64, true, &f[1]);
+    fragment_ipv4(&request, ip, 16, 56, true, &f[2]);
+    fragment_ipv4(&request, ip, 72, payload - 72, false, &f[3]);
+    expect("REQUEST first fragment", &cfg, &state, &f[0], VSW_GUARD_OK);
+    expect("op rewritten", &cfg, &state, &f[1], VSW_GUARD_FRAG_OVERLAP);
+    expect("after the overlap", &cfg, &state, &f[2], VSW_GUARD_FRAG_OVERLAP);
+    expect("last, after the overlap", &cfg, &state, &f[3],
+           VSW_GUARD_FRAG_OVERLAP);
+    expect("first fragment again", &cfg, &state, &f[0],
+           VSW_GUARD_FRAG_OVERLAP);
+
+    /* The rewriting fragment first: the first fragment overlaps it. */
+    vsw_guard_state_init(&state);
+    expect("rewriting fragment first", &cfg, &state, &f[1], VSW_GUARD_OK);
+    expect("first fragment after it", &cfg, &state, &f[0],
+           VSW_GUARD_FRAG_OVERLAP);
+
+    /* The same fragments without the overlap pass in any order, and the
+     * id can be used again once the datagram was whole. */
+    vsw_guard_state_init(&state);
+    fragment_ipv4(&request, ip, 16, 56, true, &f[1]);
+    for (int round = 0; round < 2; round++) {
+        expect("last", &cfg, &state, &f[3], VSW_GUARD_OK);
+        expect("middle", &cfg, &state, &f[1], VSW_GUARD_OK);
+        expect("first", &cfg, &state, &f[0], VSW_GUARD_OK);
+    }
+    /* Many datagrams in order, each whole before the next. */
+    for (uint16_t id = 1; id <= 200; id++) {
+        struct ipv4_spec spec = client_bound;
+        struct frame whole;
+
+        spec.id = id;
+        ip = start_ipv4(&whole, &spec, 17);
+        put_udp(&whole, 5000, 53, 300);
+        put_fill(&whole, 0, 300);
+        finish_ipv4(&whole, ip);
+        fragment_ipv4(&whole, ip, 0, 104, true, &f[0]);
+        fragment_ipv4(&whole, ip, 104, 104, true, &f[1]);
+        fragment_ipv4(&whole, ip, 208, 100, false, &f[2]);
+        for (int i = 0; i < 3; i++) {
+            expect("in order", &cfg, &state, &f[i], VSW_GUARD_OK);
+        }
+    }
+
+    /* IPv6: Destination Options in front of UDP put the UDP header at
+     * octet 8 of the fragmentable part, where a later fragment can turn
+     * a SOLICIT to port 547 into a REPLY to a client's port 546. */
+    vsw_guard_state_init(&state);
+    ip = build_long_dhcp6(&request, 547, DHCPV6_SOLICIT);
+    build_long_dhcp6(&forged, 546, DHCPV6_REPLY);
+    payload = request.len - ip - 40 - 8;
+    fragment_ipv6(&request, ip, 8, 0, 40, true, 77, &f[0]);
+    fragment_ipv6(&forged, ip, 8, 8, 32, true, 77, &f[1]);
+    fragment_ipv6(&request, ip, 8, 40, payload - 40, false, 77, &f[2]);
+    expect("IPv6 SOLICIT first fragment", &cfg, &state, &f[0], VSW_GUARD_OK);
+    expect("IPv6 UDP header rewritten", &cfg, &state, &f[1],
+           VSW_GUARD_FRAG_OVERLAP);
+    expect("IPv6 after the overlap", &cfg, &state, &f[2],
+           VSW_GUARD_FRAG_OVERLAP);
+    /* Another id, without the overlap, passes. */
+    fragment_ipv6(&request, ip, 8, 0, 40, true, 78, &f[0]);
+    fragment_ipv6(&request, ip, 8, 40, payload - 40, false, 78, &f[2]);
+    expect("IPv6 first fragment", &cfg, &state, &f[0], VSW_GUARD_OK);
+    expect("IPv6 last fragment", &cfg, &state, &f[2], VSW_GUARD_OK);
+}
+END_TEST
+
 START_TEST(test_mac_spoofing)
 {
     struct vsw_guard_config cfg;
@@ -1994,6 +2081,7 @@ guard_suite(void)
     tcase_add_test(tc, test_one_guard_at_a_time);
     tcase_add_test(tc, test_unknown_next_header);
     tcase_add_test(tc, test_fragment_table);
+    tcase_add_test(tc, test_fragment_overlap);
     tcase_add_test(tc, test_mac_spoofing);
     tcase_add_test(tc, test_ip_guard);
     tcase_add_test(tc, test_priority_tag);
