@@ -219,6 +219,15 @@ class Topology:
 
     def cleanup(self):
         for ns in self.namespaces:
+            # A program a test left in the namespace (an iperf3 server
+            # whose client never came) would keep it alive unnamed.
+            pids = subprocess.run(["ip", "netns", "pids", ns],
+                                  capture_output=True, text=True).stdout
+            for pid in pids.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         for link in self.links:
             subprocess.run(["ip", "link", "del", link], capture_output=True)
