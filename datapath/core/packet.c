@@ -85,3 +85,22 @@ vsw_tx_item_iov(const struct vsw_tx_item *item, struct virtio_net_hdr *hdr,
     iov[n++] = (struct iovec){pkt->data + rest, pkt->len - rest};
     return n;
 }
+
+uint32_t
+vsw_tx_item_copy(const struct vsw_tx_item *item, struct virtio_net_hdr *hdr,
+                 uint8_t *out, uint32_t max)
+{
+    struct iovec iov[VSW_TX_IOV_MAX];
+    uint8_t tag[4];
+    uint32_t len = 0;
+    int n = vsw_tx_item_iov(item, hdr, tag, iov);
+
+    /* iov[0] is the virtio-net header, already in '*hdr'. */
+    for (int i = 1; i < n && len < max; i++) {
+        size_t take = iov[i].iov_len < max - len ? iov[i].iov_len : max - len;
+
+        memcpy(out + len, iov[i].iov_base, take);
+        len += (uint32_t)take;
+    }
+    return len;
+}

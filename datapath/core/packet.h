@@ -96,4 +96,13 @@ uint32_t vsw_tx_item_len(const struct vsw_tx_item *item);
 int vsw_tx_item_iov(const struct vsw_tx_item *item, struct virtio_net_hdr *hdr,
                     uint8_t tag[4], struct iovec iov[VSW_TX_IOV_MAX]);
 
+/* Copies the frame as it leaves with 'item' (the same frame
+ * vsw_tx_item_iov() describes) into 'out', at most 'max' bytes of it,
+ * and its virtio-net header into '*hdr'.  For whoever keeps a frame past
+ * its batch (shaper and scheduler queues) or needs it in one piece (a
+ * capture filter).  Returns the bytes copied. */
+uint32_t vsw_tx_item_copy(const struct vsw_tx_item *item,
+                          struct virtio_net_hdr *hdr, uint8_t *out,
+                          uint32_t max);
+
 #endif /* VSW_PACKET_H */

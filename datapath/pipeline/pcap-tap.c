@@ -204,11 +204,8 @@ vsw_pcap_tap_tx(const struct vsw_pcap_taps *taps, unsigned ring,
     }
     for (int i = 0; i < n; i++) {
         const struct vsw_packet *pkt = items[i].pkt;
-        struct iovec iov[VSW_TX_IOV_MAX];
         struct virtio_net_hdr hdr;
-        uint8_t tag[4];
-        uint32_t len = 0;
-        int n_iov;
+        uint32_t len;
 
         if (!items[i].push_tag && !pkt->ingress_tag_len) {
             tap_frame(taps, ring, port_id, VSW_PCAP_DIR_IN, pkt->data,
@@ -217,16 +214,7 @@ vsw_pcap_tap_tx(const struct vsw_pcap_taps *taps, unsigned ring,
         }
         /* Retagged: the filter must see the frame as it left, so it is
          * put together from the pieces the port was given. */
-        n_iov = vsw_tx_item_iov(&items[i], &hdr, tag, iov);
-        for (int j = 1; j < n_iov; j++) {
-            size_t take = iov[j].iov_len;
-
-            if (take > VSW_PCAP_LINEAR_BYTES - len) {
-                take = VSW_PCAP_LINEAR_BYTES - len;
-            }
-            memcpy(linear + len, iov[j].iov_base, take);
-            len += (uint32_t)take;
-        }
+        len = vsw_tx_item_copy(&items[i], &hdr, linear, VSW_PCAP_LINEAR_BYTES);
         tap_frame(taps, ring, port_id, VSW_PCAP_DIR_IN, linear, len,
                   vsw_tx_item_len(&items[i]));
     }

@@ -479,48 +479,19 @@ stage_vlan_egress(struct vsw_txq *txq)
     }
 }
 
-/* Sends 'n' items of 'items' through 'txq''s port and counts the result:
- * wire packets and bytes for what went out, a drop for each refusal. */
-static void
-tx_items(struct vsw_pipeline *pl, struct vsw_txq *txq,
-         const struct vsw_tx_item *items, int n)
+/* Hands 'n' items of 'items' to the port's device; returns how many it
+ * took (in '*packets' and '*bytes' their wire frames and bytes) and
+ * counts a drop for each refusal. */
+static int
+tx_to_netdev(struct vsw_pipeline *pl, struct vsw_txq *txq,
+             const struct vsw_tx_item *items, int n, uint64_t *packets,
+             uint64_t *bytes)
 {
     struct vsw_port_stats *stats = &txq->port->rt->stats[pl->worker];
     struct vsw_netdev *netdev = txq->port->rt->netdev;
-    uint64_t packets = 0;
-    uint64_t bytes = 0;
     int error;
-    int sent;
-
-    /* QoS, minimum bandwidth: a scheduled uplink's frames go to its
-     * scheduler (qos/scheduler.c), which sends them at the link's speed;
-     * queued counts as sent. */
-    if (txq->port->sched) {
-        struct vsw_sched_result r;
-
-        /* Capture sessions see what is handed to the scheduler. */
-        if (txq->port->pcap) {
-            vsw_pcap_tap_tx(txq->port->pcap, pl->worker, txq->port->id, items,
-                            n, pl->pcap_linear);
-        }
-        vsw_sched_enqueue(txq->port->sched, pl->snap, items, n, &r);
-        vsw_counter_add(&stats->tx_packets, r.packets);
-        vsw_counter_add(&stats->tx_bytes, r.bytes);
-        vsw_counter_add(&stats->drops[VSW_DROP_QOS_SCHED_FULL], r.dropped);
-        if (txq->mirror) {
-            vsw_counter_add(&stats->mirror_tx_packets, r.packets);
-            vsw_counter_add(&stats->mirror_tx_bytes, r.bytes);
-        }
-        return;
-    }
-    sent =
+    int sent =
         vsw_netdev_tx(netdev, pl->worker % netdev->n_queues, items, n, &error);
-
-    /* Capture sessions: what the port accepted, as it left. */
-    if (txq->port->pcap && sent > 0) {
-        vsw_pcap_tap_tx(txq->port->pcap, pl->worker, txq->port->id, items,
-                        sent, pl->pcap_linear);
-    }
 
     for (int i = 0; i < sent; i++) {
         int delta = (int)vsw_tx_item_len(&items[i]) - (int)items[i].pkt->len;
@@ -528,14 +499,8 @@ tx_items(struct vsw_pipeline *pl, struct vsw_txq *txq,
         uint64_t len;
 
         wire_size(items[i].pkt, &segs, &len);
-        packets += segs;
-        bytes += len + (int64_t)delta * segs;
-    }
-    vsw_counter_add(&stats->tx_packets, packets);
-    vsw_counter_add(&stats->tx_bytes, bytes);
-    if (txq->mirror) {
-        vsw_counter_add(&stats->mirror_tx_packets, packets);
-        vsw_counter_add(&stats->mirror_tx_bytes, bytes);
+        *packets += segs;
+        *bytes += len + (int64_t)delta * segs;
     }
     for (int i = sent; i < n; i++) {
         /* A TAP whose interface the VM has taken down refuses frames
@@ -543,6 +508,44 @@ tx_items(struct vsw_pipeline *pl, struct vsw_txq *txq,
         vsw_pipeline_count_drop(
             stats, error == EIO ? VSW_DROP_PORT_DOWN : VSW_DROP_TX_ERROR,
             items[i].pkt);
+    }
+    return sent;
+}
+
+/* Sends 'n' items of 'items' through 'txq''s port and counts the result:
+ * wire packets and bytes for what went out, a drop for each refusal.  A
+ * scheduled uplink's frames go to its scheduler (qos/scheduler.c), which
+ * sends them at the link's speed: queued counts as sent. */
+static void
+tx_items(struct vsw_pipeline *pl, struct vsw_txq *txq,
+         const struct vsw_tx_item *items, int n)
+{
+    struct vsw_port_stats *stats = &txq->port->rt->stats[pl->worker];
+    uint64_t packets = 0;
+    uint64_t bytes = 0;
+    int taken;
+
+    if (txq->port->sched) {
+        struct vsw_sched_result r;
+
+        vsw_sched_enqueue(txq->port->sched, pl->snap, items, n, &r);
+        vsw_counter_add(&stats->drops[VSW_DROP_QOS_SCHED_FULL], r.dropped);
+        packets = r.packets;
+        bytes = r.bytes;
+        taken = n;
+    } else {
+        taken = tx_to_netdev(pl, txq, items, n, &packets, &bytes);
+    }
+    /* Capture sessions: what the port took, as it left. */
+    if (txq->port->pcap && taken > 0) {
+        vsw_pcap_tap_tx(txq->port->pcap, pl->worker, txq->port->id, items,
+                        taken, pl->pcap_linear);
+    }
+    vsw_counter_add(&stats->tx_packets, packets);
+    vsw_counter_add(&stats->tx_bytes, bytes);
+    if (txq->mirror) {
+        vsw_counter_add(&stats->mirror_tx_packets, packets);
+        vsw_counter_add(&stats->mirror_tx_bytes, bytes);
     }
 }
 

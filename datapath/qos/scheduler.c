@@ -232,17 +232,8 @@ activate(struct vsw_sched *s, unsigned index)
 static void
 copy_frame(struct sched_frame *f, const struct vsw_tx_item *item)
 {
-    struct iovec iov[VSW_TX_IOV_MAX];
-    uint8_t tag[4];
-    uint32_t at = 0;
-    int n = vsw_tx_item_iov(item, &f->vnet, tag, iov);
-
-    /* iov[0] is the virtio-net header, now in 'vnet'. */
-    for (int i = 1; i < n; i++) {
-        memcpy(f->data + at, iov[i].iov_base, iov[i].iov_len);
-        at += (uint32_t)iov[i].iov_len;
-    }
-    f->len = at;
+    f->len = vsw_tx_item_copy(item, &f->vnet, f->data,
+                              f->large ? LARGE_FRAME_SIZE : SMALL_FRAME_SIZE);
 }
 
 void

@@ -373,11 +373,7 @@ vsw_shaper_tx(struct vsw_shaper_worker *sw, struct vsw_txq *txq,
         uint32_t segs;
         uint64_t bytes = wire_bytes(item->pkt, extra, &segs);
         int64_t due = now_ns;
-        struct virtio_net_hdr hdr;
-        struct iovec iov[VSW_TX_IOV_MAX];
         struct vsw_packet *copy;
-        uint8_t tag[4];
-        int n_iov;
 
         if ((!q || q->head == NO_NODE) &&
             admit(st, cfg, bytes, now_ns, &due)) {
@@ -395,12 +391,8 @@ vsw_shaper_tx(struct vsw_shaper_worker *sw, struct vsw_txq *txq,
         /* A pushed tag may make it 4 bytes longer than any received
          * frame: start it earlier in the headroom. */
         copy->data = copy->buf + VSW_PACKET_HEADROOM / 2;
-        n_iov = vsw_tx_item_iov(item, &hdr, tag, iov);
-        for (int v = 1; v < n_iov; v++) {
-            memcpy(copy->data + copy->len, iov[v].iov_base, iov[v].iov_len);
-            copy->len += (uint32_t)iov[v].iov_len;
-        }
-        copy->vnet = hdr;
+        copy->len = vsw_tx_item_copy(item, &copy->vnet, copy->data,
+                                     VSW_PACKET_MAX_FRAME + 4);
         copy->in_port_id = item->pkt->in_port_id;
         enqueue(sw, pool, q, st, copy, bytes, due);
     }
