@@ -5,6 +5,7 @@ Real TCP and UDP with iperf3 between namespaces through the switch's TAP
 asks for: within ±10 % of the cap.
 """
 
+import itertools
 import json
 import subprocess
 import time
@@ -21,18 +22,31 @@ UNLIMITED = 5 * CAP
 
 
 def iperf_server(ns, port=5201):
+    """A one-shot iperf3 server in 'ns', listening when this returns (a
+    client must not reach the previous one-shot server on the same port
+    while it is still closing)."""
     sh(["iperf3", "-s", "-D", "-1", "-p", str(port)], ns=ns)
-    time.sleep(0.3)
+    assert wait_for(lambda: sh(["ss", "-Hltn", f"sport = :{port}"],
+                               ns=ns).stdout.strip(), timeout=5), \
+        f"iperf3 server on port {port} in {ns} not listening"
 
 
-def tcp_rate(client_ns, server_ns, server_ip, seconds=5, port=5201):
+# Each measurement gets a port of its own, so a server of an earlier one
+# that has not yet exited is never the one a client reaches.
+_ports = itertools.count(5301)
+
+
+def tcp_rate(client_ns, server_ns, server_ip, seconds=5, port=None):
     """Bits per second a single TCP stream from client_ns gets to
     server_ns, measured by the receiver, the first second (slow start,
     the initial burst) left out."""
+    port = port or next(_ports)
     iperf_server(server_ns, port)
     res = sh(["iperf3", "-c", server_ip, "-p", str(port), "-t", str(seconds),
               "-O", "1", "-J"], ns=client_ns, timeout=seconds + 30)
-    return json.loads(res.stdout)["end"]["sum_received"]["bits_per_second"]
+    report = json.loads(res.stdout)
+    assert "error" not in report, f"iperf3: {report['error']}"
+    return report["end"]["sum_received"]["bits_per_second"]
 
 
 def assert_near_cap(rate, cap=CAP):
