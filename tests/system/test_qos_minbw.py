@@ -10,7 +10,6 @@ the frame bytes the scheduler paces, which the tolerance covers.
 
 import json
 import subprocess
-import time
 
 import pytest
 
@@ -52,7 +51,9 @@ def iperf(server, clients, seconds=6):
                                 stderr=subprocess.DEVNULL)
                for _, port in clients]
     try:
-        time.sleep(0.5)
+        for _, port in clients:
+            assert wait_for(lambda: sh(["ss", "-Hltn", f"sport = :{port}"],
+                                       ns=server).stdout.strip(), timeout=5)
         procs = [subprocess.Popen(["ip", "netns", "exec", ns, "iperf3", "-c",
                                    SERVER_IP, "-p", str(port), "-t",
                                    str(seconds), "-O", "1", "-J"],
