@@ -293,7 +293,16 @@ START_TEST(test_negotiation)
     ck_assert_int_eq(st.why, VSW_LACP_WHY_LINK_DOWN);
     ck_assert_str_eq(vsw_lacp_why_name(st.why), "link-down");
 
+    /* At the instant carrier comes up, three LACPDUs each way (defaulted,
+     * in sync, collecting and distributing) and it is done. */
     net_all_up(&net);
+    net_run(&net);
+    for (unsigned side = 0; side < 2; side++) {
+        for (unsigned m = 0; m < 2; m++) {
+            ck_assert(distributing(&net, side, m));
+            ck_assert_uint_eq(net.sides[side].tx_count[m], 3);
+        }
+    }
     net_advance_to(&net, net.now + 2 * SEC);
     for (unsigned side = 0; side < 2; side++) {
         const struct vsw_lacp_settings *other = side ? &a : &b;
