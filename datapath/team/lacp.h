@@ -96,7 +96,8 @@ enum vsw_lacp_why {
     VSW_LACP_WHY_EXPIRED,          /* the partner's LACPDUs stopped */
     VSW_LACP_WHY_PARTNER_DIFFERS,  /* partner system or key not the
                                       aggregator's */
-    VSW_LACP_WHY_INDIVIDUAL,       /* partner says not aggregatable */
+    VSW_LACP_WHY_INDIVIDUAL,       /* partner says not aggregatable, or
+                                      is our own system (loopback) */
     VSW_LACP_WHY_PARTNER_NOT_SYNC, /* selected, the partner not in sync
                                       (or not collecting) yet */
 };
