@@ -373,6 +373,16 @@ actor_info(const struct vsw_lacp *lacp, const struct lacp_member *m,
     info->state = state;
 }
 
+/* Compared member by member: the structs have padding. */
+static bool
+info_equal(const struct vsw_lacp_info *a, const struct vsw_lacp_info *b)
+{
+    return a->system_priority == b->system_priority &&
+           !memcmp(a->system_mac, b->system_mac, 6) && a->key == b->key &&
+           a->port_priority == b->port_priority &&
+           a->port_number == b->port_number && a->state == b->state;
+}
+
 /* The state bits whose change in the partner's view of us needs a new
  * LACPDU (802.1AX update_NTT). */
 #define NTT_STATE_BITS                                                        \
@@ -610,7 +620,7 @@ tx_run(struct vsw_lacp *lacp, unsigned index, uint64_t now_ns,
         return UINT64_MAX;
     }
     actor_info(lacp, m, &actor);
-    if (!m->sent_once || memcmp(&actor, &m->sent, sizeof actor)) {
+    if (!m->sent_once || !info_equal(&actor, &m->sent)) {
         m->ntt = true;
     }
     due = m->ntt ? now_ns : m->last_tx_ns + periodic_interval_ns(m);
