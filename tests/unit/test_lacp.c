@@ -31,9 +31,10 @@ struct side {
     uint64_t changed_ns[VSW_LACP_MAX_MEMBERS]; /* time distributing
                                                   last flipped */
     uint64_t last_generation;                  /* as last checked */
-    uint64_t next_ns;                          /* when it asked to run next */
-    bool poked;                 /* must run now: received or carrier changed */
-    uint32_t last_distributing; /* bit per member */
+    uint32_t last_distributing;                /* bit per member, as last
+                                                  checked */
+    uint64_t next_ns;                          /* when it asked to run */
+    bool poked; /* must run now: it received, or carrier changed */
 };
 
 /* A wire between member 'member[0]' of side 'side[0]' and member
