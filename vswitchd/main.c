@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "etcd.h"
 #include "log.h"
 #include "manager.h"
 #include "rpc-server.h"
@@ -36,6 +37,8 @@ struct options {
     bool detach;                  /* --detach */
     const char *ext_dirs[16];     /* --extension-dir, repeatable */
     size_t n_ext_dirs;            /* entries in 'ext_dirs' */
+    const char *etcd;             /* --etcd URLS, NULL without */
+    char host_id[VSW_ETCD_HOST_ID_MAX + 1]; /* --host-id, or the hostname */
 };
 
 static void
@@ -63,6 +66,12 @@ usage(FILE *out)
             "worker\n"
             "  --extension-dir DIR load every *.so in DIR at start "
             "(repeatable)\n"
+            "  --etcd URLS         share tenant mappings through etcd "
+            "(comma-separated\n"
+            "                      http://HOST:PORT of the cluster's "
+            "members)\n"
+            "  --host-id ID        this host's name in etcd (default: the "
+            "hostname)\n"
             "  -h, --help          show this help\n"
             "  -V, --version       show the version\n");
 }
@@ -83,6 +92,27 @@ die(const char *fmt, ...)
     exit(1);
 }
 
+/* The hostname, its characters that a key may not hold made '-': the
+ * default --host-id (the machine's name is what an operator looks for in
+ * etcd). */
+static void
+default_host_id(char *id, size_t size)
+{
+    char name[256] = "";
+
+    if (gethostname(name, sizeof name - 1) || !name[0]) {
+        snprintf(name, sizeof name, "localhost");
+    }
+    snprintf(id, size, "%s", name);
+    for (char *p = id; *p; p++) {
+        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                    "0123456789._-",
+                    *p)) {
+            *p = '-';
+        }
+    }
+}
+
 static void
 parse_options(int argc, char *argv[], struct options *opts)
 {
@@ -96,6 +126,8 @@ parse_options(int argc, char *argv[], struct options *opts)
         OPT_WORKERS,
         OPT_BUSY_POLL,
         OPT_EXTENSION_DIR,
+        OPT_ETCD,
+        OPT_HOST_ID,
     };
     static const struct option longopts[] = {
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
@@ -107,6 +139,8 @@ parse_options(int argc, char *argv[], struct options *opts)
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"busy-poll", no_argument, NULL, OPT_BUSY_POLL},
         {"extension-dir", required_argument, NULL, OPT_EXTENSION_DIR},
+        {"etcd", required_argument, NULL, OPT_ETCD},
+        {"host-id", required_argument, NULL, OPT_HOST_ID},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -120,6 +154,7 @@ parse_options(int argc, char *argv[], struct options *opts)
     opts->log_level = VSW_LOG_INFO;
     opts->n_workers = cores > 0 ? (unsigned)cores : 1;
     while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+        char msg[256];
         char *end;
         long n;
 
@@ -166,6 +201,18 @@ parse_options(int argc, char *argv[], struct options *opts)
         case OPT_BUSY_POLL:
             opts->busy_poll = true;
             break;
+        case OPT_ETCD:
+            if (vsw_etcd_check_endpoints(optarg, msg, sizeof msg)) {
+                die("--etcd: %s", msg);
+            }
+            opts->etcd = optarg;
+            break;
+        case OPT_HOST_ID:
+            if (vsw_etcd_check_host_id(optarg, msg, sizeof msg)) {
+                die("--host-id: %s", msg);
+            }
+            snprintf(opts->host_id, sizeof opts->host_id, "%s", optarg);
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -179,6 +226,9 @@ parse_options(int argc, char *argv[], struct options *opts)
     }
     if (optind < argc) {
         die("unexpected argument '%s' (see --help)", argv[optind]);
+    }
+    if (!opts->host_id[0]) {
+        default_host_id(opts->host_id, sizeof opts->host_id);
     }
     if (strlen(opts->state_dir) > PATH_MAX / 2) {
         die("--state-dir: path too long");
@@ -315,6 +365,7 @@ main(int argc, char *argv[])
     struct vsw_manager_options mopts;
     struct vsw_rpc_server *server = NULL;
     struct vsw_manager *mgr = NULL;
+    struct vsw_etcd *etcd = NULL;
     struct event_base *base;
     struct event *sigterm, *sigint, *sighup;
     char default_log[PATH_MAX + 32];
@@ -371,7 +422,16 @@ main(int argc, char *argv[])
             error == -EADDRINUSE ? "another daemon is listening there"
                                  : strerror(-error));
     }
-    if (vsw_manager_register_rpc(mgr, server)) {
+    if (opts.etcd) {
+        struct vsw_etcd_options eopts = {.endpoints = opts.etcd,
+                                         .host_id = opts.host_id};
+
+        if (vsw_etcd_create(base, &eopts, &etcd, err, sizeof err)) {
+            die("--etcd: %s", err);
+        }
+    }
+    if (vsw_manager_register_rpc(mgr, server) ||
+        vsw_etcd_register_rpc(etcd, server)) {
         die("cannot register the RPC methods");
     }
 
@@ -405,6 +465,7 @@ main(int argc, char *argv[])
     event_base_dispatch(base);
 
     vsw_rpc_server_destroy(server);
+    vsw_etcd_destroy(etcd);
     vsw_manager_destroy(mgr);
     event_free(sigterm);
     event_free(sigint);
