@@ -97,17 +97,18 @@ struct vsw_etcd {
     struct etcd_req *reqs;                  /* active requests */
     int64_t lease;                          /* our lease, 0 if none */
     int64_t lease_ttl;                      /* as granted */
-    int64_t revision;            /* last revision seen of the prefix */
-    unsigned syncs_pending;      /* puts, deletes and range of a sync */
-    json_t *desired;             /* our keys: key → value text */
-    json_t *published;           /* our keys confirmed: key → value */
-    json_t *deletions;           /* our keys to delete: key → true */
-    json_t *acked;               /* our keys etcd confirmed since the
-                                    connection: key → value */
-    json_t *learned;             /* others' keys: key → [value, rev] */
-    uint64_t malformed;          /* values under the prefix refused */
-    uint64_t reconnects;         /* connections lost or refused */
-    uint64_t resyncs;            /* ranges after the first */
+    int64_t revision;       /* last revision seen of the prefix */
+    unsigned syncs_pending; /* puts, deletes and range of a sync */
+    json_t *desired;        /* our keys: key → value text */
+    json_t *published;      /* our keys confirmed: key → value */
+    json_t *deletions;      /* our keys to delete: key → true */
+    json_t *acked;          /* our keys etcd confirmed since the
+                               connection: key → value */
+    json_t *learned;        /* others' keys: key → [value, rev] */
+    uint64_t malformed;     /* values under the prefix refused */
+    struct vsw_log_ratelimit malformed_rl; /* their log messages */
+    uint64_t reconnects;                   /* connections lost or refused */
+    uint64_t resyncs;                      /* ranges after the first */
     uint64_t leases_granted;     /* grants (more than one: re-granted) */
     int64_t connected_since_ms;  /* when the watch opened, 0 if not */
     char last_error[256];        /* why the last connection failed */
@@ -614,6 +615,22 @@ key_is_ours(const struct vsw_etcd *etcd, const char *key)
            !strcmp(key + klen - hlen, etcd->host_id);
 }
 
+/* Logs a malformed key (another tool's, so possibly anything: its bytes
+ * that are not printable ASCII become '?', and a flood is rate-limited). */
+static void
+log_malformed(struct vsw_etcd *etcd, const char *key)
+{
+    char clean[201];
+    size_t i;
+
+    for (i = 0; key[i] && i < sizeof clean - 1; i++) {
+        clean[i] = key[i] >= 0x20 && key[i] < 0x7f ? key[i] : '?';
+    }
+    clean[i] = '\0';
+    vsw_log_rl(&etcd->malformed_rl, VSW_LOG_WARN,
+               "etcd: ignoring the malformed key or value of %s", clean);
+}
+
 /* One key/value under the prefix, from a range or a watch event, into
  * 'into' (the learned set being built, or the live one).  Returns false
  * for a malformed one, which is counted and left out. */
@@ -644,7 +661,7 @@ learn_kv(struct vsw_etcd *etcd, json_t *into, const json_t *kv, bool tell)
     if (!value || strlen(value) != vlen ||
         vsw_etcd_parse_mapping(rel, value, &m)) {
         etcd->malformed++;
-        VSW_WARN("etcd: ignoring malformed key %.200s", key);
+        log_malformed(etcd, key);
         if (tell) {
             learned_remove(etcd, rel);
         }
@@ -1297,6 +1314,8 @@ vsw_etcd_create(struct event_base *base, const struct vsw_etcd_options *opts,
         return -ENOMEM;
     }
     etcd->base = base;
+    etcd->malformed_rl =
+        (struct vsw_log_ratelimit)VSW_LOG_RATELIMIT_INIT(10000, 10);
     snprintf(etcd->host_id, sizeof etcd->host_id, "%s", opts->host_id);
     for (p = opts->endpoints; *p;) {
         size_t len = strcspn(p, ",");
