@@ -1490,23 +1490,23 @@ etcd_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
     n_macs = count_kind(etcd, VSW_ETCD_MAC);
     r = json_pack(
         "{sb ss ss so ss sI sI sI si si si si sI sI sI ss}", "enabled", true,
-        "state", state_names[etcd->state], "host_id", etcd->host_id,
+        "state", state_names[etcd->state], "host-id", etcd->host_id,
         "endpoints", endpoints, "endpoint",
         etcd->state == ETCD_WATCHING ? etcd->endpoints[etcd->endpoint] : "",
-        "lease_ttl", (json_int_t)etcd->lease_ttl, "revision",
-        (json_int_t)etcd->revision, "keys_published",
+        "lease-ttl", (json_int_t)etcd->lease_ttl, "revision",
+        (json_int_t)etcd->revision, "keys-published",
         (json_int_t)json_object_size(etcd->acked), "hosts",
-        count_kind(etcd, VSW_ETCD_HOST), "remote_vteps", n_vteps,
-        "remote_macs", n_macs, "mappings_learned", n_vteps + n_macs,
+        count_kind(etcd, VSW_ETCD_HOST), "remote-vteps", n_vteps,
+        "remote-macs", n_macs, "mappings-learned", n_vteps + n_macs,
         "malformed", (json_int_t)etcd->malformed, "reconnects",
         (json_int_t)etcd->reconnects, "resyncs", (json_int_t)etcd->resyncs,
-        "last_error", etcd->last_error);
+        "last-error", etcd->last_error);
     if (!r) {
         return vsw_rpc_error(err, VSW_RPC_INTERNAL_ERROR, "out of memory");
     }
     json_object_set_new(r, "lease",
                         etcd->lease ? json_string(lease) : json_null());
-    json_object_set_new(r, "leases_granted",
+    json_object_set_new(r, "leases-granted",
                         json_integer((json_int_t)etcd->leases_granted));
     *result = r;
     return 0;

@@ -52,13 +52,13 @@ def put(etcd, key, value):
 def test_host_key_has_a_lease_and_goes_with_the_daemon(etcd, daemon_factory):
     d = start(daemon_factory, etcd.urls)
     key = f"{PREFIX}hosts/{d.host_id}"
-    assert wait_for(lambda: show(d)["keys_published"] == 1), show(d)
+    assert wait_for(lambda: show(d)["keys-published"] == 1), show(d)
     info = show(d)
     assert info["enabled"] is True
-    assert info["host_id"] == d.host_id
+    assert info["host-id"] == d.host_id
     assert info["endpoints"] == etcd.urls.split(",")
     assert info["endpoint"] in info["endpoints"]
-    assert info["lease_ttl"] == 10
+    assert info["lease-ttl"] == 10
     assert info["revision"] > 0
 
     value = json.loads(etcd.get_prefix(key)[key])
@@ -82,19 +82,19 @@ def test_other_hosts_mappings_are_learned_and_forgotten(etcd, daemon_factory):
     put(etcd, "hosts/hb", '{"vtep":"192.0.2.2","since":1}')
     put(etcd, "vni/5001/vteps/hb", '{"vtep":"192.0.2.2"}')
     put(etcd, "vni/5001/macs/02:00:00:00:00:0b/hb", '{"vtep":"192.0.2.2"}')
-    assert wait_for(lambda: show(d)["mappings_learned"] == 2), show(d)
+    assert wait_for(lambda: show(d)["mappings-learned"] == 2), show(d)
     info = show(d)
-    assert (info["hosts"], info["remote_vteps"], info["remote_macs"]) == \
+    assert (info["hosts"], info["remote-vteps"], info["remote-macs"]) == \
         (1, 1, 1)
     etcd.ctl("del", PREFIX + "vni/5001/macs/02:00:00:00:00:0b/hb")
-    assert wait_for(lambda: show(d)["remote_macs"] == 0), show(d)
-    assert show(d)["remote_vteps"] == 1
+    assert wait_for(lambda: show(d)["remote-macs"] == 0), show(d)
+    assert show(d)["remote-vteps"] == 1
 
 
 def test_one_member_down_changes_nothing(etcd, daemon_factory):
     d = start(daemon_factory, etcd.urls)
     put(etcd, "vni/5001/vteps/hb", '{"vtep":"192.0.2.2"}')
-    assert wait_for(lambda: show(d)["remote_vteps"] == 1)
+    assert wait_for(lambda: show(d)["remote-vteps"] == 1)
     before = show(d)
     key = f"{PREFIX}hosts/{d.host_id}"
 
@@ -106,21 +106,21 @@ def test_one_member_down_changes_nothing(etcd, daemon_factory):
                     timeout=15), show(d)
     after = show(d)
     assert after["lease"] == before["lease"]  # the same lease goes on
-    assert after["leases_granted"] == before["leases_granted"]
-    assert after["remote_vteps"] == 1
+    assert after["leases-granted"] == before["leases-granted"]
+    assert after["remote-vteps"] == 1
     assert key in etcd.get_prefix(key)
     assert etcd.lease_of(key) == int(before["lease"], 16)
 
     # Still watching: a change made now arrives.
     put(etcd, "vni/5002/vteps/hb", '{"vtep":"192.0.2.2"}')
-    assert wait_for(lambda: show(d)["remote_vteps"] == 2)
+    assert wait_for(lambda: show(d)["remote-vteps"] == 2)
 
 
 def test_all_members_down_and_back(etcd, daemon_factory):
     d = start(daemon_factory, etcd.urls)
     put(etcd, "vni/5001/vteps/hb", '{"vtep":"192.0.2.2"}')
     put(etcd, "vni/5001/macs/02:00:00:00:00:0b/hb", '{"vtep":"192.0.2.2"}')
-    assert wait_for(lambda: show(d)["mappings_learned"] == 2)
+    assert wait_for(lambda: show(d)["mappings-learned"] == 2)
     lease = show(d)["lease"]
 
     etcd.stop_all()
@@ -129,8 +129,8 @@ def test_all_members_down_and_back(etcd, daemon_factory):
     time.sleep(12)
     info = show(d)
     assert info["state"] in ("unreachable", "connecting"), info
-    assert info["last_error"]
-    assert info["mappings_learned"] == 2
+    assert info["last-error"]
+    assert info["mappings-learned"] == 2
     assert info["endpoint"] == ""
 
     etcd.start()
@@ -143,9 +143,9 @@ def test_all_members_down_and_back(etcd, daemon_factory):
     assert etcd.lease_of(key) == int(info["lease"], 16)
     assert info["reconnects"] >= 1
     assert info["resyncs"] >= 1
-    assert info["mappings_learned"] == 2
+    assert info["mappings-learned"] == 2
     if info["lease"] != lease:
-        assert info["leases_granted"] == 2
+        assert info["leases-granted"] == 2
 
 
 def test_a_mapping_changed_while_unreachable_is_corrected(etcd,
@@ -156,7 +156,7 @@ def test_a_mapping_changed_while_unreachable_is_corrected(etcd,
     put(etcd, "vni/5001/vteps/hb", '{"vtep":"192.0.2.2"}')
     put(etcd, "vni/5001/macs/02:00:00:00:00:0b/hb", '{"vtep":"192.0.2.2"}')
     put(etcd, "vni/5001/macs/02:00:00:00:00:0c/hb", '{"vtep":"192.0.2.2"}')
-    assert wait_for(lambda: show(d)["mappings_learned"] == 3)
+    assert wait_for(lambda: show(d)["mappings-learned"] == 3)
 
     etcd.stop_member(2)
     assert wait_for(lambda: show(d)["state"] != "connected", timeout=10)
@@ -167,18 +167,18 @@ def test_a_mapping_changed_while_unreachable_is_corrected(etcd,
     # was, only range again.
     rev = json.loads(etcd.ctl("get", "x", "-w", "json"))["header"]["revision"]
     etcd.ctl("compact", str(rev))
-    assert show(d)["mappings_learned"] == 3  # last known, nothing flushed
+    assert show(d)["mappings-learned"] == 3  # last known, nothing flushed
 
     etcd.start_member(2)
     assert wait_for(lambda: connected(d)
-                    and show(d)["remote_macs"] == 1
-                    and show(d)["remote_vteps"] == 2, timeout=30), show(d)
+                    and show(d)["remote-macs"] == 1
+                    and show(d)["remote-vteps"] == 2, timeout=30), show(d)
 
 
 def test_malformed_values_are_ignored_and_counted(etcd, daemon_factory):
     d = start(daemon_factory, etcd.urls)
     put(etcd, "vni/5001/vteps/hb", '{"vtep":"192.0.2.2"}')
-    assert wait_for(lambda: show(d)["remote_vteps"] == 1)
+    assert wait_for(lambda: show(d)["remote-vteps"] == 1)
     bad = {
         "vni/5001/vteps/hc": "not json",
         "vni/5001/vteps/hd": '{"vtep":"999.1.1.1"}',
@@ -197,14 +197,14 @@ def test_malformed_values_are_ignored_and_counted(etcd, daemon_factory):
         put(etcd, key, value)
     assert wait_for(lambda: show(d)["malformed"] >= len(bad)), show(d)
     info = show(d)
-    assert info["remote_vteps"] == 0
+    assert info["remote-vteps"] == 0
     assert info["state"] == "connected"
     assert d.running()
     # Binary junk too.
     etcd.request(0, "/v3/kv/put", {"key": "L3Zzd2l0Y2gvdjEvdm5pLzEvdnRlcHMv/w==",
                                    "value": "/wD+"})
     put(etcd, "vni/5003/vteps/hg", '{"vtep":"192.0.2.7"}')
-    assert wait_for(lambda: show(d)["remote_vteps"] == 1)
+    assert wait_for(lambda: show(d)["remote-vteps"] == 1)
     assert show(d)["malformed"] >= len(bad) + 1
 
 
