@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config-store.h"
+#include "etcd-sync.h"
 #include "log.h"
 
 /* ---- Save ---- */
@@ -22,6 +23,7 @@ static json_t *
 config_to_json(const struct vsw_manager *mgr)
 {
     json_t *switches = json_array();
+    json_t *root, *etcd;
 
     for (const struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
         json_t *settings = json_object();
@@ -44,8 +46,12 @@ config_to_json(const struct vsw_manager *mgr)
                                 "settings", settings, "ports", ports,
                                 "extensions", mgr_ext_switch_to_json(sw)));
     }
-    return json_pack("{s:i, s:o, s:o}", "format", MGR_CONFIG_FORMAT,
+    root = json_pack("{s:i, s:o, s:o}", "format", MGR_CONFIG_FORMAT,
                      "switches", switches, "extensions", mgr_ext_to_json(mgr));
+    if (root && (etcd = mgr_etcd_to_json(mgr))) {
+        json_object_set_new(root, "etcd", etcd);
+    }
+    return root;
 }
 
 int
@@ -538,6 +544,7 @@ mgr_config_restore(struct vsw_manager *mgr, char *errbuf, size_t errlen)
     json_decref(root);
     apply_desired(mgr, desired);
     mgr_ext_restore(mgr, desired->document);
+    mgr_etcd_restore(mgr, desired->document);
     if (desired->format < MGR_CONFIG_FORMAT) {
         mgr_config_save(mgr, NULL);
     }

@@ -1442,7 +1442,7 @@ vsw_etcd_host_id(const struct vsw_etcd *etcd)
     return etcd->host_id;
 }
 
-/* etcd.show */
+/* Status. */
 
 static int
 count_kind(const struct vsw_etcd *etcd, enum vsw_etcd_mapping_kind kind)
@@ -1464,30 +1464,19 @@ count_kind(const struct vsw_etcd *etcd, enum vsw_etcd_mapping_kind kind)
     return n;
 }
 
-static int
-etcd_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
-          void *etcd_)
+json_t *
+vsw_etcd_status(const struct vsw_etcd *etcd)
 {
-    static const char *const known[] = {NULL};
-    struct vsw_etcd *etcd = etcd_;
-    json_t *endpoints, *r;
+    json_t *endpoints = json_array();
     char lease[32];
-    int n_vteps, n_macs;
+    int n_vteps = count_kind(etcd, VSW_ETCD_VTEP);
+    int n_macs = count_kind(etcd, VSW_ETCD_MAC);
+    json_t *r;
 
-    if (vsw_rpc_check_keys(params, known, err)) {
-        return -1;
-    }
-    if (!etcd) {
-        *result = json_pack("{sbss}", "enabled", false, "state", "disabled");
-        return 0;
-    }
-    endpoints = json_array();
     for (size_t i = 0; i < etcd->n_endpoints; i++) {
         json_array_append_new(endpoints, json_string(etcd->endpoints[i]));
     }
     snprintf(lease, sizeof lease, "%llx", (long long)etcd->lease);
-    n_vteps = count_kind(etcd, VSW_ETCD_VTEP);
-    n_macs = count_kind(etcd, VSW_ETCD_MAC);
     r = json_pack(
         "{sb ss ss so ss sI sI sI si si si si sI sI sI ss}", "enabled", true,
         "state", state_names[etcd->state], "host-id", etcd->host_id,
@@ -1501,24 +1490,29 @@ etcd_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
         "malformed", (json_int_t)etcd->malformed, "reconnects",
         (json_int_t)etcd->reconnects, "resyncs", (json_int_t)etcd->resyncs,
         "last-error", etcd->last_error);
-    if (!r) {
-        return vsw_rpc_error(err, VSW_RPC_INTERNAL_ERROR, "out of memory");
+    if (r) {
+        json_object_set_new(r, "lease",
+                            etcd->lease ? json_string(lease) : json_null());
+        json_object_set_new(r, "leases-granted",
+                            json_integer((json_int_t)etcd->leases_granted));
     }
-    json_object_set_new(r, "lease",
-                        etcd->lease ? json_string(lease) : json_null());
-    json_object_set_new(r, "leases-granted",
-                        json_integer((json_int_t)etcd->leases_granted));
-    *result = r;
-    return 0;
+    return r;
 }
 
-int
-vsw_etcd_register_rpc(struct vsw_etcd *etcd, struct vsw_rpc_server *server)
+void
+vsw_etcd_default_host_id(char *id, size_t size)
 {
-    static const struct vsw_rpc_method methods[] = {
-        {"etcd.show", etcd_show, false},
-    };
+    char name[256] = "";
 
-    return vsw_rpc_server_register(server, methods,
-                                   sizeof methods / sizeof *methods, etcd);
+    if (gethostname(name, sizeof name - 1) || !name[0]) {
+        snprintf(name, sizeof name, "localhost");
+    }
+    snprintf(id, size, "%s", name);
+    for (char *p = id; *p; p++) {
+        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                    "0123456789._-",
+                    *p)) {
+            *p = '-';
+        }
+    }
 }

@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rpc-server.h"
+#include <jansson.h>
 
 struct event_base;
 struct vsw_etcd;
@@ -104,10 +104,12 @@ void vsw_etcd_publish(struct vsw_etcd *etcd, const char *key,
 /* This host's id (the keys it owns end with it). */
 const char *vsw_etcd_host_id(const struct vsw_etcd *etcd);
 
-/* Registers etcd.show on 'server'; 'etcd' may be NULL (no --etcd: the
- * method then says so). */
-int vsw_etcd_register_rpc(struct vsw_etcd *etcd,
-                          struct vsw_rpc_server *server);
+/* The state etcd.show reports (a new object; NULL if out of memory). */
+json_t *vsw_etcd_status(const struct vsw_etcd *etcd);
+
+/* The default host id: the hostname, its characters that a host id may
+ * not hold made '-'. */
+void vsw_etcd_default_host_id(char *id, size_t size);
 
 /* Parses a key (relative to the prefix) and its value into 'm'.  Returns
  * 0, or -EINVAL for a key or value that is not of the layout. */

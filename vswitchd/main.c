@@ -38,7 +38,7 @@ struct options {
     const char *ext_dirs[16];     /* --extension-dir, repeatable */
     size_t n_ext_dirs;            /* entries in 'ext_dirs' */
     const char *etcd;             /* --etcd URLS, NULL without */
-    char host_id[VSW_ETCD_HOST_ID_MAX + 1]; /* --host-id, or the hostname */
+    char host_id[VSW_ETCD_HOST_ID_MAX + 1]; /* --host-id, "" without */
 };
 
 static void
@@ -69,9 +69,12 @@ usage(FILE *out)
             "  --etcd URLS         share tenant mappings through etcd "
             "(comma-separated\n"
             "                      http://HOST:PORT of the cluster's "
-            "members)\n"
+            "members; saved in\n"
+            "                      config.json, so later starts use it "
+            "without the option)\n"
             "  --host-id ID        this host's name in etcd (default: the "
-            "hostname)\n"
+            "saved one, else\n"
+            "                      the hostname)\n"
             "  -h, --help          show this help\n"
             "  -V, --version       show the version\n");
 }
@@ -90,27 +93,6 @@ die(const char *fmt, ...)
     va_end(args);
     fputc('\n', stderr);
     exit(1);
-}
-
-/* The hostname, its characters that a key may not hold made '-': the
- * default --host-id (the machine's name is what an operator looks for in
- * etcd). */
-static void
-default_host_id(char *id, size_t size)
-{
-    char name[256] = "";
-
-    if (gethostname(name, sizeof name - 1) || !name[0]) {
-        snprintf(name, sizeof name, "localhost");
-    }
-    snprintf(id, size, "%s", name);
-    for (char *p = id; *p; p++) {
-        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                    "0123456789._-",
-                    *p)) {
-            *p = '-';
-        }
-    }
 }
 
 static void
@@ -226,9 +208,6 @@ parse_options(int argc, char *argv[], struct options *opts)
     }
     if (optind < argc) {
         die("unexpected argument '%s' (see --help)", argv[optind]);
-    }
-    if (!opts->host_id[0]) {
-        default_host_id(opts->host_id, sizeof opts->host_id);
     }
     if (strlen(opts->state_dir) > PATH_MAX / 2) {
         die("--state-dir: path too long");
@@ -365,7 +344,6 @@ main(int argc, char *argv[])
     struct vsw_manager_options mopts;
     struct vsw_rpc_server *server = NULL;
     struct vsw_manager *mgr = NULL;
-    struct vsw_etcd *etcd = NULL;
     struct event_base *base;
     struct event *sigterm, *sigint, *sighup;
     char default_log[PATH_MAX + 32];
@@ -407,6 +385,8 @@ main(int argc, char *argv[])
     mopts.busy_poll = opts.busy_poll;
     mopts.extension_dirs = opts.ext_dirs;
     mopts.n_extension_dirs = opts.n_ext_dirs;
+    mopts.etcd_endpoints = opts.etcd;
+    mopts.etcd_host_id = opts.host_id[0] ? opts.host_id : NULL;
     error = vsw_manager_create(base, &mopts, &mgr, err, sizeof err);
     if (error) {
         die("%s", err);
@@ -422,16 +402,7 @@ main(int argc, char *argv[])
             error == -EADDRINUSE ? "another daemon is listening there"
                                  : strerror(-error));
     }
-    if (opts.etcd) {
-        struct vsw_etcd_options eopts = {.endpoints = opts.etcd,
-                                         .host_id = opts.host_id};
-
-        if (vsw_etcd_create(base, &eopts, &etcd, err, sizeof err)) {
-            die("--etcd: %s", err);
-        }
-    }
-    if (vsw_manager_register_rpc(mgr, server) ||
-        vsw_etcd_register_rpc(etcd, server)) {
+    if (vsw_manager_register_rpc(mgr, server)) {
         die("cannot register the RPC methods");
     }
 
@@ -465,7 +436,6 @@ main(int argc, char *argv[])
     event_base_dispatch(base);
 
     vsw_rpc_server_destroy(server);
-    vsw_etcd_destroy(etcd);
     vsw_manager_destroy(mgr);
     event_free(sigterm);
     event_free(sigint);

@@ -181,6 +181,8 @@ struct vsw_manager {
                                        until the methods are registered */
     struct mgr_metering *metering;  /* metering.json state (metering.c),
                                        NULL until restored */
+    struct mgr_etcd *etcd;          /* etcd configuration and client
+                                       (etcd-sync.c), NULL if never used */
 };
 
 /* The manager (manager.c): lookups and names. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "etcd-sync.h"
 #include "log.h"
 #include "metering.h"
 #include "frame-builder.h"
@@ -563,7 +564,8 @@ vsw_manager_register_rpc(struct vsw_manager *mgr,
         mgr_qos_sched_register_rpc(mgr, server) ||
         mgr_capture_register_rpc(mgr, server) ||
         mgr_metering_register_rpc(mgr, server) ||
-        mgr_port_export_register_rpc(mgr, server)) {
+        mgr_port_export_register_rpc(mgr, server) ||
+        mgr_etcd_register_rpc(mgr, server)) {
         return -1;
     }
     return vsw_rpc_server_register(

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "conntrack.h"
+#include "etcd-sync.h"
 #include "log.h"
 #include "metering.h"
 #include "pipeline.h"
@@ -144,6 +145,11 @@ vsw_manager_create(struct event_base *base,
         goto fail;
     }
     mgr_metering_restore(mgr);
+    error = mgr_etcd_start(mgr, opts->etcd_endpoints, opts->etcd_host_id, err,
+                           errlen);
+    if (error) {
+        goto fail;
+    }
     for (size_t i = 0; i < opts->n_extension_dirs; i++) {
         mgr_ext_load_dir(mgr, opts->extension_dirs[i]);
     }
@@ -168,6 +174,7 @@ vsw_manager_destroy(struct vsw_manager *mgr)
     if (!mgr) {
         return;
     }
+    mgr_etcd_stop(mgr);
     mgr_metering_shutdown(mgr);
     while (mgr->switches) {
         mgr_switch_destroy(mgr, mgr->switches, false);

@@ -34,6 +34,8 @@ struct vsw_manager_options {
     bool busy_poll;        /* workers spin instead of sleeping */
     const char *const *extension_dirs; /* load every *.so in these */
     size_t n_extension_dirs;           /* entries in 'extension_dirs' */
+    const char *etcd_endpoints;        /* --etcd, NULL: as config.json says */
+    const char *etcd_host_id; /* --host-id, NULL: as config.json says */
 };
 
 /* Starts the datapath and restores the configuration saved in the state

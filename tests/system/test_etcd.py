@@ -230,3 +230,40 @@ def test_bad_options_are_refused(tmp_path, args, message):
     assert res.returncode != 0
     assert message in res.stderr, res.stderr
     assert not (tmp_path / "s" / "vswitchd.sock").exists()
+
+
+def test_the_cluster_is_saved_and_changed_by_rpc(etcd, daemon_factory):
+    d = start(daemon_factory, etcd.urls)
+    saved = json.loads((d.state_dir / "config.json").read_text())
+    assert saved["etcd"] == {"endpoints": etcd.urls, "host-id": d.host_id}
+
+    # A restart without the options uses the saved cluster and id.
+    d.stop()
+    d.start()
+    assert wait_for(lambda: connected(d), timeout=15), show(d)
+    assert show(d)["host-id"] == d.host_id
+
+    # Bad input: refused, nothing changes.
+    for params in ({"endpoints": "ftp://x"}, {"endpoints": 5},
+                   {"endpoints": None}, {},
+                   {"endpoints": etcd.url(0), "host-id": "a b"},
+                   {"endpoints": etcd.url(0), "verbose": True}):
+        with pytest.raises(RpcError):
+            d.rpc_raw("etcd.set", params)
+    assert show(d)["endpoints"] == etcd.urls.split(",")
+    assert json.loads((d.state_dir / "config.json").read_text())["etcd"] \
+        == saved["etcd"]
+
+    # Another id: the new host key appears, the old one is deleted... by
+    # its lease (a new client, a new lease).
+    result = d.rpc("etcd.set", endpoints=etcd.url(1), host_id="renamed")
+    assert result["host-id"] == "renamed"
+    assert wait_for(lambda: connected(d) and show(d)["keys-published"] == 1)
+    assert f"{PREFIX}hosts/renamed" in etcd.get_prefix(PREFIX + "hosts/")
+
+    assert d.rpc("etcd.clear") == {"enabled": False, "state": "disabled"}
+    assert "etcd" not in json.loads(
+        (d.state_dir / "config.json").read_text())
+    d.stop()
+    d.start()
+    assert show(d) == {"enabled": False, "state": "disabled"}
