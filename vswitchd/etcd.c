@@ -669,6 +669,9 @@ learn_kv(struct vsw_etcd *etcd, json_t *into, const json_t *kv, bool tell)
     }
     old = json_object_get(into, rel);
     if (!old || strcmp(json_string_value(json_array_get(old, 0)), value)) {
+        if (tell && old) {
+            learned_remove(etcd, rel); /* the listener forgets the old */
+        }
         json_object_set_new(into, rel,
                             json_pack("[sI]", value, (json_int_t)rev));
         if (tell) {
@@ -719,6 +722,9 @@ learned_replace(struct vsw_etcd *etcd, json_t *fresh)
 
         old = json_object_get(etcd->learned, key);
         if (!old || strcmp(json_string_value(json_array_get(old, 0)), text)) {
+            if (old) {
+                learned_remove(etcd, key);
+            }
             json_object_set(etcd->learned, key, value);
             tell_listener(etcd, key, text,
                           json_integer_value(json_array_get(value, 1)), true);

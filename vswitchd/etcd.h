@@ -65,9 +65,10 @@ struct vsw_etcd_mapping {
 
 /* Called for every change of another host's mapping: 'present' false
  * when it went away (the key was deleted, expired with its lease, or was
- * overwritten by a malformed value).  Never called from inside libcurl's
- * socket handling of a request it could disturb: it may call
- * vsw_etcd_publish(). */
+ * overwritten by a malformed value); a changed value comes as the old one
+ * going, then the new one.  It may be called from inside libcurl's
+ * handling of the watch stream: it may call vsw_etcd_publish() (which
+ * only schedules the sending) but must not destroy the client. */
 typedef void vsw_etcd_listener(void *aux, const struct vsw_etcd_mapping *m,
                                bool present);
 
