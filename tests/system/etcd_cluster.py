@@ -36,20 +36,27 @@ def free_ports(n):
 
 
 class EtcdCluster:
-    def __init__(self, base_dir, size=3):
+    """'size' members on 'host' (loopback by default).  With 'netns', the
+    members run in that namespace (and etcdctl too): its ports are all
+    free, so fixed ones are used."""
+
+    def __init__(self, base_dir, size=3, netns=None, host="127.0.0.1"):
         self.base_dir = base_dir
-        ports = free_ports(2 * size)
+        self.netns = netns
+        self.host = host
+        ports = (list(range(23790, 23790 + 2 * size)) if netns
+                 else free_ports(2 * size))
         self.names = [f"m{i}" for i in range(size)]
         self.client_ports = ports[:size]
         self.peer_ports = ports[size:]
         self.token = f"vswtest-{os.getpid()}-{ports[0]}"
         self.procs = {}
         self.initial = ",".join(
-            f"{n}=http://127.0.0.1:{p}"
+            f"{n}=http://{host}:{p}"
             for n, p in zip(self.names, self.peer_ports))
 
     def url(self, i):
-        return f"http://127.0.0.1:{self.client_ports[i]}"
+        return f"http://{self.host}:{self.client_ports[i]}"
 
     @property
     def urls(self):
@@ -60,13 +67,14 @@ class EtcdCluster:
         data = self.base_dir / f"etcd-{name}"
         log = open(self.base_dir / f"etcd-{name}.log", "a")
         state = "existing" if data.exists() else "new"
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        peer = f"http://{self.host}:{self.peer_ports[i]}"
         self.procs[i] = subprocess.Popen(
-            [ETCD, "--name", name, "--data-dir", str(data),
+            prefix + [ETCD, "--name", name, "--data-dir", str(data),
              "--listen-client-urls", self.url(i),
              "--advertise-client-urls", self.url(i),
-             "--listen-peer-urls", f"http://127.0.0.1:{self.peer_ports[i]}",
-             "--initial-advertise-peer-urls",
-             f"http://127.0.0.1:{self.peer_ports[i]}",
+             "--listen-peer-urls", peer,
+             "--initial-advertise-peer-urls", peer,
              "--initial-cluster", self.initial,
              "--initial-cluster-state", state,
              "--initial-cluster-token", self.token,
@@ -103,11 +111,14 @@ class EtcdCluster:
         while time.monotonic() < deadline:
             for i in self.running():
                 try:
-                    self.request(i, "/v3/kv/put",
-                                 {"key": b64("/health-probe"),
-                                  "value": b64("ok")}, timeout=2)
+                    if self.netns:
+                        self.ctl("put", "/health-probe", "ok")
+                    else:
+                        self.request(i, "/v3/kv/put",
+                                     {"key": b64("/health-probe"),
+                                      "value": b64("ok")}, timeout=2)
                     return
-                except OSError:
+                except (OSError, AssertionError, subprocess.SubprocessError):
                     pass
             time.sleep(0.2)
         raise AssertionError("etcd cluster not healthy in time")
@@ -121,7 +132,8 @@ class EtcdCluster:
 
     def ctl(self, *args, check=True):
         endpoints = ",".join(self.url(i) for i in self.running())
-        res = subprocess.run([ETCDCTL, "--endpoints", endpoints,
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        res = subprocess.run(prefix + [ETCDCTL, "--endpoints", endpoints,
                               "--dial-timeout", "3s", *args],
                              capture_output=True, text=True, timeout=30,
                              env={**os.environ, "ETCDCTL_API": "3"})
