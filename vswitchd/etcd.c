@@ -594,12 +594,19 @@ static void
 learned_remove(struct vsw_etcd *etcd, const char *key)
 {
     json_t *old = json_object_get(etcd->learned, key);
+    char *copy;
 
     if (old) {
+        /* 'key' may be the learned set's own copy, freed by the del. */
+        copy = strdup(key);
         json_incref(old);
         json_object_del(etcd->learned, key);
-        tell_listener(etcd, key, json_string_value(json_array_get(old, 0)),
-                      json_integer_value(json_array_get(old, 1)), false);
+        if (copy) {
+            tell_listener(etcd, copy,
+                          json_string_value(json_array_get(old, 0)),
+                          json_integer_value(json_array_get(old, 1)), false);
+        }
+        free(copy);
         json_decref(old);
     }
 }
