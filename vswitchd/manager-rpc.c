@@ -563,6 +563,7 @@ vsw_manager_register_rpc(struct vsw_manager *mgr,
         mgr_qos_sched_register_rpc(mgr, server) ||
         mgr_capture_register_rpc(mgr, server) ||
         mgr_metering_register_rpc(mgr, server) ||
+        mgr_tunnel_register_rpc(mgr, server) ||
         mgr_port_export_register_rpc(mgr, server)) {
         return -1;
     }
