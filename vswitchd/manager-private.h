@@ -81,7 +81,8 @@ struct mgr_port_cfg {
     bool metering;               /* meters count (metering.c) */
     struct mgr_qos_cfg qos;      /* maximum bandwidth */
     uint32_t vni;                /* tenant network (VXLAN VNI), 0 none */
-    struct mgr_tunnel_cfg tunnel; /* type vxlan: the tunnel */
+    /* Type vxlan: the tunnel's own settings (tunnel.c). */
+    struct mgr_tunnel_cfg tunnel;
 };
 
 /* What a port's minimum bandwidth means on a switch (FEATURES.md §5). */
@@ -121,9 +122,6 @@ struct mgr_xacl {
 struct mgr_tunnel_state;
 
 struct mgr_port {
-    struct mgr_tunnel_state *tunnel_state; /* type vxlan: what other
-                                              modules programmed (tunnel.c),
-                                              or NULL */
     char name[VSW_NAME_MAX]; /* unique across the daemon */
     struct mgr_switch *sw;   /* owner */
     struct mgr_port *next;   /* next port of 'sw' */
@@ -149,6 +147,9 @@ struct mgr_port {
     const struct vsw_port_rt *sched_rt; /* the runtime 'sched' sends for */
 
     struct mgr_port_meters *meters; /* metering.c's; NULL: never metered */
+
+    /* Type vxlan: what other modules programmed (tunnel.c), or NULL. */
+    struct mgr_tunnel_state *tunnel_state;
 };
 
 struct mgr_switch {

@@ -287,7 +287,7 @@ static const struct vsw_setting port_settings[] = {
                 "default: the one holding local-ip",
     },
     {
-        PORT_ROW("remote", VSW_SETTING_VTEP_LIST, tunnel.remote),
+        PORT_ROW("remote", VSW_SETTING_VTEPS, tunnel.remote),
         .when_key = "type",
         .when_values = 1u << MGR_PORT_VXLAN,
         .help = "static remote VTEPs as VNI:IPv4,...: where unknown "
@@ -483,12 +483,12 @@ mgr_port_create(struct vsw_manager *mgr, struct mgr_switch *sw,
                                  "creates its own device",
                                  cfg->ifname);
         }
-        return vsw_rpc_error(
-            err, VSW_RPC_SYSTEM_ERROR, "cannot %s interface '%s': %s",
-            cfg->type == MGR_PORT_TAP     ? "create TAP"
-            : cfg->type == MGR_PORT_VXLAN ? "open tunnel"
-                                          : "attach to",
-            cfg->ifname, strerror(-error));
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR,
+                             "cannot %s interface '%s': %s",
+                             cfg->type == MGR_PORT_TAP     ? "create TAP"
+                             : cfg->type == MGR_PORT_VXLAN ? "open tunnel"
+                                                           : "attach to",
+                             cfg->ifname, strerror(-error));
     }
     if (error) {
         snprintf(port->last_error, sizeof port->last_error,

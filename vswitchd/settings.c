@@ -240,8 +240,7 @@ vsw_vtep_list_parse(const char *text, struct vsw_setting_vtep_list *list,
             return -EINVAL;
         }
         if (inet_pton(AF_INET, colon + 1, &ip) != 1 || !ip.s_addr ||
-            ip.s_addr == INADDR_BROADCAST ||
-            IN_MULTICAST(ntohl(ip.s_addr))) {
+            ip.s_addr == INADDR_BROADCAST || IN_MULTICAST(ntohl(ip.s_addr))) {
             snprintf(why, why_size,
                      "'%s' is not a unicast IPv4 address (the underlay is "
                      "IPv4)",
@@ -580,7 +579,7 @@ setting_parse(const struct vsw_setting *s, void *cfg, const json_t *value,
                                  why);
         }
         return 0;
-    case VSW_SETTING_VTEP_LIST:
+    case VSW_SETTING_VTEPS:
         if (!json_is_string(value)) {
             return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
                                  "parameter '%s' must be a string such as "
@@ -652,7 +651,7 @@ static bool
 may_be_null(const struct vsw_setting *s)
 {
     return s->type == VSW_SETTING_MAC || s->type == VSW_SETTING_VLAN_SET ||
-           s->type == VSW_SETTING_IP_LIST || s->type == VSW_SETTING_VTEP_LIST;
+           s->type == VSW_SETTING_IP_LIST || s->type == VSW_SETTING_VTEPS;
 }
 
 /* Sets 'key' of 'cfg' from 'value'; null unsets what may be unset. */
@@ -852,7 +851,7 @@ setting_to_json(const struct vsw_setting *s, const void *cfg)
     }
     case VSW_SETTING_IFNAME:
         return json_string(member_const(cfg, s));
-    case VSW_SETTING_VTEP_LIST: {
+    case VSW_SETTING_VTEPS: {
         const struct vsw_setting_vtep_list *list = member_const(cfg, s);
         char text[VSW_SETTING_MAX_VTEPS * 32];
 
@@ -894,7 +893,7 @@ type_name(enum vsw_setting_type type)
         [VSW_SETTING_BOOLEAN] = "boolean", [VSW_SETTING_ENUM] = "enum",
         [VSW_SETTING_MAC] = "mac",         [VSW_SETTING_VLAN_SET] = "vlan-set",
         [VSW_SETTING_IP_LIST] = "ip-list", [VSW_SETTING_IFNAME] = "ifname",
-        [VSW_SETTING_VTEP_LIST] = "vtep-list",
+        [VSW_SETTING_VTEPS] = "vtep-list",
     };
 
     return names[type];

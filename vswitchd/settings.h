@@ -46,9 +46,9 @@ enum vsw_setting_type {
     VSW_SETTING_IP_LIST,  /* "10.0.0.1,2001:db8::1", in a struct
                              vsw_setting_ip_list */
     VSW_SETTING_IFNAME,   /* an interface name, in char[IFNAMSIZ] */
-    VSW_SETTING_VTEP_LIST, /* "5001:192.0.2.1,5002:192.0.2.7": remote
-                              VTEPs per VNI, in a struct
-                              vsw_setting_vtep_list */
+    VSW_SETTING_VTEPS,    /* "5001:192.0.2.1,5002:192.0.2.7": remote
+                                 VTEPs per VNI, in a struct
+                                 vsw_setting_vtep_list */
 };
 
 /* Flags of a setting. */
@@ -78,8 +78,8 @@ struct vsw_setting_ip_list {
 struct vsw_setting_vtep_list {
     unsigned n; /* entries in 'vtep' */
     struct {
-        uint32_t vni; /* 1..16777215 */
-        uint32_t ip;  /* IPv4, network order */
+        uint32_t vni;              /* 1..16777215 */
+        uint32_t ip;               /* IPv4, network order */
     } vtep[VSW_SETTING_MAX_VTEPS]; /* in the order given */
 };
 

@@ -107,8 +107,7 @@ mgr_tunnel_fill_port(const struct vsw_manager *mgr,
     cfg->learn_unknown = port->cfg.tunnel.learn_unknown_vteps;
     cfg->ageing_ms = (int64_t)port->sw->cfg.mac_ageing * 1000;
     cfg->vnis = calloc(n_ports + 1, sizeof *cfg->vnis);
-    cfg->remotes =
-        calloc(remote->n + n_st_remotes + 1, sizeof *cfg->remotes);
+    cfg->remotes = calloc(remote->n + n_st_remotes + 1, sizeof *cfg->remotes);
     cfg->macs = calloc(n_st_macs + 1, sizeof *cfg->macs);
     if (!cfg->vnis || !cfg->remotes || !cfg->macs) {
         vsw_vxlan_config_destroy(cfg);
@@ -120,8 +119,8 @@ mgr_tunnel_fill_port(const struct vsw_manager *mgr,
         }
     }
     for (unsigned i = 0; i < remote->n; i++) {
-        cfg->remotes[cfg->n_remotes++] = (struct vsw_vxlan_remote){
-            remote->vtep[i].vni, remote->vtep[i].ip};
+        cfg->remotes[cfg->n_remotes++] =
+            (struct vsw_vxlan_remote){remote->vtep[i].vni, remote->vtep[i].ip};
     }
     for (size_t i = 0; i < n_st_remotes; i++) {
         cfg->remotes[cfg->n_remotes++] = st->remotes[i];
@@ -314,23 +313,24 @@ tunnel_view(struct vsw_manager *mgr, struct mgr_port *port)
                       "static"));
     }
     for (size_t i = 0; st && i < st->n_remotes; i++) {
-        json_array_append_new(
-            remotes, json_pack("{s:I,s:o,s:s}", "vni",
-                               (json_int_t)st->remotes[i].vni, "vtep",
-                               ip_json(st->remotes[i].ip), "source",
-                               "programmed"));
+        json_array_append_new(remotes,
+                              json_pack("{s:I,s:o,s:s}", "vni",
+                                        (json_int_t)st->remotes[i].vni, "vtep",
+                                        ip_json(st->remotes[i].ip), "source",
+                                        "programmed"));
     }
     for (size_t i = 0; st && i < st->n_macs; i++) {
-        json_array_append_new(
-            macs, json_pack("{s:I,s:o,s:o,s:s}", "vni",
-                            (json_int_t)st->macs[i].vni, "mac",
-                            mac_json(st->macs[i].mac), "vtep",
-                            ip_json(st->macs[i].ip), "source", "programmed"));
+        json_array_append_new(macs, json_pack("{s:I,s:o,s:o,s:s}", "vni",
+                                              (json_int_t)st->macs[i].vni,
+                                              "mac", mac_json(st->macs[i].mac),
+                                              "vtep", ip_json(st->macs[i].ip),
+                                              "source", "programmed"));
     }
     if (dev) {
-        enum { MAX_SHOWN = 4096 };
-        struct vsw_vxlan_learned_info *info =
-            calloc(MAX_SHOWN, sizeof *info);
+        enum {
+            MAX_SHOWN = 4096
+        };
+        struct vsw_vxlan_learned_info *info = calloc(MAX_SHOWN, sizeof *info);
         size_t n = info ? vsw_vxlan_learned_dump(
                               dev->learned, info, MAX_SHOWN, vsw_time_msec(),
                               (int64_t)port->sw->cfg.mac_ageing * 1000)
@@ -347,14 +347,13 @@ tunnel_view(struct vsw_manager *mgr, struct mgr_port *port)
         }
         free(info);
     }
-    view = json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "name",
-                     port->name, "switch", port->sw->name, "local-ip",
-                     ip_json(local_ip(port)), "dst-port",
-                     (json_int_t)port->cfg.tunnel.dst_port, "underlay-mtu",
-                     (json_int_t)mtu, "vm-mtu",
-                     (json_int_t)(mtu ? mtu - VSW_VXLAN_VM_MTU_GAP : 0),
-                     "vnis", vnis, "remotes", remotes, "macs", macs,
-                     "learned", learned);
+    view = json_pack(
+        "{s:s,s:s,s:o,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "name", port->name,
+        "switch", port->sw->name, "local-ip", ip_json(local_ip(port)),
+        "dst-port", (json_int_t)port->cfg.tunnel.dst_port, "underlay-mtu",
+        (json_int_t)mtu, "vm-mtu",
+        (json_int_t)(mtu ? mtu - VSW_VXLAN_VM_MTU_GAP : 0), "vnis", vnis,
+        "remotes", remotes, "macs", macs, "learned", learned);
     return view;
 }
 

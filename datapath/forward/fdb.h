@@ -75,11 +75,10 @@ uint32_t vsw_fdb_get_max_entries(const struct vsw_fdb *fdb);
  * 'now_ms' (a CLOCK_MONOTONIC time in milliseconds).  'port_limit' is the
  * port's own cap, 0 for none.  Never blocks on the control thread for
  * longer than one bounded expiry step. */
-enum vsw_fdb_learn_result vsw_fdb_learn_vni(struct vsw_fdb *fdb, uint32_t vni,
-                                            uint16_t vlan, const uint8_t mac[6],
-                                            uint32_t port_id,
-                                            uint32_t port_limit,
-                                            int64_t now_ms);
+enum vsw_fdb_learn_result
+vsw_fdb_learn_vni(struct vsw_fdb *fdb, uint32_t vni, uint16_t vlan,
+                  const uint8_t mac[6], uint32_t port_id, uint32_t port_limit,
+                  int64_t now_ms);
 
 /* vsw_fdb_learn_vni() outside any tenant network (VNI 0). */
 static inline enum vsw_fdb_learn_result

@@ -88,8 +88,8 @@ sort_unique(void *base, size_t n, size_t size,
 void
 vsw_vxlan_config_sort(struct vsw_vxlan_config *cfg)
 {
-    cfg->n_vnis = sort_unique(cfg->vnis, cfg->n_vnis, sizeof *cfg->vnis,
-                              compare_u32);
+    cfg->n_vnis =
+        sort_unique(cfg->vnis, cfg->n_vnis, sizeof *cfg->vnis, compare_u32);
     cfg->n_remotes = sort_unique(cfg->remotes, cfg->n_remotes,
                                  sizeof *cfg->remotes, compare_remote);
     cfg->n_macs =
@@ -318,8 +318,7 @@ vsw_vxlan_source_port(const uint8_t *frame, uint32_t len, uint32_t tag_len)
 
             h = fnv(h, ip + 9, 1);
             h = fnv(h, ip + 12, 8);
-            if (first && (ip[9] == 6 || ip[9] == 17) &&
-                len >= l3 + ihl + 4) {
+            if (first && (ip[9] == 6 || ip[9] == 17) && len >= l3 + ihl + 4) {
                 h = fnv(h, ip + ihl, 4);
             }
         } else if (type == 0x86dd && len >= l3 + 40) {
@@ -448,8 +447,8 @@ vsw_vxlan_tx(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
             vsw_pipeline_count_drop(stats, VSW_DROP_VXLAN_TOO_BIG, pkt);
             continue;
         }
-        sport = vsw_vxlan_source_port(pkt->data, pkt->len,
-                                      pkt->ingress_tag_len);
+        sport =
+            vsw_vxlan_source_port(pkt->data, pkt->len, pkt->ingress_tag_len);
         if (!(pkt->data[0] & 1) &&
             !vsw_vxlan_mac_lookup(cfg, vni, pkt->data, &ip)) {
             ip = vsw_vxlan_learned_lookup(dev->learned, vni, pkt->data,

@@ -40,7 +40,7 @@
  * and VXLAN (8) headers.  An inner frame fits when its length (with its
  * Ethernet header) is at most the underlay MTU minus this; a VM's MTU is
  * then the underlay's minus 50 (the inner Ethernet header too). */
-#define VSW_VXLAN_OUTER_LEN 36
+#define VSW_VXLAN_OUTER_LEN  36
 #define VSW_VXLAN_VM_MTU_GAP 50
 /* The outer UDP source port range (RFC 7348 §5). */
 #define VSW_VXLAN_SPORT_MIN 49152
@@ -92,11 +92,11 @@ bool vsw_vxlan_mac_lookup(const struct vsw_vxlan_config *cfg, uint32_t vni,
 /* The learned map: (VNI, MAC) -> VTEP, 65536 slots, direct-mapped. */
 #define VSW_VXLAN_LEARN_SLOTS 65536
 struct vsw_vxlan_learned_slot {
-    _Atomic uint32_t seq;     /* odd while a writer changes the slot */
-    _Atomic uint32_t vni;     /* its key ... */
-    _Atomic uint64_t mac;     /* ... (MAC in the low 48 bits) */
-    _Atomic uint32_t ip;      /* the VTEP, network order; 0 = empty */
-    _Atomic int64_t seen_ms;  /* last datagram that confirmed it */
+    _Atomic uint32_t seq;    /* odd while a writer changes the slot */
+    _Atomic uint32_t vni;    /* its key ... */
+    _Atomic uint64_t mac;    /* ... (MAC in the low 48 bits) */
+    _Atomic uint32_t ip;     /* the VTEP, network order; 0 = empty */
+    _Atomic int64_t seen_ms; /* last datagram that confirmed it */
 };
 struct vsw_vxlan_learned {
     struct vsw_vxlan_learned_slot slots[VSW_VXLAN_LEARN_SLOTS];
@@ -115,10 +115,10 @@ uint32_t vsw_vxlan_learned_lookup(const struct vsw_vxlan_learned *map,
 
 /* A learned mapping as vsw_vxlan_learned_dump() reports it. */
 struct vsw_vxlan_learned_info {
-    uint32_t vni;    /* tenant network */
-    uint8_t mac[6];  /* station */
-    uint32_t ip;     /* VTEP, network order */
-    int64_t age_ms;  /* since last confirmed */
+    uint32_t vni;   /* tenant network */
+    uint8_t mac[6]; /* station */
+    uint32_t ip;    /* VTEP, network order */
+    int64_t age_ms; /* since last confirmed */
 };
 /* Control thread: copies up to 'max' live mappings into 'out'; returns
  * how many. */

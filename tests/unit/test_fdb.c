@@ -89,8 +89,7 @@ START_TEST(test_vni_isolation)
     ck_assert_uint_eq(vsw_fdb_lookup_vni(fdb, 5001, 0, a, 0), 1);
     ck_assert_uint_eq(vsw_fdb_lookup_vni(fdb, 5002, 0, a, 0), 2);
     ck_assert_uint_eq(vsw_fdb_lookup(fdb, 0, a, 0), VSW_FDB_NO_PORT);
-    ck_assert_uint_eq(vsw_fdb_lookup_vni(fdb, 5003, 0, a, 0),
-                      VSW_FDB_NO_PORT);
+    ck_assert_uint_eq(vsw_fdb_lookup_vni(fdb, 5003, 0, a, 0), VSW_FDB_NO_PORT);
     ck_assert_uint_eq(vsw_fdb_count(fdb), 2);
     vsw_fdb_destroy(fdb);
 }
