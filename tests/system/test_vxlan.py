@@ -7,6 +7,11 @@ IP addresses on purpose: a frame that crossed from one to the other
 would be answered.
 """
 
+import re
+import signal
+import subprocess
+import time
+
 import pytest
 
 from conftest import add_vm, ping, sh, unique, wait_for
@@ -155,3 +160,164 @@ def test_vni_overlapping_addresses_across_hosts(two_hosts):
     entries = a.d.rpc("fdb.show", switch="sw0")["entries"]
     on_tunnel = {e.get("vni") for e in entries if e["port"] == a.tunnel}
     assert on_tunnel == {VNI_A, VNI_B}
+
+
+def capture(ns, iface, path):
+    """Starts tcpdump writing VXLAN datagrams seen on 'iface' of 'ns' to
+    'path'; returns the process (stop it with stop_capture)."""
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-nn", "-U",
+         "-w", str(path), "udp", "port", "4789"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # tcpdump says "listening on" once its filter is in place.
+    line = proc.stderr.readline().decode()
+    assert "listening" in line, line
+    return proc
+
+
+def stop_capture(proc):
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+SEND_UDP = """
+import socket, sys
+dst, n = sys.argv[1], int(sys.argv[2])
+for sport in range(40000, 40000 + n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("", sport))
+    s.sendto(b"x" * 32, (dst, 9))
+    s.close()
+"""
+
+
+def test_kernel_vxlan_interop_and_wire_format(two_hosts, topo, tmp_path):
+    """A Linux VXLAN device (a host without vswitch) talks with our VM in
+    VNI 5001; tcpdump decodes our datagrams as VXLAN with the right VNI,
+    and the outer source port follows the inner flow."""
+    ul, a, b = two_hosts
+    a1, _ = a.vm("a1", VNI_A, "192.168.70.1")
+    a2, _ = a.vm("a2", VNI_B, "192.168.70.1")
+    kh = topo.netns("kh")
+    k_ip, _ = ul.plug(kh)
+    sh(["ip", "-n", kh, "link", "add", "vx", "type", "vxlan", "id",
+        str(VNI_A), "dstport", "4789", "local", k_ip, "remote", a.ip])
+    sh(["ip", "-n", kh, "addr", "add", "192.168.70.9/24", "dev", "vx"])
+    sh(["ip", "-n", kh, "link", "set", "vx", "up"])
+    a.remotes((VNI_A, b.ip), (VNI_B, b.ip), (VNI_A, k_ip))
+
+    pcap = tmp_path / "underlay.pcap"
+    proc = capture(ul.ns, "br0", pcap)
+    try:
+        a2_before = tx_packets(a.d, "a2")
+        assert ping(a1, "192.168.70.9")
+        assert ping(kh, "192.168.70.1")
+        # The other tenant never saw the kernel's frames.
+        assert tx_packets(a.d, "a2") == a2_before
+        sh(["python3", "-c", SEND_UDP, "192.168.70.9", "16"], ns=a1)
+        time.sleep(0.5)
+    finally:
+        stop_capture(proc)
+    text = sh(["tcpdump", "-r", str(pcap), "-nn", "-v"]).stdout
+    # Ours: from host A's VTEP to the kernel's, decoded as VXLAN.
+    ours = re.findall(
+        rf"{re.escape(a.ip)}\.(\d+) > {re.escape(k_ip)}\.4789: "
+        rf"VXLAN, flags \[I\] \(0x08\), vni (\d+)", text)
+    assert ours, text
+    assert {int(vni) for _, vni in ours} == {VNI_A}
+    sports = {int(p) for p, _ in ours}
+    assert all(49152 <= p <= 65535 for p in sports), sports
+    # 16 UDP flows (and the pings) spread over several source ports.
+    assert len(sports) >= 4, sports
+    # Theirs, decoded the same way, reached our VM (the pings above).
+    assert re.search(rf"{re.escape(k_ip)}\.\d+ > {re.escape(a.ip)}\.4789: "
+                     rf"VXLAN, flags \[I\] \(0x08\), vni {VNI_A}", text)
+
+
+def send_datagrams(ns, dst, payloads):
+    """Sends each payload (hex) as one UDP datagram to dst:4789 from 'ns'."""
+    code = ("import socket, sys\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "for p in sys.argv[2:]:\n"
+            "    s.sendto(bytes.fromhex(p), (sys.argv[1], 4789))\n")
+    sh(["python3", "-c", code, dst] + list(payloads), ns=ns)
+
+
+def vxlan_hex(vni, inner, flags=0x08):
+    return (bytes([flags, 0, 0, 0]) + vni.to_bytes(3, "big") + b"\0"
+            + inner).hex()
+
+
+def inner_frame(size=64, src="02:00:00:00:99:01"):
+    """An Ethernet broadcast frame of 'size' bytes from 'src'."""
+    mac = bytes.fromhex(src.replace(":", ""))
+    return b"\xff" * 6 + mac + b"\x08\x00" + b"\x45" + b"\0" * (size - 15)
+
+
+def test_bad_underlay_input_is_counted(two_hosts, topo):
+    """Datagrams a VTEP must refuse are each counted under their drop
+    reason on the tunnel; the daemon keeps serving."""
+    ul, a, b = two_hosts
+    a.vm("a1", VNI_A, "192.168.80.1")
+    a.vm("a2", VNI_B, "192.168.80.1")
+    ev = topo.netns("ev")
+    ev_ip, _ = ul.plug(ev)
+    # The sender is a remote of VNI 5001 only.
+    a.remotes((VNI_A, b.ip), (VNI_B, b.ip), (VNI_A, ev_ip))
+    t = a.tunnel
+    cases = [
+        ("vxlan-truncated", ["08000000"]),
+        ("vxlan-bad-flags", [vxlan_hex(VNI_A, inner_frame(), flags=0)]),
+        ("vxlan-inner-runt", [vxlan_hex(VNI_A, b"\xff" * 10)]),
+        ("vxlan-vni-unknown", [vxlan_hex(7777, inner_frame())]),
+        ("vxlan-unknown-vtep", [vxlan_hex(VNI_B, inner_frame())]),
+        # Larger than the underlay could carry unfragmented: the sender's
+        # kernel fragments it, ours reassembles, the tunnel refuses it.
+        ("vxlan-too-big", [vxlan_hex(VNI_A, inner_frame(1600))]),
+    ]
+    for reason, payloads in cases:
+        before = drops(a.d, t, reason)
+        send_datagrams(ev, a.ip, payloads * 3)
+        wait_for(lambda: drops(a.d, t, reason) - before == 3)
+    # Nothing else was counted, nothing delivered to the VMs.
+    assert a.d.stats(t)["drops-total"] == 3 * len(cases)
+    assert a.d.rpc("system.status")
+    # A good one from the sender is delivered (flooded to a1, not a2).
+    a1_before = tx_packets(a.d, "a1")
+    a2_before = tx_packets(a.d, "a2")
+    send_datagrams(ev, a.ip, [vxlan_hex(VNI_A, inner_frame())])
+    wait_for(lambda: tx_packets(a.d, "a1") == a1_before + 1)
+    assert tx_packets(a.d, "a2") == a2_before
+    # With learn-unknown-vteps, the unknown VTEP is accepted and learned.
+    a.d.rpc("port.set", name=t, learn_unknown_vteps=True)
+    send_datagrams(ev, a.ip,
+                   [vxlan_hex(VNI_B, inner_frame(src="02:00:00:00:99:02"))])
+    wait_for(lambda: tx_packets(a.d, "a2") == a2_before + 1)
+    learned = a.d.rpc("tunnel.show", name=t)["learned"]
+    assert {"vni": VNI_B, "mac": "02:00:00:00:99:02", "vtep": ev_ip} in [
+        {k: e[k] for k in ("vni", "mac", "vtep")} for e in learned]
+
+
+def test_vm_frame_too_big_for_the_underlay(two_hosts):
+    """A VM frame that would not fit the underlay once encapsulated is
+    dropped and counted, never fragmented; at underlay MTU - 50 it fits."""
+    _, a, b = two_hosts
+    a1, _ = a.vm("a1", VNI_A, "192.168.90.1")
+    b.vm("b1", VNI_A, "192.168.90.2", mtu=1450)
+    assert ping(a1, "192.168.90.2")
+    show = a.d.rpc("tunnel.show", name=a.tunnel)
+    assert (show["underlay-mtu"], show["vm-mtu"]) == (1500, 1450)
+    before = drops(a.d, a.tunnel, "vxlan-too-big")
+    # 1472 bytes of ICMP payload: a 1514-byte frame, 1550 once wrapped.
+    sh(["ping", "-c", "3", "-i", "0.2", "-W", "1", "-M", "do", "-s", "1472",
+        "192.168.90.2"], ns=a1, check=False)
+    wait_for(lambda: drops(a.d, a.tunnel, "vxlan-too-big") - before == 3)
+    # At the VM MTU (1450: 1422 bytes of payload), the same ping passes.
+    res = sh(["ping", "-c", "3", "-i", "0.2", "-W", "1", "-M", "do", "-s",
+              "1422", "192.168.90.2"], ns=a1, check=False)
+    assert res.returncode == 0, res.stdout
+    assert drops(a.d, a.tunnel, "vxlan-too-big") - before == 3
