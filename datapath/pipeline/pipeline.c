@@ -586,6 +586,7 @@ tx_segmented(struct vsw_pipeline *pl, struct vsw_txq *txq,
             seg->data = out->buf + out->seg[done].offset;
             seg->len = out->seg[done].len;
             seg->ingress_tag_len = pkt->ingress_tag_len;
+            seg->vni = pkt->vni; /* a tunnel encapsulates by it */
             memset(&seg->vnet, 0, sizeof seg->vnet);
             items[n] = *item;
             items[n].pkt = seg;
