@@ -219,8 +219,13 @@ def test_kernel_vxlan_interop_and_wire_format(two_hosts, topo, tmp_path):
         assert ping(kh, "192.168.70.1")
         # The other tenant never saw the kernel's frames.
         assert tx_packets(a.d, "a2") == a2_before
-        sh(["python3", "-c", SEND_UDP, "192.168.70.9", "16"], ns=a1)
-        time.sleep(0.5)
+        sent = tx_packets(a.d, a.tunnel)
+        sh(["/usr/bin/python3", "-c", SEND_UDP, "192.168.70.9", "16"],
+           ns=a1)
+        wait_for(lambda: tx_packets(a.d, a.tunnel) - sent >= 16)
+        # What the tunnel sent has passed the bridge by now; a moment
+        # more for tcpdump to see it.
+        time.sleep(0.3)
     finally:
         stop_capture(proc)
     text = sh(["tcpdump", "-r", str(pcap), "-nn", "-v"]).stdout
@@ -245,7 +250,7 @@ def send_datagrams(ns, dst, payloads):
             "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
             "for p in sys.argv[2:]:\n"
             "    s.sendto(bytes.fromhex(p), (sys.argv[1], 4789))\n")
-    sh(["python3", "-c", code, dst] + list(payloads), ns=ns)
+    sh(["/usr/bin/python3", "-c", code, dst] + list(payloads), ns=ns)
 
 
 def vxlan_hex(vni, inner, flags=0x08):
