@@ -50,13 +50,18 @@ tunnel_list(struct vsw_ctl_context *ctx, int argc, char *argv[])
         {"VM-MTU", VSW_TABLE_RIGHT, "vm-mtu", NULL},
     };
     enum vsw_ctl_status status;
-    json_t *result;
+    json_t *result, *tunnels;
 
     status = vsw_ctl_query(ctx, argc, argv, &result);
     if (status != VSW_CTL_OK || !result) {
         return status;
     }
-    vsw_ctl_print_rows(result, columns, sizeof columns / sizeof *columns);
+    tunnels = vsw_ctl_result_array(result, ctx->command->method, "tunnels");
+    if (!tunnels) {
+        json_decref(result);
+        return VSW_CTL_ERROR;
+    }
+    vsw_ctl_print_rows(tunnels, columns, sizeof columns / sizeof *columns);
     json_decref(result);
     return VSW_CTL_OK;
 }

@@ -734,7 +734,12 @@ mgr_port_to_json(const struct vsw_manager *mgr, const struct mgr_port *port)
     (void)mgr;
     vsw_settings_to_json(&mgr_port_kind, &port->cfg, obj);
     if (port->rt) {
-        link = vsw_netdev_link_is_up(port->rt->netdev) ? "up" : "down";
+        /* A tunnel has no interface of its own: up while its sockets
+         * are open. */
+        link = port->cfg.type == MGR_PORT_VXLAN ||
+                       vsw_netdev_link_is_up(port->rt->netdev)
+                   ? "up"
+                   : "down";
     }
     if (port->netns_pinned) {
         snprintf(netns, sizeof netns, "net:[%llu]",

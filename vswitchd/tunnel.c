@@ -396,7 +396,7 @@ rpc_tunnel_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
             }
         }
     }
-    *result = list;
+    *result = json_pack("{s:o}", "tunnels", list);
     return 0;
 }
 
