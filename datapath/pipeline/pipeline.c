@@ -1072,6 +1072,9 @@ vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
                        port ? port->name : "?",
                        out->tagged ? "tagged VLAN " : "untagged, VLAN ",
                        out->tagged ? pkt->tag_vid : pkt->vlan);
+        if (port && port->tunnel) {
+            vsw_vxlan_trace(port, pkt, out->tagged, now_ms, trace);
+        }
     }
     if (trace->n_outputs && n_denied == trace->n_outputs) {
         trace->drop_reason = last_denial;

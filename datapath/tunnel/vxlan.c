@@ -4,6 +4,7 @@
  */
 #include "vxlan.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "fdb.h"
 #include "pipeline.h"
+#include "trace.h"
 
 /* The VXLAN header's flags byte: I, "the VNI is valid". */
 #define VXLAN_FLAG_I 0x08
@@ -485,4 +487,61 @@ vsw_vxlan_tx(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
         *bytes += len;
     }
     return n;
+}
+
+void
+vsw_vxlan_trace(const struct vsw_dp_port *port, const struct vsw_packet *pkt,
+                bool tagged, int64_t now_ms, struct vsw_trace *trace)
+{
+    const struct vsw_vxlan_config *cfg = port->tunnel;
+    struct vsw_netdev_vxlan *dev = vsw_netdev_vxlan_cast(port->rt->netdev);
+    uint32_t len = pkt->len - pkt->ingress_tag_len + (tagged ? 4 : 0);
+    uint32_t vni = pkt->vni;
+    uint32_t ip = 0;
+    const char *how = "programmed";
+    char text[INET_ADDRSTRLEN];
+    size_t first;
+    unsigned n = 0;
+
+    if (len > cfg->underlay_mtu - VSW_VXLAN_OUTER_LEN) {
+        vsw_trace_step(trace, "vxlan-encap", "vxlan-too-big",
+                       "%s: VNI %u, a %u-byte frame exceeds underlay MTU %u "
+                       "- %u",
+                       port->name, vni, len, cfg->underlay_mtu,
+                       VSW_VXLAN_OUTER_LEN);
+        return;
+    }
+    if (!(pkt->data[0] & 1) &&
+        !vsw_vxlan_mac_lookup(cfg, vni, pkt->data, &ip) && dev) {
+        ip = vsw_vxlan_learned_lookup(dev->learned, vni, pkt->data, now_ms,
+                                      cfg->ageing_ms);
+        how = "learned";
+    }
+    if (ip) {
+        inet_ntop(AF_INET, &ip, text, sizeof text);
+        vsw_trace_step(
+            trace, "vxlan-encap", "continue",
+            "%s: VNI %u, to VTEP %s (%s), UDP %u -> %u", port->name, vni, text,
+            how,
+            vsw_vxlan_source_port(pkt->data, pkt->len, pkt->ingress_tag_len),
+            cfg->dst_port);
+        return;
+    }
+    first = first_remote(cfg, vni);
+    for (size_t r = first; r < cfg->n_remotes && cfg->remotes[r].vni == vni;
+         r++) {
+        n++;
+    }
+    if (!n) {
+        vsw_trace_step(trace, "vxlan-encap", "vxlan-no-remote",
+                       "%s: VNI %u has no remote VTEP", port->name, vni);
+        return;
+    }
+    vsw_trace_step(trace, "vxlan-encap", "continue",
+                   "%s: VNI %u, replicated to %u remote VTEP%s:", port->name,
+                   vni, n, n == 1 ? "" : "s");
+    for (size_t r = first; r < first + n; r++) {
+        inet_ntop(AF_INET, &cfg->remotes[r].ip, text, sizeof text);
+        vsw_trace_note(trace, " %s", text);
+    }
 }

@@ -183,6 +183,15 @@ int vsw_vxlan_tx(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
                  const struct vsw_tx_item *items, int n, uint64_t *packets,
                  uint64_t *bytes);
 
+struct vsw_trace;
+
+/* Control thread (traces): appends the step "vxlan-encap" to 'trace':
+ * the VNI and the VTEP(s) frame 'pkt' would go to through tunnel port
+ * 'port' ('tagged': with a VLAN tag pushed), or why it would not go. */
+void vsw_vxlan_trace(const struct vsw_dp_port *port,
+                     const struct vsw_packet *pkt, bool tagged, int64_t now_ms,
+                     struct vsw_trace *trace);
+
 /* Whether 'port' may get a frame of tenant network 'vni': a tunnel
  * carries every VNI but none (0), any other port only its own. */
 static inline bool

@@ -360,3 +360,35 @@ def test_iperf3_tcp_across_hosts(two_hosts):
           f"Gbit/s")
     stats = a.d.stats(a.tunnel)
     assert stats["drops-total"] == 0, stats["drops"]
+
+
+def test_trace_shows_the_encapsulation(two_hosts):
+    """A trace from a VM names the tunnel's step: the VNI and the remote
+    VTEPs a broadcast is replicated to, the one VTEP a learned MAC is
+    behind; a VM in another VNI never reaches the tunnel's VTEPs of the
+    first."""
+    _, a, b = two_hosts
+    a1, a1_if = a.vm("a1", VNI_A, "192.168.99.1")
+    b1, b1_if = b.vm("b1", VNI_A, "192.168.99.2")
+    assert ping(a1, "192.168.99.2")
+    src = vm_mac(a1, a1_if)
+
+    def encap(**fields):
+        res = a.d.rpc("trace", **{"switch": "sw0", "in-port": "a1",
+                                  "eth-src": src, **fields})
+        steps = [s for s in res["stages"] if s["stage"] == "vxlan-encap"]
+        assert len(steps) == 1, res
+        return steps[0]
+
+    step = encap(**{"eth-dst": "ff:ff:ff:ff:ff:ff"})
+    assert step["verdict"] == "continue"
+    assert step["detail"] == (f"{a.tunnel}: VNI {VNI_A}, replicated to 1 "
+                              f"remote VTEP: {b.ip}"), step
+    step = encap(**{"eth-dst": vm_mac(b1, b1_if)})
+    assert step["detail"].startswith(
+        f"{a.tunnel}: VNI {VNI_A}, to VTEP {b.ip} (learned), UDP "), step
+    assert step["detail"].endswith(" -> 4789"), step
+    # The tunnel has no remote for VNI 5003: nowhere to go.
+    a.d.rpc("port.set", name="a1", vni=5003)
+    step = encap(**{"eth-dst": "ff:ff:ff:ff:ff:ff"})
+    assert step["verdict"] == "vxlan-no-remote", step
