@@ -76,7 +76,7 @@ const struct vsw_ctl_command vsw_ctl_tunnel_commands[] = {
         .max_args = -1,
         .names = (const char *const[]){"switch", "name", NULL},
         .pairs = true,
-        .method = "port.add",
+        .method = "tunnel.add",
         .summary = "add a VXLAN tunnel to a switch",
         .help = "Adds the VXLAN tunnel NAME to SWITCH: a port of type "
                 "vxlan that carries the\nframes of every VNI of the "
@@ -98,7 +98,7 @@ const struct vsw_ctl_command vsw_ctl_tunnel_commands[] = {
         .max_args = -1,
         .names = (const char *const[]){"name", NULL},
         .pairs = true,
-        .method = "port.set",
+        .method = "tunnel.set",
         .summary = "change settings of a tunnel",
         .help = "Changes settings of the tunnel NAME, e.g. its static "
                 "remote VTEPs:\n\n"
@@ -113,7 +113,7 @@ const struct vsw_ctl_command vsw_ctl_tunnel_commands[] = {
         .min_args = 1,
         .max_args = 1,
         .names = (const char *const[]){"name", NULL},
-        .method = "port.del",
+        .method = "tunnel.del",
         .summary = "remove a tunnel",
         .help = "Removes the tunnel NAME from its switch.\n",
         .run = vsw_ctl_run_change,

@@ -400,7 +400,90 @@ rpc_tunnel_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
+/* Calls the port method 'method' with 'params': a tunnel is a port, and
+ * its add, set and del are the port's, checks included. */
+static int
+call_port_method(struct vsw_manager *mgr, const char *method, json_t *params,
+                 json_t **result, struct vsw_rpc_error *err)
+{
+    void *aux;
+    const struct vsw_rpc_method *m =
+        mgr->rpc ? vsw_rpc_server_lookup(mgr->rpc, method, &aux) : NULL;
+
+    if (!m) {
+        return vsw_rpc_error(err, VSW_RPC_INTERNAL_ERROR, "no method %s",
+                             method);
+    }
+    return m->handler(params, result, err, aux);
+}
+
+/* The tunnel named by param "name" of 'params', which must be one. */
+static int
+get_tunnel(struct vsw_manager *mgr, json_t *params, struct mgr_port **portp,
+           struct vsw_rpc_error *err)
+{
+    if (mgr_rpc_get_port(mgr, params, "name", portp, err)) {
+        return -1;
+    }
+    if ((*portp)->cfg.type != MGR_PORT_VXLAN) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "port '%s' is not a tunnel", (*portp)->name);
+    }
+    return 0;
+}
+
+static int
+rpc_tunnel_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr_)
+{
+    json_t *type = json_object_get(params, "type");
+    json_t *copy;
+    int error;
+
+    if (type &&
+        !(json_is_string(type) && !strcmp(json_string_value(type), "vxlan"))) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "a tunnel is type vxlan");
+    }
+    copy = json_deep_copy(params);
+    if (!copy || json_object_set_new(copy, "type", json_string("vxlan"))) {
+        json_decref(copy);
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    error = call_port_method(mgr_, "port.add", copy, result, err);
+    json_decref(copy);
+    return error;
+}
+
+static int
+rpc_tunnel_set(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr_)
+{
+    struct mgr_port *port;
+
+    if (get_tunnel(mgr_, params, &port, err)) {
+        return -1;
+    }
+    return call_port_method(mgr_, "port.set", params, result, err);
+}
+
+static int
+rpc_tunnel_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr_)
+{
+    struct mgr_port *port;
+
+    if (json_is_string(json_object_get(params, "name")) &&
+        get_tunnel(mgr_, params, &port, err)) {
+        return -1;
+    }
+    return call_port_method(mgr_, "port.del", params, result, err);
+}
+
 static const struct vsw_rpc_method tunnel_methods[] = {
+    {"tunnel.add", rpc_tunnel_add, true},
+    {"tunnel.set", rpc_tunnel_set, true},
+    {"tunnel.del", rpc_tunnel_del, true},
     {"tunnel.show", rpc_tunnel_show, false},
     {"tunnel.list", rpc_tunnel_list, false},
 };
