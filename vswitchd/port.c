@@ -282,7 +282,7 @@ static const struct vsw_setting port_settings[] = {
         PORT_ROW("underlay", VSW_SETTING_IFNAME, tunnel.underlay),
         .when_key = "type",
         .when_values = 1u << MGR_PORT_VXLAN,
-        .flags = VSW_SETTING_FIXED,
+        .flags = VSW_SETTING_FIXED | VSW_SETTING_OPTIONAL,
         .help = "the interface whose MTU limits the encapsulated frames; "
                 "default: the one holding local-ip",
     },

@@ -651,7 +651,8 @@ static bool
 may_be_null(const struct vsw_setting *s)
 {
     return s->type == VSW_SETTING_MAC || s->type == VSW_SETTING_VLAN_SET ||
-           s->type == VSW_SETTING_IP_LIST || s->type == VSW_SETTING_VTEPS;
+           s->type == VSW_SETTING_IP_LIST || s->type == VSW_SETTING_VTEPS ||
+           (s->flags & VSW_SETTING_OPTIONAL);
 }
 
 /* Sets 'key' of 'cfg' from 'value'; null unsets what may be unset. */
@@ -850,6 +851,10 @@ setting_to_json(const struct vsw_setting *s, const void *cfg)
         return json_string(text);
     }
     case VSW_SETTING_IFNAME:
+        if ((s->flags & VSW_SETTING_OPTIONAL) &&
+            !*(const char *)member_const(cfg, s)) {
+            return json_null();
+        }
         return json_string(member_const(cfg, s));
     case VSW_SETTING_VTEPS: {
         const struct vsw_setting_vtep_list *list = member_const(cfg, s);

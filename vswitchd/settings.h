@@ -59,6 +59,9 @@ enum vsw_setting_type {
                                     only: get and config.json show the        \
                                     other */
 #define VSW_SETTING_INVERTED 0x8 /* boolean alias meaning the opposite */
+#define VSW_SETTING_OPTIONAL                                                  \
+    0x10 /* an interface name that may be unset:                              \
+            null in JSON, "" in the struct */
 
 /* A MAC setting that may be unset. */
 struct vsw_setting_mac {

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from conftest import add_vm, csum_errors, ping, sh, unique, wait_for
+from conftest import (RpcError, add_vm, csum_errors, ping, sh, unique,
+                      wait_for)
 
 VNI_A, VNI_B = 5001, 5002
 
@@ -392,3 +393,41 @@ def test_trace_shows_the_encapsulation(two_hosts):
     a.d.rpc("port.set", name="a1", vni=5003)
     step = encap(**{"eth-dst": "ff:ff:ff:ff:ff:ff"})
     assert step["verdict"] == "vxlan-no-remote", step
+
+
+def test_tunnel_and_vnis_survive_a_restart(two_hosts):
+    """The tunnel, its remotes and the ports' VNIs are saved in
+    config.json and restored by the next daemon."""
+    _, a, b = two_hosts
+    a1, _ = a.vm("a1", VNI_A, "192.168.97.1")
+    b.vm("b1", VNI_A, "192.168.97.2")
+    assert ping(a1, "192.168.97.2")
+    shown = a.d.rpc("tunnel.show", name=a.tunnel)
+    assert a.d.stop() == 0
+    a.d.start()
+    again = a.d.rpc("tunnel.show", name=a.tunnel)
+    for key in ("local-ip", "dst-port", "underlay-mtu", "vnis", "remotes"):
+        assert again[key] == shown[key], key
+    assert a.d.rpc("port.get", name="a1")["vni"] == VNI_A
+    wait_for(lambda: ping(a1, "192.168.97.2", count=1))
+    # Bad tunnel requests are refused and change nothing.
+    config = (a.d.state_dir / "config.json").read_text()
+    for method, params in (
+            ("tunnel.add", {"switch": "sw0", "name": "vxbad"}),
+            ("tunnel.add", {"switch": "sw0", "name": "vxbad",
+                            "local-ip": "2001:db8::1"}),
+            ("tunnel.add", {"switch": "sw0", "name": "vxbad",
+                            "local-ip": "192.0.2.77"}),
+            ("tunnel.add", {"switch": "sw0", "name": "vxbad", "type": "tap",
+                            "local-ip": a.ip}),
+            ("tunnel.set", {"name": a.tunnel, "remote": "5001:10.0.0.1,"}),
+            ("tunnel.set", {"name": a.tunnel, "remote": 5001}),
+            ("tunnel.set", {"name": "a1", "remote": "5001:10.0.0.1"}),
+            ("tunnel.del", {"name": "a1"}),
+            ("port.set", {"name": a.tunnel, "vni": 5001}),
+            ("port.set", {"name": a.tunnel, "dst-port": 4790})):
+        with pytest.raises(RpcError):
+            a.d.rpc_raw(method, params)
+    assert (a.d.state_dir / "config.json").read_text() == config
+    assert a.d.rpc("tunnel.show", name=a.tunnel)["remotes"] == \
+        shown["remotes"]
