@@ -1007,9 +1007,8 @@ vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
     pl->snap = snap;
     pl->in_port = in_port;
     pl->now_ms = now_ms;
-    if (!in_port->tunnel) {
-        pkt->vni = in_port->vni;
-    }
+    /* A tunnel's own VNI is 0: a trace from it belongs to no tenant. */
+    pkt->vni = in_port->vni;
     for (size_t s = 0; s < sizeof ingress_stages / sizeof *ingress_stages &&
                        verdict == VSW_STAGE_CONTINUE;
          s++) {
