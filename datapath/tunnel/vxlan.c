@@ -381,23 +381,70 @@ vsw_vxlan_decap_batch(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
     batch->count = kept;
 }
 
-/* Sends one encapsulated copy of the frame of 'item' to 'ip'.  Returns 0
- * or an errno. */
-static int
-send_one(struct vsw_netdev_vxlan *dev, const struct vsw_tx_item *item,
-         uint32_t vni, uint32_t ip, uint16_t sport)
-{
-    struct iovec frame[VSW_TX_IOV_MAX];
-    struct iovec iov[VSW_TX_IOV_MAX + 1];
-    struct virtio_net_hdr vnet;
-    uint8_t tag[4];
-    uint8_t hdr[8 + VSW_VXLAN_HLEN];
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = ip};
-    struct msghdr msg = {.msg_name = &to, .msg_namelen = sizeof to};
-    int n = vsw_tx_item_iov(item, &vnet, tag, frame);
-    uint32_t udp_len = sizeof hdr + vsw_tx_item_len(item);
-    ssize_t sent;
+/* Datagrams one sendmmsg() call takes: a batch's frames, and room for
+ * the copies of head-end replication (more are sent in further calls). */
+#define TX_MSGS 64
 
+/* The datagrams of one vsw_vxlan_tx() call, sent with sendmmsg(). */
+struct tx_batch {
+    int n;                                     /* datagrams queued */
+    struct mmsghdr msgs[TX_MSGS];              /* one per datagram */
+    struct iovec iov[TX_MSGS][VSW_TX_IOV_MAX]; /* headers, then frame */
+    uint8_t hdr[TX_MSGS][8 + VSW_VXLAN_HLEN];  /* UDP + VXLAN headers */
+    uint8_t tag[TX_MSGS][4];                   /* a VLAN tag pushed */
+    struct sockaddr_in to[TX_MSGS];            /* the VTEP */
+    int item[TX_MSGS];                         /* the frame it carries */
+};
+
+/* Sends what 'b' holds through 'dev', marking in 'went' each frame of
+ * which a copy left and in 'error' the errno of a refused copy. */
+static void
+tx_flush(struct vsw_netdev_vxlan *dev, struct tx_batch *b, bool went[],
+         int error[])
+{
+    int done = 0;
+
+    while (done < b->n) {
+        int r = sendmmsg(dev->tx_fd, b->msgs + done, (unsigned)(b->n - done),
+                         MSG_DONTWAIT);
+
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            /* This datagram failed; the next call tries the others. */
+            error[b->item[done++]] = errno;
+            continue;
+        }
+        for (int i = done; i < done + r; i++) {
+            went[b->item[i]] = true;
+        }
+        done += r;
+    }
+    b->n = 0;
+}
+
+/* Queues in 'b' one encapsulated copy of the frame of 'items[index]' for
+ * VTEP 'ip', flushing first if 'b' is full. */
+static void
+tx_queue(struct vsw_netdev_vxlan *dev, struct tx_batch *b,
+         const struct vsw_tx_item *items, int index, uint32_t vni, uint32_t ip,
+         uint16_t sport, bool went[], int error[])
+{
+    const struct vsw_tx_item *item = &items[index];
+    struct virtio_net_hdr vnet;
+    struct iovec frame[VSW_TX_IOV_MAX];
+    uint32_t udp_len;
+    uint8_t *hdr;
+    int m, n;
+
+    if (b->n == TX_MSGS) {
+        tx_flush(dev, b, went, error);
+    }
+    m = b->n++;
+    hdr = b->hdr[m];
+    n = vsw_tx_item_iov(item, &vnet, b->tag[m], frame);
+    udp_len = sizeof b->hdr[m] + vsw_tx_item_len(item);
     /* UDP header: checksum 0, which RFC 7348 allows over IPv4. */
     hdr[0] = (uint8_t)(sport >> 8);
     hdr[1] = (uint8_t)sport;
@@ -407,18 +454,21 @@ send_one(struct vsw_netdev_vxlan *dev, const struct vsw_tx_item *item,
     hdr[5] = (uint8_t)udp_len;
     hdr[6] = hdr[7] = 0;
     vsw_vxlan_header_write(hdr + 8, vni);
-    iov[0] = (struct iovec){hdr, sizeof hdr};
     /* frame[0] is the virtio-net header: the tunnel has no offloads, so
-     * it says nothing. */
+     * it says nothing; its place carries ours. */
+    b->iov[m][0] = (struct iovec){hdr, sizeof b->hdr[m]};
     for (int i = 1; i < n; i++) {
-        iov[i] = frame[i];
+        b->iov[m][i] = frame[i];
     }
-    msg.msg_iov = iov;
-    msg.msg_iovlen = (size_t)n;
-    do {
-        sent = sendmsg(dev->tx_fd, &msg, MSG_DONTWAIT);
-    } while (sent < 0 && errno == EINTR);
-    return sent < 0 ? errno : 0;
+    b->to[m] =
+        (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = ip};
+    b->msgs[m] = (struct mmsghdr){
+        .msg_hdr = {.msg_name = &b->to[m],
+                    .msg_namelen = sizeof b->to[m],
+                    .msg_iov = b->iov[m],
+                    .msg_iovlen = (size_t)n},
+    };
+    b->item[m] = index;
 }
 
 int
@@ -430,23 +480,35 @@ vsw_vxlan_tx(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
     struct vsw_port_stats *stats = &port->rt->stats[pl->worker];
     struct vsw_netdev_vxlan *dev = vsw_netdev_vxlan_cast(port->rt->netdev);
     uint32_t max_inner = cfg->underlay_mtu - VSW_VXLAN_OUTER_LEN;
+    struct tx_batch b;
+    bool went[VSW_BATCH_SIZE];
+    int error[VSW_BATCH_SIZE];
+    int verdict[VSW_BATCH_SIZE];
+    int total = n;
 
+    if (n > VSW_BATCH_SIZE) {
+        /* Callers pass batches; a longer list goes in pieces. */
+        vsw_vxlan_tx(pl, port, items + VSW_BATCH_SIZE, n - VSW_BATCH_SIZE,
+                     packets, bytes);
+        n = VSW_BATCH_SIZE;
+    }
+    b.n = 0;
     for (int i = 0; i < n; i++) {
-        const struct vsw_tx_item *item = &items[i];
-        const struct vsw_packet *pkt = item->pkt;
-        uint32_t len = vsw_tx_item_len(item);
+        const struct vsw_packet *pkt = items[i].pkt;
         uint32_t vni = pkt->vni;
         uint32_t ip = 0;
         uint16_t sport;
-        int error = 0;
-        bool went = false;
+        size_t r;
 
+        went[i] = false;
+        error[i] = 0;
+        verdict[i] = -1;
         if (!dev) {
-            vsw_pipeline_count_drop(stats, VSW_DROP_TX_ERROR, pkt);
+            verdict[i] = VSW_DROP_TX_ERROR;
             continue;
         }
-        if (len > max_inner) {
-            vsw_pipeline_count_drop(stats, VSW_DROP_VXLAN_TOO_BIG, pkt);
+        if (vsw_tx_item_len(&items[i]) > max_inner) {
+            verdict[i] = VSW_DROP_VXLAN_TOO_BIG;
             continue;
         }
         sport =
@@ -457,36 +519,37 @@ vsw_vxlan_tx(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
                                           pl->now_ms, cfg->ageing_ms);
         }
         if (ip) {
-            error = send_one(dev, item, vni, ip, sport);
-            went = !error;
-        } else {
-            /* Unknown unicast, broadcast, multicast: head-end
-             * replication to every remote VTEP of the VNI. */
-            for (size_t r = first_remote(cfg, vni);
-                 r < cfg->n_remotes && cfg->remotes[r].vni == vni; r++) {
-                int e = send_one(dev, item, vni, cfg->remotes[r].ip, sport);
-
-                went |= !e;
-                if (e) {
-                    error = e;
-                }
-            }
-            if (!went && !error) {
-                vsw_pipeline_count_drop(stats, VSW_DROP_VXLAN_NO_REMOTE, pkt);
-                continue;
-            }
-        }
-        if (!went) {
-            vsw_pipeline_count_drop(stats,
-                                    error == EMSGSIZE ? VSW_DROP_VXLAN_TOO_BIG
-                                                      : VSW_DROP_TX_ERROR,
-                                    pkt);
+            tx_queue(dev, &b, items, i, vni, ip, sport, went, error);
             continue;
         }
-        *packets += 1;
-        *bytes += len;
+        /* Unknown unicast, broadcast, multicast: head-end replication to
+         * every remote VTEP of the VNI. */
+        r = first_remote(cfg, vni);
+        if (r == cfg->n_remotes || cfg->remotes[r].vni != vni) {
+            verdict[i] = VSW_DROP_VXLAN_NO_REMOTE;
+            continue;
+        }
+        for (; r < cfg->n_remotes && cfg->remotes[r].vni == vni; r++) {
+            tx_queue(dev, &b, items, i, vni, cfg->remotes[r].ip, sport, went,
+                     error);
+        }
     }
-    return n;
+    if (dev) {
+        tx_flush(dev, &b, went, error);
+    }
+    for (int i = 0; i < n; i++) {
+        if (went[i]) {
+            *packets += 1;
+            *bytes += vsw_tx_item_len(&items[i]);
+            continue;
+        }
+        if (verdict[i] < 0) {
+            verdict[i] = error[i] == EMSGSIZE ? VSW_DROP_VXLAN_TOO_BIG
+                                              : VSW_DROP_TX_ERROR;
+        }
+        vsw_pipeline_count_drop(stats, verdict[i], items[i].pkt);
+    }
+    return total;
 }
 
 void
