@@ -431,3 +431,38 @@ def test_tunnel_and_vnis_survive_a_restart(two_hosts):
     assert (a.d.state_dir / "config.json").read_text() == config
     assert a.d.rpc("tunnel.show", name=a.tunnel)["remotes"] == \
         shown["remotes"]
+
+
+def rx_packets(daemon, port):
+    return daemon.stats(port)["rx-packets"]
+
+
+def test_three_hosts_replication_then_unicast(daemon_factory, topo):
+    """Three hosts: a broadcast is replicated to each remote VTEP of the
+    VNI (head-end replication); once the tunnel has learned where a MAC
+    is, frames to it go to that host only."""
+    ul = Underlay(topo)
+    a = Host(daemon_factory, topo, ul, "hosta")
+    b = Host(daemon_factory, topo, ul, "hostb")
+    c = Host(daemon_factory, topo, ul, "hostc")
+    for h in (a, b, c):
+        h.remotes(*[(VNI_A, o.ip) for o in (a, b, c) if o is not h])
+    a1, _ = a.vm("a1", VNI_A, "192.168.98.1")
+    b.vm("b1", VNI_A, "192.168.98.2")
+    c.vm("c1", VNI_A, "192.168.98.3")
+
+    b_before = rx_packets(b.d, b.tunnel)
+    c_before = rx_packets(c.d, c.tunnel)
+    # a1's ARP broadcast for c1 reaches both other hosts.
+    assert ping(a1, "192.168.98.3")
+    assert rx_packets(b.d, b.tunnel) > b_before
+    assert rx_packets(c.d, c.tunnel) > c_before
+    # Learned: host c's MAC is behind c's VTEP, and pings to it no longer
+    # reach host b.
+    learned = a.d.rpc("tunnel.show", name=a.tunnel)["learned"]
+    assert c.ip in {e["vtep"] for e in learned}
+    b_before = rx_packets(b.d, b.tunnel)
+    c_before = rx_packets(c.d, c.tunnel)
+    assert ping(a1, "192.168.98.3", count=5)
+    assert rx_packets(c.d, c.tunnel) - c_before >= 5
+    assert rx_packets(b.d, b.tunnel) == b_before
