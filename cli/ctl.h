@@ -88,6 +88,7 @@ extern const struct vsw_ctl_command vsw_ctl_capture_commands[];
  * after saying why if one lacks its value. */
 enum vsw_ctl_status vsw_ctl_capture_take_options(int *argc, char *argv[]);
 extern const struct vsw_ctl_command vsw_ctl_metering_commands[];
+extern const struct vsw_ctl_command vsw_ctl_tunnel_commands[];
 extern const struct vsw_ctl_command vsw_ctl_etcd_commands[];
 
 /* Messages. */

@@ -51,6 +51,9 @@ static const struct param_key {
     {"metering", PARAM_BOOLEAN},
     {"metering-save-interval", PARAM_INTEGER},
     {"max-burst", PARAM_INTEGER},
+    {"vni", PARAM_INTEGER},
+    {"dst-port", PARAM_INTEGER},
+    {"learn-unknown-vteps", PARAM_BOOLEAN},
 };
 
 static const struct param_key *

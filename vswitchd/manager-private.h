@@ -22,6 +22,17 @@
 enum mgr_port_type {
     MGR_PORT_TAP,
     MGR_PORT_UPLINK,
+    MGR_PORT_VXLAN, /* a VXLAN tunnel (tunnel.c) */
+};
+
+/* A VXLAN tunnel port's own settings (tunnel.c). */
+struct mgr_tunnel_cfg {
+    struct vsw_setting_ip_list local_ip; /* our VTEP address (one IPv4) */
+    uint32_t dst_port;                   /* UDP port, 4789 */
+    char underlay[IFNAMSIZ];             /* MTU from this interface, ""
+                                            for the one with local_ip */
+    struct vsw_setting_vtep_list remote; /* static remote VTEPs per VNI */
+    bool learn_unknown_vteps;            /* accept any VTEP and learn it */
 };
 
 /* A port's guards (FEATURES.md §4); all off by default. */
@@ -69,6 +80,9 @@ struct mgr_port_cfg {
                                     0 = unknown (not scheduled) */
     bool metering;               /* meters count (metering.c) */
     struct mgr_qos_cfg qos;      /* maximum bandwidth */
+    uint32_t vni;                /* tenant network (VXLAN VNI), 0 none */
+    /* Type vxlan: the tunnel's own settings (tunnel.c). */
+    struct mgr_tunnel_cfg tunnel;
 };
 
 /* What a port's minimum bandwidth means on a switch (FEATURES.md §5). */
@@ -105,6 +119,8 @@ struct mgr_xacl {
     struct vsw_rule_counters *counters; /* shared with the datapath */
 };
 
+struct mgr_tunnel_state;
+
 struct mgr_port {
     char name[VSW_NAME_MAX]; /* unique across the daemon */
     struct mgr_switch *sw;   /* owner */
@@ -131,6 +147,9 @@ struct mgr_port {
     const struct vsw_port_rt *sched_rt; /* the runtime 'sched' sends for */
 
     struct mgr_port_meters *meters; /* metering.c's; NULL: never metered */
+
+    /* Type vxlan: what other modules programmed (tunnel.c), or NULL. */
+    struct mgr_tunnel_state *tunnel_state;
 };
 
 struct mgr_switch {
@@ -576,5 +595,43 @@ void mgr_capture_destroy(struct vsw_manager *);
 
 /* Registers capture.*, and ends a session when its connection closes. */
 int mgr_capture_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
+
+/* Tenant networks and VXLAN tunnels (tunnel.c). */
+
+/* The tunnel's settings a table cannot check (one IPv4 local-ip, no
+ * VNI on the tunnel itself). */
+int mgr_tunnel_cfg_check(const struct mgr_port_cfg *cfg,
+                         struct vsw_rpc_error *err);
+
+/* Opens the device of tunnel port 'port'.  Returns 0 or a negative
+ * errno. */
+int mgr_tunnel_open_device(struct vsw_manager *, struct mgr_port *port,
+                           struct vsw_netdev **netdevp);
+
+/* Gives 'dport' (tunnel port 'port' in a snapshot being built) its
+ * remotes, programmed MACs and the VNIs its switch serves.  Returns 0 or
+ * -ENOMEM. */
+int mgr_tunnel_fill_port(const struct vsw_manager *,
+                         const struct mgr_port *port,
+                         struct vsw_dp_port *dport);
+
+/* Frees what was programmed into 'port' (any port: NULL state is
+ * nothing). */
+void mgr_tunnel_port_destroy(struct mgr_port *port);
+
+/* The control-thread API through which another module (etcd
+ * distribution, migration) programs a tunnel beyond its settings:
+ * 'present' adds or removes a remote VTEP 'ip' (IPv4, network order) of
+ * 'vni', or a mapping (vni, mac) -> 'ip'.  Each call publishes.  Returns
+ * 0, -EINVAL (not a tunnel, bad VNI), -ENOENT (nothing to remove) or
+ * -ENOMEM. */
+int mgr_tunnel_remote_set(struct vsw_manager *, struct mgr_port *tunnel,
+                          uint32_t vni, uint32_t ip, bool present);
+int mgr_tunnel_mac_set(struct vsw_manager *, struct mgr_port *tunnel,
+                       uint32_t vni, const uint8_t mac[6], uint32_t ip,
+                       bool present);
+
+/* Registers tunnel.show. */
+int mgr_tunnel_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
 
 #endif /* VSW_MANAGER_PRIVATE_H */

@@ -83,15 +83,20 @@ rpc_fdb_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
         const struct mgr_port *port =
             mgr->by_slot[VSW_FDB_SLOT(entries[i].port_id)];
         char mac[18];
+        json_t *entry;
 
         if (!port || port->id != entries[i].port_id) {
             continue; /* learned by a port being removed */
         }
         vsw_mac_format(entries[i].mac, mac);
-        json_array_append_new(list, json_pack("{s:i, s:s, s:s, s:I}", "vlan",
-                                              entries[i].vlan, "mac", mac,
-                                              "port", port->name, "age",
-                                              (json_int_t)entries[i].age_sec));
+        entry = json_pack("{s:i, s:s, s:s, s:I}", "vlan", entries[i].vlan,
+                          "mac", mac, "port", port->name, "age",
+                          (json_int_t)entries[i].age_sec);
+        /* Tenant networks: only entries of one carry their VNI. */
+        if (entries[i].vni) {
+            json_object_set_new(entry, "vni", json_integer(entries[i].vni));
+        }
+        json_array_append_new(list, entry);
     }
     free(entries);
     *result = json_pack("{s:s, s:I, s:I, s:o}", "switch", sw->name, "count",
@@ -564,6 +569,7 @@ vsw_manager_register_rpc(struct vsw_manager *mgr,
         mgr_qos_sched_register_rpc(mgr, server) ||
         mgr_capture_register_rpc(mgr, server) ||
         mgr_metering_register_rpc(mgr, server) ||
+        mgr_tunnel_register_rpc(mgr, server) ||
         mgr_port_export_register_rpc(mgr, server) ||
         mgr_etcd_register_rpc(mgr, server)) {
         return -1;

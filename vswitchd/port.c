@@ -22,7 +22,7 @@
 #define MAX_BANDWIDTH_MAX 400000000000LL
 #define MAX_BURST_MAX     (1LL << 30)
 
-static const char *const port_types[] = {"tap", "uplink", NULL};
+static const char *const port_types[] = {"tap", "uplink", "vxlan", NULL};
 
 /* Minimum bandwidth (qos-sched.c): the largest weight and bit rate. */
 #define MIN_BW_WEIGHT_MAX 100
@@ -45,7 +45,7 @@ static const struct vsw_setting port_settings[] = {
         .flags = VSW_SETTING_FIXED | VSW_SETTING_REQUIRED,
         .help = "tap: a TAP device the daemon creates for a VM or "
                 "container; uplink: an existing netdev, attached with "
-                "AF_PACKET",
+                "AF_PACKET; vxlan: a VXLAN tunnel (vswitch-ctl tunnel add)",
     },
     {
         PORT_ROW("ifname", VSW_SETTING_IFNAME, ifname),
@@ -248,6 +248,61 @@ static const struct vsw_setting port_settings[] = {
         .help = "count bytes and packets per meter ACL rule and direction, "
                 "or in total without meter rules (metering show)",
     },
+    /* Tenant networks and VXLAN tunnels (tunnel.c). */
+    {
+        PORT_ROW("vni", VSW_SETTING_INTEGER, vni),
+        .min = 0,
+        .max = 16777215,
+        .default_value = "0",
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_TAP | 1u << MGR_PORT_UPLINK,
+        .help = "the tenant network (VXLAN VNI) the port is in, "
+                "1..16777215: it exchanges frames only with ports of the "
+                "same VNI and the switch's tunnels; 0 for none",
+    },
+    {
+        PORT_ROW("local-ip", VSW_SETTING_IP_LIST, tunnel.local_ip),
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_VXLAN,
+        .flags = VSW_SETTING_FIXED,
+        .help = "the tunnel's own VTEP address: one IPv4 address of the "
+                "host (required)",
+    },
+    {
+        PORT_ROW("dst-port", VSW_SETTING_INTEGER, tunnel.dst_port),
+        .min = 1,
+        .max = 65535,
+        .default_value = "4789",
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_VXLAN,
+        .flags = VSW_SETTING_FIXED,
+        .help = "the UDP port VXLAN datagrams are sent to and received on",
+    },
+    {
+        PORT_ROW("underlay", VSW_SETTING_IFNAME, tunnel.underlay),
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_VXLAN,
+        .flags = VSW_SETTING_FIXED | VSW_SETTING_OPTIONAL,
+        .help = "the interface whose MTU limits the encapsulated frames; "
+                "default: the one holding local-ip",
+    },
+    {
+        PORT_ROW("remote", VSW_SETTING_VTEPS, tunnel.remote),
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_VXLAN,
+        .help = "static remote VTEPs as VNI:IPv4,...: where unknown "
+                "unicast, broadcast and multicast of each VNI go, and the "
+                "only VTEPs accepted",
+    },
+    {
+        PORT_ROW("learn-unknown-vteps", VSW_SETTING_BOOLEAN,
+                 tunnel.learn_unknown_vteps),
+        .default_value = "false",
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_VXLAN,
+        .help = "accept datagrams from VTEPs that are not remotes of their "
+                "VNI, and learn the MACs behind them",
+    },
 };
 
 const struct vsw_settings_kind mgr_port_kind = {
@@ -291,6 +346,9 @@ port_cfg_check(struct mgr_port_cfg *cfg, struct vsw_rpc_error *err)
     int n = 0;
 
     if (mgr_qos_cfg_check(&cfg->qos, err)) {
+        return -1;
+    }
+    if (cfg->type == MGR_PORT_VXLAN && mgr_tunnel_cfg_check(cfg, err)) {
         return -1;
     }
 
@@ -425,10 +483,12 @@ mgr_port_create(struct vsw_manager *mgr, struct mgr_switch *sw,
                                  "creates its own device",
                                  cfg->ifname);
         }
-        return vsw_rpc_error(
-            err, VSW_RPC_SYSTEM_ERROR, "cannot %s interface '%s': %s",
-            cfg->type == MGR_PORT_TAP ? "create TAP" : "attach to",
-            cfg->ifname, strerror(-error));
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR,
+                             "cannot %s interface '%s': %s",
+                             cfg->type == MGR_PORT_TAP     ? "create TAP"
+                             : cfg->type == MGR_PORT_VXLAN ? "open tunnel"
+                                                           : "attach to",
+                             cfg->ifname, strerror(-error));
     }
     if (error) {
         snprintf(port->last_error, sizeof port->last_error,
@@ -494,6 +554,7 @@ mgr_port_destroy(struct vsw_manager *mgr, struct mgr_port *port,
     mgr_acls_destroy(mgr, port);
     mgr_qos_sched_port_destroy(mgr, port);
     mgr_metering_port_destroy(port);
+    mgr_tunnel_port_destroy(port);
     if (port->rt) {
         vsw_datapath_detach(mgr->dp, port->rt);
     }
@@ -673,7 +734,12 @@ mgr_port_to_json(const struct vsw_manager *mgr, const struct mgr_port *port)
     (void)mgr;
     vsw_settings_to_json(&mgr_port_kind, &port->cfg, obj);
     if (port->rt) {
-        link = vsw_netdev_link_is_up(port->rt->netdev) ? "up" : "down";
+        /* A tunnel has no interface of its own: up while its sockets
+         * are open. */
+        link = port->cfg.type == MGR_PORT_VXLAN ||
+                       vsw_netdev_link_is_up(port->rt->netdev)
+                   ? "up"
+                   : "down";
     }
     if (port->netns_pinned) {
         snprintf(netns, sizeof netns, "net:[%llu]",

@@ -198,6 +198,81 @@ vsw_ip_list_parse(const char *text, struct vsw_setting_ip_list *list,
     return 0;
 }
 
+int
+vsw_vtep_list_parse(const char *text, struct vsw_setting_vtep_list *list,
+                    char *why, size_t why_size)
+{
+    char copy[VSW_SETTING_MAX_VTEPS * 32];
+    char *save = NULL;
+    unsigned n = 0;
+
+    if (strlen(text) >= sizeof copy) {
+        snprintf(why, why_size, "too long");
+        return -EINVAL;
+    }
+    if (text[0] == ',' || strstr(text, ",,") ||
+        (text[0] && text[strlen(text) - 1] == ',')) {
+        snprintf(why, why_size, "empty item in '%s'", text);
+        return -EINVAL;
+    }
+    snprintf(copy, sizeof copy, "%s", text);
+    for (char *item = strtok_r(copy, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(item, ':');
+        char *end = NULL;
+        unsigned long vni;
+        struct in_addr ip;
+
+        if (n == VSW_SETTING_MAX_VTEPS) {
+            snprintf(why, why_size, "at most %d remotes",
+                     VSW_SETTING_MAX_VTEPS);
+            return -EINVAL;
+        }
+        if (!colon || colon == item || item[0] < '0' || item[0] > '9') {
+            snprintf(why, why_size, "'%s' is not VNI:IPv4-address", item);
+            return -EINVAL;
+        }
+        *colon = '\0';
+        errno = 0;
+        vni = strtoul(item, &end, 10);
+        if (errno || *end || vni < 1 || vni > 16777215) {
+            snprintf(why, why_size, "VNI '%s' is not in 1..16777215", item);
+            return -EINVAL;
+        }
+        if (inet_pton(AF_INET, colon + 1, &ip) != 1 || !ip.s_addr ||
+            ip.s_addr == INADDR_BROADCAST || IN_MULTICAST(ntohl(ip.s_addr))) {
+            snprintf(why, why_size,
+                     "'%s' is not a unicast IPv4 address (the underlay is "
+                     "IPv4)",
+                     colon + 1);
+            return -EINVAL;
+        }
+        list->vtep[n].vni = (uint32_t)vni;
+        list->vtep[n].ip = ip.s_addr;
+        n++;
+    }
+    list->n = n;
+    return 0;
+}
+
+/* Formats 'list' as vsw_vtep_list_parse() reads it. */
+static void
+vtep_list_format(const struct vsw_setting_vtep_list *list, char *buf,
+                 size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (unsigned i = 0; i < list->n && len < size; i++) {
+        char text[INET_ADDRSTRLEN];
+        struct in_addr ip = {list->vtep[i].ip};
+
+        inet_ntop(AF_INET, &ip, text, sizeof text);
+        len += (size_t)snprintf(buf + len, size - len, "%s%" PRIu32 ":%s",
+                                i ? "," : "", list->vtep[i].vni, text);
+    }
+}
+
 /* Formats 'list' as vsw_ip_list_parse() reads it. */
 static void
 ip_list_format(const struct vsw_setting_ip_list *list, char *buf, size_t size)
@@ -504,6 +579,18 @@ setting_parse(const struct vsw_setting *s, void *cfg, const json_t *value,
                                  why);
         }
         return 0;
+    case VSW_SETTING_VTEPS:
+        if (!json_is_string(value)) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "parameter '%s' must be a string such as "
+                                 "5001:192.0.2.1,5002:192.0.2.7",
+                                 s->key);
+        }
+        if (vsw_vtep_list_parse(text, member(cfg, s), why, sizeof why)) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "%s: %s", s->key,
+                                 why);
+        }
+        return 0;
     case VSW_SETTING_IFNAME:
         if (!json_is_string(value) || !ifname_is_valid(text)) {
             return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
@@ -564,7 +651,8 @@ static bool
 may_be_null(const struct vsw_setting *s)
 {
     return s->type == VSW_SETTING_MAC || s->type == VSW_SETTING_VLAN_SET ||
-           s->type == VSW_SETTING_IP_LIST;
+           s->type == VSW_SETTING_IP_LIST || s->type == VSW_SETTING_VTEPS ||
+           (s->flags & VSW_SETTING_OPTIONAL);
 }
 
 /* Sets 'key' of 'cfg' from 'value'; null unsets what may be unset. */
@@ -763,7 +851,21 @@ setting_to_json(const struct vsw_setting *s, const void *cfg)
         return json_string(text);
     }
     case VSW_SETTING_IFNAME:
+        if ((s->flags & VSW_SETTING_OPTIONAL) &&
+            !*(const char *)member_const(cfg, s)) {
+            return json_null();
+        }
         return json_string(member_const(cfg, s));
+    case VSW_SETTING_VTEPS: {
+        const struct vsw_setting_vtep_list *list = member_const(cfg, s);
+        char text[VSW_SETTING_MAX_VTEPS * 32];
+
+        if (!list->n) {
+            return json_null();
+        }
+        vtep_list_format(list, text, sizeof text);
+        return json_string(text);
+    }
     }
     return json_null();
 }
@@ -796,6 +898,7 @@ type_name(enum vsw_setting_type type)
         [VSW_SETTING_BOOLEAN] = "boolean", [VSW_SETTING_ENUM] = "enum",
         [VSW_SETTING_MAC] = "mac",         [VSW_SETTING_VLAN_SET] = "vlan-set",
         [VSW_SETTING_IP_LIST] = "ip-list", [VSW_SETTING_IFNAME] = "ifname",
+        [VSW_SETTING_VTEPS] = "vtep-list",
     };
 
     return names[type];

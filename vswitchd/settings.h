@@ -46,6 +46,9 @@ enum vsw_setting_type {
     VSW_SETTING_IP_LIST,  /* "10.0.0.1,2001:db8::1", in a struct
                              vsw_setting_ip_list */
     VSW_SETTING_IFNAME,   /* an interface name, in char[IFNAMSIZ] */
+    VSW_SETTING_VTEPS,    /* "5001:192.0.2.1,5002:192.0.2.7": remote
+                                 VTEPs per VNI, in a struct
+                                 vsw_setting_vtep_list */
 };
 
 /* Flags of a setting. */
@@ -56,6 +59,9 @@ enum vsw_setting_type {
                                     only: get and config.json show the        \
                                     other */
 #define VSW_SETTING_INVERTED 0x8 /* boolean alias meaning the opposite */
+#define VSW_SETTING_OPTIONAL                                                  \
+    0x10 /* an interface name that may be unset:                              \
+            null in JSON, "" in the struct */
 
 /* A MAC setting that may be unset. */
 struct vsw_setting_mac {
@@ -69,6 +75,21 @@ struct vsw_setting_ip_list {
     unsigned n;                            /* addresses in 'addr' */
     uint8_t addr[VSW_SETTING_MAX_IPS][16]; /* in the order given */
 };
+
+#define VSW_SETTING_MAX_VTEPS 256
+/* Remote VXLAN endpoints, each of one VNI (IPv4 underlay). */
+struct vsw_setting_vtep_list {
+    unsigned n; /* entries in 'vtep' */
+    struct {
+        uint32_t vni;              /* 1..16777215 */
+        uint32_t ip;               /* IPv4, network order */
+    } vtep[VSW_SETTING_MAX_VTEPS]; /* in the order given */
+};
+
+/* Parses "VNI:IPv4,..." into 'list'.  Returns 0, or -EINVAL with the
+ * reason in 'why'. */
+int vsw_vtep_list_parse(const char *text, struct vsw_setting_vtep_list *list,
+                        char *why, size_t why_size);
 
 /* One setting: a row of a kind's table. */
 struct vsw_setting {

@@ -163,6 +163,12 @@ mgr_publish(struct vsw_manager *mgr)
             vsw_shaper_config_init(&dport->shaper[VSW_SHAPER_IN],
                                    p->cfg.qos.max_bandwidth_in,
                                    p->cfg.qos.max_burst);
+            /* Tenant networks: the port's VNI, a tunnel's VTEPs. */
+            dport->vni = p->cfg.vni;
+            if (p->cfg.type == MGR_PORT_VXLAN &&
+                mgr_tunnel_fill_port(mgr, p, dport)) {
+                goto nomem;
+            }
         }
         vsw_dp_switch_mirrors(dsw);
         mgr_ext_fill_switch(sw, dsw);

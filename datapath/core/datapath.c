@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "rcu.h"
+#include "vxlan.h"
 #include "worker.h"
 
 /* Rebalancing rounds (about seconds) to wait after moving a queue. */
@@ -93,6 +94,8 @@ vsw_dp_snapshot_destroy(struct vsw_dp_snapshot *snap)
         for (size_t j = 0; j < sw->n_ports; j++) {
             vsw_port_policy_destroy(sw->ports[j]->policy);
             free(sw->ports[j]->pcap);
+            vsw_vxlan_config_destroy(
+                (struct vsw_vxlan_config *)sw->ports[j]->tunnel);
             free(sw->ports[j]);
         }
         free(sw->ports);

@@ -126,6 +126,7 @@ void vsw_port_rt_capture(struct vsw_port_rt *rt, const struct vsw_packet *pkt);
 
 struct vsw_dp_switch;
 struct vsw_pcap_taps;
+struct vsw_vxlan_config;
 
 /* A port as one snapshot sees it. */
 struct vsw_dp_port {
@@ -154,6 +155,11 @@ struct vsw_dp_port {
                                        NULL: nobody captures it */
     /* QoS: max-bandwidth (out) and max-bandwidth-in; rate 0 = off */
     struct vsw_shaper_config shaper[VSW_SHAPER_N_DIRS];
+    uint32_t vni; /* tenant network of its frames, 0 = none */
+    const struct vsw_vxlan_config *tunnel; /* a VXLAN tunnel port: its
+                                              remotes and maps (owned by the
+                                              snapshot, vxlan.h); NULL for
+                                              other ports */
 };
 
 /* A switch as one snapshot sees it. */

@@ -53,6 +53,11 @@ struct vsw_packet {
                                    have the frame (or a copy), by bit */
     uint8_t *buf;               /* the buffer 'data' points into (owned by the
                                    worker's pool) */
+    uint32_t vni;               /* tenant network (VXLAN VNI) the frame
+                                   belongs to, 0 = none: the input port's,
+                                   or the VXLAN header's on decap */
+    uint32_t tun_src;           /* from a tunnel: the remote VTEP's IPv4
+                                   address (network order), 0 otherwise */
 };
 
 /* Up to VSW_BATCH_SIZE packets moving through the pipeline together. */

@@ -47,6 +47,8 @@ struct fdb_entry {
     struct vsw_ctable_node node; /* chain link; first, as ctable.h wants */
     _Atomic uint32_t port_id;    /* port the MAC was learned on */
     _Atomic uint64_t key;        /* fdb_key(vlan, mac) */
+    _Atomic uint32_t vni;        /* tenant network, 0 = none: with 'key',
+                                    the entry's identity */
     _Atomic int64_t last_seen;   /* ms of a recent frame, FDB_REFRESH_MS */
     uint32_t slot_prev;          /* earlier learned entry of the slot */
     uint32_t slot_next;          /* later learned entry of the slot */
@@ -100,13 +102,21 @@ fdb_key(uint16_t vlan, const uint8_t mac[6])
     return key;
 }
 
+/* What identifies an entry: the VLAN and MAC, and the tenant network
+ * (VNI) they belong to, so that two VNIs may use the same MAC. */
+struct fdb_id {
+    uint64_t key; /* fdb_key(vlan, mac) */
+    uint32_t vni; /* 0 = no tenant network */
+};
+
 /* A multiply-xorshift mix of 'key' under the table's secret seed.
  * Returns the bucket index. */
 static size_t
-fdb_bucket(const struct vsw_fdb *fdb, uint64_t key)
+fdb_bucket(const struct vsw_fdb *fdb, struct fdb_id id)
 {
     const struct vsw_ctable *t = &fdb->table;
-    uint64_t h = (key ^ t->seed[0]) * UINT64_C(0x9e3779b97f4a7c15);
+    uint64_t h = (id.key ^ t->seed[0] ^ (uint64_t)id.vni << 40) *
+                 UINT64_C(0x9e3779b97f4a7c15);
 
     h = (h ^ (h >> 32) ^ t->seed[1]) * UINT64_C(0xd6e8feb86659fd93);
     h ^= h >> 32;
@@ -133,10 +143,11 @@ static bool
 fdb_match(const void *e_, const void *key_, void *hit_)
 {
     const struct fdb_entry *e = e_;
-    const uint64_t *key = key_;
+    const struct fdb_id *id = key_;
     struct fdb_hit *hit = hit_;
 
-    if (atomic_load_explicit(&e->key, memory_order_acquire) != *key) {
+    if (atomic_load_explicit(&e->key, memory_order_acquire) != id->key ||
+        atomic_load_explicit(&e->vni, memory_order_acquire) != id->vni) {
         return false;
     }
     hit->port_id = atomic_load_explicit(&e->port_id, memory_order_acquire);
@@ -149,11 +160,11 @@ fdb_match(const void *e_, const void *key_, void *hit_)
  * one instant.  'hit' is written only on success: storing a miss costs a
  * lookup measurably. */
 static bool
-fdb_find(const struct vsw_fdb *fdb, size_t bucket, uint64_t key,
+fdb_find(const struct vsw_fdb *fdb, size_t bucket, struct fdb_id id,
          struct fdb_hit *hit)
 {
     uint32_t idx = vsw_ctable_find(
-        &fdb->table, bucket, sizeof(struct fdb_entry), fdb_match, &key, hit);
+        &fdb->table, bucket, sizeof(struct fdb_entry), fdb_match, &id, hit);
     if (idx == FDB_NIL) {
         return false;
     }
@@ -252,10 +263,12 @@ fdb_release(void *fdb_, uint32_t idx)
 static void
 fdb_remove(struct vsw_fdb *fdb, uint32_t idx)
 {
-    uint64_t key =
-        atomic_load_explicit(&fdb->pool[idx].key, memory_order_relaxed);
+    struct fdb_id id = {
+        atomic_load_explicit(&fdb->pool[idx].key, memory_order_relaxed),
+        atomic_load_explicit(&fdb->pool[idx].vni, memory_order_relaxed),
+    };
 
-    vsw_ctable_remove(&fdb->table, fdb_bucket(fdb, key), idx);
+    vsw_ctable_remove(&fdb->table, fdb_bucket(fdb, id), idx);
 }
 
 /* The moment a sweep or a learn judges ageing against. */
@@ -355,8 +368,8 @@ fdb_move(struct vsw_fdb *fdb, size_t bucket, uint32_t idx, uint32_t port_id,
 /* With the lock held.  Adds 'key' on 'port_id' to bucket 'b', evicting
  * first if a cap requires it. */
 static void
-fdb_insert(struct vsw_fdb *fdb, size_t bucket, uint64_t key, uint32_t port_id,
-           uint32_t port_limit, int64_t now_ms)
+fdb_insert(struct vsw_fdb *fdb, size_t bucket, struct fdb_id id,
+           uint32_t port_id, uint32_t port_limit, int64_t now_ms)
 {
     uint32_t slot = VSW_FDB_SLOT(port_id);
 
@@ -370,7 +383,8 @@ fdb_insert(struct vsw_fdb *fdb, size_t bucket, uint64_t key, uint32_t port_id,
      * with its previous key or port. */
     uint32_t idx = vsw_ctable_insert_begin(&fdb->table, bucket);
     struct fdb_entry *e = &fdb->pool[idx];
-    atomic_store_explicit(&e->key, key, memory_order_release);
+    atomic_store_explicit(&e->key, id.key, memory_order_release);
+    atomic_store_explicit(&e->vni, id.vni, memory_order_release);
     atomic_store_explicit(&e->port_id, port_id, memory_order_release);
     atomic_store_explicit(&e->last_seen, now_ms, memory_order_release);
     vsw_ctable_insert_end(&fdb->table, bucket, idx);
@@ -380,7 +394,7 @@ fdb_insert(struct vsw_fdb *fdb, size_t bucket, uint64_t key, uint32_t port_id,
 
 /* With the lock held: the part of vsw_fdb_learn() that changes the table. */
 static enum vsw_fdb_learn_result
-fdb_learn_locked(struct vsw_fdb *fdb, uint64_t key, uint32_t port_id,
+fdb_learn_locked(struct vsw_fdb *fdb, struct fdb_id key, uint32_t port_id,
                  uint32_t port_limit, int64_t now_ms)
 {
     size_t bucket = fdb_bucket(fdb, key);
@@ -437,6 +451,7 @@ vsw_fdb_create(uint32_t max_entries, uint32_t ageing_sec)
     for (uint32_t i = 0; i < max_entries; i++) {
         struct fdb_entry *e = &fdb->pool[i];
         atomic_init(&e->key, 0);
+        atomic_init(&e->vni, 0);
         atomic_init(&e->last_seen, 0);
         atomic_init(&e->port_id, VSW_FDB_NO_PORT);
         e->slot_prev = FDB_NIL;
@@ -483,14 +498,15 @@ vsw_fdb_get_max_entries(const struct vsw_fdb *fdb)
  * VSW_FDB_NO_PORT is ignored, since lookups could not tell it from
  * "unknown". */
 enum vsw_fdb_learn_result
-vsw_fdb_learn(struct vsw_fdb *fdb, uint16_t vlan, const uint8_t mac[6],
-              uint32_t port_id, uint32_t port_limit, int64_t now_ms)
+vsw_fdb_learn_vni(struct vsw_fdb *fdb, uint32_t vni, uint16_t vlan,
+                  const uint8_t mac[6], uint32_t port_id, uint32_t port_limit,
+                  int64_t now_ms)
 {
     if (!fdb_is_learnable(mac) || port_id == VSW_FDB_NO_PORT) {
         return VSW_FDB_IGNORED;
     }
 
-    uint64_t key = fdb_key(vlan, mac);
+    struct fdb_id key = {fdb_key(vlan, mac), vni};
     struct fdb_hit hit;
     if (fdb_find(fdb, fdb_bucket(fdb, key), key, &hit) &&
         hit.port_id == port_id &&
@@ -507,10 +523,10 @@ vsw_fdb_learn(struct vsw_fdb *fdb, uint16_t vlan, const uint8_t mac[6],
 }
 
 uint32_t
-vsw_fdb_lookup(const struct vsw_fdb *fdb, uint16_t vlan, const uint8_t mac[6],
-               int64_t now_ms)
+vsw_fdb_lookup_vni(const struct vsw_fdb *fdb, uint32_t vni, uint16_t vlan,
+                   const uint8_t mac[6], int64_t now_ms)
 {
-    uint64_t key = fdb_key(vlan, mac);
+    struct fdb_id key = {fdb_key(vlan, mac), vni};
     struct fdb_hit hit;
 
     if (!fdb_find(fdb, fdb_bucket(fdb, key), key, &hit) ||
@@ -583,6 +599,9 @@ fdb_info_compare(const void *a_, const void *b_)
     uint64_t ka = fdb_key(a->vlan, a->mac);
     uint64_t kb = fdb_key(b->vlan, b->mac);
 
+    if (a->vni != b->vni) {
+        return a->vni < b->vni ? -1 : 1;
+    }
     return ka < kb ? -1 : ka > kb;
 }
 
@@ -604,6 +623,7 @@ fdb_visit_dump(const void *e_, void *ctx_)
     int64_t age_ms = ctx->age.now_ms - last_seen;
     struct vsw_fdb_entry_info info = {
         .vlan = key >> 48,
+        .vni = atomic_load_explicit(&e->vni, memory_order_relaxed),
         .port_id = atomic_load_explicit(&e->port_id, memory_order_relaxed),
         /* A worker's clock may run a little ahead of the caller's. */
         .age_sec = age_ms > 0 ? age_ms / 1000 : 0,

@@ -1,5 +1,6 @@
 /*
- * The MAC table (forwarding database) of one switch, keyed by (VLAN, MAC).
+ * The MAC table (forwarding database) of one switch, keyed by (VNI, VLAN,
+ * MAC): a tenant network's VNI is part of the L2 domain (0: none).
  *
  * Threads: any number of datapath workers call vsw_fdb_lookup() and
  * vsw_fdb_learn() concurrently; the control thread calls the rest.
@@ -52,6 +53,7 @@ struct vsw_fdb_entry_info {
     uint8_t mac[6];   /* the MAC */
     uint32_t port_id; /* port it was learned on */
     uint32_t age_sec; /* seconds since last seen */
+    uint32_t vni;     /* tenant network (VXLAN VNI), 0 for none */
 };
 
 struct vsw_fdb;
@@ -73,15 +75,33 @@ uint32_t vsw_fdb_get_max_entries(const struct vsw_fdb *fdb);
  * 'now_ms' (a CLOCK_MONOTONIC time in milliseconds).  'port_limit' is the
  * port's own cap, 0 for none.  Never blocks on the control thread for
  * longer than one bounded expiry step. */
-enum vsw_fdb_learn_result vsw_fdb_learn(struct vsw_fdb *fdb, uint16_t vlan,
-                                        const uint8_t mac[6], uint32_t port_id,
-                                        uint32_t port_limit, int64_t now_ms);
+enum vsw_fdb_learn_result
+vsw_fdb_learn_vni(struct vsw_fdb *fdb, uint32_t vni, uint16_t vlan,
+                  const uint8_t mac[6], uint32_t port_id, uint32_t port_limit,
+                  int64_t now_ms);
+
+/* vsw_fdb_learn_vni() outside any tenant network (VNI 0). */
+static inline enum vsw_fdb_learn_result
+vsw_fdb_learn(struct vsw_fdb *fdb, uint16_t vlan, const uint8_t mac[6],
+              uint32_t port_id, uint32_t port_limit, int64_t now_ms)
+{
+    return vsw_fdb_learn_vni(fdb, 0, vlan, mac, port_id, port_limit, now_ms);
+}
 
 /* Worker thread, lock-free.  Returns the port id 'mac' in 'vlan' was
  * learned on, or VSW_FDB_NO_PORT if it is unknown or aged out at
  * 'now_ms'. */
-uint32_t vsw_fdb_lookup(const struct vsw_fdb *fdb, uint16_t vlan,
-                        const uint8_t mac[6], int64_t now_ms);
+uint32_t vsw_fdb_lookup_vni(const struct vsw_fdb *fdb, uint32_t vni,
+                            uint16_t vlan, const uint8_t mac[6],
+                            int64_t now_ms);
+
+/* vsw_fdb_lookup_vni() outside any tenant network (VNI 0). */
+static inline uint32_t
+vsw_fdb_lookup(const struct vsw_fdb *fdb, uint16_t vlan, const uint8_t mac[6],
+               int64_t now_ms)
+{
+    return vsw_fdb_lookup_vni(fdb, 0, vlan, mac, now_ms);
+}
 
 /* Any thread.  A number that changes whenever an entry is added, moved to
  * another port or removed: a decision made from lookups done after

@@ -84,9 +84,18 @@ uint64_t
 vsw_flow_cache_key_init(struct vsw_flow_cache_key *key,
                         const struct vsw_flow_key *flow, uint32_t in_port_id)
 {
+    return vsw_flow_cache_key_init_vni(key, flow, in_port_id, 0);
+}
+
+uint64_t
+vsw_flow_cache_key_init_vni(struct vsw_flow_cache_key *key,
+                            const struct vsw_flow_key *flow,
+                            uint32_t in_port_id, uint32_t vni)
+{
     /* Zeroed first so that padding bytes compare and hash equal. */
     memset(key, 0, sizeof *key);
     key->in_port_id = in_port_id;
+    key->vni = vni;
     key->flags = flow->flags & DECISION_FLAGS;
     memcpy(key->eth_dst, flow->eth_dst, sizeof key->eth_dst);
     memcpy(key->eth_src, flow->eth_src, sizeof key->eth_src);

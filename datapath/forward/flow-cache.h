@@ -33,6 +33,8 @@
 /* The part of a flow that decides its fate. */
 struct vsw_flow_cache_key {
     uint32_t in_port_id;                    /* input port */
+    uint32_t vni;                           /* tenant network (a tunnel
+                                               port carries several) */
     uint32_t flags;                         /* structural VSW_FLOW_F_* flags */
     uint8_t eth_dst[6];                     /* destination MAC */
     uint8_t eth_src[6];                     /* source MAC */
@@ -85,6 +87,11 @@ void vsw_flow_cache_destroy(struct vsw_flow_cache *cache);
 uint64_t vsw_flow_cache_key_init(struct vsw_flow_cache_key *key,
                                  const struct vsw_flow_key *flow,
                                  uint32_t in_port_id);
+/* The same for a frame of tenant network 'vni' (a tunnel port receives
+ * several). */
+uint64_t vsw_flow_cache_key_init_vni(struct vsw_flow_cache_key *key,
+                                     const struct vsw_flow_key *flow,
+                                     uint32_t in_port_id, uint32_t vni);
 
 /* The entry for 'key' made under generations 'snap_gen' and 'fdb_gen', or
  * NULL on a miss. */

@@ -73,7 +73,22 @@
       "the uplink's minimum-bandwidth scheduler had no room (class queue "    \
       "or buffer pool full)")                                                 \
     X(QOS_QUEUE_FULL, "qos-queue-full",                                       \
-      "over the port's maximum bandwidth and its shaper queue was full")
+      "over the port's maximum bandwidth and its shaper queue was full")      \
+    X(VXLAN_TRUNCATED, "vxlan-truncated",                                     \
+      "tunnel datagram shorter than a VXLAN header")                          \
+    X(VXLAN_BAD_FLAGS, "vxlan-bad-flags",                                     \
+      "VXLAN header without the valid-VNI (I) flag")                          \
+    X(VXLAN_INNER_RUNT, "vxlan-inner-runt",                                   \
+      "VXLAN datagram whose inner frame is shorter than an Ethernet header")  \
+    X(VXLAN_VNI_UNKNOWN, "vxlan-vni-unknown",                                 \
+      "VXLAN datagram for a VNI no port of the switch is in")                 \
+    X(VXLAN_UNKNOWN_VTEP, "vxlan-unknown-vtep",                               \
+      "VXLAN datagram from a VTEP that is not a remote of its VNI")           \
+    X(VXLAN_TOO_BIG, "vxlan-too-big",                                         \
+      "inner frame too big for the underlay MTU once encapsulated (never "    \
+      "fragmented)")                                                          \
+    X(VXLAN_NO_REMOTE, "vxlan-no-remote",                                     \
+      "frame for a tunnel whose VNI has no remote VTEP")
 
 enum vsw_drop_reason {
 #define VSW_DROP_ENUM(ENUM, NAME, DOC) VSW_DROP_##ENUM,

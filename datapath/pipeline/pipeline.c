@@ -17,6 +17,7 @@
 #include "flow.h"
 #include "trace.h"
 #include "vlan.h"
+#include "vxlan.h"
 
 /* Frames on the wire for 'pkt': its segments when it is a GSO packet. */
 static void
@@ -263,8 +264,8 @@ stage_learn(struct vsw_pipeline *pl, struct vsw_packet *pkt)
                        pkt->vlan, pl->in_port->name);
         return VSW_STAGE_CONTINUE;
     }
-    vsw_fdb_learn(pl->in_port->sw->fdb, pkt->vlan, src, pl->in_port->id,
-                  pl->in_port->mac_limit, pl->now_ms);
+    vsw_fdb_learn_vni(pl->in_port->sw->fdb, pkt->vni, pkt->vlan, src,
+                      pl->in_port->id, pl->in_port->mac_limit, pl->now_ms);
     return VSW_STAGE_CONTINUE;
 }
 
@@ -313,7 +314,8 @@ lookup_destination(struct vsw_pipeline *pl, const struct vsw_packet *pkt)
     if (vsw_eth_addr_is_multicast(pkt->key.eth_dst)) {
         return NULL;
     }
-    id = vsw_fdb_lookup(sw->fdb, pkt->vlan, pkt->key.eth_dst, pl->now_ms);
+    id = vsw_fdb_lookup_vni(sw->fdb, pkt->vni, pkt->vlan, pkt->key.eth_dst,
+                            pl->now_ms);
     if (id == VSW_FDB_NO_PORT) {
         return NULL;
     }
@@ -347,7 +349,8 @@ stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
     if (dst && dst == pl->in_port) {
         return VSW_DROP_HAIRPIN;
     }
-    if (dst && vsw_vlan_admits(&dst->vlan, &cls)) {
+    if (dst && vsw_vxlan_port_takes(dst, pkt->vni) &&
+        vsw_vlan_admits(&dst->vlan, &cls)) {
         vsw_pipeline_txq_push(pl, dst, pkt);
         pkt->out_port_id = dst->id;
         return VSW_STAGE_CONSUMED;
@@ -373,6 +376,7 @@ stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
         const struct vsw_dp_port *port = sw->ports[i];
 
         if (port != pl->in_port && port->flood &&
+            vsw_vxlan_port_takes(port, pkt->vni) &&
             vsw_vlan_admits(&port->vlan, &cls)) {
             vsw_pipeline_txq_push(pl, port, pkt);
             n_out++;
@@ -428,7 +432,9 @@ vsw_ext_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt,
 
         /* The built-in policy still holds: a destination outside the
          * frame's VLAN or private VLAN reach does not get it. */
-        if (port && port->id == dst[i] && vsw_vlan_admits(&port->vlan, &cls)) {
+        if (port && port->id == dst[i] &&
+            vsw_vxlan_port_takes(port, pkt->vni) &&
+            vsw_vlan_admits(&port->vlan, &cls)) {
             vsw_pipeline_txq_push(pl, port, pkt);
             n_out++;
         }
@@ -490,7 +496,14 @@ tx_to_netdev(struct vsw_pipeline *pl, struct vsw_txq *txq,
     struct vsw_port_stats *stats = &txq->port->rt->stats[pl->worker];
     struct vsw_netdev *netdev = txq->port->rt->netdev;
     int error;
-    int sent =
+    int sent;
+
+    /* A tunnel port encapsulates: its destinations are remote VTEPs, and
+     * it counts what it sends and drops itself. */
+    if (txq->port->tunnel) {
+        return vsw_vxlan_tx(pl, txq->port, items, n, packets, bytes);
+    }
+    sent =
         vsw_netdev_tx(netdev, pl->worker % netdev->n_queues, items, n, &error);
 
     for (int i = 0; i < sent; i++) {
@@ -573,6 +586,7 @@ tx_segmented(struct vsw_pipeline *pl, struct vsw_txq *txq,
             seg->data = out->buf + out->seg[done].offset;
             seg->len = out->seg[done].len;
             seg->ingress_tag_len = pkt->ingress_tag_len;
+            seg->vni = pkt->vni; /* a tunnel encapsulates by it */
             memset(&seg->vnet, 0, sizeof seg->vnet);
             items[n] = *item;
             items[n].pkt = seg;
@@ -694,8 +708,9 @@ apply_cached(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
     pkt->ingress_tag_len = action->tag_len;
     /* Keep the source MAC from ageing out; once a second is plenty. */
     if (pl->now_ms - e->learned_ms >= 1000) {
-        vsw_fdb_learn(pl->in_port->sw->fdb, pkt->vlan, pkt->key.eth_src,
-                      pl->in_port->id, pl->in_port->mac_limit, pl->now_ms);
+        vsw_fdb_learn_vni(pl->in_port->sw->fdb, pkt->vni, pkt->vlan,
+                          pkt->key.eth_src, pl->in_port->id,
+                          pl->in_port->mac_limit, pl->now_ms);
         e->learned_ms = pl->now_ms;
     }
     vsw_pipeline_txq_push(pl, dst, pkt);
@@ -777,9 +792,15 @@ process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
         packets += segs;
         bytes += len;
         batch->pkts[i]->in_port_id = in_port->id;
+        batch->pkts[i]->vni = in_port->vni;
     }
     vsw_counter_add(&stats->rx_packets, packets);
     vsw_counter_add(&stats->rx_bytes, bytes);
+    /* A tunnel's frames are VXLAN datagrams: checked, learned from and
+     * stripped to the inner frame with its VNI (tunnel/vxlan.c). */
+    if (in_port->tunnel) {
+        vsw_vxlan_decap_batch(pl, in_port, batch, stats);
+    }
 
     for (int i = 0; i < batch->count; i++) {
         struct vsw_packet *pkt = batch->pkts[i];
@@ -795,8 +816,8 @@ process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
             misses.pkts[misses.count++] = pkt;
             continue;
         }
-        hash = vsw_flow_cache_key_init(&keys[misses.count], &pkt->key,
-                                       in_port->id);
+        hash = vsw_flow_cache_key_init_vni(&keys[misses.count], &pkt->key,
+                                           in_port->id, pkt->vni);
         e = vsw_flow_cache_lookup(pl->cache, &keys[misses.count], hash,
                                   snap->generation, pl->fdb_gen);
         if (!e || !apply_cached(pl, stats, e, pkt)) {
@@ -986,6 +1007,8 @@ vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
     pl->snap = snap;
     pl->in_port = in_port;
     pl->now_ms = now_ms;
+    /* A tunnel's own VNI is 0: a trace from it belongs to no tenant. */
+    pkt->vni = in_port->vni;
     for (size_t s = 0; s < sizeof ingress_stages / sizeof *ingress_stages &&
                        verdict == VSW_STAGE_CONTINUE;
          s++) {
@@ -1048,6 +1071,9 @@ vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
                        port ? port->name : "?",
                        out->tagged ? "tagged VLAN " : "untagged, VLAN ",
                        out->tagged ? pkt->tag_vid : pkt->vlan);
+        if (port && port->tunnel) {
+            vsw_vxlan_trace(port, pkt, out->tagged, now_ms, trace);
+        }
     }
     if (trace->n_outputs && n_denied == trace->n_outputs) {
         trace->drop_reason = last_denial;

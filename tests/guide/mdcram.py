@@ -141,6 +141,9 @@ VARYING = [
      lambda m: re.escape(re.match(r"(.* (?:on|off)) ", m.group())[1])
      + r"(?: +\d+){2} +\d+\.\d\d(?: +\d+){4}"),
     (r'"megabytes": "\d+\.\d\d"', r'"megabytes": "\d+\.\d\d"'),
+    # 'tunnel show': a learned MAC's age
+    (r"^ *\d+  [0-9a-f:]{17}  [0-9.]+ +\d+$",
+     lambda m: re.escape(m.group().rsplit(" ", 1)[0].rstrip()) + r" +\d+"),
     # 'fdb show': an entry's age
     (r"^ +\d+  [0-9a-f:]{17}  \S+ +\d+$",
      lambda m: re.escape(m.group().rsplit(" ", 1)[0].rstrip()) + r" +\d+"),    # 'qos show': what the scheduler sent and holds, and its classes'

@@ -86,8 +86,10 @@ class RpcError(Exception):
 class Daemon:
     """One vswitchd on a private state directory."""
 
-    def __init__(self, state_dir):
+    def __init__(self, state_dir, netns=None):
         self.state_dir = Path(state_dir)
+        # A "host" of its own: the daemon runs inside this namespace.
+        self.netns = netns
         self.socket = self.state_dir / "vswitchd.sock"
         self.log = self.state_dir.parent / f"{self.state_dir.name}.log"
         self.proc = None
@@ -98,6 +100,8 @@ class Daemon:
         cmd = [str(VSWITCHD), "--state-dir", str(self.state_dir),
                "--log-file", str(self.log), "--workers", str(workers),
                *extra]
+        if self.netns:
+            cmd = ["ip", "netns", "exec", self.netns] + cmd
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                                      stderr=open(self.log, "a"))
         deadline = time.monotonic() + 20
@@ -245,8 +249,8 @@ def daemon_factory(tmp_path, topo):
     """Makes daemons (started) whose state lives under tmp_path."""
     daemons = []
 
-    def make(name="state", start=True, **kw):
-        d = Daemon(tmp_path / name)
+    def make(name="state", start=True, netns=None, **kw):
+        d = Daemon(tmp_path / name, netns=netns)
         daemons.append(d)
         if start:
             d.start(**kw)
@@ -293,7 +297,8 @@ def add_vm(daemon, topo, switch, port, ip=None, vlan=None, mac=None,
     # counting frames unreliable.
     sh(["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"], ns=ns)
     sh(["sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1"], ns=ns)
-    sh(["ip", "link", "set", ifname, "netns", ns])
+    # The TAP appears where the daemon runs (its host's namespace).
+    sh(["ip", "link", "set", ifname, "netns", ns], ns=daemon.netns)
     if ip:
         sh(["ip", "-n", ns, "addr", "add", f"{ip}/{prefix}", "dev", ifname])
     sh(["ip", "-n", ns, "link", "set", ifname, "up"])

@@ -9,6 +9,7 @@ CONTRACT names the keys and properties the design promises today.
 """
 
 import json
+import random
 import re
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from conftest import TOP, VSWITCH_CTL, RpcError, sh
 INVALID_PARAMS = -32602
 
 TYPES = {"integer", "bit-rate", "enum", "boolean", "mac", "vlan-set",
-         "ip-list", "ifname"}
+         "ip-list", "ifname", "vtep-list"}
 RANGED_TYPES = {"integer", "bit-rate"}
 
 # What the design promises (docs/architecture.md, issue 9); schema.get may
@@ -34,7 +35,8 @@ CONTRACT = {
         "metering-save-interval": ("integer", {"default": 10, "min": 1}),
     },
     "port": {
-        "type": ("enum", {"values": ["tap", "uplink"], "fixed": True}),
+        "type": ("enum", {"values": ["tap", "uplink", "vxlan"],
+                          "fixed": True}),
         "ifname": ("ifname", {"fixed": True}),
         "mac": ("mac", {"fixed": True, "applies-to": {
             "key": "type", "values": ["tap"]}}),
@@ -60,6 +62,19 @@ CONTRACT = {
         "ieee-priority-tag": (None, {}),
         "allowed-ips": (None, {}),
         "metering": ("boolean", {"default": False}),
+        # Tenant networks and VXLAN tunnels (issue 13).
+        "vni": ("integer", {"default": 0, "min": 0, "max": 16777215}),
+        "local-ip": ("ip-list", {"fixed": True, "applies-to": {
+            "key": "type", "values": ["vxlan"]}}),
+        "dst-port": ("integer", {"default": 4789, "fixed": True,
+                                 "applies-to": {"key": "type",
+                                                "values": ["vxlan"]}}),
+        "underlay": ("ifname", {"fixed": True, "applies-to": {
+            "key": "type", "values": ["vxlan"]}}),
+        "remote": ("vtep-list", {"applies-to": {"key": "type",
+                                                "values": ["vxlan"]}}),
+        "learn-unknown-vteps": ("boolean", {"default": False, "applies-to": {
+            "key": "type", "values": ["vxlan"]}}),
     },
 }
 
@@ -78,12 +93,14 @@ WRONG_VALUES = {
     "vlan-set": ["5000", "ten"],
     "ip-list": ["not-an-address", "198.18.0.300"],
     "ifname": ["a/b", "x" * 16],
+    "vtep-list": ["5001", "0:198.18.0.1", "5001:2001:db8::1",
+                  "16777216:198.18.0.1"],
 }
 
 DOCS = (TOP / "docs" / "user-guide.md", TOP / "docs" / "jsonrpc.md")
 
 # Types whose unset state is null.
-NULLABLE = ("mac", "vlan-set", "ip-list")
+NULLABLE = ("mac", "vlan-set", "ip-list", "vtep-list")
 
 
 # ---- Helpers ----
@@ -138,9 +155,15 @@ class Objects:
         up, _ = topo.veth()
         daemon.rpc_raw("port.add", {"switch": "sw0", "name": "p-up",
                                     "type": "uplink", "ifname": up})
+        # A VXLAN tunnel on the loopback, on a port of its own.
+        daemon.rpc_raw("port.add", {"switch": "sw0", "name": "p-vx",
+                                    "type": "vxlan",
+                                    "local-ip": "127.0.0.1",
+                                    "dst-port": random.randint(20000, 60000)})
         # An interface no port holds, for uplinks a test adds.
         self.spare_uplink, _ = topo.veth()
-        self.existing = {"switch": ["sw0"], "port": ["p-tap", "p-up"]}
+        self.existing = {"switch": ["sw0"],
+                         "port": ["p-tap", "p-up", "p-vx"]}
 
     def get(self, kind, name):
         return settings_of(self.daemon.rpc(f"{kind}.get", name=name))
@@ -155,6 +178,8 @@ class Objects:
             return {"name": f"new-sw{self._count}", **extra}
         params = {"switch": "sw0", "name": f"new-p{self._count}",
                   "type": "tap", **extra}
+        if params["type"] == "vxlan" and "local-ip" not in extra:
+            params["local-ip"] = "127.0.0.1"
         if "ifname" not in extra:
             params["ifname"] = (self.spare_uplink
                                 if params["type"] == "uplink"
@@ -214,6 +239,7 @@ class Objects:
             "vlan-set": ["10", "20-30"],
             "ip-list": ["198.18.0.7", "198.18.0.8,2001:db8::8"],
             "ifname": [self.topo.ifname("sc")],
+            "vtep-list": ["5001:198.18.0.7", "5001:198.18.0.8,5002:198.18.0.9"],
         }.get(t) or pytest.fail(f"{setting['key']}: no valid value known "
                                 f"for type {t}")
 

@@ -75,6 +75,26 @@ START_TEST(test_vlan_isolation)
 }
 END_TEST
 
+START_TEST(test_vni_isolation)
+{
+    /* The same MAC and VLAN in two tenant networks are two stations. */
+    struct vsw_fdb *fdb = vsw_fdb_create(16, 300);
+    uint8_t a[6];
+
+    make_mac(a, 0x02, 42);
+    ck_assert_int_eq(vsw_fdb_learn_vni(fdb, 5001, 0, a, 1, 0, 0),
+                     VSW_FDB_LEARNED);
+    ck_assert_int_eq(vsw_fdb_learn_vni(fdb, 5002, 0, a, 2, 0, 0),
+                     VSW_FDB_LEARNED);
+    ck_assert_uint_eq(vsw_fdb_lookup_vni(fdb, 5001, 0, a, 0), 1);
+    ck_assert_uint_eq(vsw_fdb_lookup_vni(fdb, 5002, 0, a, 0), 2);
+    ck_assert_uint_eq(vsw_fdb_lookup(fdb, 0, a, 0), VSW_FDB_NO_PORT);
+    ck_assert_uint_eq(vsw_fdb_lookup_vni(fdb, 5003, 0, a, 0), VSW_FDB_NO_PORT);
+    ck_assert_uint_eq(vsw_fdb_count(fdb), 2);
+    vsw_fdb_destroy(fdb);
+}
+END_TEST
+
 START_TEST(test_group_and_zero_not_learned)
 {
     static const uint8_t macs[][6] = {
@@ -368,12 +388,12 @@ START_TEST(test_dump)
 {
     /* Sorted by (vlan, mac); the test learns them in another order. */
     static const struct vsw_fdb_entry_info expected[] = {
-        {1, {0x02, 0, 0, 0, 0, 0x05}, 11, 5},
-        {1, {0x02, 0, 0, 0, 0x01, 0x00}, 12, 2},
-        {1, {0x06, 0, 0, 0, 0, 0x01}, 11, 2},
-        {3, {0x02, 0, 0, 0, 0, 0x05}, 13, 5},
-        {5, {0x00, 0x10, 0, 0, 0, 0x09}, 12, 0},
-        {4095, {0x02, 0, 0, 0, 0, 0x01}, 14, 2},
+        {1, {0x02, 0, 0, 0, 0, 0x05}, 11, 5, 0},
+        {1, {0x02, 0, 0, 0, 0x01, 0x00}, 12, 2, 0},
+        {1, {0x06, 0, 0, 0, 0, 0x01}, 11, 2, 0},
+        {3, {0x02, 0, 0, 0, 0, 0x05}, 13, 5, 0},
+        {5, {0x00, 0x10, 0, 0, 0, 0x09}, 12, 0, 0},
+        {4095, {0x02, 0, 0, 0, 0, 0x01}, 14, 2, 0},
     };
     static const size_t order[] = {4, 2, 5, 0, 3, 1};
     static const uint8_t stale[6] = {0x02, 0, 0, 0, 0, 0x03};
@@ -643,6 +663,7 @@ fdb_suite(void)
 
     tcase_add_test(basic, test_learn_then_lookup);
     tcase_add_test(basic, test_vlan_isolation);
+    tcase_add_test(basic, test_vni_isolation);
     tcase_add_test(basic, test_group_and_zero_not_learned);
     tcase_add_test(basic, test_refresh_and_move);
     tcase_add_test(basic, test_ageing_exact);
