@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "etcd-tenant.h"
 #include "etcd.h"
 #include "log.h"
 #include "manager-private.h"
@@ -19,6 +20,7 @@ struct mgr_etcd {
     char endpoints[ENDPOINTS_MAX];          /* "" when etcd is not used */
     char host_id[VSW_ETCD_HOST_ID_MAX + 1]; /* "" for the default */
     struct vsw_etcd *client;                /* running client, or NULL */
+    struct etcd_tenant *tenant;             /* its tunnels' side */
 };
 
 static struct mgr_etcd *
@@ -59,6 +61,8 @@ restart_client(struct vsw_manager *mgr, char *err, size_t errlen)
     char host_id[VSW_ETCD_HOST_ID_MAX + 1];
     struct vsw_etcd_options opts;
 
+    etcd_tenant_destroy(st->tenant, true);
+    st->tenant = NULL;
     vsw_etcd_destroy(st->client);
     st->client = NULL;
     if (!st->endpoints[0]) {
@@ -71,7 +75,15 @@ restart_client(struct vsw_manager *mgr, char *err, size_t errlen)
     }
     opts.endpoints = st->endpoints;
     opts.host_id = host_id;
-    return vsw_etcd_create(mgr->base, &opts, &st->client, err, errlen);
+    if (vsw_etcd_create(mgr->base, &opts, &st->client, err, errlen)) {
+        return -EINVAL;
+    }
+    st->tenant = etcd_tenant_create(mgr, st->client);
+    if (!st->tenant) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 void
@@ -140,6 +152,7 @@ void
 mgr_etcd_stop(struct vsw_manager *mgr)
 {
     if (mgr->etcd) {
+        etcd_tenant_destroy(mgr->etcd->tenant, false);
         vsw_etcd_destroy(mgr->etcd->client);
         free(mgr->etcd);
         mgr->etcd = NULL;
