@@ -54,8 +54,8 @@ static const struct vsw_ctl_command *const command_tables[] = {
     vsw_ctl_ext_commands,    vsw_ctl_capture_commands,
     vsw_ctl_qos_commands,    vsw_ctl_metering_commands,
     vsw_ctl_tunnel_commands, vsw_ctl_etcd_commands,
-    vsw_ctl_system_commands,
-    vsw_ctl_stop_commands,   help_commands,
+    vsw_ctl_system_commands, vsw_ctl_stop_commands,
+    help_commands,
 };
 
 /* A position in 'command_tables'; zeroed, it is before the first command. */
