@@ -294,3 +294,49 @@ def test_import_without_known_addresses_sends_rarp(three_hosts, topo):
     # lives without the VM having sent anything.
     wait_for(lambda: learned_vtep(c, VM_MAC) == b.ip, timeout=1)
     assert fdb_port(b, VM_MAC) == port
+
+
+def test_announcements_are_well_formed(three_hosts, topo, tmp_path):
+    """What a VM on another host receives: a gratuitous ARP for the IPv4
+    address and an unsolicited NA (override, target link-layer address,
+    right checksum) for the IPv6 one, from the VM's MAC."""
+    a, b, c = three_hosts
+    port = unique("mw")
+    topo.links.append(port)
+    add_vm(a.d, topo, "sw0", port, ip=VM_IP, mac=VM_MAC)
+    a.d.rpc("port.set", name=port, vni=VNI)
+    peer_ns, peer_if = c.vm("peer", VNI, PEER_IP)
+    doc = a.d.rpc("port.export", name=port)
+    a.d.rpc("port.del", name=port)
+    flow = {"vlan": 0, "proto": 17, "sport": 5000, "dport": 53,
+            "from-vm": True, "idle-timeout": 60, "idle-left": 60}
+    doc["flows"] = [dict(flow, src=VM_IP, dst=PEER_IP),
+                    dict(flow, src="2001:db8::10", dst="2001:db8::30")]
+
+    out = tmp_path / "peer.txt"
+    with open(out, "w") as f:
+        dump = subprocess.Popen(
+            ["ip", "netns", "exec", peer_ns, "tcpdump", "-i", peer_if, "-nn",
+             "-vv", "-e", "-l", "arp or icmp6"], stdout=f,
+            stderr=subprocess.PIPE, text=True)
+    try:
+        assert "listening" in dump.stderr.readline()
+        res = b.d.rpc("port.import", switch="sw0", document=doc)
+        assert res["announced"] == {"mac": VM_MAC, "ipv4": [VM_IP],
+                                    "ipv6": ["2001:db8::10"], "rarp": False}
+        wait_for(lambda: "neighbor advertisement" in out.read_text()
+                 and "ARP" in out.read_text(), timeout=5)
+    finally:
+        dump.terminate()
+        dump.wait()
+    text = out.read_text()
+    print(text)
+    assert f"{VM_MAC} > ff:ff:ff:ff:ff:ff" in text
+    assert f"Request who-has {VM_IP} tell {VM_IP}" in text
+    assert f"{VM_MAC} > 33:33:00:00:00:01" in text
+    assert "tgt is 2001:db8::10" in text
+    assert "Flags [override]" in text
+    # (tcpdump calls option 2, the target link-layer address, "destination")
+    assert f"link-address option (2), length 8 (1): {VM_MAC}" in text
+    assert "[icmp6 sum ok]" in text and "bad" not in text
+    wait_for(lambda: learned_vtep(c, VM_MAC) == b.ip, timeout=1)
