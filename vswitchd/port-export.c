@@ -10,7 +10,9 @@
  *    "name": "vm1", "switch": "sw1",        where it came from
  *    "settings": {...},                      as port.get shows them
  *    "acls": [...], "xacls": [...],          as config.json keeps them
- *    "meters": [...]}                        metering.c's, with counts
+ *    "meters": [...],                        metering.c's, with counts
+ *    "flows": [...]}                         its stateful ACL flows
+ *                                            (port-migrate.c)
  *
  * Decisions (ours): export leaves the source port as it is (the
  * orchestrator deletes it once the import has succeeded, so the VM never
@@ -27,6 +29,7 @@
 #include "log.h"
 #include "manager-private.h"
 #include "metering.h"
+#include "port-migrate.h"
 
 #define EXPORT_FORMAT  "vswitch-port"
 #define EXPORT_VERSION 1
@@ -50,6 +53,7 @@ rpc_port_export(json_t *params, json_t **result, struct vsw_rpc_error *err,
                   port->sw->name, "settings", mgr_port_settings_to_json(port));
     mgr_acls_to_json(port, doc, false);
     json_object_set_new(doc, "meters", mgr_metering_port_to_json(mgr, port));
+    json_object_set_new(doc, "flows", mgr_migrate_flows_to_json(mgr, port));
     *result = doc;
     return 0;
 }
@@ -133,12 +137,12 @@ check_rules(const json_t *doc, struct vsw_rpc_error *err)
  * port 'name' into '*settingsp' (a new object).  Returns 0 or fills
  * 'err'; nothing exists yet. */
 static int
-check_document(const json_t *doc, const char *name, json_t **settingsp,
-               struct vsw_rpc_error *err)
+check_document(struct vsw_manager *mgr, const json_t *doc, const char *name,
+               json_t **settingsp, struct vsw_rpc_error *err)
 {
-    static const char *const keys[] = {"format", "version",  "name",
-                                       "switch", "settings", "acls",
-                                       "xacls",  "meters",   NULL};
+    static const char *const keys[] = {
+        "format", "version", "name",   "switch", "settings",
+        "acls",   "xacls",   "meters", "flows",  NULL};
     const json_t *version = json_object_get(doc, "version");
     const char *format = json_string_value(json_object_get(doc, "format"));
     json_t *settings = json_object_get(doc, "settings");
@@ -176,7 +180,8 @@ check_document(const json_t *doc, const char *name, json_t **settingsp,
         (json_object_get(doc, "meters") &&
          mgr_metering_check_json(json_object_get(doc, "meters"),
                                  json_object_get(doc, "acls"), err) &&
-         in_document(err, NULL))) {
+         in_document(err, NULL)) ||
+        mgr_migrate_flows_check(mgr, json_object_get(doc, "flows"), err)) {
         return -1;
     }
     copy = json_deep_copy(settings);
@@ -223,7 +228,7 @@ rpc_port_import(json_t *params, json_t **result, struct vsw_rpc_error *err,
     struct mgr_switch *sw;
     struct mgr_port *port;
     json_t *settings;
-    size_t n_rules;
+    size_t n_rules, n_flows;
     int error;
 
     if (vsw_rpc_check_keys(params, keys, err) ||
@@ -248,7 +253,7 @@ rpc_port_import(json_t *params, json_t **result, struct vsw_rpc_error *err,
         }
     }
     if (mgr_check_name("port", name, err) ||
-        check_document(doc, name, &settings, err)) {
+        check_document(mgr, doc, name, &settings, err)) {
         return -1;
     }
     /* port.add's own checks and creation: name and interface free,
@@ -273,7 +278,15 @@ rpc_port_import(json_t *params, json_t **result, struct vsw_rpc_error *err,
         return -1;
     }
     mgr_metering_port_import(mgr, port, json_object_get(doc, "meters"));
+    /* Live state last: the flows, then the announcement (which may
+     * already meet traffic of the restored flows). */
+    n_flows =
+        mgr_migrate_flows_restore(mgr, port, json_object_get(doc, "flows"));
     *result = mgr_port_to_json(mgr, port);
+    json_object_set_new(*result, "flows-restored", json_integer(n_flows));
+    json_object_set_new(
+        *result, "announced",
+        mgr_migrate_announce(mgr, port, json_object_get(doc, "flows")));
     return 0;
 }
 

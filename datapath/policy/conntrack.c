@@ -74,6 +74,8 @@ struct ct_entry {
     uint32_t bucket;                    /* its bucket's index, while in use */
     bool in_use;                        /* on a chain (else free) */
     bool swapped;                       /* creating packet's 'swapped' */
+    bool from_port;                     /* creating packet came from the
+                                           port's VM */
 };
 
 _Static_assert(offsetof(struct ct_entry, node) == 0,
@@ -122,6 +124,8 @@ store_be64(uint8_t *p, uint64_t v)
         v >>= 8;
     }
 }
+
+static bool ct_is_ipv4_mapped(const uint8_t addr[16]);
 
 /* The "port" both endpoints of an ICMP or ICMPv6 flow get: one value for
  * the two types of a request/reply pair, the type itself otherwise. */
@@ -406,11 +410,13 @@ ct_is_full(const struct vsw_conntrack *ct, uint32_t port_id, int64_t now_ms)
                 atomic_load_explicit(&ct->full_until, memory_order_relaxed));
 }
 
-/* With the lock held: the part of vsw_conntrack_insert() that changes the
- * table. */
+/* With the lock held: the part of vsw_conntrack_insert() and
+ * vsw_conntrack_restore() that changes the table.  A new flow counts as
+ * last seen at 'last_seen' (at most 'now_ms'). */
 static int
 ct_insert_locked(struct vsw_conntrack *ct, const struct ct_key *k,
-                 uint32_t timeout_ms, int64_t now_ms)
+                 bool from_port, uint32_t timeout_ms, int64_t last_seen,
+                 int64_t now_ms)
 {
     uint32_t bucket = ct_hash(ct, k->w);
     uint32_t port_id = ct_key_port_id(k->w);
@@ -446,10 +452,11 @@ ct_insert_locked(struct vsw_conntrack *ct, const struct ct_key *k,
     e->in_use = true;
     e->bucket = bucket;
     e->swapped = k->swapped;
+    e->from_port = from_port;
     for (int i = 0; i < CT_KEY_WORDS; i++) {
         atomic_store_explicit(&e->key[i], k->w[i], memory_order_release);
     }
-    atomic_store_explicit(&e->last_seen, now_ms, memory_order_release);
+    atomic_store_explicit(&e->last_seen, last_seen, memory_order_release);
     atomic_store_explicit(&e->timeout_ms, timeout_ms, memory_order_release);
     vsw_ctable_insert_end(&ct->table, bucket, idx);
 
@@ -531,6 +538,16 @@ vsw_conntrack_insert(struct vsw_conntrack *ct, uint32_t port_id, uint16_t vlan,
                      const struct vsw_flow_key *key, uint32_t idle_timeout_s,
                      int64_t now_ms)
 {
+    return vsw_conntrack_insert_dir(ct, port_id, vlan, key, false,
+                                    idle_timeout_s, now_ms);
+}
+
+int
+vsw_conntrack_insert_dir(struct vsw_conntrack *ct, uint32_t port_id,
+                         uint16_t vlan, const struct vsw_flow_key *key,
+                         bool from_port, uint32_t idle_timeout_s,
+                         int64_t now_ms)
+{
     struct ct_key k;
 
     if (!idle_timeout_s || idle_timeout_s > VSW_CONNTRACK_MAX_TIMEOUT_S ||
@@ -542,9 +559,90 @@ vsw_conntrack_insert(struct vsw_conntrack *ct, uint32_t port_id, uint16_t vlan,
     }
 
     vsw_ctable_lock(&ct->table);
-    int error = ct_insert_locked(ct, &k, idle_timeout_s * 1000, now_ms);
+    int error = ct_insert_locked(ct, &k, from_port, idle_timeout_s * 1000,
+                                 now_ms, now_ms);
     vsw_ctable_unlock(&ct->table);
     return error;
+}
+
+/* Builds the normalized key of the flow 'info' describes, the way
+ * ct_key_init() does from its creating packet: 'a' is the source. */
+static void
+ct_key_from_info(struct ct_key *k, uint32_t port_id,
+                 const struct vsw_conntrack_flow_info *info)
+{
+    uint64_t src[2] = {load_be64(info->addr_a), load_be64(info->addr_a + 8)};
+    uint64_t dst[2] = {load_be64(info->addr_b), load_be64(info->addr_b + 8)};
+    uint16_t sport = info->port_a, dport = info->port_b;
+    int order = src[0] != dst[0]   ? (src[0] < dst[0] ? -1 : 1)
+                : src[1] != dst[1] ? (src[1] < dst[1] ? -1 : 1)
+                                   : (sport > dport) - (sport < dport);
+
+    k->swapped = order > 0;
+    k->w[0] = (uint64_t)port_id << 32 | (uint64_t)info->vlan << 16 |
+              (uint64_t)info->ip_proto << 8;
+    k->w[1] = k->swapped ? dst[0] : src[0];
+    k->w[2] = k->swapped ? dst[1] : src[1];
+    k->w[3] = k->swapped ? src[0] : dst[0];
+    k->w[4] = k->swapped ? src[1] : dst[1];
+    k->w[5] = k->swapped ? (uint64_t)dport << 16 | sport
+                         : (uint64_t)sport << 16 | dport;
+}
+
+/* The flow must look like one a packet could have made: otherwise a
+ * restored flow could admit traffic no rule ever allowed, e.g. an ICMP
+ * flow keyed by ports, which no lookup would find anyway. */
+int
+vsw_conntrack_restore(struct vsw_conntrack *ct, uint32_t port_id,
+                      const struct vsw_conntrack_flow_info *info,
+                      int64_t now_ms)
+{
+    uint32_t timeout_ms, left_ms;
+    struct ct_key k;
+
+    if (!info->idle_timeout_s ||
+        info->idle_timeout_s > VSW_CONNTRACK_MAX_TIMEOUT_S ||
+        info->idle_left_s > info->idle_timeout_s ||
+        !vsw_conntrack_flow_info_is_valid(info)) {
+        return -EINVAL;
+    }
+    if (!info->idle_left_s) {
+        return 0; /* expired on the way: nothing to carry over */
+    }
+    timeout_ms = info->idle_timeout_s * 1000;
+    left_ms = info->idle_left_s * 1000;
+    ct_key_from_info(&k, port_id, info);
+
+    vsw_ctable_lock(&ct->table);
+    int error =
+        ct_insert_locked(ct, &k, info->from_port, timeout_ms,
+                         now_ms - (int64_t)(timeout_ms - left_ms), now_ms);
+    vsw_ctable_unlock(&ct->table);
+    return error;
+}
+
+bool
+vsw_conntrack_flow_info_is_valid(const struct vsw_conntrack_flow_info *info)
+{
+    bool v4_a = ct_is_ipv4_mapped(info->addr_a);
+    bool v4_b = ct_is_ipv4_mapped(info->addr_b);
+
+    if (v4_a != v4_b || info->vlan > 4095) {
+        return false;
+    }
+    switch (info->ip_proto) {
+    case IP_PROTO_TCP:
+    case IP_PROTO_UDP:
+        return true;
+    case IP_PROTO_ICMP:
+    case IP_PROTO_ICMPV6:
+        return v4_a == (info->ip_proto == IP_PROTO_ICMP) &&
+               info->port_a == info->port_b && info->port_a <= UINT8_MAX &&
+               ct_icmp_kind(info->ip_proto, (uint8_t)info->port_a) ==
+                   info->port_a;
+    default:
+        return !info->port_a && !info->port_b;
+    }
 }
 
 uint64_t
@@ -655,6 +753,7 @@ ct_entry_info(const struct ct_entry *e, int64_t now_ms,
     info->port_a = e->swapped ? hi_port : lo_port;
     info->port_b = e->swapped ? lo_port : hi_port;
 
+    info->from_port = e->from_port;
     info->idle_timeout_s = timeout_ms / 1000;
     /* A worker's clock may run a little ahead of the caller's. */
     info->idle_left_s = left_ms > 0 ? (uint32_t)((left_ms + 999) / 1000) : 0;

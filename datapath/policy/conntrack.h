@@ -88,6 +88,8 @@ struct vsw_conntrack_flow_info {
     uint16_t port_b;         /* responder's port; ICMP: message kind */
     uint32_t idle_timeout_s; /* the flow's idle timeout */
     uint32_t idle_left_s;    /* seconds until it expires, rounded up */
+    bool from_port;          /* the initiator is the port's VM (false:
+                                unknown or the far side) */
 };
 
 struct vsw_conntrack;
@@ -127,6 +129,33 @@ bool vsw_conntrack_lookup(struct vsw_conntrack *ct, uint32_t port_id,
 int vsw_conntrack_insert(struct vsw_conntrack *ct, uint32_t port_id,
                          uint16_t vlan, const struct vsw_flow_key *key,
                          uint32_t idle_timeout_s, int64_t now_ms);
+
+/* Control thread.  Recreates on 'port_id' the flow 'info' describes (as
+ * vsw_conntrack_dump() reported it, perhaps on another daemon, where the
+ * port had another id: 'info->port_id' is ignored), with
+ * 'info->idle_left_s' of its idle timeout left at 'now_ms'.  A flow that
+ * exists already is only refreshed; one with no time left is skipped.
+ * Port migration uses it (port-export.c).  Returns 0, -EINVAL if 'info'
+ * describes no flow a packet could make or its times are out of range,
+ * or -ENOSPC as vsw_conntrack_insert(). */
+int vsw_conntrack_restore(struct vsw_conntrack *ct, uint32_t port_id,
+                          const struct vsw_conntrack_flow_info *info,
+                          int64_t now_ms);
+
+/* Any thread.  Whether 'info' could describe a flow that packets made:
+ * both addresses of one family, VLAN 0..4095, and for ICMP and ICMPv6
+ * (of the matching family) both "ports" the same message kind, for
+ * protocols without ports both 0. */
+bool
+vsw_conntrack_flow_info_is_valid(const struct vsw_conntrack_flow_info *info);
+
+/* vsw_conntrack_insert() that also records whether the packet came
+ * from the port's VM ('from_port'), so that a dump tells which endpoint
+ * is the VM's (port migration announces its addresses). */
+int vsw_conntrack_insert_dir(struct vsw_conntrack *ct, uint32_t port_id,
+                             uint16_t vlan, const struct vsw_flow_key *key,
+                             bool from_port, uint32_t idle_timeout_s,
+                             int64_t now_ms);
 
 /* Any thread.  A number that changes whenever a flow is created or
  * removed, read with acquire semantics: a verdict made from lookups done

@@ -358,8 +358,9 @@ vsw_xacl_evaluate(const struct vsw_xacl_table *table, struct vsw_conntrack *ct,
         vsw_xacl_classify(table, direction, vlan, key, result);
     if (verdict == VSW_XACL_ALLOW && result->stateful && ct &&
         vsw_conntrack_can_track(key)) {
-        result->state_error = vsw_conntrack_insert(
-            ct, port_id, vlan, key, result->idle_timeout_s, now_ms);
+        result->state_error = vsw_conntrack_insert_dir(
+            ct, port_id, vlan, key, direction == VSW_XACL_DIR_OUT,
+            result->idle_timeout_s, now_ms);
         result->state_created = !result->state_error;
     }
     return verdict;

@@ -381,6 +381,44 @@ vsw_vxlan_decap_batch(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
     batch->count = kept;
 }
 
+/* How long the VTEP a MAC's frames came from overrides the one programmed
+ * for it (etcd's): a MAC that moved to another host (a migrated VM, which
+ * announces itself at once) is reached there right away, while the
+ * programmed map follows the move only when the new host's claim has gone
+ * round, a second or two later.  Past this, the programmed map decides,
+ * so a stale learned mapping never outlives it. */
+#define MOVED_MAC_MS 3000
+
+uint32_t
+vsw_vxlan_unicast_vtep(const struct vsw_vxlan_config *cfg,
+                       const struct vsw_vxlan_learned *learned, uint32_t vni,
+                       const uint8_t *dst, int64_t now_ms, const char **how)
+{
+    uint32_t ip = 0, moved;
+
+    *how = "learned";
+    if (dst[0] & 1) {
+        return 0;
+    }
+    if (vsw_vxlan_mac_lookup(cfg, vni, dst, &ip)) {
+        moved = learned
+                    ? vsw_vxlan_learned_lookup(learned, vni, dst, now_ms,
+                                               cfg->ageing_ms < MOVED_MAC_MS
+                                                   ? cfg->ageing_ms
+                                                   : MOVED_MAC_MS)
+                    : 0;
+        if (moved && moved != ip) {
+            *how = "learned, moved from the programmed VTEP";
+            return moved;
+        }
+        *how = "programmed";
+        return ip;
+    }
+    return learned ? vsw_vxlan_learned_lookup(learned, vni, dst, now_ms,
+                                              cfg->ageing_ms)
+                   : 0;
+}
+
 /* Datagrams one sendmmsg() call takes: a batch's frames, and room for
  * the copies of head-end replication (more are sent in further calls). */
 #define TX_MSGS 64
@@ -496,6 +534,7 @@ vsw_vxlan_tx(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
     for (int i = 0; i < n; i++) {
         const struct vsw_packet *pkt = items[i].pkt;
         uint32_t vni = pkt->vni;
+        const char *how; /* for traces only */
         uint32_t ip = 0;
         uint16_t sport;
         size_t r;
@@ -513,11 +552,8 @@ vsw_vxlan_tx(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
         }
         sport =
             vsw_vxlan_source_port(pkt->data, pkt->len, pkt->ingress_tag_len);
-        if (!(pkt->data[0] & 1) &&
-            !vsw_vxlan_mac_lookup(cfg, vni, pkt->data, &ip)) {
-            ip = vsw_vxlan_learned_lookup(dev->learned, vni, pkt->data,
-                                          pl->now_ms, cfg->ageing_ms);
-        }
+        ip = vsw_vxlan_unicast_vtep(cfg, dev->learned, vni, pkt->data,
+                                    pl->now_ms, &how);
         if (ip) {
             tx_queue(dev, &b, items, i, vni, ip, sport, went, error);
             continue;
@@ -561,7 +597,7 @@ vsw_vxlan_trace(const struct vsw_dp_port *port, const struct vsw_packet *pkt,
     uint32_t len = pkt->len - pkt->ingress_tag_len + (tagged ? 4 : 0);
     uint32_t vni = pkt->vni;
     uint32_t ip = 0;
-    const char *how = "programmed";
+    const char *how;
     char text[INET_ADDRSTRLEN];
     size_t first;
     unsigned n = 0;
@@ -574,12 +610,8 @@ vsw_vxlan_trace(const struct vsw_dp_port *port, const struct vsw_packet *pkt,
                        VSW_VXLAN_OUTER_LEN);
         return;
     }
-    if (!(pkt->data[0] & 1) &&
-        !vsw_vxlan_mac_lookup(cfg, vni, pkt->data, &ip) && dev) {
-        ip = vsw_vxlan_learned_lookup(dev->learned, vni, pkt->data, now_ms,
-                                      cfg->ageing_ms);
-        how = "learned";
-    }
+    ip = vsw_vxlan_unicast_vtep(cfg, dev ? dev->learned : NULL, vni, pkt->data,
+                                now_ms, &how);
     if (ip) {
         inet_ntop(AF_INET, &ip, text, sizeof text);
         vsw_trace_step(

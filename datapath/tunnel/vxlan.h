@@ -113,6 +113,17 @@ uint32_t vsw_vxlan_learned_lookup(const struct vsw_vxlan_learned *map,
                                   uint32_t vni, const uint8_t mac[6],
                                   int64_t now_ms, int64_t ageing_ms);
 
+/* Any thread: the VTEP a unicast frame to (vni, 'dst') goes to, or 0 to
+ * flood it to every remote of the VNI; '*how' names the source.  The
+ * programmed map (etcd's) decides, except for a MAC whose frames came from
+ * another VTEP in the last 3 s (a moved VM, which announces itself at
+ * once; the programmed map follows a second or two later); without a
+ * programmed entry, the learned map ('learned' may be NULL). */
+uint32_t vsw_vxlan_unicast_vtep(const struct vsw_vxlan_config *cfg,
+                                const struct vsw_vxlan_learned *learned,
+                                uint32_t vni, const uint8_t *dst,
+                                int64_t now_ms, const char **how);
+
 /* A learned mapping as vsw_vxlan_learned_dump() reports it. */
 struct vsw_vxlan_learned_info {
     uint32_t vni;   /* tenant network */

@@ -624,6 +624,72 @@ START_TEST(test_concurrency)
 }
 END_TEST
 
+/* A flow dumped from one table and restored into another under another
+ * port id (a port migrating to another daemon) admits both directions,
+ * keeps who started it, and expires when it would have in the first. */
+START_TEST(test_restore)
+{
+    struct vsw_conntrack *from = vsw_conntrack_create(16, 0);
+    struct vsw_conntrack *to = vsw_conntrack_create(16, 0);
+    struct vsw_conntrack_flow_info out[4], info;
+    struct vsw_flow_key key, rev, ping;
+
+    make_v4(&key, VM, PEER, 6, 40000, 443);
+    reverse(&rev, &key);
+    make_v4(&ping, PEER, VM, 1, 8, 0);
+    ck_assert_int_eq(vsw_conntrack_insert_dir(from, 3, 7, &key, true, 60, 0),
+                     0);
+    ck_assert_int_eq(
+        vsw_conntrack_insert_dir(from, 3, 7, &ping, false, 30, SEC(10)), 0);
+    ck_assert_uint_eq(vsw_conntrack_dump(from, out, 4, SEC(20)), 2);
+
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(vsw_conntrack_restore(to, 9, &out[i], SEC(1000)), 0);
+    }
+    ck_assert_uint_eq(vsw_conntrack_count_port(to, 9), 2);
+    /* Both directions, under the new id only. */
+    ck_assert(vsw_conntrack_lookup(to, 9, 7, &rev, SEC(1001)));
+    ck_assert(!vsw_conntrack_lookup(to, 3, 7, &rev, SEC(1001)));
+    ck_assert(!vsw_conntrack_lookup(to, 9, 0, &rev, SEC(1001)));
+    /* The ping flow had 20 of its 30 s left: it goes 20 s after the
+     * restore, without traffic; the TCP flow was refreshed at 1001 s. */
+    ck_assert_uint_eq(vsw_conntrack_dump(to, out, 4, SEC(1019)), 2);
+    ck_assert(out[0].ip_proto == 1 && !out[0].from_port);
+    ck_assert_uint_eq(out[0].idle_left_s, 1);
+    ck_assert(out[1].ip_proto == 6 && out[1].from_port);
+    ck_assert_uint_eq(out[1].port_a, 40000);
+    ck_assert_uint_eq(out[1].idle_left_s, 42);
+    ck_assert_uint_eq(vsw_conntrack_expire(to, SEC(1019)), 0);
+    ck_assert_uint_eq(vsw_conntrack_expire(to, SEC(1020)), 1);
+    ck_assert(vsw_conntrack_lookup(to, 9, 7, &key, SEC(1020)));
+    ck_assert(!vsw_conntrack_lookup(to, 9, 7, &ping, SEC(1020)));
+
+    /* Out of range or impossible: refused, nothing added. */
+    info = out[1];
+    info.idle_left_s = 61;
+    ck_assert_int_eq(vsw_conntrack_restore(to, 9, &info, 0), -EINVAL);
+    info = out[1];
+    info.idle_timeout_s = 0;
+    ck_assert_int_eq(vsw_conntrack_restore(to, 9, &info, 0), -EINVAL);
+    info = out[1];
+    info.ip_proto = 1; /* ICMP keyed by TCP ports */
+    ck_assert_int_eq(vsw_conntrack_restore(to, 9, &info, 0), -EINVAL);
+    info = out[1];
+    info.addr_b[10] = 0; /* no longer IPv4-mapped: two families */
+    ck_assert_int_eq(vsw_conntrack_restore(to, 9, &info, 0), -EINVAL);
+    ck_assert_uint_eq(vsw_conntrack_count_port(to, 9), 1);
+    /* No time left: nothing to carry, not an error. */
+    info = out[1];
+    info.idle_left_s = 0;
+    info.port_a = 40001;
+    ck_assert_int_eq(vsw_conntrack_restore(to, 9, &info, SEC(2000)), 0);
+    ck_assert_uint_eq(vsw_conntrack_count_port(to, 9), 1);
+
+    vsw_conntrack_destroy(from);
+    vsw_conntrack_destroy(to);
+}
+END_TEST
+
 static Suite *
 conntrack_suite(void)
 {
@@ -639,6 +705,7 @@ conntrack_suite(void)
     tcase_add_test(basic, test_refresh);
     tcase_add_test(basic, test_generation);
     tcase_add_test(basic, test_dump);
+    tcase_add_test(basic, test_restore);
     suite_add_tcase(s, basic);
 
     tcase_set_timeout(bounds, 120);

@@ -112,6 +112,39 @@ START_TEST(test_programmed_maps)
     ck_assert(vsw_vxlan_mac_lookup(cfg, 5001, mac, &ip));
     ck_assert_uint_eq(ip, 9);
     ck_assert(!vsw_vxlan_mac_lookup(cfg, 5002, mac, &ip));
+
+    /* Where unicast goes: the programmed VTEP, unless the MAC's frames
+     * came from another one in the last 3 s (it moved); the learned map
+     * alone where nothing is programmed. */
+    struct vsw_vxlan_learned *map = calloc(1, sizeof *map);
+    uint8_t other[6] = {2, 0, 0, 0, 0, 2};
+    const char *how;
+
+    ck_assert_ptr_nonnull(map);
+    cfg->ageing_ms = 300000;
+    ck_assert_uint_eq(vsw_vxlan_unicast_vtep(cfg, map, 5001, mac, 0, &how), 9);
+    ck_assert_str_eq(how, "programmed");
+    vsw_vxlan_learn(map, 5001, mac, 9, 1000);
+    ck_assert_uint_eq(vsw_vxlan_unicast_vtep(cfg, map, 5001, mac, 1000, &how),
+                      9);
+    vsw_vxlan_learn(map, 5001, mac, 11, 2000);
+    ck_assert_uint_eq(vsw_vxlan_unicast_vtep(cfg, map, 5001, mac, 4999, &how),
+                      11);
+    ck_assert_str_eq(how, "learned, moved from the programmed VTEP");
+    ck_assert_uint_eq(vsw_vxlan_unicast_vtep(cfg, map, 5001, mac, 5000, &how),
+                      9);
+    ck_assert_uint_eq(vsw_vxlan_unicast_vtep(cfg, NULL, 5001, mac, 0, &how),
+                      9);
+    vsw_vxlan_learn(map, 5001, other, 11, 2000);
+    ck_assert_uint_eq(
+        vsw_vxlan_unicast_vtep(cfg, map, 5001, other, 200000, &how), 11);
+    ck_assert_str_eq(how, "learned");
+    ck_assert_uint_eq(
+        vsw_vxlan_unicast_vtep(cfg, map, 5001, other, 302000, &how), 0);
+    other[0] = 1; /* multicast: always flooded */
+    ck_assert_uint_eq(vsw_vxlan_unicast_vtep(cfg, map, 5001, other, 0, &how),
+                      0);
+    free(map);
     vsw_vxlan_config_destroy(cfg);
 }
 END_TEST
