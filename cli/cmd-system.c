@@ -160,6 +160,20 @@ const struct vsw_ctl_command vsw_ctl_system_commands[] = {
         .run = vsw_ctl_run_get,
     },
     {
+        .verb = "methods",
+        .args = "",
+        .min_args = 0,
+        .max_args = 0,
+        .method = "system.methods",
+        .summary = "list every JSON-RPC method and who may call it",
+        .help = "Lists every JSON-RPC method the daemon serves with its "
+                "access: \"read\" methods\nonly look, and members of "
+                "--rpc-readonly-group may call them; \"write\"\nmethods "
+                "change something and are for root, the daemon's user and "
+                "--rpc-group.\n",
+        .run = vsw_ctl_run_get,
+    },
+    {
         .verb = "show",
         .args = "",
         .min_args = 0,

@@ -512,10 +512,10 @@ rpc_capture_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
 }
 
 static const struct vsw_rpc_method capture_methods[] = {
-    {"capture.start", rpc_capture_start, true},
-    {"capture.read", rpc_capture_read, true},
-    {"capture.stop", rpc_capture_stop, true},
-    {"capture.list", rpc_capture_list, false},
+    {"capture.start", rpc_capture_start, VSW_RPC_WRITES},
+    {"capture.read", rpc_capture_read, VSW_RPC_WRITES},
+    {"capture.stop", rpc_capture_stop, VSW_RPC_WRITES},
+    {"capture.list", rpc_capture_list, VSW_RPC_READS},
 };
 
 int

@@ -413,7 +413,7 @@ host_rpc_register(struct vsw_ext_handle *h, const char *method,
     m->method.handler = ext_method_handler;
     /* An extension's method may change its state: not for read-only
      * clients. */
-    m->method.mutates = true;
+    m->method.access = VSW_RPC_WRITES;
     m->next = h->methods;
     h->methods = m;
     if (h->mgr->rpc) {

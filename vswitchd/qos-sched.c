@@ -240,7 +240,7 @@ rpc_qos_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
 }
 
 static const struct vsw_rpc_method qos_sched_methods[] = {
-    {"qos.show", rpc_qos_show, false},
+    {"qos.show", rpc_qos_show, VSW_RPC_READS},
 };
 
 int
