@@ -103,6 +103,10 @@ VARYING = [
     # 'ls -l': a file's time
     (r"(?<= )[A-Z][a-z]{2} +\d+ \d\d:\d\d(?= )",
      r"[A-Z][a-z]{2} +\d+ \d\d:\d\d"),
+    # RPC roles (user guide 20.3): the uid useradd gave, the pid of a
+    # client in the daemon's log
+    (r"(?<=uid )\d+(?= (?:pid \d+:|is read-only))", r"\d+"),
+    (r"(?<= pid )\d+(?=: \S+ (?:ok|failed|refused))", r"\d+"),
     # dhclient: its random intervals
     (r"(?<=port 67 interval )\d+$", r"\d+"),
     (r"(?<=renewal in )\d+(?= seconds)", r"\d+"),
