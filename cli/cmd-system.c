@@ -156,7 +156,11 @@ const struct vsw_ctl_command vsw_ctl_system_commands[] = {
         .summary = "show the daemon's version, uptime and size",
         .help = "Shows the daemon's version, pid, uptime in seconds, state "
                 "directory, socket,\nnumber of worker threads, and how many "
-                "switches and ports it has.\n",
+                "switches and ports it has; then each\nworker's figures, and "
+                "every bounded table (per switch, port, worker or the\n"
+                "daemon) with its use, its bound and FULL, how many times "
+                "the bound was\nreached (an eviction, a refusal or a drop, "
+                "as the table's own rule says).\n",
         .run = vsw_ctl_run_get,
     },
     {

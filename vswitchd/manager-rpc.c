@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "log.h"
 #include "metering.h"
 #include "frame-builder.h"
@@ -472,13 +473,13 @@ rpc_system_status(json_t *params, json_t **result, struct vsw_rpc_error *err,
     for (unsigned i = 0; i < n_workers; i++) {
         json_array_append_new(workers, worker_view(mgr, i));
     }
-    *result =
-        json_pack("{s:s, s:i, s:I, s:s, s:s, s:o, s:I, s:I}", "version",
-                  VSW_VERSION, "pid", (int)getpid(), "uptime",
-                  (json_int_t)((vsw_time_msec() - mgr->start_time_ms) / 1000),
-                  "state-dir", mgr->state_dir, "socket", mgr->socket_path,
-                  "workers", workers, "switches", (json_int_t)n_switches,
-                  "ports", (json_int_t)n_ports);
+    *result = json_pack(
+        "{s:s, s:i, s:I, s:s, s:s, s:o, s:I, s:I, s:o}", "version",
+        VSW_VERSION, "pid", (int)getpid(), "uptime",
+        (json_int_t)((vsw_time_msec() - mgr->start_time_ms) / 1000),
+        "state-dir", mgr->state_dir, "socket", mgr->socket_path, "workers",
+        workers, "switches", (json_int_t)n_switches, "ports",
+        (json_int_t)n_ports, "bounds", vsw_bounds_json(mgr));
     return 0;
 }
 

@@ -1236,18 +1236,28 @@ void
 vsw_rpc_server_get_bounds(const struct vsw_rpc_server *server,
                           struct vsw_rpc_server_bounds *bounds)
 {
-    size_t queued = 0;
+    size_t input = 0;
+    size_t output = 0;
 
+    /* The request being answered is whole: only the ones still arriving
+     * count against the request bound. */
     for (const struct rpc_client *c = server->clients; c; c = c->next) {
-        queued += evbuffer_get_length(bufferevent_get_output(c->bev));
+        size_t in = c->id == server->current_client
+                        ? 0
+                        : evbuffer_get_length(bufferevent_get_input(c->bev));
+        size_t out = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+        input = in > input ? in : input;
+        output = out > output ? out : output;
     }
     *bounds = (struct vsw_rpc_server_bounds){
         .n_clients = server->n_clients,
         .max_clients = server->limits.max_clients,
         .clients_refused = server->clients_refused,
+        .request_largest = input,
         .max_request = server->limits.max_request,
         .requests_too_long = server->requests_too_long,
-        .output_queued = queued,
+        .output_largest = output,
         .max_output = server->limits.max_output,
         .slow_readers = server->slow_readers,
     };

@@ -173,9 +173,12 @@ struct vsw_rpc_server_bounds {
     unsigned n_clients;         /* connected now */
     unsigned max_clients;       /* the cap */
     uint64_t clients_refused;   /* connections turned away at the cap */
+    size_t request_largest;     /* bytes of the largest request being
+                                   received (unanswered input) */
     size_t max_request;         /* bytes of one request */
     uint64_t requests_too_long; /* requests over it */
-    size_t output_queued;       /* reply bytes waiting, all clients */
+    size_t output_largest;      /* reply bytes waiting for the client
+                                   with the most */
     size_t max_output;          /* per client */
     uint64_t slow_readers;      /* clients cut off over it */
 };
