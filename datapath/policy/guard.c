@@ -160,6 +160,7 @@ vsw_guard_state_init(struct vsw_guard_state *state)
 {
     atomic_init(&state->storm.tat_ns, 0);
     memset(state->pad, 0, sizeof state->pad);
+    memset(state->pad_end, 0, sizeof state->pad_end);
     for (size_t i = 0; i < VSW_GUARD_FRAG_SLOTS; i++) {
         atomic_init(&state->frag_drops[i], 0);
         atomic_init(&state->frag_seen[i].datagram, 0);

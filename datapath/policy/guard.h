@@ -147,10 +147,15 @@ struct vsw_guard_state {
                                                               datagrams */
     struct vsw_guard_frag frag_seen[VSW_GUARD_FRAG_SLOTS]; /* passing
                                                               ones */
-    _Atomic uint64_t frag_evictions; /* entries of a datagram still
-                                        tracked that another one took:
-                                        the table was full there */
+    _Atomic uint64_t frag_evictions;        /* entries of a datagram still
+                                               tracked that another one took:
+                                               the table was full there */
+    uint8_t pad_end[64 - sizeof(uint64_t)]; /* keeps the size a multiple of
+                                               the alignment aligned_alloc()
+                                               is given */
 };
+_Static_assert(sizeof(struct vsw_guard_state) % 64 == 0,
+               "aligned_alloc(64, ...) needs a multiple of 64");
 
 /* Sets 'state' to "no frames seen". */
 void vsw_guard_state_init(struct vsw_guard_state *state);
