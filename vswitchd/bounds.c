@@ -26,7 +26,7 @@
 /* One row of vsw_bounds_add(). */
 struct bound_row {
     const char *table; /* static */
-    char owner[96];    /* "switch sw0" */
+    char owner[96];    /* "switch:sw0" */
     const char *unit;  /* static */
     uint64_t used;
     uint64_t bound;
@@ -85,7 +85,7 @@ mac_table_bounds(struct vsw_manager *mgr, struct vsw_bounds *b)
     for (const struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
         char owner[VSW_NAME_MAX + 8];
 
-        snprintf(owner, sizeof owner, "switch %s", sw->name);
+        snprintf(owner, sizeof owner, "switch:%s", sw->name);
         vsw_bounds_add(
             b, "mac-table", owner, "entries", vsw_fdb_count(sw->fdb),
             vsw_fdb_get_max_entries(sw->fdb), vsw_fdb_full_count(sw->fdb));
@@ -116,7 +116,7 @@ fragment_bounds(struct vsw_manager *mgr, struct vsw_bounds *b)
                 continue;
             }
             vsw_guard_frag_usage(p->rt->guard_state, &usage);
-            snprintf(owner, sizeof owner, "port %s", p->name);
+            snprintf(owner, sizeof owner, "port:%s", p->name);
             vsw_bounds_add(b, "fragment-table", owner, "datagrams", usage.used,
                            usage.size, usage.evictions);
         }
@@ -134,7 +134,7 @@ worker_bounds(struct vsw_manager *mgr, struct vsw_bounds *b)
         char owner[32];
 
         vsw_datapath_worker_info(mgr->dp, i, &info);
-        snprintf(owner, sizeof owner, "worker %u", i);
+        snprintf(owner, sizeof owner, "worker:%u", i);
         vsw_bounds_add(b, "flow-cache", owner, "entries", info.cache_used,
                        info.cache_size, info.cache_evictions);
     }
@@ -143,7 +143,7 @@ worker_bounds(struct vsw_manager *mgr, struct vsw_bounds *b)
         char owner[32];
 
         vsw_datapath_worker_info(mgr->dp, i, &info);
-        snprintf(owner, sizeof owner, "worker %u", i);
+        snprintf(owner, sizeof owner, "worker:%u", i);
         vsw_bounds_add(b, "shaper-spares", owner, "buffers", info.spares_used,
                        info.spares_size, info.spares_none);
     }
@@ -238,19 +238,28 @@ row_key(const struct bound_row *r, char *key, size_t size)
 static void
 bounds_log(struct bound_seen *seen, const struct bound_row *r, long long now)
 {
+    char owner[sizeof r->owner];
+    char *colon;
+
     if (r->full <= seen->logged_full ||
         (seen->logged_ms && now - seen->logged_ms < BOUNDS_LOG_INTERVAL_MS)) {
         return;
     }
+    /* "switch:sw0" reads "switch sw0" in a sentence. */
+    snprintf(owner, sizeof owner, "%s", r->owner);
+    colon = strchr(owner, ':');
+    if (colon) {
+        *colon = ' ';
+    }
     if (!seen->logged_ms) {
         VSW_WARN("bound reached: %s of %s is full (%" PRIu64 " of %" PRIu64
                  " %s in use); counted as \"full\" in vswitch-ctl status",
-                 r->table, r->owner, r->used, r->bound, r->unit);
+                 r->table, owner, r->used, r->bound, r->unit);
     } else {
         VSW_WARN("bound reached: %s of %s, %" PRIu64
                  " more times since it was last logged (%" PRIu64
                  " of %" PRIu64 " %s in use)",
-                 r->table, r->owner, r->full - seen->logged_full, r->used,
+                 r->table, owner, r->full - seen->logged_full, r->used,
                  r->bound, r->unit);
     }
     seen->logged_ms = now;

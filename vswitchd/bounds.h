@@ -21,8 +21,9 @@
 struct vsw_manager;
 struct vsw_bounds;
 
-/* Adds a row: table 'table' ("mac-table") of 'owner' ("switch sw0",
- * "worker 1", "daemon"), counting in 'unit' ("entries", "bytes"), of
+/* Adds a row: table 'table' ("mac-table") of 'owner' ("switch:sw0",
+ * "worker:1", "daemon"; KIND:NAME without spaces, so that it stays one
+ * cell of a table), counting in 'unit' ("entries", "bytes"), of
  * which 'used' are in use out of 'bound'; 'full' counts the times the
  * bound was reached (what then happened is the table's own rule: an
  * eviction, a refusal, a drop).  'owner' is copied. */

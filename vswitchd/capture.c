@@ -536,7 +536,7 @@ mgr_capture_bounds(struct vsw_manager *mgr, struct vsw_bounds *bounds)
             continue;
         }
         vsw_pcap_session_usage(s->dp, &used, &size);
-        snprintf(owner, sizeof owner, "capture %" PRIu64, s->id);
+        snprintf(owner, sizeof owner, "capture:%" PRIu64, s->id);
         vsw_bounds_add(bounds, "capture-buffer", owner, "bytes", used, size,
                        vsw_pcap_session_drops(s->dp));
     }

@@ -27,7 +27,7 @@ mgr_mirror_bounds(struct vsw_manager *mgr, struct vsw_bounds *bounds)
     for (const struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
         char owner[VSW_NAME_MAX + 8];
 
-        snprintf(owner, sizeof owner, "switch %s", sw->name);
+        snprintf(owner, sizeof owner, "switch:%s", sw->name);
         vsw_bounds_add(bounds, "mirror-destinations", owner, "ports",
                        count_destinations(sw, NULL),
                        VSW_MIRROR_MAX_DESTINATIONS, sw->mirror_full);

@@ -252,7 +252,7 @@ mgr_qos_sched_bounds(struct vsw_manager *mgr, struct vsw_bounds *bounds)
                 continue;
             }
             vsw_sched_get_stats(p->sched, &st);
-            snprintf(owner, sizeof owner, "port %s", p->name);
+            snprintf(owner, sizeof owner, "port:%s", p->name);
             vsw_bounds_add(bounds, "qos-scheduler-pool", owner, "buffers",
                            st.pool_size - st.pool_free, st.pool_size,
                            st.pool_empty);

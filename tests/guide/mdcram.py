@@ -105,11 +105,11 @@ VARYING = [
      r"[A-Z][a-z]{2} +\d+ \d\d:\d\d"),
     # 'status': a bounded table's row, whose use varies with the traffic
     # and the VMs' chatter (table, owner, unit, bound and full exact)
-    (r"^[a-z][a-z-]+ +(?:daemon|connection|(?:switch|port|worker|capture) "
+    (r"^[a-z][a-z-]+ +(?:daemon|connection|(?:switch|port|worker|capture):"
      r"\S+) +[a-z]+ +\d+ +\d+ +\d+$",
-     lambda m: (lambda w: re.escape(w[0]) + r" +" + re.escape(" ".join(
-         w[1:-4])) + r" +" + re.escape(w[-4]) + r" +\d+ +" + w[-2] + r" +"
-         + w[-1])(m.group().split())),
+     lambda m: (lambda w: re.escape(w[0]) + r" +" + re.escape(w[1]) + r" +"
+                + re.escape(w[2]) + r" +\d+ +" + w[4] + r" +" + w[5])(
+         m.group().split())),
     # RPC roles (user guide 20.3): the uid useradd gave, the pid of a
     # client in the daemon's log
     (r"(?<=uid )\d+(?= (?:pid \d+:|is read-only))", r"\d+"),

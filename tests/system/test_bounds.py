@@ -40,14 +40,14 @@ def test_status_lists_every_bound(daemon, topo):
         assert set(r) == {"table", "owner", "unit", "used", "bound", "full"}
         assert 0 <= r["used"] <= r["bound"], r
         assert r["full"] == 0, r
-    assert bound(daemon, "mac-table", f"switch {sw}")["bound"] == 65536
-    assert bound(daemon, "fragment-table", f"port {port}")["bound"] == 128
-    assert bound(daemon, "flow-cache", "worker 1")["bound"] > 0
-    assert bound(daemon, "mirror-destinations", f"switch {sw}")["bound"] == 32
+    assert bound(daemon, "mac-table", f"switch:{sw}")["bound"] == 65536
+    assert bound(daemon, "fragment-table", f"port:{port}")["bound"] == 128
+    assert bound(daemon, "flow-cache", "worker:1")["bound"] > 0
+    assert bound(daemon, "mirror-destinations", f"switch:{sw}")["bound"] == 32
 
     # The CLI shows the same rows, in a table and as JSON.
     text = daemon.ctl("status", json_out=False).stdout
-    assert "TABLE" in text and f"switch {sw}" in text
+    assert "TABLE" in text and f"switch:{sw}" in text
     assert {r["table"] for r in daemon.ctl("status")["bounds"]} >= TABLES
 
 
@@ -66,7 +66,7 @@ def test_mac_table_bound(daemon, topo):
 
         flood(0, 40)
         row = wait_for(lambda: (lambda r: r["full"] >= 32 and r)(
-            bound(daemon, "mac-table", f"switch {sw}")))
+            bound(daemon, "mac-table", f"switch:{sw}")))
         assert row["used"] == 8 and row["bound"] == 8, row
         assert row["unit"] == "entries"
         assert len(daemon.rpc("fdb.show", switch=sw)["entries"]) == 8
@@ -76,7 +76,7 @@ def test_mac_table_bound(daemon, topo):
         # Reaching it again within a minute is counted, not logged again.
         flood(100, 40)
         wait_for(lambda: bound(daemon, "mac-table",
-                               f"switch {sw}")["full"] >= 72)
+                               f"switch:{sw}")["full"] >= 72)
         time.sleep(1.5)  # two ticks: a second line would be there by now
         assert len(log_lines(daemon, f"mac-table of switch {sw}")) == 1
     finally:
@@ -153,7 +153,7 @@ def test_capture_buffer_bound(daemon, topo):
         sh(["ping", "-c", "300", "-i", "0.002", "-s", "200", "-q",
             "198.18.7.2"], ns=ns1, check=False, timeout=60)
         row = wait_for(lambda: (lambda r: r["full"] > 0 and r)(
-            bound(daemon, "capture-buffer", f"capture {cid}")))
+            bound(daemon, "capture-buffer", f"capture:{cid}")))
         # A ring per worker, and one for what the control thread sends.
         workers = len(daemon.rpc("system.status")["workers"])
         assert row["bound"] == 4096 * (workers + 1), row
