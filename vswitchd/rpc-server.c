@@ -346,6 +346,7 @@ rpc_call(struct vsw_rpc_server *server, const struct rpc_peer *peer,
     const struct rpc_method_entry *entry;
     json_t *empty = NULL;
     json_t *result = NULL;
+    bool writes;
     int error;
 
     if (peer->access == RPC_ACCESS_NONE) {
@@ -383,6 +384,9 @@ rpc_call(struct vsw_rpc_server *server, const struct rpc_peer *peer,
         }
     }
 
+    /* Read before the call: a handler may register methods (an extension
+     * being loaded), which moves 'entry'. */
+    writes = entry->method->access != VSW_RPC_READS;
     error = entry->method->handler(params, &result, err, entry->aux);
     json_decref(empty);
     /* Whatever the handler left in 'err' must be a usable error. */
@@ -396,7 +400,7 @@ rpc_call(struct vsw_rpc_server *server, const struct rpc_peer *peer,
             vsw_rpc_error(err, err->code, "method '%s' failed", name);
         }
     }
-    if (entry->method->access != VSW_RPC_READS) {
+    if (writes) {
         /* Who changed what is worth a line each time, failures too: an
          * audit trail of the configuration. */
         if (error) {
