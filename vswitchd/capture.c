@@ -544,7 +544,7 @@ mgr_capture_bounds(struct vsw_manager *mgr, struct vsw_bounds *bounds)
 
 static const struct vsw_rpc_method capture_methods[] = {
     {"capture.start", rpc_capture_start, VSW_RPC_WRITES},
-    {"capture.read", rpc_capture_read, VSW_RPC_WRITES},
+    {"capture.read", rpc_capture_read, VSW_RPC_READS},
     {"capture.stop", rpc_capture_stop, VSW_RPC_WRITES},
     {"capture.list", rpc_capture_list, VSW_RPC_READS},
 };
