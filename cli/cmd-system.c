@@ -156,7 +156,25 @@ const struct vsw_ctl_command vsw_ctl_system_commands[] = {
         .summary = "show the daemon's version, uptime and size",
         .help = "Shows the daemon's version, pid, uptime in seconds, state "
                 "directory, socket,\nnumber of worker threads, and how many "
-                "switches and ports it has.\n",
+                "switches and ports it has; then each\nworker's figures, and "
+                "every bounded table (per switch, port, worker or the\n"
+                "daemon) with its use, its bound and FULL, how many times "
+                "the bound was\nreached (an eviction, a refusal or a drop, "
+                "as the table's own rule says).\n",
+        .run = vsw_ctl_run_get,
+    },
+    {
+        .verb = "methods",
+        .args = "",
+        .min_args = 0,
+        .max_args = 0,
+        .method = "system.methods",
+        .summary = "list every JSON-RPC method and who may call it",
+        .help = "Lists every JSON-RPC method the daemon serves with its "
+                "access: \"read\" methods\nonly look, and members of "
+                "--rpc-readonly-group may call them; \"write\"\nmethods "
+                "change something and are for root, the daemon's user and "
+                "--rpc-group.\n",
         .run = vsw_ctl_run_get,
     },
     {

@@ -17,10 +17,13 @@
  * snapshot first and is freed only after a grace period (mgr_retire()).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pcap/pcap.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "log.h"
 #include "manager-private.h"
 #include "pcap-tap.h"
@@ -71,6 +74,7 @@ struct mgr_captures {
     struct capture_session *sessions; /* newest first */
     unsigned n_sessions;              /* length of 'sessions' */
     uint64_t next_id;                 /* ids given so far */
+    uint64_t refused_full;            /* starts refused at the bound */
 };
 
 static bool
@@ -332,6 +336,7 @@ rpc_capture_start(json_t *params, json_t **result, struct vsw_rpc_error *err,
                              direction);
     }
     if (captures->n_sessions >= VSW_PCAP_MAX_SESSIONS) {
+        captures->refused_full++;
         return vsw_rpc_error(err, VSW_RPC_CONFLICT,
                              "%d captures are running already (the most "
                              "there may be)",
@@ -511,11 +516,37 @@ rpc_capture_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
+void
+mgr_capture_bounds(struct vsw_manager *mgr, struct vsw_bounds *bounds)
+{
+    const struct mgr_captures *captures = mgr->captures;
+
+    if (!captures) {
+        return;
+    }
+    vsw_bounds_add(bounds, "capture-sessions", "daemon", "sessions",
+                   captures->n_sessions, VSW_PCAP_MAX_SESSIONS,
+                   captures->refused_full);
+    for (const struct capture_session *s = captures->sessions; s;
+         s = s->next) {
+        char owner[32];
+        uint64_t used, size;
+
+        if (!s->dp) {
+            continue;
+        }
+        vsw_pcap_session_usage(s->dp, &used, &size);
+        snprintf(owner, sizeof owner, "capture:%" PRIu64, s->id);
+        vsw_bounds_add(bounds, "capture-buffer", owner, "bytes", used, size,
+                       vsw_pcap_session_drops(s->dp));
+    }
+}
+
 static const struct vsw_rpc_method capture_methods[] = {
-    {"capture.start", rpc_capture_start, true},
-    {"capture.read", rpc_capture_read, true},
-    {"capture.stop", rpc_capture_stop, true},
-    {"capture.list", rpc_capture_list, false},
+    {"capture.start", rpc_capture_start, VSW_RPC_WRITES},
+    {"capture.read", rpc_capture_read, VSW_RPC_READS},
+    {"capture.stop", rpc_capture_stop, VSW_RPC_WRITES},
+    {"capture.list", rpc_capture_list, VSW_RPC_READS},
 };
 
 int

@@ -269,9 +269,9 @@ int
 mgr_etcd_register_rpc(struct vsw_manager *mgr, struct vsw_rpc_server *server)
 {
     static const struct vsw_rpc_method methods[] = {
-        {"etcd.show", rpc_etcd_show, false},
-        {"etcd.set", rpc_etcd_set, true},
-        {"etcd.clear", rpc_etcd_clear, true},
+        {"etcd.show", rpc_etcd_show, VSW_RPC_READS},
+        {"etcd.set", rpc_etcd_set, VSW_RPC_WRITES},
+        {"etcd.clear", rpc_etcd_clear, VSW_RPC_WRITES},
     };
 
     return vsw_rpc_server_register(server, methods,

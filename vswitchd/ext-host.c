@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "ext-private.h"
 #include "log.h"
 #include "manager-private.h"
@@ -28,6 +29,14 @@ struct pending_free {
 };
 static pthread_mutex_t pending_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct pending_free *pending_frees;
+
+/* At most this many wait between two ticks; a request over it is not
+ * queued (its memory leaks, which beats freeing it under a worker's
+ * feet) and is counted in 'pending_full'.  A plugin that defers this much
+ * within a second is broken, and the count says so. */
+#define EXT_MAX_PENDING_FREES 65536
+static size_t n_pending_frees; /* length of 'pending_frees' */
+static uint64_t pending_full;  /* requests refused at the bound */
 
 /* True on the main thread, which has no pipeline of its own. */
 static bool
@@ -413,7 +422,7 @@ host_rpc_register(struct vsw_ext_handle *h, const char *method,
     m->method.handler = ext_method_handler;
     /* An extension's method may change its state: not for read-only
      * clients. */
-    m->method.mutates = true;
+    m->method.access = VSW_RPC_WRITES;
     m->next = h->methods;
     h->methods = m;
     if (h->mgr->rpc) {
@@ -479,9 +488,32 @@ host_defer_free(struct vsw_ext_handle *h, void (*fn)(void *arg), void *arg)
     p->fn = fn;
     p->arg = arg;
     pthread_mutex_lock(&pending_mutex);
+    if (n_pending_frees >= EXT_MAX_PENDING_FREES) {
+        pending_full++;
+        pthread_mutex_unlock(&pending_mutex);
+        free(p);
+        return;
+    }
     p->next = pending_frees;
     pending_frees = p;
+    n_pending_frees++;
     pthread_mutex_unlock(&pending_mutex);
+}
+
+/* See ext-private.h. */
+void
+ext_host_bounds(struct vsw_manager *mgr, struct vsw_bounds *bounds)
+{
+    size_t used;
+    uint64_t full;
+
+    (void)mgr;
+    pthread_mutex_lock(&pending_mutex);
+    used = n_pending_frees;
+    full = pending_full;
+    pthread_mutex_unlock(&pending_mutex);
+    vsw_bounds_add(bounds, "ext-deferred-frees", "daemon", "requests", used,
+                   EXT_MAX_PENDING_FREES, full);
 }
 
 /* Main thread: hands the deferred frees workers asked for to the
@@ -494,6 +526,7 @@ ext_host_flush_deferred(struct vsw_manager *mgr)
     pthread_mutex_lock(&pending_mutex);
     list = pending_frees;
     pending_frees = NULL;
+    n_pending_frees = 0;
     pthread_mutex_unlock(&pending_mutex);
     while (list) {
         struct pending_free *next = list->next;

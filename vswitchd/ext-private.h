@@ -105,6 +105,10 @@ void ext_call_end(void);
 /* Hands the deferred frees workers asked for to the datapath. */
 void ext_host_flush_deferred(struct vsw_manager *mgr);
 
+/* The bound of the deferred frees waiting for the tick (bounds.h). */
+struct vsw_bounds;
+void ext_host_bounds(struct vsw_manager *mgr, struct vsw_bounds *bounds);
+
 /* Frees timers of 'ext'. */
 void ext_host_cancel_timers(struct vsw_ext_handle *ext);
 

@@ -8,6 +8,8 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +41,8 @@ struct options {
     size_t n_ext_dirs;            /* entries in 'ext_dirs' */
     const char *etcd;             /* --etcd URLS, NULL without */
     char host_id[VSW_ETCD_HOST_ID_MAX + 1]; /* --host-id, "" without */
+    gid_t rpc_gid;                /* --rpc-group, -1: none */
+    gid_t rpc_readonly_gid;       /* --rpc-readonly-group, -1: none */
 };
 
 static void
@@ -75,6 +79,11 @@ usage(FILE *out)
             "  --host-id ID        this host's name in etcd (default: the "
             "saved one, else\n"
             "                      the hostname)\n"
+            "  --rpc-group GROUP   members of GROUP may use the socket "
+            "like root\n"
+            "  --rpc-readonly-group GROUP\n"
+            "                      members of GROUP may call the methods "
+            "that only read\n"
             "  -h, --help          show this help\n"
             "  -V, --version       show the version\n");
 }
@@ -95,6 +104,64 @@ die(const char *fmt, ...)
     exit(1);
 }
 
+/* The gid of group 'name' (a name or a number), for option 'option';
+ * dies if there is no such group. */
+static gid_t
+group_id(const char *option, const char *name)
+{
+    struct group *gr = getgrnam(name);
+    char *end;
+    unsigned long n;
+
+    if (gr) {
+        return gr->gr_gid;
+    }
+    n = strtoul(name, &end, 10);
+    if (*name && !*end && n < (gid_t)-1 && getgrgid((gid_t)n)) {
+        return (gid_t)n;
+    }
+    die("%s: no group named '%s'", option, name);
+}
+
+/* Lets the groups of --rpc-group and --rpc-readonly-group use 'server'.
+ * Returns 0 or a negative errno. */
+static int
+grant_rpc_groups(struct vsw_rpc_server *server, const struct options *opts)
+{
+    gid_t admin = opts->rpc_gid;
+    gid_t readonly = opts->rpc_readonly_gid;
+    char dir[PATH_MAX];
+    const char *note;
+    struct stat st;
+    int error;
+
+    if (admin == (gid_t)-1 && readonly == (gid_t)-1) {
+        return 0;
+    }
+    if ((admin != (gid_t)-1 &&
+         vsw_rpc_server_allow_gid(server, admin, true)) ||
+        (readonly != (gid_t)-1 &&
+         vsw_rpc_server_allow_gid(server, readonly, false))) {
+        return -ENOMEM;
+    }
+    error = vsw_rpc_server_set_socket_groups(server, admin, readonly, &note);
+    if (error) {
+        return error;
+    }
+    if (note) {
+        VSW_WARN("%s", note);
+    }
+    /* The default state directory is 0700: the groups could not reach a
+     * socket inside it. */
+    snprintf(dir, sizeof dir, "%s", opts->socket);
+    if (!stat(dirname(dir), &st) && !(st.st_mode & S_IXOTH)) {
+        VSW_WARN("the socket's directory %s is mode %04o: members of the "
+                 "RPC groups cannot reach the socket (see --socket)",
+                 dir, (unsigned)(st.st_mode & 07777));
+    }
+    return 0;
+}
+
 static void
 parse_options(int argc, char *argv[], struct options *opts)
 {
@@ -110,6 +177,8 @@ parse_options(int argc, char *argv[], struct options *opts)
         OPT_EXTENSION_DIR,
         OPT_ETCD,
         OPT_HOST_ID,
+        OPT_RPC_GROUP,
+        OPT_RPC_READONLY_GROUP,
     };
     static const struct option longopts[] = {
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
@@ -123,6 +192,9 @@ parse_options(int argc, char *argv[], struct options *opts)
         {"extension-dir", required_argument, NULL, OPT_EXTENSION_DIR},
         {"etcd", required_argument, NULL, OPT_ETCD},
         {"host-id", required_argument, NULL, OPT_HOST_ID},
+        {"rpc-group", required_argument, NULL, OPT_RPC_GROUP},
+        {"rpc-readonly-group", required_argument, NULL,
+         OPT_RPC_READONLY_GROUP},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -134,6 +206,7 @@ parse_options(int argc, char *argv[], struct options *opts)
 
     opts->state_dir = DEFAULT_STATE_DIR;
     opts->log_level = VSW_LOG_INFO;
+    opts->rpc_gid = opts->rpc_readonly_gid = (gid_t)-1;
     opts->n_workers = cores > 0 ? (unsigned)cores : 1;
     while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
         char msg[256];
@@ -195,6 +268,12 @@ parse_options(int argc, char *argv[], struct options *opts)
             }
             snprintf(opts->host_id, sizeof opts->host_id, "%s", optarg);
             break;
+        case OPT_RPC_GROUP:
+            opts->rpc_gid = group_id("--rpc-group", optarg);
+            break;
+        case OPT_RPC_READONLY_GROUP:
+            opts->rpc_readonly_gid = group_id("--rpc-readonly-group", optarg);
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -208,6 +287,10 @@ parse_options(int argc, char *argv[], struct options *opts)
     }
     if (optind < argc) {
         die("unexpected argument '%s' (see --help)", argv[optind]);
+    }
+    if (opts->rpc_gid != (gid_t)-1 &&
+        opts->rpc_gid == opts->rpc_readonly_gid) {
+        die("--rpc-readonly-group names the --rpc-group's group");
     }
     if (strlen(opts->state_dir) > PATH_MAX / 2) {
         die("--state-dir: path too long");
@@ -404,6 +487,12 @@ main(int argc, char *argv[])
     }
     if (vsw_manager_register_rpc(mgr, server)) {
         die("cannot register the RPC methods");
+    }
+    if ((error = grant_rpc_groups(server, &opts))) {
+        vsw_rpc_server_destroy(server);
+        unlink(opts.pidfile);
+        die("cannot give the socket %s to the RPC groups: %s", opts.socket,
+            strerror(-error));
     }
 
     sigterm = evsignal_new(base, SIGTERM, signal_cb, base);

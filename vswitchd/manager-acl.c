@@ -943,9 +943,9 @@ mgr_acl_rule_check(const json_t *obj, bool extended, struct vsw_rpc_error *err)
 }
 
 static const struct vsw_rpc_method acl_methods[] = {
-    {"acl.add", rpc_acl_add, true},
-    {"acl.del", rpc_acl_del, true},
-    {"acl.list", rpc_acl_list, false},
+    {"acl.add", rpc_acl_add, VSW_RPC_WRITES},
+    {"acl.del", rpc_acl_del, VSW_RPC_WRITES},
+    {"acl.list", rpc_acl_list, VSW_RPC_READS},
 };
 
 int

@@ -1072,13 +1072,13 @@ rpc_ext_unquarantine(json_t *params, json_t **result,
 }
 
 static const struct vsw_rpc_method ext_methods[] = {
-    {"ext.load", rpc_ext_load, true},
-    {"ext.list", rpc_ext_list, false},
-    {"ext.enable", rpc_ext_enable, true},
-    {"ext.disable", rpc_ext_disable, true},
-    {"ext.config", rpc_ext_config, true},
-    {"ext.stats", rpc_ext_stats, false},
-    {"ext.unquarantine", rpc_ext_unquarantine, true},
+    {"ext.load", rpc_ext_load, VSW_RPC_WRITES},
+    {"ext.list", rpc_ext_list, VSW_RPC_READS},
+    {"ext.enable", rpc_ext_enable, VSW_RPC_WRITES},
+    {"ext.disable", rpc_ext_disable, VSW_RPC_WRITES},
+    {"ext.config", rpc_ext_config, VSW_RPC_WRITES},
+    {"ext.stats", rpc_ext_stats, VSW_RPC_READS},
+    {"ext.unquarantine", rpc_ext_unquarantine, VSW_RPC_WRITES},
 };
 
 /* Registers ext.* and the methods extensions registered before the

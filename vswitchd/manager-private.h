@@ -159,6 +159,8 @@ struct mgr_switch {
     struct vsw_fdb *fdb;         /* shared with the datapath */
     struct mgr_port *ports;      /* in creation order */
     struct vsw_ext_switch *exts; /* extensions enabled on it, in order */
+    uint64_t mirror_full;        /* mirror destinations refused at the
+                                    bound (port-mirror.c) */
 };
 
 struct vsw_manager {
@@ -202,6 +204,8 @@ struct vsw_manager {
                                        NULL until restored */
     struct mgr_etcd *etcd;          /* etcd configuration and client
                                        (etcd-sync.c), NULL if never used */
+    struct mgr_bounds *bounds;      /* what bounds.c logged, NULL until
+                                       the first tick */
 };
 
 /* The manager (manager.c): lookups and names. */
@@ -309,8 +313,9 @@ int mgr_pvlan_map_build(const struct mgr_switch *sw,
                         struct vsw_pvlan_map *map, struct vsw_rpc_error *err);
 
 /* Port mirroring (port-mirror.c): refuses 'cfg' for 'port' (NULL: a
- * new port) of 'sw' when it would be one mirror destination too many. */
-int mgr_mirror_check(const struct mgr_switch *sw, const struct mgr_port *port,
+ * new port) of 'sw' when it would be one mirror destination too many,
+ * counting the refusal in 'sw->mirror_full'. */
+int mgr_mirror_check(struct mgr_switch *sw, const struct mgr_port *port,
                      const struct mgr_port_cfg *cfg,
                      struct vsw_rpc_error *err);
 
@@ -633,5 +638,11 @@ int mgr_tunnel_mac_set(struct vsw_manager *, struct mgr_port *tunnel,
 
 /* Registers tunnel.show. */
 int mgr_tunnel_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
+
+/* Collectors of bounded tables (bounds.h; bounds.c lists them). */
+struct vsw_bounds;
+void mgr_capture_bounds(struct vsw_manager *, struct vsw_bounds *);
+void mgr_mirror_bounds(struct vsw_manager *, struct vsw_bounds *);
+void mgr_qos_sched_bounds(struct vsw_manager *, struct vsw_bounds *);
 
 #endif /* VSW_MANAGER_PRIVATE_H */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "etcd-sync.h"
+#include "bounds.h"
 #include "log.h"
 #include "metering.h"
 #include "frame-builder.h"
@@ -478,13 +479,38 @@ rpc_system_status(json_t *params, json_t **result, struct vsw_rpc_error *err,
     for (unsigned i = 0; i < n_workers; i++) {
         json_array_append_new(workers, worker_view(mgr, i));
     }
-    *result =
-        json_pack("{s:s, s:i, s:I, s:s, s:s, s:o, s:I, s:I}", "version",
-                  VSW_VERSION, "pid", (int)getpid(), "uptime",
-                  (json_int_t)((vsw_time_msec() - mgr->start_time_ms) / 1000),
-                  "state-dir", mgr->state_dir, "socket", mgr->socket_path,
-                  "workers", workers, "switches", (json_int_t)n_switches,
-                  "ports", (json_int_t)n_ports);
+    *result = json_pack(
+        "{s:s, s:i, s:I, s:s, s:s, s:o, s:I, s:I, s:o}", "version",
+        VSW_VERSION, "pid", (int)getpid(), "uptime",
+        (json_int_t)((vsw_time_msec() - mgr->start_time_ms) / 1000),
+        "state-dir", mgr->state_dir, "socket", mgr->socket_path, "workers",
+        workers, "switches", (json_int_t)n_switches, "ports",
+        (json_int_t)n_ports, "bounds", vsw_bounds_json(mgr));
+    return 0;
+}
+
+/* Every registered method and who may call it ("read": read-only clients
+ * too; "write": administrators), in registration order. */
+static int
+rpc_system_methods(json_t *params, json_t **result, struct vsw_rpc_error *err,
+                   void *mgr_)
+{
+    struct vsw_manager *mgr = mgr_;
+    size_t n = mgr->rpc ? vsw_rpc_server_n_methods(mgr->rpc) : 0;
+    json_t *list = json_array();
+
+    if (vsw_rpc_check_keys(params, no_params, err)) {
+        json_decref(list);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct vsw_rpc_method *m = vsw_rpc_server_method_at(mgr->rpc, i);
+
+        json_array_append_new(list, json_pack("{s:s, s:s}", "name", m->name,
+                                              "access",
+                                              vsw_rpc_access_name(m->access)));
+    }
+    *result = json_pack("{s:o}", "methods", list);
     return 0;
 }
 
@@ -543,16 +569,17 @@ rpc_schema_get(json_t *params, json_t **result, struct vsw_rpc_error *err,
 }
 
 static const struct vsw_rpc_method manager_methods[] = {
-    {"schema.get", rpc_schema_get, false},
-    {"fdb.show", rpc_fdb_show, false},
-    {"fdb.flush", rpc_fdb_flush, true},
-    {"system.status", rpc_system_status, false},
-    {"system.stop", rpc_system_stop, true},
-    {"dp.show", rpc_dp_show, false},
-    {"dp.pin-queue", rpc_dp_pin_queue, true},
-    {"trace", rpc_trace, false},
-    {"trace.live-start", rpc_trace_live_start, true},
-    {"trace.live-results", rpc_trace_live_results, false},
+    {"schema.get", rpc_schema_get, VSW_RPC_READS},
+    {"fdb.show", rpc_fdb_show, VSW_RPC_READS},
+    {"fdb.flush", rpc_fdb_flush, VSW_RPC_WRITES},
+    {"system.status", rpc_system_status, VSW_RPC_READS},
+    {"system.stop", rpc_system_stop, VSW_RPC_WRITES},
+    {"system.methods", rpc_system_methods, VSW_RPC_READS},
+    {"dp.show", rpc_dp_show, VSW_RPC_READS},
+    {"dp.pin-queue", rpc_dp_pin_queue, VSW_RPC_WRITES},
+    {"trace", rpc_trace, VSW_RPC_READS},
+    {"trace.live-start", rpc_trace_live_start, VSW_RPC_WRITES},
+    {"trace.live-results", rpc_trace_live_results, VSW_RPC_READS},
 };
 
 int

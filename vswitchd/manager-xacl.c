@@ -359,9 +359,9 @@ mgr_xacl_rule_check(const json_t *obj, struct vsw_rpc_error *err)
 }
 
 static const struct vsw_rpc_method xacl_methods[] = {
-    {"xacl.add", rpc_xacl_add, true},
-    {"xacl.del", rpc_xacl_del, true},
-    {"xacl.list", rpc_xacl_list, false},
+    {"xacl.add", rpc_xacl_add, VSW_RPC_WRITES},
+    {"xacl.del", rpc_xacl_del, VSW_RPC_WRITES},
+    {"xacl.list", rpc_xacl_list, VSW_RPC_READS},
 };
 
 int

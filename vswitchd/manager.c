@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "conntrack.h"
 #include "etcd-sync.h"
 #include "log.h"
@@ -201,6 +202,7 @@ vsw_manager_destroy(struct vsw_manager *mgr)
     vsw_pipeline_destroy(mgr->trace_pl);
     vsw_conntrack_destroy(mgr->conntrack);
     vsw_packet_destroy(mgr->trace_pkt);
+    vsw_bounds_destroy(mgr);
     free(mgr);
 }
 

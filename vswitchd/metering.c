@@ -931,10 +931,10 @@ rpc_metering_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
 }
 
 static const struct vsw_rpc_method metering_methods[] = {
-    {"metering.enable", rpc_metering_enable, true},
-    {"metering.disable", rpc_metering_disable, true},
-    {"metering.reset", rpc_metering_reset, true},
-    {"metering.show", rpc_metering_show, false},
+    {"metering.enable", rpc_metering_enable, VSW_RPC_WRITES},
+    {"metering.disable", rpc_metering_disable, VSW_RPC_WRITES},
+    {"metering.reset", rpc_metering_reset, VSW_RPC_WRITES},
+    {"metering.show", rpc_metering_show, VSW_RPC_READS},
 };
 
 int

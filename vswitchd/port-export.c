@@ -291,8 +291,8 @@ rpc_port_import(json_t *params, json_t **result, struct vsw_rpc_error *err,
 }
 
 static const struct vsw_rpc_method export_methods[] = {
-    {"port.export", rpc_port_export, false},
-    {"port.import", rpc_port_import, true},
+    {"port.export", rpc_port_export, VSW_RPC_READS},
+    {"port.import", rpc_port_import, VSW_RPC_WRITES},
 };
 
 int

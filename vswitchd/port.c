@@ -946,9 +946,12 @@ rpc_port_stats(json_t *params, json_t **result, struct vsw_rpc_error *err,
 }
 
 static const struct vsw_rpc_method port_methods[] = {
-    {"port.add", rpc_port_add, true},    {"port.del", rpc_port_del, true},
-    {"port.set", rpc_port_set, true},    {"port.get", rpc_port_get, false},
-    {"port.list", rpc_port_list, false}, {"port.stats", rpc_port_stats, false},
+    {"port.add", rpc_port_add, VSW_RPC_WRITES},
+    {"port.del", rpc_port_del, VSW_RPC_WRITES},
+    {"port.set", rpc_port_set, VSW_RPC_WRITES},
+    {"port.get", rpc_port_get, VSW_RPC_READS},
+    {"port.list", rpc_port_list, VSW_RPC_READS},
+    {"port.stats", rpc_port_stats, VSW_RPC_READS},
 };
 
 int

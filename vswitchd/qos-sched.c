@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "log.h"
 #include "manager-private.h"
 #include "scheduler.h"
@@ -239,8 +240,28 @@ rpc_qos_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
+void
+mgr_qos_sched_bounds(struct vsw_manager *mgr, struct vsw_bounds *bounds)
+{
+    for (const struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (const struct mgr_port *p = sw->ports; p; p = p->next) {
+            struct vsw_sched_stats st;
+            char owner[VSW_NAME_MAX + 8];
+
+            if (!p->sched) {
+                continue;
+            }
+            vsw_sched_get_stats(p->sched, &st);
+            snprintf(owner, sizeof owner, "port:%s", p->name);
+            vsw_bounds_add(bounds, "qos-scheduler-pool", owner, "buffers",
+                           st.pool_size - st.pool_free, st.pool_size,
+                           st.pool_empty);
+        }
+    }
+}
+
 static const struct vsw_rpc_method qos_sched_methods[] = {
-    {"qos.show", rpc_qos_show, false},
+    {"qos.show", rpc_qos_show, VSW_RPC_READS},
 };
 
 int

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -54,8 +55,14 @@ enum rpc_access {
 /* Who sent a request. */
 struct rpc_peer {
     uid_t uid;              /* from SO_PEERCRED, or our own euid */
-    enum rpc_access access; /* decided from 'uid' at connect time */
+    pid_t pid;              /* from SO_PEERCRED, or our own pid */
+    enum rpc_access access; /* decided at connect time */
 };
+
+/* The most supplementary groups of a peer that are looked at; Linux's
+ * NGROUPS_MAX is 65536, but a grant that only the 1025th group of a
+ * process would match is not worth a large buffer per connection. */
+#define RPC_MAX_PEER_GROUPS 1024
 
 /* A registered method. */
 struct rpc_method_entry {
@@ -69,9 +76,11 @@ struct rpc_close_hook {
     void *aux;                              /* passed to 'fn' */
 };
 
-/* A uid let in by vsw_rpc_server_allow_uid(). */
+/* A uid let in by vsw_rpc_server_allow_uid() or a group let in by
+ * vsw_rpc_server_allow_gid(). */
 struct rpc_uid_grant {
-    uid_t uid;       /* the peer's uid */
+    bool is_group;   /* 'id' is a gid */
+    unsigned id;     /* the peer's uid, or a group it belongs to */
     bool read_write; /* false: read-only */
 };
 
@@ -107,7 +116,23 @@ struct vsw_rpc_server {
     uint64_t current_client;            /* whose request runs, 0: none */
     struct rpc_close_hook *close_hooks; /* vsw_rpc_server_on_close() */
     size_t n_close_hooks;               /* entries in 'close_hooks' */
+    struct vsw_log_ratelimit denied_rl; /* refused calls */
+    uint64_t clients_refused;           /* turned away at 'max_clients' */
+    uint64_t requests_too_long;         /* over 'max_request' */
+    uint64_t slow_readers;              /* cut off over 'max_output' */
 };
+
+const char *
+vsw_rpc_access_name(enum vsw_rpc_access access)
+{
+    switch (access) {
+    case VSW_RPC_READS:
+        return "read";
+    case VSW_RPC_WRITES:
+        return "write";
+    }
+    return NULL;
+}
 
 /* Cuts the end of 's' if truncation left an incomplete UTF-8 sequence
  * there, since jansson refuses to encode a string that is not UTF-8. */
@@ -321,6 +346,7 @@ rpc_call(struct vsw_rpc_server *server, const struct rpc_peer *peer,
     const struct rpc_method_entry *entry;
     json_t *empty = NULL;
     json_t *result = NULL;
+    bool writes;
     int error;
 
     if (peer->access == RPC_ACCESS_NONE) {
@@ -339,9 +365,15 @@ rpc_call(struct vsw_rpc_server *server, const struct rpc_peer *peer,
                       name);
         return;
     }
-    if (entry->method->mutates && peer->access != RPC_ACCESS_READ_WRITE) {
+    if (entry->method->access != VSW_RPC_READS &&
+        peer->access != RPC_ACCESS_READ_WRITE) {
         vsw_rpc_error(err, VSW_RPC_PERMISSION,
-                      "method '%s' needs write access", name);
+                      "permission denied: %s changes the configuration; "
+                      "uid %ju is read-only",
+                      name, (uintmax_t)peer->uid);
+        vsw_log_rl(&server->denied_rl, VSW_LOG_INFO,
+                   "rpc: uid %ju pid %jd: %s refused (read-only)",
+                   (uintmax_t)peer->uid, (intmax_t)peer->pid, name);
         return;
     }
     if (!params) {
@@ -352,6 +384,9 @@ rpc_call(struct vsw_rpc_server *server, const struct rpc_peer *peer,
         }
     }
 
+    /* Read before the call: a handler may register methods (an extension
+     * being loaded), which moves 'entry'. */
+    writes = entry->method->access != VSW_RPC_READS;
     error = entry->method->handler(params, &result, err, entry->aux);
     json_decref(empty);
     /* Whatever the handler left in 'err' must be a usable error. */
@@ -364,6 +399,20 @@ rpc_call(struct vsw_rpc_server *server, const struct rpc_peer *peer,
         if (!err->message[0]) {
             vsw_rpc_error(err, err->code, "method '%s' failed", name);
         }
+    }
+    if (writes) {
+        /* Who changed what is worth a line each time, failures too: an
+         * audit trail of the configuration. */
+        if (error) {
+            VSW_INFO("rpc: uid %ju pid %jd: %s failed: %s",
+                     (uintmax_t)peer->uid, (intmax_t)peer->pid, name,
+                     err->message);
+        } else {
+            VSW_INFO("rpc: uid %ju pid %jd: %s ok", (uintmax_t)peer->uid,
+                     (intmax_t)peer->pid, name);
+        }
+    }
+    if (error) {
         return;
     }
     err->code = 0;
@@ -430,6 +479,7 @@ vsw_rpc_server_handle_text(struct vsw_rpc_server *server, const char *request,
 {
     const struct rpc_peer self = {
         .uid = geteuid(),
+        .pid = getpid(),
         .access = RPC_ACCESS_READ_WRITE,
     };
     char *reply;
@@ -526,6 +576,7 @@ rpc_client_send(struct rpc_client *client, char *reply)
         return false;
     }
     if (evbuffer_get_length(output) > server->limits.max_output) {
+        server->slow_readers++;
         vsw_log_rl(&server->client_rl, VSW_LOG_INFO,
                    "rpc: uid %ju does not read its replies (over %zu bytes "
                    "pending), closing the connection",
@@ -590,6 +641,7 @@ rpc_client_read_cb(struct bufferevent *bev, void *client_)
         if (line_len > server->limits.max_request) {
             struct vsw_rpc_error err;
 
+            server->requests_too_long++;
             vsw_log_rl(&server->client_rl, VSW_LOG_INFO,
                        "rpc: uid %ju sent a request over %zu bytes, closing "
                        "the connection",
@@ -648,25 +700,82 @@ rpc_client_event_cb(struct bufferevent *bev, short what, void *client_)
     rpc_client_destroy(client);
 }
 
-static enum rpc_access
-rpc_access_for_uid(const struct vsw_rpc_server *server, uid_t uid)
+/* Stores in 'groups' (room for RPC_MAX_PEER_GROUPS) the supplementary
+ * groups of the peer of 'fd' as they were when it connected, and returns
+ * how many; 0 if the kernel cannot tell (then only the primary group
+ * counts). */
+static size_t
+rpc_peer_groups(int fd, gid_t *groups)
 {
-    if (uid == 0 || uid == geteuid()) {
-        return RPC_ACCESS_READ_WRITE;
+    socklen_t len = RPC_MAX_PEER_GROUPS * sizeof *groups;
+
+    /* A peer in more groups than fit gets ERANGE: it is then judged by
+     * its uid and primary group only, which can only narrow its access. */
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+        return 0;
     }
-    for (size_t i = 0; i < server->n_grants; i++) {
-        if (server->grants[i].uid == uid) {
-            return server->grants[i].read_write ? RPC_ACCESS_READ_WRITE
-                                                : RPC_ACCESS_READ_ONLY;
-        }
-    }
-    return RPC_ACCESS_NONE;
+    return len / sizeof *groups;
 }
 
-/* Starts serving the connected socket 'fd' (taken over) of 'uid'. */
-static int
-rpc_client_create(struct vsw_rpc_server *server, int fd, uid_t uid)
+static bool
+rpc_grant_matches(const struct rpc_uid_grant *grant, const struct ucred *cred,
+                  const gid_t *groups, size_t n_groups)
 {
+    if (!grant->is_group) {
+        return grant->id == cred->uid;
+    }
+    if (grant->id == cred->gid) {
+        return true;
+    }
+    for (size_t i = 0; i < n_groups; i++) {
+        if (groups[i] == grant->id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* What the peer of 'fd', with credentials 'cred', may do: the widest of
+ * the grants that match it. */
+static enum rpc_access
+rpc_access_for_peer(const struct vsw_rpc_server *server, int fd,
+                    const struct ucred *cred)
+{
+    enum rpc_access access = RPC_ACCESS_NONE;
+    gid_t *groups;
+    size_t n_groups;
+
+    if (cred->uid == 0 || cred->uid == geteuid()) {
+        return RPC_ACCESS_READ_WRITE;
+    }
+    if (!server->n_grants) {
+        return RPC_ACCESS_NONE;
+    }
+    groups = malloc(RPC_MAX_PEER_GROUPS * sizeof *groups);
+    n_groups = groups ? rpc_peer_groups(fd, groups) : 0;
+    for (size_t i = 0; i < server->n_grants; i++) {
+        const struct rpc_uid_grant *grant = &server->grants[i];
+
+        if (rpc_grant_matches(grant, cred, groups, n_groups)) {
+            if (grant->read_write) {
+                access = RPC_ACCESS_READ_WRITE;
+                break;
+            }
+            access = RPC_ACCESS_READ_ONLY;
+        }
+    }
+    free(groups);
+    return access;
+}
+
+/* Starts serving the connected socket 'fd' (taken over) of the peer with
+ * credentials 'cred'. */
+static int
+rpc_client_create(struct vsw_rpc_server *server, int fd,
+                  const struct ucred *cred)
+{
+    uid_t uid = cred->uid;
+
     struct rpc_client *client = calloc(1, sizeof *client);
 
     if (!client) {
@@ -683,7 +792,8 @@ rpc_client_create(struct vsw_rpc_server *server, int fd, uid_t uid)
     client->server = server;
     client->id = ++server->next_client_id;
     client->peer.uid = uid;
-    client->peer.access = rpc_access_for_uid(server, uid);
+    client->peer.pid = cred->pid;
+    client->peer.access = rpc_access_for_peer(server, fd, cred);
     client->next = server->clients;
     if (server->clients) {
         server->clients->prev = client;
@@ -717,6 +827,7 @@ rpc_refuse_connection(struct vsw_rpc_server *server, int fd)
     char *reply;
     int n;
 
+    server->clients_refused++;
     vsw_log_rl(&server->client_rl, VSW_LOG_WARN,
                "rpc: refusing a connection: %u clients connected already",
                server->n_clients);
@@ -759,7 +870,7 @@ rpc_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
         close(fd);
         return;
     }
-    error = rpc_client_create(server, fd, cred.uid);
+    error = rpc_client_create(server, fd, &cred);
     if (error) {
         vsw_log_rl(&server->client_rl, VSW_LOG_WARN,
                    "rpc: cannot serve uid %ju (%s)", (uintmax_t)cred.uid,
@@ -903,6 +1014,7 @@ vsw_rpc_server_create(struct event_base *base, const char *socket_path,
         server->limits.max_clients = RPC_DEFAULT_MAX_CLIENTS;
     }
     server->client_rl = rl;
+    server->denied_rl = rl;
 
     server->accept_retry = evtimer_new(base, rpc_accept_retry_cb, server);
     error = server->accept_retry ? rpc_listen(server, socket_path) : -ENOMEM;
@@ -952,6 +1064,12 @@ vsw_rpc_server_register(struct vsw_rpc_server *server,
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
+        if (!vsw_rpc_access_name(methods[i].access)) {
+            VSW_ERR("rpc: method '%s' declares neither VSW_RPC_READS nor "
+                    "VSW_RPC_WRITES",
+                    methods[i].name);
+            return -EINVAL;
+        }
         if (rpc_lookup(server, methods[i].name)) {
             return -EEXIST;
         }
@@ -989,28 +1107,164 @@ vsw_rpc_server_lookup(const struct vsw_rpc_server *server, const char *name,
     return entry->method;
 }
 
-void
-vsw_rpc_server_allow_uid(struct vsw_rpc_server *server, uid_t uid,
-                         bool read_write)
+static int
+rpc_grant(struct vsw_rpc_server *server, bool is_group, unsigned id,
+          bool read_write)
 {
     struct rpc_uid_grant *grants;
 
     for (size_t i = 0; i < server->n_grants; i++) {
-        if (server->grants[i].uid == uid) {
+        if (server->grants[i].is_group == is_group &&
+            server->grants[i].id == id) {
             server->grants[i].read_write = read_write;
-            return;
+            return 0;
         }
     }
     grants =
         reallocarray(server->grants, server->n_grants + 1, sizeof *grants);
     if (!grants) {
-        VSW_WARN("rpc: out of memory; uid %ju stays refused", (uintmax_t)uid);
-        return;
+        return -ENOMEM;
     }
-    grants[server->n_grants].uid = uid;
-    grants[server->n_grants].read_write = read_write;
+    grants[server->n_grants] = (struct rpc_uid_grant){
+        .is_group = is_group, .id = id, .read_write = read_write};
     server->grants = grants;
     server->n_grants++;
+    return 0;
+}
+
+void
+vsw_rpc_server_allow_uid(struct vsw_rpc_server *server, uid_t uid,
+                         bool read_write)
+{
+    if (rpc_grant(server, false, uid, read_write)) {
+        VSW_WARN("rpc: out of memory; uid %ju stays refused", (uintmax_t)uid);
+    }
+}
+
+int
+vsw_rpc_server_allow_gid(struct vsw_rpc_server *server, gid_t gid,
+                         bool read_write)
+{
+    return rpc_grant(server, true, gid, read_write);
+}
+
+/* The Linux POSIX ACL extended attribute ("system.posix_acl_access"),
+ * written by hand so that the daemon needs no libacl. */
+#define RPC_ACL_VERSION   2
+#define RPC_ACL_USER_OBJ  0x01
+#define RPC_ACL_GROUP_OBJ 0x04
+#define RPC_ACL_GROUP     0x08
+#define RPC_ACL_MASK      0x10
+#define RPC_ACL_OTHER     0x20
+#define RPC_ACL_RW        6
+#define RPC_ACL_NO_ID     UINT32_MAX
+
+struct rpc_acl_entry {
+    uint16_t tag;
+    uint16_t perm;
+    uint32_t id;
+};
+
+/* Lets group 'gid' read and write 'path' besides its owner and owning
+ * group (rw-rw----), through an ACL entry.  Returns 0 or a negative
+ * errno (-EOPNOTSUPP where the file system has no ACLs). */
+static int
+rpc_acl_add_group(const char *path, gid_t gid)
+{
+    /* The kernel wants the entries sorted by tag, then id. */
+    struct {
+        uint32_t version;
+        struct rpc_acl_entry entries[5];
+    } acl = {
+        .version = RPC_ACL_VERSION,
+        .entries =
+            {
+                {RPC_ACL_USER_OBJ, RPC_ACL_RW, RPC_ACL_NO_ID},
+                {RPC_ACL_GROUP_OBJ, RPC_ACL_RW, RPC_ACL_NO_ID},
+                {RPC_ACL_GROUP, RPC_ACL_RW, gid},
+                {RPC_ACL_MASK, RPC_ACL_RW, RPC_ACL_NO_ID},
+                {RPC_ACL_OTHER, 0, RPC_ACL_NO_ID},
+            },
+    };
+
+    return setxattr(path, "system.posix_acl_access", &acl, sizeof acl, 0) < 0
+               ? -errno
+               : 0;
+}
+
+int
+vsw_rpc_server_set_socket_groups(struct vsw_rpc_server *server,
+                                 gid_t admin_gid, gid_t readonly_gid,
+                                 const char **note)
+{
+    const char *path = server->socket_path;
+    gid_t owner = admin_gid != (gid_t)-1 ? admin_gid : readonly_gid;
+    int error;
+
+    *note = NULL;
+    if (owner == (gid_t)-1) {
+        return 0;
+    }
+    if (chown(path, (uid_t)-1, owner) < 0 || chmod(path, 0660) < 0) {
+        return -errno;
+    }
+    if (admin_gid == (gid_t)-1 || readonly_gid == (gid_t)-1 ||
+        readonly_gid == admin_gid) {
+        return 0;
+    }
+    error = rpc_acl_add_group(path, readonly_gid);
+    if (error == -EOPNOTSUPP) {
+        /* Without ACLs a file has one group; the peer's credentials are
+         * checked at connect time anyway, so opening the file to everyone
+         * still keeps every other user out of every method. */
+        *note = "the socket's file system has no ACLs: the socket is 0666 "
+                "and other users are refused by their credentials";
+        return chmod(path, 0666) < 0 ? -errno : 0;
+    }
+    return error;
+}
+
+size_t
+vsw_rpc_server_n_methods(const struct vsw_rpc_server *server)
+{
+    return server->n_methods;
+}
+
+const struct vsw_rpc_method *
+vsw_rpc_server_method_at(const struct vsw_rpc_server *server, size_t i)
+{
+    return i < server->n_methods ? server->methods[i].method : NULL;
+}
+
+void
+vsw_rpc_server_get_bounds(const struct vsw_rpc_server *server,
+                          struct vsw_rpc_server_bounds *bounds)
+{
+    size_t input = 0;
+    size_t output = 0;
+
+    /* The request being answered is whole: only the ones still arriving
+     * count against the request bound. */
+    for (const struct rpc_client *c = server->clients; c; c = c->next) {
+        size_t in = c->id == server->current_client
+                        ? 0
+                        : evbuffer_get_length(bufferevent_get_input(c->bev));
+        size_t out = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+        input = in > input ? in : input;
+        output = out > output ? out : output;
+    }
+    *bounds = (struct vsw_rpc_server_bounds){
+        .n_clients = server->n_clients,
+        .max_clients = server->limits.max_clients,
+        .clients_refused = server->clients_refused,
+        .request_largest = input,
+        .max_request = server->limits.max_request,
+        .requests_too_long = server->requests_too_long,
+        .output_largest = output,
+        .max_output = server->limits.max_output,
+        .slow_readers = server->slow_readers,
+    };
 }
 
 uint64_t

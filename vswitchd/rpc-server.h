@@ -15,9 +15,13 @@
  * cap; the number of connections is capped.  None of this ever blocks the
  * datapath, which runs on other threads.
  *
- * Access: the peer's uid (SO_PEERCRED) decides.  Root and the daemon's own
- * uid may call every method; uids added with vsw_rpc_server_allow_uid()
- * may call what they are allowed to; everyone else is refused.
+ * Access: the peer's credentials at connect time (SO_PEERCRED, and its
+ * supplementary groups from SO_PEERGROUPS) decide.  Root and the daemon's
+ * own uid may call every method; uids and groups added with
+ * vsw_rpc_server_allow_uid() and vsw_rpc_server_allow_gid() may call every
+ * method or only the methods declared VSW_RPC_READS; everyone else is
+ * refused.  Every call of a VSW_RPC_WRITES method is logged with the
+ * peer's uid and pid and its outcome.
  */
 #ifndef VSW_RPC_SERVER_H
 #define VSW_RPC_SERVER_H 1
@@ -65,11 +69,27 @@ int vsw_rpc_error(struct vsw_rpc_error *err, int code, const char *fmt, ...)
 typedef int vsw_rpc_handler(json_t *params, json_t **result,
                             struct vsw_rpc_error *err, void *aux);
 
-struct vsw_rpc_method {
-    const char *name;         /* "noun.verb" */
-    vsw_rpc_handler *handler; /* called on the control thread */
-    bool mutates;             /* refused for read-only clients */
+/* What a method does to the daemon, which decides who may call it.  Every
+ * method declares one: there is no default, so that a new method has to
+ * decide.  The values skip 0 and 1 on purpose: a method table that leaves
+ * the field out, or still fills it with a bool, is refused by
+ * vsw_rpc_server_register() instead of silently counting as one kind. */
+enum vsw_rpc_access {
+    VSW_RPC_READS = 2,  /* only looks: read-only clients may call it */
+    VSW_RPC_WRITES = 3, /* changes configuration or state, or has a side
+                         * effect (a capture, a live trace): administrators
+                         * only, and every call is logged */
 };
+
+struct vsw_rpc_method {
+    const char *name;           /* "noun.verb" */
+    vsw_rpc_handler *handler;   /* called on the control thread */
+    enum vsw_rpc_access access; /* who may call it */
+};
+
+/* "read" or "write", the name of 'access' in documents and answers; NULL
+ * for a value that is neither. */
+const char *vsw_rpc_access_name(enum vsw_rpc_access access);
 
 /* Limits; zero fields take the defaults below. */
 struct vsw_rpc_limits {
@@ -94,7 +114,9 @@ int vsw_rpc_server_create(struct event_base *base, const char *socket_path,
 void vsw_rpc_server_destroy(struct vsw_rpc_server *server);
 
 /* Registers the 'n' methods of 'methods' (which must outlive the server),
- * each called with 'aux'.  Returns 0, or -EEXIST if a name is taken. */
+ * each called with 'aux'.  Returns 0, -EEXIST if a name is taken, or
+ * -EINVAL (logged, naming the method) if a method's 'access' is not one
+ * of enum vsw_rpc_access. */
 int vsw_rpc_server_register(struct vsw_rpc_server *server,
                             const struct vsw_rpc_method *methods, size_t n,
                             void *aux);
@@ -118,9 +140,50 @@ uint64_t vsw_rpc_server_current_client(const struct vsw_rpc_server *server);
 int vsw_rpc_server_on_close(struct vsw_rpc_server *server,
                             void (*fn)(uint64_t client, void *aux), void *aux);
 
-/* Lets 'uid' connect, read-only unless 'read_write'. */
+/* Lets 'uid' connect, read-only unless 'read_write'.  Takes effect for
+ * connections made afterwards. */
 void vsw_rpc_server_allow_uid(struct vsw_rpc_server *server, uid_t uid,
                               bool read_write);
+
+/* Lets every member of group 'gid' (primary or supplementary) connect,
+ * read-only unless 'read_write'.  A peer that several grants match gets
+ * the widest.  Takes effect for connections made afterwards.  Returns 0
+ * or -ENOMEM. */
+int vsw_rpc_server_allow_gid(struct vsw_rpc_server *server, gid_t gid,
+                             bool read_write);
+
+/* Gives the socket file to group 'admin_gid' (mode 0660), so that its
+ * members can connect, and lets the members of 'readonly_gid' connect as
+ * well, through an access-control entry on the file.  Either may be -1
+ * for none.  Returns 0 or a negative errno; '*note' is set to a sentence
+ * for the log when the file system has no ACLs and the file had to be
+ * made 0666 instead (the credentials still decide), else to NULL. */
+int vsw_rpc_server_set_socket_groups(struct vsw_rpc_server *server,
+                                     gid_t admin_gid, gid_t readonly_gid,
+                                     const char **note);
+
+/* The number of registered methods, and the 'i'th of them (in
+ * registration order), for listing them. */
+size_t vsw_rpc_server_n_methods(const struct vsw_rpc_server *server);
+const struct vsw_rpc_method *
+vsw_rpc_server_method_at(const struct vsw_rpc_server *server, size_t i);
+
+/* The bounds of the server and their use, for the status. */
+struct vsw_rpc_server_bounds {
+    unsigned n_clients;         /* connected now */
+    unsigned max_clients;       /* the cap */
+    uint64_t clients_refused;   /* connections turned away at the cap */
+    size_t request_largest;     /* bytes of the largest request being
+                                   received (unanswered input) */
+    size_t max_request;         /* bytes of one request */
+    uint64_t requests_too_long; /* requests over it */
+    size_t output_largest;      /* reply bytes waiting for the client
+                                   with the most */
+    size_t max_output;          /* per client */
+    uint64_t slow_readers;      /* clients cut off over it */
+};
+void vsw_rpc_server_get_bounds(const struct vsw_rpc_server *server,
+                               struct vsw_rpc_server_bounds *bounds);
 
 /* Handles one request text outside any connection, exactly as a client
  * with full access would have it handled.  Returns the response text

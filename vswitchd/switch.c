@@ -388,11 +388,11 @@ rpc_switch_list(json_t *params, json_t **result, struct vsw_rpc_error *err,
 }
 
 static const struct vsw_rpc_method switch_methods[] = {
-    {"switch.add", rpc_switch_add, true},
-    {"switch.del", rpc_switch_del, true},
-    {"switch.set", rpc_switch_set, true},
-    {"switch.get", rpc_switch_get, false},
-    {"switch.list", rpc_switch_list, false},
+    {"switch.add", rpc_switch_add, VSW_RPC_WRITES},
+    {"switch.del", rpc_switch_del, VSW_RPC_WRITES},
+    {"switch.set", rpc_switch_set, VSW_RPC_WRITES},
+    {"switch.get", rpc_switch_get, VSW_RPC_READS},
+    {"switch.list", rpc_switch_list, VSW_RPC_READS},
 };
 
 int

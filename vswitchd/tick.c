@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "conntrack.h"
 #include "log.h"
 #include "manager-private.h"
@@ -92,6 +93,7 @@ tick_cb(evutil_socket_t fd, short what, void *mgr_)
         mgr_reclaim_soon(mgr);
     }
     mgr->last_tick_ms = now;
+    vsw_bounds_tick(mgr);
 }
 
 static void

@@ -424,7 +424,7 @@ method_allowed(const char *name, const struct vsw_rpc_method *method)
 
     for (size_t i = 0; nouns[i]; i++) {
         if (!strncmp(name, nouns[i], strlen(nouns[i]))) {
-            return method->mutates;
+            return method->access == VSW_RPC_WRITES;
         }
     }
     return false;
@@ -615,7 +615,7 @@ rpc_transact(json_t *params, json_t **result, struct vsw_rpc_error *err,
 }
 
 static const struct vsw_rpc_method txn_methods[] = {
-    {"transact", rpc_transact, true},
+    {"transact", rpc_transact, VSW_RPC_WRITES},
 };
 
 int

@@ -481,11 +481,11 @@ rpc_tunnel_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
 }
 
 static const struct vsw_rpc_method tunnel_methods[] = {
-    {"tunnel.add", rpc_tunnel_add, true},
-    {"tunnel.set", rpc_tunnel_set, true},
-    {"tunnel.del", rpc_tunnel_del, true},
-    {"tunnel.show", rpc_tunnel_show, false},
-    {"tunnel.list", rpc_tunnel_list, false},
+    {"tunnel.add", rpc_tunnel_add, VSW_RPC_WRITES},
+    {"tunnel.set", rpc_tunnel_set, VSW_RPC_WRITES},
+    {"tunnel.del", rpc_tunnel_del, VSW_RPC_WRITES},
+    {"tunnel.show", rpc_tunnel_show, VSW_RPC_READS},
+    {"tunnel.list", rpc_tunnel_list, VSW_RPC_READS},
 };
 
 int

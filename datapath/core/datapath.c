@@ -668,6 +668,11 @@ vsw_datapath_worker_info(const struct vsw_datapath *dp, unsigned index,
     vsw_flow_cache_get_stats(w->pipeline->cache, &cache);
     info->cache_lookups = cache.lookups;
     info->cache_hits = cache.hits;
+    info->cache_used = cache.used;
+    info->cache_size = cache.size;
+    info->cache_evictions = cache.evictions;
+    vsw_shaper_worker_usage(w->shaper, &info->spares_used, &info->spares_size,
+                            &info->spares_none);
     info->batches = atomic_load_explicit(&w->batches, memory_order_relaxed);
     info->packets = atomic_load_explicit(&w->packets, memory_order_relaxed);
 }

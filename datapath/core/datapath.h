@@ -320,6 +320,13 @@ struct vsw_worker_info {
                                sample: a whole second under busy-poll */
     uint64_t cache_lookups; /* flow cache lookups */
     uint64_t cache_hits;    /* of which hits */
+    /* Bounds, for the status (vswitchd/bounds.c). */
+    uint64_t cache_used;      /* flow cache entries filled */
+    uint64_t cache_size;      /* its entries */
+    uint64_t cache_evictions; /* insertions into a full set */
+    uint64_t spares_used;     /* shaper spare buffers holding frames */
+    uint64_t spares_size;     /* its spare buffers */
+    uint64_t spares_none;     /* frames dropped with no spare free */
 };
 void vsw_datapath_worker_info(const struct vsw_datapath *dp, unsigned index,
                               struct vsw_worker_info *info);

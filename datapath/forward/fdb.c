@@ -80,6 +80,7 @@ struct vsw_fdb {
                                     so the largest slot is found by a scan
                                     of the slots in use only */
     struct fdb_slot slots[VSW_FDB_MAX_SLOTS]; /* per port slot */
+    _Atomic uint64_t full_count;              /* vsw_fdb_full_count() */
 };
 
 /* What a lock-free chain walk found. */
@@ -376,6 +377,7 @@ fdb_insert(struct vsw_fdb *fdb, size_t bucket, struct fdb_id id,
     fdb_enforce_port_limit(fdb, slot, port_limit);
     if (vsw_ctable_is_full(&fdb->table)) {
         fdb_evict_from_slot(fdb, fdb_largest_slot(fdb));
+        atomic_fetch_add_explicit(&fdb->full_count, 1, memory_order_relaxed);
     }
 
     /* Never NIL: the eviction made room.  The entry's fields change inside
@@ -491,6 +493,12 @@ uint32_t
 vsw_fdb_get_max_entries(const struct vsw_fdb *fdb)
 {
     return fdb->table.max_entries;
+}
+
+uint64_t
+vsw_fdb_full_count(const struct vsw_fdb *fdb)
+{
+    return atomic_load_explicit(&fdb->full_count, memory_order_relaxed);
 }
 
 /* The common case, a frame from a MAC already known on its port, takes no

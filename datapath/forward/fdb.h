@@ -70,6 +70,9 @@ void vsw_fdb_destroy(struct vsw_fdb *fdb);
 void vsw_fdb_set_ageing(struct vsw_fdb *fdb, uint32_t ageing_sec);
 uint32_t vsw_fdb_get_ageing(const struct vsw_fdb *fdb);
 uint32_t vsw_fdb_get_max_entries(const struct vsw_fdb *fdb);
+/* How often a new MAC found the table full and pushed out another port's
+ * entry (not counting evictions by the per-port cap).  Any thread. */
+uint64_t vsw_fdb_full_count(const struct vsw_fdb *fdb);
 
 /* Worker thread.  Records that 'mac' in 'vlan' was seen on 'port_id' at
  * 'now_ms' (a CLOCK_MONOTONIC time in milliseconds).  'port_limit' is the

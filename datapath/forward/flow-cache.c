@@ -23,6 +23,8 @@ struct vsw_flow_cache {
     _Atomic uint64_t lookups;             /* statistics, read by the */
     _Atomic uint64_t hits;                /* control thread */
     _Atomic uint64_t inserts;
+    _Atomic uint64_t used;      /* ways ever filled (none is emptied) */
+    _Atomic uint64_t evictions; /* valid entries of other flows replaced */
 };
 
 struct vsw_flow_cache *
@@ -168,7 +170,11 @@ vsw_flow_cache_insert(struct vsw_flow_cache *cache,
             e = &set[way];
         }
     }
-    if (!e) {
+    /* Counted on insertion only, which runs once per new flow. */
+    if (e && !e->hash) {
+        count(&cache->used);
+    } else if (!e) {
+        count(&cache->evictions);
         e = &set[cache->next_victim[set_index]];
         cache->next_victim[set_index] =
             (cache->next_victim[set_index] + 1) % VSW_FLOW_CACHE_WAYS;
@@ -192,4 +198,8 @@ vsw_flow_cache_get_stats(const struct vsw_flow_cache *cache,
     stats->hits = atomic_load_explicit(&cache->hits, memory_order_relaxed);
     stats->inserts =
         atomic_load_explicit(&cache->inserts, memory_order_relaxed);
+    stats->used = atomic_load_explicit(&cache->used, memory_order_relaxed);
+    stats->size = (uint64_t)(cache->set_mask + 1) * VSW_FLOW_CACHE_WAYS;
+    stats->evictions =
+        atomic_load_explicit(&cache->evictions, memory_order_relaxed);
 }

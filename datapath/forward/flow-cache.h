@@ -110,9 +110,14 @@ vsw_flow_cache_insert(struct vsw_flow_cache *cache,
 
 /* Lookups, hits and insertions so far. */
 struct vsw_flow_cache_stats {
-    uint64_t lookups; /* vsw_flow_cache_lookup() calls */
-    uint64_t hits;    /* of which found a valid entry */
-    uint64_t inserts; /* vsw_flow_cache_insert() calls */
+    uint64_t lookups;   /* vsw_flow_cache_lookup() calls */
+    uint64_t hits;      /* of which found a valid entry */
+    uint64_t inserts;   /* vsw_flow_cache_insert() calls */
+    uint64_t used;      /* entries filled (an entry is reused, never
+                           emptied) */
+    uint64_t size;      /* entries in all */
+    uint64_t evictions; /* insertions that replaced another flow's entry:
+                           its set was full */
 };
 void vsw_flow_cache_get_stats(const struct vsw_flow_cache *cache,
                               struct vsw_flow_cache_stats *stats);

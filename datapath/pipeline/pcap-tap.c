@@ -300,6 +300,26 @@ vsw_pcap_session_copied(const struct vsw_pcap_session *s)
     return copied;
 }
 
+void
+vsw_pcap_session_usage(const struct vsw_pcap_session *s, uint64_t *used,
+                       uint64_t *size)
+{
+    uint64_t waiting = 0;
+
+    for (unsigned i = 0; i < s->n_rings; i++) {
+        /* 'tail' first: the consumer's own, so head - tail never goes
+         * below zero when the producer moves on in between. */
+        uint64_t tail =
+            atomic_load_explicit(&s->rings[i].tail, memory_order_acquire);
+        uint64_t head =
+            atomic_load_explicit(&s->rings[i].head, memory_order_acquire);
+
+        waiting += head - tail;
+    }
+    *used = waiting;
+    *size = (uint64_t)s->size * s->n_rings;
+}
+
 uint64_t
 vsw_pcap_session_drops(const struct vsw_pcap_session *s)
 {

@@ -96,6 +96,10 @@ bool vsw_pcap_session_next(struct vsw_pcap_session *session,
 /* Frames copied so far, and frames the rings had no room for. */
 uint64_t vsw_pcap_session_copied(const struct vsw_pcap_session *session);
 uint64_t vsw_pcap_session_drops(const struct vsw_pcap_session *session);
+/* Bytes waiting in the rings of 'session' for the reader, and the bytes
+ * of all its rings; any thread, each ring read whole. */
+void vsw_pcap_session_usage(const struct vsw_pcap_session *session,
+                            uint64_t *used, uint64_t *size);
 
 /* Bytes a tx hook needs as scratch space to see a retagged frame whole. */
 #define VSW_PCAP_LINEAR_BYTES VSW_PCAP_MAX_FRAME

@@ -96,6 +96,7 @@ struct vsw_conntrack {
                                    removal */
     _Atomic uint32_t slot_count[VSW_CONNTRACK_MAX_SLOTS]; /* flows per port
                                                              slot */
+    _Atomic uint64_t refused_full; /* vsw_conntrack_full_count() */
 };
 
 /* What a lock-free chain walk found. */
@@ -533,6 +534,16 @@ vsw_conntrack_lookup(struct vsw_conntrack *ct, uint32_t port_id, uint16_t vlan,
 /* The common race, two workers creating the same flow, is settled under
  * the mutex: the second only refreshes.  A full table refuses without the
  * mutex for a while (CT_FULL_BACKOFF_MS). */
+/* Counts a refused flow when the whole table is full (a port at its own
+ * cap is not the table's bound).  Only on the refusal path. */
+static void
+ct_count_refusal(struct vsw_conntrack *ct)
+{
+    if (vsw_ctable_is_full(&ct->table)) {
+        atomic_fetch_add_explicit(&ct->refused_full, 1, memory_order_relaxed);
+    }
+}
+
 int
 vsw_conntrack_insert(struct vsw_conntrack *ct, uint32_t port_id, uint16_t vlan,
                      const struct vsw_flow_key *key, uint32_t idle_timeout_s,
@@ -555,6 +566,7 @@ vsw_conntrack_insert_dir(struct vsw_conntrack *ct, uint32_t port_id,
         return -EINVAL;
     }
     if (ct_is_full(ct, port_id, now_ms)) {
+        ct_count_refusal(ct);
         return -ENOSPC;
     }
 
@@ -562,6 +574,9 @@ vsw_conntrack_insert_dir(struct vsw_conntrack *ct, uint32_t port_id,
     int error = ct_insert_locked(ct, &k, from_port, idle_timeout_s * 1000,
                                  now_ms, now_ms);
     vsw_ctable_unlock(&ct->table);
+    if (error == -ENOSPC) {
+        ct_count_refusal(ct);
+    }
     return error;
 }
 
@@ -643,6 +658,12 @@ vsw_conntrack_flow_info_is_valid(const struct vsw_conntrack_flow_info *info)
     default:
         return !info->port_a && !info->port_b;
     }
+}
+
+uint64_t
+vsw_conntrack_full_count(const struct vsw_conntrack *ct)
+{
+    return atomic_load_explicit(&ct->refused_full, memory_order_relaxed);
 }
 
 uint64_t

@@ -105,6 +105,9 @@ struct vsw_conntrack *vsw_conntrack_create(uint32_t max_flows,
 void vsw_conntrack_destroy(struct vsw_conntrack *ct);
 
 uint32_t vsw_conntrack_get_max_flows(const struct vsw_conntrack *ct);
+/* How many new flows were refused because the table was full.  Any
+ * thread. */
+uint64_t vsw_conntrack_full_count(const struct vsw_conntrack *ct);
 
 /* Any thread.  Whether a packet with 'key' can be part of a flow (see
  * above); only such packets are found or create flows. */

@@ -160,11 +160,13 @@ vsw_guard_state_init(struct vsw_guard_state *state)
 {
     atomic_init(&state->storm.tat_ns, 0);
     memset(state->pad, 0, sizeof state->pad);
+    memset(state->pad_end, 0, sizeof state->pad_end);
     for (size_t i = 0; i < VSW_GUARD_FRAG_SLOTS; i++) {
         atomic_init(&state->frag_drops[i], 0);
         atomic_init(&state->frag_seen[i].datagram, 0);
         atomic_init(&state->frag_seen[i].ranges, 0);
     }
+    atomic_init(&state->frag_evictions, 0);
 }
 
 /* Address predicates and the allowed list. */
@@ -448,6 +450,24 @@ check_ipv6_chain(const struct vsw_guard_config *cfg,
 
 /* The fragment table. */
 
+void
+vsw_guard_frag_usage(const struct vsw_guard_state *state,
+                     struct vsw_guard_frag_usage *usage)
+{
+    uint64_t used = 0;
+
+    for (size_t i = 0; i < VSW_GUARD_FRAG_SLOTS; i++) {
+        used += atomic_load_explicit(&state->frag_drops[i],
+                                     memory_order_relaxed) != 0;
+        used += atomic_load_explicit(&state->frag_seen[i].datagram,
+                                     memory_order_relaxed) != 0;
+    }
+    usage->used = used;
+    usage->size = 2 * VSW_GUARD_FRAG_SLOTS;
+    usage->evictions =
+        atomic_load_explicit(&state->frag_evictions, memory_order_relaxed);
+}
+
 static uint64_t
 mix64(uint64_t h)
 {
@@ -497,12 +517,25 @@ frag_lookup(struct vsw_guard_state *state, uint64_t fp)
     return (enum vsw_guard_verdict)verdict;
 }
 
+/* Counts a datagram pushed out of its entry by another: the bounded
+ * table was full at that place.  Only on that path, never per frame. */
+static void
+frag_count_eviction(struct vsw_guard_state *state)
+{
+    atomic_fetch_add_explicit(&state->frag_evictions, 1, memory_order_relaxed);
+}
+
 static void
 frag_remember(struct vsw_guard_state *state, uint64_t fp,
               enum vsw_guard_verdict verdict)
 {
-    atomic_store_explicit(frag_slot(state, fp), fp | verdict,
-                          memory_order_relaxed);
+    _Atomic uint64_t *slot = frag_slot(state, fp);
+    uint64_t old = atomic_load_explicit(slot, memory_order_relaxed);
+
+    if (old && (old & ~FRAG_VERDICT_MASK) != fp) {
+        frag_count_eviction(state);
+    }
+    atomic_store_explicit(slot, fp | verdict, memory_order_relaxed);
 }
 
 /* Forgets the dropped datagram 'fp', whose id a passing first fragment
@@ -667,8 +700,12 @@ frag_track(struct vsw_guard_state *state, uint64_t fp,
     if (!e.end) {
         return true;
     }
-    if (atomic_load_explicit(&slot->datagram, memory_order_relaxed) != fp) {
+    old = atomic_load_explicit(&slot->datagram, memory_order_relaxed);
+    if (old != fp) {
         /* A datagram new to the table: it takes the entry. */
+        if (old) {
+            frag_count_eviction(state);
+        }
         atomic_store_explicit(&slot->ranges,
                               ranges_make(fp, e, none, key->frag_last),
                               memory_order_relaxed);

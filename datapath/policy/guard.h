@@ -147,10 +147,30 @@ struct vsw_guard_state {
                                                               datagrams */
     struct vsw_guard_frag frag_seen[VSW_GUARD_FRAG_SLOTS]; /* passing
                                                               ones */
+    _Atomic uint64_t frag_evictions;        /* entries of a datagram still
+                                               tracked that another one took:
+                                               the table was full there */
+    uint8_t pad_end[64 - sizeof(uint64_t)]; /* keeps the size a multiple of
+                                               the alignment aligned_alloc()
+                                               is given */
 };
+_Static_assert(sizeof(struct vsw_guard_state) % 64 == 0,
+               "aligned_alloc(64, ...) needs a multiple of 64");
 
 /* Sets 'state' to "no frames seen". */
 void vsw_guard_state_init(struct vsw_guard_state *state);
+
+/* How full a port's fragment tables are, for the status: entries in use
+ * (dropped and passing datagrams), their number, and how often a datagram
+ * took the entry of another one still tracked.  Any thread; each figure
+ * is read whole, not all at one instant. */
+struct vsw_guard_frag_usage {
+    uint64_t used;
+    uint64_t size;
+    uint64_t evictions;
+};
+void vsw_guard_frag_usage(const struct vsw_guard_state *state,
+                          struct vsw_guard_frag_usage *usage);
 
 /* Checks a frame the VM behind a port sends: 'key' as vsw_flow_extract()
  * filled it from the 'len' bytes at 'frame', against the port's 'cfg'.

@@ -93,6 +93,7 @@ struct vsw_sched {
     uint64_t window_bytes;               /* sent in it, all classes */
     _Atomic uint64_t link_bps;           /* pacing speed */
     _Atomic uint64_t n_free;             /* buffers free */
+    _Atomic uint64_t pool_empty;         /* frames refused: no buffer */
     _Atomic uint64_t tx_packets;         /* wire frames sent */
     _Atomic uint64_t tx_bytes;           /* their bytes */
     _Atomic uint64_t tx_errors;          /* frames the kernel refused */
@@ -270,6 +271,9 @@ vsw_sched_enqueue(struct vsw_sched *s, const struct vsw_dp_snapshot *snap,
         fi = NO_FRAME;
         if (get(&c->queue_bytes) + bytes <= limit && len <= LARGE_FRAME_SIZE) {
             fi = alloc_frame(s, len);
+            if (fi == NO_FRAME) {
+                add(&s->pool_empty, segs);
+            }
         }
         if (fi == NO_FRAME) {
             add(&c->drops, segs);
@@ -729,5 +733,6 @@ vsw_sched_get_stats(const struct vsw_sched *s, struct vsw_sched_stats *stats)
     stats->rate_bps = get(&s->rate_bps);
     stats->pool_free = get(&s->n_free);
     stats->pool_size = N_FRAMES;
+    stats->pool_empty = get(&s->pool_empty);
     stats->queue_limit = vsw_sched_queue_limit(stats->link_bps);
 }

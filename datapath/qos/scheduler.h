@@ -117,6 +117,7 @@ struct vsw_sched_stats {
     uint64_t rate_bps;    /* bits/s sent over the last second */
     uint64_t pool_free;   /* buffers free in the pool */
     uint64_t pool_size;   /* buffers in the pool */
+    uint64_t pool_empty;  /* wire frames refused for lack of a buffer */
     uint64_t queue_limit; /* bytes one class may hold */
 };
 void vsw_sched_get_stats(const struct vsw_sched *sched,

@@ -52,7 +52,40 @@ struct vsw_shaper_worker {
     unsigned worker;                    /* index, for counters */
     _Atomic(struct shaper_pool *) pool; /* NULL until provisioned */
     int64_t next_due;                   /* earliest 'due_ns' of a queue */
+    _Atomic uint64_t spares_used;       /* the pool's, for the status */
+    _Atomic uint64_t no_spare;          /* frames dropped for lack of a
+                                           spare buffer */
 };
+
+/* The worker's figures, for vsw_shaper_worker_usage(); written by the
+ * worker only, after each call that takes or returns spares. */
+static void
+publish_spares(struct vsw_shaper_worker *sw, const struct shaper_pool *pool)
+{
+    atomic_store_explicit(&sw->spares_used, VSW_SHAPER_SPARES - pool->n_spares,
+                          memory_order_relaxed);
+}
+
+/* Counts a frame over the rate that found no spare buffer to wait in. */
+static void
+count_no_spare(struct vsw_shaper_worker *sw, const struct shaper_pool *pool)
+{
+    if (pool && !pool->n_spares) {
+        atomic_store_explicit(
+            &sw->no_spare,
+            atomic_load_explicit(&sw->no_spare, memory_order_relaxed) + 1,
+            memory_order_relaxed);
+    }
+}
+
+void
+vsw_shaper_worker_usage(const struct vsw_shaper_worker *sw, uint64_t *used,
+                        uint64_t *size, uint64_t *exhausted)
+{
+    *used = atomic_load_explicit(&sw->spares_used, memory_order_relaxed);
+    *size = VSW_SHAPER_SPARES;
+    *exhausted = atomic_load_explicit(&sw->no_spare, memory_order_relaxed);
+}
 
 uint64_t
 vsw_shaper_effective_burst(uint64_t rate_bps, uint64_t burst_bytes)
@@ -348,8 +381,12 @@ vsw_shaper_rx(struct vsw_shaper_worker *sw, const struct vsw_dp_port *port,
         }
         /* Never seen by the pipeline: counted as received here, in wire
          * frames like every counter. */
+        count_no_spare(sw, pool);
         vsw_pipeline_count_drops(sw->worker, port->rt, VSW_DROP_QOS_QUEUE_FULL,
                                  segs, bytes);
+    }
+    if (pool) {
+        publish_spares(sw, pool);
     }
     return n_pass;
 }
@@ -381,6 +418,7 @@ vsw_shaper_tx(struct vsw_shaper_worker *sw, struct vsw_txq *txq,
             continue;
         }
         if (!q || !has_room(pool, q, cfg, bytes)) {
+            count_no_spare(sw, pool);
             vsw_pipeline_count_drop(stats, VSW_DROP_QOS_QUEUE_FULL, item->pkt);
             continue;
         }
@@ -397,6 +435,9 @@ vsw_shaper_tx(struct vsw_shaper_worker *sw, struct vsw_txq *txq,
         enqueue(sw, pool, q, st, copy, bytes, due);
     }
     txq->n = kept;
+    if (pool) {
+        publish_spares(sw, pool);
+    }
 }
 
 /* Takes the head of 'q' off, returning its packet. */
@@ -512,6 +553,7 @@ vsw_shaper_run(struct vsw_shaper_worker *sw, struct vsw_pipeline *pl,
         }
     }
     pool->n_active = kept;
+    publish_spares(sw, pool);
 }
 
 int64_t

@@ -115,6 +115,13 @@ void vsw_shaper_worker_destroy(struct vsw_shaper_worker *sw);
  * qos-queue-full). */
 int vsw_shaper_worker_provision(struct vsw_shaper_worker *sw);
 
+/* Any thread: the spare buffers of 'sw' holding queued frames, how many
+ * it has, and how many frames over their rate found none free and were
+ * dropped (qos-queue-full). */
+void vsw_shaper_worker_usage(const struct vsw_shaper_worker *sw,
+                             uint64_t *used, uint64_t *size,
+                             uint64_t *exhausted);
+
 /* True if a port of 'snap' is shaped in either direction. */
 bool vsw_shaper_snapshot_shapes(const struct vsw_dp_snapshot *snap);
 

@@ -86,7 +86,7 @@ VARYING = [
      r'|queued-(?:out|in)-(?:frames|bytes))": \d+',
      lambda m: re.escape(m.group().split(":")[0]) + r": \d+"),
     # docs/jsonrpc.md: what the daemon counts or measures, and its pid
-    (r'(?<=")(?:pid|uptime|batches|packets|bytes|cache-lookups|cache-hits'
+    (r'(?<=")(?:pid|uptime|batches|packets|bytes|cache-lookups|cache-hits|used'
      r'|age|pps|time-ns|injected|bps-1s|pps-1s|bps-10s|pps-10s)": \d+',
      lambda m: re.escape(m.group().split(":")[0]) + r": \d+"),
     (r'(?<=")(?:load|cpu)": \d[0-9.eE+-]*',
@@ -103,6 +103,17 @@ VARYING = [
     # 'ls -l': a file's time
     (r"(?<= )[A-Z][a-z]{2} +\d+ \d\d:\d\d(?= )",
      r"[A-Z][a-z]{2} +\d+ \d\d:\d\d"),
+    # 'status': a bounded table's row, whose use varies with the traffic
+    # and the VMs' chatter (table, owner, unit, bound and full exact)
+    (r"^[a-z][a-z-]+ +(?:daemon|connection|(?:switch|port|worker|capture):"
+     r"\S+) +[a-z]+ +\d+ +\d+ +\d+$",
+     lambda m: (lambda w: re.escape(w[0]) + r" +" + re.escape(w[1]) + r" +"
+                + re.escape(w[2]) + r" +\d+ +" + w[4] + r" +" + w[5])(
+         m.group().split())),
+    # RPC roles (user guide 20.3): the uid useradd gave, the pid of a
+    # client in the daemon's log
+    (r"(?<=uid )\d+(?= (?:pid \d+:|is read-only))", r"\d+"),
+    (r"(?<= pid )\d+(?=: \S+ (?:ok|failed|refused))", r"\d+"),
     # dhclient: its random intervals
     (r"(?<=port 67 interval )\d+$", r"\d+"),
     (r"(?<=renewal in )\d+(?= seconds)", r"\d+"),

@@ -38,6 +38,9 @@ prefixes="vsg vsr vsx"
 links="vm1 vm2 ct1 up0 up1 pvup0 gw iso1 iso2 com1 com2 web1 srv tx1 tx2 mon1"
 links="$links qup0 qvm1 qvm2" # section 17, minimum bandwidth
 links="$links vm1b" # section 18, metering
+# Section 20.3, who may use the socket: its users and groups.
+users="vsg-alice vsg-bob vsg-carol"
+groups="vsg-admins vsg-readers"
 
 namespaces() {
     ip netns list | grep -Eo '^(vsg|vsr|vsx)-[^ ]*'
@@ -50,6 +53,12 @@ leftovers() {
     done
     for d in $scratches; do
         [ -e "$d" ] && echo "directory $d"
+    done
+    for u in $users; do
+        id -u "$u" >/dev/null 2>&1 && echo "user $u"
+    done
+    for g in $groups; do
+        getent group "$g" >/dev/null && echo "group $g"
     done
     guide_processes | sed 's/^/process /'
 }
@@ -76,6 +85,8 @@ cleanup() {
         ip netns del "$ns"
     done
     for l in $links; do ip link del "$l" 2>/dev/null; done
+    for u in $users; do userdel "$u" 2>/dev/null; done
+    for g in $groups; do groupdel "$g" 2>/dev/null; done
     for pin in /tmp/vsg/*/netns/* /tmp/vsr/*/netns/* /tmp/vsx/*/netns/*; do
         [ -e "$pin" ] && umount -l "$pin" 2>/dev/null
     done

@@ -330,9 +330,11 @@ def test_fdb_show_and_flush(daemon, topo):
 
 
 def steady(status):
-    """system.status without what changes by itself: uptime and load."""
+    """system.status without what changes by itself: uptime, load and the
+    use of bounded tables."""
     return dict(without(status, "uptime"),
-                workers=[without(w, "load") for w in status["workers"]])
+                workers=[without(w, "load") for w in status["workers"]],
+                bounds=[without(b, "used") for b in status["bounds"]])
 
 
 def test_status(daemon_factory):
@@ -358,10 +360,18 @@ def test_status(daemon_factory):
     assert lines[0] == "workers:"
     # A column per member of the worker objects, named in capitals; all
     # are numbers, so right-aligned.
+    workers, bounds = "\n".join(lines[1:]).split("\n\n")
     keys = [k.upper() for k in rpc["workers"][0]]
-    headings, rows = parse_table(lines[1:], right=keys)
+    headings, rows = parse_table(workers.splitlines(), right=keys)
     assert headings == keys and "WORKER" in keys
     assert [r["WORKER"] for r in rows] == ["0", "1", "2"]
+    # Then every bounded table, numbers right-aligned.
+    lines = bounds.splitlines()
+    assert lines[0] == "bounds:"
+    headings, rows = parse_table(lines[1:], right=["USED", "BOUND", "FULL"])
+    assert headings == ["TABLE", "OWNER", "UNIT", "USED", "BOUND", "FULL"]
+    assert [(r["TABLE"], r["OWNER"], r["BOUND"]) for r in rows] == [
+        (b["table"], b["owner"], str(b["bound"])) for b in rpc["bounds"]]
 
 
 def test_dp_show(daemon_factory, topo):
@@ -861,6 +871,7 @@ def test_command_help():
             assert "JSON-RPC method" not in text, name
         else:
             method = {("status",): "system.status",
+                      ("methods",): "system.methods",
                       ("stop",): "system.stop",
                       ("capture",): "capture.start",
                       ("captures",): "capture.list"}.get(

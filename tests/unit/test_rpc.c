@@ -148,15 +148,15 @@ method_bad_message(json_t *params, json_t **result, struct vsw_rpc_error *err,
 static const struct vsw_rpc_method test_methods[] = {
     {.name = "test.unencodable",
      .handler = method_unencodable,
-     .mutates = false},
-    {.name = "test.sloppy", .handler = method_sloppy, .mutates = false},
+     .access = VSW_RPC_READS},
+    {.name = "test.sloppy", .handler = method_sloppy, .access = VSW_RPC_READS},
     {.name = "test.bad-message",
      .handler = method_bad_message,
-     .mutates = false},
-    {.name = "test.echo", .handler = method_echo, .mutates = false},
-    {.name = "test.set", .handler = method_set, .mutates = true},
-    {.name = "test.fail", .handler = method_fail, .mutates = false},
-    {.name = "test.big", .handler = method_big, .mutates = false},
+     .access = VSW_RPC_READS},
+    {.name = "test.echo", .handler = method_echo, .access = VSW_RPC_READS},
+    {.name = "test.set", .handler = method_set, .access = VSW_RPC_WRITES},
+    {.name = "test.fail", .handler = method_fail, .access = VSW_RPC_READS},
+    {.name = "test.big", .handler = method_big, .access = VSW_RPC_READS},
 };
 
 static const struct vsw_rpc_limits test_limits = {
@@ -626,11 +626,11 @@ END_TEST
 START_TEST(test_register_duplicate)
 {
     static const struct vsw_rpc_method dup[] = {
-        {.name = "test.echo", .handler = method_echo},
+        {.name = "test.echo", .handler = method_echo, .access = VSW_RPC_READS},
     };
     static const struct vsw_rpc_method twice[] = {
-        {.name = "test.new", .handler = method_echo},
-        {.name = "test.new", .handler = method_echo},
+        {.name = "test.new", .handler = method_echo, .access = VSW_RPC_READS},
+        {.name = "test.new", .handler = method_echo, .access = VSW_RPC_READS},
     };
 
     ck_assert_int_eq(vsw_rpc_server_register(server, dup, 1, NULL), -EEXIST);
@@ -638,6 +638,32 @@ START_TEST(test_register_duplicate)
     check_error(handle("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
                        "\"test.new\"}"),
                 VSW_RPC_METHOD_NOT_FOUND, NULL, "1");
+}
+END_TEST
+
+/* A method must say whether it only reads: one that leaves it out (or
+ * still gives a bool) is refused, and nothing of its table is added. */
+START_TEST(test_register_unclassified)
+{
+    static const struct vsw_rpc_method silent[] = {
+        {.name = "test.fine", .handler = method_echo, .access = VSW_RPC_READS},
+        {.name = "test.silent", .handler = method_echo},
+    };
+    static const struct vsw_rpc_method boolean[] = {
+        {"test.bool", method_echo, true},
+    };
+
+    ck_assert_int_eq(vsw_rpc_server_register(server, silent, 2, NULL),
+                     -EINVAL);
+    ck_assert_int_eq(vsw_rpc_server_register(server, boolean, 1, NULL),
+                     -EINVAL);
+    check_error(handle("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+                       "\"test.fine\"}"),
+                VSW_RPC_METHOD_NOT_FOUND, NULL, "1");
+    for (size_t i = 0; i < vsw_rpc_server_n_methods(server); i++) {
+        ck_assert_ptr_nonnull(
+            vsw_rpc_access_name(vsw_rpc_server_method_at(server, i)->access));
+    }
 }
 END_TEST
 
@@ -1084,7 +1110,9 @@ START_TEST(test_access_read_only)
     p = replies = calls_as_uid(NOBODY, access_requests, 2);
     check_result(next_reply(&p), "{}", "1");
     check_error(next_reply(&p), VSW_RPC_PERMISSION,
-                "method 'test.set' needs write access", "2");
+                "permission denied: test.set changes the configuration; "
+                "uid 65534 is read-only",
+                "2");
     ck_assert_int_eq(set_calls, 0);
     free(replies);
 }
@@ -1133,6 +1161,7 @@ rpc_suite(void)
     tcase_add_test(tc, test_deep_nesting);
     tcase_add_test(tc, test_random_bytes);
     tcase_add_test(tc, test_register_duplicate);
+    tcase_add_test(tc, test_register_unclassified);
     suite_add_tcase(s, tc);
 
     tc = tcase("helpers");
