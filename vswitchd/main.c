@@ -41,8 +41,8 @@ struct options {
     size_t n_ext_dirs;            /* entries in 'ext_dirs' */
     const char *etcd;             /* --etcd URLS, NULL without */
     char host_id[VSW_ETCD_HOST_ID_MAX + 1]; /* --host-id, "" without */
-    gid_t rpc_gid;                /* --rpc-group, -1: none */
-    gid_t rpc_readonly_gid;       /* --rpc-readonly-group, -1: none */
+    gid_t rpc_gid;                          /* --rpc-group, -1: none */
+    gid_t rpc_readonly_gid; /* --rpc-readonly-group, -1: none */
 };
 
 static void
