@@ -11,6 +11,8 @@
  *     config.json keeps it, through vsw_config_save()) to a file that
  *     loads again with nothing rejected and into the same desired state:
  *     load -> save -> load -> save gives equal documents.
+ *
+ * fuzz-options: -max_len=65536
  */
 #include <errno.h>
 #include <fcntl.h>

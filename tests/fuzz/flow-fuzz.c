@@ -14,6 +14,8 @@
  * Ethernet padding appended (up to 300 bytes, taken from the input so the
  * padding itself varies); the key must be the same but for the PADDED
  * flag.
+ *
+ * fuzz-options: -max_len=9018
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -21,6 +21,8 @@
  *   - on failure, out->n is 0;
  *   - vsw_csum_complete() never writes outside the frame and, when it
  *     succeeds, leaves a frame whose checksummed range sums to zero.
+ *
+ * fuzz-options: -max_len=66000
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -19,6 +19,8 @@
  *     later fragment of the same datagram that comes next is dropped too
  *     (the very next input, so that the bounded table cannot have
  *     forgotten it).
+ *
+ * fuzz-options: -max_len=9018
  */
 #include <stdlib.h>
 #include <string.h>
