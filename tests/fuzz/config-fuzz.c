@@ -71,9 +71,9 @@ desired_to_json(const struct mgr_desired *desired)
                               json_pack("{s:s, s:o, s:o}", "name", sw->name,
                                         "settings", settings, "ports", ports));
     }
-    return json_pack("{s:i, s:o, s:O}", "format", MGR_CONFIG_FORMAT,
+    return json_pack("{s:i, s:o, s:o}", "format", MGR_CONFIG_FORMAT,
                      "switches", switches, "extensions",
-                     extensions ? extensions : json_array());
+                     extensions ? json_incref(extensions) : json_array());
 }
 
 /* Loads the file at 'path' into a desired state, as a start does. */

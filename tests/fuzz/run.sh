@@ -5,10 +5,10 @@
 #   tests/fuzz/run.sh [OUTDIR]
 #
 # For each target, first the checked-in regression inputs of
-# tests/fuzz/regressions/<target>/ are replayed, each once; then libFuzzer
+# tests/fuzz/regressions/<name>/ (<name>: the target without -fuzz) are replayed, each once; then libFuzzer
 # runs for FUZZ_SECONDS (default 10, as the ctest fuzz/short-run does;
 # scripts/test.sh gives 60, CI's budget) from the seed corpus of
-# tests/fuzz/corpus/<target>/ plus what earlier runs in OUTDIR found.
+# tests/fuzz/corpus/<name>/ plus what earlier runs in OUTDIR found.
 # FUZZ_JOBS targets run at once (default 2, the machine's cores).
 #
 # A harness may pass libFuzzer options with a line of its header comment:
@@ -18,7 +18,7 @@
 # A crash, a sanitizer report, a leak, a timeout or a broken oracle fails
 # the run; the input is left as OUTDIR/<target>-crash-* (or -leak-,
 # -timeout-...).  Once fixed, check it in as a regression input:
-#   cp OUTDIR/<target>-crash-XXX tests/fuzz/regressions/<target>/
+#   cp OUTDIR/<target>-crash-XXX tests/fuzz/regressions/<name>/
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$top/build/fuzz}
@@ -29,16 +29,17 @@ if [ "${2:-}" = "--one" ]; then
     target=$3
     seconds=${FUZZ_SECONDS:-10}
     harness="$top/tests/fuzz/$target.c"
-    regressions="$top/tests/fuzz/regressions/$target"
-    seeds="$top/tests/fuzz/corpus/$target"
+    regressions="$top/tests/fuzz/regressions/${target%-fuzz}"
+    seeds="$top/tests/fuzz/corpus/${target%-fuzz}"
     work="$out/corpus/$target"
     log="$out/$target.log"
     options=$(sed -n 's/^ \* fuzz-options://p' "$harness")
     mkdir -p "$work"
     cd "$out"
+    : >"$log"
     if [ -d "$regressions" ] && [ -n "$(ls -A "$regressions")" ]; then
         # shellcheck disable=SC2086 # a list of options
-        if ! "./$target" $options -runs=1 "$regressions"/* >"$log" 2>&1; then
+        if ! "./$target" $options -runs=1 "$regressions"/* >>"$log" 2>&1; then
             echo "$target: FAILED on a regression input of $regressions"
             tail -n 60 "$log"
             exit 1
