@@ -30,13 +30,14 @@ from scapy.layers.l2 import Dot1Q, Ether  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 
 CORPUS = os.path.join(TOP, "tests", "fuzz", "corpus")
+REGRESSIONS = os.path.join(TOP, "tests", "fuzz", "regressions")
 VM = "02:00:00:00:00:01"
 OTHER = "02:00:00:00:00:02"
 MARK = b"seed"
 
 
-def write(target, data):
-    d = os.path.join(CORPUS, target)
+def write(target, data, where=CORPUS):
+    d = os.path.join(where, target)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, hashlib.sha1(data).hexdigest()), "wb") as f:
         f.write(data)
@@ -207,5 +208,30 @@ def main():
         r for r in requests[:20] if "system.stop" not in r).encode())
 
 
+def regressions():
+    """The inputs of issue 11's findings, replayed by every run before it
+    fuzzes (run.sh); crashes the fuzzers find join them by hand."""
+    # A port with four ACL rules from id 4294967292 on: the restore wrapped
+    # the id and wrote past a calloc(0).
+    rules = [{"id": 4294967292 + i, "action": "deny", "direction": "in",
+              "remote-ip": "10.%d.0.0/16" % i} for i in range(4)]
+    doc = {"format": 2, "extensions": [], "switches": [{
+        "name": "sw0", "settings": {}, "extensions": [],
+        "ports": [{"name": "vm1", "settings": {"type": "tap"},
+                   "acls": rules}]}]}
+    write("config", json.dumps(doc).encode(), REGRESSIONS)
+    # Overlapping fragments that rewrite what the guard judged (RFC 5722),
+    # through the pipeline from the guarded port vm1 (port 0), one frame
+    # per batch.
+    def record(port, frame):
+        return bytes([port]) + struct.pack("<H", len(frame)) + frame
+    for evasion in (F.overlapping_request, F.overlapping_solicit6):
+        write("pipeline", bytes([0]) + b"".join(
+            record(0, f) for f in evasion(VM, MARK)), REGRESSIONS)
+        for f in evasion(VM, MARK):
+            write("guard", bytes([1]) + f, REGRESSIONS)
+
+
 if __name__ == "__main__":
     main()
+    regressions()
