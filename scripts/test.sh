@@ -6,10 +6,9 @@
 # FUZZ_SECONDS overrides); the soak test on the ASan build (tests/soak,
 # 3 minutes under CI=true, SOAK_MINUTES overrides); the README's quick
 # start and the user guide, run as written (tests/guide/run.sh); then,
-# against a
-# ThreadSanitizer build, the unit tests of the lock-free tables and the
-# extension system tests.  Run as root.  Exits non-zero if anything
-# failed; the last line sums up.
+# against a ThreadSanitizer build, the unit tests of the lock-free tables
+# and the extension system tests.  Run as root.  Exits non-zero if
+# anything failed; the last line sums up.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -75,15 +74,13 @@ cat "$log"
 
 # The soak test: traffic, configuration churn and kill -9 against the
 # ASan build, alone (nothing timing-sensitive runs beside it).
-echo "== soak test (asan)"
-if VSW_BUILD_DIR="$top/build/asan" "$python" "$top/tests/soak/soak.py" \
-    >"$log" 2>&1; then
-    passed=$((passed + 1))
-else
-    status=1
-    failed=$((failed + 1))
-fi
+echo "== soak test (asan, ${SOAK_MINUTES:-3} min)"
+CI=${CI:-true} VSW_BUILD_DIR="$top/build/asan" "$python" -m pytest \
+    -p no:cacheprovider -q -s -ra "$top/tests/soak" >"$log" 2>&1
+rc=$?
 cat "$log"
+[ $rc -eq 0 ] || status=1
+count
 
 # The documents, run as written: the README's quick start and the user
 # guide, against the release build.

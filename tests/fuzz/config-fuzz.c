@@ -59,9 +59,9 @@ desired_to_json(const struct mgr_desired *desired)
             json_t *obj;
 
             vsw_settings_to_json(&mgr_port_kind, &p->cfg, port_settings);
-            obj = json_pack("{s:s, s:o, s:O, s:O}", "name", p->name,
-                            "settings", port_settings, "acls", p->acls,
-                            "xacls", p->xacls);
+            obj =
+                json_pack("{s:s, s:o, s:O, s:O}", "name", p->name, "settings",
+                          port_settings, "acls", p->acls, "xacls", p->xacls);
             if (p->tap_location) {
                 json_object_set(obj, "tap-location", p->tap_location);
             }

@@ -55,10 +55,9 @@ static void
 check_padding_ignored(const uint8_t *data, size_t size,
                       const struct vsw_flow_key *key)
 {
-    const uint32_t unreliable = VSW_FLOW_F_L3_TRUNCATED |
-                                VSW_FLOW_F_L3_MALFORMED |
-                                VSW_FLOW_F_L3_CLIPPED |
-                                VSW_FLOW_F_TOO_MANY_VLANS;
+    const uint32_t unreliable =
+        VSW_FLOW_F_L3_TRUNCATED | VSW_FLOW_F_L3_MALFORMED |
+        VSW_FLOW_F_L3_CLIPPED | VSW_FLOW_F_TOO_MANY_VLANS;
     struct vsw_flow_key padded_key, expected;
     size_t padding, padded_len;
     uint8_t *padded;

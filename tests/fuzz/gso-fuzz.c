@@ -211,8 +211,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const uint8_t gso_types[] = {
-        VIRTIO_NET_HDR_GSO_NONE,  VIRTIO_NET_HDR_GSO_TCPV4,
-        VIRTIO_NET_HDR_GSO_UDP,   VIRTIO_NET_HDR_GSO_TCPV6,
+        VIRTIO_NET_HDR_GSO_NONE,       VIRTIO_NET_HDR_GSO_TCPV4,
+        VIRTIO_NET_HDR_GSO_UDP,        VIRTIO_NET_HDR_GSO_TCPV6,
         VSW_VIRTIO_NET_HDR_GSO_UDP_L4,
     };
     struct virtio_net_hdr vnet;
@@ -252,8 +252,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (vnet.hdr_len > len && (ctrl & CTRL_FIX_LENGTHS)) {
         vnet.hdr_len = (uint16_t)(vnet.hdr_len % (len + 1));
     }
-    out->buf_size = ctrl & CTRL_SMALL_BUF ? get16(data + 11)
-                                           : VSW_GSO_BUF_SIZE;
+    out->buf_size =
+        ctrl & CTRL_SMALL_BUF ? get16(data + 11) : VSW_GSO_BUF_SIZE;
     out->buf = malloc(out->buf_size ? out->buf_size : 1);
     out->n = 12345;
     if (!out->buf) {

@@ -143,8 +143,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    verdict = vsw_guard_check_out(&configs[which], &states[which], &key,
-                                  frame, len);
+    verdict =
+        vsw_guard_check_out(&configs[which], &states[which], &key, frame, len);
     if ((unsigned)verdict >= VSW_GUARD_N_VERDICTS) {
         abort();
     }

@@ -94,13 +94,12 @@ fake_tx(struct vsw_netdev *netdev_, unsigned queue,
         struct virtio_net_hdr hdr;
         uint32_t len = vsw_tx_item_len(&items[i]);
 
-        if (len > sizeof tx_copy ||
-            vsw_tx_item_copy(&items[i], &hdr, tx_copy, sizeof tx_copy) !=
-                len) {
+        if (len > sizeof tx_copy || vsw_tx_item_copy(&items[i], &hdr, tx_copy,
+                                                     sizeof tx_copy) != len) {
             abort();
         }
-        if (netdev->n_sent >= (int)(sizeof netdev->sent /
-                                    sizeof *netdev->sent)) {
+        if (netdev->n_sent >=
+            (int)(sizeof netdev->sent / sizeof *netdev->sent)) {
             abort(); /* more frames than the batch had */
         }
         netdev->sent[netdev->n_sent++] = items[i].pkt;

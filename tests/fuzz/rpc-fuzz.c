@@ -99,7 +99,8 @@ call(const char *text, size_t len)
     free(answer);
     if (!json_is_object(reply) ||
         !json_is_string(json_object_get(reply, "jsonrpc")) ||
-        !json_object_get(reply, "result") == !json_object_get(reply, "error")) {
+        !json_object_get(reply, "result") ==
+            !json_object_get(reply, "error")) {
         abort(); /* not a JSON-RPC response */
     }
     return reply;
@@ -135,8 +136,9 @@ setup(void)
 
     /* A network namespace of our own for the TAPs; fine if not root. */
     if (unshare(CLONE_NEWNET) < 0) {
-        fprintf(stderr, "rpc-fuzz: no network namespace of its own (%s): "
-                        "port.add will fail\n",
+        fprintf(stderr,
+                "rpc-fuzz: no network namespace of its own (%s): "
+                "port.add will fail\n",
                 strerror(errno));
     }
     snprintf(state_dir, sizeof state_dir, "/tmp/vsw-rpc-fuzz.XXXXXX");
