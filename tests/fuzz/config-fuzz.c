@@ -130,7 +130,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *saved, *saved_again;
 
     if (!initialized) {
-        snprintf(work_dir, sizeof work_dir, "/tmp/vsw-config-fuzz.XXXXXX");
+        /* tmpfs when there is one: the fuzzer writes a file per input. */
+        snprintf(work_dir, sizeof work_dir, "%s/vsw-config-fuzz.XXXXXX",
+                 access("/dev/shm", W_OK) ? "/tmp" : "/dev/shm");
         if (!mkdtemp(work_dir)) {
             abort();
         }
