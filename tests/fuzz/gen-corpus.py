@@ -157,6 +157,23 @@ def main():
     write("pipeline", bytes([0]) + b"".join(record(p, learn[p])
                                              for p in range(6)))
     write("pipeline", bytes([0]) + record(1, learn[1]) + record(0, unicast))
+    # Toward vm1 (port 0, VLAN 10), whose ACLs judge what it receives:
+    # TCP from vm2 (its own MAC and address) and from the trunk, tagged,
+    # and a frame from the MAC vm1's basic ACL denies.
+    from_vm2 = bytes(Ether(src="02:00:00:00:00:02", dst=VM) /
+                     IP(src="10.0.0.2", dst="10.0.0.1") /
+                     TCP(sport=80, dport=1000, flags="SA"))
+    from_trunk = bytes(Ether(src="02:00:00:00:00:03", dst=VM) /
+                       Dot1Q(vlan=10) / IP(src="10.0.0.3", dst="10.0.0.1") /
+                       TCP(sport=22, dport=1000, flags="S"))
+    denied_mac = bytes(Ether(src="02:00:00:00:00:66", dst=VM) /
+                       Dot1Q(vlan=10) / IP(src="10.0.0.66", dst="10.0.0.1") /
+                       UDP(sport=5, dport=6))
+    for frame in (from_vm2, from_trunk, denied_mac):
+        write("pipeline", bytes([0]) + record(0, learn[0]) +
+              record(frame == from_vm2 and 1 or 2, frame))
+    write("pipeline", bytes([0]) + record(0, learn[0]) + record(0, unicast) +
+          record(1, from_vm2))
     for i in range(0, len(frames), 4):
         write("pipeline", bytes([3]) + b"".join(
             record(i % 6, f) for f in frames[i:i + 4]))
