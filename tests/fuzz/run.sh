@@ -47,8 +47,9 @@ if [ "${2:-}" = "--one" ]; then
     fi
     [ -d "$seeds" ] || seeds=""
     # shellcheck disable=SC2086 # lists of options and directories
-    if ! "./$target" $options -max_total_time="$seconds" -timeout=10 \
-        -rss_limit_mb=2048 -print_final_stats=1 \
+    # The harness's options come last: they override the defaults.
+    if ! "./$target" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        $options -max_total_time="$seconds" \
         -artifact_prefix="$out/$target-" "$work" $seeds >>"$log" 2>&1; then
         echo "$target: FAILED; input left as:" \
             "$(ls "$out/$target"-* 2>/dev/null | tr '\n' ' ')"
