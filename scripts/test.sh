@@ -2,11 +2,13 @@
 # The whole test suite: installs what is missing, builds vswitch twice
 # (release, and ASan+UBSan), and runs every unit test (Check, via ctest),
 # the style check and every system test (pytest, real namespaces and
-# traffic) against both builds; the README's quick start and the user
-# guide, run as written (tests/guide/run.sh); then, against a
-# ThreadSanitizer build, the unit tests of the lock-free tables and the
-# extension system tests.  Run as root.  Exits non-zero if anything
-# failed; the last line sums up.
+# traffic) against both builds; every fuzz target for 60 s (tests/fuzz,
+# FUZZ_SECONDS overrides); the soak test on the ASan build (tests/soak,
+# 3 minutes under CI=true, SOAK_MINUTES overrides); the README's quick
+# start and the user guide, run as written (tests/guide/run.sh); then,
+# against a ThreadSanitizer build, the unit tests of the lock-free tables
+# and the extension system tests.  Run as root.  Exits non-zero if
+# anything failed; the last line sums up.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -58,6 +60,28 @@ for flavour in release asan; do
     [ $rc -eq 0 ] || status=1
     count
 done
+# Every fuzz target for CI's budget (60 s each, two at a time), after
+# the regression inputs of tests/fuzz/regressions.
+echo "== fuzzing (${FUZZ_SECONDS:-60} s per target)"
+if FUZZ_SECONDS=${FUZZ_SECONDS:-60} "$top/tests/fuzz/run.sh" \
+    "$top/build/fuzz" >"$log" 2>&1; then
+    passed=$((passed + 1))
+else
+    status=1
+    failed=$((failed + 1))
+fi
+cat "$log"
+
+# The soak test: traffic, configuration churn and kill -9 against the
+# ASan build, alone (nothing timing-sensitive runs beside it).
+echo "== soak test (asan, ${SOAK_MINUTES:-3} min)"
+CI=${CI:-true} VSW_BUILD_DIR="$top/build/asan" "$python" -m pytest \
+    -p no:cacheprovider -q -s -ra "$top/tests/soak" >"$log" 2>&1
+rc=$?
+cat "$log"
+[ $rc -eq 0 ] || status=1
+count
+
 # The documents, run as written: the README's quick start and the user
 # guide, against the release build.
 echo "== documents (release)"

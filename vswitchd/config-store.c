@@ -8,12 +8,49 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The rest of the file open as 'fd', in a buffer the caller frees; its
+ * length in '*lenp'.  NULL, with errno set, on a read error or no
+ * memory. */
+static char *
+read_all(int fd, size_t *lenp)
+{
+    size_t len = 0, size = 4096;
+    char *text = malloc(size);
+
+    while (text) {
+        ssize_t n;
+        char *bigger;
+
+        if (len == size) {
+            bigger = realloc(text, size * 2);
+            if (!bigger) {
+                break;
+            }
+            text = bigger;
+            size *= 2;
+        }
+        n = read(fd, text + len, size - len);
+        if (n == 0) {
+            *lenp = len;
+            return text;
+        }
+        if (n < 0 && errno != EINTR) {
+            break;
+        }
+        len += n > 0 ? (size_t)n : 0;
+    }
+    free(text);
+    return NULL;
+}
+
 int
 vsw_config_load(const char *path, json_t **root, char *errbuf, size_t errlen)
 {
     json_error_t jerr;
     struct stat st;
     json_t *json;
+    char *text;
+    size_t len;
     int error;
     int fd;
 
@@ -31,9 +68,17 @@ vsw_config_load(const char *path, json_t **root, char *errbuf, size_t errlen)
         close(fd);
         return -EISDIR;
     }
-    /* A key given twice would leave it to chance which value wins. */
-    json = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+    /* Read whole, then parsed: json_loadfd() reads a byte per system
+     * call. */
+    text = read_all(fd, &len);
+    error = text ? 0 : -errno;
     close(fd);
+    if (!text) {
+        return error;
+    }
+    /* A key given twice would leave it to chance which value wins. */
+    json = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
     if (!json) {
         snprintf(errbuf, errlen, "%s: line %d column %d: %s", path, jerr.line,
                  jerr.column, jerr.text);

@@ -8,6 +8,8 @@
  * any input: each rule it reports is one of the table's, of the direction
  * asked and of the kind its place says (IP, MAC, meter), and the verdict
  * is deny exactly when some judgment denied.
+ *
+ * fuzz-options: -max_len=9018
  */
 #include <stdlib.h>
 #include <string.h>

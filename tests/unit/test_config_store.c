@@ -127,6 +127,28 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* A file of many read buffers (the loader reads it whole, growing its
+ * buffer, before parsing) loads as it was saved. */
+START_TEST(test_round_trip_large)
+{
+    json_t *config = json_object();
+    json_t *ports = json_array();
+    json_t *loaded = NULL;
+    char errbuf[256] = "";
+
+    for (int i = 0; i < 5000; i++) {
+        json_array_append_new(ports, json_pack("{s:i, s:s}", "vlan", i % 4094,
+                                               "name", "a-port-name"));
+    }
+    json_object_set_new(config, "ports", ports);
+    ck_assert_int_eq(vsw_config_save(path, config), 0);
+    ck_assert_int_eq(vsw_config_load(path, &loaded, errbuf, sizeof errbuf), 0);
+    ck_assert(json_equal(config, loaded));
+    json_decref(loaded);
+    json_decref(config);
+}
+END_TEST
+
 START_TEST(test_relative_path)
 {
     json_t *config = sample_config();
@@ -285,6 +307,7 @@ config_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_round_trip_large);
     tcase_add_test(tc, test_relative_path);
     tcase_add_test(tc, test_load_missing);
     tcase_add_test(tc, test_load_invalid);
