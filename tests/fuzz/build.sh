@@ -30,7 +30,7 @@ done
 # shellcheck disable=SC2046 # pkg-config prints a list of words
 includes="$includes $(pkg-config --cflags jansson libnl-3.0 libnl-route-3.0)"
 libs="$(pkg-config --libs libevent libevent_pthreads jansson libnl-3.0 \
-    libnl-route-3.0 libpcap) -ldl -lpthread -lm"
+    libnl-route-3.0 libpcap libcurl) -ldl -lpthread -lm"
 # acl.c's target_clones resolver wants popcnt available to the compiler.
 common="-g -O1 -std=gnu11 -D_GNU_SOURCE -DVSW_VERSION=\"fuzz\" -mpopcnt
         -fno-omit-frame-pointer -fno-sanitize-recover=undefined -Wall"
