@@ -51,6 +51,7 @@ static const struct param_key {
     {"metering", PARAM_BOOLEAN},
     {"metering-save-interval", PARAM_INTEGER},
     {"max-burst", PARAM_INTEGER},
+    {"rx-balance", PARAM_BOOLEAN},
 };
 
 static const struct param_key *

@@ -126,6 +126,7 @@ void vsw_port_rt_capture(struct vsw_port_rt *rt, const struct vsw_packet *pkt);
 
 struct vsw_dp_switch;
 struct vsw_pcap_taps;
+struct vsw_team_map;
 
 /* A port as one snapshot sees it. */
 struct vsw_dp_port {
@@ -154,6 +155,10 @@ struct vsw_dp_port {
                                        NULL: nobody captures it */
     /* QoS: max-bandwidth (out) and max-bandwidth-in; rate 0 = off */
     struct vsw_shaper_config shaper[VSW_SHAPER_N_DIRS];
+    const struct vsw_team_map *team; /* a team port's members and
+                                        balancing (balance.h; not owned,
+                                        retired by the team module), NULL:
+                                        no team */
 };
 
 /* A switch as one snapshot sees it. */

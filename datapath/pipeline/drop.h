@@ -73,7 +73,16 @@
       "the uplink's minimum-bandwidth scheduler had no room (class queue "    \
       "or buffer pool full)")                                                 \
     X(QOS_QUEUE_FULL, "qos-queue-full",                                       \
-      "over the port's maximum bandwidth and its shaper queue was full")
+      "over the port's maximum bandwidth and its shaper queue was full")      \
+    X(TEAM_INACTIVE, "team-inactive",                                         \
+      "arrived on a team member that carries no traffic now (down, "          \
+      "standby, or not collecting)")                                          \
+    X(TEAM_FLOOD_MEMBER, "team-flood-member",                                 \
+      "broadcast or multicast on a switch-independent team member other "     \
+      "than the one that takes them")                                         \
+    X(TEAM_REFLECTED, "team-reflected",                                       \
+      "on a switch-independent team, from a MAC the switch learned on "       \
+      "another port: its own frame reflected by the physical switch")
 
 enum vsw_drop_reason {
 #define VSW_DROP_ENUM(ENUM, NAME, DOC) VSW_DROP_##ENUM,

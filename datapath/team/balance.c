@@ -1,0 +1,217 @@
+/*
+ * Member selection of a NIC team: the hashes, the choice per frame and
+ * the placement of source ports for lb=port.  See balance.h.
+ */
+#include "balance.h"
+
+#include <string.h>
+
+/* FNV-1a over 'len' bytes, continuing from 'hash'. */
+static uint32_t
+hash_bytes(uint32_t hash, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+
+    for (size_t i = 0; i < len; i++) {
+        hash = (hash ^ p[i]) * 16777619u;
+    }
+    return hash;
+}
+
+/* Mixes the bits of 'hash' so that its low bits, which pick the member,
+ * depend on all of them. */
+static uint32_t
+hash_finish(uint32_t hash)
+{
+    hash ^= hash >> 16;
+    hash *= 0x7feb352dU;
+    hash ^= hash >> 15;
+    hash *= 0x846ca68bU;
+    hash ^= hash >> 16;
+    return hash;
+}
+
+static bool
+key_is_ip(const struct vsw_flow_key *key)
+{
+    return (key->eth_type == VSW_ETH_TYPE_IPV4 ||
+            key->eth_type == VSW_ETH_TYPE_IPV6) &&
+           key->l3_ofs && !(key->flags & VSW_FLOW_F_L3_MALFORMED);
+}
+
+uint32_t
+vsw_team_hash_mac(const struct vsw_flow_key *key)
+{
+    uint32_t hash = 2166136261u;
+
+    hash = hash_bytes(hash, key->eth_src, sizeof key->eth_src);
+    hash = hash_bytes(hash, key->eth_dst, sizeof key->eth_dst);
+    return hash_finish(hash);
+}
+
+uint32_t
+vsw_team_hash_ip(const struct vsw_flow_key *key)
+{
+    uint32_t hash = 2166136261u;
+
+    if (!key_is_ip(key)) {
+        return vsw_team_hash_mac(key);
+    }
+    hash = hash_bytes(hash, key->ip_src, sizeof key->ip_src);
+    hash = hash_bytes(hash, key->ip_dst, sizeof key->ip_dst);
+    return hash_finish(hash);
+}
+
+uint32_t
+vsw_team_hash_address(const struct vsw_flow_key *key)
+{
+    uint32_t hash = 2166136261u;
+
+    /* Fragments go by their addresses alone: the later ones carry no
+     * ports, and all of a datagram must take one member. */
+    if (!key_is_ip(key) || (key->flags & VSW_FLOW_F_FRAGMENT) ||
+        (key->ip_proto != 6 && key->ip_proto != 17) || !key->l4_ofs ||
+        (key->flags & VSW_FLOW_F_L4_TRUNCATED)) {
+        return vsw_team_hash_ip(key);
+    }
+    hash = hash_bytes(hash, key->ip_src, sizeof key->ip_src);
+    hash = hash_bytes(hash, key->ip_dst, sizeof key->ip_dst);
+    hash = hash_bytes(hash, &key->ip_proto, sizeof key->ip_proto);
+    hash = hash_bytes(hash, &key->tp_src, sizeof key->tp_src);
+    hash = hash_bytes(hash, &key->tp_dst, sizeof key->tp_dst);
+    return hash_finish(hash);
+}
+
+uint8_t
+vsw_team_select(const struct vsw_team_map *map, const struct vsw_flow_key *key,
+                uint32_t in_port_id)
+{
+    uint32_t hash;
+
+    if (!map->n_active) {
+        return VSW_TEAM_NO_MEMBER;
+    }
+    if (map->n_active == 1) {
+        return map->active[0];
+    }
+    switch (map->lb) {
+    case VSW_TEAM_LB_PORT: {
+        uint8_t member = map->pins[VSW_FDB_SLOT(in_port_id)];
+
+        if (member < VSW_LACP_MAX_MEMBERS &&
+            (map->active_mask >> member) & 1) {
+            return member;
+        }
+        /* A port the control thread has not placed yet (added with this
+         * snapshot): by its slot, until it is. */
+        hash = hash_finish(VSW_FDB_SLOT(in_port_id));
+        break;
+    }
+    case VSW_TEAM_LB_MAC_HASH:
+        hash = vsw_team_hash_mac(key);
+        break;
+    case VSW_TEAM_LB_IP_HASH:
+        hash = vsw_team_hash_ip(key);
+        break;
+    default:
+        hash = vsw_team_hash_address(key);
+        break;
+    }
+    return map->active[hash % map->n_active];
+}
+
+void
+vsw_team_pins_rebalance(uint8_t *pins, const bool *used, unsigned n_slots,
+                        uint32_t active_mask)
+{
+    unsigned load[VSW_LACP_MAX_MEMBERS] = {0};
+    unsigned n_active = 0;
+
+    for (unsigned m = 0; m < VSW_LACP_MAX_MEMBERS; m++) {
+        n_active += (active_mask >> m) & 1;
+    }
+    /* Slots that are gone or whose member left lose their pin. */
+    for (unsigned s = 0; s < n_slots; s++) {
+        if (!used[s] || !n_active || pins[s] >= VSW_LACP_MAX_MEMBERS ||
+            !((active_mask >> pins[s]) & 1)) {
+            pins[s] = VSW_TEAM_NO_MEMBER;
+        } else {
+            load[pins[s]]++;
+        }
+    }
+    if (!n_active) {
+        return;
+    }
+    for (unsigned s = 0; s < n_slots; s++) {
+        unsigned best = VSW_LACP_MAX_MEMBERS;
+
+        if (!used[s] || pins[s] != VSW_TEAM_NO_MEMBER) {
+            continue;
+        }
+        for (unsigned m = 0; m < VSW_LACP_MAX_MEMBERS; m++) {
+            if (((active_mask >> m) & 1) &&
+                (best == VSW_LACP_MAX_MEMBERS || load[m] < load[best])) {
+                best = m;
+            }
+        }
+        pins[s] = (uint8_t)best;
+        load[best]++;
+    }
+    /* Even out: move one slot at a time from the fullest member to the
+     * emptiest while they differ by more than one. */
+    for (;;) {
+        unsigned most = VSW_LACP_MAX_MEMBERS, least = VSW_LACP_MAX_MEMBERS;
+
+        for (unsigned m = 0; m < VSW_LACP_MAX_MEMBERS; m++) {
+            if (!((active_mask >> m) & 1)) {
+                continue;
+            }
+            if (most == VSW_LACP_MAX_MEMBERS || load[m] > load[most]) {
+                most = m;
+            }
+            if (least == VSW_LACP_MAX_MEMBERS || load[m] < load[least]) {
+                least = m;
+            }
+        }
+        if (load[most] <= load[least] + 1) {
+            return;
+        }
+        /* The last slot of the fullest member moves. */
+        for (unsigned s = n_slots; s-- > 0;) {
+            if (used[s] && pins[s] == most) {
+                pins[s] = (uint8_t)least;
+                load[most]--;
+                load[least]++;
+                break;
+            }
+        }
+    }
+}
+
+int
+vsw_team_rx_check(const struct vsw_team_map *map, uint8_t member,
+                  const struct vsw_flow_key *key, const struct vsw_fdb *fdb,
+                  uint16_t untagged_vlan, int64_t now_ms)
+{
+    uint32_t learned;
+    uint16_t vlan;
+
+    if (member >= VSW_LACP_MAX_MEMBERS ||
+        !((map->active_mask >> member) & 1)) {
+        return VSW_DROP_TEAM_INACTIVE;
+    }
+    if (map->mode != VSW_TEAM_SWITCH_INDEPENDENT) {
+        /* The physical switch treats the members as one link: it neither
+         * floods to two of them nor sends a frame back. */
+        return -1;
+    }
+    if ((key->eth_dst[0] & 1) && member != map->flood_member) {
+        return VSW_DROP_TEAM_FLOOD_MEMBER;
+    }
+    vlan = key->n_vlans ? (uint16_t)(key->vlan_tci[0] & 0xfff) : untagged_vlan;
+    learned = vsw_fdb_lookup(fdb, vlan, key->eth_src, now_ms);
+    if (learned != VSW_FDB_NO_PORT && learned != map->port_id) {
+        return VSW_DROP_TEAM_REFLECTED;
+    }
+    return -1;
+}

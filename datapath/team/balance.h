@@ -1,0 +1,98 @@
+/*
+ * Member selection of a NIC team (FEATURES.md §9): which member a frame
+ * leaves on, and which frames a member may hand the switch.
+ *
+ * The control thread describes a team in a struct vsw_team_map: its mode,
+ * balancing, the members carrying traffic now and, for lb=port, which
+ * member each source port slot is pinned to.  A map is immutable once a
+ * snapshot names it (vsw_dp_port.team); a change (a member fails, comes
+ * back, a port is added) makes a new one.  The selection functions are
+ * pure: the workers call them per frame on the transmit path, traces and
+ * unit tests call them alike.
+ */
+#ifndef VSW_TEAM_BALANCE_H
+#define VSW_TEAM_BALANCE_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "drop.h"
+#include "fdb.h"
+#include "flow.h"
+#include "lacp.h"
+
+/* Values of the "mode" setting. */
+enum vsw_team_mode {
+    VSW_TEAM_SWITCH_INDEPENDENT, /* no help from the physical switch */
+    VSW_TEAM_STATIC,             /* a static link aggregation group */
+    VSW_TEAM_LACP,               /* negotiated with LACP (802.1AX) */
+};
+
+/* Values of the "lb" setting. */
+enum vsw_team_lb {
+    VSW_TEAM_LB_ADDRESS_HASH, /* L4 ports, else IP addresses, else MACs */
+    VSW_TEAM_LB_IP_HASH,      /* IP addresses, else MACs */
+    VSW_TEAM_LB_MAC_HASH,     /* MAC addresses */
+    VSW_TEAM_LB_PORT,         /* each source port pinned to a member */
+    VSW_TEAM_LB_DYNAMIC,      /* flowlets (not yet: refused) */
+};
+
+/* No member (a pin for a slot nobody uses, or no active member). */
+#define VSW_TEAM_NO_MEMBER 0xff
+
+struct vsw_team_netdev;
+
+/* One team as a snapshot sees it. */
+struct vsw_team_map {
+    struct vsw_team_netdev *netdev;       /* the team's device (not owned) */
+    uint32_t port_id;                     /* the team port's id */
+    uint8_t mode;                         /* enum vsw_team_mode */
+    uint8_t lb;                           /* enum vsw_team_lb */
+    uint8_t n_members;                    /* configured members */
+    uint8_t n_active;                     /* entries in 'active' */
+    uint8_t active[VSW_LACP_MAX_MEMBERS]; /* members carrying traffic, in
+                                             member order */
+    uint32_t active_mask;                 /* the same, one bit each */
+    uint8_t flood_member; /* switch-independent: the one member broadcast
+                             and multicast are taken from, or
+                             VSW_TEAM_NO_MEMBER */
+    uint8_t pins[VSW_FDB_MAX_SLOTS]; /* lb=port: member per source port
+                                        slot */
+};
+
+/* The hashes behind the lb modes, over the parsed key of a frame.  Equal
+ * for both directions of a flow is not needed: a team only picks the
+ * member a frame leaves on. */
+uint32_t vsw_team_hash_mac(const struct vsw_flow_key *key);
+uint32_t vsw_team_hash_ip(const struct vsw_flow_key *key);
+uint32_t vsw_team_hash_address(const struct vsw_flow_key *key);
+
+/* The member frame 'key' from port 'in_port_id' leaves on, or
+ * VSW_TEAM_NO_MEMBER if no member is active. */
+uint8_t vsw_team_select(const struct vsw_team_map *map,
+                        const struct vsw_flow_key *key, uint32_t in_port_id);
+
+/* lb=port: places the source port slots marked in 'used' on the members
+ * of 'active_mask', evenly, moving as few as possible: a slot keeps its
+ * member while that member is active, unless the members' shares differ
+ * by more than one (a member came back or was added), then slots move
+ * from the fullest member to the emptiest.  Slots not in 'used' get
+ * VSW_TEAM_NO_MEMBER.  'pins' has 'n_slots' entries and is updated in
+ * place. */
+void vsw_team_pins_rebalance(uint8_t *pins, const bool *used, unsigned n_slots,
+                             uint32_t active_mask);
+
+/* The receive rules of a team (FEATURES.md §9), for a frame with parsed
+ * 'key' that arrived on member 'member' of the team 'map': returns the
+ * drop reason (enum vsw_drop_reason) or -1 to take it.  A member that
+ * carries no traffic takes nothing; a switch-independent team takes
+ * broadcast and multicast from its flood member only, and drops frames
+ * whose source MAC the switch learned on another port ('fdb', where an
+ * untagged frame is in VLAN 'untagged_vlan'): the physical switch
+ * reflected our own frame.  Worker, lock-free. */
+int vsw_team_rx_check(const struct vsw_team_map *map, uint8_t member,
+                      const struct vsw_flow_key *key,
+                      const struct vsw_fdb *fdb, uint16_t untagged_vlan,
+                      int64_t now_ms);
+
+#endif /* VSW_TEAM_BALANCE_H */
