@@ -99,6 +99,8 @@ struct mgr_team {
     uint32_t active_mask;               /* members carrying traffic */
     uint8_t pins[VSW_FDB_MAX_SLOTS];    /* lb=port: member per source
                                            port slot */
+    uint32_t pinned_mask;               /* the active set 'pins' was
+                                           placed for */
     struct vsw_team_map *map;           /* the one the last snapshot
                                            names, or NULL */
     uint64_t failovers;                 /* times a member left the
@@ -400,7 +402,9 @@ mgr_team_publish(struct vsw_manager *mgr, struct mgr_port *port)
         }
     }
     vsw_team_pins_rebalance(team->pins, used, VSW_FDB_MAX_SLOTS,
-                            team->active_mask);
+                            team->active_mask,
+                            (team->active_mask & ~team->pinned_mask) != 0);
+    team->pinned_mask = team->active_mask;
     memcpy(map->pins, team->pins, sizeof map->pins);
     if (team->map) {
         mgr_retire(mgr, map_retired, team->map);

@@ -122,7 +122,7 @@ vsw_team_select(const struct vsw_team_map *map, const struct vsw_flow_key *key,
 
 void
 vsw_team_pins_rebalance(uint8_t *pins, const bool *used, unsigned n_slots,
-                        uint32_t active_mask)
+                        uint32_t active_mask, bool members_came)
 {
     unsigned load[VSW_LACP_MAX_MEMBERS] = {0};
     unsigned n_active = 0;
@@ -159,7 +159,7 @@ vsw_team_pins_rebalance(uint8_t *pins, const bool *used, unsigned n_slots,
     }
     /* Even out: move one slot at a time from the fullest member to the
      * emptiest while they differ by more than one. */
-    for (;;) {
+    while (members_came) {
         unsigned most = VSW_LACP_MAX_MEMBERS, least = VSW_LACP_MAX_MEMBERS;
 
         for (unsigned m = 0; m < VSW_LACP_MAX_MEMBERS; m++) {
@@ -174,7 +174,7 @@ vsw_team_pins_rebalance(uint8_t *pins, const bool *used, unsigned n_slots,
             }
         }
         if (load[most] <= load[least] + 1) {
-            return;
+            break;
         }
         /* The last slot of the fullest member moves. */
         for (unsigned s = n_slots; s-- > 0;) {

@@ -73,14 +73,16 @@ uint8_t vsw_team_select(const struct vsw_team_map *map,
                         const struct vsw_flow_key *key, uint32_t in_port_id);
 
 /* lb=port: places the source port slots marked in 'used' on the members
- * of 'active_mask', evenly, moving as few as possible: a slot keeps its
- * member while that member is active, unless the members' shares differ
- * by more than one (a member came back or was added), then slots move
- * from the fullest member to the emptiest.  Slots not in 'used' get
- * VSW_TEAM_NO_MEMBER.  'pins' has 'n_slots' entries and is updated in
- * place. */
+ * of 'active_mask', moving as few as possible: a slot keeps its member
+ * while that member is active; a new slot, or one whose member left,
+ * goes to the member with the fewest.  With 'members_came' (a member
+ * joined the active set since the last call), slots then move one at a
+ * time from the fullest member to the emptiest until their shares differ
+ * by at most one; ports that come and go never move the others.  Slots
+ * not in 'used' get VSW_TEAM_NO_MEMBER.  'pins' has 'n_slots' entries
+ * and is updated in place. */
 void vsw_team_pins_rebalance(uint8_t *pins, const bool *used, unsigned n_slots,
-                             uint32_t active_mask);
+                             uint32_t active_mask, bool members_came);
 
 /* The receive rules of a team (FEATURES.md §9), for a frame with parsed
  * 'key' that arrived on member 'member' of the team 'map': returns the
