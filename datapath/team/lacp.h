@@ -148,7 +148,10 @@ void vsw_lacp_member_set_carrier(struct vsw_lacp *lacp, unsigned member,
  * the Ethernet header (at the subtype), 'len' bytes.  Returns 0 if it was
  * a valid LACPDU (recorded), -EPROTO if it is another slow protocol
  * (marker: ignored, not counted as bad), -EINVAL if malformed (counted
- * in rx_bad, nothing changes). */
+ * in rx_bad, nothing changes).  A valid LACPDU on a member without
+ * carrier is counted and otherwise ignored (PORT_DISABLED).  What it
+ * leads to (selection, mux, a reply) happens in the next vsw_lacp_run(),
+ * which the caller should make at once, as after a carrier change. */
 int vsw_lacp_receive(struct vsw_lacp *lacp, unsigned member,
                      const uint8_t *pdu, size_t len, uint64_t now_ns);
 
