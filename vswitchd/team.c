@@ -12,11 +12,15 @@
  *
  * Everything here runs on the control thread.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
+#include <linux/if_packet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lacp.h"
 #include "log.h"
 #include "manager-private.h"
 #include "netdev-team.h"
@@ -93,19 +97,38 @@ const struct vsw_settings_kind mgr_team_kind = {
     .owner = &mgr_switch_kind,
 };
 
+struct mgr_team;
+
+/* What the event of a member's slow-protocol socket needs. */
+struct team_slow_rx {
+    struct mgr_team *team;
+    unsigned member;
+    struct event *event;
+};
+
 /* What a team port keeps beside its settings. */
 struct mgr_team {
-    bool carrier[VSW_LACP_MAX_MEMBERS]; /* each member's, last seen */
-    uint32_t active_mask;               /* members carrying traffic */
-    uint8_t pins[VSW_FDB_MAX_SLOTS];    /* lb=port: member per source
-                                           port slot */
-    uint32_t pinned_mask;               /* the active set 'pins' was
-                                           placed for */
-    struct vsw_team_map *map;           /* the one the last snapshot
-                                           names, or NULL */
-    uint64_t failovers;                 /* times a member left the
-                                           active set */
-    uint64_t announced;                 /* MACs announced after them */
+    struct vsw_manager *mgr; /* owner */
+    struct mgr_port *port;   /* the team's port */
+    /* mode=lacp: the actor (datapath/team/lacp.c), run by a timer at the
+     * time it asks for and by every LACPDU the members' slow-protocol
+     * sockets receive; NULL in the other modes. */
+    struct vsw_lacp *lacp;
+    struct vsw_team_netdev *lacp_netdev; /* whose sockets it uses */
+    struct event *lacp_timer;
+    struct team_slow_rx slow_rx[VSW_LACP_MAX_MEMBERS];
+    uint8_t member_mac[VSW_LACP_MAX_MEMBERS][6]; /* LACPDUs' source */
+    bool carrier[VSW_LACP_MAX_MEMBERS];          /* each member's, last seen */
+    uint32_t active_mask;                        /* members carrying traffic */
+    uint8_t pins[VSW_FDB_MAX_SLOTS];             /* lb=port: member per source
+                                                    port slot */
+    uint32_t pinned_mask;                        /* the active set 'pins' was
+                                                    placed for */
+    struct vsw_team_map *map;                    /* the one the last snapshot
+                                                    names, or NULL */
+    uint64_t failovers;                          /* times a member left the
+                                                    active set */
+    uint64_t announced; /* MACs announced after them */
     /* Rates: the counters at the last sample and the rates since. */
     int64_t sample_ms;
     struct vsw_team_member_counters sample[VSW_LACP_MAX_MEMBERS];
@@ -142,13 +165,6 @@ team_cfg_check(const struct mgr_team_cfg *cfg, struct vsw_rpc_error *err)
                              "standby %s needs another member to stand by "
                              "for",
                              cfg->standby);
-    }
-    if (cfg->mode == VSW_TEAM_LACP) {
-        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
-                             "mode=lacp is not available in this build yet; "
-                             "use mode=static with a static link "
-                             "aggregation group on the physical switch, or "
-                             "switch-independent");
     }
     if (cfg->lb == VSW_TEAM_LB_DYNAMIC) {
         return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
@@ -257,6 +273,223 @@ team_netdev(const struct mgr_port *port)
     return port->rt ? vsw_netdev_team_cast(port->rt->netdev) : NULL;
 }
 
+/* ---- LACP ---- */
+
+/* The MAC of interface 'ifname' into 'mac'; zero if unknown. */
+static void
+read_mac(const char *ifname, uint8_t mac[6])
+{
+    char path[64];
+    char text[32] = "";
+    FILE *f;
+
+    memset(mac, 0, 6);
+    snprintf(path, sizeof path, "/sys/class/net/%s/address", ifname);
+    f = fopen(path, "r");
+    if (!f) {
+        return;
+    }
+    if (fgets(text, sizeof text, f)) {
+        text[strcspn(text, "\n")] = '\0';
+        if (vsw_mac_parse(text, mac)) {
+            memset(mac, 0, 6);
+        }
+    }
+    fclose(f);
+}
+
+static void
+lacp_settings(const struct mgr_team *team, struct vsw_lacp_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->system_priority = 32768;
+    /* Our system id: the first member's MAC, which no other system has. */
+    memcpy(s->system_mac, team->member_mac[0], 6);
+    /* One key per team of the daemon. */
+    s->key = (uint16_t)(VSW_FDB_SLOT(team->port->id) + 1);
+    s->fast = team->port->cfg.team.lacp_rate == 0;
+    s->active = true;
+}
+
+/* vsw_lacp_run()'s sender: the LACPDU in an Ethernet frame from the
+ * member's MAC, through its slow-protocol socket. */
+static void
+lacp_send(unsigned member, const uint8_t *pdu, size_t len, void *team_)
+{
+    struct mgr_team *team = team_;
+    uint8_t frame[14 + VSW_LACP_PDU_LEN];
+    int error;
+
+    if (len > VSW_LACP_PDU_LEN || !team->lacp_netdev) {
+        return;
+    }
+    memcpy(frame, vsw_lacp_dst_mac, 6);
+    memcpy(frame + 6, team->member_mac[member], 6);
+    frame[12] = VSW_LACP_ETHERTYPE >> 8;
+    frame[13] = VSW_LACP_ETHERTYPE & 0xff;
+    memcpy(frame + 14, pdu, len);
+    error =
+        vsw_netdev_team_send_raw(team->lacp_netdev, member, frame, 14 + len);
+    if (error) {
+        VSW_DBG("team %s: LACPDU on member %u: %s", team->port->name, member,
+                strerror(-error));
+    }
+}
+
+/* Runs LACP's machines now and sets the timer to the time they ask. */
+static void
+lacp_poll(struct mgr_team *team)
+{
+    uint64_t now = (uint64_t)vsw_time_nsec();
+    uint64_t next = vsw_lacp_run(team->lacp, now, lacp_send, team);
+    uint64_t wait = next > now ? next - now : 0;
+    struct timeval tv = {
+        .tv_sec = (time_t)(wait / 1000000000),
+        .tv_usec = (suseconds_t)(wait % 1000000000 / 1000),
+    };
+
+    evtimer_add(team->lacp_timer, &tv);
+}
+
+static bool team_update_active(struct mgr_port *port, bool *lost);
+
+/* After LACP ran: publishes if the members that carry traffic changed. */
+static void
+lacp_changed(struct mgr_team *team)
+{
+    bool lost;
+
+    if (team_update_active(team->port, &lost)) {
+        if (lost) {
+            team->failovers++;
+        }
+        mgr_publish(team->mgr);
+    }
+}
+
+static void
+lacp_timer_cb(evutil_socket_t fd, short what, void *team_)
+{
+    struct mgr_team *team = team_;
+
+    (void)fd;
+    (void)what;
+    lacp_poll(team);
+    lacp_changed(team);
+}
+
+/* A member's slow-protocol socket is readable: LACPDUs for the actor. */
+static void
+slow_rx_cb(evutil_socket_t fd, short what, void *rx_)
+{
+    struct team_slow_rx *rx = rx_;
+    struct mgr_team *team = rx->team;
+    bool received = false;
+
+    (void)what;
+    for (int i = 0; i < 64; i++) {
+        uint8_t frame[1518];
+        struct sockaddr_ll from;
+        socklen_t fromlen = sizeof from;
+        ssize_t n = recvfrom(fd, frame, sizeof frame, MSG_DONTWAIT,
+                             (struct sockaddr *)&from, &fromlen);
+
+        if (n < 0) {
+            break;
+        }
+        if (from.sll_pkttype == PACKET_OUTGOING || n < 15 ||
+            frame[12] != (VSW_LACP_ETHERTYPE >> 8) ||
+            frame[13] != (VSW_LACP_ETHERTYPE & 0xff)) {
+            continue;
+        }
+        vsw_lacp_receive(team->lacp, rx->member, frame + 14, (size_t)n - 14,
+                         (uint64_t)vsw_time_nsec());
+        received = true;
+    }
+    if (received) {
+        lacp_poll(team);
+        lacp_changed(team);
+    }
+}
+
+static void
+team_lacp_stop(struct mgr_team *team)
+{
+    if (!team->lacp) {
+        return;
+    }
+    for (unsigned m = 0; m < VSW_LACP_MAX_MEMBERS; m++) {
+        if (team->slow_rx[m].event) {
+            event_free(team->slow_rx[m].event);
+            team->slow_rx[m].event = NULL;
+        }
+    }
+    event_free(team->lacp_timer);
+    team->lacp_timer = NULL;
+    vsw_lacp_destroy(team->lacp);
+    team->lacp = NULL;
+    team->lacp_netdev = NULL;
+}
+
+/* Starts or stops LACP as the team's mode and device say: it runs while
+ * mode=lacp has a device, over that device's sockets. */
+static void
+team_lacp_sync(struct mgr_port *port)
+{
+    struct mgr_team *team = port->team;
+    struct vsw_team_netdev *netdev =
+        port->rt ? vsw_netdev_team_cast(port->rt->netdev) : NULL;
+    bool wanted = port->cfg.team.mode == VSW_TEAM_LACP && netdev;
+    struct vsw_lacp_settings settings;
+    uint64_t now = (uint64_t)vsw_time_nsec();
+
+    if (!team) {
+        return;
+    }
+    if (team->lacp && (!wanted || team->lacp_netdev != netdev)) {
+        team_lacp_stop(team);
+    }
+    if (!wanted) {
+        return;
+    }
+    if (team->lacp) {
+        /* The rate may have changed. */
+        lacp_settings(team, &settings);
+        vsw_lacp_configure(team->lacp, &settings);
+        lacp_poll(team);
+        return;
+    }
+    for (unsigned m = 0; m < port->cfg.team.members.n; m++) {
+        read_mac(port->cfg.team.members.names[m], team->member_mac[m]);
+    }
+    lacp_settings(team, &settings);
+    team->lacp = vsw_lacp_create(&settings);
+    team->lacp_timer =
+        team->lacp ? evtimer_new(team->mgr->base, lacp_timer_cb, team) : NULL;
+    if (!team->lacp_timer) {
+        VSW_ERR("team %s: out of memory starting LACP", port->name);
+        vsw_lacp_destroy(team->lacp);
+        team->lacp = NULL;
+        return;
+    }
+    team->lacp_netdev = netdev;
+    for (unsigned m = 0; m < port->cfg.team.members.n; m++) {
+        struct team_slow_rx *rx = &team->slow_rx[m];
+
+        vsw_lacp_member_add(team->lacp, m, (uint16_t)(m + 1), 32768);
+        vsw_lacp_member_set_carrier(team->lacp, m, team->carrier[m], now);
+        rx->team = team;
+        rx->member = m;
+        rx->event =
+            event_new(team->mgr->base, vsw_netdev_team_slow_fd(netdev, m),
+                      EV_READ | EV_PERSIST, slow_rx_cb, rx);
+        if (rx->event) {
+            event_add(rx->event, NULL);
+        }
+    }
+    lacp_poll(team);
+}
+
 /* Which members carry traffic, from their carrier: every member with
  * carrier but the standby, which joins only while another member is
  * down (or none is up). */
@@ -291,6 +524,7 @@ team_update_active(struct mgr_port *port, bool *lost)
 {
     struct vsw_team_netdev *netdev = team_netdev(port);
     struct mgr_team *team = port->team;
+    bool carrier_changed = false;
     uint32_t mask;
 
     *lost = false;
@@ -300,10 +534,32 @@ team_update_active(struct mgr_port *port, bool *lost)
     for (unsigned m = 0; m < port->cfg.team.members.n; m++) {
         struct vsw_netdev *member =
             netdev ? vsw_netdev_team_member(netdev, m) : NULL;
+        bool carrier = member && vsw_netdev_link_is_up(member);
 
-        team->carrier[m] = member && vsw_netdev_link_is_up(member);
+        if (team->lacp && carrier != team->carrier[m]) {
+            vsw_lacp_member_set_carrier(team->lacp, m, carrier,
+                                        (uint64_t)vsw_time_nsec());
+            carrier_changed = true;
+        }
+        team->carrier[m] = carrier;
     }
-    mask = netdev ? team_active_mask(port, team->carrier) : 0;
+    if (carrier_changed) {
+        lacp_poll(team);
+    }
+    if (!netdev) {
+        mask = 0;
+    } else if (port->cfg.team.mode == VSW_TEAM_LACP) {
+        /* Only members that are collecting and distributing. */
+        mask = 0;
+        for (unsigned m = 0; team->lacp && m < port->cfg.team.members.n; m++) {
+            if (team->carrier[m] &&
+                vsw_lacp_member_distributing(team->lacp, m)) {
+                mask |= 1u << m;
+            }
+        }
+    } else {
+        mask = team_active_mask(port, team->carrier);
+    }
     if (mask == team->active_mask) {
         return false;
     }
@@ -329,6 +585,8 @@ mgr_team_open_device(struct vsw_manager *mgr, struct mgr_port *port)
             return -ENOMEM;
         }
         memset(port->team->pins, VSW_TEAM_NO_MEMBER, sizeof port->team->pins);
+        port->team->mgr = mgr;
+        port->team->port = port;
     }
     error = vsw_netdev_team_open(
         port->name, cfg->members.names, cfg->members.n,
@@ -344,10 +602,14 @@ mgr_team_open_device(struct vsw_manager *mgr, struct mgr_port *port)
         vsw_netdev_destroy(netdev, false);
         return -ENOMEM;
     }
+    /* A new device: LACP starts over on its sockets. */
+    team_lacp_stop(port->team);
     port->team->sample_ms = vsw_time_msec();
     memset(port->team->sample, 0, sizeof port->team->sample);
+    memset(port->team->carrier, 0, sizeof port->team->carrier);
     port->team->active_mask = 0;
     team_update_active(port, &lost);
+    team_lacp_sync(port);
     return 0;
 }
 
@@ -419,6 +681,7 @@ mgr_team_port_destroy(struct vsw_manager *mgr, struct mgr_port *port)
     if (!port->team) {
         return;
     }
+    team_lacp_stop(port->team);
     if (port->team->map) {
         mgr_retire(mgr, map_retired, port->team->map);
     }
@@ -567,7 +830,12 @@ mgr_team_tick(struct vsw_manager *mgr)
             struct mgr_team *team = p->team;
             int64_t dt;
 
-            if (p->cfg.type != MGR_PORT_TEAM || !team || !netdev) {
+            if (p->cfg.type != MGR_PORT_TEAM || !team) {
+                continue;
+            }
+            /* A device lost or found again, or a mode changed. */
+            team_lacp_sync(p);
+            if (!netdev) {
                 continue;
             }
             dt = now - team->sample_ms;
@@ -678,17 +946,22 @@ team_set(struct vsw_manager *mgr, struct mgr_port *port, json_t *params,
         }
     }
     if (mgr_config_save(mgr, err)) {
+        port->cfg.team = old;
         if (members_changed) {
+            team_lacp_stop(port->team);
             vsw_port_rt_destroy(port->rt, false);
             port->rt = old_rt;
+            memset(port->team->carrier, 0, sizeof port->team->carrier);
+            team_update_active(port, &lost);
+            team_lacp_sync(port);
         }
-        port->cfg.team = old;
         return -1;
     }
     if (members_changed && old_rt) {
         vsw_datapath_detach(mgr->dp, old_rt);
         mgr_retire(mgr, rt_retired, old_rt);
     }
+    team_lacp_sync(port);
     team_update_active(port, &lost);
     mgr_publish(mgr);
     return 0;
@@ -717,9 +990,34 @@ link_speed_mbps(const char *ifname)
     return speed;
 }
 
+/* One side's LACP information: its system, key, port and state flags
+ * (802.1AX names). */
+static json_t *
+lacp_info_to_json(const struct vsw_lacp_info *info)
+{
+    static const char *const flags[8] = {
+        "activity",   "timeout",      "aggregation", "synchronization",
+        "collecting", "distributing", "defaulted",   "expired",
+    };
+    json_t *state = json_array();
+    char mac[18];
+
+    for (int bit = 0; bit < 8; bit++) {
+        if ((info->state >> bit) & 1) {
+            json_array_append_new(state, json_string(flags[bit]));
+        }
+    }
+    vsw_mac_format(info->system_mac, mac);
+    return json_pack("{s:i, s:s, s:i, s:i, s:i, s:o}", "system-priority",
+                     info->system_priority, "system", mac, "key", info->key,
+                     "port-priority", info->port_priority, "port",
+                     info->port_number, "state", state);
+}
+
 static json_t *
 member_to_json(const struct mgr_port *port, unsigned m)
 {
+    struct vsw_lacp_member_status lacp;
     const struct mgr_team_cfg *cfg = &port->cfg.team;
     const struct mgr_team *team = port->team;
     struct vsw_team_netdev *netdev = team_netdev(port);
@@ -737,6 +1035,9 @@ member_to_json(const struct mgr_port *port, unsigned m)
     if (netdev) {
         vsw_netdev_team_counters(netdev, m, &c);
     }
+    if (team && team->lacp) {
+        vsw_lacp_member_status(team->lacp, m, &lacp);
+    }
     if (!netdev || !carrier) {
         state = "down";
     } else if (!active) {
@@ -744,6 +1045,22 @@ member_to_json(const struct mgr_port *port, unsigned m)
     }
     obj = json_pack("{s:s, s:s, s:b, s:b}", "name", name, "state", state,
                     "carrier", carrier, "standby", standby);
+    if (!strcmp(state, "inactive") && team && team->lacp) {
+        json_object_set_new(obj, "why",
+                            json_string(vsw_lacp_why_name(lacp.why)));
+    }
+    if (team && team->lacp) {
+        json_object_set_new(
+            obj, "lacp",
+            json_pack("{s:o, s:o, s:b, s:b, s:b, s:I, s:I, s:I}", "actor",
+                      lacp_info_to_json(&lacp.actor), "partner",
+                      lacp_info_to_json(&lacp.partner), "current",
+                      lacp.current, "selected", lacp.selected, "distributing",
+                      lacp.distributing, "rx-lacpdus",
+                      (json_int_t)lacp.rx_lacpdus, "rx-bad",
+                      (json_int_t)lacp.rx_bad, "tx-lacpdus",
+                      (json_int_t)lacp.tx_lacpdus));
+    }
     json_object_set_new(obj, "speed-mbps",
                         speed > 0 ? json_integer(speed) : json_null());
     json_object_set_new(obj, "rx-packets",
