@@ -37,8 +37,9 @@ class Far:
             near, far = topo.veth()
             self.members.append(near)
             self.ends.append(far)
-        sh(["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"],
-           ns=self.ns)
+        for which in ("all", "default"):
+            sh(["sysctl", "-q", "-w",
+                f"net.ipv6.conf.{which}.disable_ipv6=1"], ns=self.ns)
         sh(["ip", "-n", self.ns, "link", "add", "br0", "type", "bridge"])
         for far in self.ends:
             sh(["ip", "link", "set", far, "netns", self.ns])
@@ -108,13 +109,14 @@ def test_team_ping_show_and_port_view(daemon, topo):
     before = daemon.stats(team)["rx-packets"]
     sock = RawPort(far.ns, far.ends[0])
     try:
-        for _ in range(5):
+        for _ in range(50):
             sock.send(bytes.fromhex("0180c2000002" "020000000099" "8809")
                       + bytes(50))
     finally:
         sock.close()
     time.sleep(0.3)
-    assert daemon.stats(team)["rx-packets"] == before
+    # (Whatever else the far side says meanwhile is far less.)
+    assert daemon.stats(team)["rx-packets"] - before < 25
 
 
 def test_team_restored_after_restart(daemon_factory, topo):
