@@ -126,9 +126,11 @@ struct mgr_team {
                                                     placed for */
     struct vsw_team_map *map;                    /* the one the last snapshot
                                                     names, or NULL */
-    uint64_t failovers;                          /* times a member left the
-                                                    active set */
-    uint64_t announced; /* MACs announced after them */
+    struct vsw_team_flowlets *flowlets; /* lb=dynamic's table, made when
+                                           first needed */
+    uint64_t failovers;                 /* times a member left the
+                                           active set */
+    uint64_t announced;                 /* MACs announced after them */
     /* Rates: the counters at the last sample and the rates since. */
     int64_t sample_ms;
     struct vsw_team_member_counters sample[VSW_LACP_MAX_MEMBERS];
@@ -165,11 +167,6 @@ team_cfg_check(const struct mgr_team_cfg *cfg, struct vsw_rpc_error *err)
                              "standby %s needs another member to stand by "
                              "for",
                              cfg->standby);
-    }
-    if (cfg->lb == VSW_TEAM_LB_DYNAMIC) {
-        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
-                             "lb=dynamic is not available in this build "
-                             "yet; use address-hash or port");
     }
     if (cfg->rx_balance) {
         return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
@@ -668,6 +665,16 @@ mgr_team_publish(struct vsw_manager *mgr, struct mgr_port *port)
                             (team->active_mask & ~team->pinned_mask) != 0);
     team->pinned_mask = team->active_mask;
     memcpy(map->pins, team->pins, sizeof map->pins);
+    if (port->cfg.team.lb == VSW_TEAM_LB_DYNAMIC) {
+        if (!team->flowlets) {
+            team->flowlets = calloc(1, sizeof *team->flowlets);
+            if (team->flowlets) {
+                team->flowlets->gap_ns = VSW_TEAM_FLOWLET_GAP_NS;
+            }
+        }
+        /* Without its table (no memory), dynamic is address-hash. */
+        map->flowlets = team->flowlets;
+    }
     if (team->map) {
         mgr_retire(mgr, map_retired, team->map);
     }
@@ -682,6 +689,9 @@ mgr_team_port_destroy(struct vsw_manager *mgr, struct mgr_port *port)
         return;
     }
     team_lacp_stop(port->team);
+    if (port->team->flowlets) {
+        mgr_retire(mgr, map_retired, port->team->flowlets);
+    }
     if (port->team->map) {
         mgr_retire(mgr, map_retired, port->team->map);
     }
@@ -766,7 +776,7 @@ team_announce(struct mgr_port *port)
         }
         len = build_rarp(e->mac, vid, frame);
         vsw_flow_extract(frame, len, &key);
-        m = vsw_team_select(map, &key, e->port_id);
+        m = vsw_team_select(map, &key, e->port_id, (uint64_t)vsw_time_nsec());
         if (m != VSW_TEAM_NO_MEMBER &&
             !vsw_netdev_team_send_raw(netdev, m, frame, len)) {
             port->team->announced++;
@@ -851,6 +861,10 @@ mgr_team_tick(struct vsw_manager *mgr)
                 team->tx_bps[m] = (c.tx_bytes - team->sample[m].tx_bytes) *
                                   8000 / (uint64_t)dt;
                 team->sample[m] = c;
+            }
+            if (team->flowlets) {
+                vsw_team_flowlets_sample(team->flowlets, team->tx_bps,
+                                         p->cfg.team.members.n);
             }
             team->sample_ms = now;
         }
@@ -1108,6 +1122,13 @@ team_to_json(const struct mgr_port *port, bool with_members)
         json_object_set_new(
             obj, "announced",
             json_integer(port->team ? (json_int_t)port->team->announced : 0));
+        if (port->team && port->team->flowlets &&
+            port->cfg.team.lb == VSW_TEAM_LB_DYNAMIC) {
+            json_object_set_new(
+                obj, "flowlet-moves",
+                json_integer((json_int_t)atomic_load_explicit(
+                    &port->team->flowlets->moves, memory_order_relaxed)));
+        }
         json_object_set_new(obj, "member-state", members);
     }
     if (port->last_error[0]) {

@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "timeutil.h"
+
 /* One member's counter for one queue; one writer each. */
 struct team_counter {
     _Atomic uint64_t packets;
@@ -261,12 +263,14 @@ vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
             const struct vsw_tx_item *items, int n, int *error)
 {
     struct vsw_team_netdev *team = map->netdev;
+    /* One clock read per call, for the flowlets of lb=dynamic. */
+    uint64_t now = map->flowlets ? (uint64_t)vsw_time_nsec() : 0;
     int done = 0;
 
     *error = 0;
     while (done < n) {
         const struct vsw_packet *first = items[done].pkt;
-        uint8_t m = vsw_team_select(map, &first->key, first->in_port_id);
+        uint8_t m = vsw_team_select(map, &first->key, first->in_port_id, now);
         int run = 1;
         int sent;
 
@@ -278,7 +282,7 @@ vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
         while (done + run < n) {
             const struct vsw_packet *pkt = items[done + run].pkt;
 
-            if (vsw_team_select(map, &pkt->key, pkt->in_port_id) != m) {
+            if (vsw_team_select(map, &pkt->key, pkt->in_port_id, now) != m) {
                 break;
             }
             run++;

@@ -82,9 +82,85 @@ vsw_team_hash_address(const struct vsw_flow_key *key)
     return hash_finish(hash);
 }
 
+/* The active member with the least load: its rate at the last sample
+ * plus, for each flowlet placed on it since, an average member's rate. */
+static uint8_t
+least_loaded(const struct vsw_team_map *map,
+             struct vsw_team_flowlets *flowlets)
+{
+    uint64_t total = 0;
+    uint64_t share;
+    uint64_t best_load = UINT64_MAX;
+    uint8_t best = map->active[0];
+
+    for (unsigned i = 0; i < map->n_active; i++) {
+        total += atomic_load_explicit(&flowlets->load_bps[map->active[i]],
+                                      memory_order_relaxed);
+    }
+    /* A placed flowlet counts as a member's average rate (at least a
+     * nominal 1 Mbit/s, so that placements count when all is idle). */
+    share = total / map->n_active + 1000000;
+    for (unsigned i = 0; i < map->n_active; i++) {
+        uint8_t m = map->active[i];
+        uint64_t load = atomic_load_explicit(&flowlets->load_bps[m],
+                                             memory_order_relaxed) +
+                        share * atomic_load_explicit(&flowlets->placed[m],
+                                                     memory_order_relaxed);
+
+        if (load < best_load) {
+            best_load = load;
+            best = m;
+        }
+    }
+    return best;
+}
+
+/* lb=dynamic: the member of the flow with address hash 'hash' at
+ * 'now_ns'. */
+static uint8_t
+select_flowlet(const struct vsw_team_map *map, uint32_t hash, uint64_t now_ns)
+{
+    struct vsw_team_flowlets *flowlets = map->flowlets;
+    struct vsw_team_flowlet *slot =
+        &flowlets->slots[hash % VSW_TEAM_FLOWLET_SLOTS];
+    uint64_t last = atomic_load_explicit(&slot->last_ns, memory_order_relaxed);
+    uint8_t member = atomic_load_explicit(&slot->member, memory_order_relaxed);
+    uint8_t chosen;
+
+    if (last && now_ns - last <= flowlets->gap_ns &&
+        member < VSW_LACP_MAX_MEMBERS && ((map->active_mask >> member) & 1)) {
+        /* Within the flowlet: where its frames went. */
+        if (now_ns != last) {
+            atomic_store_explicit(&slot->last_ns, now_ns,
+                                  memory_order_relaxed);
+        }
+        return member;
+    }
+    chosen = least_loaded(map, flowlets);
+    if (last && chosen != member) {
+        atomic_fetch_add_explicit(&flowlets->moves, 1, memory_order_relaxed);
+    }
+    atomic_fetch_add_explicit(&flowlets->placed[chosen], 1,
+                              memory_order_relaxed);
+    atomic_store_explicit(&slot->member, chosen, memory_order_relaxed);
+    atomic_store_explicit(&slot->last_ns, now_ns, memory_order_relaxed);
+    return chosen;
+}
+
+void
+vsw_team_flowlets_sample(struct vsw_team_flowlets *flowlets,
+                         const uint64_t *tx_bps, unsigned n_members)
+{
+    for (unsigned m = 0; m < n_members && m < VSW_LACP_MAX_MEMBERS; m++) {
+        atomic_store_explicit(&flowlets->load_bps[m], tx_bps[m],
+                              memory_order_relaxed);
+        atomic_store_explicit(&flowlets->placed[m], 0, memory_order_relaxed);
+    }
+}
+
 uint8_t
 vsw_team_select(const struct vsw_team_map *map, const struct vsw_flow_key *key,
-                uint32_t in_port_id)
+                uint32_t in_port_id, uint64_t now_ns)
 {
     uint32_t hash;
 
@@ -112,6 +188,12 @@ vsw_team_select(const struct vsw_team_map *map, const struct vsw_flow_key *key,
         break;
     case VSW_TEAM_LB_IP_HASH:
         hash = vsw_team_hash_ip(key);
+        break;
+    case VSW_TEAM_LB_DYNAMIC:
+        if (map->flowlets) {
+            return select_flowlet(map, vsw_team_hash_address(key), now_ns);
+        }
+        hash = vsw_team_hash_address(key);
         break;
     default:
         hash = vsw_team_hash_address(key);

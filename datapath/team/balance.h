@@ -13,6 +13,7 @@
 #ifndef VSW_TEAM_BALANCE_H
 #define VSW_TEAM_BALANCE_H 1
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -34,13 +35,41 @@ enum vsw_team_lb {
     VSW_TEAM_LB_IP_HASH,      /* IP addresses, else MACs */
     VSW_TEAM_LB_MAC_HASH,     /* MAC addresses */
     VSW_TEAM_LB_PORT,         /* each source port pinned to a member */
-    VSW_TEAM_LB_DYNAMIC,      /* flowlets (not yet: refused) */
+    VSW_TEAM_LB_DYNAMIC,      /* flowlets, to the least loaded member */
 };
 
 /* No member (a pin for a slot nobody uses, or no active member). */
 #define VSW_TEAM_NO_MEMBER 0xff
 
 struct vsw_team_netdev;
+
+/* lb=dynamic: flowlets.  A flow (its address hash) keeps its member while
+ * its frames come less than 'gap_ns' apart; after a longer pause (longer
+ * than any queueing difference between the members, so the frames on the
+ * old member have left before the first on the new one) its next frame
+ * starts a new flowlet, placed on the least loaded active member.  One
+ * table per team, outliving snapshots; workers update it with relaxed
+ * atomics (no lock, no allocation); a slot two flows share is one flow
+ * to it, which only makes their flowlets shorter. */
+#define VSW_TEAM_FLOWLET_SLOTS  4096
+#define VSW_TEAM_FLOWLET_GAP_NS 500000 /* 500 us */
+
+struct vsw_team_flowlet {
+    _Atomic uint64_t last_ns; /* when the flow last sent, 0: never */
+    _Atomic uint8_t member;   /* where its current flowlet goes */
+};
+
+struct vsw_team_flowlets {
+    uint64_t gap_ns; /* the pause that ends a flowlet */
+    /* Control thread, each second: bit/s each member sent. */
+    _Atomic uint64_t load_bps[VSW_LACP_MAX_MEMBERS];
+    /* Workers: flowlets placed on each member since that sample, each
+     * counting as a share of the load, so that a burst of new flowlets
+     * does not all land on the member that was idlest a second ago. */
+    _Atomic uint32_t placed[VSW_LACP_MAX_MEMBERS];
+    _Atomic uint64_t moves; /* flowlets that changed member */
+    struct vsw_team_flowlet slots[VSW_TEAM_FLOWLET_SLOTS];
+};
 
 /* One team as a snapshot sees it. */
 struct vsw_team_map {
@@ -56,8 +85,10 @@ struct vsw_team_map {
     uint8_t flood_member; /* switch-independent: the one member broadcast
                              and multicast are taken from, or
                              VSW_TEAM_NO_MEMBER */
-    uint8_t pins[VSW_FDB_MAX_SLOTS]; /* lb=port: member per source port
-                                        slot */
+    uint8_t pins[VSW_FDB_MAX_SLOTS];    /* lb=port: member per source port
+                                           slot */
+    struct vsw_team_flowlets *flowlets; /* lb=dynamic: the team's table
+                                           (not owned), else NULL */
 };
 
 /* The hashes behind the lb modes, over the parsed key of a frame.  Equal
@@ -67,10 +98,18 @@ uint32_t vsw_team_hash_mac(const struct vsw_flow_key *key);
 uint32_t vsw_team_hash_ip(const struct vsw_flow_key *key);
 uint32_t vsw_team_hash_address(const struct vsw_flow_key *key);
 
-/* The member frame 'key' from port 'in_port_id' leaves on, or
- * VSW_TEAM_NO_MEMBER if no member is active. */
+/* The member frame 'key' from port 'in_port_id' leaves on at 'now_ns'
+ * (CLOCK_MONOTONIC; only lb=dynamic reads it, and updates its flowlet),
+ * or VSW_TEAM_NO_MEMBER if no member is active. */
 uint8_t vsw_team_select(const struct vsw_team_map *map,
-                        const struct vsw_flow_key *key, uint32_t in_port_id);
+                        const struct vsw_flow_key *key, uint32_t in_port_id,
+                        uint64_t now_ns);
+
+/* lb=dynamic: the control thread's sample of each member's rate
+ * ('tx_bps', by member index); forgets the flowlets placed since the last
+ * one. */
+void vsw_team_flowlets_sample(struct vsw_team_flowlets *flowlets,
+                              const uint64_t *tx_bps, unsigned n_members);
 
 /* lb=port: places the source port slots marked in 'used' on the members
  * of 'active_mask', moving as few as possible: a slot keeps its member

@@ -415,3 +415,83 @@ def test_team_is_made_and_removed_only_by_team_methods(daemon, topo):
     # Its members are free again.
     daemon.rpc("port.add", switch="sw0", name="up0", type="uplink",
                ifname=m0)
+
+
+def address_hash_member(src, dst, sport, dport, n_active=2, proto=6):
+    """The member balance.c's address hash gives a TCP flow from 'src' to
+    'dst' (IPv4 text) among 'n_active' active members: FNV-1a over the
+    IPv4-mapped addresses, the protocol and the ports (host order), then
+    the finishing mix, modulo the active members."""
+    def mapped(ip):
+        return bytes(10) + b"\xff\xff" + bytes(int(x) for x in ip.split("."))
+
+    h = 2166136261
+    data = (mapped(src) + mapped(dst) + bytes([proto])
+            + sport.to_bytes(2, "little") + dport.to_bytes(2, "little"))
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    h ^= h >> 16
+    h = (h * 0x7FEB352D) & 0xFFFFFFFF
+    h ^= h >> 15
+    h = (h * 0x846CA68B) & 0xFFFFFFFF
+    h ^= h >> 16
+    return h % n_active
+
+
+def tcp_ofo_queued(ns):
+    """Segments the namespace's TCP receivers queued out of order."""
+    lines = sh(["cat", "/proc/net/netstat"], ns=ns).stdout.splitlines()
+    ext = [line.split() for line in lines if line.startswith("TcpExt:")]
+    return int(ext[1][ext[0].index("TCPOFOQueue")])
+
+
+def two_paced_flows(vm, sports, seconds=4):
+    """Two TCP flows from 'vm', source ports 'sports', to iperf3 servers on
+    ports 5201 and 5202, each paced to 200 Mbit/s (iperf3 sends a burst
+    every millisecond: the pauses between bursts make flowlets)."""
+    procs = [subprocess.Popen(
+        ["ip", "netns", "exec", vm, "iperf3", "-c", PEER_IP, "-p",
+         str(5201 + i), "--cport", str(sport), "-b", "200M", "-t",
+         str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True) for i, sport in enumerate(sports)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=seconds + 30)
+        assert proc.returncode == 0, err
+
+
+def test_team_dynamic_evens_out_colliding_flows(daemon, topo, iperf_server):
+    far, team, (vm,) = team_setup(daemon, topo)
+    assert ping(vm, PEER_IP)
+    # Two flows whose address hashes collide: both on one member.
+    first = 41000
+    member = address_hash_member(f"{NET}.1", PEER_IP, first, 5201)
+    second = next(p for p in range(first + 1, first + 200)
+                  if address_hash_member(f"{NET}.1", PEER_IP, p, 5202)
+                  == member)
+    sports = (first, second)
+
+    for port in (5201, 5202):
+        iperf_server(far.ns, port)
+    before = tx_bytes(daemon, team)
+    two_paced_flows(vm, sports)
+    after = tx_bytes(daemon, team)
+    sent = {n: after[n] - before[n] for n in after}
+    assert sent[far.members[member]] >= 0.95 * sum(sent.values()), sent
+
+    # lb=dynamic: they even out, and the receiver never sees a segment
+    # out of order.
+    daemon.rpc("team.set", name=team, lb="dynamic")
+    for port in (5201, 5202):
+        iperf_server(far.ns, port)
+    ofo = tcp_ofo_queued(far.ns)
+    before = tx_bytes(daemon, team)
+    two_paced_flows(vm, sports)
+    after = tx_bytes(daemon, team)
+    sent = {n: after[n] - before[n] for n in after}
+    total = sum(sent.values())
+    print(f"dynamic: {sent}, flowlet moves "
+          f"{team_show(daemon, team)['flowlet-moves']}")
+    for name in far.members:
+        assert sent[name] >= 0.25 * total, sent
+    assert tcp_ofo_queued(far.ns) == ofo
+    assert team_show(daemon, team)["flowlet-moves"] > 0

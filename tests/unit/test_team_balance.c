@@ -70,12 +70,12 @@ START_TEST(test_address_hash_spreads_flows_keeps_each_on_one)
 
     for (uint16_t sport = 40000; sport < 40064; sport++) {
         struct vsw_flow_key key = ipv4_key(1, 2, 6, sport, 5201);
-        uint8_t m = vsw_team_select(map, &key, 1);
+        uint8_t m = vsw_team_select(map, &key, 1, 0);
 
         ck_assert_uint_lt(m, 2);
         count[m]++;
         /* The same flow always takes the same member. */
-        ck_assert_uint_eq(vsw_team_select(map, &key, 1), m);
+        ck_assert_uint_eq(vsw_team_select(map, &key, 1, 0), m);
     }
     ck_assert_uint_ge(count[0], 16);
     ck_assert_uint_ge(count[1], 16);
@@ -131,8 +131,9 @@ START_TEST(test_select_uses_active_members_only)
     for (uint16_t sport = 1; sport < 200; sport++) {
         struct vsw_flow_key key = ipv4_key(1, 2, 17, sport, 53);
 
-        ck_assert_uint_eq(vsw_team_select(none, &key, 1), VSW_TEAM_NO_MEMBER);
-        count[vsw_team_select(two, &key, 1)]++;
+        ck_assert_uint_eq(vsw_team_select(none, &key, 1, 0),
+                          VSW_TEAM_NO_MEMBER);
+        count[vsw_team_select(two, &key, 1, 0)]++;
     }
     ck_assert_uint_eq(count[1], 0);
     ck_assert_uint_gt(count[0], 0);
@@ -154,9 +155,12 @@ START_TEST(test_port_mode_follows_pins)
     vsw_team_pins_rebalance(map->pins, used, VSW_FDB_MAX_SLOTS, 0x3, true);
     ck_assert_uint_ne(map->pins[3], map->pins[4]);
     /* Every frame of a port, whatever its flow, takes its pin. */
-    ck_assert_uint_eq(vsw_team_select(map, &a, (1u << 12) | 3), map->pins[3]);
-    ck_assert_uint_eq(vsw_team_select(map, &b, (1u << 12) | 3), map->pins[3]);
-    ck_assert_uint_eq(vsw_team_select(map, &a, (2u << 12) | 4), map->pins[4]);
+    ck_assert_uint_eq(vsw_team_select(map, &a, (1u << 12) | 3, 0),
+                      map->pins[3]);
+    ck_assert_uint_eq(vsw_team_select(map, &b, (1u << 12) | 3, 0),
+                      map->pins[3]);
+    ck_assert_uint_eq(vsw_team_select(map, &a, (2u << 12) | 4, 0),
+                      map->pins[4]);
     free(map);
 }
 END_TEST
@@ -287,6 +291,52 @@ START_TEST(test_rx_rules)
 }
 END_TEST
 
+START_TEST(test_dynamic_moves_flows_only_after_a_gap)
+{
+    struct vsw_team_map *map =
+        make_map(2, 0x3, VSW_TEAM_LB_DYNAMIC, VSW_TEAM_SWITCH_INDEPENDENT);
+    struct vsw_team_flowlets *fl = calloc(1, sizeof *fl);
+    struct vsw_flow_key a = ipv4_key(1, 2, 6, 1000, 80);
+    struct vsw_flow_key b = ipv4_key(1, 2, 6, 1001, 80);
+    const uint64_t gap = VSW_TEAM_FLOWLET_GAP_NS;
+    uint64_t busy_on_0[2] = {900000000, 0};
+    uint64_t busy_on_1[2] = {0, 900000000};
+    uint64_t t = 1000000000;
+    uint8_t ma, mb;
+
+    fl->gap_ns = gap;
+    map->flowlets = fl;
+    /* Member 0 is busy: a new flow goes to member 1. */
+    vsw_team_flowlets_sample(fl, busy_on_0, 2);
+    ma = vsw_team_select(map, &a, 1, t);
+    ck_assert_uint_eq(ma, 1);
+    /* A second new flow counts the first one's placement as the average
+     * rate (450M): member 1 is still the lighter one. */
+    mb = vsw_team_select(map, &b, 1, t);
+    ck_assert_uint_eq(mb, 1);
+    /* The load turns around: flows without a pause stay where they are,
+     * frame after frame, so nothing is reordered. */
+    vsw_team_flowlets_sample(fl, busy_on_1, 2);
+    for (int i = 0; i < 100; i++) {
+        t += gap / 2;
+        ck_assert_uint_eq(vsw_team_select(map, &a, 1, t), ma);
+    }
+    ck_assert_uint_eq(atomic_load(&fl->moves), 0);
+    /* After a pause longer than the gap, 'a' starts a new flowlet on the
+     * lighter member. */
+    t += gap + 1;
+    ck_assert_uint_eq(vsw_team_select(map, &a, 1, t), 0);
+    ck_assert_uint_eq(atomic_load(&fl->moves), 1);
+    /* A member that fails loses its flows at once, pause or not. */
+    free(map);
+    map = make_map(2, 0x2, VSW_TEAM_LB_DYNAMIC, VSW_TEAM_SWITCH_INDEPENDENT);
+    map->flowlets = fl;
+    ck_assert_uint_eq(vsw_team_select(map, &a, 1, t + 1), 1);
+    free(map);
+    free(fl);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -302,6 +352,7 @@ main(void)
     tcase_add_test(tc, test_port_mode_follows_pins);
     tcase_add_test(tc, test_pins_even_and_moved_only_when_members_change);
     tcase_add_test(tc, test_rx_rules);
+    tcase_add_test(tc, test_dynamic_moves_flows_only_after_a_gap);
     suite_add_tcase(suite, tc);
     runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
