@@ -373,6 +373,16 @@ actor_info(const struct vsw_lacp *lacp, const struct lacp_member *m,
     info->state = state;
 }
 
+/* Compared member by member: the structs have padding. */
+static bool
+info_equal(const struct vsw_lacp_info *a, const struct vsw_lacp_info *b)
+{
+    return a->system_priority == b->system_priority &&
+           !memcmp(a->system_mac, b->system_mac, 6) && a->key == b->key &&
+           a->port_priority == b->port_priority &&
+           a->port_number == b->port_number && a->state == b->state;
+}
+
 /* The state bits whose change in the partner's view of us needs a new
  * LACPDU (802.1AX update_NTT). */
 #define NTT_STATE_BITS                                                        \
@@ -445,12 +455,23 @@ rx_timers_run(struct lacp_member *m, uint64_t now_ns)
     }
 }
 
+/* True if 'm''s partner is our own system: the member hears our own
+ * LACPDUs (two members cabled together, or a switch that reflects
+ * them).  Aggregating it would loop the team into itself. */
+static bool
+member_looped(const struct vsw_lacp *lacp, const struct lacp_member *m)
+{
+    return m->partner.system_priority == lacp->settings.system_priority &&
+           !memcmp(m->partner.system_mac, lacp->settings.system_mac, 6);
+}
+
 /* True if 'm''s partner may join an aggregator at all. */
 static bool
-member_aggregatable(const struct lacp_member *m)
+member_aggregatable(const struct vsw_lacp *lacp, const struct lacp_member *m)
 {
     return m->carrier && m->rx_state == RX_CURRENT &&
-           m->partner.state & VSW_LACP_STATE_AGGREGATION;
+           m->partner.state & VSW_LACP_STATE_AGGREGATION &&
+           !member_looped(lacp, m);
 }
 
 /* Orders two candidates for leading the aggregator: negative if 'a' is
@@ -491,7 +512,7 @@ select_and_mux(struct vsw_lacp *lacp)
     for (unsigned i = 0; i < VSW_LACP_MAX_MEMBERS; i++) {
         const struct lacp_member *m = &lacp->members[i];
 
-        if (m->in_use && member_aggregatable(m) &&
+        if (m->in_use && member_aggregatable(lacp, m) &&
             (!lead || lead_compare(m, lead) < 0)) {
             lead = m;
         }
@@ -503,7 +524,7 @@ select_and_mux(struct vsw_lacp *lacp)
         if (!m->in_use) {
             continue;
         }
-        m->selected = lead && member_aggregatable(m) &&
+        m->selected = lead && member_aggregatable(lacp, m) &&
                       same_partner(&m->partner, &lead->partner);
         partner_sync = m->partner.state & VSW_LACP_STATE_SYNCHRONIZATION;
         member_set_distributing(lacp, m, m->selected && partner_sync);
@@ -514,7 +535,7 @@ select_and_mux(struct vsw_lacp *lacp)
             m->why = VSW_LACP_WHY_NO_PARTNER;
         } else if (m->rx_state == RX_EXPIRED) {
             m->why = VSW_LACP_WHY_EXPIRED;
-        } else if (!member_aggregatable(m)) {
+        } else if (!member_aggregatable(lacp, m)) {
             m->why = VSW_LACP_WHY_INDIVIDUAL;
         } else if (!m->selected) {
             m->why = VSW_LACP_WHY_PARTNER_DIFFERS;
@@ -599,7 +620,7 @@ tx_run(struct vsw_lacp *lacp, unsigned index, uint64_t now_ns,
         return UINT64_MAX;
     }
     actor_info(lacp, m, &actor);
-    if (!m->sent_once || memcmp(&actor, &m->sent, sizeof actor)) {
+    if (!m->sent_once || !info_equal(&actor, &m->sent)) {
         m->ntt = true;
     }
     due = m->ntt ? now_ns : m->last_tx_ns + periodic_interval_ns(m);

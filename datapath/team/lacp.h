@@ -96,7 +96,8 @@ enum vsw_lacp_why {
     VSW_LACP_WHY_EXPIRED,          /* the partner's LACPDUs stopped */
     VSW_LACP_WHY_PARTNER_DIFFERS,  /* partner system or key not the
                                       aggregator's */
-    VSW_LACP_WHY_INDIVIDUAL,       /* partner says not aggregatable */
+    VSW_LACP_WHY_INDIVIDUAL,       /* partner says not aggregatable, or
+                                      is our own system (loopback) */
     VSW_LACP_WHY_PARTNER_NOT_SYNC, /* selected, the partner not in sync
                                       (or not collecting) yet */
 };
@@ -148,10 +149,11 @@ void vsw_lacp_member_set_carrier(struct vsw_lacp *lacp, unsigned member,
  * the Ethernet header (at the subtype), 'len' bytes.  Returns 0 if it was
  * a valid LACPDU (recorded), -EPROTO if it is another slow protocol
  * (marker: ignored, not counted as bad), -EINVAL if malformed (counted
- * in rx_bad, nothing changes).  A valid LACPDU on a member without
- * carrier is counted and otherwise ignored (PORT_DISABLED).  What it
- * leads to (selection, mux, a reply) happens in the next vsw_lacp_run(),
- * which the caller should make at once, as after a carrier change. */
+ * in rx_bad, nothing changes) or if 'member' was never added (nothing
+ * counted).  A valid LACPDU on a member without carrier is counted and
+ * otherwise ignored (PORT_DISABLED).  What it leads to (selection, mux,
+ * a reply) happens in the next vsw_lacp_run(), which the caller should
+ * make at once, as after a carrier change. */
 int vsw_lacp_receive(struct vsw_lacp *lacp, unsigned member,
                      const uint8_t *pdu, size_t len, uint64_t now_ns);
 

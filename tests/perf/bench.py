@@ -52,6 +52,7 @@ import argparse
 import atexit
 import datetime
 import errno
+import fcntl
 import json
 import math
 import os
@@ -98,6 +99,7 @@ VARIANTS = {
 }
 # The rate "vswitch-shaped" gives its VM ports (max-bandwidth, bit/s).
 SHAPED_RATE = 1_000_000_000
+OVS_LOCK = "/tmp/vsw-ovs.lock"
 OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 FRAME_LEN = 60  # a 64-byte Ethernet frame without its FCS
@@ -885,6 +887,12 @@ class OvsPeer(Peer):
             if not shutil.which(tool):
                 raise BenchError(f"{tool} not found (openvswitch-switch "
                                  "not installed?)")
+        # One userspace Open vSwitch at a time works here (MACHINE-NOTES.md):
+        # the system tests' OVS peer (tests/system/ovs_peer.py) holds the
+        # same lock while it runs, so the two wait for each other.
+        self.lock = open(OVS_LOCK, "a")
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        JANITOR.add(f"{self.key} lock", self.lock.close)
         self.dir.mkdir(parents=True)
         d = str(self.dir)
         self.env = dict(os.environ, OVS_RUNDIR=d, OVS_LOGDIR=d, OVS_DBDIR=d,

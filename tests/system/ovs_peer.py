@@ -16,6 +16,7 @@ Only one userspace Open vSwitch at a time works on the machines we run on
     ovs.add_bridge("br0")            # datapath_type=netdev
     ovs.add_bond("br0", "bond0", ["o1", "o2"], lacp="active", fast=True)
     ovs.add_port("br0", "o3")        # a plain port
+    ns, ifname = ovs.add_endpoint("br0", topo, "10.1.1.1")
     ovs.lacp_show("bond0")           # parsed ovs-appctl lacp/show
     ovs.bond_show("bond0")           # parsed ovs-appctl bond/show
     ovs.stop()                       # always; the fixture does it
@@ -264,6 +265,21 @@ class OvsPeer:
         for key, value in (other_config or {}).items():
             settings.append(f"other_config:{key}={value}")
         self.vsctl("add-bond", bridge, bond, *ifaces, *settings)
+
+    def add_endpoint(self, bridge, topo, ip, prefix=24):
+        """An IP endpoint on 'bridge': a new namespace (topo.netns) with
+        address 'ip'/'prefix' on one end of a veth pair whose other end is
+        a port of 'bridge'.  Returns (namespace, its interface); 'topo'
+        removes both at teardown."""
+        ns = topo.netns("oe")
+        near, far = topo.ifname("oe"), topo.ifname("of")
+        sh(["ip", "link", "add", near, "type", "veth", "peer", "name", far])
+        sh(["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"], ns=ns)
+        sh(["ip", "link", "set", far, "netns", ns])
+        sh(["ip", "-n", ns, "addr", "add", f"{ip}/{prefix}", "dev", far])
+        sh(["ip", "-n", ns, "link", "set", far, "up"])
+        self.add_port(bridge, near)
+        return ns, far
 
     def del_port(self, bridge, port):
         self.vsctl("del-port", bridge, port)

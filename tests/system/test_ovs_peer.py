@@ -17,18 +17,6 @@ def veth_pair(topo):
     return a, b
 
 
-def endpoint(topo, ovs, bridge, ip):
-    """A namespace with address 'ip' whose veth is a port of 'bridge'."""
-    ns = topo.netns("oe")
-    near, far = veth_pair(topo)
-    sh(["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"], ns=ns)
-    sh(["ip", "link", "set", far, "netns", ns])
-    sh(["ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", far])
-    sh(["ip", "-n", ns, "link", "set", far, "up"])
-    ovs.add_port(bridge, near)
-    return ns
-
-
 def member_tx(ovs, members):
     return sum(ovs.link_stats(m)["tx_packets"] for m in members)
 
@@ -39,7 +27,7 @@ def test_slb_bond_forwards_and_fails_over(ovs, topo):  # noqa: F811
     crossing it when the member that carried it loses its link."""
     bridge, bond = unique("obr"), unique("obd")
     ovs.add_bridge(bridge)
-    ns_a = endpoint(topo, ovs, bridge, "10.231.7.1")
+    ns_a, _ = ovs.add_endpoint(bridge, topo, "10.231.7.1")
 
     ns_b = topo.netns("ob")
     sh(["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"], ns=ns_b)
@@ -117,8 +105,8 @@ def test_lacp_negotiates_between_two_bridges(ovs, topo):  # noqa: F811
             assert "defaulted" not in member["actor"]["state"]
     assert ovs.bond_show(bond_x)["lacp_status"] == "negotiated"
 
-    ns_x = endpoint(topo, ovs, br_x, "10.231.8.1")
-    endpoint(topo, ovs, br_y, "10.231.8.2")
+    ns_x, _ = ovs.add_endpoint(br_x, topo, "10.231.8.1")
+    ovs.add_endpoint(br_y, topo, "10.231.8.2")
     wait_for(lambda: ping(ns_x, "10.231.8.2", count=1), timeout=15)
 
 

@@ -31,9 +31,10 @@ struct side {
     uint64_t changed_ns[VSW_LACP_MAX_MEMBERS]; /* time distributing
                                                   last flipped */
     uint64_t last_generation;                  /* as last checked */
-    uint64_t next_ns;                          /* when it asked to run next */
-    bool poked;                 /* must run now: received or carrier changed */
-    uint32_t last_distributing; /* bit per member */
+    uint32_t last_distributing;                /* bit per member, as last
+                                                  checked */
+    uint64_t next_ns;                          /* when it asked to run */
+    bool poked; /* must run now: it received, or carrier changed */
 };
 
 /* A wire between member 'member[0]' of side 'side[0]' and member
@@ -851,6 +852,34 @@ START_TEST(test_individual_partner)
 }
 END_TEST
 
+START_TEST(test_loopback)
+{
+    struct vsw_lacp_settings a = settings_for(0xa, 10, true);
+    struct vsw_lacp_settings b = settings_for(0xb, 20, true);
+    struct vsw_lacp_member_status st;
+    struct net net;
+
+    /* Members 0 and 1 of side 0 cabled to each other, member 2 to side
+     * 1: the looped pair hears itself and stays out; member 2 works. */
+    memset(&net, 0, sizeof net);
+    net.now = SEC;
+    net_add_side(&net, &a, 3);
+    net_add_side(&net, &b, 1);
+    net_connect(&net, 0, 0, 0, 1);
+    net_connect(&net, 0, 2, 1, 0);
+    net_all_up(&net);
+    net_advance_to(&net, net.now + 5 * SEC);
+    for (unsigned m = 0; m < 2; m++) {
+        st = status_of(&net, 0, m);
+        ck_assert(st.current && !st.selected && !st.distributing);
+        ck_assert_int_eq(st.why, VSW_LACP_WHY_INDIVIDUAL);
+        ck_assert_mem_eq(st.partner.system_mac, a.system_mac, 6);
+    }
+    ck_assert(distributing(&net, 0, 2) && distributing(&net, 1, 0));
+    net_destroy(&net);
+}
+END_TEST
+
 START_TEST(test_members)
 {
     struct vsw_lacp_settings s = settings_for(1, 1, true);
@@ -895,6 +924,7 @@ main(void)
     tcase_add_test(tc, test_encoder_layout);
     tcase_add_test(tc, test_malformed);
     tcase_add_test(tc, test_individual_partner);
+    tcase_add_test(tc, test_loopback);
     tcase_add_test(tc, test_members);
     suite_add_tcase(suite, tc);
     runner = srunner_create(suite);
