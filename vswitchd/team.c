@@ -122,10 +122,12 @@ struct mgr_team {
     uint32_t active_mask;                        /* members carrying traffic */
     uint8_t pins[VSW_FDB_MAX_SLOTS];             /* lb=port: member per source
                                                     port slot */
-    uint32_t pinned_mask;                        /* the active set 'pins' was
-                                                    placed for */
-    struct vsw_team_map *map;                    /* the one the last snapshot
-                                                    names, or NULL */
+    bool started;         /* the first active set is known: later changes are
+                             failovers and recoveries, logged */
+    uint32_t pinned_mask; /* the active set 'pins' was
+                             placed for */
+    struct vsw_team_map *map;           /* the one the last snapshot
+                                           names, or NULL */
     struct vsw_team_flowlets *flowlets; /* lb=dynamic's table, made when
                                            first needed */
     uint64_t failovers;                 /* times a member left the
@@ -561,8 +563,22 @@ team_update_active(struct mgr_port *port, bool *lost)
         return false;
     }
     *lost = (team->active_mask & ~mask) != 0;
-    VSW_INFO("team %s: active members 0x%x -> 0x%x", port->name,
-             team->active_mask, mask);
+    if (team->started) {
+        /* A failover or a recovery: worth a line of the log each. */
+        for (unsigned m = 0; m < port->cfg.team.members.n; m++) {
+            bool was = (team->active_mask >> m) & 1;
+            bool is = (mask >> m) & 1;
+
+            if (was != is) {
+                VSW_INFO("team %s: member %s %s", port->name,
+                         port->cfg.team.members.names[m],
+                         is ? "carries traffic"
+                         : team->carrier[m]
+                             ? "stopped carrying traffic"
+                             : "stopped carrying traffic: no carrier");
+            }
+        }
+    }
     team->active_mask = mask;
     return true;
 }
@@ -605,7 +621,9 @@ mgr_team_open_device(struct vsw_manager *mgr, struct mgr_port *port)
     memset(port->team->sample, 0, sizeof port->team->sample);
     memset(port->team->carrier, 0, sizeof port->team->carrier);
     port->team->active_mask = 0;
+    port->team->started = false;
     team_update_active(port, &lost);
+    port->team->started = true;
     team_lacp_sync(port);
     return 0;
 }
