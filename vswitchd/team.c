@@ -116,6 +116,7 @@ struct mgr_team {
     struct vsw_lacp *lacp;
     struct vsw_team_netdev *lacp_netdev; /* whose sockets it uses */
     struct event *lacp_timer;
+    bool lacp_fast; /* the rate it was configured with */
     struct team_slow_rx slow_rx[VSW_LACP_MAX_MEMBERS];
     uint8_t member_mac[VSW_LACP_MAX_MEMBERS][6]; /* LACPDUs' source */
     bool carrier[VSW_LACP_MAX_MEMBERS];          /* each member's, last seen */
@@ -452,16 +453,20 @@ team_lacp_sync(struct mgr_port *port)
         return;
     }
     if (team->lacp) {
-        /* The rate may have changed. */
         lacp_settings(team, &settings);
-        vsw_lacp_configure(team->lacp, &settings);
-        lacp_poll(team);
+        if (settings.fast != team->lacp_fast) {
+            /* team.set changed lacp-rate. */
+            team->lacp_fast = settings.fast;
+            vsw_lacp_configure(team->lacp, &settings);
+            lacp_poll(team);
+        }
         return;
     }
     for (unsigned m = 0; m < port->cfg.team.members.n; m++) {
         read_mac(port->cfg.team.members.names[m], team->member_mac[m]);
     }
     lacp_settings(team, &settings);
+    team->lacp_fast = settings.fast;
     team->lacp = vsw_lacp_create(&settings);
     team->lacp_timer =
         team->lacp ? evtimer_new(team->mgr->base, lacp_timer_cb, team) : NULL;
