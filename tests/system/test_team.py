@@ -509,3 +509,26 @@ def test_team_dynamic_evens_out_colliding_flows(daemon, topo, iperf_server):
         assert sent[name] >= 0.25 * total, sent
     assert tcp_ofo_queued(far.ns) == ofo
     assert team_show(daemon, team)["flowlet-moves"] > 0
+
+
+def test_team_port_features_work_unchanged(daemon, topo):
+    """Mirroring, metering and an ACL on the team port: the pipeline sees
+    one port."""
+    far, team, (vm, watcher) = team_setup(daemon, topo, n_vms=2)
+    assert ping(vm, PEER_IP)
+    # The second VM is a mirror destination, the team a source.
+    daemon.rpc("port.set", name="vm1", mirror="destination")
+    daemon.rpc("port.set", name=team, mirror="source", metering=True)
+    copies = daemon.stats("vm1")["mirror-tx-packets"]
+    assert ping(vm, PEER_IP, count=5)
+    assert daemon.stats("vm1")["mirror-tx-packets"] - copies >= 10
+    totals = {m["direction"]: m for m in
+              daemon.ctl("metering", "show", team)["meters"]}
+    assert totals["in"]["packets"] >= 5 and totals["out"]["packets"] >= 5
+    # An ACL on the team: what the VM sends out through it denied (for a
+    # port's "in" rules the remote side is the sender).
+    daemon.rpc("port.set", name=team, mirror="none")
+    daemon.ctl("acl", "add", team, "action=deny", "direction=in",
+               f"remote-ip={NET}.1/32")
+    assert not ping(vm, PEER_IP, count=2)
+    assert daemon.stats(team)["drops"]["acl-deny"] >= 2
