@@ -131,6 +131,8 @@ struct mgr_team {
                                            names, or NULL */
     struct vsw_team_flowlets *flowlets; /* lb=dynamic's table, made when
                                            first needed */
+    struct vsw_team_rlb *rlb;           /* rx-balance's table, made when first
+                                           needed */
     uint64_t failovers;                 /* times a member left the
                                            active set */
     uint64_t announced;                 /* MACs announced after them */
@@ -170,11 +172,6 @@ team_cfg_check(const struct mgr_team_cfg *cfg, struct vsw_rpc_error *err)
                              "standby %s needs another member to stand by "
                              "for",
                              cfg->standby);
-    }
-    if (cfg->rx_balance) {
-        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
-                             "rx-balance=true is not available in this "
-                             "build yet");
     }
     return 0;
 }
@@ -622,6 +619,9 @@ mgr_team_open_device(struct vsw_manager *mgr, struct mgr_port *port)
     }
     /* A new device: LACP starts over on its sockets. */
     team_lacp_stop(port->team);
+    for (unsigned m = 0; m < cfg->members.n; m++) {
+        read_mac(cfg->members.names[m], port->team->member_mac[m]);
+    }
     port->team->sample_ms = vsw_time_msec();
     memset(port->team->sample, 0, sizeof port->team->sample);
     memset(port->team->carrier, 0, sizeof port->team->carrier);
@@ -698,6 +698,15 @@ mgr_team_publish(struct vsw_manager *mgr, struct mgr_port *port)
         /* Without its table (no memory), dynamic is address-hash. */
         map->flowlets = team->flowlets;
     }
+    memcpy(map->member_mac, team->member_mac, sizeof map->member_mac);
+    if (port->cfg.team.rx_balance &&
+        port->cfg.team.mode == VSW_TEAM_SWITCH_INDEPENDENT) {
+        if (!team->rlb) {
+            team->rlb = calloc(1, sizeof *team->rlb);
+        }
+        /* Without its table (no memory), no receive balancing. */
+        map->rlb = team->rlb;
+    }
     if (team->map) {
         mgr_retire(mgr, map_retired, team->map);
     }
@@ -714,6 +723,9 @@ mgr_team_port_destroy(struct vsw_manager *mgr, struct mgr_port *port)
     team_lacp_stop(port->team);
     if (port->team->flowlets) {
         mgr_retire(mgr, map_retired, port->team->flowlets);
+    }
+    if (port->team->rlb) {
+        mgr_retire(mgr, map_retired, port->team->rlb);
     }
     if (port->team->map) {
         mgr_retire(mgr, map_retired, port->team->map);
@@ -808,6 +820,53 @@ team_announce(struct mgr_port *port)
     free(entries);
 }
 
+/* rx-balance: after a VM's broadcast ARP request (which every peer took
+ * the one member MAC of), tells each known peer, in a unicast ARP reply,
+ * the MAC of its own member for that VM again. */
+static void
+team_rlb_announce(struct mgr_port *port)
+{
+    const struct vsw_team_map *map = port->team ? port->team->map : NULL;
+    struct vsw_team_netdev *netdev = team_netdev(port);
+    struct vsw_team_rlb *rlb = map ? map->rlb : NULL;
+
+    if (!rlb || !netdev) {
+        return;
+    }
+    for (unsigned a = 0; a < VSW_TEAM_RLB_ANNOUNCE; a++) {
+        uint32_t vm = atomic_exchange_explicit(&rlb->announce[a], 0,
+                                               memory_order_relaxed);
+        uint8_t vm_ip[4] = {(uint8_t)(vm >> 24), (uint8_t)(vm >> 16),
+                            (uint8_t)(vm >> 8), (uint8_t)vm};
+
+        for (unsigned s = 0; vm && s < VSW_TEAM_RLB_SLOTS; s++) {
+            static const uint8_t arp_head[8] = {0, 1, 8, 0, 6, 4, 0, 2};
+            uint8_t peer_ip[4], peer_mac[6];
+            uint8_t frame[60] = {0};
+            uint8_t m;
+
+            if (!vsw_team_ip_slot(&rlb->peers, s, peer_ip, peer_mac) ||
+                !memcmp(peer_ip, vm_ip, 4)) {
+                continue;
+            }
+            m = vsw_team_rlb_member(map, peer_ip);
+            if (m == VSW_TEAM_NO_MEMBER) {
+                return;
+            }
+            memcpy(frame, peer_mac, 6);
+            memcpy(frame + 6, map->member_mac[m], 6);
+            frame[12] = 0x08;
+            frame[13] = 0x06;
+            memcpy(frame + 14, arp_head, sizeof arp_head);
+            memcpy(frame + 22, map->member_mac[m], 6);
+            memcpy(frame + 28, vm_ip, 4);
+            memcpy(frame + 32, peer_mac, 6);
+            memcpy(frame + 38, peer_ip, 4);
+            vsw_netdev_team_send_raw(netdev, m, frame, sizeof frame);
+        }
+    }
+}
+
 /* Follows the carrier of every team's members; publishes at once when a
  * team's active set changed, then announces its MACs if one left. */
 static void
@@ -868,6 +927,7 @@ mgr_team_tick(struct vsw_manager *mgr)
             }
             /* A device lost or found again, or a mode changed. */
             team_lacp_sync(p);
+            team_rlb_announce(p);
             if (!netdev) {
                 continue;
             }

@@ -258,6 +258,111 @@ member_tx(struct vsw_team_netdev *team, unsigned m, unsigned queue,
     return sent;
 }
 
+/* rx-balance: sends the VM's ARP frame of 'item' through the member whose
+ * MAC its peer is to learn, with that MAC as sender (Ethernet source and
+ * ARP sender hardware address), and notes the VM's address.  The frame
+ * may be on its way to other ports too: the change is made on a copy.
+ * Returns 1 if sent, 0 if the kernel refused it ('*error' set). */
+static int
+rlb_tx_arp(const struct vsw_team_map *map, unsigned queue,
+           const struct vsw_tx_item *item, int *error)
+{
+    const struct vsw_packet *pkt = item->pkt;
+    const struct vsw_flow_key *key = &pkt->key;
+    uint8_t frame[128];
+    struct vsw_packet copy = *pkt;
+    struct vsw_tx_item copy_item = *item;
+    uint8_t ip[4];
+    uint8_t m;
+
+    memcpy(ip, key->ip_dst + 12, 4);
+    m = vsw_team_rlb_member(map, ip);
+    if (m == VSW_TEAM_NO_MEMBER) {
+        *error = ENETDOWN;
+        return 0;
+    }
+    vsw_team_ip_learn(&map->rlb->vms, key->ip_src + 12, key->arp_sha);
+    if (key->eth_dst[0] & 1) {
+        /* Every peer takes the one MAC a broadcast carries: have the
+         * control thread tell each its own member's again. */
+        uint32_t vm = (uint32_t)key->ip_src[12] << 24 |
+                      (uint32_t)key->ip_src[13] << 16 |
+                      (uint32_t)key->ip_src[14] << 8 | key->ip_src[15];
+
+        atomic_store_explicit(&map->rlb->announce[vm % VSW_TEAM_RLB_ANNOUNCE],
+                              vm, memory_order_relaxed);
+    }
+    memcpy(frame, pkt->data, pkt->len);
+    memcpy(frame + 6, map->member_mac[m], 6);
+    memcpy(frame + key->l3_ofs + 8, map->member_mac[m], 6);
+    copy.data = frame;
+    copy_item.pkt = &copy;
+    return member_tx(map->netdev, m, queue, &copy_item, 1, error);
+}
+
+int
+vsw_team_rx(const struct vsw_team_map *map, struct vsw_packet *pkt,
+            const struct vsw_fdb *fdb, uint16_t untagged_vlan, int64_t now_ms)
+{
+    struct vsw_flow_key *key = &pkt->key;
+    int verdict = vsw_team_rx_check(map, pkt->rx_member, key, fdb,
+                                    untagged_vlan, now_ms);
+    uint8_t vm_mac[6];
+    bool to_member = false;
+
+    if (verdict >= 0 || !map->rlb) {
+        return verdict;
+    }
+    for (unsigned m = 0; m < map->n_members; m++) {
+        if (!memcmp(key->eth_src, map->member_mac[m], 6)) {
+            /* Our own rewritten ARP, flooded back by the physical
+             * switch. */
+            return VSW_DROP_TEAM_REFLECTED;
+        }
+    }
+    if (key->eth_type == VSW_ETH_TYPE_ARP && key->l3_ofs) {
+        /* A peer: told its member's MAC after a VM's broadcast. */
+        vsw_team_ip_learn(&map->rlb->peers, key->ip_src + 12, key->arp_sha);
+    }
+    if (key->eth_dst[0] & 1) {
+        return verdict;
+    }
+    for (unsigned m = 0; m < map->n_members && !to_member; m++) {
+        to_member = !memcmp(key->eth_dst, map->member_mac[m], 6);
+    }
+    if (!to_member ||
+        (key->eth_type != VSW_ETH_TYPE_IPV4 &&
+         key->eth_type != VSW_ETH_TYPE_ARP) ||
+        !key->l3_ofs ||
+        !vsw_team_ip_lookup(&map->rlb->vms, key->ip_dst + 12, vm_mac)) {
+        return verdict;
+    }
+    memcpy(pkt->data, vm_mac, 6);
+    memcpy(key->eth_dst, vm_mac, 6);
+    if (key->eth_type == VSW_ETH_TYPE_ARP && key->l3_ofs + 28u <= pkt->len &&
+        !memcmp(key->arp_tha,
+                map->member_mac[pkt->rx_member < VSW_LACP_MAX_MEMBERS
+                                    ? pkt->rx_member
+                                    : 0],
+                6)) {
+        memcpy(pkt->data + key->l3_ofs + 18, vm_mac, 6);
+        memcpy(key->arp_tha, vm_mac, 6);
+    }
+    return verdict;
+}
+
+/* True if 'item' is an ARP frame of a VM that rx-balance rewrites. */
+static bool
+rlb_takes(const struct vsw_team_map *map, const struct vsw_tx_item *item)
+{
+    const struct vsw_packet *pkt = item->pkt;
+
+    return map->rlb && pkt->key.eth_type == VSW_ETH_TYPE_ARP &&
+           pkt->key.l3_ofs && pkt->len <= 128 &&
+           pkt->key.l3_ofs + 28u <= pkt->len &&
+           pkt->in_port_id != map->port_id;
+}
+
 int
 vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
             const struct vsw_tx_item *items, int n, int *error)
@@ -274,6 +379,14 @@ vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
         int run = 1;
         int sent;
 
+        if (rlb_takes(map, &items[done])) {
+            if (!rlb_tx_arp(map, queue, &items[done], error)) {
+                return done;
+            }
+            done++;
+            continue;
+        }
+
         if (m == VSW_TEAM_NO_MEMBER || m >= team->n_members) {
             *error = ENETDOWN;
             return done;
@@ -282,7 +395,8 @@ vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
         while (done + run < n) {
             const struct vsw_packet *pkt = items[done + run].pkt;
 
-            if (vsw_team_select(map, &pkt->key, pkt->in_port_id, now) != m) {
+            if (rlb_takes(map, &items[done + run]) ||
+                vsw_team_select(map, &pkt->key, pkt->in_port_id, now) != m) {
                 break;
             }
             run++;

@@ -69,6 +69,15 @@ int vsw_netdev_team_send_raw(struct vsw_team_netdev *team, unsigned m,
 void vsw_netdev_team_counters(const struct vsw_team_netdev *team, unsigned m,
                               struct vsw_team_member_counters *out);
 
+/* Worker: the receive rules of the team 'map' for 'pkt' (parsed), which
+ * arrived on member pkt->rx_member (vsw_team_rx_check()): returns the
+ * drop reason, or -1 to take it; with rx-balance, a frame for a member's
+ * MAC then gets back the MAC of the VM its IPv4 destination is (the
+ * Ethernet destination, and an ARP reply's target hardware address). */
+int vsw_team_rx(const struct vsw_team_map *map, struct vsw_packet *pkt,
+                const struct vsw_fdb *fdb, uint16_t untagged_vlan,
+                int64_t now_ms);
+
 /* Worker: sends the 'n' frames of 'items' of the team 'map' through
  * transmit queue 'queue', each on the member vsw_team_select() picks.
  * Returns and reports as a netdev's tx (frames for which no member is

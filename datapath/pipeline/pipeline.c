@@ -803,9 +803,8 @@ process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
 
         if (verdict < 0 && in_port->team) {
             /* Before the cache: the member a frame came on decides. */
-            verdict = vsw_team_rx_check(
-                in_port->team, pkt->rx_member, &pkt->key, in_port->sw->fdb,
-                team_untagged_vlan(&in_port->vlan), now_ms);
+            verdict = vsw_team_rx(in_port->team, pkt, in_port->sw->fdb,
+                                  team_untagged_vlan(&in_port->vlan), now_ms);
         }
         if (verdict >= 0) {
             vsw_pipeline_count_drop(stats, verdict, pkt);

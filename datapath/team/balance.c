@@ -147,6 +147,97 @@ select_flowlet(const struct vsw_team_map *map, uint32_t hash, uint64_t now_ns)
     return chosen;
 }
 
+static uint32_t
+ipv4_word(const uint8_t ip[4])
+{
+    return (uint32_t)ip[0] << 24 | (uint32_t)ip[1] << 16 |
+           (uint32_t)ip[2] << 8 | ip[3];
+}
+
+uint8_t
+vsw_team_rlb_member(const struct vsw_team_map *map, const uint8_t ip[4])
+{
+    if (!map->n_active) {
+        return VSW_TEAM_NO_MEMBER;
+    }
+    return map
+        ->active[hash_finish(hash_bytes(2166136261u, ip, 4)) % map->n_active];
+}
+
+void
+vsw_team_ip_learn(struct vsw_team_ip_table *table, const uint8_t ip[4],
+                  const uint8_t mac[6])
+{
+    uint32_t addr = ipv4_word(ip);
+    _Atomic uint64_t *slot =
+        table->slots[hash_finish(addr) % VSW_TEAM_RLB_SLOTS];
+    uint64_t w0 = (uint64_t)addr << 16 | (uint64_t)mac[0] << 8 | mac[1];
+    uint64_t w1 = (uint64_t)addr << 32 | (uint64_t)mac[2] << 24 |
+                  (uint64_t)mac[3] << 16 | (uint64_t)mac[4] << 8 | mac[5];
+
+    if (!addr) {
+        return;
+    }
+    if (atomic_load_explicit(&slot[0], memory_order_relaxed) != w0 ||
+        atomic_load_explicit(&slot[1], memory_order_relaxed) != w1) {
+        atomic_store_explicit(&slot[0], w0, memory_order_relaxed);
+        atomic_store_explicit(&slot[1], w1, memory_order_relaxed);
+    }
+}
+
+/* The entry of 'slot' if both its words carry one address. */
+static bool
+ip_slot_read(const _Atomic uint64_t *slot, uint32_t *addr, uint8_t mac[6])
+{
+    uint64_t w0 = atomic_load_explicit(&slot[0], memory_order_relaxed);
+    uint64_t w1 = atomic_load_explicit(&slot[1], memory_order_relaxed);
+
+    /* Not one half rewritten for another address (a change of the same
+     * address's MAC can mix, which a frame survives as a frame to a moved
+     * VM would). */
+    if (!w0 || (uint32_t)(w0 >> 16) != (uint32_t)(w1 >> 32)) {
+        return false;
+    }
+    *addr = (uint32_t)(w0 >> 16);
+    mac[0] = (uint8_t)(w0 >> 8);
+    mac[1] = (uint8_t)w0;
+    mac[2] = (uint8_t)(w1 >> 24);
+    mac[3] = (uint8_t)(w1 >> 16);
+    mac[4] = (uint8_t)(w1 >> 8);
+    mac[5] = (uint8_t)w1;
+    return true;
+}
+
+bool
+vsw_team_ip_lookup(const struct vsw_team_ip_table *table, const uint8_t ip[4],
+                   uint8_t mac[6])
+{
+    uint32_t addr = ipv4_word(ip);
+    uint32_t found;
+
+    return addr &&
+           ip_slot_read(table->slots[hash_finish(addr) % VSW_TEAM_RLB_SLOTS],
+                        &found, mac) &&
+           found == addr;
+}
+
+bool
+vsw_team_ip_slot(const struct vsw_team_ip_table *table, unsigned slot,
+                 uint8_t ip[4], uint8_t mac[6])
+{
+    uint32_t addr;
+
+    if (slot >= VSW_TEAM_RLB_SLOTS ||
+        !ip_slot_read(table->slots[slot], &addr, mac)) {
+        return false;
+    }
+    ip[0] = (uint8_t)(addr >> 24);
+    ip[1] = (uint8_t)(addr >> 16);
+    ip[2] = (uint8_t)(addr >> 8);
+    ip[3] = (uint8_t)addr;
+    return true;
+}
+
 void
 vsw_team_flowlets_sample(struct vsw_team_flowlets *flowlets,
                          const uint64_t *tx_bps, unsigned n_members)

@@ -59,6 +59,35 @@ struct vsw_team_flowlet {
     _Atomic uint8_t member;   /* where its current flowlet goes */
 };
 
+/* rx-balance (switch-independent): the VMs' ARP leaving the team carries,
+ * per peer, the MAC of one member (vsw_team_rlb_member() of the peer's
+ * address) instead of the VM's, and leaves through that member, so each
+ * peer sends to the VM through "its" member and inbound traffic of
+ * several peers spreads over the members.  A frame that arrives for a
+ * member's MAC is given back the VM's MAC, found by its IPv4 destination
+ * in 'vms', which the ARP leaving fills.  A VM's broadcast ARP request
+ * reaches every peer, which all take the one MAC it carries: the workers
+ * note the VM in 'announce', and the control thread then tells each peer
+ * of 'peers' (filled from the ARP that arrives) its own member's MAC for
+ * that VM, in a unicast ARP reply.  One table set per team, outliving
+ * snapshots; an address table's slots are two words that both carry the
+ * address, so a reader never takes half of another entry. */
+#define VSW_TEAM_RLB_SLOTS    1024
+#define VSW_TEAM_RLB_ANNOUNCE 16
+
+struct vsw_team_ip_table {
+    _Atomic uint64_t slots[VSW_TEAM_RLB_SLOTS][2];
+};
+
+struct vsw_team_rlb {
+    struct vsw_team_ip_table vms;   /* VM address -> its MAC */
+    struct vsw_team_ip_table peers; /* peer address -> its MAC */
+    _Atomic uint32_t announce[VSW_TEAM_RLB_ANNOUNCE]; /* VM addresses
+                                                         (host order) whose
+                                                         peers need telling,
+                                                         0: none */
+};
+
 struct vsw_team_flowlets {
     uint64_t gap_ns; /* the pause that ends a flowlet */
     /* Control thread, each second: bit/s each member sent. */
@@ -89,7 +118,29 @@ struct vsw_team_map {
                                            slot */
     struct vsw_team_flowlets *flowlets; /* lb=dynamic: the team's table
                                            (not owned), else NULL */
+    struct vsw_team_rlb *rlb;           /* rx-balance: the team's table of VM
+                                           addresses (not owned), else NULL */
+    uint8_t member_mac[VSW_LACP_MAX_MEMBERS][6]; /* each member's MAC */
 };
+
+/* rx-balance: the member whose MAC a peer with IPv4 address 'ip' (network
+ * order bytes) learns for our VMs. */
+uint8_t vsw_team_rlb_member(const struct vsw_team_map *map,
+                            const uint8_t ip[4]);
+
+/* rx-balance, any thread: notes that IPv4 address 'ip' has 'mac'. */
+void vsw_team_ip_learn(struct vsw_team_ip_table *table, const uint8_t ip[4],
+                       const uint8_t mac[6]);
+
+/* rx-balance, any thread: the MAC of IPv4 address 'ip' into 'mac'.
+ * Returns false if it is unknown. */
+bool vsw_team_ip_lookup(const struct vsw_team_ip_table *table,
+                        const uint8_t ip[4], uint8_t mac[6]);
+
+/* rx-balance, control thread: the address and MAC in slot 'slot' of
+ * 'table'; false if the slot is empty. */
+bool vsw_team_ip_slot(const struct vsw_team_ip_table *table, unsigned slot,
+                      uint8_t ip[4], uint8_t mac[6]);
 
 /* The hashes behind the lb modes, over the parsed key of a frame.  Equal
  * for both directions of a flow is not needed: a team only picks the

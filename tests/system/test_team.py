@@ -532,3 +532,63 @@ def test_team_port_features_work_unchanged(daemon, topo):
                f"remote-ip={NET}.1/32")
     assert not ping(vm, PEER_IP, count=2)
     assert daemon.stats(team)["drops"]["acl-deny"] >= 2
+
+
+def rlb_member(ip, n_active=2):
+    """The member whose MAC rx-balance gives the peer 'ip': balance.c's
+    vsw_team_rlb_member() (FNV-1a over the address, the finishing mix)."""
+    h = 2166136261
+    for b in bytes(int(x) for x in ip.split(".")):
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    h ^= h >> 16
+    h = (h * 0x7FEB352D) & 0xFFFFFFFF
+    h ^= h >> 15
+    h = (h * 0x846CA68B) & 0xFFFFFFFF
+    h ^= h >> 16
+    return h % n_active
+
+
+def test_team_rx_balance_spreads_inbound_over_members(daemon, topo):
+    far, team, (vm,) = team_setup(daemon, topo, **{"rx-balance": True})
+    # Four peers on the physical switch, two for each member.
+    candidates = [f"{NET}.{i}" for i in range(101, 200)]
+    peers_ip = ([ip for ip in candidates if rlb_member(ip) == 0][:2]
+                + [ip for ip in candidates if rlb_member(ip) == 1][:2])
+    peers = []
+    for ip in peers_ip:
+        ns = topo.netns("peer")
+        near, out = topo.ifname("pa"), topo.ifname("pb")
+        sh(["ip", "link", "add", near, "type", "veth", "peer", "name", out])
+        sh(["ip", "link", "set", near, "netns", far.ns])
+        sh(["ip", "-n", far.ns, "link", "set", near, "master", "br0", "up"])
+        sh(["sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1"],
+           ns=ns)
+        sh(["ip", "link", "set", out, "netns", ns])
+        sh(["ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", out])
+        sh(["ip", "-n", ns, "link", "set", out, "up"])
+        peers.append((ns, ip))
+    member_macs = [open(f"/sys/class/net/{m}/address").read().strip()
+                   for m in far.members]
+    for ns, ip in peers:
+        assert ping(vm, ip)
+
+    def knows_its_member(ns, ip):
+        neigh = sh(["ip", "-n", ns, "neigh", "show", f"{NET}.1"]).stdout
+        return member_macs[rlb_member(ip)] in neigh
+
+    # Each peer knows the VM by the MAC of its own member (the VM's last
+    # broadcast request told them all one MAC; the team told each its own
+    # again within a second).
+    for ns, ip in peers:
+        wait_for(lambda: knows_its_member(ns, ip), timeout=5)
+
+    before = member_stats(daemon, team)
+    for ns, ip in peers:
+        assert ping(vm, ip, count=20)
+    after = member_stats(daemon, team)
+    got = {n: after[n]["rx-packets"] - before[n]["rx-packets"]
+           for n in far.members}
+    total = sum(got.values())
+    assert total >= 80, got
+    for name in far.members:
+        assert got[name] >= 0.25 * total, got
