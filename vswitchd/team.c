@@ -133,9 +133,12 @@ struct mgr_team {
                                            first needed */
     struct vsw_team_rlb *rlb;           /* rx-balance's table, made when first
                                            needed */
-    uint64_t failovers;                 /* times a member left the
-                                           active set */
-    uint64_t announced;                 /* MACs announced after them */
+    uint32_t announce_vm[VSW_TEAM_RLB_ANNOUNCE];  /* rx-balance: VMs whose
+                                                     peers are being told */
+    uint8_t announce_left[VSW_TEAM_RLB_ANNOUNCE]; /* times still to tell */
+    uint64_t failovers;                           /* times a member left the
+                                                     active set */
+    uint64_t announced; /* MACs announced after them */
     /* Rates: the counters at the last sample and the rates since. */
     int64_t sample_ms;
     struct vsw_team_member_counters sample[VSW_LACP_MAX_MEMBERS];
@@ -820,49 +823,67 @@ team_announce(struct mgr_port *port)
     free(entries);
 }
 
-/* rx-balance: after a VM's broadcast ARP request (which every peer took
- * the one member MAC of), tells each known peer, in a unicast ARP reply,
- * the MAC of its own member for that VM again. */
+/* rx-balance: tells each known peer, in a unicast ARP reply, the MAC of
+ * its own member for the VM with address 'vm' (host order). */
+static void
+team_rlb_tell_peers(const struct vsw_team_map *map,
+                    struct vsw_team_netdev *netdev, uint32_t vm)
+{
+    static const uint8_t arp_head[8] = {0, 1, 8, 0, 6, 4, 0, 2};
+    uint8_t vm_ip[4] = {(uint8_t)(vm >> 24), (uint8_t)(vm >> 16),
+                        (uint8_t)(vm >> 8), (uint8_t)vm};
+
+    for (unsigned s = 0; s < VSW_TEAM_RLB_SLOTS; s++) {
+        uint8_t peer_ip[4], peer_mac[6];
+        uint8_t frame[60] = {0};
+        uint8_t m;
+
+        if (!vsw_team_ip_slot(&map->rlb->peers, s, peer_ip, peer_mac) ||
+            !memcmp(peer_ip, vm_ip, 4)) {
+            continue;
+        }
+        m = vsw_team_rlb_member(map, peer_ip);
+        if (m == VSW_TEAM_NO_MEMBER) {
+            return;
+        }
+        memcpy(frame, peer_mac, 6);
+        memcpy(frame + 6, map->member_mac[m], 6);
+        frame[12] = 0x08;
+        frame[13] = 0x06;
+        memcpy(frame + 14, arp_head, sizeof arp_head);
+        memcpy(frame + 22, map->member_mac[m], 6);
+        memcpy(frame + 28, vm_ip, 4);
+        memcpy(frame + 32, peer_mac, 6);
+        memcpy(frame + 38, peer_ip, 4);
+        vsw_netdev_team_send_raw(netdev, m, frame, sizeof frame);
+    }
+}
+
+/* rx-balance, each second: after a VM's broadcast ARP request (which every
+ * peer took the one member MAC of), tells the peers their own member's
+ * MAC again, three seconds running: a peer keeps a neighbour entry it
+ * just changed for a second (Linux's locktime) whatever it hears. */
 static void
 team_rlb_announce(struct mgr_port *port)
 {
     const struct vsw_team_map *map = port->team ? port->team->map : NULL;
     struct vsw_team_netdev *netdev = team_netdev(port);
-    struct vsw_team_rlb *rlb = map ? map->rlb : NULL;
+    struct mgr_team *team = port->team;
 
-    if (!rlb || !netdev) {
+    if (!map || !map->rlb || !netdev) {
         return;
     }
     for (unsigned a = 0; a < VSW_TEAM_RLB_ANNOUNCE; a++) {
-        uint32_t vm = atomic_exchange_explicit(&rlb->announce[a], 0,
+        uint32_t vm = atomic_exchange_explicit(&map->rlb->announce[a], 0,
                                                memory_order_relaxed);
-        uint8_t vm_ip[4] = {(uint8_t)(vm >> 24), (uint8_t)(vm >> 16),
-                            (uint8_t)(vm >> 8), (uint8_t)vm};
 
-        for (unsigned s = 0; vm && s < VSW_TEAM_RLB_SLOTS; s++) {
-            static const uint8_t arp_head[8] = {0, 1, 8, 0, 6, 4, 0, 2};
-            uint8_t peer_ip[4], peer_mac[6];
-            uint8_t frame[60] = {0};
-            uint8_t m;
-
-            if (!vsw_team_ip_slot(&rlb->peers, s, peer_ip, peer_mac) ||
-                !memcmp(peer_ip, vm_ip, 4)) {
-                continue;
-            }
-            m = vsw_team_rlb_member(map, peer_ip);
-            if (m == VSW_TEAM_NO_MEMBER) {
-                return;
-            }
-            memcpy(frame, peer_mac, 6);
-            memcpy(frame + 6, map->member_mac[m], 6);
-            frame[12] = 0x08;
-            frame[13] = 0x06;
-            memcpy(frame + 14, arp_head, sizeof arp_head);
-            memcpy(frame + 22, map->member_mac[m], 6);
-            memcpy(frame + 28, vm_ip, 4);
-            memcpy(frame + 32, peer_mac, 6);
-            memcpy(frame + 38, peer_ip, 4);
-            vsw_netdev_team_send_raw(netdev, m, frame, sizeof frame);
+        if (vm) {
+            team->announce_vm[a] = vm;
+            team->announce_left[a] = 3;
+        }
+        if (team->announce_left[a]) {
+            team->announce_left[a]--;
+            team_rlb_tell_peers(map, netdev, team->announce_vm[a]);
         }
     }
 }

@@ -136,10 +136,13 @@ def test_team_restored_after_restart(daemon_factory, topo):
     wait_for(lambda: ping(vm, PEER_IP, count=1))
 
 
-def iperf_pair(vm, flows, seconds=3, port=5201):
-    """Runs iperf3 with 'flows' parallel streams from 'vm' to the peer."""
+def iperf_pair(vm, flows, seconds=3, port=5201, cport=None):
+    """Runs iperf3 with 'flows' parallel streams from 'vm' to the peer
+    (from source ports cport, cport + 1, ... when given)."""
+    extra = ["--cport", str(cport)] if cport else []
     return sh(["iperf3", "-c", PEER_IP, "-p", str(port), "-P", str(flows),
-               "-t", str(seconds), "-J"], ns=vm, timeout=seconds + 30)
+               "-t", str(seconds), "-J", *extra], ns=vm,
+              timeout=seconds + 30)
 
 
 @pytest.fixture
@@ -169,9 +172,14 @@ def test_team_spreads_flows_but_one_stream_stays(daemon, topo, iperf_server):
     far, team, (vm,) = team_setup(daemon, topo)
     assert ping(vm, PEER_IP)
 
+    # Eight streams whose address hashes put four on each member (which
+    # random source ports would do only most of the time).
+    cport = next(p for p in range(42000, 43000)
+                 if sum(address_hash_member(f"{NET}.1", PEER_IP, p + i, 5201)
+                        for i in range(8)) == 4)
     iperf_server(far.ns)
     before = tx_bytes(daemon, team)
-    iperf_pair(vm, 8)
+    iperf_pair(vm, 8, cport=cport)
     after = tx_bytes(daemon, team)
     sent = {n: after[n] - before[n] for n in after}
     total = sum(sent.values())
