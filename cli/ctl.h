@@ -81,6 +81,7 @@ extern const struct vsw_ctl_command vsw_ctl_ext_commands[];
 extern const struct vsw_ctl_command vsw_ctl_stop_commands[];
 extern const struct vsw_ctl_command vsw_ctl_qos_commands[];
 extern const struct vsw_ctl_command vsw_ctl_capture_commands[];
+extern const struct vsw_ctl_command vsw_ctl_team_commands[];
 
 /* Takes the options of 'capture' (-w FILE, --count N, ...), which the
  * global option parser does not know, out of the '*argc' words 'argv' if

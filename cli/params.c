@@ -54,6 +54,7 @@ static const struct param_key {
     {"vni", PARAM_INTEGER},
     {"dst-port", PARAM_INTEGER},
     {"learn-unknown-vteps", PARAM_BOOLEAN},
+    {"rx-balance", PARAM_BOOLEAN},
 };
 
 static const struct param_key *

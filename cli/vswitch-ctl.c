@@ -48,14 +48,14 @@ static const struct vsw_ctl_command help_commands[] = {
 
 /* Every command, in the order help lists them. */
 static const struct vsw_ctl_command *const command_tables[] = {
-    vsw_ctl_switch_commands, vsw_ctl_port_commands,
-    vsw_ctl_fdb_commands,    vsw_ctl_acl_commands,
-    vsw_ctl_dp_commands,     vsw_ctl_trace_commands,
-    vsw_ctl_ext_commands,    vsw_ctl_capture_commands,
-    vsw_ctl_qos_commands,    vsw_ctl_metering_commands,
-    vsw_ctl_tunnel_commands, vsw_ctl_etcd_commands,
-    vsw_ctl_system_commands, vsw_ctl_stop_commands,
-    help_commands,
+    vsw_ctl_switch_commands,   vsw_ctl_port_commands,
+    vsw_ctl_team_commands,     vsw_ctl_tunnel_commands,
+    vsw_ctl_etcd_commands,     vsw_ctl_fdb_commands,
+    vsw_ctl_acl_commands,      vsw_ctl_dp_commands,
+    vsw_ctl_trace_commands,    vsw_ctl_ext_commands,
+    vsw_ctl_capture_commands,  vsw_ctl_qos_commands,
+    vsw_ctl_metering_commands, vsw_ctl_system_commands,
+    vsw_ctl_stop_commands,     help_commands,
 };
 
 /* A position in 'command_tables'; zeroed, it is before the first command. */

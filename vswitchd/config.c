@@ -38,6 +38,9 @@ config_to_json(const struct vsw_manager *mgr)
                 json_object_set_new(obj, "tap-location",
                                     mgr_tap_location_to_json(p));
             }
+            if (p->cfg.type == MGR_PORT_TEAM) {
+                json_object_set_new(obj, "team", mgr_team_settings_to_json(p));
+            }
             mgr_acls_to_json(p, obj, false);
             json_array_append_new(ports, obj);
         }
@@ -311,6 +314,14 @@ parse_port(struct mgr_desired *desired, struct mgr_desired_switch *sw,
         mgr_port_cfg_from_params(settings, name, &port->cfg, &err)) {
         VSW_ERR("config: switch %s: dropping port entry %s: %s", sw->name,
                 name ? name : "(no name)", name ? err.message : "no name");
+        desired->n_rejected++;
+        return;
+    }
+    if (port->cfg.type == MGR_PORT_TEAM &&
+        mgr_team_cfg_from_params(json_object_get(obj, "team"), &port->cfg.team,
+                                 &err)) {
+        VSW_ERR("config: switch %s: dropping team %s: %s", sw->name, name,
+                err.message);
         desired->n_rejected++;
         return;
     }

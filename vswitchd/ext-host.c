@@ -641,11 +641,16 @@ watchdog_main(void *arg)
         int64_t now = vsw_time_nsec();
 
         for (unsigned i = 0; i < n; i++) {
-            int64_t since = atomic_load_explicit(&calls[i]->since_ns,
-                                                 memory_order_relaxed);
-            const char *name =
-                atomic_load_explicit(&calls[i]->name, memory_order_relaxed);
+            int64_t since;
+            const char *name;
 
+            if (!calls[i]) {
+                /* A thread between taking its slot and filling it. */
+                continue;
+            }
+            since = atomic_load_explicit(&calls[i]->since_ns,
+                                         memory_order_relaxed);
+            name = atomic_load_explicit(&calls[i]->name, memory_order_relaxed);
             if (since && name &&
                 now - since > (int64_t)hang_limit_ms * 1000000) {
                 /* A thread stuck in a plugin cannot be taken back, and

@@ -31,6 +31,7 @@ link_event_cb(evutil_socket_t fd, short what, void *mgr_)
     (void)what;
     nl_recvmsgs_default(mgr->link_sock);
     mgr_track_all(mgr);
+    mgr_team_link_event(mgr);
 }
 
 int

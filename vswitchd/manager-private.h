@@ -23,6 +23,7 @@ enum mgr_port_type {
     MGR_PORT_TAP,
     MGR_PORT_UPLINK,
     MGR_PORT_VXLAN, /* a VXLAN tunnel (tunnel.c) */
+    MGR_PORT_TEAM,  /* made by team.add only (team.c) */
 };
 
 /* A VXLAN tunnel port's own settings (tunnel.c). */
@@ -33,6 +34,17 @@ struct mgr_tunnel_cfg {
                                             for the one with local_ip */
     struct vsw_setting_vtep_list remote; /* static remote VTEPs per VNI */
     bool learn_unknown_vteps;            /* accept any VTEP and learn it */
+};
+
+/* A NIC team's settings (FEATURES.md §9): the team settings table,
+ * team.c.  The values of the enums are balance.h's. */
+struct mgr_team_cfg {
+    struct vsw_setting_ifname_list members; /* the uplinks it joins */
+    int mode;                               /* enum vsw_team_mode */
+    int lb;                                 /* enum vsw_team_lb */
+    int lacp_rate;                          /* 0 fast, 1 slow */
+    char standby[IFNAMSIZ]; /* the standby member, "" for none */
+    bool rx_balance;        /* receive load balancing (ARP) */
 };
 
 /* A port's guards (FEATURES.md §4); all off by default. */
@@ -83,6 +95,9 @@ struct mgr_port_cfg {
     uint32_t vni;                /* tenant network (VXLAN VNI), 0 none */
     /* Type vxlan: the tunnel's own settings (tunnel.c). */
     struct mgr_tunnel_cfg tunnel;
+    struct mgr_team_cfg team; /* type team: the team's settings, filled
+                                 by the team table (team.c), not the
+                                 port table */
 };
 
 /* What a port's minimum bandwidth means on a switch (FEATURES.md §5). */
@@ -150,6 +165,8 @@ struct mgr_port {
 
     /* Type vxlan: what other modules programmed (tunnel.c), or NULL. */
     struct mgr_tunnel_state *tunnel_state;
+    struct mgr_team *team; /* type team: its members' state
+                              (team.c), NULL until opened */
 };
 
 struct mgr_switch {
@@ -579,6 +596,45 @@ void mgr_ext_shutdown(struct vsw_manager *);
 
 /* Registers ext.* and the extensions' own methods. */
 int mgr_ext_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
+
+/* NIC teams (team.c). */
+
+extern const struct vsw_settings_kind mgr_team_kind;
+
+/* Fills 'cfg' from the team settings of 'params' (as team.add takes them
+ * and config.json keeps them) and checks them together.  Pure: used by
+ * team.add and the config loader.  Returns 0 or fills 'err'. */
+int mgr_team_cfg_from_params(const json_t *params, struct mgr_team_cfg *cfg,
+                             struct vsw_rpc_error *err);
+
+/* The team settings of 'port' as config.json keeps them. */
+json_t *mgr_team_settings_to_json(const struct mgr_port *port);
+
+/* Opens the device of team port 'port' (its members).  Returns 0 or a
+ * negative errno. */
+int mgr_team_open_device(struct vsw_manager *, struct mgr_port *port);
+
+/* The map of team port 'port' for the snapshot being built (NULL for
+ * other ports or on allocation failure); the previous one is retired. */
+const struct vsw_team_map *mgr_team_publish(struct vsw_manager *,
+                                            struct mgr_port *port);
+
+/* Frees the team state of 'port' (being removed). */
+void mgr_team_port_destroy(struct vsw_manager *, struct mgr_port *port);
+
+/* True if a member of team port 'port' carries traffic. */
+bool mgr_team_is_up(const struct mgr_port *port);
+
+/* The team port whose members include interface 'ifname', or NULL. */
+struct mgr_port *mgr_team_of_member(struct vsw_manager *, const char *ifname);
+
+/* A link changed (rtnetlink) or a second passed: members' carrier,
+ * failover, rates. */
+void mgr_team_link_event(struct vsw_manager *);
+void mgr_team_tick(struct vsw_manager *);
+
+/* Registers team.*. */
+int mgr_team_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
 
 /* Capture sessions (capture.c). */
 

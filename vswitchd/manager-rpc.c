@@ -537,6 +537,7 @@ rpc_system_stop(json_t *params, json_t **result, struct vsw_rpc_error *err,
 static const struct vsw_settings_kind *const kinds[] = {
     &mgr_switch_kind,
     &mgr_port_kind,
+    &mgr_team_kind,
 };
 
 static int
@@ -595,6 +596,7 @@ vsw_manager_register_rpc(struct vsw_manager *mgr,
         mgr_txn_register_rpc(mgr, server) ||
         mgr_qos_sched_register_rpc(mgr, server) ||
         mgr_capture_register_rpc(mgr, server) ||
+        mgr_team_register_rpc(mgr, server) ||
         mgr_metering_register_rpc(mgr, server) ||
         mgr_tunnel_register_rpc(mgr, server) ||
         mgr_port_export_register_rpc(mgr, server) ||

@@ -22,7 +22,8 @@
 #define MAX_BANDWIDTH_MAX 400000000000LL
 #define MAX_BURST_MAX     (1LL << 30)
 
-static const char *const port_types[] = {"tap", "uplink", "vxlan", NULL};
+static const char *const port_types[] = {"tap", "uplink", "vxlan", "team",
+                                         NULL};
 
 /* Minimum bandwidth (qos-sched.c): the largest weight and bit rate. */
 #define MIN_BW_WEIGHT_MAX 100
@@ -45,10 +46,13 @@ static const struct vsw_setting port_settings[] = {
         .flags = VSW_SETTING_FIXED | VSW_SETTING_REQUIRED,
         .help = "tap: a TAP device the daemon creates for a VM or "
                 "container; uplink: an existing netdev, attached with "
-                "AF_PACKET; vxlan: a VXLAN tunnel (vswitch-ctl tunnel add)",
+                "AF_PACKET; vxlan: a VXLAN tunnel (vswitch-ctl tunnel add); "
+                "team: made by team add",
     },
     {
         PORT_ROW("ifname", VSW_SETTING_IFNAME, ifname),
+        .when_key = "type",
+        .when_values = (1u << MGR_PORT_TAP) | (1u << MGR_PORT_UPLINK),
         .flags = VSW_SETTING_FIXED,
         .help = "the interface created (tap) or attached (uplink); "
                 "default: the port's name",
@@ -65,7 +69,7 @@ static const struct vsw_setting port_settings[] = {
         PORT_ROW("offloads", VSW_SETTING_BOOLEAN, offloads),
         .default_value = "true",
         .when_key = "type",
-        .when_values = 1u << MGR_PORT_UPLINK,
+        .when_values = (1u << MGR_PORT_UPLINK) | (1u << MGR_PORT_TEAM),
         .flags = VSW_SETTING_FIXED,
         .help = "pass TCP segments whole (true) or segment and checksum "
                 "them in software (false)",
@@ -403,13 +407,17 @@ mgr_port_cfg_from_params(const json_t *params, const char *name,
     memset(cfg, 0, sizeof *cfg);
     vsw_settings_init(&mgr_port_kind, cfg);
     vsw_vlan_config_init(&cfg->vlan);
-    if (type && !strcmp(type, "uplink")) {
+    if (type && (!strcmp(type, "uplink") || !strcmp(type, "team"))) {
         /* Uplinks are trunks (FEATURES.md §1): every VLAN, untagged
          * frames in the untagged domain, unless told otherwise. */
         cfg->vlan.mode = VSW_VLAN_MODE_TRUNK;
     }
-    /* The interface is named after the port unless told otherwise. */
+    /* The interface is named after the port unless told otherwise (a
+     * team has members instead). */
     all = json_copy((json_t *)params);
+    if (type && !strcmp(type, "team")) {
+        has_ifname = true;
+    }
     if (!all || (!has_ifname &&
                  json_object_set_new(all, "ifname", json_string(name)))) {
         json_decref(all);
@@ -483,6 +491,12 @@ mgr_port_create(struct vsw_manager *mgr, struct mgr_switch *sw,
                                  "creates its own device",
                                  cfg->ifname);
         }
+        if (cfg->type == MGR_PORT_TEAM) {
+            return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR,
+                                 "cannot attach to the members of team "
+                                 "'%s': %s",
+                                 name, strerror(-error));
+        }
         return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR,
                              "cannot %s interface '%s': %s",
                              cfg->type == MGR_PORT_TAP     ? "create TAP"
@@ -555,6 +569,7 @@ mgr_port_destroy(struct vsw_manager *mgr, struct mgr_port *port,
     mgr_qos_sched_port_destroy(mgr, port);
     mgr_metering_port_destroy(port);
     mgr_tunnel_port_destroy(port);
+    mgr_team_port_destroy(mgr, port);
     if (port->rt) {
         vsw_datapath_detach(mgr->dp, port->rt);
     }
@@ -629,6 +644,12 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
         mgr_port_cfg_from_params(params, name, &cfg, err)) {
         return -1;
     }
+    if (cfg.type == MGR_PORT_TEAM) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "a team port is made by team.add (vswitch-ctl "
+                             "team add SWITCH %s members=IF1,IF2)",
+                             name);
+    }
     port = mgr_find_port(mgr, name);
     if (port && may_exist) {
         return port_check_same(port, sw, &cfg, portp, err);
@@ -645,13 +666,19 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
     }
     for (struct mgr_switch *s = mgr->switches; s; s = s->next) {
         for (struct mgr_port *p = s->ports; p; p = p->next) {
-            if (!strcmp(p->cfg.ifname, cfg.ifname)) {
+            if (p->cfg.type != MGR_PORT_TEAM &&
+                !strcmp(p->cfg.ifname, cfg.ifname)) {
                 return vsw_rpc_error(err, VSW_RPC_EXISTS,
                                      "interface '%s' already belongs to "
                                      "port '%s'",
                                      cfg.ifname, p->name);
             }
         }
+    }
+    if (mgr_team_of_member(mgr, cfg.ifname)) {
+        return vsw_rpc_error(
+            err, VSW_RPC_EXISTS, "interface '%s' is a member of team '%s'",
+            cfg.ifname, mgr_team_of_member(mgr, cfg.ifname)->name);
     }
     if (mgr_port_create(mgr, sw, name, &cfg, false, NULL, &port, err)) {
         return -1;
@@ -733,7 +760,10 @@ mgr_port_to_json(const struct vsw_manager *mgr, const struct mgr_port *port)
 
     (void)mgr;
     vsw_settings_to_json(&mgr_port_kind, &port->cfg, obj);
-    if (port->rt) {
+    if (port->rt && port->cfg.type == MGR_PORT_TEAM) {
+        /* A team is up while a member carries traffic. */
+        link = mgr_team_is_up(port) ? "up" : "down";
+    } else if (port->rt) {
         /* A tunnel has no interface of its own: up while its sockets
          * are open. */
         link = port->cfg.type == MGR_PORT_VXLAN ||
@@ -810,6 +840,12 @@ rpc_port_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
     }
     if (mgr_rpc_get_port(mgr, params, "name", &port, err)) {
         return -1;
+    }
+    if (port->cfg.type == MGR_PORT_TEAM) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "'%s' is a team: delete it with team.del "
+                             "(vswitch-ctl team del %s)",
+                             port->name, port->name);
     }
     deferred = mgr_txn_defer_delete(mgr, MGR_TXN_DELETE_PORT, port, NULL, err);
     if (deferred) {

@@ -327,6 +327,52 @@ ifname_is_valid(const char *name)
            !strchr(name, ' ') && strcmp(name, ".") && strcmp(name, "..");
 }
 
+/* Parses "eth1,eth2" into 'list': 1 to VSW_SETTING_MAX_IFNAMES valid,
+ * distinct names.  Returns 0, or fills 'why' and returns -EINVAL. */
+static int
+ifname_list_parse(const char *text, struct vsw_setting_ifname_list *list,
+                  char *why, size_t why_size)
+{
+    const char *p = text;
+
+    memset(list, 0, sizeof *list);
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        char name[IFNAMSIZ + 1];
+
+        if (!len || len >= IFNAMSIZ) {
+            snprintf(why, why_size,
+                     "'%.40s' is not a list of interface names such as "
+                     "eth1,eth2 (each 1-15 characters)",
+                     text);
+            return -EINVAL;
+        }
+        memcpy(name, p, len);
+        name[len] = '\0';
+        if (!ifname_is_valid(name)) {
+            snprintf(why, why_size, "'%s' is not a valid interface name",
+                     name);
+            return -EINVAL;
+        }
+        for (unsigned i = 0; i < list->n; i++) {
+            if (!strcmp(list->names[i], name)) {
+                snprintf(why, why_size, "%s is named twice", name);
+                return -EINVAL;
+            }
+        }
+        if (list->n == VSW_SETTING_MAX_IFNAMES) {
+            snprintf(why, why_size, "at most %d interfaces",
+                     VSW_SETTING_MAX_IFNAMES);
+            return -EINVAL;
+        }
+        memcpy(list->names[list->n++], name, len + 1);
+        if (!p[len]) {
+            return 0;
+        }
+        p += len + 1;
+    }
+}
+
 size_t
 vsw_edit_distance(const char *a, const char *b)
 {
@@ -591,6 +637,21 @@ setting_parse(const struct vsw_setting *s, void *cfg, const json_t *value,
                                  why);
         }
         return 0;
+    case VSW_SETTING_IFNAME_LIST: {
+        struct vsw_setting_ifname_list *list = member(cfg, s);
+
+        if (!json_is_string(value)) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "parameter '%s' must be a string of "
+                                 "comma-separated interface names",
+                                 s->key);
+        }
+        if (ifname_list_parse(text, list, why, sizeof why)) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "%s: %s", s->key,
+                                 why);
+        }
+        return 0;
+    }
     case VSW_SETTING_IFNAME:
         if (!json_is_string(value) || !ifname_is_valid(text)) {
             return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
@@ -652,7 +713,10 @@ may_be_null(const struct vsw_setting *s)
 {
     return s->type == VSW_SETTING_MAC || s->type == VSW_SETTING_VLAN_SET ||
            s->type == VSW_SETTING_IP_LIST || s->type == VSW_SETTING_VTEPS ||
-           (s->flags & VSW_SETTING_OPTIONAL);
+           (s->flags & VSW_SETTING_OPTIONAL) ||
+           (s->type == VSW_SETTING_IFNAME && !s->default_value &&
+            !(s->flags & VSW_SETTING_REQUIRED) &&
+            !(s->flags & VSW_SETTING_FIXED));
 }
 
 /* Sets 'key' of 'cfg' from 'value'; null unsets what may be unset. */
@@ -850,12 +914,11 @@ setting_to_json(const struct vsw_setting *s, const void *cfg)
         ip_list_format(list, text, sizeof text);
         return json_string(text);
     }
-    case VSW_SETTING_IFNAME:
-        if ((s->flags & VSW_SETTING_OPTIONAL) &&
-            !*(const char *)member_const(cfg, s)) {
-            return json_null();
-        }
-        return json_string(member_const(cfg, s));
+    case VSW_SETTING_IFNAME: {
+        const char *name = member_const(cfg, s);
+
+        return name[0] ? json_string(name) : json_null();
+    }
     case VSW_SETTING_VTEPS: {
         const struct vsw_setting_vtep_list *list = member_const(cfg, s);
         char text[VSW_SETTING_MAX_VTEPS * 32];
@@ -864,6 +927,17 @@ setting_to_json(const struct vsw_setting *s, const void *cfg)
             return json_null();
         }
         vtep_list_format(list, text, sizeof text);
+        return json_string(text);
+    }
+    case VSW_SETTING_IFNAME_LIST: {
+        const struct vsw_setting_ifname_list *list = member_const(cfg, s);
+        char text[VSW_SETTING_MAX_IFNAMES * IFNAMSIZ] = "";
+        size_t len = 0;
+
+        for (unsigned i = 0; i < list->n; i++) {
+            len += (size_t)snprintf(text + len, sizeof text - len, "%s%s",
+                                    i ? "," : "", list->names[i]);
+        }
         return json_string(text);
     }
     }
@@ -894,10 +968,15 @@ static const char *
 type_name(enum vsw_setting_type type)
 {
     static const char *const names[] = {
-        [VSW_SETTING_INTEGER] = "integer", [VSW_SETTING_BIT_RATE] = "bit-rate",
-        [VSW_SETTING_BOOLEAN] = "boolean", [VSW_SETTING_ENUM] = "enum",
-        [VSW_SETTING_MAC] = "mac",         [VSW_SETTING_VLAN_SET] = "vlan-set",
-        [VSW_SETTING_IP_LIST] = "ip-list", [VSW_SETTING_IFNAME] = "ifname",
+        [VSW_SETTING_INTEGER] = "integer",
+        [VSW_SETTING_BIT_RATE] = "bit-rate",
+        [VSW_SETTING_BOOLEAN] = "boolean",
+        [VSW_SETTING_ENUM] = "enum",
+        [VSW_SETTING_MAC] = "mac",
+        [VSW_SETTING_VLAN_SET] = "vlan-set",
+        [VSW_SETTING_IP_LIST] = "ip-list",
+        [VSW_SETTING_IFNAME] = "ifname",
+        [VSW_SETTING_IFNAME_LIST] = "ifname-list",
         [VSW_SETTING_VTEPS] = "vtep-list",
     };
 

@@ -35,20 +35,24 @@
 #include "rpc-server.h"
 
 enum vsw_setting_type {
-    VSW_SETTING_INTEGER,  /* [min, max], in a uint16_t/uint32_t/uint64_t */
-    VSW_SETTING_BIT_RATE, /* bits per second, "10M", "1.5G", "800k"; in a
-                             uint64_t */
-    VSW_SETTING_BOOLEAN,  /* in a bool */
-    VSW_SETTING_ENUM,     /* one of 'names'; its index in an int-sized
-                             enum, or in a bool for two names */
-    VSW_SETTING_MAC,      /* unicast MAC, in a struct vsw_setting_mac */
-    VSW_SETTING_VLAN_SET, /* "10,20-30", in a struct vsw_vlan_set */
-    VSW_SETTING_IP_LIST,  /* "10.0.0.1,2001:db8::1", in a struct
-                             vsw_setting_ip_list */
-    VSW_SETTING_IFNAME,   /* an interface name, in char[IFNAMSIZ] */
-    VSW_SETTING_VTEPS,    /* "5001:192.0.2.1,5002:192.0.2.7": remote
-                                 VTEPs per VNI, in a struct
-                                 vsw_setting_vtep_list */
+    VSW_SETTING_INTEGER,     /* [min, max], in a uint16_t/uint32_t/uint64_t */
+    VSW_SETTING_BIT_RATE,    /* bits per second, "10M", "1.5G", "800k"; in a
+                                uint64_t */
+    VSW_SETTING_BOOLEAN,     /* in a bool */
+    VSW_SETTING_ENUM,        /* one of 'names'; its index in an int-sized
+                                enum, or in a bool for two names */
+    VSW_SETTING_MAC,         /* unicast MAC, in a struct vsw_setting_mac */
+    VSW_SETTING_VLAN_SET,    /* "10,20-30", in a struct vsw_vlan_set */
+    VSW_SETTING_IP_LIST,     /* "10.0.0.1,2001:db8::1", in a struct
+                                vsw_setting_ip_list */
+    VSW_SETTING_IFNAME,      /* an interface name, in char[IFNAMSIZ]; a
+                                setting with no default may be unset ("",
+                                null in JSON) */
+    VSW_SETTING_IFNAME_LIST, /* "eth1,eth2": distinct interface names, in
+                                a struct vsw_setting_ifname_list */
+    VSW_SETTING_VTEPS,       /* "5001:192.0.2.1,5002:192.0.2.7": remote
+                                VTEPs per VNI, in a struct
+                                vsw_setting_vtep_list */
 };
 
 /* Flags of a setting. */
@@ -90,6 +94,13 @@ struct vsw_setting_vtep_list {
  * reason in 'why'. */
 int vsw_vtep_list_parse(const char *text, struct vsw_setting_vtep_list *list,
                         char *why, size_t why_size);
+
+#define VSW_SETTING_MAX_IFNAMES 16
+/* A list of interface names (a team's members), in the order given. */
+struct vsw_setting_ifname_list {
+    unsigned n;                                    /* names in 'names' */
+    char names[VSW_SETTING_MAX_IFNAMES][IFNAMSIZ]; /* each valid, distinct */
+};
 
 /* One setting: a row of a kind's table. */
 struct vsw_setting {

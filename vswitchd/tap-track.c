@@ -165,6 +165,9 @@ mgr_port_open_device(struct vsw_manager *mgr, struct mgr_port *port,
     struct vsw_netdev *netdev = NULL;
     int error;
 
+    if (port->cfg.type == MGR_PORT_TEAM) {
+        return mgr_team_open_device(mgr, port);
+    }
     if (port->cfg.type == MGR_PORT_VXLAN) {
         error = mgr_tunnel_open_device(mgr, port, &netdev);
     } else if (port->cfg.type == MGR_PORT_UPLINK) {

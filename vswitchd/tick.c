@@ -87,6 +87,7 @@ tick_cb(evutil_socket_t fd, short what, void *mgr_)
     vsw_conntrack_expire(mgr->conntrack, now);
     mgr_track_all(mgr);
     retry_missing(mgr);
+    mgr_team_tick(mgr);
     mgr_ext_tick(mgr);
     if (vsw_datapath_rebalance(mgr->dp, (uint64_t)(now - mgr->last_tick_ms) *
                                             1000000)) {

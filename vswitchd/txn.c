@@ -152,6 +152,7 @@ mgr_publish(struct vsw_manager *mgr)
             dport->mac_limit = p->cfg.mac_limit;
             dport->flood = p->cfg.flood;
             dport->mirror = (uint8_t)p->cfg.mirror;
+            dport->team = mgr_team_publish(mgr, p);
             mgr_qos_sched_publish(mgr, p, dport);
             if (mgr_capture_fill_port(mgr, p, dport)) {
                 goto nomem;

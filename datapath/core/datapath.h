@@ -127,6 +127,7 @@ void vsw_port_rt_capture(struct vsw_port_rt *rt, const struct vsw_packet *pkt);
 struct vsw_dp_switch;
 struct vsw_pcap_taps;
 struct vsw_vxlan_config;
+struct vsw_team_map;
 
 /* A port as one snapshot sees it. */
 struct vsw_dp_port {
@@ -160,6 +161,10 @@ struct vsw_dp_port {
                                               remotes and maps (owned by the
                                               snapshot, vxlan.h); NULL for
                                               other ports */
+    const struct vsw_team_map *team;       /* a team port's members and
+                                              balancing (balance.h; not owned,
+                                              retired by the team module), NULL:
+                                              no team */
 };
 
 /* A switch as one snapshot sees it. */

@@ -49,6 +49,8 @@ struct vsw_packet {
                                    decision must not be cached */
     uint8_t injected;           /* an extension injected it */
     uint8_t mirror_forwarded;   /* mirror.c: queued for some port */
+    uint8_t rx_member;          /* team ports: the member it arrived on
+                                   (netdev-team.c) */
     uint32_t mirror_has;        /* mirror.c: the mirror destinations that
                                    have the frame (or a copy), by bit */
     uint8_t *buf;               /* the buffer 'data' points into (owned by the

@@ -88,7 +88,16 @@
       "inner frame too big for the underlay MTU once encapsulated (never "    \
       "fragmented)")                                                          \
     X(VXLAN_NO_REMOTE, "vxlan-no-remote",                                     \
-      "frame for a tunnel whose VNI has no remote VTEP")
+      "frame for a tunnel whose VNI has no remote VTEP")                      \
+    X(TEAM_INACTIVE, "team-inactive",                                         \
+      "arrived on a team member that carries no traffic now (down, "          \
+      "standby, or not collecting)")                                          \
+    X(TEAM_FLOOD_MEMBER, "team-flood-member",                                 \
+      "broadcast or multicast on a switch-independent team member other "     \
+      "than the one that takes them")                                         \
+    X(TEAM_REFLECTED, "team-reflected",                                       \
+      "on a switch-independent team, from a MAC the switch learned on "       \
+      "another port: its own frame reflected by the physical switch")
 
 enum vsw_drop_reason {
 #define VSW_DROP_ENUM(ENUM, NAME, DOC) VSW_DROP_##ENUM,

@@ -9,6 +9,7 @@
 #include "gso.h"
 #include "guard.h"
 #include "mirror.h"
+#include "netdev-team.h"
 #include "pcap-tap.h"
 #include "policy.h"
 #include "scheduler.h"
@@ -503,8 +504,11 @@ tx_to_netdev(struct vsw_pipeline *pl, struct vsw_txq *txq,
     if (txq->port->tunnel) {
         return vsw_vxlan_tx(pl, txq->port, items, n, packets, bytes);
     }
-    sent =
-        vsw_netdev_tx(netdev, pl->worker % netdev->n_queues, items, n, &error);
+    sent = txq->port->team
+               ? vsw_team_tx(txq->port->team, pl->worker % netdev->n_queues,
+                             items, n, &error)
+               : vsw_netdev_tx(netdev, pl->worker % netdev->n_queues, items, n,
+                               &error);
 
     for (int i = 0; i < sent; i++) {
         int delta = (int)vsw_tx_item_len(&items[i]) - (int)items[i].pkt->len;
@@ -763,6 +767,15 @@ run_stages(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
     }
 }
 
+/* The VLAN of a team port's untagged frames, for its receive rules. */
+static uint16_t
+team_untagged_vlan(const struct vsw_vlan_config *vlan)
+{
+    return vlan->mode == VSW_VLAN_MODE_ACCESS  ? vlan->vid
+           : vlan->mode == VSW_VLAN_MODE_TRUNK ? vlan->native_vid
+                                               : 0;
+}
+
 /* Runs 'batch' from 'in_port' through the stages and transmits it. */
 static void
 process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
@@ -808,6 +821,11 @@ process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
         struct vsw_flow_cache_entry *e;
         uint64_t hash;
 
+        if (verdict < 0 && in_port->team) {
+            /* Before the cache: the member a frame came on decides. */
+            verdict = vsw_team_rx(in_port->team, pkt, in_port->sw->fdb,
+                                  team_untagged_vlan(&in_port->vlan), now_ms);
+        }
         if (verdict >= 0) {
             vsw_pipeline_count_drop(stats, verdict, pkt);
             continue;

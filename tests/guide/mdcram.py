@@ -89,6 +89,18 @@ VARYING = [
     (r'(?<=")(?:pid|uptime|batches|packets|bytes|cache-lookups|cache-hits|used'
      r'|age|pps|time-ns|injected|bps-1s|pps-1s|bps-10s|pps-10s)": \d+',
      lambda m: re.escape(m.group().split(":")[0]) + r": \d+"),
+    # 'team show -f json' and team.show: rates, utilization, counts
+    (r'(?<=")(?:rx-bps|tx-bps|utilization|announced|failovers'
+     r'|rx-lacpdus|tx-lacpdus)": \d+',
+     lambda m: re.escape(m.group().split(":")[0]) + r": \d+"),
+    # 'team show': a member's row (name, state, carrier, standby and
+    # speed exact, then counters, rates and utilization)
+    (r"^\S+ +(?:active|standby|inactive|down) +(?:on|off) +(?:on|off)"
+     r" +(?:\d+|-)(?: +\d+){6} +(?:\d+|-)$",
+     lambda m: r" +".join(re.escape(w) for w in m.group().split()[:5])
+     + r"(?: +\d+){6} +(?:\d+|-)"),
+    (r"^(?:failovers|announced) +\d+$",
+     lambda m: re.escape(m.group().split()[0]) + r" +\d+"),
     (r'(?<=")(?:load|cpu)": \d[0-9.eE+-]*',
      lambda m: re.escape(m.group().split(":")[0]) + r": \d[0-9.eE+-]*"),
     # 'ext stats' (extensions.md): a row's packets, time and the

@@ -20,7 +20,7 @@ from conftest import TOP, VSWITCH_CTL, RpcError, sh
 INVALID_PARAMS = -32602
 
 TYPES = {"integer", "bit-rate", "enum", "boolean", "mac", "vlan-set",
-         "ip-list", "ifname", "vtep-list"}
+         "ip-list", "ifname", "vtep-list", "ifname-list"}
 RANGED_TYPES = {"integer", "bit-rate"}
 
 # What the design promises (docs/architecture.md, issue 9); schema.get may
@@ -35,13 +35,14 @@ CONTRACT = {
         "metering-save-interval": ("integer", {"default": 10, "min": 1}),
     },
     "port": {
-        "type": ("enum", {"values": ["tap", "uplink", "vxlan"],
+        "type": ("enum", {"values": ["tap", "uplink", "vxlan", "team"],
                           "fixed": True}),
-        "ifname": ("ifname", {"fixed": True}),
+        "ifname": ("ifname", {"fixed": True, "applies-to": {
+            "key": "type", "values": ["tap", "uplink"]}}),
         "mac": ("mac", {"fixed": True, "applies-to": {
             "key": "type", "values": ["tap"]}}),
         "offloads": ("boolean", {"fixed": True, "applies-to": {
-            "key": "type", "values": ["uplink"]}}),
+            "key": "type", "values": ["uplink", "team"]}}),
         "vlan-mode": ("enum", {"values": ["untagged", "access", "trunk",
                                           *PVLAN_MODES]}),
         "vlan": (None, {"applies-to": {"key": "vlan-mode",
@@ -76,6 +77,22 @@ CONTRACT = {
         "learn-unknown-vteps": ("boolean", {"default": False, "applies-to": {
             "key": "type", "values": ["vxlan"]}}),
     },
+    # NIC teams (issue 12): a port of type team has these besides.
+    "team": {
+        "members": ("ifname-list", {"fixed": False, "default": None}),
+        "mode": ("enum", {"values": ["switch-independent", "static",
+                                     "lacp"],
+                          "default": "switch-independent"}),
+        "lb": ("enum", {"values": ["address-hash", "ip-hash", "mac-hash",
+                                   "port", "dynamic"],
+                        "default": "address-hash"}),
+        "lacp-rate": ("enum", {"values": ["fast", "slow"], "applies-to": {
+            "key": "mode", "values": ["lacp"]}}),
+        "standby": ("ifname", {"default": None, "applies-to": {
+            "key": "mode", "values": ["switch-independent", "static"]}}),
+        "rx-balance": ("boolean", {"default": False, "applies-to": {
+            "key": "mode", "values": ["switch-independent"]}}),
+    },
 }
 
 # The kinds these tests can create objects of.
@@ -95,6 +112,7 @@ WRONG_VALUES = {
     "ifname": ["a/b", "x" * 16],
     "vtep-list": ["5001", "0:198.18.0.1", "5001:2001:db8::1",
                   "16777216:198.18.0.1"],
+    "ifname-list": ["a/b", "eth0,,eth1", "x" * 16],
 }
 
 DOCS = (TOP / "docs" / "user-guide.md", TOP / "docs" / "jsonrpc.md")
@@ -718,7 +736,7 @@ def test_docs_list_exactly_the_schema(daemon, doc):
 # ---- The CLI help ----
 
 HELP_COMMANDS = [("switch", "add"), ("switch", "set"), ("port", "add"),
-                 ("port", "set")]
+                 ("port", "set"), ("team", "add"), ("team", "set")]
 
 
 def ctl_help(socket, *words):

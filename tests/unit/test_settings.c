@@ -293,8 +293,9 @@ START_TEST(test_mode_rules)
                      "vlan-mode=untagged");
     ck_assert_int_lt(
         port_from("{\"type\": \"tap\", \"offloads\": false}", &cfg, &err), 0);
-    ck_assert_str_eq(err.message, "offloads applies to type=uplink; this port "
-                                  "is type=tap");
+    ck_assert_str_eq(err.message,
+                     "offloads applies to type=uplink or team; this port "
+                     "is type=tap");
 
     /* A mode and its settings in one request; leaving the mode drops
      * them, so nothing lingers (a forgotten list would mean "all"). */
