@@ -413,9 +413,9 @@ mgr_port_cfg_from_params(const json_t *params, const char *name,
         cfg->vlan.mode = VSW_VLAN_MODE_TRUNK;
     }
     /* The interface is named after the port unless told otherwise (a
-     * team has members instead). */
+     * team has members instead, a tunnel has sockets and no interface). */
     all = json_copy((json_t *)params);
-    if (type && !strcmp(type, "team")) {
+    if (type && (!strcmp(type, "team") || !strcmp(type, "vxlan"))) {
         has_ifname = true;
     }
     if (!all || (!has_ifname &&
@@ -666,8 +666,7 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
     }
     for (struct mgr_switch *s = mgr->switches; s; s = s->next) {
         for (struct mgr_port *p = s->ports; p; p = p->next) {
-            if (p->cfg.type != MGR_PORT_TEAM &&
-                !strcmp(p->cfg.ifname, cfg.ifname)) {
+            if (cfg.ifname[0] && !strcmp(p->cfg.ifname, cfg.ifname)) {
                 return vsw_rpc_error(err, VSW_RPC_EXISTS,
                                      "interface '%s' already belongs to "
                                      "port '%s'",
@@ -675,7 +674,7 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
             }
         }
     }
-    if (mgr_team_of_member(mgr, cfg.ifname)) {
+    if (cfg.ifname[0] && mgr_team_of_member(mgr, cfg.ifname)) {
         return vsw_rpc_error(
             err, VSW_RPC_EXISTS, "interface '%s' is a member of team '%s'",
             cfg.ifname, mgr_team_of_member(mgr, cfg.ifname)->name);

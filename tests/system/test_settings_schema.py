@@ -198,7 +198,7 @@ class Objects:
                   "type": "tap", **extra}
         if params["type"] == "vxlan" and "local-ip" not in extra:
             params["local-ip"] = "127.0.0.1"
-        if "ifname" not in extra:
+        if "ifname" not in extra and params["type"] in ("tap", "uplink"):
             params["ifname"] = (self.spare_uplink
                                 if params["type"] == "uplink"
                                 else self.topo.ifname("sc"))
