@@ -22,7 +22,8 @@
 #define MAX_BANDWIDTH_MAX 400000000000LL
 #define MAX_BURST_MAX     (1LL << 30)
 
-static const char *const port_types[] = {"tap", "uplink", NULL};
+static const char *const port_types[] = {"tap", "uplink", "vhost-user", NULL};
+static const char *const vhost_modes[] = {"server", "client", NULL};
 
 /* Minimum bandwidth (qos-sched.c): the largest weight and bit rate. */
 #define MIN_BW_WEIGHT_MAX 100
@@ -45,7 +46,35 @@ static const struct vsw_setting port_settings[] = {
         .flags = VSW_SETTING_FIXED | VSW_SETTING_REQUIRED,
         .help = "tap: a TAP device the daemon creates for a VM or "
                 "container; uplink: an existing netdev, attached with "
-                "AF_PACKET",
+                "AF_PACKET; vhost-user: a VM's virtio-net device served "
+                "over a unix socket",
+    },
+    {
+        PORT_ROW("socket", VSW_SETTING_PATH, vhost.socket),
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_VHOST_USER,
+        .flags = VSW_SETTING_FIXED,
+        .help = "vhost-user: the unix socket the daemon creates (server) "
+                "or connects to (client); required",
+    },
+    {
+        PORT_ROW("vhost-mode", VSW_SETTING_ENUM, vhost.client),
+        .names = vhost_modes,
+        .default_value = "server",
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_VHOST_USER,
+        .flags = VSW_SETTING_FIXED,
+        .help = "vhost-user: server (the daemon listens) or client (it "
+                "connects to the VM's socket and reconnects)",
+    },
+    {
+        PORT_ROW("socket-group", VSW_SETTING_GROUP, vhost.socket_group),
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_VHOST_USER,
+        .flags = VSW_SETTING_FIXED,
+        .help = "vhost-user, server: the group the socket (mode 0660) is "
+                "given to, so that its members may connect; default: the "
+                "daemon's",
     },
     {
         PORT_ROW("ifname", VSW_SETTING_IFNAME, ifname),
@@ -293,6 +322,9 @@ port_cfg_check(struct mgr_port_cfg *cfg, struct vsw_rpc_error *err)
     if (mgr_qos_cfg_check(&cfg->qos, err)) {
         return -1;
     }
+    if (mgr_vhost_cfg_check(cfg, err)) {
+        return -1;
+    }
 
     if (vlan->mode == VSW_VLAN_MODE_ACCESS && !vlan->vid) {
         return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
@@ -428,7 +460,8 @@ mgr_port_create(struct vsw_manager *mgr, struct mgr_switch *sw,
         return vsw_rpc_error(
             err, VSW_RPC_SYSTEM_ERROR, "cannot %s interface '%s': %s",
             cfg->type == MGR_PORT_TAP ? "create TAP" : "attach to",
-            cfg->ifname, strerror(-error));
+            cfg->type == MGR_PORT_VHOST_USER ? cfg->vhost.socket : cfg->ifname,
+            strerror(-error));
     }
     if (error) {
         snprintf(port->last_error, sizeof port->last_error,
@@ -693,6 +726,7 @@ mgr_port_to_json(const struct vsw_manager *mgr, const struct mgr_port *port)
     if (port->last_error[0]) {
         json_object_set_new(obj, "error", json_string(port->last_error));
     }
+    mgr_vhost_to_json(port, obj);
     return obj;
 }
 

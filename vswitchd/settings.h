@@ -46,6 +46,10 @@ enum vsw_setting_type {
     VSW_SETTING_IP_LIST,  /* "10.0.0.1,2001:db8::1", in a struct
                              vsw_setting_ip_list */
     VSW_SETTING_IFNAME,   /* an interface name, in char[IFNAMSIZ] */
+    VSW_SETTING_PATH,     /* an absolute file name shorter than a unix
+                             socket's (108 bytes), in char[]; "" unset */
+    VSW_SETTING_GROUP,    /* the name of an existing system group, in
+                             char[]; "" unset */
 };
 
 /* Flags of a setting. */

@@ -165,7 +165,9 @@ mgr_port_open_device(struct vsw_manager *mgr, struct mgr_port *port,
     struct vsw_netdev *netdev = NULL;
     int error;
 
-    if (port->cfg.type == MGR_PORT_UPLINK) {
+    if (port->cfg.type == MGR_PORT_VHOST_USER) {
+        error = mgr_vhost_open(mgr, port, &netdev);
+    } else if (port->cfg.type == MGR_PORT_UPLINK) {
         error = vsw_netdev_uplink_open(port->cfg.ifname,
                                        vsw_datapath_n_workers(mgr->dp),
                                        port->cfg.offloads, &netdev);
