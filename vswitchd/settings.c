@@ -515,6 +515,10 @@ setting_parse(const struct vsw_setting *s, void *cfg, const json_t *value,
         snprintf(member(cfg, s), s->size, "%s", text);
         return 0;
     case VSW_SETTING_PATH:
+        if (json_is_null(value)) {
+            ((char *)member(cfg, s))[0] = '\0'; /* unset, as get shows */
+            return 0;
+        }
         if (!json_is_string(value) || text[0] != '/' ||
             strlen(text) >= s->size || strlen(text) >= 108) {
             return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
@@ -525,6 +529,10 @@ setting_parse(const struct vsw_setting *s, void *cfg, const json_t *value,
         snprintf(member(cfg, s), s->size, "%s", text);
         return 0;
     case VSW_SETTING_GROUP:
+        if (json_is_null(value)) {
+            ((char *)member(cfg, s))[0] = '\0';
+            return 0;
+        }
         if (!json_is_string(value) || !text[0] || strlen(text) >= s->size ||
             !getgrnam(text)) {
             return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,

@@ -812,7 +812,7 @@ vhost_user_tx(struct vsw_netdev *netdev, unsigned queue,
     pthread_spin_lock(&ring->lock);
     if (!ring->running) {
         pthread_spin_unlock(&ring->lock);
-        *error = ENOTCONN;
+        *error = EIO; /* counted as port-down: the guest's choice */
         return 0;
     }
     old_used = ring->last_used;
@@ -1053,8 +1053,9 @@ handle_set_mem_table(struct vhost_user *vu, const struct vhost_msg *msg)
     if (msg->size < 8 || m->n_regions > VHOST_USER_MAX_REGIONS ||
         msg->size < 8 + m->n_regions * sizeof m->regions[0] ||
         (int)m->n_regions != vu->n_msg_fds) {
-        VSW_WARN("vhost-user %s: malformed memory table (%u regions, %d fds)",
-                 vu->name, m->n_regions, vu->n_msg_fds);
+        vhost_user_break(vu, "memory table: %u regions with %d fds",
+                         m->n_regions, vu->n_msg_fds);
+        VSW_WARN("vhost-user %s: %s", vu->name, vu->error);
         return -1;
     }
     for (unsigned i = 0; i < m->n_regions && !error; i++) {
@@ -1069,16 +1070,18 @@ handle_set_mem_table(struct vhost_user *vu, const struct vhost_msg *msg)
             in->user_addr + in->size < in->user_addr ||
             fstat(vu->msg_fds[i], &st) ||
             (S_ISREG(st.st_mode) && (uint64_t)st.st_size < end)) {
-            VSW_WARN("vhost-user %s: memory region %u does not fit its fd",
-                     vu->name, i);
+            vhost_user_break(vu, "memory table: region %u does not fit its fd",
+                             i);
+            VSW_WARN("vhost-user %s: %s", vu->name, vu->error);
             error = -1;
             break;
         }
         r->map = mmap(NULL, end, PROT_READ | PROT_WRITE, MAP_SHARED,
                       vu->msg_fds[i], 0);
         if (r->map == MAP_FAILED) {
-            VSW_WARN("vhost-user %s: cannot map memory region %u: %s",
-                     vu->name, i, strerror(errno));
+            vhost_user_break(vu, "memory table: cannot map region %u: %s", i,
+                             strerror(errno));
+            VSW_WARN("vhost-user %s: %s", vu->name, vu->error);
             error = -1;
             break;
         }
@@ -1231,12 +1234,19 @@ handle_msg(struct vhost_user *vu, const struct vhost_msg *msg)
         ring->addr = msg->payload.addr;
         ring->has_addr = true;
         if (!ring_update(vu, msg->payload.addr.index)) {
-            VSW_WARN("vhost-user %s: ring %u addresses outside guest memory",
-                     vu->name, msg->payload.addr.index);
+            vhost_user_break(vu, "ring %u: addresses outside guest memory",
+                             msg->payload.addr.index);
+            VSW_WARN("vhost-user %s: %s", vu->name, vu->error);
             ring->has_addr = false;
             error = -1;
-        } else if (ring->used) {
-            ring->last_used = ring->used->idx;
+        } else if (ring->used && ring->used->idx != ring->last_used) {
+            /* A frontend that kept running while the backend restarted
+             * (client mode, daemon killed) gives base 0, but its used
+             * ring says how far the last backend got: resume there, as
+             * DPDK's and QEMU's backends do. */
+            VSW_INFO("vhost-user %s: ring %u resumes at used index %u",
+                     vu->name, msg->payload.addr.index, ring->used->idx);
+            ring->last_used = ring->last_avail = ring->used->idx;
         }
         pthread_spin_unlock(&ring->lock);
         lock_all_rings(vu);
