@@ -9,7 +9,7 @@ build-essential cmake pkg-config clang-format
 libevent-dev libjansson-dev libnl-3-dev libnl-route-3-dev libpcap-dev check
 iproute2 iputils-ping iperf3 tcpdump procps curl
 python3 python3-pytest python3-scapy python3-cram dnsmasq-base isc-dhcp-client
-abigail-tools openvswitch-switch
+abigail-tools openvswitch-switch dpdk dpdk-dev
 "
 [ $# -gt 0 ] && packages="$*"
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TOP, VSWITCH_CTL, RpcError, sh
+from conftest import TOP, VSWITCH_CTL, RpcError, sh, unique
 
 INVALID_PARAMS = -32602
 
 TYPES = {"integer", "bit-rate", "enum", "boolean", "mac", "vlan-set",
-         "ip-list", "ifname"}
+         "ip-list", "ifname", "path", "group"}
 RANGED_TYPES = {"integer", "bit-rate"}
 
 # What the design promises (docs/architecture.md, issue 9); schema.get may
@@ -34,7 +34,8 @@ CONTRACT = {
         "metering-save-interval": ("integer", {"default": 10, "min": 1}),
     },
     "port": {
-        "type": ("enum", {"values": ["tap", "uplink"], "fixed": True}),
+        "type": ("enum", {"values": ["tap", "uplink", "vhost-user"],
+                          "fixed": True}),
         "ifname": ("ifname", {"fixed": True}),
         "mac": ("mac", {"fixed": True, "applies-to": {
             "key": "type", "values": ["tap"]}}),
@@ -78,12 +79,14 @@ WRONG_VALUES = {
     "vlan-set": ["5000", "ten"],
     "ip-list": ["not-an-address", "198.18.0.300"],
     "ifname": ["a/b", "x" * 16],
+    "path": ["relative/path", "/" + "x" * 120],
+    "group": ["no-such-group-here", ""],
 }
 
 DOCS = (TOP / "docs" / "user-guide.md", TOP / "docs" / "jsonrpc.md")
 
 # Types whose unset state is null.
-NULLABLE = ("mac", "vlan-set", "ip-list")
+NULLABLE = ("mac", "vlan-set", "ip-list", "path", "group")
 
 
 # ---- Helpers ----
@@ -214,6 +217,8 @@ class Objects:
             "vlan-set": ["10", "20-30"],
             "ip-list": ["198.18.0.7", "198.18.0.8,2001:db8::8"],
             "ifname": [self.topo.ifname("sc")],
+            "path": [f"/tmp/{unique('vsc')}.sock"],
+            "group": ["root", "daemon"],
         }.get(t) or pytest.fail(f"{setting['key']}: no valid value known "
                                 f"for type {t}")
 
