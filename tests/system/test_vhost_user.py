@@ -192,8 +192,8 @@ def test_icmpecho_guest_answers_a_tap_vm_and_comes_back(daemon, topo,
 
 def test_guest_to_guest_counts_every_frame(daemon, topo, tmp_path, guests):
     """txonly into rxonly across an access VLAN and an allowing ACL: the
-    receiver gets every frame the sender put on its ring, except those the
-    switch counted as dropped for want of receive buffers."""
+    receiver counts exactly the frames the switch read from the sender,
+    less those it counted as dropped for want of receive buffers."""
     daemon.rpc("switch.add", name="sw0")
     a, b = tmp_path / "a.sock", tmp_path / "b.sock"
     add_vhost(daemon, "sw0", "ga", a, vlan_mode="access", vlan=30)
@@ -209,17 +209,28 @@ def test_guest_to_guest_counts_every_frame(daemon, topo, tmp_path, guests):
     wait_for(lambda: tx.counter("TX-packets") > 10000, timeout=20)
     tx.stop()
     sent = tx.counter("TX-packets")
-    wait_for(lambda: daemon.stats("ga")["rx-packets"] == sent, timeout=10)
-    time.sleep(0.5)
+    # Wait until the switch has handled all it read from ga.
+    last = [-1]
+
+    def settled():
+        now = daemon.stats("ga")["rx-packets"]
+        done = now == last[0]
+        last[0] = now
+        return done
+    wait_for(settled, timeout=10, interval=0.5)
     rx.stop()
     received = rx.counter("RX-packets")
-    gb = daemon.stats("gb")
-    ga = daemon.stats("ga")
-    assert sent > 10000
-    assert ga["rx-packets"] == sent
+    ga, gb = daemon.stats("ga"), daemon.stats("gb")
+    assert received > 10000
+    # testpmd counts a frame as sent once it is on its ring; those the
+    # switch had not read yet when testpmd hung up are lost with the ring
+    # (at most a ring's worth).
+    assert ga["rx-packets"] <= sent <= ga["rx-packets"] + 1024
+    # Every frame read from ga is delivered to gb or counted as dropped
+    # (gb out of receive buffers): nothing is lost silently.
     assert gb["tx-packets"] == received
-    assert received + gb["drops"]["tx-error"] + ga["drops-total"] == sent
-    assert received > 0
+    assert ga["rx-packets"] == received + gb["drops"]["tx-error"] + \
+        ga["drops-total"]
 
 
 def test_client_mode_survives_kill9_of_the_daemon(daemon_factory, topo,
