@@ -20,8 +20,9 @@ import time
 import pytest
 
 from conftest import RpcError, add_vm, sh, unique, wait_for
-from vhost_frontend import (DESC_F_NEXT, Frontend, BUF_BASE, MEM_SIZE,
-                            USER_BASE, RING_SIZE)
+from vhost_frontend import (BUF_BASE, DESC_F_NEXT, F_EVENT_IDX, F_MRG_RXBUF,
+                            F_PROTOCOL_FEATURES, F_VERSION_1, MEM_SIZE,
+                            RING_SIZE, USER_BASE, Frontend)
 
 TESTPMD = shutil.which("dpdk-testpmd")
 
@@ -309,6 +310,43 @@ def test_frontend_frame_is_forwarded(daemon, hostile_setup):
         wait_for(lambda: daemon.stats("evil")["rx-packets"] == 1)
         wait_for(lambda: fe.used_idx(1) == 1)
         assert "error" not in vhost_state(daemon, "evil")
+    finally:
+        fe.close()
+
+
+def test_event_idx_suppresses_notifications(daemon, hostile_setup):
+    """With EVENT_IDX the switch tells the guest where to kick next
+    (avail_event) and signals it only when its used_event is passed."""
+    ns1, sock = hostile_setup
+    fe = Frontend(sock)
+    try:
+        fe.setup(features=F_VERSION_1 | F_MRG_RXBUF | F_PROTOCOL_FEATURES |
+                 F_EVENT_IDX)
+        wait_running(daemon, "evil")
+        fe.send_frame(broadcast_frame(), index=0)
+        wait_for(lambda: fe.used_idx(1) == 1)
+        assert fe.avail_event(1) == 1
+        # used_event 0 was passed (used index 0 -> 1): one signal.
+        wait_for(lambda: fe.calls_pending(1) == 1, timeout=2)
+        fe.set_used_event(1, 10)
+        fe.send_frame(broadcast_frame(), index=1)
+        wait_for(lambda: fe.used_idx(1) == 2)
+        assert fe.avail_event(1) == 2
+        time.sleep(0.2)
+        assert fe.calls_pending(1) == 0
+
+        # Receive: no interrupt before used_event is passed.
+        fe.set_used_event(0, 1000)
+        fe.give_rx_buffers(64)
+        sh(["ping", "-c", "1", "-W", "1", "10.73.0.99"], ns=ns1, check=False)
+        wait_for(lambda: fe.used_idx(0) >= 1)
+        time.sleep(0.2)
+        assert fe.calls_pending(0) == 0
+        fe.set_used_event(0, fe.used_idx(0))
+        sh(["ping", "-c", "1", "-W", "1", "10.73.0.98"], ns=ns1, check=False)
+        got = fe.used_idx(0)
+        wait_for(lambda: fe.used_idx(0) > got)
+        wait_for(lambda: fe.calls_pending(0) > 0, timeout=2)
     finally:
         fe.close()
 

@@ -33,6 +33,7 @@ SET_VRING_ENABLE = 18
 F_MRG_RXBUF = 1 << 15
 F_VERSION_1 = 1 << 32
 F_PROTOCOL_FEATURES = 1 << 30
+F_EVENT_IDX = 1 << 29
 
 DESC_F_NEXT = 1
 DESC_F_WRITE = 2
@@ -169,6 +170,23 @@ class Frontend:
         idx = self.avail_idx[r] if avail_idx is None else avail_idx
         self.mem[base + 2:base + 4] = struct.pack("<H", idx)
         os.eventfd_write(self.kicks[r], 1)
+
+    def avail_event(self, r):
+        """What the switch wrote after its used ring (EVENT_IDX)."""
+        off = self.ring_base(r) + 16 * RING_SIZE + 4096 + 4 + 8 * RING_SIZE
+        return struct.unpack("<H", self.mem[off:off + 2])[0]
+
+    def set_used_event(self, r, value):
+        """Where the guest wants its next interrupt (EVENT_IDX)."""
+        off = self.ring_base(r) + 16 * RING_SIZE + 4 + 2 * RING_SIZE
+        self.mem[off:off + 2] = struct.pack("<H", value)
+
+    def calls_pending(self, r):
+        """Reads (and clears) the call eventfd of ring 'r'."""
+        try:
+            return os.eventfd_read(self.calls[r])
+        except BlockingIOError:
+            return 0
 
     def used_idx(self, r):
         off = self.ring_base(r) + 16 * RING_SIZE + 4096 + 2
