@@ -22,7 +22,7 @@ import pytest
 from conftest import RpcError, add_vm, sh, unique, wait_for
 from vhost_frontend import (BUF_BASE, DESC_F_NEXT, F_EVENT_IDX, F_MRG_RXBUF,
                             F_PROTOCOL_FEATURES, F_VERSION_1, MEM_SIZE,
-                            RING_SIZE, USER_BASE, Frontend)
+                            RING_SIZE, USER_BASE, Frontend, vnet_header)
 
 TESTPMD = shutil.which("dpdk-testpmd")
 
@@ -309,6 +309,58 @@ def test_frontend_frame_is_forwarded(daemon, hostile_setup):
         fe.send_frame(broadcast_frame())
         wait_for(lambda: daemon.stats("evil")["rx-packets"] == 1)
         wait_for(lambda: fe.used_idx(1) == 1)
+        assert "error" not in vhost_state(daemon, "evil")
+    finally:
+        fe.close()
+
+
+F_CSUM = 1 << 0
+F_HOST_TSO4 = 1 << 11
+
+
+def tcp_segment(payload_len):
+    """An Ethernet/IPv4/TCP frame 10.73.0.50 -> 10.73.0.1 with a
+    'payload_len' payload, its TCP checksum left to the receiver."""
+    ip_len = 20 + 20 + payload_len
+    ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, ip_len, 1, 0x4000,
+                               64, 6, 0, bytes([10, 73, 0, 50]),
+                               bytes([10, 73, 0, 1])))
+    total = sum(struct.unpack("!10H", bytes(ip)))
+    while total >> 16:
+        total = (total & 0xffff) + (total >> 16)
+    ip[10:12] = struct.pack("!H", ~total & 0xffff)
+    tcp = struct.pack("!HHIIBBHHH", 40000, 9, 1, 0, 5 << 4, 0x18, 65535, 0,
+                      0)
+    return (b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x50" + b"\x08\x00" +
+            bytes(ip) + tcp + bytes(payload_len))
+
+
+def test_guest_tso_segment_passes_whole_and_bad_headers_do_not(
+        daemon, hostile_setup):
+    """A guest with HOST_TSO4 hands over a 2-segment TCP frame whole: it
+    counts as the 2 wire frames it stands for and reaches the TAP VMs.
+    A header that points outside its frame, or asks for an offload the
+    guest did not negotiate, is not forwarded."""
+    ns1, sock = hostile_setup
+    fe = Frontend(sock)
+    try:
+        fe.setup(features=F_VERSION_1 | F_MRG_RXBUF | F_PROTOCOL_FEATURES |
+                 F_CSUM | F_HOST_TSO4)
+        wait_running(daemon, "evil")
+        tx_before = daemon.stats("vm1")["tx-packets"]
+        gso = vnet_header(flags=1, gso_type=1, hdr_len=54, gso_size=1448,
+                          csum_start=34, csum_offset=16)
+        fe.send_frame(tcp_segment(2 * 1448), index=0, vnet=gso)
+        wait_for(lambda: daemon.stats("evil")["rx-packets"] == 2)
+        wait_for(lambda: daemon.stats("vm1")["tx-packets"] - tx_before == 2)
+        for index, vnet in enumerate((
+                vnet_header(flags=1, csum_start=5000, csum_offset=16),
+                vnet_header(flags=1, gso_type=4, hdr_len=54, gso_size=1448,
+                            csum_start=54, csum_offset=6)), start=1):
+            fe.send_frame(tcp_segment(2 * 1448), index=index, vnet=vnet)
+            wait_for(lambda: fe.used_idx(1) == index + 1)
+        time.sleep(0.3)
+        assert daemon.stats("evil")["rx-packets"] == 2
         assert "error" not in vhost_state(daemon, "evil")
     finally:
         fe.close()

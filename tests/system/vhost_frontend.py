@@ -198,10 +198,13 @@ class Frontend:
         self.next_buf += 1
         return addr
 
-    def send_frame(self, frame, index=0):
-        """Sends 'frame' as descriptor 'index' of the transmit ring."""
+    def send_frame(self, frame, index=0, vnet=None):
+        """Sends 'frame' as descriptor 'index' of the transmit ring, after
+        the 12-byte virtio-net header 'vnet' (zeros by default)."""
         addr = self.buffer()
-        data = bytes(HDR_LEN) + frame
+        for _ in range(len(frame) // BUF_SIZE):
+            self.buffer()  # room for a large frame
+        data = (vnet or bytes(HDR_LEN)) + frame
         self.mem[addr:addr + len(data)] = data
         self.write_desc(1, index, addr, len(data), 0, 0)
         self.publish(1, [index])
@@ -213,3 +216,9 @@ class Frontend:
             self.write_desc(0, i, self.buffer(), BUF_SIZE, DESC_F_WRITE, 0)
             heads.append(i)
         self.publish(0, heads)
+
+
+def vnet_header(flags=0, gso_type=0, hdr_len=0, gso_size=0, csum_start=0,
+                csum_offset=0):
+    return struct.pack("<BBHHHHH", flags, gso_type, hdr_len, gso_size,
+                       csum_start, csum_offset, 0)
