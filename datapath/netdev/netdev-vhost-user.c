@@ -390,6 +390,11 @@ ring_publish_used(struct vhost_user *vu, struct vhost_ring *ring, uint16_t old)
 {
     bool notify;
 
+    if (ring->last_used == old) {
+        /* Nothing consumed: no write to guest memory (nor to the dirty
+         * log), no signal. */
+        return;
+    }
     atomic_store_explicit((_Atomic uint16_t *)&ring->used->idx,
                           ring->last_used, memory_order_release);
     log_used(vu, ring, offsetof(struct vring_used, idx), sizeof(uint16_t));
@@ -621,7 +626,9 @@ vhost_user_rx(struct vsw_netdev *netdev, unsigned queue,
             ring_add_used(vu, ring, head, 0);
             n += r;
         }
-        if (vu->features & BIT(VIRTIO_RING_F_EVENT_IDX)) {
+        if ((vu->features & BIT(VIRTIO_RING_F_EVENT_IDX)) &&
+            *(volatile uint16_t *)avail_event_ptr(ring) != ring->last_avail) {
+            /* The guest kicks again once it adds past what we took. */
             *(volatile uint16_t *)avail_event_ptr(ring) = ring->last_avail;
             log_used(vu, ring,
                      offsetof(struct vring_used, ring) +
@@ -833,9 +840,9 @@ vhost_user_tx(struct vsw_netdev *netdev, unsigned queue,
             break;
         }
     }
-    if (vu->features & BIT(VIRTIO_RING_F_EVENT_IDX)) {
-        *(volatile uint16_t *)avail_event_ptr(ring) = ring->last_avail;
-    }
+    /* The guest's receive buffers are taken when frames come, never on a
+     * kick: avail_event stays where it is (0, passed once per 64 K
+     * buffers) and VRING_USED_F_NO_NOTIFY is set (ring_update()). */
     ring_publish_used(vu, ring, old_used);
     pthread_spin_unlock(&ring->lock);
     return sent;
@@ -902,6 +909,13 @@ ring_update(struct vhost_user *vu, unsigned index)
         }
     }
     ring->running = ring->desc && ring->kick_fd >= 0 && ring->enabled;
+    if (ring->running && !(index & 1)) {
+        /* A guest receive ring: its kicks are of no use (see the end of
+         * vhost_user_tx()). */
+        ring->used->flags |= VRING_USED_F_NO_NOTIFY;
+        log_used(vu, ring, offsetof(struct vring_used, flags),
+                 sizeof(uint16_t));
+    }
     if ((index & 1) && ring->running != was_running && ring->kick_fd >= 0) {
         struct epoll_event ev = {.events = EPOLLIN};
 

@@ -20,7 +20,8 @@ import time
 import pytest
 
 from conftest import RpcError, add_vm, sh, unique, wait_for
-from vhost_frontend import (BUF_BASE, DESC_F_NEXT, F_EVENT_IDX, F_MRG_RXBUF,
+from vhost_frontend import (BUF_BASE, DESC_F_NEXT, F_EVENT_IDX, F_LOG_ALL,
+                            F_MRG_RXBUF, RING_AREA,
                             F_PROTOCOL_FEATURES, F_VERSION_1, MEM_SIZE,
                             RING_SIZE, USER_BASE, Frontend, vnet_header)
 
@@ -362,6 +363,34 @@ def test_guest_tso_segment_passes_whole_and_bad_headers_do_not(
         time.sleep(0.3)
         assert daemon.stats("evil")["rx-packets"] == 2
         assert "error" not in vhost_state(daemon, "evil")
+    finally:
+        fe.close()
+
+
+def test_dirty_log_marks_what_the_switch_writes(daemon, hostile_setup):
+    """Live migration: with LOG_ALL and a log base, every guest page the
+    switch writes (receive buffers, the used ring) is marked dirty, and
+    nothing else."""
+    ns1, sock = hostile_setup
+    fe = Frontend(sock)
+    try:
+        fe.setup(features=F_VERSION_1 | F_MRG_RXBUF | F_PROTOCOL_FEATURES |
+                 F_LOG_ALL, log_used=True)
+        log = fe.log_base(MEM_SIZE // 4096 // 8)
+        wait_running(daemon, "evil")
+        fe.give_rx_buffers(1)
+        sh(["ping", "-c", "1", "-W", "1", "10.73.0.99"], ns=ns1, check=False)
+        wait_for(lambda: fe.used_idx(0) >= 1)
+
+        def dirty(gpa):
+            page = gpa // 4096
+            return bool(log[page // 8] & (1 << (page % 8)))
+        used_ring = RING_SIZE * 16 + 4096  # ring 0's used ring
+        assert dirty(BUF_BASE), "receive buffer not logged"
+        assert dirty(used_ring), "used ring not logged"
+        pages = [p for p in range(MEM_SIZE // 4096) if dirty(p * 4096)]
+        assert pages == sorted({BUF_BASE // 4096, used_ring // 4096}), pages
+        log.close()
     finally:
         fe.close()
 

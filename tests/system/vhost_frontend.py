@@ -34,6 +34,8 @@ F_MRG_RXBUF = 1 << 15
 F_VERSION_1 = 1 << 32
 F_PROTOCOL_FEATURES = 1 << 30
 F_EVENT_IDX = 1 << 29
+F_LOG_ALL = 1 << 26
+SET_LOG_BASE = 6
 
 DESC_F_NEXT = 1
 DESC_F_WRITE = 2
@@ -121,7 +123,7 @@ class Frontend:
         return r * RING_AREA
 
     def setup(self, features=F_VERSION_1 | F_MRG_RXBUF | F_PROTOCOL_FEATURES,
-              mem=True):
+              mem=True, log_used=False):
         self.send(GET_FEATURES)
         offered = self.recv_u64()
         assert offered & features == features, hex(offered)
@@ -141,8 +143,9 @@ class Frontend:
             avail = base + 16 * RING_SIZE
             used = base + 16 * RING_SIZE + 4096
             self.send(SET_VRING_ADDR, struct.pack(
-                "<IIQQQQ", r, 0, USER_BASE + desc, USER_BASE + used,
-                USER_BASE + avail, 0))
+                "<IIQQQQ", r, 1 if log_used else 0, USER_BASE + desc,
+                USER_BASE + used, USER_BASE + avail,
+                used if log_used else 0))
             kick = os.eventfd(0, os.EFD_NONBLOCK)
             call = os.eventfd(0, os.EFD_NONBLOCK)
             self.kicks.append(kick)
@@ -151,6 +154,17 @@ class Frontend:
             self.u64(SET_VRING_KICK, r, [kick])
             if features & F_PROTOCOL_FEATURES:
                 self.state(SET_VRING_ENABLE, r, 1)
+
+    def log_base(self, size):
+        """Starts dirty logging (live migration) into a new memfd of
+        'size' bytes, one bit per 4 KB page; returns its mapping."""
+        fd = os.memfd_create("vsw-test-log")
+        os.ftruncate(fd, size)
+        self.send(SET_LOG_BASE, struct.pack("<QQ", size, 0), [fd])
+        self.recv_u64()
+        log = mmap.mmap(fd, size)
+        os.close(fd)
+        return log
 
     # ---- rings ----
 
