@@ -886,6 +886,7 @@ ring_update(struct vhost_user *vu, unsigned index)
     struct vhost_ring *ring = &vu->rings[index];
     bool was_running = ring->running;
     uint64_t size = ring->size;
+    bool fits = true;
 
     ring->running = false;
     ring->desc = NULL;
@@ -905,7 +906,7 @@ ring_update(struct vhost_user *vu, unsigned index)
             ring->desc = NULL;
             ring->avail = NULL;
             ring->used = NULL;
-            return false;
+            fits = false;
         }
     }
     ring->running = ring->desc && ring->kick_fd >= 0 && ring->enabled;
@@ -927,10 +928,11 @@ ring_update(struct vhost_user *vu, unsigned index)
             uint64_t one = 1;
 
             if (write(vu->rearm_fd[ring->queue], &one, sizeof one) < 0) {
+                /* Already signalled. */
             }
         }
     }
-    return true;
+    return fits;
 }
 
 static void
