@@ -163,6 +163,27 @@ def test_bad_settings_are_refused(daemon, tmp_path, params, words):
     assert not (tmp_path / "vm.sock").exists()
 
 
+def test_export_and_import_carry_the_socket(daemon, tmp_path):
+    """Moving a port (port.export / port.import) keeps its vhost-user
+    settings: the imported port serves the same socket again."""
+    daemon.rpc("switch.add", name="sw0")
+    daemon.rpc("switch.add", name="sw1")
+    sock = tmp_path / "m.sock"
+    add_vhost(daemon, "sw0", "vm", sock, socket_group="daemon",
+              vlan_mode="access", vlan=40)
+    doc = daemon.rpc("port.export", name="vm")
+    assert doc["settings"]["socket"] == str(sock)
+    assert doc["settings"]["vhost-mode"] == "server"
+    assert doc["settings"]["socket-group"] == "daemon"
+    daemon.rpc("port.del", name="vm")
+    assert not sock.exists()
+    daemon.rpc("port.import", switch="sw1", document=doc)
+    shown = daemon.rpc("port.get", name="vm")
+    assert (shown["switch"], shown["socket"], shown["vlan"]) == (
+        "sw1", str(sock), 40)
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o660
+
+
 def test_a_live_socket_is_not_taken_over(daemon, tmp_path):
     daemon.rpc("switch.add", name="sw0")
     sock = tmp_path / "vm.sock"
