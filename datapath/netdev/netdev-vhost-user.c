@@ -34,6 +34,8 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -232,6 +234,16 @@ struct vhost_user {
     char error[128];   /* why; written once, before 'broken'
                           becomes BROKEN_SHOWN */
 };
+
+/* Where a worker is in a guest's memory (see on_sigbus()). */
+struct guest_access {
+    sigjmp_buf jump;                    /* back to vhost_user_rx/tx */
+    struct vhost_ring *volatile locked; /* ring whose lock is held */
+    volatile int n;                     /* frames done before this one */
+};
+
+static _Thread_local struct guest_access *volatile guest_access;
+static pthread_once_t sigbus_once = PTHREAD_ONCE_INIT;
 
 static const struct vsw_netdev_class vhost_user_class;
 
@@ -566,10 +578,10 @@ ring_read_chain(struct vhost_user *vu, struct vhost_ring *ring,
 }
 
 static int
-vhost_user_rx(struct vsw_netdev *netdev, unsigned queue,
-              struct vsw_packet *pkts[], int max)
+rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
+         int max, struct guest_access *access)
 {
-    struct vhost_user *vu = vhost_user_cast(netdev);
+    struct vsw_netdev *netdev = &vu->up;
     bool more = false;
     int n = 0;
 
@@ -599,6 +611,7 @@ vhost_user_rx(struct vsw_netdev *netdev, unsigned queue,
             more = true;
             continue;
         }
+        access->locked = ring;
         if (!ring->running || vhost_user_is_broken(vu)) {
             pthread_spin_unlock(&ring->lock);
             continue;
@@ -616,7 +629,10 @@ vhost_user_rx(struct vsw_netdev *netdev, unsigned queue,
         while (ring->last_avail != avail && n < max) {
             uint16_t head = *(volatile uint16_t *)&ring->avail
                                  ->ring[ring->last_avail & (ring->size - 1)];
-            int r = ring_read_chain(vu, ring, ring_index, head, pkts[n]);
+            int r;
+
+            access->n = n;
+            r = ring_read_chain(vu, ring, ring_index, head, pkts[n]);
 
             if (r < 0) {
                 pthread_spin_unlock(&ring->lock);
@@ -799,10 +815,9 @@ ring_put_frame(struct vhost_user *vu, struct vhost_ring *ring,
 }
 
 static int
-vhost_user_tx(struct vsw_netdev *netdev, unsigned queue,
-              const struct vsw_tx_item *items, int n, int *error)
+tx_ring(struct vhost_user *vu, unsigned queue, const struct vsw_tx_item *items,
+        int n, int *error, struct guest_access *access)
 {
-    struct vhost_user *vu = vhost_user_cast(netdev);
     unsigned n_pairs =
         atomic_load_explicit(&vu->n_rx_pairs, memory_order_relaxed);
     unsigned ring_index = 2 * (n_pairs ? queue % n_pairs : 0);
@@ -817,6 +832,7 @@ vhost_user_tx(struct vsw_netdev *netdev, unsigned queue,
         return 0;
     }
     pthread_spin_lock(&ring->lock);
+    access->locked = ring;
     if (!ring->running) {
         pthread_spin_unlock(&ring->lock);
         *error = EIO; /* counted as port-down: the guest's choice */
@@ -833,7 +849,10 @@ vhost_user_tx(struct vsw_netdev *netdev, unsigned queue,
         return 0;
     }
     for (; sent < n; sent++) {
-        int r = ring_put_frame(vu, ring, ring_index, &items[sent], avail);
+        int r;
+
+        access->n = sent;
+        r = ring_put_frame(vu, ring, ring_index, &items[sent], avail);
 
         if (r <= 0) {
             *error = r < 0 ? EIO : ENOBUFS;
@@ -845,6 +864,91 @@ vhost_user_tx(struct vsw_netdev *netdev, unsigned queue,
      * buffers) and VRING_USED_F_NO_NOTIFY is set (ring_update()). */
     ring_publish_used(vu, ring, old_used);
     pthread_spin_unlock(&ring->lock);
+    return sent;
+}
+
+/* A guest may shrink the file behind its memory after sharing it: the
+ * next access then raises SIGBUS in the worker.  While a worker walks a
+ * guest's rings, 'guest_access' points at where to jump back to, so that
+ * the fault stops that port (as a malformed ring does) and nothing
+ * else. */
+static void
+on_sigbus(int signo, siginfo_t *info, void *context)
+{
+    struct guest_access *access = guest_access;
+
+    (void)info;
+    (void)context;
+    if (access) {
+        guest_access = NULL;
+        siglongjmp(access->jump, 1);
+    }
+    /* Not in a guest's memory: what SIGBUS would have done. */
+    signal(signo, SIG_DFL);
+    raise(signo);
+}
+
+static void
+install_sigbus_handler(void)
+{
+    struct sigaction sa = {
+        .sa_sigaction = on_sigbus,
+        /* No mask to restore after the jump (sigsetjmp(..., 0)). */
+        .sa_flags = SA_SIGINFO | SA_NODEFER,
+    };
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+/* After a SIGBUS in guest memory: stops the port and lets go of the ring
+ * the worker held. */
+static void
+guest_memory_lost(struct vhost_user *vu, struct guest_access *access)
+{
+    struct vhost_ring *ring = (struct vhost_ring *)access->locked;
+
+    vhost_user_break(vu, "ring %u: guest memory went away (SIGBUS)",
+                     ring ? (unsigned)(ring - vu->rings) : 0);
+    if (ring) {
+        pthread_spin_unlock(&ring->lock);
+    }
+}
+
+static int
+vhost_user_rx(struct vsw_netdev *netdev, unsigned queue,
+              struct vsw_packet *pkts[], int max)
+{
+    struct vhost_user *vu = vhost_user_cast(netdev);
+    struct guest_access access = {.locked = NULL, .n = 0};
+    int n;
+
+    if (sigsetjmp(access.jump, 0)) {
+        guest_memory_lost(vu, &access);
+        return access.n;
+    }
+    guest_access = &access;
+    n = rx_rings(vu, queue, pkts, max, &access);
+    guest_access = NULL;
+    return n;
+}
+
+static int
+vhost_user_tx(struct vsw_netdev *netdev, unsigned queue,
+              const struct vsw_tx_item *items, int n, int *error)
+{
+    struct vhost_user *vu = vhost_user_cast(netdev);
+    struct guest_access access = {.locked = NULL, .n = 0};
+    int sent;
+
+    if (sigsetjmp(access.jump, 0)) {
+        guest_memory_lost(vu, &access);
+        *error = EIO;
+        return access.n;
+    }
+    guest_access = &access;
+    sent = tx_ring(vu, queue, items, n, error, &access);
+    guest_access = NULL;
     return sent;
 }
 
@@ -1621,6 +1725,7 @@ vsw_netdev_vhost_user_open(const struct vsw_vhost_user_options *opts,
     if (!vu) {
         return -ENOMEM;
     }
+    pthread_once(&sigbus_once, install_sigbus_handler);
     vu->up.class = &vhost_user_class;
     snprintf(vu->up.ifname, sizeof vu->up.ifname, "%s", opts->name);
     snprintf(vu->name, sizeof vu->name, "%s", opts->name);

@@ -502,6 +502,27 @@ def test_malformed_ring_stops_only_that_port(daemon, hostile_setup, case,
         fe.close()
 
 
+def test_memory_taken_back_stops_only_that_port(daemon, hostile_setup):
+    """A guest that shrinks the file behind its shared memory after the
+    switch mapped it: the switch's next access faults (SIGBUS).  That
+    stops the port, not the daemon."""
+    ns1, sock = hostile_setup
+    fe = Frontend(sock)
+    try:
+        fe.setup()
+        wait_running(daemon, "evil")
+        fe.write_desc(1, 0, BUF_BASE, 64, 0, 0)
+        fe.publish(1, [], avail_idx=0)
+        # The avail ring lives in the first 128 KB; the buffer is beyond.
+        os.ftruncate(fe.memfd, BUF_BASE)
+        fe.publish(1, [0])
+        stopped_with(daemon, "SIGBUS")
+        others_forward(ns1)
+        assert daemon.rpc("system.status")
+    finally:
+        fe.close()
+
+
 @pytest.mark.parametrize("case, words", [
     ("beyond-file", "does not fit"),
     ("fd-count", "regions"),
