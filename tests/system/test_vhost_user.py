@@ -31,15 +31,17 @@ TESTPMD = shutil.which("dpdk-testpmd")
 class Guest:
     """A testpmd guest on a vhost-user socket."""
 
-    def __init__(self, tmp_path, sock, mode, server=False, extra=()):
+    def __init__(self, tmp_path, sock, mode, server=False, extra=(),
+                 queues=1):
         self.prefix = unique("vhg")
         self.out = tmp_path / f"{self.prefix}.log"
-        vdev = f"net_virtio_user0,path={sock},queues=1"
+        vdev = f"net_virtio_user0,path={sock},queues={queues}"
         if server:
             vdev += ",server=1"
         cmd = [TESTPMD, "-l", "0,1", "--no-pci", "--no-huge", "-m", "512",
                "--file-prefix", self.prefix, "--vdev", vdev, "--",
                "--total-num-mbufs=16384", f"--forward-mode={mode}",
+               f"--rxq={queues}", f"--txq={queues}",
                "--auto-start", "--stats-period=1", *extra]
         self.proc = subprocess.Popen(cmd, stdout=open(self.out, "w"),
                                      stderr=subprocess.STDOUT,
@@ -224,6 +226,21 @@ def test_icmpecho_guest_answers_a_tap_vm_and_comes_back(daemon, topo,
     guest = guests(sock, "icmpecho")
     wait_running(daemon, "guest", guest)
     assert wait_for(lambda: ping(ns, "10.71.0.2", count=2), timeout=10)
+
+
+def test_multiqueue_guest(daemon, topo, tmp_path, guests):
+    """A guest with two queue pairs (MQ): the daemon's two workers each
+    poll one, and ping gets through whichever queue a frame takes."""
+    daemon.rpc("switch.add", name="sw0")
+    sock = tmp_path / "mq.sock"
+    add_vhost(daemon, "sw0", "guest", sock)
+    ns, _ = add_vm(daemon, topo, "sw0", "vm", ip="10.74.0.1")
+    guest = guests(sock, "icmpecho", queues=2)
+    wait_running(daemon, "guest", guest)
+    wait_for(lambda: vhost_state(daemon, "guest")["rings"] == 4)
+    assert wait_for(lambda: ping(ns, "10.74.0.2", count=1), timeout=5)
+    for i in range(3, 8):
+        assert ping(ns, f"10.74.0.{i}", count=2)
 
 
 def test_guest_to_guest_counts_every_frame(daemon, topo, tmp_path, guests):
