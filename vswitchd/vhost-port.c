@@ -72,8 +72,9 @@ mgr_vhost_to_json(const struct mgr_port *port, json_t *obj)
         return;
     }
     vsw_netdev_vhost_user_status(port->rt->netdev, &status);
-    vhost = json_pack("{s:b, s:i}", "connected", status.connected, "rings",
-                      (int)status.n_rings);
+    vhost = json_pack("{s:b, s:i, s:I}", "connected", status.connected,
+                      "rings", (int)status.n_rings, "rx-invalid",
+                      (json_int_t)status.rx_invalid);
     if (status.connected) {
         char features[24];
 

@@ -229,10 +229,12 @@ struct vhost_user {
     atomic_uint n_rx_pairs; /* guest receive rings running */
     int rearm_fd[VSW_NETDEV_MAX_QUEUES];
 
-    atomic_int broken; /* a malformed ring stopped the port:
-                          BROKEN_* */
-    char error[128];   /* why; written once, before 'broken'
-                          becomes BROKEN_SHOWN */
+    atomic_uint_fast64_t rx_invalid; /* frames of the guest not taken:
+                                        too long, bad virtio-net header */
+    atomic_int broken;               /* a malformed ring stopped the port:
+                                        BROKEN_* */
+    char error[128];                 /* why; written once, before 'broken'
+                                        becomes BROKEN_SHOWN */
 };
 
 /* Where a worker is in a guest's memory (see on_sigbus()). */
@@ -640,6 +642,10 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
             }
             ring->last_avail++;
             ring_add_used(vu, ring, head, 0);
+            if (!r) {
+                atomic_fetch_add_explicit(&vu->rx_invalid, 1,
+                                          memory_order_relaxed);
+            }
             n += r;
         }
         if ((vu->features & BIT(VIRTIO_RING_F_EVENT_IDX)) &&
@@ -1815,6 +1821,8 @@ vsw_netdev_vhost_user_status(const struct vsw_netdev *netdev,
 
     memset(status, 0, sizeof *status);
     status->connected = vu->conn_fd >= 0;
+    status->rx_invalid =
+        atomic_load_explicit(&vu->rx_invalid, memory_order_relaxed);
     status->features = vu->features;
     for (unsigned i = 0; i < VHOST_MAX_RINGS; i++) {
         status->n_rings += vu->rings[i].running;

@@ -38,10 +38,14 @@ bool vsw_netdev_is_vhost_user(const struct vsw_netdev *netdev);
 
 /* What "port show" reports about a vhost-user netdev. */
 struct vsw_vhost_user_status {
-    bool connected;    /* a frontend is attached */
-    unsigned n_rings;  /* rings running (kick and addresses set) */
-    uint64_t features; /* virtio features the frontend acked */
-    char error[128];   /* why the port stopped (malformed ring), or "" */
+    bool connected;      /* a frontend is attached */
+    unsigned n_rings;    /* rings running (kick and addresses set) */
+    uint64_t features;   /* virtio features the frontend acked */
+    uint64_t rx_invalid; /* frames of the guest not taken (larger than
+                            64 KB, or a virtio-net header asking for what
+                            was not negotiated or pointing outside the
+                            frame), since the port was opened */
+    char error[128];     /* why the port stopped (malformed ring), or "" */
 };
 
 /* Fills '*status'.  Control thread. */

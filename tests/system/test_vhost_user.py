@@ -136,7 +136,8 @@ def test_socket_is_0660_and_given_to_the_group(daemon, tmp_path):
     shown = daemon.rpc("port.get", name="vm")
     assert shown["socket"] == str(sock) and shown["vhost-mode"] == "server"
     assert shown["link"] == "down"
-    assert shown["vhost-user"] == {"connected": False, "rings": 0}
+    assert shown["vhost-user"] == {"connected": False, "rings": 0,
+                                   "rx-invalid": 0}
     daemon.rpc("port.del", name="vm")
     assert not sock.exists()
 
@@ -401,6 +402,7 @@ def test_guest_tso_segment_passes_whole_and_bad_headers_do_not(
         time.sleep(0.3)
         assert daemon.stats("evil")["rx-packets"] == 2
         assert "error" not in vhost_state(daemon, "evil")
+        assert vhost_state(daemon, "evil")["rx-invalid"] == 2
     finally:
         fe.close()
 
