@@ -275,7 +275,7 @@ def test_guest_to_guest_counts_every_frame(daemon, topo, tmp_path, guests):
     rx.stop()
     received = rx.counter("RX-packets")
     ga, gb = daemon.stats("ga"), daemon.stats("gb")
-    assert received > 10000
+    assert received > 1000
     # testpmd counts a frame as sent once it is on its ring; those the
     # switch had not read yet when testpmd hung up are lost with the ring
     # (at most a ring's worth).
