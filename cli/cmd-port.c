@@ -98,7 +98,7 @@ port_add(struct vsw_ctl_context *ctx, int argc, char *argv[])
             return vsw_ctl_run_change(ctx, argc, argv);
         }
     }
-    return vsw_ctl_usage_error(ctx, "missing type=tap|uplink");
+    return vsw_ctl_usage_error(ctx, "missing type=tap|uplink|vhost-user");
 }
 
 static enum vsw_ctl_status
@@ -291,7 +291,7 @@ const struct vsw_ctl_command vsw_ctl_port_commands[] = {
     {
         .noun = "port",
         .verb = "add",
-        .args = "SWITCH NAME type=tap|uplink [key=value...]",
+        .args = "SWITCH NAME type=tap|uplink|vhost-user [key=value...]",
         .min_args = 2,
         .max_args = -1,
         .names = (const char *const[]){"switch", "name", NULL},

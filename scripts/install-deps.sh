@@ -11,7 +11,7 @@ build-essential cmake pkg-config clang-format
 libevent-dev libjansson-dev libcurl4-openssl-dev libnl-3-dev libnl-route-3-dev libpcap-dev check
 iproute2 iputils-ping iperf3 tcpdump procps curl
 python3 python3-pytest python3-scapy python3-cram dnsmasq-base isc-dhcp-client
-abigail-tools openvswitch-switch etcd-server etcd-client
+abigail-tools openvswitch-switch etcd-server etcd-client dpdk dpdk-dev
 clang libclang-rt-dev llvm
 "
 [ $# -gt 0 ] && packages="$*"

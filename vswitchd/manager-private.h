@@ -22,8 +22,9 @@
 enum mgr_port_type {
     MGR_PORT_TAP,
     MGR_PORT_UPLINK,
-    MGR_PORT_VXLAN, /* a VXLAN tunnel (tunnel.c) */
-    MGR_PORT_TEAM,  /* made by team.add only (team.c) */
+    MGR_PORT_VXLAN,      /* a VXLAN tunnel (tunnel.c) */
+    MGR_PORT_TEAM,       /* made by team.add only (team.c) */
+    MGR_PORT_VHOST_USER, /* vhost-user (vhost-port.c) */
 };
 
 /* A VXLAN tunnel port's own settings (tunnel.c). */
@@ -69,6 +70,13 @@ struct mgr_qos_cfg {
  * table cannot check. */
 int mgr_qos_cfg_check(struct mgr_qos_cfg *qos, struct vsw_rpc_error *err);
 
+/* A vhost-user port's socket (vhost-port.c). */
+struct mgr_vhost_cfg {
+    char socket[108];      /* unix socket path */
+    bool client;           /* vhost-mode: connect (client) or listen */
+    char socket_group[33]; /* server: group that may connect, "" none */
+};
+
 /* What the user asked for one port: everything that is saved.  Each
  * member is filled by a row of the port settings table (port.c), except
  * where noted. */
@@ -95,9 +103,10 @@ struct mgr_port_cfg {
     uint32_t vni;                /* tenant network (VXLAN VNI), 0 none */
     /* Type vxlan: the tunnel's own settings (tunnel.c). */
     struct mgr_tunnel_cfg tunnel;
-    struct mgr_team_cfg team; /* type team: the team's settings, filled
-                                 by the team table (team.c), not the
-                                 port table */
+    struct mgr_team_cfg team;   /* type team: the team's settings, filled
+                                   by the team table (team.c), not the
+                                   port table */
+    struct mgr_vhost_cfg vhost; /* vhost-user: socket (vhost-port.c) */
 };
 
 /* What a port's minimum bandwidth means on a switch (FEATURES.md §5). */
@@ -358,6 +367,12 @@ int mgr_port_open_device(struct vsw_manager *, struct mgr_port *port,
 /* Keeps the TAP location of 'port' current (namespace pin, name);
  * returns true if it changed. */
 bool mgr_port_track(struct vsw_manager *, struct mgr_port *port);
+
+/* vhost-user ports (vhost-port.c). */
+int mgr_vhost_cfg_check(const struct mgr_port_cfg *, struct vsw_rpc_error *);
+int mgr_vhost_open(struct vsw_manager *, struct mgr_port *,
+                   struct vsw_netdev **netdevp);
+void mgr_vhost_to_json(const struct mgr_port *, json_t *obj);
 
 /* Tracks every port, and saves the configuration if any moved. */
 void mgr_track_all(struct vsw_manager *);

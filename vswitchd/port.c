@@ -22,8 +22,9 @@
 #define MAX_BANDWIDTH_MAX 400000000000LL
 #define MAX_BURST_MAX     (1LL << 30)
 
-static const char *const port_types[] = {"tap", "uplink", "vxlan", "team",
-                                         NULL};
+static const char *const port_types[] = {"tap",  "uplink",     "vxlan",
+                                         "team", "vhost-user", NULL};
+static const char *const vhost_modes[] = {"server", "client", NULL};
 
 /* Minimum bandwidth (qos-sched.c): the largest weight and bit rate. */
 #define MIN_BW_WEIGHT_MAX 100
@@ -47,7 +48,35 @@ static const struct vsw_setting port_settings[] = {
         .help = "tap: a TAP device the daemon creates for a VM or "
                 "container; uplink: an existing netdev, attached with "
                 "AF_PACKET; vxlan: a VXLAN tunnel (vswitch-ctl tunnel add); "
-                "team: made by team add",
+                "team: made by team add; vhost-user: a VM's virtio-net "
+                "device served over a unix socket",
+    },
+    {
+        PORT_ROW("socket", VSW_SETTING_PATH, vhost.socket),
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_VHOST_USER,
+        .flags = VSW_SETTING_FIXED,
+        .help = "vhost-user: the unix socket the daemon creates (server) "
+                "or connects to (client); required",
+    },
+    {
+        PORT_ROW("vhost-mode", VSW_SETTING_ENUM, vhost.client),
+        .names = vhost_modes,
+        .default_value = "server",
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_VHOST_USER,
+        .flags = VSW_SETTING_FIXED,
+        .help = "vhost-user: server (the daemon listens) or client (it "
+                "connects to the VM's socket and reconnects)",
+    },
+    {
+        PORT_ROW("socket-group", VSW_SETTING_GROUP, vhost.socket_group),
+        .when_key = "type",
+        .when_values = 1u << MGR_PORT_VHOST_USER,
+        .flags = VSW_SETTING_FIXED,
+        .help = "vhost-user, server: the group the socket (mode 0660) is "
+                "given to, so that its members may connect; default: the "
+                "daemon's",
     },
     {
         PORT_ROW("ifname", VSW_SETTING_IFNAME, ifname),
@@ -355,6 +384,9 @@ port_cfg_check(struct mgr_port_cfg *cfg, struct vsw_rpc_error *err)
     if (cfg->type == MGR_PORT_VXLAN && mgr_tunnel_cfg_check(cfg, err)) {
         return -1;
     }
+    if (mgr_vhost_cfg_check(cfg, err)) {
+        return -1;
+    }
 
     if (vlan->mode == VSW_VLAN_MODE_ACCESS && !vlan->vid) {
         return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
@@ -413,9 +445,11 @@ mgr_port_cfg_from_params(const json_t *params, const char *name,
         cfg->vlan.mode = VSW_VLAN_MODE_TRUNK;
     }
     /* The interface is named after the port unless told otherwise (a
-     * team has members instead, a tunnel has sockets and no interface). */
+     * team has members instead, tunnels and vhost-user ports have sockets and
+     * no interface). */
     all = json_copy((json_t *)params);
-    if (type && (!strcmp(type, "team") || !strcmp(type, "vxlan"))) {
+    if (type && (!strcmp(type, "team") || !strcmp(type, "vxlan") ||
+                 !strcmp(type, "vhost-user"))) {
         has_ifname = true;
     }
     if (!all || (!has_ifname &&
@@ -497,12 +531,16 @@ mgr_port_create(struct vsw_manager *mgr, struct mgr_switch *sw,
                                  "'%s': %s",
                                  name, strerror(-error));
         }
-        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR,
-                             "cannot %s interface '%s': %s",
-                             cfg->type == MGR_PORT_TAP     ? "create TAP"
-                             : cfg->type == MGR_PORT_VXLAN ? "open tunnel"
-                                                           : "attach to",
-                             cfg->ifname, strerror(-error));
+        return vsw_rpc_error(
+            err, VSW_RPC_SYSTEM_ERROR, "cannot %s '%s': %s",
+            cfg->type == MGR_PORT_TAP          ? "create TAP interface"
+            : cfg->type == MGR_PORT_VXLAN      ? "open tunnel"
+            : cfg->type == MGR_PORT_VHOST_USER ? "open vhost-user socket"
+                                               : "attach to interface",
+            cfg->type == MGR_PORT_VHOST_USER ? cfg->vhost.socket
+            : cfg->type == MGR_PORT_VXLAN    ? name
+                                             : cfg->ifname,
+            strerror(-error));
     }
     if (error) {
         snprintf(port->last_error, sizeof port->last_error,
@@ -788,6 +826,7 @@ mgr_port_to_json(const struct vsw_manager *mgr, const struct mgr_port *port)
     if (port->last_error[0]) {
         json_object_set_new(obj, "error", json_string(port->last_error));
     }
+    mgr_vhost_to_json(port, obj);
     return obj;
 }
 

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -661,6 +662,33 @@ setting_parse(const struct vsw_setting *s, void *cfg, const json_t *value,
         }
         snprintf(member(cfg, s), s->size, "%s", text);
         return 0;
+    case VSW_SETTING_PATH:
+        if (json_is_null(value)) {
+            ((char *)member(cfg, s))[0] = '\0'; /* unset, as get shows */
+            return 0;
+        }
+        if (!json_is_string(value) || text[0] != '/' ||
+            strlen(text) >= s->size || strlen(text) >= 108) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "%s '%.40s' is not an absolute path of at "
+                                 "most 107 characters",
+                                 s->key, text ? text : "");
+        }
+        snprintf(member(cfg, s), s->size, "%s", text);
+        return 0;
+    case VSW_SETTING_GROUP:
+        if (json_is_null(value)) {
+            ((char *)member(cfg, s))[0] = '\0';
+            return 0;
+        }
+        if (!json_is_string(value) || !text[0] || strlen(text) >= s->size ||
+            !getgrnam(text)) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "%s '%.40s' is not a group of this system",
+                                 s->key, text ? text : "");
+        }
+        snprintf(member(cfg, s), s->size, "%s", text);
+        return 0;
     }
     return vsw_rpc_error(err, VSW_RPC_INTERNAL_ERROR, "bad setting type");
 }
@@ -940,6 +968,12 @@ setting_to_json(const struct vsw_setting *s, const void *cfg)
         }
         return json_string(text);
     }
+    case VSW_SETTING_PATH:
+    case VSW_SETTING_GROUP: {
+        const char *text = member_const(cfg, s);
+
+        return text[0] ? json_string(text) : json_null();
+    }
     }
     return json_null();
 }
@@ -978,6 +1012,8 @@ type_name(enum vsw_setting_type type)
         [VSW_SETTING_IFNAME] = "ifname",
         [VSW_SETTING_IFNAME_LIST] = "ifname-list",
         [VSW_SETTING_VTEPS] = "vtep-list",
+        [VSW_SETTING_PATH] = "path",
+        [VSW_SETTING_GROUP] = "group",
     };
 
     return names[type];

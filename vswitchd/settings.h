@@ -53,6 +53,10 @@ enum vsw_setting_type {
     VSW_SETTING_VTEPS,       /* "5001:192.0.2.1,5002:192.0.2.7": remote
                                 VTEPs per VNI, in a struct
                                 vsw_setting_vtep_list */
+    VSW_SETTING_PATH,        /* an absolute file name shorter than a unix
+                                socket's (108 bytes), in char[]; "" unset */
+    VSW_SETTING_GROUP,       /* the name of an existing system group, in
+                                char[]; "" unset */
 };
 
 /* Flags of a setting. */

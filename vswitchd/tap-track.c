@@ -170,6 +170,8 @@ mgr_port_open_device(struct vsw_manager *mgr, struct mgr_port *port,
     }
     if (port->cfg.type == MGR_PORT_VXLAN) {
         error = mgr_tunnel_open_device(mgr, port, &netdev);
+    } else if (port->cfg.type == MGR_PORT_VHOST_USER) {
+        error = mgr_vhost_open(mgr, port, &netdev);
     } else if (port->cfg.type == MGR_PORT_UPLINK) {
         error = vsw_netdev_uplink_open(port->cfg.ifname,
                                        vsw_datapath_n_workers(mgr->dp),

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "netdev-vhost-user.h"
 #include "netns.h"
 
 void
@@ -45,6 +46,13 @@ vsw_netdev_link_is_up(const struct vsw_netdev *netdev)
     int nsfd = -1;
     int error;
 
+    if (vsw_netdev_is_vhost_user(netdev)) {
+        /* No kernel interface: up while a frontend runs its rings. */
+        struct vsw_vhost_user_status status;
+
+        vsw_netdev_vhost_user_status(netdev, &status);
+        return status.connected && status.n_rings && !status.error[0];
+    }
     memset(&ifr, 0, sizeof ifr);
     snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", netdev->ifname);
     if (vsw_netdev_is_tap(netdev)) {

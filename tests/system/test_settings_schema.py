@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TOP, VSWITCH_CTL, RpcError, sh
+from conftest import TOP, VSWITCH_CTL, RpcError, sh, unique
 
 INVALID_PARAMS = -32602
 
 TYPES = {"integer", "bit-rate", "enum", "boolean", "mac", "vlan-set",
-         "ip-list", "ifname", "vtep-list", "ifname-list"}
+         "ip-list", "ifname", "vtep-list", "ifname-list", "path", "group"}
 RANGED_TYPES = {"integer", "bit-rate"}
 
 # What the design promises (docs/architecture.md, issue 9); schema.get may
@@ -35,7 +35,8 @@ CONTRACT = {
         "metering-save-interval": ("integer", {"default": 10, "min": 1}),
     },
     "port": {
-        "type": ("enum", {"values": ["tap", "uplink", "vxlan", "team"],
+        "type": ("enum", {"values": ["tap", "uplink", "vxlan", "team",
+                                     "vhost-user"],
                           "fixed": True}),
         "ifname": ("ifname", {"fixed": True, "applies-to": {
             "key": "type", "values": ["tap", "uplink"]}}),
@@ -113,12 +114,14 @@ WRONG_VALUES = {
     "vtep-list": ["5001", "0:198.18.0.1", "5001:2001:db8::1",
                   "16777216:198.18.0.1"],
     "ifname-list": ["a/b", "eth0,,eth1", "x" * 16],
+    "path": ["relative/path", "/" + "x" * 120],
+    "group": ["no-such-group-here", ""],
 }
 
 DOCS = (TOP / "docs" / "user-guide.md", TOP / "docs" / "jsonrpc.md")
 
 # Types whose unset state is null.
-NULLABLE = ("mac", "vlan-set", "ip-list", "vtep-list")
+NULLABLE = ("mac", "vlan-set", "ip-list", "vtep-list", "path", "group")
 
 
 # ---- Helpers ----
@@ -258,6 +261,8 @@ class Objects:
             "ip-list": ["198.18.0.7", "198.18.0.8,2001:db8::8"],
             "ifname": [self.topo.ifname("sc")],
             "vtep-list": ["5001:198.18.0.7", "5001:198.18.0.8,5002:198.18.0.9"],
+            "path": [f"/tmp/{unique('vsc')}.sock"],
+            "group": ["root", "daemon"],
         }.get(t) or pytest.fail(f"{setting['key']}: no valid value known "
                                 f"for type {t}")
 
