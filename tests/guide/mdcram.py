@@ -122,7 +122,7 @@ VARYING = [
      lambda m: (lambda w: re.escape(w[0]) + r" +" + re.escape(w[1]) + r" +"
                 + re.escape(w[2]) + r" +\d+ +" + w[4] + r" +" + w[5])(
          m.group().split())),
-    # RPC roles (user guide 20.3): the uid useradd gave, the pid of a
+    # RPC roles (user guide 26): the uid useradd gave, the pid of a
     # client in the daemon's log
     (r"(?<=uid )\d+(?= (?:pid \d+:|is read-only))", r"\d+"),
     (r"(?<= pid )\d+(?=: \S+ (?:ok|failed|refused))", r"\d+"),

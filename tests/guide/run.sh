@@ -1,5 +1,5 @@
 #!/bin/sh
-# The documents, run: docs/user-guide.md from section 1 to 22, then the
+# The documents, run: docs/user-guide.md from section 1 to 28, then the
 # README's quick start (scripts/demo.sh), then the request/response pairs
 # of docs/jsonrpc.md, then the tutorial of docs/extensions.md, each command
 # in order, with its output compared to what the document shows.  The
@@ -38,8 +38,8 @@ prefixes="vsg vsr vsx"
 links="vm1 vm2 ct1 up0 up1 pvup0 gw iso1 iso2 com1 com2 web1 srv tx1 tx2 mon1"
 links="$links qup0 qvm1 qvm2" # section 17, minimum bandwidth
 links="$links vm1b" # section 18, metering
-links="$links tma0 tma1 tvm1" # section 20.1, teams
-# Section 20.3, who may use the socket: its users and groups.
+links="$links tma0 tma1 tvm1" # section 21, teams
+# Section 26, who may use the socket: its users and groups.
 users="vsg-alice vsg-bob vsg-carol"
 groups="vsg-admins vsg-readers"
 
