@@ -177,6 +177,8 @@ static vsw_bounds_collector *const collectors[] = {
     worker_bounds,        /* flow caches and shaper spares, per worker */
     mgr_mirror_bounds,    /* port-mirror.c, per switch */
     mgr_qos_sched_bounds, /* qos-sched.c, per scheduled uplink */
+    mgr_team_bounds,      /* team.c: members, LACP partners, rx-balance */
+    mgr_tunnel_bounds,    /* tunnel.c: each tunnel's learned mappings */
     mgr_capture_bounds,   /* capture.c: sessions, and each one's rings */
     ext_host_bounds,      /* ext-host.c: deferred frees */
     rpc_bounds,           /* rpc-server.c */

@@ -715,5 +715,7 @@ struct vsw_bounds;
 void mgr_capture_bounds(struct vsw_manager *, struct vsw_bounds *);
 void mgr_mirror_bounds(struct vsw_manager *, struct vsw_bounds *);
 void mgr_qos_sched_bounds(struct vsw_manager *, struct vsw_bounds *);
+void mgr_team_bounds(struct vsw_manager *, struct vsw_bounds *);
+void mgr_tunnel_bounds(struct vsw_manager *, struct vsw_bounds *);
 
 #endif /* VSW_MANAGER_PRIVATE_H */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "lacp.h"
 #include "log.h"
 #include "manager-private.h"
@@ -1370,4 +1371,57 @@ mgr_team_register_rpc(struct vsw_manager *mgr, struct vsw_rpc_server *server)
 {
     return vsw_rpc_server_register(
         server, team_methods, sizeof team_methods / sizeof *team_methods, mgr);
+}
+
+/* The bounded tables of every team: its members (and, with LACP, the
+ * partners it knows of them), and rx-balance's address tables, whose
+ * slots a new address takes over from an old one that hashes alike. */
+static size_t
+ip_table_used(const struct vsw_team_ip_table *table)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < VSW_TEAM_RLB_SLOTS; i++) {
+        n += atomic_load_explicit(&table->slots[i][0], memory_order_relaxed) !=
+             0;
+    }
+    return n;
+}
+
+void
+mgr_team_bounds(struct vsw_manager *mgr, struct vsw_bounds *b)
+{
+    for (const struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (const struct mgr_port *p = sw->ports; p; p = p->next) {
+            const struct mgr_team *team = p->team;
+            char owner[VSW_NAME_MAX + 8];
+
+            if (p->cfg.type != MGR_PORT_TEAM) {
+                continue;
+            }
+            snprintf(owner, sizeof owner, "team:%s", p->name);
+            vsw_bounds_add(b, "team-members", owner, "members",
+                           p->cfg.team.members.n, VSW_LACP_MAX_MEMBERS, 0);
+            if (team && team->lacp) {
+                unsigned partners = 0;
+
+                for (unsigned m = 0; m < p->cfg.team.members.n; m++) {
+                    struct vsw_lacp_member_status st;
+
+                    partners += !vsw_lacp_member_status(team->lacp, m, &st) &&
+                                st.current;
+                }
+                vsw_bounds_add(b, "lacp-partners", owner, "partners", partners,
+                               VSW_LACP_MAX_MEMBERS, 0);
+            }
+            if (team && team->rlb) {
+                vsw_bounds_add(b, "rx-balance-vms", owner, "addresses",
+                               ip_table_used(&team->rlb->vms),
+                               VSW_TEAM_RLB_SLOTS, 0);
+                vsw_bounds_add(b, "rx-balance-peers", owner, "addresses",
+                               ip_table_used(&team->rlb->peers),
+                               VSW_TEAM_RLB_SLOTS, 0);
+            }
+        }
+    }
 }

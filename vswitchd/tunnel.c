@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "log.h"
 #include "manager-private.h"
 #include "timeutil.h"
@@ -494,4 +495,30 @@ mgr_tunnel_register_rpc(struct vsw_manager *mgr, struct vsw_rpc_server *server)
     return vsw_rpc_server_register(
         server, tunnel_methods, sizeof tunnel_methods / sizeof *tunnel_methods,
         mgr);
+}
+
+/* Each tunnel's learned map: (VNI, MAC) -> VTEP, direct-mapped, so the
+ * bound is met when a mapping takes the slot of another. */
+void
+mgr_tunnel_bounds(struct vsw_manager *mgr, struct vsw_bounds *b)
+{
+    for (const struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (const struct mgr_port *p = sw->ports; p; p = p->next) {
+            const struct vsw_netdev_vxlan *dev;
+            char owner[VSW_NAME_MAX + 8];
+
+            if (p->cfg.type != MGR_PORT_VXLAN || !p->rt ||
+                !(dev = vsw_netdev_vxlan_cast(p->rt->netdev))) {
+                continue;
+            }
+            snprintf(owner, sizeof owner, "tunnel:%s", p->name);
+            vsw_bounds_add(
+                b, "tunnel-mappings", owner, "mappings",
+                vsw_vxlan_learned_count(dev->learned, vsw_time_msec(),
+                                        (int64_t)sw->cfg.mac_ageing * 1000),
+                VSW_VXLAN_LEARN_SLOTS,
+                atomic_load_explicit(&dev->learned->replaced,
+                                     memory_order_relaxed));
+        }
+    }
 }

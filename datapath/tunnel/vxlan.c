@@ -197,11 +197,32 @@ vsw_vxlan_learn(struct vsw_vxlan_learned *map, uint32_t vni,
                                                  memory_order_relaxed)) {
         return;
     }
+    if (atomic_load_explicit(&s->ip, memory_order_relaxed) &&
+        (atomic_load_explicit(&s->vni, memory_order_relaxed) != vni ||
+         atomic_load_explicit(&s->mac, memory_order_relaxed) != key)) {
+        atomic_fetch_add_explicit(&map->replaced, 1, memory_order_relaxed);
+    }
     atomic_store_explicit(&s->vni, vni, memory_order_relaxed);
     atomic_store_explicit(&s->mac, key, memory_order_relaxed);
     atomic_store_explicit(&s->ip, ip, memory_order_relaxed);
     atomic_store_explicit(&s->seen_ms, now_ms, memory_order_relaxed);
     atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+}
+
+size_t
+vsw_vxlan_learned_count(const struct vsw_vxlan_learned *map, int64_t now_ms,
+                        int64_t ageing_ms)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < VSW_VXLAN_LEARN_SLOTS; i++) {
+        const struct vsw_vxlan_learned_slot *s = &map->slots[i];
+        int64_t seen = atomic_load_explicit(&s->seen_ms, memory_order_relaxed);
+
+        n += atomic_load_explicit(&s->ip, memory_order_relaxed) &&
+             now_ms - seen < ageing_ms;
+    }
+    return n;
 }
 
 uint32_t

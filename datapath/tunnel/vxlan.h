@@ -100,6 +100,8 @@ struct vsw_vxlan_learned_slot {
 };
 struct vsw_vxlan_learned {
     struct vsw_vxlan_learned_slot slots[VSW_VXLAN_LEARN_SLOTS];
+    _Atomic uint64_t replaced; /* mappings overwritten by another (VNI,
+                                  MAC) of their slot: the bound met */
 };
 
 /* Worker: records that (vni, mac) is behind VTEP 'ip' at 'now_ms'.  Skips
@@ -136,6 +138,11 @@ struct vsw_vxlan_learned_info {
 size_t vsw_vxlan_learned_dump(const struct vsw_vxlan_learned *map,
                               struct vsw_vxlan_learned_info *out, size_t max,
                               int64_t now_ms, int64_t ageing_ms);
+
+/* Control thread: the live mappings (confirmed within 'ageing_ms' of
+ * 'now_ms'), for the bounds in the status. */
+size_t vsw_vxlan_learned_count(const struct vsw_vxlan_learned *map,
+                               int64_t now_ms, int64_t ageing_ms);
 
 /* The tunnel's device (netdev-vxlan.c). */
 struct vsw_netdev_vxlan {

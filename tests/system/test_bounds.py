@@ -174,3 +174,35 @@ def test_capture_buffer_bound(daemon, topo):
     # The session ends with its connection, and its row with it.
     wait_for(lambda: not [r for r in daemon.rpc("system.status")["bounds"]
                           if r["table"] == "capture-buffer"])
+
+
+def test_teams_and_tunnels_report_their_tables(daemon, topo):
+    """A team shows its members (and, in LACP mode, its partners); a
+    tunnel its learned mappings, which a datagram from a remote VTEP
+    fills."""
+    sw = unique("sw")
+    daemon.rpc("switch.add", name=sw)
+    a, _ = topo.veth()
+    team = unique("tm")
+    daemon.rpc("team.add", switch=sw, name=team, members=f"{a}", mode="lacp")
+    members = bound(daemon, "team-members", f"team:{team}")
+    assert (members["used"], members["bound"]) == (1, 16), members
+    partners = bound(daemon, "lacp-partners", f"team:{team}")
+    assert (partners["used"], partners["bound"]) == (0, 16), partners
+
+    tunnel = unique("vx")
+    daemon.rpc("tunnel.add", switch=sw, name=tunnel, local_ip="127.0.0.1",
+               dst_port=24789, learn_unknown_vteps=True)
+    port = unique("p")
+    add_vm(daemon, topo, sw, port)
+    daemon.rpc("port.set", name=port, vni=5001)
+    row = bound(daemon, "tunnel-mappings", f"tunnel:{tunnel}")
+    assert (row["used"], row["bound"], row["full"]) == (0, 65536, 0), row
+    # A VXLAN datagram of VNI 5001 from 127.0.0.1 teaches one mapping.
+    inner = (b"\xff" * 6 + bytes([0x02, 0xcc, 0, 0, 0, 1]) +
+             struct.pack("!H", 0x88B5) + b"\0" * 46)
+    vxlan = struct.pack("!II", 0x08000000, 5001 << 8) + inner
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(vxlan, ("127.0.0.1", 24789))
+    wait_for(lambda: bound(daemon, "tunnel-mappings",
+                           f"tunnel:{tunnel}")["used"] == 1)
