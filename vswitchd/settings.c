@@ -156,6 +156,28 @@ vsw_bit_rate_format(uint64_t bps, char *buf, size_t size)
     }
 }
 
+/* Copies the comma-separated list 'text' into 'copy' (of 'size' bytes)
+ * for strtok_r().  Returns 0, or -EINVAL with the reason in 'why' when it
+ * does not fit or has an empty item. */
+static int
+comma_list_copy(const char *text, char *copy, size_t size, char *why,
+                size_t why_size)
+{
+    size_t len = strlen(text);
+
+    if (len >= size) {
+        snprintf(why, why_size, "too long");
+        return -EINVAL;
+    }
+    if (text[0] == ',' || strstr(text, ",,") ||
+        (len && text[len - 1] == ',')) {
+        snprintf(why, why_size, "empty item in '%s'", text);
+        return -EINVAL;
+    }
+    memcpy(copy, text, len + 1);
+    return 0;
+}
+
 int
 vsw_ip_list_parse(const char *text, struct vsw_setting_ip_list *list,
                   char *why, size_t why_size)
@@ -164,16 +186,9 @@ vsw_ip_list_parse(const char *text, struct vsw_setting_ip_list *list,
     char *save = NULL;
     unsigned n = 0;
 
-    if (strlen(text) >= sizeof copy) {
-        snprintf(why, why_size, "too long");
+    if (comma_list_copy(text, copy, sizeof copy, why, why_size)) {
         return -EINVAL;
     }
-    if (text[0] == ',' || strstr(text, ",,") ||
-        (text[0] && text[strlen(text) - 1] == ',')) {
-        snprintf(why, why_size, "empty item in '%s'", text);
-        return -EINVAL;
-    }
-    snprintf(copy, sizeof copy, "%s", text);
     for (char *item = strtok_r(copy, ",", &save); item;
          item = strtok_r(NULL, ",", &save)) {
         uint8_t *addr;
@@ -207,16 +222,9 @@ vsw_vtep_list_parse(const char *text, struct vsw_setting_vtep_list *list,
     char *save = NULL;
     unsigned n = 0;
 
-    if (strlen(text) >= sizeof copy) {
-        snprintf(why, why_size, "too long");
+    if (comma_list_copy(text, copy, sizeof copy, why, why_size)) {
         return -EINVAL;
     }
-    if (text[0] == ',' || strstr(text, ",,") ||
-        (text[0] && text[strlen(text) - 1] == ',')) {
-        snprintf(why, why_size, "empty item in '%s'", text);
-        return -EINVAL;
-    }
-    snprintf(copy, sizeof copy, "%s", text);
     for (char *item = strtok_r(copy, ",", &save); item;
          item = strtok_r(NULL, ",", &save)) {
         char *colon = strchr(item, ':');
