@@ -244,6 +244,18 @@ int mgr_rpc_get_switch(struct vsw_manager *, json_t *params, const char *key,
 int mgr_rpc_get_port(struct vsw_manager *, json_t *params, const char *key,
                      struct mgr_port **portp, struct vsw_rpc_error *err);
 
+/* How a deletion finds its port: mgr_rpc_get_port(), or a kind's own
+ * lookup that refuses ports of other kinds. */
+typedef int mgr_port_getter(struct vsw_manager *, json_t *params,
+                            const char *key, struct mgr_port **portp,
+                            struct vsw_rpc_error *err);
+
+/* port.del and the kinds' deletions (team.del): the port "name" names,
+ * found by 'get_port'; with "if-exists", a missing one is no error.  In
+ * a transaction the deletion is deferred to its commit. */
+int mgr_rpc_port_del(struct vsw_manager *, json_t *params,
+                     mgr_port_getter *get_port, struct vsw_rpc_error *err);
+
 /* Lookups by name; NULL if there is none. */
 struct mgr_switch *mgr_find_switch(struct vsw_manager *, const char *name);
 struct mgr_port *mgr_find_port(struct vsw_manager *, const char *name);

@@ -857,9 +857,9 @@ rpc_port_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
-static int
-rpc_port_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
-             void *mgr)
+int
+mgr_rpc_port_del(struct vsw_manager *mgr, json_t *params,
+                 mgr_port_getter *get_port, struct vsw_rpc_error *err)
 {
     static const char *const keys[] = {"name", "if-exists", NULL};
     bool if_exists = false;
@@ -867,7 +867,6 @@ rpc_port_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
     const char *name;
     int deferred;
 
-    (void)result;
     if (vsw_rpc_check_keys(params, keys, err) ||
         vsw_rpc_get_string(params, "name", true, &name, err) ||
         vsw_rpc_get_bool(params, "if-exists", false, &if_exists, err)) {
@@ -876,20 +875,40 @@ rpc_port_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
     if (if_exists && !mgr_find_port(mgr, name)) {
         return 0;
     }
-    if (mgr_rpc_get_port(mgr, params, "name", &port, err)) {
+    if (get_port(mgr, params, "name", &port, err)) {
         return -1;
-    }
-    if (port->cfg.type == MGR_PORT_TEAM) {
-        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
-                             "'%s' is a team: delete it with team.del "
-                             "(vswitch-ctl team del %s)",
-                             port->name, port->name);
     }
     deferred = mgr_txn_defer_delete(mgr, MGR_TXN_DELETE_PORT, port, NULL, err);
     if (deferred) {
         return deferred < 0 ? -1 : 0;
     }
     return mgr_port_del(mgr, port, err);
+}
+
+/* The port 'key' names, unless it is a team, which team.del deletes
+ * (its members go back with it). */
+static int
+get_port_not_team(struct vsw_manager *mgr, json_t *params, const char *key,
+                  struct mgr_port **portp, struct vsw_rpc_error *err)
+{
+    if (mgr_rpc_get_port(mgr, params, key, portp, err)) {
+        return -1;
+    }
+    if ((*portp)->cfg.type == MGR_PORT_TEAM) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "'%s' is a team: delete it with team.del "
+                             "(vswitch-ctl team del %s)",
+                             (*portp)->name, (*portp)->name);
+    }
+    return 0;
+}
+
+static int
+rpc_port_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr)
+{
+    (void)result;
+    return mgr_rpc_port_del(mgr, params, get_port_not_team, err);
 }
 
 static int

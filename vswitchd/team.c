@@ -1293,29 +1293,8 @@ static int
 rpc_team_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
              void *mgr)
 {
-    static const char *const keys[] = {"name", "if-exists", NULL};
-    bool if_exists = false;
-    struct mgr_port *port;
-    const char *name;
-    int deferred;
-
     (void)result;
-    if (vsw_rpc_check_keys(params, keys, err) ||
-        vsw_rpc_get_string(params, "name", true, &name, err) ||
-        vsw_rpc_get_bool(params, "if-exists", false, &if_exists, err)) {
-        return -1;
-    }
-    if (if_exists && !mgr_find_port(mgr, name)) {
-        return 0;
-    }
-    if (get_team(mgr, params, "name", &port, err)) {
-        return -1;
-    }
-    deferred = mgr_txn_defer_delete(mgr, MGR_TXN_DELETE_PORT, port, NULL, err);
-    if (deferred) {
-        return deferred < 0 ? -1 : 0;
-    }
-    return mgr_port_del(mgr, port, err);
+    return mgr_rpc_port_del(mgr, params, get_team, err);
 }
 
 /* team.show and team.list: every team, or the one "name" names. */
