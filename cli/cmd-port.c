@@ -155,21 +155,9 @@ port_list(struct vsw_ctl_context *ctx, int argc, char *argv[])
         {"TRUNKS", VSW_TABLE_LEFT, NULL, port_trunks_column},
         {"LINK", VSW_TABLE_LEFT, "link", NULL},
     };
-    enum vsw_ctl_status status;
-    json_t *result, *ports;
 
-    status = vsw_ctl_query(ctx, argc, argv, &result);
-    if (status != VSW_CTL_OK || !result) {
-        return status;
-    }
-    ports = vsw_ctl_result_array(result, ctx->command->method, "ports");
-    if (!ports) {
-        json_decref(result);
-        return VSW_CTL_ERROR;
-    }
-    vsw_ctl_print_rows(ports, columns, sizeof columns / sizeof *columns);
-    json_decref(result);
-    return VSW_CTL_OK;
+    return vsw_ctl_run_list(ctx, argc, argv, "ports", columns,
+                            sizeof columns / sizeof *columns);
 }
 
 /* Attaches to the current row of 'table' a note for each drop reason of

@@ -11,21 +11,9 @@ switch_list(struct vsw_ctl_context *ctx, int argc, char *argv[])
         {"MAC-COUNT", VSW_TABLE_RIGHT, "mac-count", NULL},
         {"PORTS", VSW_TABLE_LEFT, "ports", NULL},
     };
-    enum vsw_ctl_status status;
-    json_t *result, *switches;
 
-    status = vsw_ctl_query(ctx, argc, argv, &result);
-    if (status != VSW_CTL_OK || !result) {
-        return status;
-    }
-    switches = vsw_ctl_result_array(result, ctx->command->method, "switches");
-    if (!switches) {
-        json_decref(result);
-        return VSW_CTL_ERROR;
-    }
-    vsw_ctl_print_rows(switches, columns, sizeof columns / sizeof *columns);
-    json_decref(result);
-    return VSW_CTL_OK;
+    return vsw_ctl_run_list(ctx, argc, argv, "switches", columns,
+                            sizeof columns / sizeof *columns);
 }
 
 const struct vsw_ctl_command vsw_ctl_switch_commands[] = {

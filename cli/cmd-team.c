@@ -15,21 +15,9 @@ team_list(struct vsw_ctl_context *ctx, int argc, char *argv[])
         {"STANDBY", VSW_TABLE_LEFT, "standby", NULL},
         {"ACTIVE-MEMBERS", VSW_TABLE_RIGHT, "active-members", NULL},
     };
-    enum vsw_ctl_status status;
-    json_t *result, *teams;
 
-    status = vsw_ctl_query(ctx, argc, argv, &result);
-    if (status != VSW_CTL_OK || !result) {
-        return status;
-    }
-    teams = vsw_ctl_result_array(result, ctx->command->method, "teams");
-    if (!teams) {
-        json_decref(result);
-        return VSW_CTL_ERROR;
-    }
-    vsw_ctl_print_rows(teams, columns, sizeof columns / sizeof *columns);
-    json_decref(result);
-    return VSW_CTL_OK;
+    return vsw_ctl_run_list(ctx, argc, argv, "teams", columns,
+                            sizeof columns / sizeof *columns);
 }
 
 static enum vsw_ctl_status

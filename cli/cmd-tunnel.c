@@ -1,43 +1,6 @@
 /* vswitch-ctl tunnel ...: VXLAN tunnels, ports of type vxlan. */
 #include "ctl.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "util.h"
-
-/* A tunnel is a port of type vxlan; the type may be left out. */
-static enum vsw_ctl_status
-tunnel_add(struct vsw_ctl_context *ctx, int argc, char *argv[])
-{
-    char **args = calloc((size_t)argc + 1, sizeof *args);
-    enum vsw_ctl_status status;
-    bool has_type = false;
-
-    if (!args) {
-        vsw_ctl_error("out of memory");
-        return VSW_CTL_ERROR;
-    }
-    for (int i = 0; i < argc; i++) {
-        args[i] = argv[i];
-        if (i >= ctx->command->min_args &&
-            !strncmp(argv[i], "type=", strlen("type="))) {
-            if (strcmp(argv[i], "type=vxlan")) {
-                free(args);
-                return vsw_ctl_usage_error(ctx, "a tunnel is type=vxlan");
-            }
-            has_type = true;
-        }
-    }
-    if (!has_type) {
-        args[argc++] = "type=vxlan";
-    }
-    status = vsw_ctl_run_change(ctx, argc, args);
-    free(args);
-    return status;
-}
-
 static enum vsw_ctl_status
 tunnel_list(struct vsw_ctl_context *ctx, int argc, char *argv[])
 {
@@ -49,21 +12,9 @@ tunnel_list(struct vsw_ctl_context *ctx, int argc, char *argv[])
         {"UNDERLAY-MTU", VSW_TABLE_RIGHT, "underlay-mtu", NULL},
         {"VM-MTU", VSW_TABLE_RIGHT, "vm-mtu", NULL},
     };
-    enum vsw_ctl_status status;
-    json_t *result, *tunnels;
 
-    status = vsw_ctl_query(ctx, argc, argv, &result);
-    if (status != VSW_CTL_OK || !result) {
-        return status;
-    }
-    tunnels = vsw_ctl_result_array(result, ctx->command->method, "tunnels");
-    if (!tunnels) {
-        json_decref(result);
-        return VSW_CTL_ERROR;
-    }
-    vsw_ctl_print_rows(tunnels, columns, sizeof columns / sizeof *columns);
-    json_decref(result);
-    return VSW_CTL_OK;
+    return vsw_ctl_run_list(ctx, argc, argv, "tunnels", columns,
+                            sizeof columns / sizeof *columns);
 }
 
 const struct vsw_ctl_command vsw_ctl_tunnel_commands[] = {
@@ -88,7 +39,7 @@ const struct vsw_ctl_command vsw_ctl_tunnel_commands[] = {
                 "remote=5001:192.0.2.2,5001:192.0.2.3\n",
         .schema_kind = "port",
         .creates = true,
-        .run = tunnel_add,
+        .run = vsw_ctl_run_change, /* tunnel.add sets type=vxlan */
     },
     {
         .noun = "tunnel",

@@ -372,6 +372,28 @@ vsw_ctl_print_rows(const json_t *rows, const struct vsw_ctl_column columns[],
     vsw_table_destroy(table);
 }
 
+enum vsw_ctl_status
+vsw_ctl_run_list(struct vsw_ctl_context *ctx, int argc, char *argv[],
+                 const char *key, const struct vsw_ctl_column columns[],
+                 size_t n)
+{
+    enum vsw_ctl_status status;
+    json_t *result, *rows;
+
+    status = vsw_ctl_query(ctx, argc, argv, &result);
+    if (status != VSW_CTL_OK || !result) {
+        return status;
+    }
+    rows = vsw_ctl_result_array(result, ctx->command->method, key);
+    if (!rows) {
+        json_decref(result);
+        return VSW_CTL_ERROR;
+    }
+    vsw_ctl_print_rows(rows, columns, n);
+    json_decref(result);
+    return VSW_CTL_OK;
+}
+
 /* True if 'value' is a non-empty array of objects, which reads best as a
  * table. */
 static bool

@@ -213,6 +213,14 @@ struct vsw_ctl_column {
 void vsw_ctl_print_rows(const json_t *rows,
                         const struct vsw_ctl_column columns[], size_t n);
 
+/* The whole of a "list" command: queries the command's method and prints
+ * the array 'key' of its result as a table of the 'n' 'columns' (or, with
+ * --format json, the result as it came). */
+enum vsw_ctl_status vsw_ctl_run_list(struct vsw_ctl_context *ctx, int argc,
+                                     char *argv[], const char *key,
+                                     const struct vsw_ctl_column columns[],
+                                     size_t n);
+
 /* Prints every member of 'object' (borrowed), in order, as an aligned
  * "key  value" line.  A member that is a list of objects, such as the
  * daemon's workers, shows its length there and a table of its own
