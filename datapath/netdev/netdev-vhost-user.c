@@ -263,6 +263,14 @@ vsw_netdev_is_vhost_user(const struct vsw_netdev *netdev)
 
 /* ---- Guest memory ---- */
 
+/* True if [addr, addr + len) lies wholly in [base, base + size), checked
+ * without overflow (every value comes from the guest). */
+static bool
+range_inside(uint64_t base, uint64_t size, uint64_t addr, uint64_t len)
+{
+    return addr >= base && addr - base < size && len <= size - (addr - base);
+}
+
 /* Translates the guest physical range [gpa, gpa + len) into a pointer,
  * or NULL if it is not wholly inside one region. */
 static void *
@@ -271,8 +279,7 @@ gpa_to_host(const struct vhost_mem *mem, uint64_t gpa, uint64_t len)
     for (unsigned i = 0; i < mem->n; i++) {
         const struct vhost_region *r = &mem->r[i];
 
-        if (gpa >= r->guest_addr && gpa - r->guest_addr < r->size &&
-            len <= r->size - (gpa - r->guest_addr)) {
+        if (range_inside(r->guest_addr, r->size, gpa, len)) {
             return r->host + (gpa - r->guest_addr);
         }
     }
@@ -286,8 +293,7 @@ uva_to_host(const struct vhost_mem *mem, uint64_t uva, uint64_t len)
     for (unsigned i = 0; i < mem->n; i++) {
         const struct vhost_region *r = &mem->r[i];
 
-        if (uva >= r->user_addr && uva - r->user_addr < r->size &&
-            len <= r->size - (uva - r->user_addr)) {
+        if (range_inside(r->user_addr, r->size, uva, len)) {
             return r->host + (uva - r->user_addr);
         }
     }
