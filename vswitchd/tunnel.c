@@ -418,12 +418,12 @@ call_port_method(struct vsw_manager *mgr, const char *method, json_t *params,
     return m->handler(params, result, err, aux);
 }
 
-/* The tunnel named by param "name" of 'params', which must be one. */
+/* The tunnel named by param 'key' of 'params', which must be one. */
 static int
-get_tunnel(struct vsw_manager *mgr, json_t *params, struct mgr_port **portp,
-           struct vsw_rpc_error *err)
+get_tunnel(struct vsw_manager *mgr, json_t *params, const char *key,
+           struct mgr_port **portp, struct vsw_rpc_error *err)
 {
-    if (mgr_rpc_get_port(mgr, params, "name", portp, err)) {
+    if (mgr_rpc_get_port(mgr, params, key, portp, err)) {
         return -1;
     }
     if ((*portp)->cfg.type != MGR_PORT_VXLAN) {
@@ -462,7 +462,7 @@ rpc_tunnel_set(json_t *params, json_t **result, struct vsw_rpc_error *err,
 {
     struct mgr_port *port;
 
-    if (get_tunnel(mgr_, params, &port, err)) {
+    if (get_tunnel(mgr_, params, "name", &port, err)) {
         return -1;
     }
     return call_port_method(mgr_, "port.set", params, result, err);
@@ -470,15 +470,10 @@ rpc_tunnel_set(json_t *params, json_t **result, struct vsw_rpc_error *err,
 
 static int
 rpc_tunnel_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
-               void *mgr_)
+               void *mgr)
 {
-    struct mgr_port *port;
-
-    if (json_is_string(json_object_get(params, "name")) &&
-        get_tunnel(mgr_, params, &port, err)) {
-        return -1;
-    }
-    return call_port_method(mgr_, "port.del", params, result, err);
+    (void)result;
+    return mgr_rpc_port_del(mgr, params, get_tunnel, err);
 }
 
 static const struct vsw_rpc_method tunnel_methods[] = {
