@@ -25,6 +25,16 @@ BUILD = Path(os.environ.get("VSW_BUILD_DIR", TOP / "build" / "release"))
 VSWITCHD = BUILD / "vswitchd" / "vswitchd"
 VSWITCH_CTL = BUILD / "cli" / "vswitch-ctl"
 
+def pytest_configure(config):
+    # scripts/test.sh runs the release and the ASan suites side by side,
+    # then the tests marked serial alone: those that measure a rate, count
+    # lost pings or wait on protocol timers, which a busy CPU would skew.
+    config.addinivalue_line(
+        "markers",
+        "serial: measures rates, losses or timers; runs with nothing beside it",
+    )
+
+
 RUN_ID = "".join(random.choices(string.ascii_lowercase + string.digits, k=4))
 _counter = 0
 
