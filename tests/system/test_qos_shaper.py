@@ -14,6 +14,9 @@ import pytest
 
 from conftest import RpcError, add_vm, ping, sh, wait_for
 
+# Runs alone in scripts/test.sh: it measures shaped rates.
+pytestmark = pytest.mark.serial
+
 CAP = 20_000_000
 TOLERANCE = 0.10
 # An unshaped TCP stream through the switch, even on a busy machine, runs
