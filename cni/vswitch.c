@@ -666,6 +666,7 @@ cmd_add(struct cni_run *run)
     }
     print_json(result);
     json_decref(result);
+    json_decref(ipam);
     free(mac);
 }
 
