@@ -217,6 +217,22 @@ parse_config(struct cni_run *run)
         cni_fail(CNI_ERR_INVALID_CONFIG, NULL,
                  "\"acl\" must be an array of acl.add rules");
     }
+    json_t *xacl = json_object_get(run->config, "xacl");
+    size_t i;
+    json_t *rule;
+    if (xacl && !json_is_array(xacl)) {
+        cni_fail(CNI_ERR_INVALID_CONFIG, NULL,
+                 "\"xacl\" must be an array of xacl.add rules");
+    }
+    json_array_foreach(xacl, i, rule)
+    {
+        if (!json_is_object(rule) || json_object_get(rule, "port")) {
+            cni_fail(CNI_ERR_INVALID_CONFIG, NULL,
+                     "xacl[%zu] must be an object of xacl.add params "
+                     "without \"port\"",
+                     i);
+        }
+    }
 
     json_t *ipam = json_object_get(run->config, "ipam");
     if (ipam && (!json_is_object(ipam) ||
@@ -636,6 +652,24 @@ cmd_add(struct cni_run *run)
             rollback_add(run);
             cni_fail(code, NULL, "acl.add on port %s: %s", run->port_name,
                      text);
+        }
+    }
+
+    /* Extended rules have no batch form: one xacl.add each. */
+    size_t n;
+    json_t *rule;
+    json_array_foreach(json_object_get(run->config, "xacl"), n, rule)
+    {
+        json_t *rule_params = json_deep_copy(rule);
+        json_object_set_new(rule_params, "port", json_string(run->port_name));
+        json_t *result = rpc_call(run, "xacl.add", rule_params, &error);
+        json_decref(result);
+        if (error) {
+            enum cni_error_code code = rpc_error_code(error);
+            char *text = vsw_xstrdup(rpc_error_message(error));
+            rollback_add(run);
+            cni_fail(code, NULL, "xacl[%zu]: xacl.add on port %s: %s", n,
+                     run->port_name, text);
         }
     }
 

@@ -67,7 +67,10 @@ def test_two_containers_ping_through_the_switch(daemon, topo, tmp_path):
                         port={"vlan-mode": "access", "vlan": 61,
                               "dhcp-guard": True},
                         acl=[{"action": "deny", "direction": "out",
-                              "remote-ip": "198.18.62.0/24"}])
+                              "remote-ip": "198.18.62.0/24"}],
+                        xacl=[{"action": "deny", "direction": "in",
+                               "weight": 10, "protocol": "tcp",
+                               "local-port": 23}])
     containers = []
     for label in ("ca", "cb"):
         ns = topo.netns(label)
@@ -89,6 +92,8 @@ def test_two_containers_ping_through_the_switch(daemon, topo, tmp_path):
         assert port["dhcp-guard"] is True
         rules = daemon.rpc("acl.list", port=port["name"])
         assert len(rules["rules"]) == 1
+        xrules = daemon.rpc("xacl.list", port=port["name"])
+        assert len(xrules["rules"]) == 1, xrules
 
     # The containers see their addresses, the route, and each other.
     (ns_a, cid_a, res_a), (ns_b, cid_b, res_b) = containers
@@ -156,6 +161,11 @@ def test_errors_are_cni_errors(daemon_factory, topo, tmp_path):
     fails(dict(good, switch="no-such-switch"), 7, "no-such-switch")
     fails(dict(good, acl=[{"action": "deny", "direction": "sideways",
                            "remote-ip": "any"}]), 7, "acl.add")
+    fails(dict(good, xacl=[{"action": "allow", "direction": "in",
+                            "weight": 1}, {"action": "allow",
+                                           "direction": "sideways",
+                                           "weight": 2}]), 7, "xacl[1]")
+    fails(dict(good, xacl={"action": "allow"}), 7, "xacl")
     fails(good, 4, "CNI_IFNAME", env_extra={"CNI_IFNAME": ""})
     fails(good, 3, "namespace",
           env_extra={"CNI_NETNS": "/var/run/netns/" + unique("gone")})
