@@ -13,7 +13,16 @@ iproute2 iputils-ping iperf3 tcpdump procps curl
 python3 python3-pytest python3-scapy python3-cram dnsmasq-base isc-dhcp-client
 abigail-tools openvswitch-switch etcd-server etcd-client dpdk dpdk-dev
 clang libclang-rt-dev llvm
+containernetworking-plugins libvirt-clients pandoc man-db jq qemu-system-x86 busybox-static
 "
+# The QEMU guest of tests/system/test_libvirt.py boots a Debian kernel
+# taken from its package, which is only downloaded (into apt's cache), not
+# installed on this machine.
+if [ $# -eq 0 ] && [ "$(id -u)" -eq 0 ] &&
+    ! ls /var/cache/apt/archives/linux-image-[0-9]*-amd64_*.deb >/dev/null 2>&1; then
+    apt-get install -y -qq --download-only linux-image-amd64 >/dev/null ||
+        echo "install-deps: could not download a kernel for the QEMU test" >&2
+fi
 [ $# -gt 0 ] && packages="$*"
 
 missing=""
