@@ -228,6 +228,8 @@ struct vhost_user {
     struct vhost_ring rings[VHOST_MAX_RINGS];
     atomic_uint n_rx_pairs; /* guest receive rings running */
     int rearm_fd[VSW_NETDEV_MAX_QUEUES];
+    bool rearm_set[VSW_NETDEV_MAX_QUEUES]; /* we left rearm_fd[q]
+                                              signalled (rearm()) */
 
     atomic_uint_fast64_t rx_invalid; /* frames of the guest not taken:
                                         too long, bad virtio-net header */
@@ -585,6 +587,48 @@ ring_read_chain(struct vhost_user *vu, struct vhost_ring *ring,
     return vnet_is_sane(vu, &pkt->vnet, len) ? 1 : 0;
 }
 
+/* The guest's transmit ring 'ring' is empty: asks the guest to kick
+ * for what it adds next.  The kick eventfd is drained first, so a kick
+ * after this stays pending and wakes the worker; the caller then looks
+ * at the avail index once more, since the guest may have added entries
+ * before it saw avail_event. */
+static void
+ring_await_kick(struct vhost_user *vu, struct vhost_ring *ring)
+{
+    drain_eventfd(ring->kick_fd);
+    if ((vu->features & BIT(VIRTIO_RING_F_EVENT_IDX)) &&
+        *(volatile uint16_t *)avail_event_ptr(ring) != ring->last_avail) {
+        *(volatile uint16_t *)avail_event_ptr(ring) = ring->last_avail;
+        log_used(vu, ring,
+                 offsetof(struct vring_used, ring) +
+                     ring->size * sizeof(struct vring_used_elem),
+                 sizeof(uint16_t));
+    }
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* Keeps worker queue 'queue' readable while its rings have work ('more')
+ * and lets it go quiet once they have none.  While a queue stays busy,
+ * the rearm eventfd stays signalled: no write and read of it per batch,
+ * only at the edges between busy and idle.  Only the worker polling the
+ * queue calls this; the control thread's writes (ring_update()) are
+ * drained on the next idle call. */
+static void
+rearm(struct vhost_user *vu, unsigned queue, bool more)
+{
+    uint64_t one = 1;
+
+    if (!more) {
+        drain_eventfd(vu->rearm_fd[queue]);
+        vu->rearm_set[queue] = false;
+    } else if (!vu->rearm_set[queue]) {
+        if (write(vu->rearm_fd[queue], &one, sizeof one) < 0) {
+            /* Already signalled. */
+        }
+        vu->rearm_set[queue] = true;
+    }
+}
+
 static int
 rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
          int max, struct guest_access *access)
@@ -593,10 +637,11 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
     bool more = false;
     int n = 0;
 
-    drain_eventfd(vu->rearm_fd[queue]);
     if (vhost_user_is_broken(vu)) {
         /* Stopped: swallow the guest's kicks so they do not keep the
          * worker awake. */
+        drain_eventfd(vu->rearm_fd[queue]);
+        vu->rearm_set[queue] = false;
         for (unsigned pair = queue; pair < VHOST_MAX_PAIRS;
              pair += netdev->n_queues) {
             struct vhost_ring *ring = &vu->rings[2 * pair + 1];
@@ -624,7 +669,6 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
             pthread_spin_unlock(&ring->lock);
             continue;
         }
-        drain_eventfd(ring->kick_fd);
         old_used = ring->last_used;
         avail = avail_idx(ring);
         if ((uint16_t)(avail - ring->last_avail) > ring->size) {
@@ -654,31 +698,24 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
             }
             n += r;
         }
-        if ((vu->features & BIT(VIRTIO_RING_F_EVENT_IDX)) &&
-            *(volatile uint16_t *)avail_event_ptr(ring) != ring->last_avail) {
-            /* The guest kicks again once it adds past what we took. */
-            *(volatile uint16_t *)avail_event_ptr(ring) = ring->last_avail;
-            log_used(vu, ring,
-                     offsetof(struct vring_used, ring) +
-                         ring->size * sizeof(struct vring_used_elem),
-                     sizeof(uint16_t));
-        }
         ring_publish_used(vu, ring, old_used);
-        /* A guest that added buffers after we read its index may not kick
-         * again (EVENT_IDX): look once more. */
-        atomic_thread_fence(memory_order_seq_cst);
-        if (avail_idx(ring) != ring->last_avail) {
+        if (ring->last_avail != avail || avail_idx(ring) != avail) {
+            /* Still busy: we come back without a kick (rearm below), so
+             * the guest need not make one.  With EVENT_IDX, avail_event
+             * stays behind what the guest adds and it does not kick; its
+             * earlier kicks stay in the eventfd, harmless. */
             more = true;
+        } else {
+            ring_await_kick(vu, ring);
+            if (avail_idx(ring) != ring->last_avail) {
+                more = true;
+            }
         }
         pthread_spin_unlock(&ring->lock);
     }
-    if (more) {
-        uint64_t one = 1;
-
-        if (write(vu->rearm_fd[queue], &one, sizeof one) < 0) {
-            /* Already signalled. */
-        }
-    }
+    /* Rings the batch limit kept us from visiting may be busy with their
+     * kicks suppressed: come back for them. */
+    rearm(vu, queue, more || n >= max);
     return n;
 }
 

@@ -162,13 +162,14 @@ class BusyVswitchd(bench.Vswitchd):
 class VswitchPeer(Switch):
     key, title, server = "vswitch", "vswitch", False
 
-    def __init__(self, args, workdir):
-        self.args, self.dir = args, workdir / "vswitch"
+    def __init__(self, args, workdir, baseline=False):
+        self.dir = workdir / ("vswitch-baseline" if baseline else "vswitch")
+        self.binary = args.baseline_vswitchd if baseline else args.vswitchd
         self.daemon = None
 
     def setup(self):
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.daemon = BusyVswitchd(self.args.vswitchd, self.dir / "state")
+        self.daemon = BusyVswitchd(self.binary, self.dir / "state")
         self.daemon.start(workers=1)
         self.pid = self.daemon.proc.pid
         # The worker (and with it the whole daemon: its control thread
@@ -402,9 +403,16 @@ def main(argv):
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--build", default=str(TOP / "build" / "release"))
     ap.add_argument("--json", default=None)
+    ap.add_argument("--baseline-build", default=None,
+                    help="another build's vswitchd as peer "
+                    "'vswitch-baseline' (measure a change in one run)")
     args = ap.parse_args(argv)
     args.vswitchd = Path(args.build) / "vswitchd" / "vswitchd"
+    args.baseline_vswitchd = Path(args.baseline_build or ".") / \
+        "vswitchd" / "vswitchd"
     peers_wanted = args.only.split(",")
+    if args.baseline_build and "vswitch-baseline" not in peers_wanted:
+        peers_wanted.append("vswitch-baseline")
     scenarios = args.scenarios.split(",")
     if os.geteuid() != 0:
         print("vhost_bench.py: run as root", file=sys.stderr)
@@ -426,7 +434,9 @@ def main(argv):
     workdir = Path(tempfile.mkdtemp(prefix=f"vswitch-vhost-{PREFIX}-"))
     JANITOR.add("workdir", lambda: shutil.rmtree(workdir,
                                                  ignore_errors=True))
-    classes = {"vswitch": VswitchPeer, "ovs-dpdk": OvsDpdkPeer}
+    classes = {"vswitch": VswitchPeer, "ovs-dpdk": OvsDpdkPeer,
+               "vswitch-baseline":
+               lambda a, w: VswitchPeer(a, w, baseline=True)}
     results = {p: {s: [] for s in scenarios} for p in peers_wanted}
     started = time.monotonic()
     for rnd in range(args.rounds):
@@ -468,6 +478,20 @@ def main(argv):
                       fmt(vm / om if vm and om else None, 2), fmt(vc, 0),
                       fmt(oc, 0), fmt(vc / oc if vc and oc else None, 2)])
     print(bench.align_table(head, lines))
+    if "vswitch-baseline" in results:
+        print("\nThis build against --baseline-build (vswitch / baseline):\n")
+        lines = []
+        for s in scenarios:
+            row = [TITLES[s]]
+            for field, d in (("mpps", 3), ("cycles_per_packet", 0)):
+                a = med("vswitch", s, field)
+                b = med("vswitch-baseline", s, field)
+                row += [fmt(a, d), fmt(b, d), fmt(a / b if a and b else None,
+                                                  2)]
+            lines.append(row)
+        print(bench.align_table(["scenario", "Mpps", "baseline Mpps",
+                                 "ratio", "cyc/pkt", "baseline cyc/pkt",
+                                 "ratio"], lines))
     out = Path(args.json) if args.json else \
         TOP / "tests" / "perf" / "results" / "vhost-latest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
