@@ -76,6 +76,10 @@ enum {
     VHOST_USER_NET_SET_MTU = 20,
 };
 
+/* Empty polls of a worker queue before it asks the guest for kicks
+ * again and sleeps (rx_rings()). */
+#define IDLE_POLLS_BEFORE_SLEEP 8
+
 #define VHOST_USER_VERSION             0x1
 #define VHOST_USER_REPLY               0x4
 #define VHOST_USER_NEED_REPLY          0x8
@@ -228,8 +232,11 @@ struct vhost_user {
     struct vhost_ring rings[VHOST_MAX_RINGS];
     atomic_uint n_rx_pairs; /* guest receive rings running */
     int rearm_fd[VSW_NETDEV_MAX_QUEUES];
-    bool rearm_set[VSW_NETDEV_MAX_QUEUES]; /* we left rearm_fd[q]
-                                              signalled (rearm()) */
+    bool rearm_set[VSW_NETDEV_MAX_QUEUES];     /* we left rearm_fd[q]
+                                                  signalled (rearm()) */
+    uint8_t idle_polls[VSW_NETDEV_MAX_QUEUES]; /* empty polls in a row,
+                                                  up to
+                                                  IDLE_POLLS_BEFORE_SLEEP */
 
     atomic_uint_fast64_t rx_invalid; /* frames of the guest not taken:
                                         too long, bad virtio-net header */
@@ -697,6 +704,7 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
          int max, struct guest_access *access)
 {
     struct vsw_netdev *netdev = &vu->up;
+    bool settle = vu->idle_polls[queue] >= IDLE_POLLS_BEFORE_SLEEP;
     bool more = false;
     int n = 0;
 
@@ -772,7 +780,7 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
             if (!(vu->features & BIT(VIRTIO_RING_F_EVENT_IDX))) {
                 ring_set_no_notify(vu, ring, true);
             }
-        } else {
+        } else if (settle) {
             ring_await_kick(vu, ring);
             if (avail_idx(ring) != ring->last_avail) {
                 more = true;
@@ -780,9 +788,18 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
         }
         pthread_spin_unlock(&ring->lock);
     }
-    /* Rings the batch limit kept us from visiting may be busy with their
-     * kicks suppressed: come back for them. */
-    rearm(vu, queue, more || n >= max);
+    /* A queue that just ran dry is likely to get frames again at once:
+     * it stays awake (rearm signalled, kicks suppressed) for a few empty
+     * polls before it asks for kicks and sleeps, so that a stream with
+     * short gaps costs no syscalls at all.  Rings the batch limit kept us
+     * from visiting may be busy with their kicks suppressed: come back
+     * for them too. */
+    if (more || n) {
+        vu->idle_polls[queue] = 0;
+    } else if (!settle) {
+        vu->idle_polls[queue]++;
+    }
+    rearm(vu, queue, more || n >= max || !settle);
     return n;
 }
 
