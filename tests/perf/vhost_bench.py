@@ -268,8 +268,10 @@ class OvsDpdkPeer(Switch):
         self.vsctl("--no-wait", "set", "Open_vSwitch", ".",
                    "other_config:dpdk-init=true",
                    f"other_config:pmd-cpu-mask=0x{1 << SWITCH_CPU:x}",
-                   f'other_config:dpdk-extra="--no-pci --no-huge --legacy-mem -m 1024 '
-                   f'--file-prefix {PREFIX}ovs"')
+                   # --legacy-mem: else OVS adds --in-memory, which
+                   # DPDK refuses together with --no-huge.
+                   'other_config:dpdk-extra="--no-pci --no-huge '
+                   f'--legacy-mem -m 1024 --file-prefix {PREFIX}ovs"')
         ns = make_ns(f"{PREFIX}-ovs")
         self.proc = spawn(["taskset", "-c", str(GUEST_CPU), OVS_DPDK,
                            f"unix:{d}/db.sock",
