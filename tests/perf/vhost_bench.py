@@ -271,7 +271,7 @@ class OvsDpdkPeer(Switch):
                    # --legacy-mem: else OVS adds --in-memory, which
                    # DPDK refuses together with --no-huge.
                    'other_config:dpdk-extra="--no-pci --no-huge '
-                   f'--legacy-mem -m 1024 --file-prefix {PREFIX}ovs"')
+                   f'--legacy-mem -m 2048 --file-prefix {PREFIX}ovs"')
         ns = make_ns(f"{PREFIX}-ovs")
         self.proc = spawn(["taskset", "-c", str(GUEST_CPU), OVS_DPDK,
                            f"unix:{d}/db.sock",
@@ -479,6 +479,7 @@ def main(argv):
                lambda a, w: VswitchPeer(a, w, baseline=True)}
     results = {p: {s: [] for s in scenarios} for p in peers_wanted}
     started = time.monotonic()
+    failures = []
     for rnd in range(args.rounds):
         for key in peers_wanted:
             mark = JANITOR.mark()
@@ -486,12 +487,22 @@ def main(argv):
             try:
                 peer.setup()
                 for s in scenarios:
-                    r = run_scenario(peer, s, args, workdir)
+                    try:
+                        r = run_scenario(peer, s, args, workdir)
+                    except BenchError as e:
+                        # One failed window (a guest that did not come
+                        # up) costs that sample, not the run.
+                        log(f"round {rnd + 1} {key} {s}: FAILED: {e}")
+                        failures.append(f"round {rnd + 1} {key} {s}: {e}")
+                        continue
                     log(f"round {rnd + 1} {key} {s}: {r['mpps']:.3f} Mpps, "
                         f"{fmt(r['cycles_per_packet'], 0)} cycles/packet, "
                         f"{fmt(r['processing_cycles'], 0)} processing, "
                         f"switch {r['switch_cpu']:.2f} cores")
                     results[key][s].append(r)
+            except BenchError as e:
+                log(f"round {rnd + 1} {key}: set-up FAILED: {e}")
+                failures.append(f"round {rnd + 1} {key}: {e}")
             finally:
                 peer.stop()
                 JANITOR.unwind(mark)
@@ -540,12 +551,14 @@ def main(argv):
                                  "ratio", "cyc/pkt", "baseline cyc/pkt",
                                  "ratio", "proc cyc/pkt",
                                  "baseline proc cyc/pkt", "ratio"], lines))
+    for f in failures:
+        print(f"FAILED (sample left out): {f[:300]}")
     out = Path(args.json) if args.json else \
         TOP / "tests" / "perf" / "results" / "vhost-latest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"date": date.isoformat(), "args": {
         "rounds": args.rounds, "duration": args.duration},
-        "results": results}, indent=1) + "\n")
+        "results": results, "failures": failures}, indent=1) + "\n")
     print(f"\nJSON: {out}")
     return 0
 
