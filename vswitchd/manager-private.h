@@ -453,6 +453,15 @@ int mgr_txn_defer_delete(struct vsw_manager *, enum mgr_txn_delete_kind kind,
 int mgr_txn_check_kept(const struct vsw_manager *, const struct mgr_switch *sw,
                        const struct mgr_port *port, struct vsw_rpc_error *err);
 
+/* A method's list form (port.add and port.del with "ports"): runs
+ * 'method' once with each params object of the array 'list', all or
+ * nothing, as one transaction (one save, one publish).  Stores the array
+ * of their results in '*resultsp'.  An error names the entry
+ * ("ports[3]: ...") and nothing changed. */
+int mgr_txn_run_list(struct vsw_manager *, const char *method, json_t *list,
+                     const char *list_key, json_t **resultsp,
+                     struct vsw_rpc_error *err);
+
 /* Registers transact. */
 int mgr_txn_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
 
