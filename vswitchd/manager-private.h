@@ -389,6 +389,22 @@ void mgr_vhost_to_json(const struct mgr_port *, json_t *obj);
 /* Tracks every port, and saves the configuration if any moved. */
 void mgr_track_all(struct vsw_manager *);
 
+/* Deleting the TAPs of removed ports together (tap-track.c): a port's
+ * teardown hands its runtime to mgr_tap_doom() (false: out of memory,
+ * destroy it alone); mgr_port_destroy() calls mgr_tap_delete_later() so
+ * the next publish, which takes mgr_tap_take_reap_due(), defers
+ * mgr_tap_reap() behind the teardowns: it deletes the devices of every
+ * doomed runtime at once and destroys the runtimes. */
+void mgr_tap_delete_later(void);
+bool mgr_tap_take_reap_due(void);
+bool mgr_tap_doom(struct vsw_port_rt *);
+void mgr_tap_reap(void *mgr);
+
+/* The same after link events in the daemon's namespace that named the
+ * 'n' interface indexes 'ifindexes': tracks only the TAPs with one of
+ * those indexes, and those in other namespaces. */
+void mgr_track_links(struct vsw_manager *, const int *ifindexes, size_t n);
+
 /* Where the namespace of 'port' is pinned: STATE/netns/<port>. */
 void mgr_netns_pin_path(const struct vsw_manager *, const struct mgr_port *,
                         char *path, size_t size);

@@ -571,6 +571,7 @@ struct port_teardown {
     struct vsw_port_rt *rt;  /* runtime to free, may be NULL */
     uint32_t id;             /* the port's id */
     bool remove_device;      /* delete the TAP device */
+    bool batch_delete;       /* with the others: mgr_tap_doom() */
     char pin[PATH_MAX];      /* namespace pin to remove, or "" */
 };
 
@@ -581,7 +582,9 @@ port_teardown_cb(void *td_)
     uint32_t slot = VSW_FDB_SLOT(td->id);
 
     vsw_fdb_flush_port(td->fdb, td->id);
-    vsw_port_rt_destroy(td->rt, td->remove_device);
+    if (!td->batch_delete || !mgr_tap_doom(td->rt)) {
+        vsw_port_rt_destroy(td->rt, td->remove_device);
+    }
     if (td->pin[0]) {
         vsw_netns_unpin(td->pin);
     }
@@ -624,6 +627,9 @@ mgr_port_destroy(struct vsw_manager *mgr, struct mgr_port *port,
     td->remove_device = remove_device;
     if (remove_device && port->netns_pinned) {
         mgr_netns_pin_path(mgr, port, td->pin, sizeof td->pin);
+    } else if (remove_device && port->rt && port->cfg.type == MGR_PORT_TAP) {
+        td->batch_delete = true;
+        mgr_tap_delete_later();
     }
     mgr_retire(mgr, port_teardown_cb, td);
 }
