@@ -127,6 +127,7 @@ static int
 config_write_file(const char *tmp, const json_t *root)
 {
     FILE *stream;
+    char *text;
     int error = 0;
     int fd;
 
@@ -144,14 +145,21 @@ config_write_file(const char *tmp, const json_t *root)
         return error;
     }
     /* The umask may only take bits away, but a stale file reused by
-     * O_TRUNC keeps its old mode. */
+     * O_TRUNC keeps its old mode.  The text is made in memory and written
+     * at once: json_dumpf() would call fwrite() for every token, which
+     * with a thousand ports costs more than the rest of the save. */
     errno = 0;
-    if (fchmod(fd, 0600) < 0 ||
-        json_dumpf(root, stream, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 ||
-        fputc('\n', stream) == EOF || fflush(stream) == EOF || fsync(fd) < 0) {
+    text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (!text) {
         /* jansson fails without errno only if it cannot encode 'root'. */
         error = errno ? -errno : -EINVAL;
+    } else if (fchmod(fd, 0600) < 0 ||
+               fwrite(text, 1, strlen(text), stream) != strlen(text) ||
+               fputc('\n', stream) == EOF || fflush(stream) == EOF ||
+               fsync(fd) < 0) {
+        error = errno ? -errno : -EIO;
     }
+    free(text);
     if (fclose(stream) == EOF && !error) {
         error = -errno;
     }
