@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -390,7 +392,6 @@ link_request(int type, int ifindex, int attr, uint32_t value)
 {
     struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
     struct nl_msg *msg = nlmsg_alloc_simple(type, NLM_F_REQUEST | NLM_F_ACK);
-    int error;
 
     if (!msg) {
         return -NLE_NOMEM;
@@ -400,20 +401,26 @@ link_request(int type, int ifindex, int attr, uint32_t value)
         nlmsg_free(msg);
         return -NLE_NOMEM;
     }
-    error = nl_send_sync(doomed.sock, msg); /* frees 'msg' */
-    return error;
+    return nl_send_sync(doomed.sock, msg); /* frees 'msg' */
 }
 
 /* Puts the doomed TAPs that are in the daemon's namespace into a device
  * group of their own and deletes the group: the kernel deletes them all
- * in one go.  The group number is the daemon's pid with the top bit set,
- * which no other daemon and no default group has. */
+ * in one go.  The group number is drawn at random once, with the top bit
+ * set: no default group, and no other daemon's (a pid would not do, as
+ * daemons in two pid namespaces may share a network namespace). */
 static void
 delete_group(struct vsw_manager *mgr)
 {
-    uint32_t group = 0x80000000u | (uint32_t)getpid();
+    static uint32_t group;
     size_t n_grouped = 0;
 
+    while (!group) {
+        if (getrandom(&group, sizeof group, 0) != sizeof group) {
+            group = (uint32_t)getpid() ^ (uint32_t)time(NULL);
+        }
+        group |= 0x80000000u;
+    }
     if (!doomed.sock) {
         doomed.sock = nl_socket_alloc();
         if (!doomed.sock || nl_connect(doomed.sock, NETLINK_ROUTE)) {
