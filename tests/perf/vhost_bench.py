@@ -15,6 +15,9 @@ interleaved (round 1: vswitch then OVS-DPDK, round 2: ...), medians:
            frames circle guest -> switch -> guest forever
   g2g      testpmd txonly on vh1 -> testpmd rxonly on vh2
   g2tap    testpmd txonly on vh3 -> the TAP (its namespace drops them)
+  g2tap1514  the same with 1514-byte frames (not run by default: ask for
+           it with --scenarios): where the copies of a frame, not the
+           per-frame costs, would show
   tap2g    trafgen in the TAP's namespace -> testpmd rxonly on vh3
 
 Mpps = frames the switch delivered out of its egress port in the window
@@ -65,7 +68,8 @@ TESTPMD = shutil.which("dpdk-testpmd")
 SCENARIOS = ["loop", "g2g", "g2tap", "tap2g"]
 TITLES = {"loop": "loop io+tx_first (both directions)",
           "g2g": "guest -> guest (one direction)",
-          "g2tap": "guest -> TAP", "tap2g": "TAP -> guest"}
+          "g2tap": "guest -> TAP", "tap2g": "TAP -> guest",
+          "g2tap1514": "guest -> TAP, 1514-byte frames"}
 SWITCH_CPU, GUEST_CPU = 0, 1
 # The guests' MACs (virtio_user mac=): vh1..vh3.
 GUEST_MAC = {1: "02:00:00:16:00:01", 2: "02:00:00:16:00:02",
@@ -381,9 +385,11 @@ def run_scenario(peer, scenario, args, workdir):
         guests.append(Guest(workdir, [(peer.sock(1), mac[1])], "txonly",
                             peer.server, [f"--eth-peer=0,{mac[2]}"]))
         ports, attach = ["vh2"], [1, 2]
-    elif scenario == "g2tap":
+    elif scenario in ("g2tap", "g2tap1514"):
+        size = ["--txpkts=1514"] if scenario == "g2tap1514" else []
         guests.append(Guest(workdir, [(peer.sock(3), mac[3])], "txonly",
-                            peer.server, [f"--eth-peer=0,{UNKNOWN_MAC}"]))
+                            peer.server,
+                            [f"--eth-peer=0,{UNKNOWN_MAC}", *size]))
         ports, attach = ["tap"], [3]
     else:
         guests.append(Guest(workdir, [(peer.sock(3), mac[3])], "rxonly",
