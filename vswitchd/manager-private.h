@@ -46,6 +46,7 @@ struct mgr_team_cfg {
     int lacp_rate;                          /* 0 fast, 1 slow */
     char standby[IFNAMSIZ]; /* the standby member, "" for none */
     bool rx_balance;        /* receive load balancing (ARP) */
+    uint32_t flowlet_gap_us; /* lb=dynamic: the pause that ends a flowlet */
 };
 
 /* A port's guards (FEATURES.md §4); all off by default. */

@@ -127,7 +127,9 @@ select_flowlet(const struct vsw_team_map *map, uint32_t hash, uint64_t now_ns)
     uint8_t member = atomic_load_explicit(&slot->member, memory_order_relaxed);
     uint8_t chosen;
 
-    if (last && now_ns - last <= flowlets->gap_ns &&
+    if (last &&
+        now_ns - last <=
+            atomic_load_explicit(&flowlets->gap_ns, memory_order_relaxed) &&
         member < VSW_LACP_MAX_MEMBERS && ((map->active_mask >> member) & 1)) {
         /* Within the flowlet: where its frames went. */
         if (now_ns != last) {

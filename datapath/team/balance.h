@@ -52,7 +52,16 @@ struct vsw_team_netdev;
  * atomics (no lock, no allocation); a slot two flows share is one flow
  * to it, which only makes their flowlets shorter. */
 #define VSW_TEAM_FLOWLET_SLOTS  4096
-#define VSW_TEAM_FLOWLET_GAP_NS 500000 /* 500 us */
+#define VSW_TEAM_FLOWLET_GAP_NS 500000 /* 500 us, the default */
+/* The team setting flowlet-gap (µs): the gap must exceed the largest
+ * difference in delay between the members' paths (queues, links,
+ * switches) or a flowlet's first frame may overtake its predecessor's
+ * last one; too long and flows rarely get the chance to move.  Veths and
+ * one NIC's queues differ by microseconds, two switches' paths by tens to
+ * hundreds: 500 µs is safe for a LAN; the range stops at 1 s. */
+#define VSW_TEAM_FLOWLET_GAP_DEFAULT_US 500
+#define VSW_TEAM_FLOWLET_GAP_MIN_US     10
+#define VSW_TEAM_FLOWLET_GAP_MAX_US     1000000
 
 struct vsw_team_flowlet {
     _Atomic uint64_t last_ns; /* when the flow last sent, 0: never */
@@ -89,7 +98,8 @@ struct vsw_team_rlb {
 };
 
 struct vsw_team_flowlets {
-    uint64_t gap_ns; /* the pause that ends a flowlet */
+    _Atomic uint64_t gap_ns; /* the pause that ends a flowlet (the team's
+                                flowlet-gap, set at each publish) */
     /* Control thread, each second: bit/s each member sent. */
     _Atomic uint64_t load_bps[VSW_LACP_MAX_MEMBERS];
     /* Workers: flowlets placed on each member since that sample, each
