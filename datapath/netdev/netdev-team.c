@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "timeutil.h"
+#include "trace.h"
 
 /* One member's counter for one queue; one writer each. */
 struct team_counter {
@@ -448,12 +449,10 @@ vsw_team_rx(const struct vsw_team_map *map, struct vsw_packet *pkt,
     return verdict;
 }
 
-/* True if 'item' is an ARP frame of a VM that rx-balance rewrites. */
+/* True if 'pkt' is an ARP frame of a VM that rx-balance rewrites. */
 static bool
-rlb_takes(const struct vsw_team_map *map, const struct vsw_tx_item *item)
+rlb_takes(const struct vsw_team_map *map, const struct vsw_packet *pkt)
 {
-    const struct vsw_packet *pkt = item->pkt;
-
     return map->rlb && pkt->key.eth_type == VSW_ETH_TYPE_ARP &&
            pkt->key.l3_ofs && pkt->len <= 128 &&
            pkt->key.l3_ofs + 28u <= pkt->len &&
@@ -476,7 +475,7 @@ vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
         int run = 1;
         int sent;
 
-        if (rlb_takes(map, &items[done])) {
+        if (rlb_takes(map, items[done].pkt)) {
             if (!rlb_tx_arp(map, queue, &items[done], error)) {
                 return done;
             }
@@ -492,7 +491,7 @@ vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
         while (done + run < n) {
             const struct vsw_packet *pkt = items[done + run].pkt;
 
-            if (rlb_takes(map, &items[done + run]) ||
+            if (rlb_takes(map, items[done + run].pkt) ||
                 vsw_team_select(map, &pkt->key, pkt->in_port_id, now) != m) {
                 break;
             }
@@ -505,6 +504,34 @@ vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
         }
     }
     return done;
+}
+
+void
+vsw_team_trace(const struct vsw_team_map *map, const struct vsw_packet *pkt,
+               struct vsw_trace *trace)
+{
+    const struct vsw_team_netdev *team = map->netdev;
+    char why[VSW_TRACE_TEXT];
+    uint8_t m;
+
+    if (rlb_takes(map, pkt)) {
+        uint8_t ip[4];
+
+        memcpy(ip, pkt->key.ip_dst + 12, 4);
+        m = vsw_team_rlb_member(map, ip);
+        snprintf(why, sizeof why,
+                 "rx-balance: a VM's ARP, through the member its target "
+                 "learns, with that member's MAC");
+    } else {
+        m = vsw_team_explain(map, &pkt->key, pkt->in_port_id,
+                             (uint64_t)vsw_time_nsec(), why, sizeof why);
+    }
+    if (m == VSW_TEAM_NO_MEMBER || m >= team->n_members) {
+        vsw_trace_step(trace, "team", "team-inactive", "%s", why);
+        return;
+    }
+    vsw_trace_step(trace, "team", "continue", "member %s: %s", team->names[m],
+                   why);
 }
 
 /* A team's device used without its map (nothing in the pipeline does):

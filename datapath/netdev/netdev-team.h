@@ -97,4 +97,11 @@ int vsw_team_rx(const struct vsw_team_map *map, struct vsw_packet *pkt,
 int vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
                 const struct vsw_tx_item *items, int n, int *error);
 
+struct vsw_trace;
+
+/* Trace: a "team" step saying which member a frame leaving through the
+ * team 'map' would take and which rule chose it (no side effects). */
+void vsw_team_trace(const struct vsw_team_map *map,
+                    const struct vsw_packet *pkt, struct vsw_trace *trace);
+
 #endif /* VSW_NETDEV_TEAM_H */

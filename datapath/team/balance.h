@@ -159,6 +159,14 @@ uint32_t vsw_team_hash_mac(const struct vsw_flow_key *key);
 uint32_t vsw_team_hash_ip(const struct vsw_flow_key *key);
 uint32_t vsw_team_hash_address(const struct vsw_flow_key *key);
 
+/* For traces: the member vsw_team_select() would give now, without its
+ * side effects (lb=dynamic's flowlet is read, not updated), and in 'why'
+ * (at most 'size' bytes) which rule chose it: the pin, the hash and its
+ * value, the flowlet. */
+uint8_t vsw_team_explain(const struct vsw_team_map *map,
+                         const struct vsw_flow_key *key, uint32_t in_port_id,
+                         uint64_t now_ns, char *why, size_t size);
+
 /* The member frame 'key' from port 'in_port_id' leaves on at 'now_ns'
  * (CLOCK_MONOTONIC; only lb=dynamic reads it, and updates its flowlet),
  * or VSW_TEAM_NO_MEMBER if no member is active. */

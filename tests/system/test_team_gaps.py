@@ -9,8 +9,8 @@ far ends of the members' veths, and the peer's address on the bridge.
 import pytest
 
 from conftest import ping, sh, wait_for
-from test_team import (PEER_IP, lost_pings, member_stats, team_setup,
-                       team_show, tx_bytes)
+from test_team import (NET, PEER_IP, address_hash_member, lost_pings,
+                       member_stats, team_setup, team_show, tx_bytes)
 
 
 def deletable_setup(daemon, topo):
@@ -125,3 +125,53 @@ def test_team_flowlet_gap_setting(daemon, topo):
     assert "applies to lb=dynamic" in str(exc.value)
     assert team_show(daemon, team)["flowlet-gap"] == 1500
     assert (daemon.state_dir / "config.json").read_text() == before
+
+
+def team_step(daemon, vm_port, fields):
+    result = daemon.ctl("trace", "sw0", f"in-port={vm_port}", *fields)
+    steps = [s for s in result["stages"] if s["stage"] == "team"]
+    assert len(steps) == 1, result["stages"]
+    table = daemon.ctl("trace", "sw0", f"in-port={vm_port}", *fields,
+                       json_out=False).stdout
+    return steps[0], table
+
+
+def test_team_trace_shows_member_and_rule(daemon, topo):
+    far, team, (vm,) = team_setup(daemon, topo)
+    assert ping(vm, PEER_IP)
+    peer_mac = sh(["cat", "/sys/class/net/br0/address"],
+                  ns=far.ns).stdout.strip()
+    before = tx_bytes(daemon, team)
+    # Two TCP flows whose address hashes differ: the trace names the member
+    # the hash gives, which is the one real frames take.
+    for sport in range(40000, 40064):
+        if (address_hash_member(f"{NET}.1", PEER_IP, sport, 80) !=
+                address_hash_member(f"{NET}.1", PEER_IP, 40000, 80)):
+            break
+    for port in (40000, sport):
+        fields = [f"eth-dst={peer_mac}", f"ip-src={NET}.1",
+                  f"ip-dst={PEER_IP}", "proto=tcp", f"sport={port}",
+                  "dport=80"]
+        step, table = team_step(daemon, "vm0", fields)
+        member = far.members[address_hash_member(f"{NET}.1", PEER_IP, port,
+                                                 80)]
+        assert step["verdict"] == "continue"
+        assert step["detail"].startswith(f"member {member}: address-hash"), \
+            step
+        assert "% 2 active" in step["detail"]
+        assert member in table
+    # A trace sends nothing.
+    assert tx_bytes(daemon, team) == before
+
+    daemon.rpc("team.set", name=team, lb="port")
+    step, _ = team_step(daemon, "vm0", fields)
+    assert "lb=port" in step["detail"]
+    daemon.rpc("team.set", name=team, lb="dynamic")
+    step, _ = team_step(daemon, "vm0", fields)
+    assert "lb=dynamic: a new flowlet" in step["detail"], step
+    # With one member left, the rule is simple.
+    far.set_link(0, False)
+    wait_for(lambda: team_show(daemon, team)["active-members"] == 1)
+    step, _ = team_step(daemon, "vm0", fields)
+    assert step["detail"] == f"member {far.members[1]}: the only active " \
+        "member", step
