@@ -9,6 +9,10 @@ far ends of the members' veths, and the peer's address on the bridge.
 import pytest
 
 from conftest import ping, sh, wait_for
+from ovs_peer import ovs  # noqa: F401 (the fixture)
+from test_team_lacp import PEER_IP as LACP_PEER_IP
+from test_team_lacp import all_distributing, lacp_setup, negotiated
+from test_team_lacp import members as lacp_members
 from test_team import (NET, PEER_IP, address_hash_member, lost_pings,
                        member_stats, team_setup, team_show, tx_bytes)
 
@@ -175,3 +179,25 @@ def test_team_trace_shows_member_and_rule(daemon, topo):
     step, _ = team_step(daemon, "vm0", fields)
     assert step["detail"] == f"member {far.members[1]}: the only active " \
         "member", step
+
+
+@pytest.mark.serial
+def test_lacp_team_member_deleted_other_keeps_distributing(daemon, topo,
+                                                           ovs):  # noqa: F811
+    team, near, far, bond, vm = lacp_setup(daemon, topo, ovs)
+    wait_for(lambda: all_distributing(daemon, team), timeout=15)
+    ovs.wait_lacp(bond, negotiated)
+    wait_for(lambda: ping(vm, LACP_PEER_IP, count=1), timeout=15)
+    rx_before = lacp_members(daemon, team)[near[1]]["lacp"]["rx-lacpdus"]
+
+    # The device is opened again without the deleted member; LACP's actor
+    # carries on, so the survivor never stops distributing (a new actor
+    # would have to negotiate again).
+    sh(["ip", "link", "del", near[0]])
+    wait_for(lambda: lacp_members(daemon, team)[near[0]]["state"] ==
+             "missing")
+    survivor = lacp_members(daemon, team)[near[1]]
+    assert survivor["state"] == "active", survivor
+    assert survivor["lacp"]["distributing"]
+    assert survivor["lacp"]["rx-lacpdus"] >= rx_before
+    assert ping(vm, LACP_PEER_IP, count=3)
