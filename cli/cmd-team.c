@@ -109,12 +109,13 @@ const struct vsw_ctl_command vsw_ctl_team_commands[] = {
         .names = (const char *const[]){"name", NULL},
         .method = "team.show",
         .summary = "show teams and the state of their members",
-        .help = "Shows the settings of TEAM (or of every team) and a table "
-                "of its members:\ntheir STATE (active, standby, inactive, "
-                "down), CARRIER, what each received\nand sent, the rates "
-                "over the last second in bit/s and the UTILIZATION in\n"
-                "percent of the member's speed when the interface reports "
-                "one.\n",
+        .help =
+            "Shows the settings of TEAM (or of every team) and a table "
+            "of its members:\ntheir STATE (active, standby, inactive, "
+            "down, missing), CARRIER, what each received\nand sent, the rates "
+            "over the last second in bit/s and the UTILIZATION in\n"
+            "percent of the member's speed when the interface reports "
+            "one.\n",
         .run = team_show,
     },
     {

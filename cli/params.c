@@ -55,6 +55,7 @@ static const struct param_key {
     {"dst-port", PARAM_INTEGER},
     {"learn-unknown-vteps", PARAM_BOOLEAN},
     {"rx-balance", PARAM_BOOLEAN},
+    {"flowlet-gap", PARAM_INTEGER},
 };
 
 static const struct param_key *

@@ -44,8 +44,9 @@ struct mgr_team_cfg {
     int mode;                               /* enum vsw_team_mode */
     int lb;                                 /* enum vsw_team_lb */
     int lacp_rate;                          /* 0 fast, 1 slow */
-    char standby[IFNAMSIZ]; /* the standby member, "" for none */
-    bool rx_balance;        /* receive load balancing (ARP) */
+    char standby[IFNAMSIZ];  /* the standby member, "" for none */
+    bool rx_balance;         /* receive load balancing (ARP) */
+    uint32_t flowlet_gap_us; /* lb=dynamic: the pause that ends a flowlet */
 };
 
 /* A port's guards (FEATURES.md §4); all off by default. */

@@ -33,6 +33,9 @@ static const char *const team_lbs[] = {"address-hash", "ip-hash", "mac-hash",
                                        "port",         "dynamic", NULL};
 static const char *const lacp_rates[] = {"fast", "slow", NULL};
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x)  STRINGIFY_(x)
+
 #define TEAM_ROW(KEY, TYPE, MEMBER)                                           \
     VSW_SETTING_ROW(KEY, TYPE, struct mgr_team_cfg, MEMBER)
 
@@ -61,6 +64,18 @@ static const struct vsw_setting team_settings[] = {
         .default_value = "address-hash",
         .help = "how frames are spread over the members: by a hash of "
                 "their L4 ports, IPs or MACs, or by source port (port)",
+    },
+    {
+        TEAM_ROW("flowlet-gap", VSW_SETTING_INTEGER, flowlet_gap_us),
+        .min = VSW_TEAM_FLOWLET_GAP_MIN_US,
+        .max = VSW_TEAM_FLOWLET_GAP_MAX_US,
+        .default_value = STRINGIFY(VSW_TEAM_FLOWLET_GAP_DEFAULT_US),
+        .when_key = "lb",
+        .when_values = 1u << VSW_TEAM_LB_DYNAMIC,
+        .help = "lb=dynamic: microseconds a flow must pause before it may "
+                "move to another member; more than the largest difference "
+                "in delay between the members' paths, so nothing is "
+                "reordered",
     },
     {
         TEAM_ROW("lacp-rate", VSW_SETTING_ENUM, lacp_rate),
@@ -413,18 +428,48 @@ slow_rx_cb(evutil_socket_t fd, short what, void *rx_)
     }
 }
 
+/* Stops listening on the members' slow-protocol sockets. */
 static void
-team_lacp_stop(struct mgr_team *team)
+team_lacp_unlisten(struct mgr_team *team)
 {
-    if (!team->lacp) {
-        return;
-    }
     for (unsigned m = 0; m < VSW_LACP_MAX_MEMBERS; m++) {
         if (team->slow_rx[m].event) {
             event_free(team->slow_rx[m].event);
             team->slow_rx[m].event = NULL;
         }
     }
+    team->lacp_netdev = NULL;
+}
+
+/* The actor hears and speaks through the slow-protocol sockets of
+ * 'netdev''s members (a missing member has none). */
+static void
+team_lacp_listen(struct mgr_team *team, struct vsw_team_netdev *netdev)
+{
+    team_lacp_unlisten(team);
+    team->lacp_netdev = netdev;
+    for (unsigned m = 0; m < team->port->cfg.team.members.n; m++) {
+        struct team_slow_rx *rx = &team->slow_rx[m];
+        int fd = vsw_netdev_team_slow_fd(netdev, m);
+
+        rx->team = team;
+        rx->member = m;
+        rx->event = fd < 0 ? NULL
+                           : event_new(team->mgr->base, fd,
+                                       EV_READ | EV_PERSIST, slow_rx_cb, rx);
+        if (rx->event) {
+            event_add(rx->event, NULL);
+        }
+    }
+}
+
+static void
+team_lacp_stop(struct mgr_team *team)
+{
+    if (!team->lacp) {
+        return;
+    }
+    team_lacp_unlisten(team);
     event_free(team->lacp_timer);
     team->lacp_timer = NULL;
     vsw_lacp_destroy(team->lacp);
@@ -447,11 +492,16 @@ team_lacp_sync(struct mgr_port *port)
     if (!team) {
         return;
     }
-    if (team->lacp && (!wanted || team->lacp_netdev != netdev)) {
+    if (team->lacp && !wanted) {
         team_lacp_stop(team);
     }
     if (!wanted) {
         return;
+    }
+    if (team->lacp && team->lacp_netdev != netdev) {
+        /* The device was opened again over the same members (one's
+         * interface went or came back): the actor keeps its state. */
+        team_lacp_listen(team, netdev);
     }
     if (team->lacp) {
         lacp_settings(team, &settings);
@@ -477,21 +527,11 @@ team_lacp_sync(struct mgr_port *port)
         team->lacp = NULL;
         return;
     }
-    team->lacp_netdev = netdev;
     for (unsigned m = 0; m < port->cfg.team.members.n; m++) {
-        struct team_slow_rx *rx = &team->slow_rx[m];
-
         vsw_lacp_member_add(team->lacp, m, (uint16_t)(m + 1), 32768);
         vsw_lacp_member_set_carrier(team->lacp, m, team->carrier[m], now);
-        rx->team = team;
-        rx->member = m;
-        rx->event =
-            event_new(team->mgr->base, vsw_netdev_team_slow_fd(netdev, m),
-                      EV_READ | EV_PERSIST, slow_rx_cb, rx);
-        if (rx->event) {
-            event_add(rx->event, NULL);
-        }
     }
+    team_lacp_listen(team, netdev);
     lacp_poll(team);
 }
 
@@ -589,12 +629,19 @@ team_update_active(struct mgr_port *port, bool *lost)
     return true;
 }
 
-int
-mgr_team_open_device(struct vsw_manager *mgr, struct mgr_port *port)
+/* Opens the team's device over the members that exist now.  'keep' is
+ * the team's current device when the members are the same (a member's
+ * interface came or went): the new one takes over its members that are
+ * still there, sockets and all, and LACP and the members' state carry on
+ * across the change; without it (a new team, new members) they start
+ * over. */
+static int
+team_open_device(struct vsw_manager *mgr, struct mgr_port *port,
+                 struct vsw_team_netdev *keep)
 {
     const struct mgr_team_cfg *cfg = &port->cfg.team;
     struct vsw_netdev *netdev;
-    unsigned bad = 0;
+    unsigned bad = VSW_LACP_MAX_MEMBERS;
     bool lost;
     int error;
 
@@ -607,27 +654,41 @@ mgr_team_open_device(struct vsw_manager *mgr, struct mgr_port *port)
         port->team->mgr = mgr;
         port->team->port = port;
     }
-    error = vsw_netdev_team_open(
-        port->name, cfg->members.names, cfg->members.n,
-        vsw_datapath_n_workers(mgr->dp), port->cfg.offloads, &netdev, &bad);
+    error =
+        vsw_netdev_team_open(port->name, cfg->members.names, cfg->members.n,
+                             vsw_datapath_n_workers(mgr->dp),
+                             port->cfg.offloads, keep, &netdev, &bad);
     if (error) {
         VSW_WARN("team %s: cannot open member %s: %s", port->name,
                  bad < cfg->members.n ? cfg->members.names[bad] : "?",
                  strerror(-error));
         return error;
     }
+    if (bad < cfg->members.n) {
+        VSW_WARN("team %s: member %s is missing; the team carries on "
+                 "without it and takes it back when it returns",
+                 port->name, cfg->members.names[bad]);
+    }
     port->rt = vsw_port_rt_create(mgr->dp, port->id, port->name, netdev);
     if (!port->rt) {
         vsw_netdev_destroy(netdev, false);
         return -ENOMEM;
     }
-    /* A new device: LACP starts over on its sockets. */
-    team_lacp_stop(port->team);
     for (unsigned m = 0; m < cfg->members.n; m++) {
         read_mac(cfg->members.names[m], port->team->member_mac[m]);
     }
+    /* The new device counts from zero. */
     port->team->sample_ms = vsw_time_msec();
     memset(port->team->sample, 0, sizeof port->team->sample);
+    if (keep) {
+        /* The actor moves to the new device's sockets (team_lacp_sync());
+         * a member that went or came is a carrier change like any, which
+         * the caller's team_update_active() finds. */
+        team_lacp_sync(port);
+        return 0;
+    }
+    /* A new device: LACP starts over on its sockets. */
+    team_lacp_stop(port->team);
     memset(port->team->carrier, 0, sizeof port->team->carrier);
     port->team->active_mask = 0;
     port->team->started = false;
@@ -635,6 +696,12 @@ mgr_team_open_device(struct vsw_manager *mgr, struct mgr_port *port)
     port->team->started = true;
     team_lacp_sync(port);
     return 0;
+}
+
+int
+mgr_team_open_device(struct vsw_manager *mgr, struct mgr_port *port)
+{
+    return team_open_device(mgr, port, NULL);
 }
 
 /* ---- Snapshot ---- */
@@ -695,9 +762,13 @@ mgr_team_publish(struct vsw_manager *mgr, struct mgr_port *port)
     if (port->cfg.team.lb == VSW_TEAM_LB_DYNAMIC) {
         if (!team->flowlets) {
             team->flowlets = calloc(1, sizeof *team->flowlets);
-            if (team->flowlets) {
-                team->flowlets->gap_ns = VSW_TEAM_FLOWLET_GAP_NS;
-            }
+        }
+        if (team->flowlets) {
+            /* team.set may have changed it; the workers read it relaxed. */
+            atomic_store_explicit(&team->flowlets->gap_ns,
+                                  (uint64_t)port->cfg.team.flowlet_gap_us *
+                                      1000,
+                                  memory_order_relaxed);
         }
         /* Without its table (no memory), dynamic is address-hash. */
         map->flowlets = team->flowlets;
@@ -889,6 +960,52 @@ team_rlb_announce(struct mgr_port *port)
     }
 }
 
+/* Opens the team's device again when a member's interface was deleted
+ * (its sockets are dead: the worker polling one stops) or came back, or
+ * when the device is missing and a member is back.  Returns true if the
+ * device changed. */
+static bool
+team_follow_members(struct vsw_manager *mgr, struct mgr_port *port)
+{
+    struct vsw_team_netdev *netdev = team_netdev(port);
+    struct vsw_port_rt *old_rt = port->rt;
+
+    if (!port->team || (netdev && !vsw_netdev_team_members_moved(netdev))) {
+        return false;
+    }
+    if (!netdev) {
+        /* Every member was missing (retry_missing() tries each second);
+         * a link event may say one is back. */
+        for (unsigned m = 0; m < port->cfg.team.members.n; m++) {
+            if (if_nametoindex(port->cfg.team.members.names[m])) {
+                break;
+            }
+            if (m + 1 == port->cfg.team.members.n) {
+                return false;
+            }
+        }
+        if (port->rt) {
+            return false;
+        }
+    }
+    port->rt = NULL;
+    if (team_open_device(mgr, port, netdev)) {
+        /* No member left: the port is missing until one is back. */
+        snprintf(port->last_error, sizeof port->last_error,
+                 "every member's interface is missing");
+        memset(port->team->carrier, 0, sizeof port->team->carrier);
+    } else {
+        VSW_INFO("team %s: members' interfaces changed; device reopened "
+                 "over those present",
+                 port->name);
+    }
+    if (old_rt) {
+        vsw_datapath_detach(mgr->dp, old_rt);
+        mgr_retire(mgr, rt_retired, old_rt);
+    }
+    return true;
+}
+
 /* Follows the carrier of every team's members; publishes at once when a
  * team's active set changed, then announces its MACs if one left. */
 static void
@@ -901,6 +1018,9 @@ teams_follow_carrier(struct vsw_manager *mgr)
         for (struct mgr_port *p = sw->ports; p; p = p->next) {
             bool lost;
 
+            if (p->cfg.type == MGR_PORT_TEAM && team_follow_members(mgr, p)) {
+                changed = true;
+            }
             if (p->cfg.type == MGR_PORT_TEAM && team_update_active(p, &lost)) {
                 changed = true;
                 if (lost) {
@@ -1157,7 +1277,11 @@ member_to_json(const struct mgr_port *port, unsigned m)
     if (team && team->lacp) {
         vsw_lacp_member_status(team->lacp, m, &lacp);
     }
-    if (!netdev || !carrier) {
+    if (!(netdev && vsw_netdev_team_member(netdev, m)) &&
+        !if_nametoindex(name)) {
+        /* Deleted: taken back when an interface of its name returns. */
+        state = "missing";
+    } else if (!netdev || !carrier) {
         state = "down";
     } else if (!active) {
         state = standby ? "standby" : "inactive";

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "timeutil.h"
+#include "trace.h"
 
 /* One member's counter for one queue; one writer each. */
 struct team_counter {
@@ -28,7 +29,16 @@ struct vsw_team_netdev {
     struct vsw_netdev up;       /* common part: every member's queues */
     unsigned n_members;         /* members, 1..VSW_LACP_MAX_MEMBERS */
     unsigned queues_per_member; /* queues of each member's uplink */
-    struct vsw_netdev *members[VSW_LACP_MAX_MEMBERS]; /* their uplinks */
+    /* Their uplinks; NULL for a member whose interface did not exist when
+     * the device was opened (the team carries on without it). */
+    struct vsw_netdev *members[VSW_LACP_MAX_MEMBERS];
+    char names[VSW_LACP_MAX_MEMBERS][IFNAMSIZ]; /* the members' interfaces */
+    /* Team queue g * queues_per_member + q is queue q of member
+     * queue_member[g]: only present members have queues. */
+    uint8_t queue_member[VSW_LACP_MAX_MEMBERS];
+    /* Members whose uplink and slow socket a newer device of the team
+     * took over (control thread only): not closed with this one. */
+    uint32_t handed_over;
     int slow_fd[VSW_LACP_MAX_MEMBERS]; /* control thread: ETH_P_SLOW */
     int ifindex[VSW_LACP_MAX_MEMBERS]; /* for the slow sockets */
     /* Per member: received per member queue, sent per transmit queue. */
@@ -94,7 +104,12 @@ static void
 team_free(struct vsw_team_netdev *team)
 {
     for (unsigned m = 0; m < team->n_members; m++) {
-        vsw_netdev_destroy(team->members[m], false);
+        if ((team->handed_over >> m) & 1) {
+            continue;
+        }
+        if (team->members[m]) {
+            vsw_netdev_destroy(team->members[m], false);
+        }
         if (team->slow_fd[m] >= 0) {
             close(team->slow_fd[m]);
         }
@@ -102,13 +117,31 @@ team_free(struct vsw_team_netdev *team)
     free(team);
 }
 
+/* Member 'm' of 'old', if it is still the interface 'ifname' and opened
+ * as the new device would open it; NULL otherwise. */
+static struct vsw_netdev *
+reusable_member(const struct vsw_team_netdev *old, unsigned m,
+                const char *ifname, unsigned queues_per_member, bool offloads)
+{
+    if (!old || m >= old->n_members || !old->members[m] ||
+        ((old->handed_over >> m) & 1) || strcmp(old->names[m], ifname) ||
+        old->queues_per_member != queues_per_member ||
+        old->up.offloads != offloads ||
+        (int)if_nametoindex(ifname) != old->ifindex[m]) {
+        return NULL;
+    }
+    return old->members[m];
+}
+
 int
 vsw_netdev_team_open(const char *name, const char members[][IFNAMSIZ],
                      unsigned n_members, unsigned queues_per_member,
-                     bool offloads, struct vsw_netdev **netdevp,
-                     unsigned *bad_member)
+                     bool offloads, struct vsw_team_netdev *old,
+                     struct vsw_netdev **netdevp, unsigned *bad_member)
 {
     struct vsw_team_netdev *team;
+    bool first_missing = false;
+    unsigned n_present = 0;
     int error = 0;
 
     if (!n_members || n_members > VSW_LACP_MAX_MEMBERS || !queues_per_member ||
@@ -121,26 +154,58 @@ vsw_netdev_team_open(const char *name, const char members[][IFNAMSIZ],
     }
     team->up.class = &team_class;
     snprintf(team->up.ifname, sizeof team->up.ifname, "%s", name);
-    team->up.n_queues = n_members * queues_per_member;
     team->up.max_frame = VSW_PACKET_MAX_FRAME;
     team->up.offloads = offloads;
     team->queues_per_member = queues_per_member;
-    for (unsigned m = 0; m < n_members && !error; m++) {
-        struct vsw_netdev *uplink;
-
+    team->n_members = n_members;
+    for (unsigned m = 0; m < n_members; m++) {
         team->slow_fd[m] = -1;
+        snprintf(team->names[m], sizeof team->names[m], "%s", members[m]);
+    }
+    for (unsigned m = 0; m < n_members && !error; m++) {
+        unsigned group = n_present;
+        struct vsw_netdev *uplink =
+            reusable_member(old, m, members[m], queues_per_member, offloads);
+
+        if (uplink) {
+            /* Its sockets carry on: nothing queued in them is lost, and
+             * no second set joins the fanout group beside them. */
+            old->handed_over |= 1u << m;
+            team->members[m] = uplink;
+            team->queue_member[group] = (uint8_t)m;
+            n_present++;
+            team->ifindex[m] = old->ifindex[m];
+            team->slow_fd[m] = old->slow_fd[m];
+            for (unsigned q = 0; q < queues_per_member; q++) {
+                team->up.queue_fd[group * queues_per_member + q] =
+                    uplink->queue_fd[q];
+            }
+            continue;
+        }
         error = vsw_netdev_uplink_open(members[m], queues_per_member, offloads,
                                        &uplink);
+        if (error == -ENODEV) {
+            /* Deleted (or not created yet): the others carry on, and the
+             * control thread opens the device again when it is back. */
+            if (!first_missing) {
+                *bad_member = m;
+                first_missing = true;
+            }
+            error = 0;
+            continue;
+        }
         if (error) {
             *bad_member = m;
             break;
         }
         team->members[m] = uplink;
-        team->n_members = m + 1;
+        team->queue_member[group] = (uint8_t)m;
+        n_present++;
         team->ifindex[m] = (int)if_nametoindex(members[m]);
         for (unsigned q = 0; q < queues_per_member && !error; q++) {
             error = attach_slow_filter(uplink->queue_fd[q]);
-            team->up.queue_fd[m * queues_per_member + q] = uplink->queue_fd[q];
+            team->up.queue_fd[group * queues_per_member + q] =
+                uplink->queue_fd[q];
         }
         if (!error) {
             team->slow_fd[m] = open_slow_socket(team->ifindex[m]);
@@ -150,7 +215,21 @@ vsw_netdev_team_open(const char *name, const char members[][IFNAMSIZ],
             *bad_member = m;
         }
     }
+    if (!error && !n_present) {
+        error = -ENODEV;
+    }
+    team->up.n_queues = n_present * queues_per_member;
     if (error) {
+        if (old) {
+            /* Whatever was taken over goes back to the old device. */
+            for (unsigned m = 0; m < n_members; m++) {
+                if (old->members[m] && team->members[m] == old->members[m]) {
+                    old->handed_over &= ~(1u << m);
+                    team->members[m] = NULL;
+                    team->slow_fd[m] = -1;
+                }
+            }
+        }
         team_free(team);
         return error;
     }
@@ -162,6 +241,19 @@ struct vsw_netdev *
 vsw_netdev_team_member(struct vsw_team_netdev *team, unsigned m)
 {
     return m < team->n_members ? team->members[m] : NULL;
+}
+
+bool
+vsw_netdev_team_members_moved(const struct vsw_team_netdev *team)
+{
+    for (unsigned m = 0; m < team->n_members; m++) {
+        int ifindex = (int)if_nametoindex(team->names[m]);
+
+        if (team->members[m] ? ifindex != team->ifindex[m] : ifindex != 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 unsigned
@@ -180,8 +272,8 @@ int
 vsw_netdev_team_send_raw(struct vsw_team_netdev *team, unsigned m,
                          const void *frame, size_t len)
 {
-    if (m >= team->n_members) {
-        return -EINVAL;
+    if (m >= team->n_members || team->slow_fd[m] < 0) {
+        return -ENETDOWN;
     }
     return send(team->slow_fd[m], frame, len, MSG_DONTWAIT) < 0 ? -errno : 0;
 }
@@ -220,7 +312,7 @@ team_rx(struct vsw_netdev *netdev, unsigned queue, struct vsw_packet *pkts[],
         int max)
 {
     struct vsw_team_netdev *team = (struct vsw_team_netdev *)netdev;
-    unsigned m = queue / team->queues_per_member;
+    unsigned m = team->queue_member[queue / team->queues_per_member];
     unsigned q = queue % team->queues_per_member;
     struct team_counter *c = &team->rx[m][q];
     uint64_t bytes = 0;
@@ -243,10 +335,16 @@ member_tx(struct vsw_team_netdev *team, unsigned m, unsigned queue,
           const struct vsw_tx_item *items, int n, int *error)
 {
     struct vsw_netdev *uplink = team->members[m];
-    int sent =
-        vsw_netdev_tx(uplink, queue % uplink->n_queues, items, n, error);
     struct team_counter *c = &team->tx[m][queue % VSW_NETDEV_MAX_QUEUES];
     uint64_t bytes = 0;
+    int sent;
+
+    if (!uplink) {
+        /* Its interface is missing (a snapshot never makes it active). */
+        *error = ENETDOWN;
+        return 0;
+    }
+    sent = vsw_netdev_tx(uplink, queue % uplink->n_queues, items, n, error);
 
     for (int i = 0; i < sent; i++) {
         bytes += vsw_tx_item_len(&items[i]);
@@ -351,12 +449,10 @@ vsw_team_rx(const struct vsw_team_map *map, struct vsw_packet *pkt,
     return verdict;
 }
 
-/* True if 'item' is an ARP frame of a VM that rx-balance rewrites. */
+/* True if 'pkt' is an ARP frame of a VM that rx-balance rewrites. */
 static bool
-rlb_takes(const struct vsw_team_map *map, const struct vsw_tx_item *item)
+rlb_takes(const struct vsw_team_map *map, const struct vsw_packet *pkt)
 {
-    const struct vsw_packet *pkt = item->pkt;
-
     return map->rlb && pkt->key.eth_type == VSW_ETH_TYPE_ARP &&
            pkt->key.l3_ofs && pkt->len <= 128 &&
            pkt->key.l3_ofs + 28u <= pkt->len &&
@@ -379,7 +475,7 @@ vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
         int run = 1;
         int sent;
 
-        if (rlb_takes(map, &items[done])) {
+        if (rlb_takes(map, items[done].pkt)) {
             if (!rlb_tx_arp(map, queue, &items[done], error)) {
                 return done;
             }
@@ -395,7 +491,7 @@ vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
         while (done + run < n) {
             const struct vsw_packet *pkt = items[done + run].pkt;
 
-            if (rlb_takes(map, &items[done + run]) ||
+            if (rlb_takes(map, items[done + run].pkt) ||
                 vsw_team_select(map, &pkt->key, pkt->in_port_id, now) != m) {
                 break;
             }
@@ -410,15 +506,43 @@ vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
     return done;
 }
 
+void
+vsw_team_trace(const struct vsw_team_map *map, const struct vsw_packet *pkt,
+               struct vsw_trace *trace)
+{
+    const struct vsw_team_netdev *team = map->netdev;
+    char why[VSW_TRACE_TEXT];
+    uint8_t m;
+
+    if (rlb_takes(map, pkt)) {
+        uint8_t ip[4];
+
+        memcpy(ip, pkt->key.ip_dst + 12, 4);
+        m = vsw_team_rlb_member(map, ip);
+        snprintf(why, sizeof why,
+                 "rx-balance: a VM's ARP, through the member its target "
+                 "learns, with that member's MAC");
+    } else {
+        m = vsw_team_explain(map, &pkt->key, pkt->in_port_id,
+                             (uint64_t)vsw_time_nsec(), why, sizeof why);
+    }
+    if (m == VSW_TEAM_NO_MEMBER || m >= team->n_members) {
+        vsw_trace_step(trace, "team", "team-inactive", "%s", why);
+        return;
+    }
+    vsw_trace_step(trace, "team", "continue", "member %s: %s", team->names[m],
+                   why);
+}
+
 /* A team's device used without its map (nothing in the pipeline does):
- * its first member. */
+ * its first present member. */
 static int
 team_tx(struct vsw_netdev *netdev, unsigned queue,
         const struct vsw_tx_item *items, int n, int *error)
 {
     struct vsw_team_netdev *team = (struct vsw_team_netdev *)netdev;
 
-    return member_tx(team, 0, queue, items, n, error);
+    return member_tx(team, team->queue_member[0], queue, items, n, error);
 }
 
 static void

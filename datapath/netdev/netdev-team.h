@@ -2,8 +2,9 @@
  * The device of a NIC team port (FEATURES.md §9): a set of uplinks, the
  * members, seen by the workers as one netdev.
  *
- * Receive: the team's queues are its members' AF_PACKET queues, member m
- * queue q being team queue m * queues_per_member + q, so workers poll
+ * Receive: the team's queues are its present members' AF_PACKET queues,
+ * the g-th present member's queue q being team queue
+ * g * queues_per_member + q, so workers poll
  * members like any uplink; each frame read is marked with its member
  * (vsw_packet.rx_member) for the team's receive rules (vsw_team_rx_check).
  * The members' worker sockets carry a BPF filter that leaves the slow
@@ -41,12 +42,18 @@ struct vsw_team_member_counters {
 /* Opens the team device 'name' over the 'n_members' interfaces of
  * 'members' (each attached like an uplink with 'queues_per_member' queues
  * and 'offloads'), and one slow-protocol socket per member for the control
- * thread.  Stores it in '*netdevp' and returns 0, or a negative errno
- * (-ENODEV: a member does not exist; '*bad_member' then says which). */
+ * thread.  A member whose interface does not exist is left out (no
+ * queues, vsw_netdev_team_member() NULL; '*bad_member' names the first
+ * such), so deleting one member's interface does not stop the team.
+ * With 'old' (the team's current device, or NULL), members that are still
+ * the interfaces 'old' opened are taken over from it with their sockets
+ * rather than opened again; 'old' then leaves them open when destroyed.
+ * Stores it in '*netdevp' and returns 0, or a negative errno (-ENODEV: no
+ * member exists; other errors: '*bad_member' says which failed). */
 int vsw_netdev_team_open(const char *name, const char members[][IFNAMSIZ],
                          unsigned n_members, unsigned queues_per_member,
-                         bool offloads, struct vsw_netdev **netdevp,
-                         unsigned *bad_member);
+                         bool offloads, struct vsw_team_netdev *old,
+                         struct vsw_netdev **netdevp, unsigned *bad_member);
 
 /* The team device behind 'netdev', or NULL if it is no team. */
 struct vsw_team_netdev *vsw_netdev_team_cast(struct vsw_netdev *netdev);
@@ -55,6 +62,11 @@ struct vsw_team_netdev *vsw_netdev_team_cast(struct vsw_netdev *netdev);
 struct vsw_netdev *vsw_netdev_team_member(struct vsw_team_netdev *team,
                                           unsigned m);
 unsigned vsw_netdev_team_n_members(const struct vsw_team_netdev *team);
+
+/* True if the interfaces of the members are no longer those the device
+ * opened: one was deleted (or replaced by another of its name), or a
+ * missing one appeared.  The control thread then opens the device again. */
+bool vsw_netdev_team_members_moved(const struct vsw_team_netdev *team);
 
 /* The control thread's socket of member 'm' (ETH_P_SLOW: receives LACPDUs
  * and sends LACPDUs and announcements), non-blocking. */
@@ -84,5 +96,12 @@ int vsw_team_rx(const struct vsw_team_map *map, struct vsw_packet *pkt,
  * active are refused with ENETDOWN). */
 int vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
                 const struct vsw_tx_item *items, int n, int *error);
+
+struct vsw_trace;
+
+/* Trace: a "team" step saying which member a frame leaving through the
+ * team 'map' would take and which rule chose it (no side effects). */
+void vsw_team_trace(const struct vsw_team_map *map,
+                    const struct vsw_packet *pkt, struct vsw_trace *trace);
 
 #endif /* VSW_NETDEV_TEAM_H */

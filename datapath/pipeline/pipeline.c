@@ -1092,6 +1092,10 @@ vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
         if (port && port->tunnel) {
             vsw_vxlan_trace(port, pkt, out->tagged, now_ms, trace);
         }
+        if (port && port->team) {
+            /* Which member, and why. */
+            vsw_team_trace(port->team, pkt, trace);
+        }
     }
     if (trace->n_outputs && n_denied == trace->n_outputs) {
         trace->drop_reason = last_denial;

@@ -4,6 +4,7 @@
  */
 #include "balance.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* FNV-1a over 'len' bytes, continuing from 'hash'. */
@@ -127,7 +128,9 @@ select_flowlet(const struct vsw_team_map *map, uint32_t hash, uint64_t now_ns)
     uint8_t member = atomic_load_explicit(&slot->member, memory_order_relaxed);
     uint8_t chosen;
 
-    if (last && now_ns - last <= flowlets->gap_ns &&
+    if (last &&
+        now_ns - last <=
+            atomic_load_explicit(&flowlets->gap_ns, memory_order_relaxed) &&
         member < VSW_LACP_MAX_MEMBERS && ((map->active_mask >> member) & 1)) {
         /* Within the flowlet: where its frames went. */
         if (now_ns != last) {
@@ -290,6 +293,89 @@ vsw_team_select(const struct vsw_team_map *map, const struct vsw_flow_key *key,
         hash = vsw_team_hash_address(key);
         break;
     }
+    return map->active[hash % map->n_active];
+}
+
+uint8_t
+vsw_team_explain(const struct vsw_team_map *map,
+                 const struct vsw_flow_key *key, uint32_t in_port_id,
+                 uint64_t now_ns, char *why, size_t size)
+{
+    /* Which hash each lb takes (lb=dynamic: for its flowlet table). */
+    static const char *const hash_names[] = {
+        [VSW_TEAM_LB_ADDRESS_HASH] = "address-hash (L4 ports, IPs)",
+        [VSW_TEAM_LB_IP_HASH] = "ip-hash",
+        [VSW_TEAM_LB_MAC_HASH] = "mac-hash",
+        [VSW_TEAM_LB_PORT] = "address-hash (L4 ports, IPs)",
+        [VSW_TEAM_LB_DYNAMIC] = "address-hash (L4 ports, IPs)",
+    };
+    const char *hash_name =
+        hash_names[map->lb < VSW_TEAM_LB_DYNAMIC ? map->lb
+                                                 : VSW_TEAM_LB_DYNAMIC];
+    uint32_t hash;
+
+    if (!map->n_active) {
+        snprintf(why, size, "no active member");
+        return VSW_TEAM_NO_MEMBER;
+    }
+    if (map->n_active == 1) {
+        snprintf(why, size, "the only active member");
+        return map->active[0];
+    }
+    switch (map->lb) {
+    case VSW_TEAM_LB_PORT: {
+        uint8_t member = map->pins[VSW_FDB_SLOT(in_port_id)];
+
+        if (member < VSW_LACP_MAX_MEMBERS &&
+            (map->active_mask >> member) & 1) {
+            snprintf(why, size, "lb=port: the source port's pin");
+            return member;
+        }
+        hash = hash_finish(VSW_FDB_SLOT(in_port_id));
+        snprintf(why, size,
+                 "lb=port: source port not pinned yet, by its slot %u %% %u "
+                 "active",
+                 VSW_FDB_SLOT(in_port_id), map->n_active);
+        return map->active[hash % map->n_active];
+    }
+    case VSW_TEAM_LB_MAC_HASH:
+        hash = vsw_team_hash_mac(key);
+        break;
+    case VSW_TEAM_LB_IP_HASH:
+        hash = vsw_team_hash_ip(key);
+        break;
+    default:
+        hash = vsw_team_hash_address(key);
+        break;
+    }
+    if (map->lb == VSW_TEAM_LB_DYNAMIC && map->flowlets) {
+        const struct vsw_team_flowlet *slot =
+            &map->flowlets->slots[hash % VSW_TEAM_FLOWLET_SLOTS];
+        uint64_t last =
+            atomic_load_explicit(&slot->last_ns, memory_order_relaxed);
+        uint8_t member =
+            atomic_load_explicit(&slot->member, memory_order_relaxed);
+        uint64_t gap =
+            atomic_load_explicit(&map->flowlets->gap_ns, memory_order_relaxed);
+
+        if (last && now_ns - last <= gap && member < VSW_LACP_MAX_MEMBERS &&
+            ((map->active_mask >> member) & 1)) {
+            snprintf(why, size,
+                     "lb=dynamic: within its flowlet (last frame %llu us "
+                     "ago, gap %llu us), %s 0x%08x",
+                     (unsigned long long)((now_ns - last) / 1000),
+                     (unsigned long long)(gap / 1000), hash_name, hash);
+            return member;
+        }
+        member = least_loaded(map, map->flowlets);
+        snprintf(why, size,
+                 "lb=dynamic: a new flowlet (no frame of its flow within "
+                 "%llu us) goes to the least loaded member, %s 0x%08x",
+                 (unsigned long long)(gap / 1000), hash_name, hash);
+        return member;
+    }
+    snprintf(why, size, "%s 0x%08x %% %u active", hash_name, hash,
+             map->n_active);
     return map->active[hash % map->n_active];
 }
 

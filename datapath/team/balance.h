@@ -52,7 +52,16 @@ struct vsw_team_netdev;
  * atomics (no lock, no allocation); a slot two flows share is one flow
  * to it, which only makes their flowlets shorter. */
 #define VSW_TEAM_FLOWLET_SLOTS  4096
-#define VSW_TEAM_FLOWLET_GAP_NS 500000 /* 500 us */
+#define VSW_TEAM_FLOWLET_GAP_NS 500000 /* 500 us, the default */
+/* The team setting flowlet-gap (µs): the gap must exceed the largest
+ * difference in delay between the members' paths (queues, links,
+ * switches) or a flowlet's first frame may overtake its predecessor's
+ * last one; too long and flows rarely get the chance to move.  Veths and
+ * one NIC's queues differ by microseconds, two switches' paths by tens to
+ * hundreds: 500 µs is safe for a LAN; the range stops at 1 s. */
+#define VSW_TEAM_FLOWLET_GAP_DEFAULT_US 500
+#define VSW_TEAM_FLOWLET_GAP_MIN_US     10
+#define VSW_TEAM_FLOWLET_GAP_MAX_US     1000000
 
 struct vsw_team_flowlet {
     _Atomic uint64_t last_ns; /* when the flow last sent, 0: never */
@@ -89,7 +98,8 @@ struct vsw_team_rlb {
 };
 
 struct vsw_team_flowlets {
-    uint64_t gap_ns; /* the pause that ends a flowlet */
+    _Atomic uint64_t gap_ns; /* the pause that ends a flowlet (the team's
+                                flowlet-gap, set at each publish) */
     /* Control thread, each second: bit/s each member sent. */
     _Atomic uint64_t load_bps[VSW_LACP_MAX_MEMBERS];
     /* Workers: flowlets placed on each member since that sample, each
@@ -148,6 +158,14 @@ bool vsw_team_ip_slot(const struct vsw_team_ip_table *table, unsigned slot,
 uint32_t vsw_team_hash_mac(const struct vsw_flow_key *key);
 uint32_t vsw_team_hash_ip(const struct vsw_flow_key *key);
 uint32_t vsw_team_hash_address(const struct vsw_flow_key *key);
+
+/* For traces: the member vsw_team_select() would give now, without its
+ * side effects (lb=dynamic's flowlet is read, not updated), and in 'why'
+ * (at most 'size' bytes) which rule chose it: the pin, the hash and its
+ * value, the flowlet. */
+uint8_t vsw_team_explain(const struct vsw_team_map *map,
+                         const struct vsw_flow_key *key, uint32_t in_port_id,
+                         uint64_t now_ns, char *why, size_t size);
 
 /* The member frame 'key' from port 'in_port_id' leaves on at 'now_ns'
  * (CLOCK_MONOTONIC; only lb=dynamic reads it, and updates its flowlet),

@@ -337,6 +337,61 @@ START_TEST(test_dynamic_moves_flows_only_after_a_gap)
 }
 END_TEST
 
+/* A trace's explanation names the member vsw_team_select() picks, and the
+ * rule, without moving a flowlet. */
+START_TEST(test_explain_matches_select_without_side_effects)
+{
+    static const enum vsw_team_lb lbs[] = {
+        VSW_TEAM_LB_ADDRESS_HASH, VSW_TEAM_LB_IP_HASH, VSW_TEAM_LB_MAC_HASH,
+        VSW_TEAM_LB_PORT};
+    struct vsw_team_flowlets *fl = calloc(1, sizeof *fl);
+    struct vsw_flow_key a = ipv4_key(1, 2, 6, 1000, 80);
+    uint64_t t = 1000000000;
+    struct vsw_team_map *map;
+    char why[192];
+
+    for (unsigned i = 0; i < sizeof lbs / sizeof *lbs; i++) {
+        map = make_map(3, 0x7, lbs[i], VSW_TEAM_STATIC);
+        for (uint16_t sport = 1000; sport < 1064; sport++) {
+            struct vsw_flow_key k = ipv4_key(1, 2, 17, sport, 53);
+
+            ck_assert_uint_eq(
+                vsw_team_explain(map, &k, sport, t, why, sizeof why),
+                vsw_team_select(map, &k, sport, t));
+        }
+        ck_assert_ptr_nonnull(strstr(
+            why, lbs[i] == VSW_TEAM_LB_PORT ? "lb=port" : "% 3 active"));
+        free(map);
+    }
+
+    map = make_map(2, 0x3, VSW_TEAM_LB_DYNAMIC, VSW_TEAM_SWITCH_INDEPENDENT);
+    fl->gap_ns = VSW_TEAM_FLOWLET_GAP_NS;
+    map->flowlets = fl;
+    /* A new flowlet: explained, and still new afterwards (nothing
+     * recorded). */
+    vsw_team_explain(map, &a, 1, t, why, sizeof why);
+    ck_assert_ptr_nonnull(strstr(why, "a new flowlet"));
+    ck_assert_uint_eq(
+        atomic_load(&fl->placed[0]) + atomic_load(&fl->placed[1]), 0);
+    /* Within a real flowlet: the member its frames take. */
+    uint8_t m = vsw_team_select(map, &a, 1, t);
+    ck_assert_uint_eq(vsw_team_explain(map, &a, 1, t + 1000, why, sizeof why),
+                      m);
+    ck_assert_ptr_nonnull(strstr(why, "within its flowlet"));
+    free(map);
+
+    map = make_map(2, 0x2, VSW_TEAM_LB_ADDRESS_HASH, VSW_TEAM_STATIC);
+    ck_assert_uint_eq(vsw_team_explain(map, &a, 1, t, why, sizeof why), 1);
+    ck_assert_str_eq(why, "the only active member");
+    free(map);
+    map = make_map(2, 0, VSW_TEAM_LB_ADDRESS_HASH, VSW_TEAM_STATIC);
+    ck_assert_uint_eq(vsw_team_explain(map, &a, 1, t, why, sizeof why),
+                      VSW_TEAM_NO_MEMBER);
+    free(map);
+    free(fl);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -353,6 +408,7 @@ main(void)
     tcase_add_test(tc, test_pins_even_and_moved_only_when_members_change);
     tcase_add_test(tc, test_rx_rules);
     tcase_add_test(tc, test_dynamic_moves_flows_only_after_a_gap);
+    tcase_add_test(tc, test_explain_matches_select_without_side_effects);
     suite_add_tcase(suite, tc);
     runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
