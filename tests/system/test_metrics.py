@@ -292,3 +292,55 @@ def test_prometheus_scrapes_the_daemon(env):
             prom.wait()
         log.close()
         shutil.rmtree(storage, ignore_errors=True)
+
+
+def test_team_and_tunnel_series(daemon_factory, topo):
+    """A daemon in a namespace of its own, with a team of two veths and a
+    VXLAN tunnel: their series equal team show and tunnel list."""
+    ns = topo.netns("mt")
+    for member in ("ul0", "m0", "m1"):
+        sh(["ip", "-n", ns, "link", "add", member, "type", "veth", "peer",
+            "name", member + "p"])
+        sh(["ip", "-n", ns, "link", "set", member, "up"])
+        sh(["ip", "-n", ns, "link", "set", member + "p", "up"])
+    # The tunnel's underlay address.
+    sh(["ip", "-n", ns, "addr", "add", "10.99.0.1/24", "dev", "ul0"])
+    daemon = daemon_factory("teamtun", start=False, netns=ns)
+    # The namespace is the test's own: a fixed port cannot collide.
+    daemon.start("--metrics-address", "127.0.0.1:9433")
+    daemon.rpc("switch.add", name="sw0")
+    team, tunnel = unique("mtm"), unique("mvx")
+    daemon.rpc("team.add", switch="sw0", name=team, members="m0,m1")
+    daemon.rpc_raw("tunnel.add", {"switch": "sw0", "name": tunnel,
+                                  "local-ip": "10.99.0.1",
+                                  "remote": "5001:10.99.0.2,5001:10.99.0.3"})
+
+    def consistent():
+        before = daemon.rpc("team.show", name=team)["teams"][0]
+        text = sh(["curl", "-sf", "http://127.0.0.1:9433/metrics"],
+                  ns=ns).stdout
+        after = daemon.rpc("team.show", name=team)["teams"][0]
+        if before["member-state"] != after["member-state"]:
+            return None
+        return parse(text), after
+
+    samples, shown = wait_for(consistent)
+    assert value(samples, "vswitch_team_active_members", switch="sw0",
+                 team=team) == shown["active-members"]
+    assert value(samples, "vswitch_team_failovers_total", switch="sw0",
+                 team=team) == shown["failovers"]
+    for member in shown["member-state"]:
+        labels = {"switch": "sw0", "team": team, "member": member["name"]}
+        assert value(samples, "vswitch_team_member_active", **labels) == \
+            (1 if member["state"] == "active" else 0)
+        assert value(samples, "vswitch_team_member_rx_packets_total",
+                     **labels) == member["rx-packets"]
+    listed = {t["name"]: t for t in daemon.rpc("tunnel.list")["tunnels"]}
+    assert value(samples, "vswitch_tunnel_remote_vteps", switch="sw0",
+                 tunnel=tunnel) == len(listed[tunnel]["remotes"]) == 2
+    assert value(samples, "vswitch_tunnel_learned_macs", switch="sw0",
+                 tunnel=tunnel) == 0
+    # A tunnel's drops are port drops, with the VXLAN reasons.
+    assert value(samples, "vswitch_port_drops_total", switch="sw0",
+                 port=tunnel, reason="vxlan-no-remote") == \
+        daemon.stats(tunnel)["drops"]["vxlan-no-remote"]
