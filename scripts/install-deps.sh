@@ -4,6 +4,8 @@
 # when everything is already there.
 set -eu
 
+# libsystemd-dev: vswitchd's sd_notify (the systemd unit is Type=notify);
+# prometheus: promtool and a real server for the metrics tests.
 # clang and libclang-rt-dev (libFuzzer, the sanitizers' runtimes) build the
 # fuzz targets of tests/fuzz; llvm brings llvm-symbolizer for their stacks.
 packages="
@@ -14,6 +16,7 @@ python3 python3-pytest python3-scapy python3-cram dnsmasq-base isc-dhcp-client
 abigail-tools openvswitch-switch etcd-server etcd-client dpdk dpdk-dev
 clang libclang-rt-dev llvm
 containernetworking-plugins libvirt-clients pandoc man-db jq qemu-system-x86 busybox-static
+libsystemd-dev prometheus
 "
 [ $# -gt 0 ] && packages="$*"
 

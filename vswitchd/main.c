@@ -18,11 +18,13 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "etcd.h"
 #include "log.h"
 #include "manager.h"
+#include "metrics.h"
 #include "rpc-server.h"
 #include "timeutil.h"
 
@@ -42,7 +44,8 @@ struct options {
     const char *etcd;             /* --etcd URLS, NULL without */
     char host_id[VSW_ETCD_HOST_ID_MAX + 1]; /* --host-id, "" without */
     gid_t rpc_gid;                          /* --rpc-group, -1: none */
-    gid_t rpc_readonly_gid; /* --rpc-readonly-group, -1: none */
+    gid_t rpc_readonly_gid;      /* --rpc-readonly-group, -1: none */
+    const char *metrics_address; /* --metrics-address, NULL: none */
 };
 
 static void
@@ -84,6 +87,11 @@ usage(FILE *out)
             "  --rpc-readonly-group GROUP\n"
             "                      members of GROUP may call the methods "
             "that only read\n"
+            "  --metrics-address ADDR:PORT\n"
+            "                      serve Prometheus metrics at "
+            "http://ADDR:PORT/metrics\n"
+            "                      (an IPv6 ADDR in brackets; default: "
+            "off)\n"
             "  -h, --help          show this help\n"
             "  -V, --version       show the version\n");
 }
@@ -179,6 +187,7 @@ parse_options(int argc, char *argv[], struct options *opts)
         OPT_HOST_ID,
         OPT_RPC_GROUP,
         OPT_RPC_READONLY_GROUP,
+        OPT_METRICS_ADDRESS,
     };
     static const struct option longopts[] = {
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
@@ -195,6 +204,7 @@ parse_options(int argc, char *argv[], struct options *opts)
         {"rpc-group", required_argument, NULL, OPT_RPC_GROUP},
         {"rpc-readonly-group", required_argument, NULL,
          OPT_RPC_READONLY_GROUP},
+        {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -273,6 +283,12 @@ parse_options(int argc, char *argv[], struct options *opts)
             break;
         case OPT_RPC_READONLY_GROUP:
             opts->rpc_readonly_gid = group_id("--rpc-readonly-group", optarg);
+            break;
+        case OPT_METRICS_ADDRESS:
+            if (vsw_metrics_check_address(optarg, msg, sizeof msg)) {
+                die("--metrics-address: %s", msg);
+            }
+            opts->metrics_address = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -426,6 +442,7 @@ main(int argc, char *argv[])
 {
     struct vsw_manager_options mopts;
     struct vsw_rpc_server *server = NULL;
+    struct vsw_metrics *metrics = NULL;
     struct vsw_manager *mgr = NULL;
     struct event_base *base;
     struct event *sigterm, *sigint, *sighup;
@@ -463,6 +480,13 @@ main(int argc, char *argv[])
     if (!base) {
         die("cannot create the event loop");
     }
+    /* Before the manager: a taken port refuses the start before any
+     * device is touched. */
+    if (opts.metrics_address &&
+        vsw_metrics_create(base, opts.metrics_address, &metrics, err,
+                           sizeof err)) {
+        die("--metrics-address: %s", err);
+    }
     mopts.state_dir = opts.state_dir;
     mopts.n_workers = opts.n_workers;
     mopts.busy_poll = opts.busy_poll;
@@ -488,6 +512,7 @@ main(int argc, char *argv[])
     if (vsw_manager_register_rpc(mgr, server)) {
         die("cannot register the RPC methods");
     }
+    vsw_metrics_set_source(metrics, server);
     if ((error = grant_rpc_groups(server, &opts))) {
         vsw_rpc_server_destroy(server);
         unlink(opts.pidfile);
@@ -504,6 +529,10 @@ main(int argc, char *argv[])
     }
     VSW_INFO("vswitchd %s ready: state %s, socket %s, workers: %u",
              VSW_VERSION, opts.state_dir, opts.socket, opts.n_workers);
+    /* Under systemd (Type=notify): the configuration is restored and the
+     * socket listens.  Without NOTIFY_SOCKET this does nothing. */
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s\nMAINPID=%lu", opts.socket,
+               (unsigned long)getpid());
     if (ready_fd >= 0) {
         char ok = 0;
         int devnull = open("/dev/null", O_RDWR);
@@ -524,6 +553,8 @@ main(int argc, char *argv[])
 
     event_base_dispatch(base);
 
+    sd_notify(0, "STOPPING=1");
+    vsw_metrics_destroy(metrics);
     vsw_rpc_server_destroy(server);
     vsw_manager_destroy(mgr);
     event_free(sigterm);

@@ -42,6 +42,7 @@ links="$links tma0 tma1 tvm1" # section 21, teams
 links="$links cnib3541ace7b0c cnicfd90c82f28d cni302cad0ea653" # section 26.3, CNI ports
 links="$links vmtap0" # section 26.4, a TAP made for QEMU
 links="$links bk1 bk2 bk3 bk4 bk5" # section 26.5, many ports at once
+links="$links mvm1" # section 26.1, metrics
 # Section 26, who may use the socket: its users and groups.
 users="vsg-alice vsg-bob vsg-carol"
 groups="vsg-admins vsg-readers"
