@@ -433,6 +433,22 @@ host_rpc_register(struct vsw_ext_handle *h, const char *method,
 
 /* See ext-private.h. */
 void
+ext_host_forget_methods(struct vsw_ext_handle *ext,
+                        struct vsw_rpc_server *server)
+{
+    while (ext->methods) {
+        struct ext_method *m = ext->methods;
+
+        ext->methods = m->next;
+        if (server && m->registered) {
+            vsw_rpc_server_unregister(server, m->name);
+        }
+        free(m);
+    }
+}
+
+/* See ext-private.h. */
+void
 ext_host_register_methods(struct vsw_ext_handle *ext,
                           struct vsw_rpc_server *server)
 {

@@ -26,6 +26,7 @@ enum mgr_ext_state {
     MGR_EXT_READY,       /* loaded and initialised */
     MGR_EXT_FAILED,      /* loaded, but 'init' refused */
     MGR_EXT_QUARANTINED, /* crashed or hung: not loaded until cleared */
+    MGR_EXT_MISSING,     /* its file was gone at start: not loaded */
 };
 
 struct ext_method;
@@ -45,6 +46,8 @@ struct vsw_ext_handle {
     void *ext_data;               /* from 'init' */
     struct ext_method *methods;   /* RPC methods it registered */
     struct vsw_ext_timer *timers; /* its running timers */
+    json_t *kept_configs;         /* switch name -> configuration kept by
+                                     a disable, for the next enable */
 };
 
 /* An extension enabled on a switch; the plugin's vsw_ext_switch. */
@@ -111,6 +114,11 @@ void ext_host_bounds(struct vsw_manager *mgr, struct vsw_bounds *bounds);
 
 /* Frees timers of 'ext'. */
 void ext_host_cancel_timers(struct vsw_ext_handle *ext);
+
+/* Unregisters the methods of 'ext' from 'server' (NULL: there is none
+ * yet) and frees them: it is being unloaded. */
+void ext_host_forget_methods(struct vsw_ext_handle *ext,
+                             struct vsw_rpc_server *server);
 
 /* Registers the methods of 'ext' not on 'server' yet. */
 void ext_host_register_methods(struct vsw_ext_handle *ext,

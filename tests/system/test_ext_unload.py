@@ -1,0 +1,234 @@
+"""Extensions 1.1 life cycle (issue 15): `ext unload` of a running, a
+failed, a missing and a quarantined extension, a missing file at start
+(one warning, state `missing`, back with `ext load`), and the circuit
+breaker and disable/enable keeping the configuration."""
+
+import json
+import shutil
+
+import pytest
+
+from conftest import RpcError, ext_stats, ping, wait_for
+from test_ext_lifecycle import flood, plugin, two_vms, wait_dead
+
+
+def names(daemon):
+    return [e["name"] for e in daemon.rpc("ext.list")["extensions"]]
+
+
+def entry_of(daemon, name):
+    found = [e for e in daemon.rpc("ext.list")["extensions"]
+             if e["name"] == name]
+    assert found, f"{name} not in ext.list"
+    return found[0]
+
+
+def saved(daemon):
+    return json.loads((daemon.state_dir / "config.json").read_text())
+
+
+def saved_binding(daemon, switch, name):
+    for sw in saved(daemon)["switches"]:
+        if sw["name"] == switch:
+            for b in sw.get("extensions", []):
+                if b["name"] == name:
+                    return b
+    return None
+
+
+def private_copy(tmp_path, name):
+    """A copy of plugin 'name' the test may remove or spoil."""
+    path = tmp_path / f"{name}.so"
+    shutil.copyfile(plugin(name), path)
+    path.chmod(0o644)
+    return str(path)
+
+
+def test_unload_a_running_extension(daemon, topo):
+    vm1, _ = two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("misbehave_open"))
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    daemon.rpc("ext.config", switch="sw0", name="misbehave-open",
+               config={"mode": "ok"})
+    assert ping(vm1, "198.18.0.2")
+    assert daemon.rpc("misbehave-open.report")["packets"] > 0
+
+    daemon.ctl("ext", "unload", "misbehave-open", json_out=False)
+    assert "misbehave-open" not in names(daemon)
+    # Its method went with it; traffic goes on without it.
+    with pytest.raises(RpcError, match="unknown method"):
+        daemon.rpc("misbehave-open.report")
+    assert ping(vm1, "198.18.0.2")
+    cfg = saved(daemon)
+    assert all(e["name"] != "misbehave-open" for e in cfg["extensions"])
+    assert saved_binding(daemon, "sw0", "misbehave-open") is None
+    assert wait_for(lambda: "extension misbehave-open unloaded"
+                    in daemon.log.read_text(), timeout=5)
+
+    # Forgotten across a restart; loadable again under the same name,
+    # with its method back.
+    daemon.stop()
+    daemon.start()
+    assert "misbehave-open" not in names(daemon)
+    daemon.rpc("ext.load", path=plugin("misbehave_open"))
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    assert ping(vm1, "198.18.0.2")
+    assert daemon.rpc("misbehave-open.report")["packets"] > 0
+
+
+def test_unload_errors_change_nothing(daemon, topo):
+    two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("misbehave_open"))
+    with pytest.raises(RpcError, match="no extension 'nope' is loaded"):
+        daemon.rpc("ext.unload", name="nope")
+    with pytest.raises(RpcError, match="unknown parameter .force."):
+        daemon.rpc("ext.unload", name="misbehave-open", force=True)
+    with pytest.raises(RpcError):
+        daemon.rpc("ext.unload", name=1)
+    assert entry_of(daemon, "misbehave-open")["state"] == "ready"
+
+
+def test_missing_file_at_start_warns_once_and_comes_back(daemon, topo,
+                                                         tmp_path):
+    vm1, _ = two_vms(daemon, topo)
+    path = private_copy(tmp_path, "misbehave_open")
+    daemon.rpc("ext.load", path=path)
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    daemon.rpc("ext.config", switch="sw0", name="misbehave-open",
+               config={"mode": "ok"})
+    daemon.stop()
+    moved = tmp_path / "aside.so"
+    shutil.move(path, moved)
+
+    daemon.start()
+    entry = entry_of(daemon, "misbehave-open")
+    assert entry["state"] == "missing"
+    assert entry["switches"] == [{"switch": "sw0", "position": 0,
+                                  "running": False, "tripped": False}]
+    log = daemon.log.read_text()
+    assert log.count("is missing; kept as 'missing'") == 1, log
+    assert "err: config: extension misbehave-open" not in log, log
+    assert ping(vm1, "198.18.0.2")
+
+    # The file is back: `ext load` takes the kept place and configuration.
+    shutil.move(moved, path)
+    daemon.rpc("ext.load", path=path)
+    entry = entry_of(daemon, "misbehave-open")
+    assert entry["state"] == "ready"
+    assert entry["switches"] == [{"switch": "sw0", "position": 0,
+                                  "running": True, "tripped": False}]
+    assert saved_binding(daemon, "sw0", "misbehave-open")["config"] == \
+        {"mode": "ok"}
+    assert ping(vm1, "198.18.0.2")
+    assert daemon.rpc("misbehave-open.report")["packets"] > 0
+
+
+def test_unload_missing_and_failed_placeholders(daemon, topo, tmp_path):
+    two_vms(daemon, topo)
+    missing = private_copy(tmp_path, "misbehave_open")
+    spoiled = private_copy(tmp_path, "misbehave_closed")
+    daemon.rpc("ext.load", path=missing)
+    daemon.rpc("ext.load", path=spoiled)
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-closed")
+    daemon.stop()
+    (tmp_path / "misbehave_open.so").unlink()
+    (tmp_path / "misbehave_closed.so").chmod(0o664)  # refused: g+w
+
+    daemon.start()
+    assert entry_of(daemon, "misbehave-open")["state"] == "missing"
+    assert entry_of(daemon, "misbehave-closed")["state"] == "failed"
+    daemon.rpc("ext.unload", name="misbehave-open")
+    daemon.ctl("ext", "unload", "misbehave-closed", json_out=False)
+    assert names(daemon) == []
+    assert saved(daemon)["extensions"] == []
+    assert saved_binding(daemon, "sw0", "misbehave-closed") is None
+    size = len(daemon.log.read_text())
+    daemon.stop()
+    daemon.start()
+    assert names(daemon) == []
+    assert "misbehave" not in daemon.log.read_text()[size:]
+
+
+def test_unload_a_quarantined_extension(daemon, topo):
+    vm1, _ = two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("misbehave_open"))
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    daemon.rpc("ext.config", switch="sw0", name="misbehave-open",
+               config={"mode": "crash"})
+    ping(vm1, "198.18.0.2", count=1, timeout=1)
+    wait_dead(daemon)
+    if "ERROR: AddressSanitizer" in daemon.log.read_text():
+        # The expected report moves aside (the fixture checks the rest).
+        daemon.log.rename(daemon.log.with_name("crash-report.log"))
+    daemon.start()
+    assert entry_of(daemon, "misbehave-open")["state"] == "quarantined"
+
+    daemon.rpc("ext.unload", name="misbehave-open")
+    assert names(daemon) == []
+    assert ping(vm1, "198.18.0.2")
+    daemon.stop()
+    daemon.start()
+    assert names(daemon) == []
+    # Not quarantined any more: it loads at once.
+    daemon.rpc("ext.load", path=plugin("misbehave_open"))
+    assert entry_of(daemon, "misbehave-open")["state"] == "ready"
+
+
+def test_breaker_reset_keeps_the_configuration(daemon, topo):
+    vm1, _ = two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("misbehave_closed"))
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-closed")
+    daemon.rpc("ext.config", switch="sw0", name="misbehave-closed",
+               config={"mode": "error_storm"})
+    flood(vm1, "198.18.0.2")
+    assert wait_for(lambda: ext_stats(daemon, "misbehave-closed")["tripped"],
+                    timeout=5)
+    # Fail closed: its traffic drops while the breaker is open.
+    assert not ping(vm1, "198.18.0.2", count=2, timeout=1)
+    # Reset is refused on a switch it is not enabled on, changing nothing.
+    with pytest.raises(RpcError, match="no switch|not found|sw9"):
+        daemon.rpc("ext.reset", switch="sw9", name="misbehave-closed")
+    assert ext_stats(daemon, "misbehave-closed")["tripped"]
+
+    daemon.rpc("ext.config", switch="sw0", name="misbehave-closed",
+               config={"mode": "ok"})
+    before = ext_stats(daemon, "misbehave-closed")["packets"]
+    daemon.ctl("ext", "reset", "misbehave-closed", "sw0", json_out=False)
+    assert not ext_stats(daemon, "misbehave-closed")["tripped"]
+    assert ping(vm1, "198.18.0.2")
+    assert ext_stats(daemon, "misbehave-closed")["packets"] > before
+    # The configuration it had is the one it has.
+    assert daemon.rpc("misbehave-closed.report")["mode"] == "ok"
+    assert saved_binding(daemon, "sw0", "misbehave-closed")["config"] == \
+        {"mode": "ok"}
+    # A reset of a closed breaker is no error and changes nothing.
+    daemon.rpc("ext.reset", switch="sw0", name="misbehave-closed")
+    assert not ext_stats(daemon, "misbehave-closed")["tripped"]
+
+
+def test_disable_enable_keeps_the_configuration(daemon, topo):
+    vm1, _ = two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=plugin("misbehave_open"))
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    daemon.rpc("ext.config", switch="sw0", name="misbehave-open",
+               config={"mode": "abort_storm"})
+    daemon.ctl("ext", "disable", "sw0", "misbehave-open", json_out=False)
+    assert saved_binding(daemon, "sw0", "misbehave-open") is None
+    # Kept across a restart too.
+    daemon.stop()
+    daemon.start()
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    assert daemon.rpc("misbehave-open.report")["mode"] == "abort_storm"
+    assert saved_binding(daemon, "sw0", "misbehave-open")["config"] == \
+        {"mode": "abort_storm"}
+
+    # --forget-config: the next enable starts from {}.
+    daemon.ctl("ext", "disable", "--forget-config", "sw0", "misbehave-open",
+               json_out=False)
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    assert daemon.rpc("misbehave-open.report")["mode"] == "ok"
+    assert saved_binding(daemon, "sw0", "misbehave-open")["config"] == {}
+    with pytest.raises(RpcError):
+        daemon.rpc("ext.disable", switch="sw0", name="misbehave-open",
+                   **{"forget-config": "yes"})
+    assert ping(vm1, "198.18.0.2")
