@@ -101,6 +101,12 @@ const struct vsw_ext_host *ext_host_table(void);
  * extension's name in 'marker_path' (and a hang aborts the daemon). */
 int ext_host_start_guards(const char *marker_path, unsigned hang_ms);
 
+/* Records (or forgets) where the loaded plugin of 'ext' is mapped, so
+ * that the crash handler blames a fault whose instruction or address is
+ * in it even when no thread was inside the extension by the book. */
+void ext_host_note_mapping(const struct vsw_ext_handle *ext);
+void ext_host_forget_mapping(const struct vsw_ext_handle *ext);
+
 /* Marks the calling (main) thread as inside 'ext' until ext_call_end(). */
 void ext_call_begin(struct vsw_ext_handle *ext);
 void ext_call_end(void);

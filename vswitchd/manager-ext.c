@@ -76,6 +76,8 @@ int
 mgr_ext_init(struct vsw_manager *mgr)
 {
     char name[VSW_EXT_NAME_MAX] = "";
+    char copies[PATH_MAX];
+    int error;
     int fd;
 
     snprintf(mgr->ext_marker, sizeof mgr->ext_marker, "%s/ext-crash",
@@ -94,6 +96,14 @@ mgr_ext_init(struct vsw_manager *mgr)
             snprintf(crashed_name, sizeof crashed_name, "%s", name);
         }
         unlink(mgr->ext_marker);
+    }
+    /* Plugins run from private copies: a `cp` over a loaded file changes
+     * nothing until it is loaded again. */
+    snprintf(copies, sizeof copies, "%s/ext-loaded", mgr->state_dir);
+    error = vsw_ext_loader_set_private_dir(copies);
+    if (error) {
+        VSW_WARN("%s: %s: plugins are mapped from their own files", copies,
+                 strerror(-error));
     }
     return ext_host_start_guards(mgr->ext_marker, HANG_LIMIT_MS);
 }
@@ -157,6 +167,7 @@ ext_load(struct vsw_manager *mgr, const char *path, struct vsw_rpc_error *err)
         continue;
     }
     *tail = ext;
+    ext_host_note_mapping(ext);
     ext_initialise(ext);
     return ext;
 }
@@ -684,7 +695,11 @@ mgr_ext_shutdown(struct vsw_manager *mgr)
         }
         ext_host_cancel_timers(ext);
         /* The RPC server is gone already; the plugin stays mapped (never
-         * unmapping code that may still be referenced is the rule). */
+         * unmapping code that may still be referenced is the rule), its
+         * private copy need not stay named. */
+        if (ext->loaded && ext->plugin.copy[0]) {
+            unlink(ext->plugin.copy);
+        }
         while (ext->methods) {
             struct ext_method *m = ext->methods;
 
@@ -1171,6 +1186,7 @@ unload_unmap_cb(void *ext_)
     struct vsw_ext_handle *ext = ext_;
 
     VSW_INFO("extension %s unloaded", ext->name);
+    ext_host_forget_mapping(ext);
     vsw_ext_plugin_close(&ext->plugin);
     free(ext);
 }

@@ -4,12 +4,16 @@ failed, a missing and a quarantined extension, a missing file at start
 breaker and disable/enable keeping the configuration."""
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import time
 
 import pytest
 
-from conftest import RpcError, ext_stats, ping, wait_for
-from test_ext_lifecycle import flood, plugin, two_vms, wait_dead
+from conftest import VSWITCHD, RpcError, ext_stats, ping, wait_for
+from test_ext_lifecycle import SAMPLES, flood, plugin, two_vms, wait_dead
 
 
 def names(daemon):
@@ -232,3 +236,77 @@ def test_disable_enable_keeps_the_configuration(daemon, topo):
         daemon.rpc("ext.disable", switch="sw0", name="misbehave-open",
                    **{"forget-config": "yes"})
     assert ping(vm1, "198.18.0.2")
+
+
+def test_cp_over_a_loaded_plugin_changes_nothing(daemon, topo, tmp_path):
+    """A plain `cp` of another build over the loaded file, under traffic:
+    the daemon runs a private copy, so nothing changes until a reload."""
+    vm1, _ = two_vms(daemon, topo)
+    path = private_copy(tmp_path, "misbehave_open")
+    daemon.rpc("ext.load", path=path)
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    copies = list((daemon.state_dir / "ext-loaded").iterdir())
+    assert (daemon.state_dir / "ext-loaded").stat().st_mode & 0o777 == 0o700
+    assert len(copies) == 1 and copies[0].name.endswith("-misbehave_open.so")
+    assert copies[0].stat().st_mode & 0o777 == 0o400
+
+    pinger = subprocess.Popen(
+        ["ip", "netns", "exec", vm1, "ping", "-n", "-q", "-i", "0.01", "-c",
+         "300", "198.18.0.2"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        # Another plugin's build, written over the very inode the daemon
+        # loaded from (cp truncates and rewrites it).
+        subprocess.run(["cp", str(SAMPLES / "dnsblock.so"), path], check=True)
+        out, _ = pinger.communicate(timeout=30)
+    finally:
+        if pinger.poll() is None:
+            pinger.kill()
+            pinger.wait()
+    assert " 0% packet loss" in out, out
+    assert daemon.proc.poll() is None
+    entry = entry_of(daemon, "misbehave-open")
+    assert entry["state"] == "ready" and entry["fail"] == "open"
+    assert daemon.rpc("misbehave-open.report")["packets"] >= 300
+    assert ping(vm1, "198.18.0.2")
+
+    # Unloading removes the private copy.
+    daemon.rpc("ext.unload", name="misbehave-open")
+    assert wait_for(lambda: not list(
+        (daemon.state_dir / "ext-loaded").iterdir()), timeout=5)
+
+
+def test_crash_is_logged_and_blamed_under_detach(daemon_factory, topo):
+    """A detached daemon with --log-file: the crash handler's line lands in
+    the log file (stderr is /dev/null), naming the extension it was in and
+    the one whose code faulted."""
+    d = daemon_factory(name="detached", start=False)
+    d.state_dir.mkdir(parents=True)
+    pidfile = d.state_dir.parent / "detached.pid"
+    subprocess.run([str(VSWITCHD), "--state-dir", str(d.state_dir),
+                    "--log-file", str(d.log), f"--pidfile={pidfile}",
+                    "--detach", "--workers", "2"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=True, timeout=30)
+    pid = int(pidfile.read_text())
+    try:
+        assert wait_for(lambda: d.socket.exists(), timeout=20)
+        vm1, _ = two_vms(d, topo)
+        d.rpc("ext.load", path=plugin("misbehave_open"))
+        d.rpc("ext.enable", switch="sw0", name="misbehave-open")
+        d.rpc("ext.config", switch="sw0", name="misbehave-open",
+              config={"mode": "crash"})
+        ping(vm1, "198.18.0.2", count=1, timeout=1)
+        assert wait_for(lambda: not os.path.exists(f"/proc/{pid}"),
+                        timeout=15), "the daemon survived"
+    finally:
+        if os.path.exists(f"/proc/{pid}"):
+            os.kill(pid, signal.SIGKILL)
+    log = d.log.read_text()
+    line = [x for x in log.splitlines() if "fatal signal" in x]
+    assert line, log
+    assert "fatal signal inside extension misbehave-open" in line[0], line
+    assert "in extension misbehave-open" in line[0].split("; pc")[1], line
+    assert (d.state_dir / "ext-crash").read_text() == "misbehave-open\n"
+    if "ERROR: AddressSanitizer" in log:
+        d.log.rename(d.log.with_name("crash-report.log"))
