@@ -146,6 +146,7 @@ static const char *const load_names[] = {"path", NULL};
 static const char *const switch_name_names[] = {"switch", "name", NULL};
 static const char *const name_names[] = {"name", NULL};
 static const char *const name_switch_names[] = {"name", "switch", NULL};
+static const char *const name_path_names[] = {"name", "path", NULL};
 
 const struct vsw_ctl_command vsw_ctl_ext_commands[] = {
     {
@@ -284,6 +285,23 @@ const struct vsw_ctl_command vsw_ctl_ext_commands[] = {
         .help = "Closes the circuit breaker of extension NAME on SWITCH: it "
                 "processes packets\nagain, with the configuration it has.  "
                 "Nothing is restarted or forgotten.\n",
+        .run = vsw_ctl_run_change,
+    },
+    {
+        .noun = "ext",
+        .verb = "reload",
+        .args = "NAME [PATH]",
+        .min_args = 1,
+        .max_args = 2,
+        .names = name_path_names,
+        .method = "ext.reload",
+        .summary = "replace a running extension by a new build, live",
+        .help = "Loads the file at PATH (default: the path NAME was loaded "
+                "from) with every\nload check, initialises it, starts it "
+                "with each switch's configuration and\nswaps it in between "
+                "two batches of frames; the old version is stopped and\n"
+                "unloaded once no worker is inside it.  If anything fails, "
+                "the old version\nkeeps running unchanged.\n",
         .run = vsw_ctl_run_change,
     },
     {.verb = NULL},

@@ -426,7 +426,7 @@ host_rpc_register(struct vsw_ext_handle *h, const char *method,
     m->method.access = VSW_RPC_WRITES;
     m->next = h->methods;
     h->methods = m;
-    if (h->mgr->rpc) {
+    if (h->mgr->rpc && !h->staging) {
         ext_host_register_methods(h, h->mgr->rpc);
     }
     return 0;

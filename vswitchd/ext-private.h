@@ -48,6 +48,8 @@ struct vsw_ext_handle {
     struct vsw_ext_timer *timers; /* its running timers */
     json_t *kept_configs;         /* switch name -> configuration kept by
                                      a disable, for the next enable */
+    bool staging;                 /* a reload's new version, not live yet:
+                                     its methods wait for the swap */
 };
 
 /* An extension enabled on a switch; the plugin's vsw_ext_switch. */
@@ -62,6 +64,8 @@ struct vsw_ext_switch {
     bool tripped;                  /* the breaker is open */
     uint64_t breaker_failures;     /* failures at the last tick */
     uint64_t breaker_packets;      /* packets at the last tick */
+    struct vsw_ext_totals carried; /* counted by the versions a reload
+                                      replaced, so that counters go on */
 };
 
 /* A timer of an extension. */

@@ -711,6 +711,20 @@ mgr_ext_shutdown(struct vsw_manager *mgr)
     }
 }
 
+/* 'sum' += 'more'. */
+static void
+totals_add(struct vsw_ext_totals *sum, const struct vsw_ext_totals *more)
+{
+    sum->batches += more->batches;
+    sum->packets += more->packets;
+    sum->aborted += more->aborted;
+    sum->dropped += more->dropped;
+    sum->refused += more->refused;
+    sum->errors += more->errors;
+    sum->injected += more->injected;
+    sum->time_ns += more->time_ns;
+}
+
 /* ---- ext.* methods ---- */
 
 /* ext.load: see docs/jsonrpc.md. */
@@ -1077,6 +1091,7 @@ rpc_ext_stats(json_t *params, json_t **result, struct vsw_rpc_error *err,
             if (b->inst) {
                 vsw_ext_instance_totals(b->inst, &t);
             }
+            totals_add(&t, &b->carried);
             obj = json_pack(
                 "{s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
                 "s:I}",
@@ -1261,6 +1276,221 @@ rpc_ext_unload(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return mgr_commit(mgr, err);
 }
 
+/* What stops an instance a reload replaced, after the grace period of
+ * the snapshot that swapped it out. */
+struct replaced {
+    struct vsw_ext_handle *ext;    /* the old version (freed later) */
+    struct vsw_ext_instance *inst; /* its instance on one switch */
+};
+
+/* Deferred: the old version's 'stop' for one switch, then its instance. */
+static void
+replaced_stop_cb(void *r_)
+{
+    struct replaced *r = r_;
+
+    if (r->ext->plugin.ops.stop) {
+        ext_call_begin(r->ext);
+        r->ext->plugin.ops.stop(r->ext->ext_data, r->inst->sw_data);
+        ext_call_end();
+    }
+    vsw_ext_instance_destroy(r->inst);
+    free(r);
+}
+
+/* Starts 'nx' on binding 'b' (which keeps running its old instance):
+ * returns the new instance in '*instp', or fills 'err'. */
+static int
+reload_start(struct vsw_manager *mgr, struct vsw_ext_handle *nx,
+             struct vsw_ext_switch *b, struct vsw_ext_instance **instp,
+             struct vsw_rpc_error *err)
+{
+    struct vsw_ext_switch saved = *b;
+    int error;
+
+    /* binding_start() fills the binding; the old state is put back. */
+    b->ext = nx;
+    b->inst = NULL;
+    error = binding_start(mgr, b, err);
+    *instp = b->inst;
+    b->ext = saved.ext;
+    b->inst = saved.inst;
+    b->tripped = saved.tripped;
+    b->breaker_failures = saved.breaker_failures;
+    b->breaker_packets = saved.breaker_packets;
+    return error;
+}
+
+/* Undoes a reload that failed after 'nx' was initialised: stops the
+ * instances started so far (never published: no worker saw them), then
+ * 'fini' and unmaps it. */
+static void
+reload_abandon(struct vsw_ext_handle *nx, struct vsw_ext_instance **insts,
+               size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (insts[i]) {
+            if (nx->plugin.ops.stop) {
+                ext_call_begin(nx);
+                nx->plugin.ops.stop(nx->ext_data, insts[i]->sw_data);
+                ext_call_end();
+            }
+            vsw_ext_instance_destroy(insts[i]);
+        }
+    }
+    if (nx->state == MGR_EXT_READY && nx->plugin.ops.fini) {
+        ext_call_begin(nx);
+        nx->plugin.ops.fini(nx->ext_data);
+        ext_call_end();
+    }
+    ext_host_cancel_timers(nx);
+    ext_host_forget_methods(nx, NULL);
+    ext_host_forget_mapping(nx);
+    vsw_ext_plugin_close(&nx->plugin);
+    free(nx);
+}
+
+/* ext.reload: a new version of a running extension (from its path, or
+ * 'path'), checked and initialised beside the old one, started with each
+ * switch's configuration, then swapped in by one snapshot; the old one
+ * is stopped, finished and unmapped after the grace period.  Any failure
+ * before the swap leaves the old one running untouched. */
+static int
+rpc_ext_reload(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr_)
+{
+    static const char *const keys[] = {"name", "path", NULL};
+    struct vsw_ext_instance *insts[64] = {NULL};
+    struct vsw_ext_switch *binds[64];
+    struct vsw_manager *mgr = mgr_;
+    struct vsw_ext_handle *ext;
+    struct vsw_ext_handle *nx;
+    struct vsw_ext_handle **pp;
+    const char *path = NULL;
+    char msg[512];
+    size_t n = 0;
+
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        !(ext = get_ext(mgr, params, err)) ||
+        vsw_rpc_get_string(params, "path", false, &path, err)) {
+        return -1;
+    }
+    if (ext->state != MGR_EXT_READY) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "extension '%s' is %s: `ext unload` it, then "
+                             "`ext load` the new file",
+                             ext->name, state_name(ext->state));
+    }
+    if (!path) {
+        path = ext->path;
+    }
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        struct vsw_ext_switch *b = binding_find(sw, ext);
+
+        if (b && b->inst) {
+            if (n == sizeof binds / sizeof *binds) {
+                return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                                     "extension '%s' runs on too many "
+                                     "switches to reload",
+                                     ext->name);
+            }
+            binds[n++] = b;
+        }
+    }
+    nx = calloc(1, sizeof *nx);
+    if (!nx) {
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    if (vsw_ext_plugin_open(path, geteuid(), &nx->plugin, msg, sizeof msg)) {
+        free(nx);
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "%s", msg);
+    }
+    nx->loaded = true;
+    if (strcmp(nx->plugin.name, ext->name) ||
+        nx->plugin.ext_class != ext->plugin.ext_class) {
+        vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                      "%s: holds %s extension '%s', not %s extension '%s'",
+                      path, vsw_ext_class_name(nx->plugin.ext_class),
+                      nx->plugin.name,
+                      vsw_ext_class_name(ext->plugin.ext_class), ext->name);
+        vsw_ext_plugin_close(&nx->plugin);
+        free(nx);
+        return -1;
+    }
+    nx->mgr = mgr;
+    nx->staging = true;
+    snprintf(nx->name, sizeof nx->name, "%s", ext->name);
+    snprintf(nx->path, sizeof nx->path, "%s", path);
+    ext_host_note_mapping(nx);
+    ext_initialise(nx);
+    if (nx->state != MGR_EXT_READY) {
+        vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                      "%s: the new version's init refused: %s; the old "
+                      "one keeps running",
+                      path, nx->error);
+        reload_abandon(nx, insts, 0);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (reload_start(mgr, nx, binds[i], &insts[i], err)) {
+            reload_abandon(nx, insts, i);
+            return -1;
+        }
+    }
+
+    /* The swap: every binding to its new instance, in one snapshot. */
+    for (size_t i = 0; i < n; i++) {
+        struct vsw_ext_switch *b = binds[i];
+        struct replaced *r = malloc(sizeof *r);
+        struct vsw_ext_totals t;
+
+        vsw_ext_instance_totals(b->inst, &t);
+        totals_add(&b->carried, &t);
+        if (r) {
+            r->ext = ext;
+            r->inst = b->inst;
+            mgr_retire(mgr, replaced_stop_cb, r);
+        } else {
+            VSW_ERR("out of memory: the old %s is never stopped on %s",
+                    ext->name, b->sw->name);
+        }
+        b->inst = insts[i];
+        b->breaker_failures = 0;
+        b->breaker_packets = 0;
+    }
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (struct vsw_ext_switch *b = sw->exts; b; b = b->next) {
+            if (b->ext == ext) {
+                b->ext = nx;
+            }
+        }
+    }
+    for (pp = &mgr->exts; *pp != ext; pp = &(*pp)->next) {
+        continue;
+    }
+    nx->next = ext->next;
+    *pp = nx;
+    ext->next = NULL;
+    nx->kept_configs = ext->kept_configs;
+    ext->kept_configs = NULL;
+    ext_host_cancel_timers(ext);
+    ext_host_forget_methods(ext, mgr->rpc);
+    nx->staging = false;
+    if (mgr->rpc) {
+        ext_host_register_methods(nx, mgr->rpc);
+    }
+    /* Queued after the old instances' 'stop'. */
+    mgr_retire(mgr, unload_fini_cb, ext);
+    VSW_INFO("extension %s: %s replaced by %s from %s", nx->name,
+             ext->plugin.version, nx->plugin.version, nx->path);
+    if (mgr_commit(mgr, err)) {
+        return -1;
+    }
+    *result = json_pack("{s:s, s:s, s:s}", "name", nx->name, "version",
+                        nx->plugin.version, "state", state_name(nx->state));
+    return 0;
+}
+
 /* ext.reset: closes the circuit breaker of the extension on the switch;
  * it goes on running with its configuration. */
 static int
@@ -1307,6 +1537,7 @@ static const struct vsw_rpc_method ext_methods[] = {
     {"ext.unquarantine", rpc_ext_unquarantine, VSW_RPC_WRITES},
     {"ext.unload", rpc_ext_unload, VSW_RPC_WRITES},
     {"ext.reset", rpc_ext_reset, VSW_RPC_WRITES},
+    {"ext.reload", rpc_ext_reload, VSW_RPC_WRITES},
 };
 
 /* Registers ext.* and the methods extensions registered before the

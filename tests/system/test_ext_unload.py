@@ -310,3 +310,90 @@ def test_crash_is_logged_and_blamed_under_detach(daemon_factory, topo):
     assert (d.state_dir / "ext-crash").read_text() == "misbehave-open\n"
     if "ERROR: AddressSanitizer" in log:
         d.log.rename(d.log.with_name("crash-report.log"))
+
+
+def test_reload_under_traffic_loses_no_ping(daemon, topo, tmp_path):
+    """`ext reload` of a running filter while vm1 pings every 10 ms and a
+    TCP transfer runs: no ping lost, the transfer's bytes arrive intact,
+    the counters go on, the configuration stays."""
+    vm1, vm2 = two_vms(daemon, topo)
+    path = private_copy(tmp_path, "misbehave_open")
+    daemon.rpc("ext.load", path=path)
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    daemon.rpc("ext.config", switch="sw0", name="misbehave-open",
+               config={"mode": "ok"})
+    payload = tmp_path / "payload"
+    payload.write_bytes(os.urandom(8 << 20))
+    received = tmp_path / "received"
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", vm2, "/usr/bin/python3", "-c",
+         "import socket,sys\n"
+         "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, "
+         "socket.SO_REUSEADDR, 1); s.bind(('198.18.0.2', 5201)); s.listen()\n"
+         "c,_=s.accept(); f=open(sys.argv[1],'wb')\n"
+         "while True:\n"
+         "    b=c.recv(65536)\n"
+         "    if not b: break\n"
+         "    f.write(b)\n", str(received)])
+    pinger = subprocess.Popen(
+        ["ip", "netns", "exec", vm1, "ping", "-n", "-q", "-i", "0.01", "-c",
+         "300", "198.18.0.2"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        sender = subprocess.Popen(
+            ["ip", "netns", "exec", vm1, "/usr/bin/python3", "-c",
+             "import socket,sys,time\n"
+             "s=socket.create_connection(('198.18.0.2', 5201))\n"
+             "d=open(sys.argv[1],'rb').read()\n"
+             "for i in range(0, len(d), 65536):\n"
+             "    s.sendall(d[i:i+65536]); time.sleep(0.002)\n"
+             "s.close()\n", str(payload)])
+        time.sleep(0.3)
+        before = ext_stats(daemon, "misbehave-open")["packets"]
+        for _ in range(3):
+            daemon.ctl("ext", "reload", "misbehave-open", json_out=False)
+            time.sleep(0.2)
+        assert sender.wait(timeout=60) == 0
+        assert server.wait(timeout=30) == 0
+        out, _ = pinger.communicate(timeout=30)
+    finally:
+        for p in (pinger, server):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert " 0% packet loss" in out, out
+    assert received.read_bytes() == payload.read_bytes()
+    assert ext_stats(daemon, "misbehave-open")["packets"] > before
+    assert daemon.rpc("misbehave-open.report")["mode"] == "ok"
+    assert saved_binding(daemon, "sw0", "misbehave-open")["config"] == \
+        {"mode": "ok"}
+    assert daemon.log.read_text().count("misbehave-open: 1.0 replaced") == 3
+    # The old versions' private copies went with them.
+    assert wait_for(lambda: len(list(
+        (daemon.state_dir / "ext-loaded").iterdir())) == 1, timeout=5)
+
+
+def test_reload_to_a_broken_file_keeps_the_old_one(daemon, topo, tmp_path):
+    vm1, _ = two_vms(daemon, topo)
+    path = private_copy(tmp_path, "misbehave_open")
+    daemon.rpc("ext.load", path=path)
+    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
+    daemon.rpc("ext.config", switch="sw0", name="misbehave-open",
+               config={"mode": "ok"})
+    with pytest.raises(RpcError, match="built for ABI"):
+        daemon.rpc("ext.reload", name="misbehave-open",
+                   path=plugin("broken_wrong_major"))
+    with pytest.raises(RpcError, match="not filter extension"):
+        daemon.rpc("ext.reload", name="misbehave-open",
+                   path=str(SAMPLES / "pcap-capture.so"))
+    with pytest.raises(RpcError, match="holds filter extension "
+                       "'misbehave-closed'"):
+        daemon.rpc("ext.reload", name="misbehave-open",
+                   path=plugin("misbehave_closed"))
+    with pytest.raises(RpcError):
+        daemon.rpc("ext.reload", name="misbehave-open", path=7)
+    entry = entry_of(daemon, "misbehave-open")
+    assert entry["state"] == "ready" and entry["path"] == path
+    assert ping(vm1, "198.18.0.2")
+    assert daemon.rpc("misbehave-open.report")["packets"] > 0
+    assert "replaced" not in daemon.log.read_text()
