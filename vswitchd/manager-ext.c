@@ -1031,9 +1031,8 @@ rpc_ext_config(json_t *params, json_t **result, struct vsw_rpc_error *err,
 
         if (!ext->plugin.ops.configure) {
             return vsw_rpc_error(err, VSW_RPC_CONFLICT,
-                                 "extension '%s' takes no configuration "
-                                 "while running; disable it, then enable "
-                                 "and configure it",
+                                 "extension '%s' has no 'configure' "
+                                 "callback: it takes no configuration",
                                  ext->name);
         }
         text = json_dumps(config, JSON_COMPACT);
@@ -1257,9 +1256,8 @@ rpc_ext_unload(json_t *params, json_t **result, struct vsw_rpc_error *err,
             binding_retire(mgr, b);
         }
     }
-    /* No new calls from the control thread: no timer fires, its
-     * methods are unknown from now on. */
-    ext_host_cancel_timers(ext);
+    /* Its methods are unknown from now on.  Its timers live until
+     * 'fini' (its 'stop' may cancel them). */
     ext_host_forget_methods(ext, mgr->rpc);
     for (pp = &mgr->exts; *pp != ext; pp = &(*pp)->next) {
         continue;
@@ -1473,7 +1471,8 @@ rpc_ext_reload(json_t *params, json_t **result, struct vsw_rpc_error *err,
     ext->next = NULL;
     nx->kept_configs = ext->kept_configs;
     ext->kept_configs = NULL;
-    ext_host_cancel_timers(ext);
+    /* The old version's timers live until its 'fini' (its 'stop' may
+     * cancel them); its methods give way to the new one's now. */
     ext_host_forget_methods(ext, mgr->rpc);
     nx->staging = false;
     if (mgr->rpc) {

@@ -312,16 +312,45 @@ def test_crash_is_logged_and_blamed_under_detach(daemon_factory, topo):
         d.log.rename(d.log.with_name("crash-report.log"))
 
 
-def test_reload_under_traffic_loses_no_ping(daemon, topo, tmp_path):
-    """`ext reload` of a running filter while vm1 pings every 10 ms and a
-    TCP transfer runs: no ping lost, the transfer's bytes arrive intact,
-    the counters go on, the configuration stays."""
+def vm_mac(ns):
+    """The MAC of the VM's interface in namespace 'ns'."""
+    links = json.loads(subprocess.run(
+        ["ip", "-n", ns, "-j", "link", "show"], check=True,
+        capture_output=True, text=True).stdout)
+    return [x["address"] for x in links if x["ifname"] != "lo"][0]
+
+
+# One extension of each class, with a configuration that passes traffic.
+RELOAD_CASES = {
+    "filter": ("misbehave-open", "misbehave_open"),
+    "capture": ("pcap-capture", "pcap-capture"),
+    "forwarding": ("static-forward", "static-forward"),
+}
+
+
+@pytest.mark.parametrize("ext_class", sorted(RELOAD_CASES))
+def test_reload_under_traffic_loses_no_ping(daemon, topo, tmp_path,
+                                            ext_class):
+    """`ext reload` of a running extension of each class while vm1 pings
+    every 10 ms and a TCP transfer runs: no ping lost, the transfer's
+    bytes arrive intact, the counters go on, the configuration stays."""
     vm1, vm2 = two_vms(daemon, topo)
-    path = private_copy(tmp_path, "misbehave_open")
+    name, file = RELOAD_CASES[ext_class]
+    path = tmp_path / f"{file}.so"
+    shutil.copyfile(plugin(file) if name == "misbehave-open"
+                    else SAMPLES / f"{file}.so", path)
+    path.chmod(0o644)
+    path = str(path)
+    config = {
+        "filter": {"mode": "ok"},
+        "capture": {},
+        "forwarding": {"entries": [{"mac": vm_mac(vm1), "port": "vm1"},
+                                   {"mac": vm_mac(vm2), "port": "vm2"}]},
+    }[ext_class]
     daemon.rpc("ext.load", path=path)
-    daemon.rpc("ext.enable", switch="sw0", name="misbehave-open")
-    daemon.rpc("ext.config", switch="sw0", name="misbehave-open",
-               config={"mode": "ok"})
+    daemon.rpc("ext.enable", switch="sw0", name=name)
+    daemon.rpc("ext.config", switch="sw0", name=name, config=config)
+    assert ping(vm1, "198.18.0.2")
     payload = tmp_path / "payload"
     payload.write_bytes(os.urandom(8 << 20))
     received = tmp_path / "received"
@@ -349,9 +378,9 @@ def test_reload_under_traffic_loses_no_ping(daemon, topo, tmp_path):
              "    s.sendall(d[i:i+65536]); time.sleep(0.002)\n"
              "s.close()\n", str(payload)])
         time.sleep(0.3)
-        before = ext_stats(daemon, "misbehave-open")["packets"]
+        before = ext_stats(daemon, name)["packets"]
         for _ in range(3):
-            daemon.ctl("ext", "reload", "misbehave-open", json_out=False)
+            daemon.ctl("ext", "reload", name, json_out=False)
             time.sleep(0.2)
         assert sender.wait(timeout=60) == 0
         assert server.wait(timeout=30) == 0
@@ -363,11 +392,11 @@ def test_reload_under_traffic_loses_no_ping(daemon, topo, tmp_path):
                 p.wait()
     assert " 0% packet loss" in out, out
     assert received.read_bytes() == payload.read_bytes()
-    assert ext_stats(daemon, "misbehave-open")["packets"] > before
-    assert daemon.rpc("misbehave-open.report")["mode"] == "ok"
-    assert saved_binding(daemon, "sw0", "misbehave-open")["config"] == \
-        {"mode": "ok"}
-    assert daemon.log.read_text().count("misbehave-open: 1.0 replaced") == 3
+    assert ext_stats(daemon, name)["packets"] > before
+    if name == "misbehave-open":
+        assert daemon.rpc("misbehave-open.report")["mode"] == "ok"
+    assert saved_binding(daemon, "sw0", name)["config"] == config
+    assert daemon.log.read_text().count(f"{name}: 1.0 replaced") == 3
     # The old versions' private copies went with them.
     assert wait_for(lambda: len(list(
         (daemon.state_dir / "ext-loaded").iterdir())) == 1, timeout=5)
@@ -397,3 +426,21 @@ def test_reload_to_a_broken_file_keeps_the_old_one(daemon, topo, tmp_path):
     assert ping(vm1, "198.18.0.2")
     assert daemon.rpc("misbehave-open.report")["packets"] > 0
     assert "replaced" not in daemon.log.read_text()
+
+
+@pytest.mark.parametrize("name", ["pcap-capture", "static-forward",
+                                  "dnsblock"])
+def test_unload_each_sample(daemon, topo, name):
+    """The samples use timers and methods; unloading one while it runs
+    (its 'stop' and 'fini' after the grace period) keeps the daemon up."""
+    vm1, _ = two_vms(daemon, topo)
+    daemon.rpc("ext.load", path=str(SAMPLES / f"{name}.so"))
+    daemon.rpc("ext.enable", switch="sw0", name=name)
+    ping(vm1, "198.18.0.2", count=1, timeout=1)
+    daemon.rpc("ext.unload", name=name)
+    assert wait_for(lambda: f"extension {name} unloaded"
+                    in daemon.log.read_text(), timeout=5)
+    assert ping(vm1, "198.18.0.2")
+    assert names(daemon) == []
+    daemon.rpc("ext.load", path=str(SAMPLES / f"{name}.so"))
+    assert entry_of(daemon, name)["state"] == "ready"
