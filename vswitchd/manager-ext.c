@@ -709,6 +709,13 @@ mgr_ext_shutdown(struct vsw_manager *mgr)
         json_decref(ext->kept_configs);
         free(ext);
     }
+    /* A daemon that stopped cleanly leaves no private copies behind. */
+    {
+        char copies[PATH_MAX];
+
+        snprintf(copies, sizeof copies, "%s/ext-loaded", mgr->state_dir);
+        rmdir(copies);
+    }
 }
 
 /* 'sum' += 'more'. */
