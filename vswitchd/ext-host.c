@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <ucontext.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -425,10 +426,26 @@ host_rpc_register(struct vsw_ext_handle *h, const char *method,
     m->method.access = VSW_RPC_WRITES;
     m->next = h->methods;
     h->methods = m;
-    if (h->mgr->rpc) {
+    if (h->mgr->rpc && !h->staging) {
         ext_host_register_methods(h, h->mgr->rpc);
     }
     return 0;
+}
+
+/* See ext-private.h. */
+void
+ext_host_forget_methods(struct vsw_ext_handle *ext,
+                        struct vsw_rpc_server *server)
+{
+    while (ext->methods) {
+        struct ext_method *m = ext->methods;
+
+        ext->methods = m->next;
+        if (server && m->registered) {
+            vsw_rpc_server_unregister(server, m->name);
+        }
+        free(m);
+    }
 }
 
 /* See ext-private.h. */
@@ -587,6 +604,122 @@ write_marker(const char *name)
     }
 }
 
+/* Where each loaded plugin is mapped, for the crash handler: written on
+ * the main thread, read (lock-free) by a signal handler. */
+#define MAX_MAPPINGS 64
+static struct mapping {
+    _Atomic uintptr_t start;     /* 0: free */
+    _Atomic uintptr_t end;       /* one past */
+    char name[VSW_EXT_NAME_MAX]; /* set before 'start' */
+} mappings[MAX_MAPPINGS];
+
+/* See ext-private.h. */
+void
+ext_host_note_mapping(const struct vsw_ext_handle *ext)
+{
+    if (!ext->loaded || !ext->plugin.map_start) {
+        return;
+    }
+    for (size_t i = 0; i < MAX_MAPPINGS; i++) {
+        if (!atomic_load(&mappings[i].start)) {
+            snprintf(mappings[i].name, sizeof mappings[i].name, "%s",
+                     ext->name);
+            atomic_store(&mappings[i].end, ext->plugin.map_end);
+            atomic_store(&mappings[i].start, ext->plugin.map_start);
+            return;
+        }
+    }
+}
+
+/* See ext-private.h. */
+void
+ext_host_forget_mapping(const struct vsw_ext_handle *ext)
+{
+    for (size_t i = 0; ext->loaded && i < MAX_MAPPINGS; i++) {
+        if (atomic_load(&mappings[i].start) == ext->plugin.map_start) {
+            atomic_store(&mappings[i].start, 0);
+        }
+    }
+}
+
+/* The extension mapped at 'addr', or NULL.  Async-signal-safe. */
+static const char *
+mapping_at(uintptr_t addr)
+{
+    for (size_t i = 0; addr && i < MAX_MAPPINGS; i++) {
+        uintptr_t start = atomic_load(&mappings[i].start);
+
+        if (start && addr >= start && addr < atomic_load(&mappings[i].end)) {
+            return mappings[i].name;
+        }
+    }
+    return NULL;
+}
+
+/* The faulting instruction's address in a signal's 'context', or 0. */
+static uintptr_t
+context_pc(const void *context)
+{
+    const ucontext_t *uc = context;
+
+    if (!uc) {
+        return 0;
+    }
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.pc;
+#else
+    return 0;
+#endif
+}
+
+/* A line being built in a signal handler (no stdio there). */
+struct crash_line {
+    char buf[256];
+    size_t len;
+};
+
+static void
+line_add(struct crash_line *l, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && s[i] && l->len < sizeof l->buf - 1; i++) {
+        l->buf[l->len++] = s[i];
+    }
+}
+
+static void
+line_str(struct crash_line *l, const char *s)
+{
+    line_add(l, s, SIZE_MAX);
+}
+
+static void
+line_uint(struct crash_line *l, unsigned long long v, unsigned base)
+{
+    char digits[24];
+    size_t n = 0;
+
+    do {
+        digits[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v && n < sizeof digits);
+    while (n) {
+        line_add(l, &digits[--n], 1);
+    }
+}
+
+/* Writes the line, with its newline, to stderr and the log file. */
+static void
+line_emit(struct crash_line *l)
+{
+    line_str(l, "\n");
+    vsw_log_write_raw(l->buf, l->len);
+    if (write(STDERR_FILENO, l->buf, l->len) < 0) {
+        /* Best effort. */
+    }
+}
+
 /* The fatal signals the crash handler watches, and the actions they had
  * before it (a sanitizer's report, or the default). */
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
@@ -604,18 +737,45 @@ crash_handler(int sig, siginfo_t *info, void *context)
 {
     struct vsw_ext_call *call = vsw_ext_call_self();
     const char *name = atomic_load_explicit(&call->name, memory_order_relaxed);
+    uintptr_t pc = context_pc(context);
+    uintptr_t addr = (uintptr_t)info->si_addr;
+    const char *by_pc = mapping_at(pc);
+    const char *by_addr = mapping_at(addr);
+    struct crash_line line = {.len = 0};
 
-    (void)context;
-    if (name && atomic_load_explicit(&call->since_ns, memory_order_relaxed)) {
-        static const char msg[] = "vswitchd: fatal signal inside extension ";
-
-        write_marker(name);
-        if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0 ||
-            write(STDERR_FILENO, name, strnlen(name, VSW_EXT_NAME_MAX)) < 0 ||
-            write(STDERR_FILENO, "\n", 1) < 0) {
-            /* Best effort. */
+    if (!atomic_load_explicit(&call->since_ns, memory_order_relaxed)) {
+        name = NULL;
+    }
+    /* The one quarantined: the extension the thread was in, else the one
+     * whose code faulted, else the one whose memory was hit. */
+    if (name || by_pc || by_addr) {
+        write_marker(name ? name : by_pc ? by_pc : by_addr);
+    }
+    line_str(&line, "vswitchd: signal ");
+    line_uint(&line, (unsigned)sig, 10);
+    if (name) {
+        /* The words tests and operators grep for. */
+        line_str(&line, ": fatal signal inside extension ");
+        line_str(&line, name);
+    }
+    line_str(&line, "; pc 0x");
+    line_uint(&line, pc, 16);
+    if (by_pc) {
+        line_str(&line, " in extension ");
+        line_str(&line, by_pc);
+    }
+    if (sig == SIGSEGV || sig == SIGBUS) {
+        line_str(&line, ", address 0x");
+        line_uint(&line, addr, 16);
+        if (by_addr) {
+            line_str(&line, " in extension ");
+            line_str(&line, by_addr);
         }
     }
+    if (!name && !by_pc && !by_addr) {
+        line_str(&line, "; not in an extension");
+    }
+    line_emit(&line);
     for (size_t i = 0; i < sizeof fatal_signals / sizeof *fatal_signals; i++) {
         if (fatal_signals[i] == sig) {
             sigaction(sig, &previous_actions[i], NULL);

@@ -26,6 +26,7 @@ enum mgr_ext_state {
     MGR_EXT_READY,       /* loaded and initialised */
     MGR_EXT_FAILED,      /* loaded, but 'init' refused */
     MGR_EXT_QUARANTINED, /* crashed or hung: not loaded until cleared */
+    MGR_EXT_MISSING,     /* its file was gone at start: not loaded */
 };
 
 struct ext_method;
@@ -45,6 +46,10 @@ struct vsw_ext_handle {
     void *ext_data;               /* from 'init' */
     struct ext_method *methods;   /* RPC methods it registered */
     struct vsw_ext_timer *timers; /* its running timers */
+    json_t *kept_configs;         /* switch name -> configuration kept by
+                                     a disable, for the next enable */
+    bool staging;                 /* a reload's new version, not live yet:
+                                     its methods wait for the swap */
 };
 
 /* An extension enabled on a switch; the plugin's vsw_ext_switch. */
@@ -59,6 +64,8 @@ struct vsw_ext_switch {
     bool tripped;                  /* the breaker is open */
     uint64_t breaker_failures;     /* failures at the last tick */
     uint64_t breaker_packets;      /* packets at the last tick */
+    struct vsw_ext_totals carried; /* counted by the versions a reload
+                                      replaced, so that counters go on */
 };
 
 /* A timer of an extension. */
@@ -98,6 +105,12 @@ const struct vsw_ext_host *ext_host_table(void);
  * extension's name in 'marker_path' (and a hang aborts the daemon). */
 int ext_host_start_guards(const char *marker_path, unsigned hang_ms);
 
+/* Records (or forgets) where the loaded plugin of 'ext' is mapped, so
+ * that the crash handler blames a fault whose instruction or address is
+ * in it even when no thread was inside the extension by the book. */
+void ext_host_note_mapping(const struct vsw_ext_handle *ext);
+void ext_host_forget_mapping(const struct vsw_ext_handle *ext);
+
 /* Marks the calling (main) thread as inside 'ext' until ext_call_end(). */
 void ext_call_begin(struct vsw_ext_handle *ext);
 void ext_call_end(void);
@@ -111,6 +124,11 @@ void ext_host_bounds(struct vsw_manager *mgr, struct vsw_bounds *bounds);
 
 /* Frees timers of 'ext'. */
 void ext_host_cancel_timers(struct vsw_ext_handle *ext);
+
+/* Unregisters the methods of 'ext' from 'server' (NULL: there is none
+ * yet) and frees them: it is being unloaded. */
+void ext_host_forget_methods(struct vsw_ext_handle *ext,
+                             struct vsw_rpc_server *server);
 
 /* Registers the methods of 'ext' not on 'server' yet. */
 void ext_host_register_methods(struct vsw_ext_handle *ext,
