@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <signal.h>
 #include <ucontext.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "datapath.h"
 #include "ext-private.h"
 #include "log.h"
 #include "manager-private.h"
@@ -227,17 +230,26 @@ host_port_lookup(struct vsw_ext_handle *h, const char *name, uint32_t id,
     if (!port) {
         return -ENOENT;
     }
-    memset(&out, 0, sizeof out);
+    ext_host_port_info(port, &out);
     out.size = info->size < sizeof out ? info->size : (uint32_t)sizeof out;
-    out.id = port->id;
-    snprintf(out.name, sizeof out.name, "%s", port->name);
-    snprintf(out.switch_name, sizeof out.switch_name, "%s", port->sw->name);
-    if (port->cfg.type == MGR_PORT_TAP && port->has_cur_mac) {
-        memcpy(out.mac, port->cur_mac, 6);
-    }
-    out.is_uplink = port->cfg.type == MGR_PORT_UPLINK;
     memcpy(info, &out, out.size);
     return 0;
+}
+
+/* See ext-private.h. */
+void
+ext_host_port_info(const struct mgr_port *port, struct vsw_ext_port_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->size = sizeof *info;
+    info->id = port->id;
+    snprintf(info->name, sizeof info->name, "%s", port->name);
+    snprintf(info->switch_name, sizeof info->switch_name, "%s",
+             port->sw->name);
+    if (port->cfg.type == MGR_PORT_TAP && port->has_cur_mac) {
+        memcpy(info->mac, port->cur_mac, 6);
+    }
+    info->is_uplink = port->cfg.type == MGR_PORT_UPLINK;
 }
 
 /* See ext-private.h. */
@@ -339,6 +351,52 @@ ext_host_cancel_timers(struct vsw_ext_handle *ext)
     }
 }
 
+/* Calls per-switch method 'm' for the switch the request names.  Returns
+ * the plugin's result, or 1 after filling 'err' when the request names no
+ * switch the extension runs on (the plugin is not called). */
+static int
+call_switch_method(struct ext_method *m, json_t *params, const char *text,
+                   struct vsw_ext_reply *reply, struct vsw_rpc_error *err)
+{
+    struct vsw_ext_handle *ext = m->ext;
+    struct vsw_manager *mgr = ext->mgr;
+    const char *name = NULL;
+    struct mgr_switch *sw;
+    struct vsw_ext_switch *b = NULL;
+    int error;
+
+    if (vsw_rpc_get_string(params, "switch", true, &name, err)) {
+        return 1;
+    }
+    sw = mgr_find_switch(mgr, name);
+    if (!sw) {
+        vsw_rpc_error(err, VSW_RPC_NOT_FOUND, "no switch named '%s'", name);
+        return 1;
+    }
+    for (b = sw->exts; b && b->ext != ext; b = b->next) {
+        continue;
+    }
+    if (!b || !b->inst) {
+        vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                      "extension '%s' is not running on switch '%s'",
+                      ext->name, name);
+        return 1;
+    }
+    {
+        struct vsw_ext_switch_info info = {
+            .size = sizeof info,
+            .n_workers = vsw_datapath_n_counter_slots(mgr->dp),
+            .name = sw->name,
+            .sw = b,
+        };
+
+        ext_call_begin(ext);
+        error = m->sw_fn(m->arg, b->inst->sw_data, &info, text, reply);
+        ext_call_end();
+    }
+    return error;
+}
+
 /* The RPC server's handler for every extension method. */
 static int
 ext_method_handler(json_t *params, json_t **result, struct vsw_rpc_error *err,
@@ -359,9 +417,17 @@ ext_method_handler(json_t *params, json_t **result, struct vsw_rpc_error *err,
                              "extension '%s' is not ready", ext->name);
     }
     ext->error[0] = '\0';
-    ext_call_begin(ext);
-    error = m->fn(m->arg, text, &reply);
-    ext_call_end();
+    if (m->sw_fn) {
+        error = call_switch_method(m, params, text, &reply, err);
+        if (error == 1) {
+            free(text);
+            return -1; /* refused before the plugin was called */
+        }
+    } else {
+        ext_call_begin(ext);
+        error = m->fn(m->arg, text, &reply);
+        ext_call_end();
+    }
     free(text);
     if (error) {
         json_decref(reply.result);
@@ -389,16 +455,17 @@ verb_valid(const char *verb)
     return true;
 }
 
-/* Host service rpc_register(): the method is registered with the RPC
- * server now, or when the server exists. */
+/* Registers 'method' of 'h', which calls 'fn' or, for one switch,
+ * 'sw_fn' (exactly one is set): with the RPC server now, or when the
+ * server exists. */
 static int
-host_rpc_register(struct vsw_ext_handle *h, const char *method,
-                  vsw_ext_rpc_fn fn, void *arg)
+method_register(struct vsw_ext_handle *h, const char *method,
+                vsw_ext_rpc_fn fn, vsw_ext_rpc_switch_fn sw_fn, void *arg)
 {
     size_t len;
     struct ext_method *m;
 
-    if (!h || !method || !fn || !on_main_thread()) {
+    if (!h || !method || (!fn == !sw_fn) || !on_main_thread()) {
         return -EINVAL;
     }
     len = strlen(h->name);
@@ -418,6 +485,7 @@ host_rpc_register(struct vsw_ext_handle *h, const char *method,
     m->ext = h;
     snprintf(m->name, sizeof m->name, "%s", method);
     m->fn = fn;
+    m->sw_fn = sw_fn;
     m->arg = arg;
     m->method.name = m->name;
     m->method.handler = ext_method_handler;
@@ -430,6 +498,161 @@ host_rpc_register(struct vsw_ext_handle *h, const char *method,
         ext_host_register_methods(h, h->mgr->rpc);
     }
     return 0;
+}
+
+/* Host service rpc_register(). */
+static int
+host_rpc_register(struct vsw_ext_handle *h, const char *method,
+                  vsw_ext_rpc_fn fn, void *arg)
+{
+    return fn ? method_register(h, method, fn, NULL, arg) : -EINVAL;
+}
+
+/* Host service rpc_register_switch() (ABI 1.1). */
+static int
+host_rpc_register_switch(struct vsw_ext_handle *h, const char *method,
+                         vsw_ext_rpc_switch_fn fn, void *arg)
+{
+    return fn ? method_register(h, method, NULL, fn, arg) : -EINVAL;
+}
+
+/* ---- State blobs (ABI 1.1): STATE/ext-state/<name> ---- */
+
+/* Writes the path of the state blob of extension 'name' (with 'suffix')
+ * into 'path'; false if it does not fit. */
+static bool
+state_path(const struct vsw_manager *mgr, const char *name, const char *suffix,
+           char *path, size_t size)
+{
+    int n = snprintf(path, size, "%s/ext-state/%s%s", mgr->state_dir, name,
+                     suffix);
+
+    return n > 0 && (size_t)n < size;
+}
+
+/* Writes all 'len' bytes of 'data' to 'fd'; 0 or a negative errno. */
+static int
+write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Host service state_save(): written to "<name>.tmp", synced, renamed
+ * over "<name>" and the directory synced, so that a crash at any point
+ * leaves the old blob or the new one. */
+static int
+host_state_save(struct vsw_ext_handle *h, const void *data, uint32_t len)
+{
+    char dir[PATH_MAX], tmp[PATH_MAX], path[PATH_MAX];
+    int fd;
+    int error;
+
+    if (!h || (len && !data) || !on_main_thread()) {
+        return -EINVAL;
+    }
+    if (len > VSW_EXT_STATE_MAX) {
+        return -E2BIG;
+    }
+    if (!state_path(h->mgr, h->name, "", path, sizeof path) ||
+        !state_path(h->mgr, h->name, ".tmp", tmp, sizeof tmp)) {
+        return -ENAMETOOLONG;
+    }
+    if (!len) {
+        return unlink(path) && errno != ENOENT ? -errno : 0;
+    }
+    snprintf(dir, sizeof dir, "%s/ext-state", h->mgr->state_dir);
+    if (mkdir(dir, 0700) && errno != EEXIST) {
+        return -errno;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return -errno;
+    }
+    error = write_all(fd, data, len);
+    if (!error && fsync(fd)) {
+        error = -errno;
+    }
+    if (close(fd) && !error) {
+        error = -errno;
+    }
+    if (!error && rename(tmp, path)) {
+        error = -errno;
+    }
+    if (error) {
+        unlink(tmp);
+        return error;
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    return 0;
+}
+
+/* Host service state_load(). */
+static int32_t
+host_state_load(struct vsw_ext_handle *h, void *buf, uint32_t capacity)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    ssize_t n;
+    int fd;
+
+    if (!h || (capacity && !buf) || !on_main_thread()) {
+        return -EINVAL;
+    }
+    if (!state_path(h->mgr, h->name, "", path, sizeof path)) {
+        return -ENAMETOOLONG;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (fstat(fd, &st) || st.st_size > VSW_EXT_STATE_MAX) {
+        close(fd);
+        return -EIO;
+    }
+    n = 0;
+    while ((size_t)n < capacity && n < st.st_size) {
+        ssize_t r = pread(fd, (char *)buf + n, capacity - (size_t)n, n);
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        n += r;
+    }
+    close(fd);
+    return (int32_t)st.st_size;
+}
+
+/* See ext-private.h. */
+void
+ext_host_state_delete(struct vsw_manager *mgr, const char *name)
+{
+    char path[PATH_MAX];
+
+    if (state_path(mgr, name, "", path, sizeof path) && unlink(path) &&
+        errno != ENOENT) {
+        VSW_WARN("%s: %s", path, strerror(errno));
+    }
 }
 
 /* See ext-private.h. */
@@ -577,6 +800,9 @@ ext_host_table(void)
         .rpc_register = host_rpc_register,
         .reply_set = host_reply_set,
         .defer_free = host_defer_free,
+        .rpc_register_switch = host_rpc_register_switch,
+        .state_save = host_state_save,
+        .state_load = host_state_load,
     };
 
     return &host;

@@ -31,6 +31,13 @@ enum mgr_ext_state {
 
 struct ext_method;
 struct ext_timer_list;
+struct mgr_port;
+
+/* A port as an extension was last told about it (ABI 1.1 port events). */
+struct ext_port_seen {
+    struct vsw_ext_port_info info; /* what the plugin was given */
+    uint64_t fingerprint;          /* of its settings, ACLs, device */
+};
 
 /* One loaded (or quarantined) extension; the plugin's vsw_ext_handle. */
 struct vsw_ext_handle {
@@ -54,18 +61,22 @@ struct vsw_ext_handle {
 
 /* An extension enabled on a switch; the plugin's vsw_ext_switch. */
 struct vsw_ext_switch {
-    struct vsw_ext_switch *next;   /* next of the switch, in order */
-    struct vsw_ext_handle *ext;    /* the extension */
-    struct mgr_switch *sw;         /* the switch */
-    json_t *config;                /* its configuration (an object) */
-    struct vsw_ext_instance *inst; /* running: the datapath's view, with
-                                      counters; NULL when it is not (its
-                                      extension is not ready) */
-    bool tripped;                  /* the breaker is open */
-    uint64_t breaker_failures;     /* failures at the last tick */
-    uint64_t breaker_packets;      /* packets at the last tick */
-    struct vsw_ext_totals carried; /* counted by the versions a reload
-                                      replaced, so that counters go on */
+    struct vsw_ext_switch *next;      /* next of the switch, in order */
+    struct vsw_ext_handle *ext;       /* the extension */
+    struct mgr_switch *sw;            /* the switch */
+    json_t *config;                   /* its configuration (an object) */
+    struct vsw_ext_instance *inst;    /* running: the datapath's view, with
+                                         counters; NULL when it is not (its
+                                         extension is not ready) */
+    bool tripped;                     /* the breaker is open */
+    uint64_t breaker_failures;        /* failures at the last tick */
+    uint64_t breaker_packets;         /* packets at the last tick */
+    struct vsw_ext_totals carried;    /* counted by the versions a reload
+                                         replaced, so that counters go on */
+    struct ext_port_seen *ports_seen; /* the switch's ports as the running
+                                         instance knows them (port_added
+                                         ...), NULL: none announced */
+    size_t n_ports_seen;              /* entries of 'ports_seen' */
 };
 
 /* A timer of an extension. */
@@ -84,7 +95,8 @@ struct ext_method {
     struct ext_method *next;      /* next of the extension's */
     struct vsw_ext_handle *ext;   /* owner */
     char name[96];                /* "<extension>.<verb>" */
-    vsw_ext_rpc_fn fn;            /* the plugin's */
+    vsw_ext_rpc_fn fn;            /* the plugin's, or NULL and: */
+    vsw_ext_rpc_switch_fn sw_fn;  /* called for one switch (ABI 1.1) */
     void *arg;                    /* its argument */
     bool registered;              /* on the RPC server already */
     struct vsw_rpc_method method; /* what the server calls */
@@ -133,5 +145,12 @@ void ext_host_forget_methods(struct vsw_ext_handle *ext,
 /* Registers the methods of 'ext' not on 'server' yet. */
 void ext_host_register_methods(struct vsw_ext_handle *ext,
                                struct vsw_rpc_server *server);
+
+/* Describes 'port' as port_lookup() does, with the host's 'size'. */
+void ext_host_port_info(const struct mgr_port *port,
+                        struct vsw_ext_port_info *info);
+
+/* Deletes the state blob (state_save()) of the extension named 'name'. */
+void ext_host_state_delete(struct vsw_manager *mgr, const char *name);
 
 #endif /* VSW_EXT_PRIVATE_H */

@@ -196,6 +196,16 @@ ext_placeholder(struct vsw_manager *mgr, const char *name, const char *path,
     return ext;
 }
 
+/* Forgets what the instance of 'b' was told about ports: a new instance
+ * hears of every port again (port_added) at the next publish. */
+static void
+binding_forget_ports(struct vsw_ext_switch *b)
+{
+    free(b->ports_seen);
+    b->ports_seen = NULL;
+    b->n_ports_seen = 0;
+}
+
 /* Starts binding 'b' (its extension must be ready): the plugin's 'start'
  * with the binding's configuration.  Returns 0 or fills 'err'. */
 static int
@@ -254,6 +264,7 @@ binding_start(struct vsw_manager *mgr, struct vsw_ext_switch *b,
     inst->sw_data = sw_data;
     inst->host = b;
     b->inst = inst;
+    binding_forget_ports(b);
     b->tripped = false;
     b->breaker_failures = 0;
     b->breaker_packets = 0;
@@ -266,6 +277,7 @@ binding_free(struct vsw_ext_switch *b)
 {
     if (b) {
         json_decref(b->config);
+        free(b->ports_seen);
         free(b);
     }
 }
@@ -1276,6 +1288,7 @@ rpc_ext_unload(json_t *params, json_t **result, struct vsw_rpc_error *err,
     }
     json_decref(ext->kept_configs);
     ext->kept_configs = NULL;
+    ext_host_state_delete(mgr, ext->name);
     /* Queued after the bindings' 'stop': they still need the handle. */
     mgr_retire(mgr, unload_fini_cb, ext);
     return mgr_commit(mgr, err);
@@ -1460,6 +1473,7 @@ rpc_ext_reload(json_t *params, json_t **result, struct vsw_rpc_error *err,
                     ext->name, b->sw->name);
         }
         b->inst = insts[i];
+        binding_forget_ports(b);
         b->breaker_failures = 0;
         b->breaker_packets = 0;
     }
@@ -1531,6 +1545,131 @@ rpc_ext_reset(json_t *params, json_t **result, struct vsw_rpc_error *err,
     VSW_INFO("extension %s on %s: circuit breaker closed", b->ext->name,
              b->sw->name);
     return mgr_commit(mgr, err);
+}
+
+/* ---- Port events (ABI 1.1) ---- */
+
+/* FNV-1a over 'text'. */
+static uint64_t
+fingerprint_text(const char *text)
+{
+    uint64_t hash = 0xcbf29ce484222325u;
+
+    for (; *text; text++) {
+        hash = (hash ^ (uint8_t)*text) * 0x100000001b3u;
+    }
+    return hash;
+}
+
+/* What port_changed reports a change of: the port's settings and ACLs
+ * as the configuration saves them, and whether its device is there. */
+static uint64_t
+port_fingerprint(const struct mgr_port *p)
+{
+    json_t *obj = json_pack("{s:o, s:b}", "settings",
+                            mgr_port_settings_to_json(p), "device", !!p->rt);
+    uint64_t hash = 0;
+    char *text;
+
+    if (!obj) {
+        return 0;
+    }
+    mgr_acls_to_json(p, obj, false);
+    text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text) {
+        hash = fingerprint_text(text);
+        free(text);
+    }
+    json_decref(obj);
+    return hash;
+}
+
+/* Index of the port with id 'id' and name 'name' in 'seen', or -1. */
+static long
+seen_find(const struct ext_port_seen *seen, size_t n, uint32_t id,
+          const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (seen[i].info.id == id && !strcmp(seen[i].info.name, name)) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+/* Calls one port callback of 'b''s extension, if it has it. */
+static void
+port_event(struct vsw_ext_switch *b,
+           void (*cb)(void *, void *, const struct vsw_ext_port_info *),
+           const struct vsw_ext_port_info *info)
+{
+    if (cb && b->inst) {
+        ext_call_begin(b->ext);
+        cb(b->ext->ext_data, b->inst->sw_data, info);
+        ext_call_end();
+    }
+}
+
+/* Tells the instance of 'b' what changed in its switch's ports since it
+ * was last told (everything, the first time). */
+static void
+binding_announce_ports(struct vsw_ext_switch *b)
+{
+    const struct vsw_ext_ops *ops = &b->ext->plugin.ops;
+    struct ext_port_seen *now;
+    size_t n = 0;
+
+    for (const struct mgr_port *p = b->sw->ports; p; p = p->next) {
+        n++;
+    }
+    now = calloc(n ? n : 1, sizeof *now);
+    if (!now) {
+        VSW_ERR("out of memory: extension %s misses port events on %s",
+                b->ext->name, b->sw->name);
+        return;
+    }
+    n = 0;
+    for (const struct mgr_port *p = b->sw->ports; p; p = p->next, n++) {
+        ext_host_port_info(p, &now[n].info);
+        now[n].fingerprint = port_fingerprint(p);
+    }
+    for (size_t i = 0; i < b->n_ports_seen; i++) {
+        const struct ext_port_seen *old = &b->ports_seen[i];
+
+        if (seen_find(now, n, old->info.id, old->info.name) < 0) {
+            port_event(b, ops->port_removed, &old->info);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        long old = seen_find(b->ports_seen, b->n_ports_seen, now[i].info.id,
+                             now[i].info.name);
+
+        if (old < 0) {
+            port_event(b, ops->port_added, &now[i].info);
+        } else if (b->ports_seen[old].fingerprint != now[i].fingerprint) {
+            port_event(b, ops->port_changed, &now[i].info);
+        }
+    }
+    free(b->ports_seen);
+    b->ports_seen = now;
+    b->n_ports_seen = n;
+}
+
+/* See manager-private.h.  Only extensions with a port callback pay for
+ * the comparison. */
+void
+mgr_ext_ports_published(struct vsw_manager *mgr)
+{
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (struct vsw_ext_switch *b = sw->exts; b; b = b->next) {
+            const struct vsw_ext_ops *ops = &b->ext->plugin.ops;
+
+            if (b->inst && b->ext->state == MGR_EXT_READY &&
+                (ops->port_added || ops->port_removed || ops->port_changed)) {
+                binding_announce_ports(b);
+            }
+        }
+    }
 }
 
 static const struct vsw_rpc_method ext_methods[] = {
