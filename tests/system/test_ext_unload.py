@@ -328,6 +328,7 @@ RELOAD_CASES = {
 }
 
 
+@pytest.mark.serial  # counts lost pings
 @pytest.mark.parametrize("ext_class", sorted(RELOAD_CASES))
 def test_reload_under_traffic_loses_no_ping(daemon, topo, tmp_path,
                                             ext_class):
