@@ -351,12 +351,14 @@ ext_host_cancel_timers(struct vsw_ext_handle *ext)
     }
 }
 
-/* Calls per-switch method 'm' for the switch the request names.  Returns
- * the plugin's result, or 1 after filling 'err' when the request names no
- * switch the extension runs on (the plugin is not called). */
+/* Calls per-switch method 'm' for the switch the request names and
+ * returns the plugin's result.  When the request names no switch the
+ * extension runs on, fills 'err', sets '*refused' and returns -1 without
+ * calling the plugin. */
 static int
 call_switch_method(struct ext_method *m, json_t *params, const char *text,
-                   struct vsw_ext_reply *reply, struct vsw_rpc_error *err)
+                   struct vsw_ext_reply *reply, struct vsw_rpc_error *err,
+                   bool *refused)
 {
     struct vsw_ext_handle *ext = m->ext;
     struct vsw_manager *mgr = ext->mgr;
@@ -366,12 +368,14 @@ call_switch_method(struct ext_method *m, json_t *params, const char *text,
     int error;
 
     if (vsw_rpc_get_string(params, "switch", true, &name, err)) {
-        return 1;
+        *refused = true;
+        return -1;
     }
     sw = mgr_find_switch(mgr, name);
     if (!sw) {
         vsw_rpc_error(err, VSW_RPC_NOT_FOUND, "no switch named '%s'", name);
-        return 1;
+        *refused = true;
+        return -1;
     }
     for (b = sw->exts; b && b->ext != ext; b = b->next) {
         continue;
@@ -380,8 +384,10 @@ call_switch_method(struct ext_method *m, json_t *params, const char *text,
         vsw_rpc_error(err, VSW_RPC_CONFLICT,
                       "extension '%s' is not running on switch '%s'",
                       ext->name, name);
-        return 1;
+        *refused = true;
+        return -1;
     }
+    *refused = false;
     {
         struct vsw_ext_switch_info info = {
             .size = sizeof info,
@@ -418,10 +424,12 @@ ext_method_handler(json_t *params, json_t **result, struct vsw_rpc_error *err,
     }
     ext->error[0] = '\0';
     if (m->sw_fn) {
-        error = call_switch_method(m, params, text, &reply, err);
-        if (error == 1) {
+        bool refused;
+
+        error = call_switch_method(m, params, text, &reply, err, &refused);
+        if (refused) {
             free(text);
-            return -1; /* refused before the plugin was called */
+            return -1;
         }
     } else {
         ext_call_begin(ext);
