@@ -224,6 +224,9 @@ misbehave_init(struct vsw_ext_handle *h, const struct vsw_ext_host *host,
     m->host = host;
     *ext_data = m;
 #ifdef MISBEHAVE_FAIL_INIT
+    /* A failed init gets no fini: free what it made. */
+    free(m);
+    *ext_data = NULL;
     host->set_error(h, "this build refuses to initialise");
     return -EINVAL;
 #endif
