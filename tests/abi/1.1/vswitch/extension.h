@@ -374,9 +374,10 @@ struct vsw_ext_ops {
     uint32_t size;     /* sizeof(struct vsw_ext_ops) as the plugin was built */
     uint32_t reserved; /* zero */
 
-    /* Main thread, once, when the daemon shuts down (the plugin is never
-     * unloaded while the daemon runs: a disabled extension stays mapped).
-     * Frees what 'init' made. */
+    /* Main thread, once, after every 'stop': when the daemon shuts down,
+     * at `ext unload`, or for the old version replaced by `ext reload`.
+     * Frees what 'init' made and cancels its timers; the plugin is
+     * unmapped afterwards.  Not called when 'init' failed. */
     void (*fini)(void *ext_data);
 
     /* Main thread: the extension is enabled on a switch.  'config_json' is
@@ -447,7 +448,8 @@ struct vsw_ext_descriptor {
      * register RPC methods and timers.  'h' identifies the extension in
      * host calls; 'host' stays valid until 'fini' returns.  Returns 0, or
      * a negative errno after set_error() (the extension then stays
-     * loaded but unusable).  Required. */
+     * loaded but unusable, and 'fini' is not called: free what was made
+     * before returning).  Required. */
     int (*init)(struct vsw_ext_handle *h, const struct vsw_ext_host *host,
                 void **ext_data);
 };
