@@ -88,17 +88,167 @@ vsw_ctl_port_vlan_text(const json_t *port)
     return text;
 }
 
+/* --from-file FILE of 'port add' and 'port del', taken out before the
+ * global options are parsed; NULL when not given. */
+static const char *from_file;
+
+enum vsw_ctl_status
+vsw_ctl_port_take_options(int *argc, char *argv[])
+{
+    static const char option[] = "--from-file";
+    int first = 0;
+    int kept = 0;
+
+    /* Only the words of 'port': the first word that is no option. */
+    while (first < *argc && argv[first][0] == '-') {
+        bool takes_value = !strcmp(argv[first], "--socket") ||
+                           !strcmp(argv[first], "--format") ||
+                           !strcmp(argv[first], "-f") ||
+                           !strcmp(argv[first], "--timeout");
+
+        first += takes_value ? 2 : 1;
+    }
+    if (first >= *argc || strcmp(argv[first], "port")) {
+        return VSW_CTL_OK;
+    }
+    for (int i = 0; i < *argc; i++) {
+        if (!strcmp(argv[i], option)) {
+            if (i + 1 >= *argc) {
+                vsw_ctl_error("port: option '%s' needs a file", option);
+                return VSW_CTL_USAGE;
+            }
+            from_file = argv[++i];
+        } else if (!strncmp(argv[i], option, strlen(option)) &&
+                   argv[i][strlen(option)] == '=') {
+            from_file = argv[i] + strlen(option) + 1;
+        } else {
+            argv[kept++] = argv[i];
+        }
+    }
+    *argc = kept;
+    return VSW_CTL_OK;
+}
+
+/* The JSON array in 'from_file' ("-": standard input), whose entries must
+ * be objects ('objects') or strings.  Returns NULL after saying why. */
+static json_t *
+read_list_file(const struct vsw_ctl_context *ctx, bool objects)
+{
+    json_error_t error;
+    json_t *list;
+    size_t i;
+    json_t *entry;
+
+    list = !strcmp(from_file, "-")
+               ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &error)
+               : json_load_file(from_file, JSON_REJECT_DUPLICATES, &error);
+    if (!list) {
+        vsw_ctl_error("%s: line %d: %s", from_file, error.line, error.text);
+        return NULL;
+    }
+    if (!json_is_array(list) || !json_array_size(list)) {
+        vsw_ctl_usage_error(ctx, "%s: expected a JSON array of %s", from_file,
+                            objects ? "port objects" : "port names");
+        json_decref(list);
+        return NULL;
+    }
+    json_array_foreach(list, i, entry)
+    {
+        if (objects ? !json_is_object(entry) : !json_is_string(entry)) {
+            vsw_ctl_usage_error(ctx, "%s: entry %zu is not %s", from_file, i,
+                                objects ? "an object" : "a port name");
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+/* Calls the command's method with the list form: 'params' (taken over)
+ * plus "ports": 'list' (taken over). */
+static enum vsw_ctl_status
+port_call_list(struct vsw_ctl_context *ctx, json_t *params, json_t *list)
+{
+    enum vsw_ctl_status status;
+    json_t *result;
+
+    json_object_set_new(params, "ports", list);
+    status = vsw_ctl_call(ctx, ctx->command->method, params, &result);
+    if (status == VSW_CTL_OK && result && ctx->format == VSW_CTL_FORMAT_JSON) {
+        vsw_ctl_print_json(result);
+    }
+    json_decref(result);
+    return status;
+}
+
 /* The type decides whether the daemon creates a device or takes over an
- * existing one: too much to leave to a default, so it is required. */
+ * existing one: too much to leave to a default, so it is required.  With
+ * --from-file, the file has each port's params. */
 static enum vsw_ctl_status
 port_add(struct vsw_ctl_context *ctx, int argc, char *argv[])
 {
-    for (int i = ctx->command->min_args; i < argc; i++) {
+    if (from_file) {
+        json_t *list;
+
+        if (argc != 1 || ctx->flag_params) {
+            return vsw_ctl_usage_error(ctx, "with --from-file, give only "
+                                            "SWITCH (the file has the rest)");
+        }
+        list = read_list_file(ctx, true);
+        if (!list) {
+            return VSW_CTL_USAGE;
+        }
+        return port_call_list(ctx, json_pack("{s:s}", "switch", argv[0]),
+                              list);
+    }
+    if (argc < 2 || strchr(argv[1], '=')) {
+        return vsw_ctl_usage_error(ctx,
+                                   "missing arguments (usage: vswitch-ctl "
+                                   "port add %s)",
+                                   ctx->command->args);
+    }
+    for (int i = 2; i < argc; i++) {
         if (!strncmp(argv[i], "type=", strlen("type="))) {
             return vsw_ctl_run_change(ctx, argc, argv);
         }
     }
     return vsw_ctl_usage_error(ctx, "missing type=tap|uplink|vhost-user");
+}
+
+/* One name: port.del as it is.  Several, or --from-file: the list form,
+ * all or nothing. */
+static enum vsw_ctl_status
+port_del(struct vsw_ctl_context *ctx, int argc, char *argv[])
+{
+    json_t *params, *list;
+
+    if (from_file && argc) {
+        return vsw_ctl_usage_error(ctx, "give NAMEs or --from-file, not "
+                                        "both");
+    }
+    if (!from_file && !argc) {
+        return vsw_ctl_usage_error(ctx,
+                                   "missing arguments (usage: vswitch-ctl "
+                                   "port del %s)",
+                                   ctx->command->args);
+    }
+    if (argc == 1) {
+        return vsw_ctl_run_change(ctx, argc, argv);
+    }
+    if (from_file) {
+        list = read_list_file(ctx, false);
+        if (!list) {
+            return VSW_CTL_USAGE;
+        }
+    } else {
+        list = json_array();
+        for (int i = 0; i < argc; i++) {
+            json_array_append_new(list, json_string(argv[i]));
+        }
+    }
+    params =
+        ctx->flag_params ? json_deep_copy(ctx->flag_params) : json_object();
+    return port_call_list(ctx, params, list);
 }
 
 static enum vsw_ctl_status
@@ -279,8 +429,9 @@ const struct vsw_ctl_command vsw_ctl_port_commands[] = {
     {
         .noun = "port",
         .verb = "add",
-        .args = "SWITCH NAME type=tap|uplink|vhost-user [key=value...]",
-        .min_args = 2,
+        .args = "SWITCH NAME type=tap|uplink|vhost-user [key=value...] | "
+                "SWITCH --from-file FILE",
+        .min_args = 1,
         .max_args = -1,
         .names = (const char *const[]){"switch", "name", NULL},
         .pairs = true,
@@ -297,7 +448,12 @@ const struct vsw_ctl_command vsw_ctl_port_commands[] = {
                 "  vswitch-ctl port add sw0 vm1 type=tap "
                 "mac=02:00:00:00:00:01\n"
                 "  vswitch-ctl port add sw0 up1 type=uplink ifname=eth1 "
-                "offloads=off\n",
+                "offloads=off\n\n"
+                "Many ports at once, all or nothing in one commit: "
+                "--from-file FILE (\"-\":\nstandard input) holds a JSON "
+                "array of up to 4096 objects, each the\nparams of one port "
+                "(\"name\", \"type\", settings):\n\n"
+                "  vswitch-ctl port add sw0 --from-file ports.json\n",
         .schema_kind = "port",
         .creates = true,
         .run = port_add,
@@ -305,14 +461,16 @@ const struct vsw_ctl_command vsw_ctl_port_commands[] = {
     {
         .noun = "port",
         .verb = "del",
-        .args = "NAME",
-        .min_args = 1,
-        .max_args = 1,
+        .args = "NAME... | --from-file FILE",
+        .min_args = 0,
+        .max_args = -1,
         .names = (const char *const[]){"name", NULL},
         .method = "port.del",
-        .summary = "remove a port from its switch",
-        .help = "Removes the port NAME from its switch.\n",
-        .run = vsw_ctl_run_change,
+        .summary = "remove ports from their switch",
+        .help = "Removes the port NAME from its switch.  Several NAMEs, or "
+                "--from-file FILE\n(a JSON array of up to 4096 names, \"-\": "
+                "standard input), remove them all\nor none, in one commit.\n",
+        .run = port_del,
     },
     {
         .noun = "port",

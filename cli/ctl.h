@@ -88,6 +88,9 @@ extern const struct vsw_ctl_command vsw_ctl_team_commands[];
  * they name that command, and keeps them for it.  Returns VSW_CTL_USAGE
  * after saying why if one lacks its value. */
 enum vsw_ctl_status vsw_ctl_capture_take_options(int *argc, char *argv[]);
+
+/* The same for 'port' (--from-file FILE of port add and port del). */
+enum vsw_ctl_status vsw_ctl_port_take_options(int *argc, char *argv[]);
 extern const struct vsw_ctl_command vsw_ctl_metering_commands[];
 extern const struct vsw_ctl_command vsw_ctl_tunnel_commands[];
 extern const struct vsw_ctl_command vsw_ctl_etcd_commands[];

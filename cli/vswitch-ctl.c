@@ -522,7 +522,8 @@ main(int argc, char *argv[])
         first_sep++;
     }
     n_first = first_sep - 1;
-    if (vsw_ctl_capture_take_options(&n_first, argv + 1) != VSW_CTL_OK) {
+    if (vsw_ctl_capture_take_options(&n_first, argv + 1) != VSW_CTL_OK ||
+        vsw_ctl_port_take_options(&n_first, argv + 1) != VSW_CTL_OK) {
         return VSW_CTL_USAGE;
     }
     flags = vsw_ctl_take_flags(&n_first, argv + 1);

@@ -13,6 +13,7 @@ iproute2 iputils-ping iperf3 tcpdump procps curl
 python3 python3-pytest python3-scapy python3-cram dnsmasq-base isc-dhcp-client
 abigail-tools openvswitch-switch etcd-server etcd-client dpdk dpdk-dev
 clang libclang-rt-dev llvm
+containernetworking-plugins libvirt-clients pandoc man-db jq qemu-system-x86 busybox-static
 "
 [ $# -gt 0 ] && packages="$*"
 
@@ -23,14 +24,28 @@ for p in $packages; do
         missing="$missing $p"
     fi
 done
-[ -z "$missing" ] && exit 0
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "install-deps: missing packages:$missing; run as root" >&2
-    exit 1
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "install-deps: missing packages:$missing; run as root" >&2
+        exit 1
+    fi
+    echo "install-deps: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-echo "install-deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+
+# The QEMU guest of tests/system/test_libvirt.py boots a Debian kernel
+# taken from its package, which is only downloaded (into apt's cache), not
+# installed on this machine.
+kernel_deb() {
+    ls /var/cache/apt/archives/linux-image-[0-9]*-amd64_*.deb >/dev/null 2>&1
+}
+if [ $# -eq 0 ] && [ "$(id -u)" -eq 0 ] && ! kernel_deb; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --download-only linux-image-amd64 >/dev/null 2>&1 ||
+        { apt-get update -qq &&
+            apt-get install -y -qq --download-only linux-image-amd64 >/dev/null; } ||
+        echo "install-deps: could not download a kernel for the QEMU test" >&2
+fi

@@ -11,7 +11,7 @@
 # ovsdb (/etc/openvswitch) is never touched.
 set -eu
 
-packages="openvswitch-switch netsniff-ng iperf3 iputils-ping ethtool procps"
+packages="openvswitch-switch openvswitch-switch-dpdk netsniff-ng iperf3 iputils-ping ethtool procps"
 ovs_missing=false
 dpkg-query -W -f='${Status}' openvswitch-switch 2>/dev/null |
     grep -q 'install ok installed' || ovs_missing=true

@@ -2,7 +2,8 @@
 # The whole test suite: installs what is missing, builds vswitch twice
 # (release, and ASan+UBSan), and runs every unit test (Check, via ctest),
 # the style check and every system test (pytest, real namespaces and
-# traffic) against both builds; every fuzz target for 60 s (tests/fuzz,
+# traffic) against both builds, the two builds side by side and then the
+# tests marked serial alone; every fuzz target for 60 s (tests/fuzz,
 # FUZZ_SECONDS overrides); the soak test on the ASan build (tests/soak,
 # 3 minutes under CI=true, SOAK_MINUTES overrides); the README's quick
 # start and the user guide, run as written (tests/guide/run.sh); then,
@@ -38,6 +39,7 @@ count() {
 }
 
 status=0
+builds=""
 for flavour in release asan; do
     echo "== build ($flavour)"
     if ! build=$("$top/scripts/build.sh" "$flavour"); then
@@ -46,23 +48,61 @@ for flavour in release asan; do
         failed=$((failed + 1))
         continue
     fi
+    builds="$builds $flavour"
+done
 
-    # The fuzz targets' short run is left to the fuzzing step below, which
-    # runs them longer.
-    echo "== unit tests ($flavour)"
-    ctest --test-dir "$build" --output-on-failure -E '^fuzz/' >"$log" 2>&1 ||
-        status=1
-    cat "$log"
+# One flavour's unit tests and the system tests that tolerate a busy CPU,
+# into the log file given.  The fuzz targets' short run is left to the
+# fuzzing step below, which runs them longer.
+run_lane() {
+    flavour=$1
+    out=$2
+    rc=0
+    {
+        echo "== unit tests ($flavour)"
+        ctest --test-dir "$top/build/$flavour" --output-on-failure \
+            -E '^fuzz/' || rc=1
+        echo "== system tests ($flavour)"
+        VSW_BUILD_DIR="$top/build/$flavour" "$python" -m pytest \
+            -p no:cacheprovider -q -ra -m "not serial" "$top/tests/system" ||
+            rc=1
+    } >"$out" 2>&1
+    return $rc
+}
+
+# The release and the ASan lanes run side by side: most system tests wait
+# on the kernel, a namespace or a peer, not on the CPU, and every name a
+# test creates carries its run's id.
+pids=""
+for flavour in $builds; do
+    run_lane "$flavour" "$log.$flavour" &
+    pids="$pids $!"
+done
+for pid in $pids; do
+    wait "$pid" || status=1
+done
+for flavour in $builds; do
+    cat "$log.$flavour"
+    # A lane's log holds a ctest and a pytest summary: count each.
+    sed -n '/^== system tests/q;p' "$log.$flavour" >"$log"
     count
+    sed -n '/^== system tests/,$p' "$log.$flavour" >"$log"
+    count
+    rm -f "$log.$flavour"
+done
 
-    echo "== system tests ($flavour)"
-    VSW_BUILD_DIR="$build" "$python" -m pytest -p no:cacheprovider -q \
-        -ra "$top/tests/system" >"$log" 2>&1
+# The tests that measure rates, losses or protocol timers, with nothing
+# beside them.
+for flavour in $builds; do
+    echo "== system tests that run alone ($flavour)"
+    VSW_BUILD_DIR="$top/build/$flavour" "$python" -m pytest \
+        -p no:cacheprovider -q -ra -m serial "$top/tests/system" >"$log" 2>&1
     rc=$?
     cat "$log"
     [ $rc -eq 0 ] || status=1
     count
 done
+
 # Every fuzz target for CI's budget (60 s each, two at a time), after
 # the regression inputs of tests/fuzz/regressions.
 echo "== fuzzing (${FUZZ_SECONDS:-60} s per target)"

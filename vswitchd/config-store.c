@@ -121,11 +121,12 @@ config_sync_dir(const char *path)
     return error;
 }
 
-/* Writes 'root' to the new file 'tmp', durably.  Returns 0 or a negative
- * errno. */
+/* Writes 'text' and a newline to the new file 'tmp', durably.  Returns 0
+ * or a negative errno. */
 static int
-config_write_file(const char *tmp, const json_t *root)
+config_write_file(const char *tmp, const char *text)
 {
+    size_t len = strlen(text);
     FILE *stream;
     int error = 0;
     int fd;
@@ -146,11 +147,9 @@ config_write_file(const char *tmp, const json_t *root)
     /* The umask may only take bits away, but a stale file reused by
      * O_TRUNC keeps its old mode. */
     errno = 0;
-    if (fchmod(fd, 0600) < 0 ||
-        json_dumpf(root, stream, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 ||
+    if (fchmod(fd, 0600) < 0 || fwrite(text, 1, len, stream) != len ||
         fputc('\n', stream) == EOF || fflush(stream) == EOF || fsync(fd) < 0) {
-        /* jansson fails without errno only if it cannot encode 'root'. */
-        error = errno ? -errno : -EINVAL;
+        error = errno ? -errno : -EIO;
     }
     if (fclose(stream) == EOF && !error) {
         error = -errno;
@@ -159,19 +158,15 @@ config_write_file(const char *tmp, const json_t *root)
 }
 
 int
-vsw_config_save(const char *path, const json_t *root)
+vsw_config_save_text(const char *path, const char *text)
 {
     char *tmp;
     int error;
 
-    /* Never write what vsw_config_load() would refuse. */
-    if (!json_is_object(root)) {
-        return -EINVAL;
-    }
     if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
         return -ENOMEM;
     }
-    error = config_write_file(tmp, root);
+    error = config_write_file(tmp, text);
     if (!error && rename(tmp, path) < 0) {
         error = -errno;
     }
@@ -184,4 +179,27 @@ vsw_config_save(const char *path, const json_t *root)
     /* Past the rename the new file is in place; an error here means only
      * that it might not survive a crash. */
     return config_sync_dir(path);
+}
+
+int
+vsw_config_save(const char *path, const json_t *root)
+{
+    char *text;
+    int error;
+
+    /* Never write what vsw_config_load() would refuse. */
+    if (!json_is_object(root)) {
+        return -EINVAL;
+    }
+    /* Made in memory and written at once: json_dumpf() would call
+     * fwrite() for every token. */
+    errno = 0;
+    text = json_dumps(root, VSW_CONFIG_DUMP_FLAGS);
+    if (!text) {
+        /* jansson fails without errno only if it cannot encode 'root'. */
+        return errno ? -errno : -EINVAL;
+    }
+    error = vsw_config_save_text(path, text);
+    free(text);
+    return error;
 }

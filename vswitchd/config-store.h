@@ -24,4 +24,10 @@ int vsw_config_load(const char *path, json_t **root, char *errbuf,
  * no temporary file is left behind. */
 int vsw_config_save(const char *path, const json_t *root);
 
+/* The same with the document already as text ('text', without the final
+ * newline), as vsw_config_save() writes it: json_dumps() with
+ * VSW_CONFIG_DUMP_FLAGS. */
+#define VSW_CONFIG_DUMP_FLAGS (JSON_INDENT(2) | JSON_SORT_KEYS)
+int vsw_config_save_text(const char *path, const char *text);
+
 #endif /* VSW_CONFIG_STORE_H */

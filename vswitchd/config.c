@@ -18,9 +18,28 @@
 
 /* ---- Save ---- */
 
-/* The whole configuration as config.json keeps it. */
+/* The object config.json keeps for 'port'. */
 static json_t *
-config_to_json(const struct vsw_manager *mgr)
+port_to_json(const struct mgr_port *p)
+{
+    json_t *obj = json_pack("{s:s, s:o}", "name", p->name, "settings",
+                            mgr_port_settings_to_json(p));
+
+    if (p->cfg.type == MGR_PORT_TAP) {
+        json_object_set_new(obj, "tap-location", mgr_tap_location_to_json(p));
+    }
+    if (p->cfg.type == MGR_PORT_TEAM) {
+        json_object_set_new(obj, "team", mgr_team_settings_to_json(p));
+    }
+    mgr_acls_to_json(p, obj, false);
+    return obj;
+}
+
+/* The whole configuration as config.json keeps it.  With 'port_token',
+ * each port is the string port_token(p) instead of its object. */
+static json_t *
+config_to_json(const struct vsw_manager *mgr,
+               json_t *(*port_token)(const struct mgr_port *))
 {
     json_t *switches = json_array();
     json_t *root, *etcd;
@@ -31,18 +50,8 @@ config_to_json(const struct vsw_manager *mgr)
 
         vsw_settings_to_json(&mgr_switch_kind, &sw->cfg, settings);
         for (const struct mgr_port *p = sw->ports; p; p = p->next) {
-            json_t *obj = json_pack("{s:s, s:o}", "name", p->name, "settings",
-                                    mgr_port_settings_to_json(p));
-
-            if (p->cfg.type == MGR_PORT_TAP) {
-                json_object_set_new(obj, "tap-location",
-                                    mgr_tap_location_to_json(p));
-            }
-            if (p->cfg.type == MGR_PORT_TEAM) {
-                json_object_set_new(obj, "team", mgr_team_settings_to_json(p));
-            }
-            mgr_acls_to_json(p, obj, false);
-            json_array_append_new(ports, obj);
+            json_array_append_new(ports, port_token ? port_token(p)
+                                                    : port_to_json(p));
         }
         json_array_append_new(
             switches, json_pack("{s:s, s:o, s:o, s:o}", "name", sw->name,
@@ -57,18 +66,171 @@ config_to_json(const struct vsw_manager *mgr)
     return root;
 }
 
+/* Each port's part of config.json, kept from the save before: the object
+ * and its text (json_dumps() of it alone).  A save builds every port's
+ * object but dumps only those that differ from the kept one; dumping all
+ * of them at each commit was most of the cost of adding one port among a
+ * thousand.  The text depends on the object alone, so an entry is right
+ * whichever port it is found for; entries are kept by port slot. */
+static struct port_text {
+    json_t *obj; /* NULL: none */
+    char *text;
+} port_texts[VSW_MAX_PORTS];
+
+/* Marks a port's place in the document being dumped: a string no value
+ * of a real configuration holds (control characters and a random
+ * number), which json_dumps() writes as "\u0001vswNNNNNNNN.SLOT\u0001". */
+static uint32_t token_nonce;
+
+static json_t *
+port_token(const struct mgr_port *p)
+{
+    char token[64];
+
+    snprintf(token, sizeof token, "\001vsw%08" PRIx32 ".%" PRIu32 "\001",
+             token_nonce, VSW_FDB_SLOT(p->id));
+    return json_string(token);
+}
+
+/* The text of 'p' (kept in port_texts), or NULL if out of memory. */
+static const char *
+port_text(const struct mgr_port *p)
+{
+    struct port_text *pt = &port_texts[VSW_FDB_SLOT(p->id)];
+    json_t *obj = port_to_json(p);
+    char *text;
+
+    if (!obj) {
+        return NULL;
+    }
+    if (pt->obj && json_equal(pt->obj, obj)) {
+        json_decref(obj);
+        return pt->text;
+    }
+    text = json_dumps(obj, VSW_CONFIG_DUMP_FLAGS);
+    if (!text) {
+        json_decref(obj);
+        return NULL;
+    }
+    json_decref(pt->obj);
+    free(pt->text);
+    pt->obj = obj;
+    pt->text = text;
+    return text;
+}
+
+/* A growing string. */
+struct text_buf {
+    char *s;
+    size_t len, size;
+    bool nomem;
+};
+
+static void
+buf_add(struct text_buf *b, const char *s, size_t n)
+{
+    if (b->nomem) {
+        return;
+    }
+    if (b->len + n + 1 > b->size) {
+        size_t size = (b->len + n + 1) * 2;
+        char *grown = realloc(b->s, size);
+
+        if (!grown) {
+            b->nomem = true;
+            return;
+        }
+        b->s = grown;
+        b->size = size;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+/* config.json's text: the document dumped with a token for each port,
+ * each token then replaced by the port's text, indented as json_dumps()
+ * would indent it there.  The same bytes as dumping the whole document,
+ * for a fraction of the work.  NULL if out of memory. */
+static char *
+config_text(const struct vsw_manager *mgr)
+{
+    struct text_buf out = {0};
+    json_t *root;
+    const char *pos;
+    char *skeleton;
+
+    while (!token_nonce) {
+        token_nonce = (uint32_t)random() ^ (uint32_t)getpid();
+    }
+    root = config_to_json(mgr, port_token);
+    skeleton = root ? json_dumps(root, VSW_CONFIG_DUMP_FLAGS) : NULL;
+    json_decref(root);
+    if (!skeleton) {
+        return NULL;
+    }
+    pos = skeleton;
+    for (const struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (const struct mgr_port *p = sw->ports; p; p = p->next) {
+            const char *text = port_text(p);
+            const char *at, *line;
+            char token[64];
+
+            snprintf(token, sizeof token,
+                     "\"\\u0001vsw%08" PRIx32 ".%" PRIu32 "\\u0001\"",
+                     token_nonce, VSW_FDB_SLOT(p->id));
+            at = strstr(pos, token);
+            if (!text || !at) {
+                free(skeleton);
+                free(out.s);
+                return NULL;
+            }
+            for (line = at; line > skeleton && line[-1] == ' '; line--) {
+                continue;
+            }
+            buf_add(&out, pos, (size_t)(at - pos));
+            for (const char *nl; (nl = strchr(text, '\n')); text = nl + 1) {
+                buf_add(&out, text, (size_t)(nl + 1 - text));
+                buf_add(&out, line, (size_t)(at - line));
+            }
+            buf_add(&out, text, strlen(text));
+            pos = at + strlen(token);
+        }
+    }
+    buf_add(&out, pos, strlen(pos));
+    free(skeleton);
+    if (out.nomem) {
+        free(out.s);
+        return NULL;
+    }
+#ifndef NDEBUG
+    /* Debug builds (the sanitizer tests) check the bytes against a dump of
+     * the whole document. */
+    root = config_to_json(mgr, NULL);
+    skeleton = json_dumps(root, VSW_CONFIG_DUMP_FLAGS);
+    if (skeleton && strcmp(skeleton, out.s)) {
+        VSW_ERR("config.json: the text of the kept ports differs from a "
+                "whole dump");
+        abort();
+    }
+    free(skeleton);
+    json_decref(root);
+#endif
+    return out.s;
+}
+
 int
 mgr_config_save(struct vsw_manager *mgr, struct vsw_rpc_error *err)
 {
-    json_t *root;
+    char *text;
     int error;
 
     if (mgr_txn_postpone_save(mgr)) {
         return 0;
     }
-    root = config_to_json(mgr);
-    error = root ? vsw_config_save(mgr->config_path, root) : -ENOMEM;
-    json_decref(root);
+    text = config_text(mgr);
+    error = text ? vsw_config_save_text(mgr->config_path, text) : -ENOMEM;
+    free(text);
     if (error) {
         VSW_ERR("saving %s: %s", mgr->config_path, strerror(-error));
         if (err) {

@@ -12,11 +12,39 @@
 
 #include "manager-private.h"
 
+/* The interfaces one read of link messages names: only their ports are
+ * looked at, not all (a thousand TAPs would cost a thousand ioctls per
+ * event, and adding one sends several events). */
+#define LINK_BATCH_MAX 64
+
+static struct link_batch {
+    int ifindex[LINK_BATCH_MAX]; /* each named once */
+    size_t n;                    /* entries in 'ifindex' */
+    bool overflow;               /* more than fit: look at every port */
+} batch;                         /* one link socket per daemon */
+
 static int
 link_msg_cb(struct nl_msg *msg, void *arg)
 {
-    (void)msg;
+    const struct nlmsghdr *nlh = nlmsg_hdr(msg);
+    const struct ifinfomsg *ifi;
+
     (void)arg;
+    if ((nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) ||
+        nlh->nlmsg_len < NLMSG_LENGTH(sizeof *ifi)) {
+        return NL_OK;
+    }
+    ifi = nlmsg_data(nlh);
+    for (size_t i = 0; i < batch.n; i++) {
+        if (batch.ifindex[i] == ifi->ifi_index) {
+            return NL_OK;
+        }
+    }
+    if (batch.n < LINK_BATCH_MAX) {
+        batch.ifindex[batch.n++] = ifi->ifi_index;
+    } else {
+        batch.overflow = true;
+    }
     return NL_OK;
 }
 
@@ -29,8 +57,14 @@ link_event_cb(evutil_socket_t fd, short what, void *mgr_)
 
     (void)fd;
     (void)what;
+    batch.n = 0;
+    batch.overflow = false;
     nl_recvmsgs_default(mgr->link_sock);
-    mgr_track_all(mgr);
+    if (batch.overflow) {
+        mgr_track_all(mgr);
+    } else {
+        mgr_track_links(mgr, batch.ifindex, batch.n);
+    }
     mgr_team_link_event(mgr);
 }
 

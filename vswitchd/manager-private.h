@@ -389,6 +389,22 @@ void mgr_vhost_to_json(const struct mgr_port *, json_t *obj);
 /* Tracks every port, and saves the configuration if any moved. */
 void mgr_track_all(struct vsw_manager *);
 
+/* Deleting the TAPs of removed ports together (tap-track.c): a port's
+ * teardown hands its runtime to mgr_tap_doom() (false: out of memory,
+ * destroy it alone); mgr_port_destroy() calls mgr_tap_delete_later() so
+ * the next publish, which takes mgr_tap_take_reap_due(), defers
+ * mgr_tap_reap() behind the teardowns: it deletes the devices of every
+ * doomed runtime at once and destroys the runtimes. */
+void mgr_tap_delete_later(void);
+bool mgr_tap_take_reap_due(void);
+bool mgr_tap_doom(struct vsw_port_rt *);
+void mgr_tap_reap(void *mgr);
+
+/* The same after link events in the daemon's namespace that named the
+ * 'n' interface indexes 'ifindexes': tracks only the TAPs with one of
+ * those indexes, and those in other namespaces. */
+void mgr_track_links(struct vsw_manager *, const int *ifindexes, size_t n);
+
 /* Where the namespace of 'port' is pinned: STATE/netns/<port>. */
 void mgr_netns_pin_path(const struct vsw_manager *, const struct mgr_port *,
                         char *path, size_t size);
@@ -452,6 +468,15 @@ int mgr_txn_defer_delete(struct vsw_manager *, enum mgr_txn_delete_kind kind,
  * operation cannot use what is deleted at commit.  Returns 0 otherwise. */
 int mgr_txn_check_kept(const struct vsw_manager *, const struct mgr_switch *sw,
                        const struct mgr_port *port, struct vsw_rpc_error *err);
+
+/* A method's list form (port.add and port.del with "ports"): runs
+ * 'method' once with each params object of the array 'list', all or
+ * nothing, as one transaction (one save, one publish).  Stores the array
+ * of their results in '*resultsp'.  An error names the entry
+ * ("ports[3]: ...") and nothing changed. */
+int mgr_txn_run_list(struct vsw_manager *, const char *method, json_t *list,
+                     const char *list_key, json_t **resultsp,
+                     struct vsw_rpc_error *err);
 
 /* Registers transact. */
 int mgr_txn_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);

@@ -571,6 +571,7 @@ struct port_teardown {
     struct vsw_port_rt *rt;  /* runtime to free, may be NULL */
     uint32_t id;             /* the port's id */
     bool remove_device;      /* delete the TAP device */
+    bool batch_delete;       /* with the others: mgr_tap_doom() */
     char pin[PATH_MAX];      /* namespace pin to remove, or "" */
 };
 
@@ -581,7 +582,9 @@ port_teardown_cb(void *td_)
     uint32_t slot = VSW_FDB_SLOT(td->id);
 
     vsw_fdb_flush_port(td->fdb, td->id);
-    vsw_port_rt_destroy(td->rt, td->remove_device);
+    if (!td->batch_delete || !mgr_tap_doom(td->rt)) {
+        vsw_port_rt_destroy(td->rt, td->remove_device);
+    }
     if (td->pin[0]) {
         vsw_netns_unpin(td->pin);
     }
@@ -624,6 +627,9 @@ mgr_port_destroy(struct vsw_manager *mgr, struct mgr_port *port,
     td->remove_device = remove_device;
     if (remove_device && port->netns_pinned) {
         mgr_netns_pin_path(mgr, port, td->pin, sizeof td->pin);
+    } else if (remove_device && port->rt && port->cfg.type == MGR_PORT_TAP) {
+        td->batch_delete = true;
+        mgr_tap_delete_later();
     }
     mgr_retire(mgr, port_teardown_cb, td);
 }
@@ -834,6 +840,113 @@ mgr_port_to_json(const struct vsw_manager *mgr, const struct mgr_port *port)
 
 static const char *const name_only[] = {"name", NULL};
 
+/* The most ports one port.add or port.del list may name: as many as the
+ * daemon may have. */
+#define PORT_LIST_MAX 4096
+
+/* Checks the "ports" of a list form: an array of 1 to PORT_LIST_MAX
+ * entries, each an object (port.add) or a name (port.del), no name twice;
+ * and no other key of 'params' but those of 'keys'. */
+static int
+check_port_list(const json_t *params, const char *const keys[],
+                bool names_only, struct vsw_rpc_error *err)
+{
+    const json_t *list = json_object_get(params, "ports");
+    const char *key;
+    json_t *value;
+    size_t i;
+
+    json_object_foreach((json_t *)params, key, value)
+    {
+        bool known = false;
+
+        for (size_t k = 0; keys[k] && !known; k++) {
+            known = !strcmp(keys[k], key);
+        }
+        if (!known) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "give either one port or 'ports', not both "
+                                 "('%s' belongs in each entry of 'ports')",
+                                 key);
+        }
+    }
+    if (!json_is_array(list) || !json_array_size(list) ||
+        json_array_size(list) > PORT_LIST_MAX) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "'ports' must be an array of 1 to %d %s",
+                             PORT_LIST_MAX,
+                             names_only ? "port names" : "port objects");
+    }
+    json_array_foreach(list, i, value)
+    {
+        const char *name;
+
+        if (names_only ? !json_is_string(value) : !json_is_object(value)) {
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "ports[%zu]: not %s", i,
+                                 names_only ? "a port name (a string)"
+                                            : "an object (one port's params)");
+        }
+        name = names_only ? json_string_value(value)
+                          : json_string_value(json_object_get(value, "name"));
+        for (size_t j = 0; name && j < i; j++) {
+            const json_t *other = json_array_get(list, j);
+            const char *other_name =
+                names_only ? json_string_value(other)
+                           : json_string_value(json_object_get(other, "name"));
+
+            if (other_name && !strcmp(name, other_name)) {
+                return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                     "ports[%zu]: '%s' is ports[%zu] already",
+                                     i, name, j);
+            }
+        }
+    }
+    return 0;
+}
+
+/* port.add with "ports": every port of the list added to one switch, all
+ * or nothing, with one configuration save and one snapshot. */
+static int
+port_add_list(struct vsw_manager *mgr, json_t *params, json_t **result,
+              struct vsw_rpc_error *err)
+{
+    static const char *const keys[] = {"switch", "ports", NULL};
+    json_t *list = json_object_get(params, "ports");
+    json_t *entries, *entry, *ports;
+    struct mgr_switch *sw;
+    size_t i;
+    int error;
+
+    if (mgr_rpc_get_switch(mgr, params, "switch", &sw, err) ||
+        check_port_list(params, keys, false, err)) {
+        return -1;
+    }
+    entries = json_array();
+    json_array_foreach(list, i, entry)
+    {
+        json_t *copy;
+
+        if (json_object_get(entry, "switch")) {
+            json_decref(entries);
+            return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                                 "ports[%zu]: 'switch' is given once, beside "
+                                 "'ports'",
+                                 i);
+        }
+        copy = json_copy(entry);
+        json_object_set_new(copy, "switch", json_string(sw->name));
+        json_array_append_new(entries, copy);
+    }
+    error = mgr_txn_run_list(mgr, "port.add", entries, "ports", &ports, err);
+    json_decref(entries);
+    if (error) {
+        return -1;
+    }
+    *result = json_pack("{s:o}", "ports", ports);
+    return 0;
+}
+
 static int
 rpc_port_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
              void *mgr)
@@ -843,6 +956,9 @@ rpc_port_add(json_t *params, json_t **result, struct vsw_rpc_error *err,
     json_t *settings;
     int error;
 
+    if (json_object_get(params, "ports")) {
+        return port_add_list(mgr, params, result, err);
+    }
     if (mgr_rpc_get_switch(mgr, params, "switch", &sw, err)) {
         return -1;
     }
@@ -903,11 +1019,46 @@ get_port_not_team(struct vsw_manager *mgr, json_t *params, const char *key,
     return 0;
 }
 
+/* port.del with "ports": every port named deleted, all or nothing; the
+ * answer comes when their devices are gone, as for one. */
+static int
+port_del_list(struct vsw_manager *mgr, json_t *params,
+              struct vsw_rpc_error *err)
+{
+    static const char *const keys[] = {"ports", "if-exists", NULL};
+    json_t *list = json_object_get(params, "ports");
+    json_t *entries, *name, *results;
+    bool if_exists = false;
+    size_t i;
+    int error;
+
+    if (check_port_list(params, keys, true, err) ||
+        vsw_rpc_get_bool(params, "if-exists", false, &if_exists, err)) {
+        return -1;
+    }
+    entries = json_array();
+    json_array_foreach(list, i, name)
+    {
+        json_array_append_new(entries, json_pack("{s:O, s:b}", "name", name,
+                                                 "if-exists", if_exists));
+    }
+    error = mgr_txn_run_list(mgr, "port.del", entries, "ports", &results, err);
+    json_decref(entries);
+    if (error) {
+        return -1;
+    }
+    json_decref(results);
+    return 0;
+}
+
 static int
 rpc_port_del(json_t *params, json_t **result, struct vsw_rpc_error *err,
              void *mgr)
 {
     (void)result;
+    if (json_object_get(params, "ports")) {
+        return port_del_list(mgr, params, err);
+    }
     return mgr_rpc_port_del(mgr, params, get_port_not_team, err);
 }
 

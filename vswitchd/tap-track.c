@@ -5,13 +5,24 @@
  * follows each one (namespace pin, name, index, MAC), saves where it is,
  * and a restarted daemon reattaches by that record, or searches the
  * host's namespaces, before it creates a new device.
+ *
+ * Deleting TAPs: the kernel takes tens of milliseconds to delete one
+ * device (it waits for its own grace periods), so the TAPs of ports
+ * removed together are deleted together, by one netlink request for a
+ * device group: ports deleted by one port.del list go in the time of one.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/rtnetlink.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -302,4 +313,153 @@ mgr_track_all(struct vsw_manager *mgr)
     if (changed) {
         mgr_config_save(mgr, NULL);
     }
+}
+
+void
+mgr_track_links(struct vsw_manager *mgr, const int *ifindexes, size_t n)
+{
+    bool changed = false;
+
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (struct mgr_port *p = sw->ports; p; p = p->next) {
+            /* An event in the daemon's namespace names a TAP there by
+             * its index (renamed, or gone to another namespace); one that
+             * comes back from another namespace may have a new index, so
+             * every TAP away is looked at. */
+            bool named = p->netns_pinned || !p->cur_ifindex;
+
+            for (size_t i = 0; i < n && !named; i++) {
+                named = ifindexes[i] == p->cur_ifindex;
+            }
+            if (named && p->cfg.type == MGR_PORT_TAP) {
+                changed |= mgr_port_track(mgr, p);
+            }
+        }
+    }
+    if (changed) {
+        mgr_config_save(mgr, NULL);
+    }
+}
+
+/* ---- Deleting TAPs together ---- */
+
+/* The runtimes whose TAP the next reap deletes (the daemon has one
+ * control thread, and one set of them). */
+static struct doomed_taps {
+    struct vsw_port_rt **rts; /* their devices still open */
+    size_t n, size;           /* entries, room */
+    bool reap_due;            /* a publish must schedule a reap */
+    struct nl_sock *sock;     /* rtnetlink, opened on first use */
+} doomed;
+
+void
+mgr_tap_delete_later(void)
+{
+    doomed.reap_due = true;
+}
+
+bool
+mgr_tap_take_reap_due(void)
+{
+    bool due = doomed.reap_due;
+
+    doomed.reap_due = false;
+    return due;
+}
+
+bool
+mgr_tap_doom(struct vsw_port_rt *rt)
+{
+    if (doomed.n == doomed.size) {
+        size_t size = doomed.size ? 2 * doomed.size : 64;
+        struct vsw_port_rt **rts = realloc(doomed.rts, size * sizeof *rts);
+
+        if (!rts) {
+            return false;
+        }
+        doomed.rts = rts;
+        doomed.size = size;
+    }
+    doomed.rts[doomed.n++] = rt;
+    return true;
+}
+
+/* Sends one rtnetlink request for the interface 'ifindex' (0: none)
+ * with the 32-bit attribute 'attr' = 'value', and waits for its answer.
+ * Returns 0 or a negative libnl error. */
+static int
+link_request(int type, int ifindex, int attr, uint32_t value)
+{
+    struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
+    struct nl_msg *msg = nlmsg_alloc_simple(type, NLM_F_REQUEST | NLM_F_ACK);
+
+    if (!msg) {
+        return -NLE_NOMEM;
+    }
+    if (nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
+        nla_put_u32(msg, attr, value) < 0) {
+        nlmsg_free(msg);
+        return -NLE_NOMEM;
+    }
+    return nl_send_sync(doomed.sock, msg); /* frees 'msg' */
+}
+
+/* Puts the doomed TAPs that are in the daemon's namespace into a device
+ * group of their own and deletes the group: the kernel deletes them all
+ * in one go.  The group number is drawn at random once, with the top bit
+ * set: no default group, and no other daemon's (a pid would not do, as
+ * daemons in two pid namespaces may share a network namespace). */
+static void
+delete_group(struct vsw_manager *mgr)
+{
+    static uint32_t group;
+    size_t n_grouped = 0;
+
+    while (!group) {
+        if (getrandom(&group, sizeof group, 0) != sizeof group) {
+            group = (uint32_t)getpid() ^ (uint32_t)time(NULL);
+        }
+        group |= 0x80000000u;
+    }
+    if (!doomed.sock) {
+        doomed.sock = nl_socket_alloc();
+        if (!doomed.sock || nl_connect(doomed.sock, NETLINK_ROUTE)) {
+            nl_socket_free(doomed.sock);
+            doomed.sock = NULL;
+            return;
+        }
+    }
+    for (size_t i = 0; i < doomed.n; i++) {
+        struct vsw_netdev *netdev = doomed.rts[i]->netdev;
+        int nsfd = vsw_netdev_tap_get_netns(netdev);
+        bool here = nsfd >= 0 && vsw_netns_inode(nsfd) == mgr->own_netns_ino;
+        int ifindex = here ? vsw_netdev_tap_get_ifindex(netdev, -1) : -1;
+
+        if (nsfd >= 0) {
+            close(nsfd);
+        }
+        if (ifindex > 0 &&
+            !link_request(RTM_SETLINK, ifindex, IFLA_GROUP, group)) {
+            n_grouped++;
+        }
+    }
+    if (n_grouped && link_request(RTM_DELLINK, 0, IFLA_GROUP, group)) {
+        /* Closing each device's fds deletes it anyway, one by one. */
+        VSW_WARN("cannot delete %zu TAP devices at once: each goes alone",
+                 n_grouped);
+    }
+}
+
+void
+mgr_tap_reap(void *mgr_)
+{
+    struct vsw_manager *mgr = mgr_;
+
+    if (doomed.n > 1) {
+        delete_group(mgr);
+    }
+    for (size_t i = 0; i < doomed.n; i++) {
+        vsw_port_rt_destroy(doomed.rts[i], true);
+    }
+    doomed.n = 0;
 }

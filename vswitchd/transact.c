@@ -555,26 +555,21 @@ commit(struct vsw_manager *mgr, struct mgr_txn *txn, struct vsw_rpc_error *err)
     return 0;
 }
 
+/* Runs the operations of the array 'ops' all or nothing.  An error
+ * names the failing operation: "operation 3 (port.add): ..." without
+ * 'list_key', "ports[3]: ..." with it (a method's list form). */
 static int
-rpc_transact(json_t *params, json_t **result, struct vsw_rpc_error *err,
-             void *mgr_)
+txn_execute(struct vsw_manager *mgr, json_t *ops, const char *list_key,
+            json_t **resultsp, struct vsw_rpc_error *err)
 {
-    static const char *const keys[] = {"operations", NULL};
-    struct vsw_manager *mgr = mgr_;
-    json_t *ops = json_object_get(params, "operations");
     struct mgr_txn txn;
     json_t *results;
     int error = 0;
 
-    if (vsw_rpc_check_keys(params, keys, err)) {
-        return -1;
-    }
-    if (!json_is_array(ops) || !json_array_size(ops) ||
-        json_array_size(ops) > TXN_MAX_OPERATIONS) {
-        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
-                             "operations must be an array of 1 to %d "
-                             "operations",
-                             TXN_MAX_OPERATIONS);
+    if (mgr->txn && list_key) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "a list of '%s' cannot be part of a transaction",
+                             list_key);
     }
     if (mgr->txn) {
         return vsw_rpc_error(err, VSW_RPC_CONFLICT,
@@ -592,8 +587,13 @@ rpc_transact(json_t *params, json_t **result, struct vsw_rpc_error *err,
             char why[VSW_RPC_MAX_MESSAGE];
 
             snprintf(why, sizeof why, "%s", err->message);
-            vsw_rpc_error(err, err->code, "operation %zu (%s): %s", txn.op,
-                          name ? name : "?", why);
+            if (list_key) {
+                vsw_rpc_error(err, err->code, "%s[%zu]: %s", list_key, txn.op,
+                              why);
+            } else {
+                vsw_rpc_error(err, err->code, "operation %zu (%s): %s", txn.op,
+                              name ? name : "?", why);
+            }
             rollback(mgr, &txn);
             error = -1;
             break;
@@ -608,6 +608,52 @@ rpc_transact(json_t *params, json_t **result, struct vsw_rpc_error *err,
     free(txn.dels);
     if (error) {
         json_decref(results);
+        return -1;
+    }
+    *resultsp = results;
+    return 0;
+}
+
+int
+mgr_txn_run_list(struct vsw_manager *mgr, const char *method, json_t *list,
+                 const char *list_key, json_t **resultsp,
+                 struct vsw_rpc_error *err)
+{
+    json_t *ops = json_array();
+    json_t *params;
+    size_t i;
+    int error;
+
+    json_array_foreach(list, i, params)
+    {
+        json_array_append_new(
+            ops, json_pack("{s:s, s:O}", "method", method, "params", params));
+    }
+    error = txn_execute(mgr, ops, list_key, resultsp, err);
+    json_decref(ops);
+    return error;
+}
+
+static int
+rpc_transact(json_t *params, json_t **result, struct vsw_rpc_error *err,
+             void *mgr_)
+{
+    static const char *const keys[] = {"operations", NULL};
+    struct vsw_manager *mgr = mgr_;
+    json_t *ops = json_object_get(params, "operations");
+    json_t *results;
+
+    if (vsw_rpc_check_keys(params, keys, err)) {
+        return -1;
+    }
+    if (!json_is_array(ops) || !json_array_size(ops) ||
+        json_array_size(ops) > TXN_MAX_OPERATIONS) {
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                             "operations must be an array of 1 to %d "
+                             "operations",
+                             TXN_MAX_OPERATIONS);
+    }
+    if (txn_execute(mgr, ops, NULL, &results, err)) {
         return -1;
     }
     *result = json_pack("{s:o}", "results", results);

@@ -93,6 +93,10 @@ release_retired(struct vsw_manager *mgr)
         free(r);
     }
     mgr->retired_tail = &mgr->retired;
+    if (mgr_tap_take_reap_due()) {
+        /* After the teardowns just deferred: their TAPs go together. */
+        vsw_datapath_defer(mgr->dp, mgr_tap_reap, mgr);
+    }
 }
 
 int

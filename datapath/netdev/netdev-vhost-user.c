@@ -76,6 +76,10 @@ enum {
     VHOST_USER_NET_SET_MTU = 20,
 };
 
+/* Empty polls of a worker queue before it asks the guest for kicks
+ * again and sleeps (rx_rings()). */
+#define IDLE_POLLS_BEFORE_SLEEP 8
+
 #define VHOST_USER_VERSION             0x1
 #define VHOST_USER_REPLY               0x4
 #define VHOST_USER_NEED_REPLY          0x8
@@ -228,6 +232,11 @@ struct vhost_user {
     struct vhost_ring rings[VHOST_MAX_RINGS];
     atomic_uint n_rx_pairs; /* guest receive rings running */
     int rearm_fd[VSW_NETDEV_MAX_QUEUES];
+    bool rearm_set[VSW_NETDEV_MAX_QUEUES];     /* we left rearm_fd[q]
+                                                  signalled (rearm()) */
+    uint8_t idle_polls[VSW_NETDEV_MAX_QUEUES]; /* empty polls in a row,
+                                                  up to
+                                                  IDLE_POLLS_BEFORE_SLEEP */
 
     atomic_uint_fast64_t rx_invalid; /* frames of the guest not taken:
                                         too long, bad virtio-net header */
@@ -525,6 +534,46 @@ vnet_is_sane(const struct vhost_user *vu, struct virtio_net_hdr *vnet,
     }
 }
 
+/* Prefetching: while a worker copies one frame, the guest's next
+ * descriptors and buffers (written by the guest's core, so cold in this
+ * one) are brought in.  Entry 'pos' + 2 of the avail ring gets its
+ * descriptor prefetched, entry 'pos' + 1 (whose descriptor the previous
+ * round prefetched) its first buffer.  Guest values here are only hints:
+ * the descriptor index is checked against the ring, the buffer address
+ * goes through the memory table, and a prefetch never faults; the copy
+ * itself reads and checks everything again. */
+static const volatile struct vring_desc *
+ring_peek_desc(const struct vhost_ring *ring, uint16_t pos)
+{
+    uint16_t head =
+        *(volatile uint16_t *)&ring->avail->ring[pos & (ring->size - 1)];
+
+    return head < ring->size ? &ring->desc[head] : NULL;
+}
+
+static void
+ring_prefetch_ahead(const struct vhost_user *vu, const struct vhost_ring *ring,
+                    uint16_t avail, bool for_write)
+{
+    uint16_t waiting = (uint16_t)(avail - ring->last_avail);
+    const volatile struct vring_desc *desc;
+
+    if (waiting > 2 && (desc = ring_peek_desc(ring, ring->last_avail + 2))) {
+        __builtin_prefetch((const void *)desc);
+    }
+    if (waiting > 1 && (desc = ring_peek_desc(ring, ring->last_avail + 1))) {
+        uint64_t addr = desc->addr;
+        uint32_t len = desc->len;
+        const void *data = gpa_to_host(&vu->mem, addr, len < 64 ? len : 64);
+
+        if (data && for_write) {
+            __builtin_prefetch(data, 1);
+        } else if (data) {
+            __builtin_prefetch(data, 0);
+        }
+    }
+}
+
 /* Reads the chain starting at avail entry 'ring->last_avail' into 'pkt'.
  * Returns 1 if a frame was read, 0 if the chain was dropped (too long a
  * frame), -1 if the ring is malformed. */
@@ -585,18 +634,85 @@ ring_read_chain(struct vhost_user *vu, struct vhost_ring *ring,
     return vnet_is_sane(vu, &pkt->vnet, len) ? 1 : 0;
 }
 
+static void ring_set_no_notify(struct vhost_user *vu, struct vhost_ring *ring,
+                               bool set);
+
+/* The guest's transmit ring 'ring' is empty: asks the guest to kick
+ * for what it adds next.  The kick eventfd is drained first, so a kick
+ * after this stays pending and wakes the worker; the caller then looks
+ * at the avail index once more, since the guest may have added entries
+ * before it saw avail_event. */
+static void
+ring_await_kick(struct vhost_user *vu, struct vhost_ring *ring)
+{
+    drain_eventfd(ring->kick_fd);
+    if (vu->features & BIT(VIRTIO_RING_F_EVENT_IDX)) {
+        if (*(volatile uint16_t *)avail_event_ptr(ring) != ring->last_avail) {
+            *(volatile uint16_t *)avail_event_ptr(ring) = ring->last_avail;
+            log_used(vu, ring,
+                     offsetof(struct vring_used, ring) +
+                         ring->size * sizeof(struct vring_used_elem),
+                     sizeof(uint16_t));
+        }
+    } else {
+        ring_set_no_notify(vu, ring, false);
+    }
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* Without EVENT_IDX, a busy guest transmit ring is told not to kick
+ * (VRING_USED_F_NO_NOTIFY) until it runs empty: a guest that checks the
+ * flag (DPDK's virtio driver does) saves a syscall per burst. */
+static void
+ring_set_no_notify(struct vhost_user *vu, struct vhost_ring *ring, bool set)
+{
+    volatile uint16_t *flags = &ring->used->flags;
+    uint16_t want = set ? (uint16_t)(*flags | VRING_USED_F_NO_NOTIFY)
+                        : (uint16_t)(*flags & ~VRING_USED_F_NO_NOTIFY);
+
+    if (*flags != want) {
+        *flags = want;
+        log_used(vu, ring, offsetof(struct vring_used, flags),
+                 sizeof(uint16_t));
+    }
+}
+
+/* Keeps worker queue 'queue' readable while its rings have work ('more')
+ * and lets it go quiet once they have none.  While a queue stays busy,
+ * the rearm eventfd stays signalled: no write and read of it per batch,
+ * only at the edges between busy and idle.  Only the worker polling the
+ * queue calls this; the control thread's writes (ring_update()) are
+ * drained on the next idle call. */
+static void
+rearm(struct vhost_user *vu, unsigned queue, bool more)
+{
+    uint64_t one = 1;
+
+    if (!more) {
+        drain_eventfd(vu->rearm_fd[queue]);
+        vu->rearm_set[queue] = false;
+    } else if (!vu->rearm_set[queue]) {
+        if (write(vu->rearm_fd[queue], &one, sizeof one) < 0) {
+            /* Already signalled. */
+        }
+        vu->rearm_set[queue] = true;
+    }
+}
+
 static int
 rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
          int max, struct guest_access *access)
 {
     struct vsw_netdev *netdev = &vu->up;
+    bool settle = vu->idle_polls[queue] >= IDLE_POLLS_BEFORE_SLEEP;
     bool more = false;
     int n = 0;
 
-    drain_eventfd(vu->rearm_fd[queue]);
     if (vhost_user_is_broken(vu)) {
         /* Stopped: swallow the guest's kicks so they do not keep the
          * worker awake. */
+        drain_eventfd(vu->rearm_fd[queue]);
+        vu->rearm_set[queue] = false;
         for (unsigned pair = queue; pair < VHOST_MAX_PAIRS;
              pair += netdev->n_queues) {
             struct vhost_ring *ring = &vu->rings[2 * pair + 1];
@@ -624,7 +740,6 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
             pthread_spin_unlock(&ring->lock);
             continue;
         }
-        drain_eventfd(ring->kick_fd);
         old_used = ring->last_used;
         avail = avail_idx(ring);
         if ((uint16_t)(avail - ring->last_avail) > ring->size) {
@@ -639,6 +754,7 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
                                  ->ring[ring->last_avail & (ring->size - 1)];
             int r;
 
+            ring_prefetch_ahead(vu, ring, avail, false);
             access->n = n;
             r = ring_read_chain(vu, ring, ring_index, head, pkts[n]);
 
@@ -654,31 +770,36 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
             }
             n += r;
         }
-        if ((vu->features & BIT(VIRTIO_RING_F_EVENT_IDX)) &&
-            *(volatile uint16_t *)avail_event_ptr(ring) != ring->last_avail) {
-            /* The guest kicks again once it adds past what we took. */
-            *(volatile uint16_t *)avail_event_ptr(ring) = ring->last_avail;
-            log_used(vu, ring,
-                     offsetof(struct vring_used, ring) +
-                         ring->size * sizeof(struct vring_used_elem),
-                     sizeof(uint16_t));
-        }
         ring_publish_used(vu, ring, old_used);
-        /* A guest that added buffers after we read its index may not kick
-         * again (EVENT_IDX): look once more. */
-        atomic_thread_fence(memory_order_seq_cst);
-        if (avail_idx(ring) != ring->last_avail) {
+        if (ring->last_avail != avail || avail_idx(ring) != avail) {
+            /* Still busy: we come back without a kick (rearm below), so
+             * the guest need not make one.  With EVENT_IDX, avail_event
+             * stays behind what the guest adds and it does not kick; its
+             * earlier kicks stay in the eventfd, harmless. */
             more = true;
+            if (!(vu->features & BIT(VIRTIO_RING_F_EVENT_IDX))) {
+                ring_set_no_notify(vu, ring, true);
+            }
+        } else if (settle) {
+            ring_await_kick(vu, ring);
+            if (avail_idx(ring) != ring->last_avail) {
+                more = true;
+            }
         }
         pthread_spin_unlock(&ring->lock);
     }
-    if (more) {
-        uint64_t one = 1;
-
-        if (write(vu->rearm_fd[queue], &one, sizeof one) < 0) {
-            /* Already signalled. */
-        }
+    /* A queue that just ran dry is likely to get frames again at once:
+     * it stays awake (rearm signalled, kicks suppressed) for a few empty
+     * polls before it asks for kicks and sleeps, so that a stream with
+     * short gaps costs no syscalls at all.  Rings the batch limit kept us
+     * from visiting may be busy with their kicks suppressed: come back
+     * for them too. */
+    if (more || n) {
+        vu->idle_polls[queue] = 0;
+    } else if (!settle) {
+        vu->idle_polls[queue]++;
     }
+    rearm(vu, queue, more || n >= max || !settle);
     return n;
 }
 
@@ -760,6 +881,7 @@ ring_put_frame(struct vhost_user *vu, struct vhost_ring *ring,
     for (int i = 1; i < iovcnt; i++) {
         total += (uint32_t)iov[i].iov_len;
     }
+    ring_prefetch_ahead(vu, ring, avail, true);
     while (copied < total) {
         uint8_t *bufs[RX_MAX_BUFS];
         uint32_t lens[RX_MAX_BUFS];

@@ -331,3 +331,13 @@ def wait_for(pred, timeout=10, interval=0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def iperf_server(ns, port=5201):
+    """A one-shot iperf3 server in 'ns', listening when this returns: a
+    client started before it listens is refused, and one that reaches the
+    previous one-shot server on the same port while it closes fails."""
+    sh(["iperf3", "-s", "-D", "-1", "-p", str(port)], ns=ns)
+    assert wait_for(lambda: sh(["ss", "-Hltn", f"sport = :{port}"],
+                               ns=ns).stdout.strip(), timeout=10), \
+        f"iperf3 server on port {port} in {ns} not listening"

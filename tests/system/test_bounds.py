@@ -191,8 +191,12 @@ def test_teams_and_tunnels_report_their_tables(daemon, topo):
     assert (partners["used"], partners["bound"]) == (0, 16), partners
 
     tunnel = unique("vx")
+    # A port no other run of the suite (release and ASan side by side) uses.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        vxlan_port = probe.getsockname()[1]
     daemon.rpc("tunnel.add", switch=sw, name=tunnel, local_ip="127.0.0.1",
-               dst_port=24789, learn_unknown_vteps=True)
+               dst_port=vxlan_port, learn_unknown_vteps=True)
     port = unique("p")
     add_vm(daemon, topo, sw, port)
     daemon.rpc("port.set", name=port, vni=5001)
@@ -203,6 +207,6 @@ def test_teams_and_tunnels_report_their_tables(daemon, topo):
              struct.pack("!H", 0x88B5) + b"\0" * 46)
     vxlan = struct.pack("!II", 0x08000000, 5001 << 8) + inner
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.sendto(vxlan, ("127.0.0.1", 24789))
+        s.sendto(vxlan, ("127.0.0.1", vxlan_port))
     wait_for(lambda: bound(daemon, "tunnel-mappings",
                            f"tunnel:{tunnel}")["used"] == 1)

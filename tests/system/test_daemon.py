@@ -482,6 +482,7 @@ def test_busy_poll_option(daemon_factory):
     assert daemon.rpc("dp.show")["busy-poll"] is False
 
 
+@pytest.mark.serial  # a spinning worker's CPU share
 def test_busy_poll_shows_its_cpu_beside_an_idle_load(daemon_factory):
     """A spinning worker without traffic: no load (no time on packets),
     but the CPU it burns shows, so dp show agrees with top.  A sleeping

@@ -7,7 +7,12 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from conftest import BUILD
+
+# Runs alone in scripts/test.sh: it counts pings lost while a VM moves.
+pytestmark = pytest.mark.serial
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "demo-multihost.sh"
 

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import (BUILD, TOP, RpcError, add_vm, csum_errors, ext_entry,
-                      ext_stats, ping, sh, wait_for)
+                      ext_stats, iperf_server, ping, sh, wait_for)
 
 PLUGINS = BUILD / "tests" / "abi"
 SAMPLES = BUILD / "extensions" / "samples"
@@ -372,8 +372,7 @@ def test_plain_frames_extension_sees_wire_frames_of_large_segments(daemon,
     daemon.rpc("ext.load", path=plugin("order_capture_plain"))
     daemon.rpc("ext.enable", switch="sw0", name="order-capture")
     daemon.rpc("ext.enable", switch="sw0", name="order-capture-plain")
-    sh(["iperf3", "-s", "-D", "-1", "-p", "5211"], ns=vm2)
-    time.sleep(0.3)
+    iperf_server(vm2, 5211)
     res = sh(["iperf3", "-c", "198.18.0.2", "-p", "5211", "-n", "32M",
               "-J"], ns=vm1, timeout=60)
     received = json.loads(res.stdout)["end"]["sum_received"]["bytes"]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import add_vm, csum_errors, ping, sh, wait_for
+from conftest import add_vm, csum_errors, iperf_server, ping, sh, wait_for
 
 MACS = {n: f"02:00:00:00:00:0{n}" for n in range(1, 5)}
 
@@ -198,8 +198,7 @@ def test_queues_spread_and_pin_under_traffic(daemon, topo):
         ("vm1", 0), ("vm1", 1), ("vm2", 0), ("vm2", 1)]
     assert {w for w, _, _ in queues} == {0, 1}
 
-    sh(["iperf3", "-s", "-D", "-1", "-p", "5202"], ns=vm2)
-    time.sleep(0.3)
+    iperf_server(vm2, 5202)
     client = subprocess.Popen(
         ["ip", "netns", "exec", vm1, "iperf3", "-c", "198.18.0.2", "-p",
          "5202", "-t", "4", "-P", "8", "-J"], stdout=subprocess.PIPE,

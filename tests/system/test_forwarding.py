@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RpcError, add_vm, ping, sh, wait_for
+from conftest import RpcError, add_vm, iperf_server, ping, sh, wait_for
 
 
 def test_same_vlan_pings_and_cross_vlan_does_not(daemon, topo):
@@ -35,8 +35,7 @@ def test_iperf3_between_vms(daemon, topo):
     daemon.rpc("switch.add", name="sw0")
     vm1, _ = add_vm(daemon, topo, "sw0", "vm1", "198.18.0.1")
     vm2, _ = add_vm(daemon, topo, "sw0", "vm2", "198.18.0.2")
-    sh(["iperf3", "-s", "-D", "-1", "-p", "5201"], ns=vm2)
-    time.sleep(0.3)
+    iperf_server(vm2, 5201)
     res = sh(["iperf3", "-c", "198.18.0.2", "-p", "5201", "-t", "2", "-J"],
              ns=vm1, timeout=30)
     report = json.loads(res.stdout)

@@ -609,6 +609,7 @@ def paced_flood(daemon, tx, counts, frames, pps, seconds):
     return sent, secs, delivered, stormed
 
 
+@pytest.mark.serial  # measures a rate
 @pytest.mark.parametrize("flows", ["one-flow", "distinct-flows"])
 def test_storm_limit_broadcast(daemon, topo, flows):
     """5000 broadcast frames a second for 2 s against a limit of 1000 pps:
@@ -632,6 +633,7 @@ def test_storm_limit_broadcast(daemon, topo, flows):
         rx.close()
 
 
+@pytest.mark.serial  # measures a rate
 def test_storm_limit_recovers(daemon, topo):
     """Once the bucket has refilled, the flow that went over the limit is
     admitted again."""
@@ -657,6 +659,7 @@ def test_storm_limit_recovers(daemon, topo):
         rx.close()
 
 
+@pytest.mark.serial  # measures a rate
 def test_storm_limit_unicast(daemon, topo):
     tx, back, counts = storm_setup(daemon, topo)
     try:

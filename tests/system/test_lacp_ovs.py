@@ -20,6 +20,9 @@ import pytest
 from conftest import TOP, sh, wait_for
 from ovs_peer import ovs  # noqa: F401 (the fixture)
 
+# Runs alone in scripts/test.sh: it waits on LACP timers.
+pytestmark = pytest.mark.serial
+
 ACTOR_SYSTEM = "02:00:00:00:1a:c9"
 ACTOR_KEY = 5
 STATE_BITS = ["activity", "timeout", "aggregation", "synchronized",

@@ -26,6 +26,9 @@ import pytest
 from conftest import add_vm, ping, sh, unique, wait_for
 from test_vxlan import Host, Underlay
 
+# Runs alone in scripts/test.sh: it counts pings lost while a VM moves.
+pytestmark = pytest.mark.serial
+
 VNI = 5001
 VM_IP, PEER_IP = "192.168.71.10", "192.168.71.30"
 VM_MAC = "02:5a:71:00:00:0a"

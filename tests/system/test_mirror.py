@@ -344,7 +344,9 @@ def test_copies_carry_the_tag_of_the_source_wire(daemon, topo, capture):
     sh(["/usr/bin/python3", "-c", SEND_TAGGED, if2, mac.replace(":", ""),
         "3"], ns=vm2)
     cap.stop()
-    assert tagged_arps(cap.path) == [(10, "198.18.0.2")] * 3
+    # vm1's kernel may still be retrying its ARP request (copied as above).
+    arps = [a for a in tagged_arps(cap.path) if a != (10, "198.18.0.1")]
+    assert arps == [(10, "198.18.0.2")] * 3
 
 
 def test_a_switch_has_at_most_32_destinations(daemon, topo):

@@ -15,6 +15,9 @@ import pytest
 
 from conftest import RpcError, add_vm, ping, sh, wait_for
 
+# Runs alone in scripts/test.sh: it measures the scheduler's shares of a link.
+pytestmark = pytest.mark.serial
+
 LINK = 100_000_000
 SERVER_IP = "198.18.0.100"
 

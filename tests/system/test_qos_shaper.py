@@ -12,23 +12,16 @@ import time
 
 import pytest
 
-from conftest import RpcError, add_vm, ping, sh, wait_for
+from conftest import RpcError, add_vm, iperf_server, ping, sh, wait_for
+
+# Runs alone in scripts/test.sh: it measures shaped rates.
+pytestmark = pytest.mark.serial
 
 CAP = 20_000_000
 TOLERANCE = 0.10
 # An unshaped TCP stream through the switch, even on a busy machine, runs
 # far above the cap: "not limited" means at least this.
 UNLIMITED = 5 * CAP
-
-
-def iperf_server(ns, port=5201):
-    """A one-shot iperf3 server in 'ns', listening when this returns (a
-    client must not reach the previous one-shot server on the same port
-    while it is still closing)."""
-    sh(["iperf3", "-s", "-D", "-1", "-p", str(port)], ns=ns)
-    assert wait_for(lambda: sh(["ss", "-Hltn", f"sport = :{port}"],
-                               ns=ns).stdout.strip(), timeout=5), \
-        f"iperf3 server on port {port} in {ns} not listening"
 
 
 # Each measurement gets a port of its own, so a server of an earlier one

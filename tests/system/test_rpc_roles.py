@@ -16,6 +16,10 @@ import pytest
 
 from conftest import VSWITCH_CTL, VSWITCHD, TOP, sh, unique, wait_for
 
+# Runs alone in scripts/test.sh: it adds users and groups, and useradd refuses
+# while another holds /etc/passwd's lock.
+pytestmark = pytest.mark.serial
+
 
 def _remove_principals(users, groups):
     for user in users:

@@ -21,6 +21,10 @@ from frames import RawPort
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
+# Runs alone in scripts/test.sh: it measures how traffic spreads over members
+# and counts pings lost at failover.
+pytestmark = pytest.mark.serial
+
 NET = "10.77.0"
 PEER_IP = f"{NET}.100"
 

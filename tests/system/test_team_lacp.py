@@ -9,8 +9,14 @@ import re
 import subprocess
 import time
 
+import pytest
+
 from conftest import add_vm, ping, sh, unique, wait_for
 from ovs_peer import ovs  # noqa: F401 (the fixture)
+
+# Runs alone in scripts/test.sh: it counts pings lost at failover and waits on
+# LACP timers.
+pytestmark = pytest.mark.serial
 
 NET = "10.78.0"
 PEER_IP = f"{NET}.100"

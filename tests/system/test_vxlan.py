@@ -11,12 +11,11 @@ import json
 import re
 import signal
 import subprocess
-import time
 
 import pytest
 
-from conftest import (RpcError, add_vm, csum_errors, ping, sh, unique,
-                      wait_for)
+from conftest import (RpcError, add_vm, csum_errors, iperf_server, ping, sh,
+                      unique, wait_for)
 
 VNI_A, VNI_B = 5001, 5002
 
@@ -224,9 +223,14 @@ def test_kernel_vxlan_interop_and_wire_format(two_hosts, topo, tmp_path):
         sh(["/usr/bin/python3", "-c", SEND_UDP, "192.168.70.9", "16"],
            ns=a1)
         wait_for(lambda: tx_packets(a.d, a.tunnel) - sent >= 16)
-        # What the tunnel sent has passed the bridge by now; a moment
-        # more for tcpdump to see it.
-        time.sleep(0.3)
+
+        # tcpdump (-U) may lag on a busy machine: wait until the file
+        # holds all 16 inner flows.
+        def inner_flows():
+            text = sh(["tcpdump", "-r", str(pcap), "-nn", "-v"],
+                      check=False).stdout
+            return set(re.findall(r"192\.168\.70\.1\.(400\d\d) > ", text))
+        wait_for(lambda: len(inner_flows()) == 16)
     finally:
         stop_capture(proc)
     text = sh(["tcpdump", "-r", str(pcap), "-nn", "-v"]).stdout
@@ -339,16 +343,9 @@ def test_iperf3_tcp_across_hosts(two_hosts):
     b1, _ = b.vm("b1", VNI_A, "192.168.95.2", mtu=1450)
     assert ping(a1, "192.168.95.2")
     errors_before = csum_errors(b1)
-    sh(["iperf3", "-s", "-D", "-1", "-p", "5301"], ns=b1)
+    iperf_server(b1, 5301)
     res = sh(["iperf3", "-c", "192.168.95.2", "-p", "5301", "-t", "3", "-J"],
              ns=a1, check=False, timeout=60)
-    for _ in range(20):
-        if res.returncode == 0:
-            break
-        # The server may not listen yet.
-        time.sleep(0.2)
-        res = sh(["iperf3", "-c", "192.168.95.2", "-p", "5301", "-t", "3",
-                  "-J"], ns=a1, check=False, timeout=60)
     report = json.loads(res.stdout)
     assert "error" not in report, report.get("error")
     received = report["end"]["sum_received"]["bytes"]

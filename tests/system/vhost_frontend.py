@@ -122,8 +122,19 @@ class Frontend:
     def ring_base(self, r):
         return r * RING_AREA
 
+    def reconnect(self):
+        """A new connection to the socket, the guest memory and rings
+        kept (what QEMU's reconnecting vhost-user client does); setup()
+        with bases= then resumes the rings."""
+        self.sock.close()
+        for fd in self.kicks + self.calls:
+            os.close(fd)
+        self.kicks, self.calls = [], []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
     def setup(self, features=F_VERSION_1 | F_MRG_RXBUF | F_PROTOCOL_FEATURES,
-              mem=True, log_used=False):
+              mem=True, log_used=False, bases=(0, 0)):
         self.send(GET_FEATURES)
         offered = self.recv_u64()
         assert offered & features == features, hex(offered)
@@ -138,7 +149,7 @@ class Frontend:
         for r in (0, 1):
             base = self.ring_base(r)
             self.state(SET_VRING_NUM, r, RING_SIZE)
-            self.state(SET_VRING_BASE, r, 0)
+            self.state(SET_VRING_BASE, r, bases[r])
             desc = base
             avail = base + 16 * RING_SIZE
             used = base + 16 * RING_SIZE + 4096
