@@ -145,6 +145,8 @@ ext_config_cmd(struct vsw_ctl_context *ctx, int argc, char *argv[])
 static const char *const load_names[] = {"path", NULL};
 static const char *const switch_name_names[] = {"switch", "name", NULL};
 static const char *const name_names[] = {"name", NULL};
+static const char *const name_switch_names[] = {"name", "switch", NULL};
+static const char *const name_path_names[] = {"name", "path", NULL};
 
 const struct vsw_ctl_command vsw_ctl_ext_commands[] = {
     {
@@ -206,8 +208,9 @@ const struct vsw_ctl_command vsw_ctl_ext_commands[] = {
         .names = switch_name_names,
         .method = "ext.disable",
         .summary = "disable an extension on a switch",
-        .help = "Disables extension NAME on SWITCH and forgets its "
-                "configuration there.  The\nextension stays loaded.\n",
+        .help = "Disables extension NAME on SWITCH.  Its configuration "
+                "there is kept for the\nnext enable on SWITCH, unless "
+                "--forget-config is given.  The extension\nstays loaded.\n",
         .run = vsw_ctl_run_change,
     },
     {
@@ -253,6 +256,52 @@ const struct vsw_ctl_command vsw_ctl_ext_commands[] = {
                 "quarantined at the\nnext start: not loaded, its switches "
                 "kept in the configuration.  This loads\nit again and "
                 "restarts it on those switches.\n",
+        .run = vsw_ctl_run_change,
+    },
+    {
+        .noun = "ext",
+        .verb = "unload",
+        .args = "NAME",
+        .min_args = 1,
+        .max_args = 1,
+        .names = name_names,
+        .method = "ext.unload",
+        .summary = "disable an extension everywhere and unload it",
+        .help = "Disables extension NAME on every switch, forgets it in the "
+                "configuration,\nand once no worker is inside it calls its "
+                "stop and fini and unmaps it.\nWorks on ready, failed, "
+                "missing and quarantined extensions.\n",
+        .run = vsw_ctl_run_change,
+    },
+    {
+        .noun = "ext",
+        .verb = "reset",
+        .args = "NAME SWITCH",
+        .min_args = 2,
+        .max_args = 2,
+        .names = name_switch_names,
+        .method = "ext.reset",
+        .summary = "close an extension's circuit breaker on a switch",
+        .help = "Closes the circuit breaker of extension NAME on SWITCH: it "
+                "processes packets\nagain, with the configuration it has.  "
+                "Nothing is restarted or forgotten.\n",
+        .run = vsw_ctl_run_change,
+    },
+    {
+        .noun = "ext",
+        .verb = "reload",
+        .args = "NAME [PATH]",
+        .min_args = 1,
+        .max_args = 2,
+        .names = name_path_names,
+        .method = "ext.reload",
+        .summary = "replace a running extension by a new build, live",
+        .help = "Loads the file at PATH (default: the path NAME was loaded "
+                "from) with every\nload check, initialises it, starts it "
+                "with each switch's configuration and\nswaps it in between "
+                "two batches of frames; the old version is stopped and\n"
+                "unloaded once no worker is inside it.  If anything fails, "
+                "the old version\nkeeps running unchanged.\n",
         .run = vsw_ctl_run_change,
     },
     {.verb = NULL},

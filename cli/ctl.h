@@ -153,9 +153,10 @@ json_t *vsw_ctl_result_array(const json_t *result, const char *method,
 
 /* Removes the command flags (--may-exist, --if-exists, --force) from the
  * '*argc' words 'argv' and returns them as VSW_CTL_FLAG_* bits. */
-#define VSW_CTL_FLAG_MAY_EXIST 0x1
-#define VSW_CTL_FLAG_IF_EXISTS 0x2
-#define VSW_CTL_FLAG_FORCE     0x4
+#define VSW_CTL_FLAG_MAY_EXIST     0x1
+#define VSW_CTL_FLAG_IF_EXISTS     0x2
+#define VSW_CTL_FLAG_FORCE         0x4
+#define VSW_CTL_FLAG_FORGET_CONFIG 0x8
 unsigned vsw_ctl_take_flags(int *argc, char *argv[]);
 
 /* Sets ctx->flag_params to the params the 'flags' given to ctx->command

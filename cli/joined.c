@@ -37,6 +37,11 @@ static const struct ctl_flag {
      "force",
      {"switch.del", NULL},
      "delete the switch with its ports"},
+    {VSW_CTL_FLAG_FORGET_CONFIG,
+     "--forget-config",
+     "forget-config",
+     {"ext.disable", NULL},
+     "forget the extension's configuration on the switch too"},
 };
 
 #define N_FLAGS (sizeof flags / sizeof *flags)

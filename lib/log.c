@@ -33,11 +33,39 @@ vsw_log_open(const char *path)
             return -errno;
         }
     }
+    old = atomic_load(&log_fd);
+    if (old != STDERR_FILENO && fd != STDERR_FILENO) {
+        /* Reopen (SIGHUP): the new file takes the old descriptor's
+         * number at once, so a signal handler that loaded it writes to
+         * one file or the other, never to a closed or reused number. */
+        if (dup3(fd, old, O_CLOEXEC) < 0) {
+            int error = -errno;
+
+            close(fd);
+            return error;
+        }
+        close(fd);
+        return 0;
+    }
     old = atomic_exchange(&log_fd, fd);
     if (old != STDERR_FILENO) {
         close(old);
     }
     return 0;
+}
+
+bool
+vsw_log_write_raw(const char *text, size_t len)
+{
+    int fd = atomic_load(&log_fd);
+
+    if (fd == STDERR_FILENO) {
+        return false;
+    }
+    if (write(fd, text, len) < 0) {
+        /* Nothing more a dying process can do. */
+    }
+    return true;
 }
 
 void

@@ -7,6 +7,7 @@
 #define VSW_LOG_H 1
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum vsw_log_level {
     VSW_LOG_ERR,
@@ -18,6 +19,12 @@ enum vsw_log_level {
 /* Sends further messages to the file at 'path' (appended, created 0640),
  * or back to stderr if 'path' is NULL.  Returns 0 or a negative errno. */
 int vsw_log_open(const char *path);
+
+/* Writes 'len' bytes of 'text' as they are to the log file (and not to
+ * stderr, which a caller writes itself); nothing if the log is stderr.
+ * Async-signal-safe: for a fatal signal handler.  Returns true if the
+ * log is a file. */
+bool vsw_log_write_raw(const char *text, size_t len);
 
 /* Messages above 'level' are discarded. */
 void vsw_log_set_level(enum vsw_log_level level);

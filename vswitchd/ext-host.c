@@ -6,8 +6,11 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <signal.h>
+#include <ucontext.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "datapath.h"
 #include "ext-private.h"
 #include "log.h"
 #include "manager-private.h"
@@ -226,17 +230,26 @@ host_port_lookup(struct vsw_ext_handle *h, const char *name, uint32_t id,
     if (!port) {
         return -ENOENT;
     }
-    memset(&out, 0, sizeof out);
+    ext_host_port_info(port, &out);
     out.size = info->size < sizeof out ? info->size : (uint32_t)sizeof out;
-    out.id = port->id;
-    snprintf(out.name, sizeof out.name, "%s", port->name);
-    snprintf(out.switch_name, sizeof out.switch_name, "%s", port->sw->name);
-    if (port->cfg.type == MGR_PORT_TAP && port->has_cur_mac) {
-        memcpy(out.mac, port->cur_mac, 6);
-    }
-    out.is_uplink = port->cfg.type == MGR_PORT_UPLINK;
     memcpy(info, &out, out.size);
     return 0;
+}
+
+/* See ext-private.h. */
+void
+ext_host_port_info(const struct mgr_port *port, struct vsw_ext_port_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->size = sizeof *info;
+    info->id = port->id;
+    snprintf(info->name, sizeof info->name, "%s", port->name);
+    snprintf(info->switch_name, sizeof info->switch_name, "%s",
+             port->sw->name);
+    if (port->cfg.type == MGR_PORT_TAP && port->has_cur_mac) {
+        memcpy(info->mac, port->cur_mac, 6);
+    }
+    info->is_uplink = port->cfg.type == MGR_PORT_UPLINK;
 }
 
 /* See ext-private.h. */
@@ -338,6 +351,58 @@ ext_host_cancel_timers(struct vsw_ext_handle *ext)
     }
 }
 
+/* Calls per-switch method 'm' for the switch the request names and
+ * returns the plugin's result.  When the request names no switch the
+ * extension runs on, fills 'err', sets '*refused' and returns -1 without
+ * calling the plugin. */
+static int
+call_switch_method(struct ext_method *m, json_t *params, const char *text,
+                   struct vsw_ext_reply *reply, struct vsw_rpc_error *err,
+                   bool *refused)
+{
+    struct vsw_ext_handle *ext = m->ext;
+    struct vsw_manager *mgr = ext->mgr;
+    const char *name = NULL;
+    struct mgr_switch *sw;
+    struct vsw_ext_switch *b = NULL;
+    int error;
+
+    if (vsw_rpc_get_string(params, "switch", true, &name, err)) {
+        *refused = true;
+        return -1;
+    }
+    sw = mgr_find_switch(mgr, name);
+    if (!sw) {
+        vsw_rpc_error(err, VSW_RPC_NOT_FOUND, "no switch named '%s'", name);
+        *refused = true;
+        return -1;
+    }
+    for (b = sw->exts; b && b->ext != ext; b = b->next) {
+        continue;
+    }
+    if (!b || !b->inst) {
+        vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                      "extension '%s' is not running on switch '%s'",
+                      ext->name, name);
+        *refused = true;
+        return -1;
+    }
+    *refused = false;
+    {
+        struct vsw_ext_switch_info info = {
+            .size = sizeof info,
+            .n_workers = vsw_datapath_n_counter_slots(mgr->dp),
+            .name = sw->name,
+            .sw = b,
+        };
+
+        ext_call_begin(ext);
+        error = m->sw_fn(m->arg, b->inst->sw_data, &info, text, reply);
+        ext_call_end();
+    }
+    return error;
+}
+
 /* The RPC server's handler for every extension method. */
 static int
 ext_method_handler(json_t *params, json_t **result, struct vsw_rpc_error *err,
@@ -358,9 +423,19 @@ ext_method_handler(json_t *params, json_t **result, struct vsw_rpc_error *err,
                              "extension '%s' is not ready", ext->name);
     }
     ext->error[0] = '\0';
-    ext_call_begin(ext);
-    error = m->fn(m->arg, text, &reply);
-    ext_call_end();
+    if (m->sw_fn) {
+        bool refused;
+
+        error = call_switch_method(m, params, text, &reply, err, &refused);
+        if (refused) {
+            free(text);
+            return -1;
+        }
+    } else {
+        ext_call_begin(ext);
+        error = m->fn(m->arg, text, &reply);
+        ext_call_end();
+    }
     free(text);
     if (error) {
         json_decref(reply.result);
@@ -388,16 +463,17 @@ verb_valid(const char *verb)
     return true;
 }
 
-/* Host service rpc_register(): the method is registered with the RPC
- * server now, or when the server exists. */
+/* Registers 'method' of 'h', which calls 'fn' or, for one switch,
+ * 'sw_fn' (exactly one is set): with the RPC server now, or when the
+ * server exists. */
 static int
-host_rpc_register(struct vsw_ext_handle *h, const char *method,
-                  vsw_ext_rpc_fn fn, void *arg)
+method_register(struct vsw_ext_handle *h, const char *method,
+                vsw_ext_rpc_fn fn, vsw_ext_rpc_switch_fn sw_fn, void *arg)
 {
     size_t len;
     struct ext_method *m;
 
-    if (!h || !method || !fn || !on_main_thread()) {
+    if (!h || !method || (!fn == !sw_fn) || !on_main_thread()) {
         return -EINVAL;
     }
     len = strlen(h->name);
@@ -417,6 +493,7 @@ host_rpc_register(struct vsw_ext_handle *h, const char *method,
     m->ext = h;
     snprintf(m->name, sizeof m->name, "%s", method);
     m->fn = fn;
+    m->sw_fn = sw_fn;
     m->arg = arg;
     m->method.name = m->name;
     m->method.handler = ext_method_handler;
@@ -425,10 +502,181 @@ host_rpc_register(struct vsw_ext_handle *h, const char *method,
     m->method.access = VSW_RPC_WRITES;
     m->next = h->methods;
     h->methods = m;
-    if (h->mgr->rpc) {
+    if (h->mgr->rpc && !h->staging) {
         ext_host_register_methods(h, h->mgr->rpc);
     }
     return 0;
+}
+
+/* Host service rpc_register(). */
+static int
+host_rpc_register(struct vsw_ext_handle *h, const char *method,
+                  vsw_ext_rpc_fn fn, void *arg)
+{
+    return fn ? method_register(h, method, fn, NULL, arg) : -EINVAL;
+}
+
+/* Host service rpc_register_switch() (ABI 1.1). */
+static int
+host_rpc_register_switch(struct vsw_ext_handle *h, const char *method,
+                         vsw_ext_rpc_switch_fn fn, void *arg)
+{
+    return fn ? method_register(h, method, NULL, fn, arg) : -EINVAL;
+}
+
+/* ---- State blobs (ABI 1.1): STATE/ext-state/<name> ---- */
+
+/* Writes the path of the state blob of extension 'name' (with 'suffix')
+ * into 'path'; false if it does not fit. */
+static bool
+state_path(const struct vsw_manager *mgr, const char *name, const char *suffix,
+           char *path, size_t size)
+{
+    int n = snprintf(path, size, "%s/ext-state/%s%s", mgr->state_dir, name,
+                     suffix);
+
+    return n > 0 && (size_t)n < size;
+}
+
+/* Writes all 'len' bytes of 'data' to 'fd'; 0 or a negative errno. */
+static int
+write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Host service state_save(): written to "<name>.tmp", synced, renamed
+ * over "<name>" and the directory synced, so that a crash at any point
+ * leaves the old blob or the new one. */
+static int
+host_state_save(struct vsw_ext_handle *h, const void *data, uint32_t len)
+{
+    char dir[PATH_MAX], tmp[PATH_MAX], path[PATH_MAX];
+    int fd;
+    int error;
+
+    if (!h || (len && !data) || !on_main_thread()) {
+        return -EINVAL;
+    }
+    if (len > VSW_EXT_STATE_MAX) {
+        return -E2BIG;
+    }
+    if (!state_path(h->mgr, h->name, "", path, sizeof path) ||
+        !state_path(h->mgr, h->name, ".tmp", tmp, sizeof tmp)) {
+        return -ENAMETOOLONG;
+    }
+    if (!len) {
+        return unlink(path) && errno != ENOENT ? -errno : 0;
+    }
+    snprintf(dir, sizeof dir, "%s/ext-state", h->mgr->state_dir);
+    if (mkdir(dir, 0700) && errno != EEXIST) {
+        return -errno;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return -errno;
+    }
+    error = write_all(fd, data, len);
+    if (!error && fsync(fd)) {
+        error = -errno;
+    }
+    if (close(fd) && !error) {
+        error = -errno;
+    }
+    if (!error && rename(tmp, path)) {
+        error = -errno;
+    }
+    if (error) {
+        unlink(tmp);
+        return error;
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    return 0;
+}
+
+/* Host service state_load(). */
+static int32_t
+host_state_load(struct vsw_ext_handle *h, void *buf, uint32_t capacity)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    ssize_t n;
+    int fd;
+
+    if (!h || (capacity && !buf) || !on_main_thread()) {
+        return -EINVAL;
+    }
+    if (!state_path(h->mgr, h->name, "", path, sizeof path)) {
+        return -ENAMETOOLONG;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (fstat(fd, &st) || st.st_size > VSW_EXT_STATE_MAX) {
+        close(fd);
+        return -EIO;
+    }
+    n = 0;
+    while ((size_t)n < capacity && n < st.st_size) {
+        ssize_t r = pread(fd, (char *)buf + n, capacity - (size_t)n, n);
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        n += r;
+    }
+    close(fd);
+    return (int32_t)st.st_size;
+}
+
+/* See ext-private.h. */
+void
+ext_host_state_delete(struct vsw_manager *mgr, const char *name)
+{
+    char path[PATH_MAX];
+
+    if (state_path(mgr, name, "", path, sizeof path) && unlink(path) &&
+        errno != ENOENT) {
+        VSW_WARN("%s: %s", path, strerror(errno));
+    }
+}
+
+/* See ext-private.h. */
+void
+ext_host_forget_methods(struct vsw_ext_handle *ext,
+                        struct vsw_rpc_server *server)
+{
+    while (ext->methods) {
+        struct ext_method *m = ext->methods;
+
+        ext->methods = m->next;
+        if (server && m->registered) {
+            vsw_rpc_server_unregister(server, m->name);
+        }
+        free(m);
+    }
 }
 
 /* See ext-private.h. */
@@ -560,6 +808,9 @@ ext_host_table(void)
         .rpc_register = host_rpc_register,
         .reply_set = host_reply_set,
         .defer_free = host_defer_free,
+        .rpc_register_switch = host_rpc_register_switch,
+        .state_save = host_state_save,
+        .state_load = host_state_load,
     };
 
     return &host;
@@ -587,6 +838,122 @@ write_marker(const char *name)
     }
 }
 
+/* Where each loaded plugin is mapped, for the crash handler: written on
+ * the main thread, read (lock-free) by a signal handler. */
+#define MAX_MAPPINGS 64
+static struct mapping {
+    _Atomic uintptr_t start;     /* 0: free */
+    _Atomic uintptr_t end;       /* one past */
+    char name[VSW_EXT_NAME_MAX]; /* set before 'start' */
+} mappings[MAX_MAPPINGS];
+
+/* See ext-private.h. */
+void
+ext_host_note_mapping(const struct vsw_ext_handle *ext)
+{
+    if (!ext->loaded || !ext->plugin.map_start) {
+        return;
+    }
+    for (size_t i = 0; i < MAX_MAPPINGS; i++) {
+        if (!atomic_load(&mappings[i].start)) {
+            snprintf(mappings[i].name, sizeof mappings[i].name, "%s",
+                     ext->name);
+            atomic_store(&mappings[i].end, ext->plugin.map_end);
+            atomic_store(&mappings[i].start, ext->plugin.map_start);
+            return;
+        }
+    }
+}
+
+/* See ext-private.h. */
+void
+ext_host_forget_mapping(const struct vsw_ext_handle *ext)
+{
+    for (size_t i = 0; ext->loaded && i < MAX_MAPPINGS; i++) {
+        if (atomic_load(&mappings[i].start) == ext->plugin.map_start) {
+            atomic_store(&mappings[i].start, 0);
+        }
+    }
+}
+
+/* The extension mapped at 'addr', or NULL.  Async-signal-safe. */
+static const char *
+mapping_at(uintptr_t addr)
+{
+    for (size_t i = 0; addr && i < MAX_MAPPINGS; i++) {
+        uintptr_t start = atomic_load(&mappings[i].start);
+
+        if (start && addr >= start && addr < atomic_load(&mappings[i].end)) {
+            return mappings[i].name;
+        }
+    }
+    return NULL;
+}
+
+/* The faulting instruction's address in a signal's 'context', or 0. */
+static uintptr_t
+context_pc(const void *context)
+{
+    const ucontext_t *uc = context;
+
+    if (!uc) {
+        return 0;
+    }
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.pc;
+#else
+    return 0;
+#endif
+}
+
+/* A line being built in a signal handler (no stdio there). */
+struct crash_line {
+    char buf[256];
+    size_t len;
+};
+
+static void
+line_add(struct crash_line *l, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && s[i] && l->len < sizeof l->buf - 1; i++) {
+        l->buf[l->len++] = s[i];
+    }
+}
+
+static void
+line_str(struct crash_line *l, const char *s)
+{
+    line_add(l, s, SIZE_MAX);
+}
+
+static void
+line_uint(struct crash_line *l, unsigned long long v, unsigned base)
+{
+    char digits[24];
+    size_t n = 0;
+
+    do {
+        digits[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v && n < sizeof digits);
+    while (n) {
+        line_add(l, &digits[--n], 1);
+    }
+}
+
+/* Writes the line, with its newline, to stderr and the log file. */
+static void
+line_emit(struct crash_line *l)
+{
+    line_str(l, "\n");
+    vsw_log_write_raw(l->buf, l->len);
+    if (write(STDERR_FILENO, l->buf, l->len) < 0) {
+        /* Best effort. */
+    }
+}
+
 /* The fatal signals the crash handler watches, and the actions they had
  * before it (a sanitizer's report, or the default). */
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
@@ -604,18 +971,45 @@ crash_handler(int sig, siginfo_t *info, void *context)
 {
     struct vsw_ext_call *call = vsw_ext_call_self();
     const char *name = atomic_load_explicit(&call->name, memory_order_relaxed);
+    uintptr_t pc = context_pc(context);
+    uintptr_t addr = (uintptr_t)info->si_addr;
+    const char *by_pc = mapping_at(pc);
+    const char *by_addr = mapping_at(addr);
+    struct crash_line line = {.len = 0};
 
-    (void)context;
-    if (name && atomic_load_explicit(&call->since_ns, memory_order_relaxed)) {
-        static const char msg[] = "vswitchd: fatal signal inside extension ";
-
-        write_marker(name);
-        if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0 ||
-            write(STDERR_FILENO, name, strnlen(name, VSW_EXT_NAME_MAX)) < 0 ||
-            write(STDERR_FILENO, "\n", 1) < 0) {
-            /* Best effort. */
+    if (!atomic_load_explicit(&call->since_ns, memory_order_relaxed)) {
+        name = NULL;
+    }
+    /* The one quarantined: the extension the thread was in, else the one
+     * whose code faulted, else the one whose memory was hit. */
+    if (name || by_pc || by_addr) {
+        write_marker(name ? name : by_pc ? by_pc : by_addr);
+    }
+    line_str(&line, "vswitchd: signal ");
+    line_uint(&line, (unsigned)sig, 10);
+    if (name) {
+        /* The words tests and operators grep for. */
+        line_str(&line, ": fatal signal inside extension ");
+        line_str(&line, name);
+    }
+    line_str(&line, "; pc 0x");
+    line_uint(&line, pc, 16);
+    if (by_pc) {
+        line_str(&line, " in extension ");
+        line_str(&line, by_pc);
+    }
+    if (sig == SIGSEGV || sig == SIGBUS) {
+        line_str(&line, ", address 0x");
+        line_uint(&line, addr, 16);
+        if (by_addr) {
+            line_str(&line, " in extension ");
+            line_str(&line, by_addr);
         }
     }
+    if (!name && !by_pc && !by_addr) {
+        line_str(&line, "; not in an extension");
+    }
+    line_emit(&line);
     for (size_t i = 0; i < sizeof fatal_signals / sizeof *fatal_signals; i++) {
         if (fatal_signals[i] == sig) {
             sigaction(sig, &previous_actions[i], NULL);

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -193,6 +194,91 @@ ext_check_file(struct elf_file *ef, uid_t daemon_uid, struct stat *st)
                           "group-writable; refusing to load it");
     }
     ef->size = (uint64_t)st->st_size;
+    return 0;
+}
+
+/* Where private copies go ("" for none), and how many were made. */
+static char private_dir[PATH_MAX];
+static unsigned long n_private_copies;
+
+/* See ext-loader.h. */
+int
+vsw_ext_loader_set_private_dir(const char *dir)
+{
+    struct dirent *de;
+    DIR *d;
+
+    private_dir[0] = '\0';
+    if (strlen(dir) + 64 >= sizeof private_dir) {
+        return -ENAMETOOLONG;
+    }
+    /* Copies of a daemon that died: nothing maps them any more.  The
+     * directory is made again with the first copy. */
+    d = opendir(dir);
+    if (d) {
+        while ((de = readdir(d))) {
+            if (de->d_name[0] != '.') {
+                unlinkat(dirfd(d), de->d_name, 0);
+            }
+        }
+        closedir(d);
+        rmdir(dir);
+    } else if (errno != ENOENT) {
+        return -errno;
+    }
+    snprintf(private_dir, sizeof private_dir, "%s", dir);
+    return 0;
+}
+
+/* Check 4's private copy: copies the file check 1 opened ('ef->fd') into
+ * a new read-only file of the private directory named in
+ * 'plugin->copy', and makes 'ef' read the copy from then on, so that
+ * what is checked is what is mapped. */
+static int
+ext_private_copy(struct elf_file *ef, struct vsw_ext_plugin *plugin)
+{
+    const char *base = strrchr(ef->path, '/') + 1;
+    char buf[65536];
+    uint64_t off = 0;
+    int out;
+
+    snprintf(plugin->copy, sizeof plugin->copy, "%s/%lu-%.200s", private_dir,
+             ++n_private_copies, base);
+    if (mkdir(private_dir, 0700) && errno != EEXIST) {
+        int error = -errno;
+
+        plugin->copy[0] = '\0';
+        return ext_refuse(ef->err, ef->errlen, ef->path, error,
+                          "cannot make %s for its private copy: %s",
+                          private_dir, strerror(-error));
+    }
+    out = open(plugin->copy, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+    if (out < 0) {
+        int error = -errno;
+
+        plugin->copy[0] = '\0';
+        return ext_refuse(ef->err, ef->errlen, ef->path, error,
+                          "cannot make a private copy in %s: %s", private_dir,
+                          strerror(-error));
+    }
+    while (off < ef->size) {
+        size_t want = ef->size - off < sizeof buf ? (size_t)(ef->size - off)
+                                                  : sizeof buf;
+        ssize_t n = pread(ef->fd, buf, want, (off_t)off);
+
+        if (n <= 0 || write(out, buf, (size_t)n) != n) {
+            int error = n < 0 ? -errno : -EIO;
+
+            close(out);
+            unlink(plugin->copy);
+            plugin->copy[0] = '\0';
+            return ext_refuse(ef->err, ef->errlen, ef->path, error,
+                              "cannot copy it (is it being written?)");
+        }
+        off += (uint64_t)n;
+    }
+    close(ef->fd);
+    ef->fd = out;
     return 0;
 }
 
@@ -472,6 +558,34 @@ plugin_visit(struct dl_phdr_info *info, size_t size, void *range_)
     return 1;
 }
 
+/* dl_iterate_phdr() callback: the span of the plugin's loaded
+ * segments, into 'plugin->map_start' and 'map_end'. */
+static int
+plugin_span_visit(struct dl_phdr_info *info, size_t size, void *span_)
+{
+    struct plugin_range *span = span_;
+    uintptr_t lo = UINTPTR_MAX;
+    uintptr_t hi = 0;
+
+    (void)size;
+    if (info->dlpi_addr != span->lm->l_addr || !info->dlpi_name ||
+        !span->lm->l_name || strcmp(info->dlpi_name, span->lm->l_name)) {
+        return 0;
+    }
+    for (size_t i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+
+        if (ph->p_type == PT_LOAD) {
+            lo = start < lo ? start : lo;
+            hi = start + ph->p_memsz > hi ? start + ph->p_memsz : hi;
+        }
+    }
+    span->addr = lo;
+    span->avail = hi > lo ? hi - lo : 0;
+    return 1;
+}
+
 /* Readable bytes at 'p' inside the plugin's own loaded segments: what the
  * loader may read there without trusting the plugin. */
 static size_t
@@ -681,6 +795,13 @@ plugin_check_mapped(void *dl, const struct vsw_ext_descriptor *desc,
     if (error) {
         return error;
     }
+    {
+        struct plugin_range span = {.lm = lm};
+
+        dl_iterate_phdr(plugin_span_visit, &span);
+        plugin->map_start = span.addr;
+        plugin->map_end = span.addr + span.avail;
+    }
     plugin->ext_class = d.ext_class;
     plugin->flags = d.flags;
     plugin->abi_major = d.abi_major;
@@ -712,6 +833,9 @@ vsw_ext_plugin_open(const char *path, uid_t daemon_uid,
         err[0] = '\0';
     }
     error = ext_check_file(&ef, daemon_uid, &st);
+    if (!error && private_dir[0]) {
+        error = ext_private_copy(&ef, plugin);
+    }
     if (!error) {
         error = elf_load_sections(&ef);
     }
@@ -726,22 +850,32 @@ vsw_ext_plugin_open(const char *path, uid_t daemon_uid,
         if (ef.fd >= 0) {
             close(ef.fd);
         }
+        if (plugin->copy[0]) {
+            unlink(plugin->copy);
+        }
+        memset(plugin, 0, sizeof *plugin);
         return error;
     }
     strcpy(plugin->path, path);
 
-    plugin->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    plugin->dl =
+        dlopen(plugin->copy[0] ? plugin->copy : path, RTLD_NOW | RTLD_LOCAL);
     if (!plugin->dl) {
         const char *why = dlerror();
 
         close(ef.fd);
+        if (plugin->copy[0]) {
+            unlink(plugin->copy);
+        }
+        memset(plugin, 0, sizeof *plugin);
         return ext_refuse(err, errlen, path, -ELIBBAD, "dlopen failed: %s",
                           why ? why : "?");
     }
     /* dlopen() went by the name: make sure it found the inode we checked,
-     * which 'ef.fd' keeps from being reused until now. */
-    if (stat(path, &now) || now.st_dev != st.st_dev ||
-        now.st_ino != st.st_ino) {
+     * which 'ef.fd' keeps from being reused until now.  (Our private copy
+     * is ours alone.) */
+    if (!plugin->copy[0] && (stat(path, &now) || now.st_dev != st.st_dev ||
+                             now.st_ino != st.st_ino)) {
         error = ext_refuse(err, errlen, path, -ENOEXEC,
                            "file replaced while it was being loaded");
     }
@@ -757,6 +891,9 @@ vsw_ext_plugin_open(const char *path, uid_t daemon_uid,
     }
     if (error) {
         dlclose(plugin->dl);
+        if (plugin->copy[0]) {
+            unlink(plugin->copy);
+        }
         memset(plugin, 0, sizeof *plugin);
     }
     return error;
@@ -771,6 +908,10 @@ vsw_ext_plugin_close(struct vsw_ext_plugin *plugin)
         dlclose(plugin->dl);
         plugin->dl = NULL;
         plugin->desc = NULL;
+        if (plugin->copy[0]) {
+            unlink(plugin->copy);
+            plugin->copy[0] = '\0';
+        }
     }
 }
 

@@ -14,6 +14,10 @@
  *      1.3, host has 1.0"), and 'size' is sane;
  *   4. only then dlopen(RTLD_NOW | RTLD_LOCAL) (a plugin should have no
  *      constructors; the checks above keep a wrong plugin's from running);
+ *      with a private directory set, checks 2-5 and dlopen() work on a
+ *      private copy made there from the file check 1 opened, so that
+ *      overwriting the original (a plain `cp` of a new build truncates and
+ *      rewrites the mapped inode) changes nothing that runs;
  *   5. the mapped descriptor again, its name (syntax), class, flags,
  *      reserved members, 'init' and 'ops'; the ops table is copied into
  *      the host's layout: zero-filled when the plugin's is smaller,
@@ -37,6 +41,9 @@
 /* A plugin that passed every check.  Its code has not run. */
 struct vsw_ext_plugin {
     char path[4096];             /* as given (absolute) */
+    char copy[4096];             /* the private copy mapped, or "" */
+    uintptr_t map_start;         /* lowest address of its loaded segments */
+    uintptr_t map_end;           /* and one past the highest (crash blame) */
     char name[VSW_EXT_NAME_MAX]; /* descriptor name, copied */
     char version[64];            /* descriptor version, copied */
     char description[160];       /* descriptor description */
@@ -49,6 +56,12 @@ struct vsw_ext_plugin {
     struct vsw_ext_ops ops;                /* its table in the host's
                                               layout ('size' = the host's) */
 };
+
+/* Makes later loads map private copies in 'dir' (made, mode 0700, with
+ * the first copy; the copies an earlier daemon left are removed now):
+ * see check 4.  Returns 0
+ * or a negative errno; on failure plugins are mapped from their path. */
+int vsw_ext_loader_set_private_dir(const char *dir);
 
 /* Runs checks 1-5 on 'path' for a daemon running as 'daemon_uid'.
  * Returns 0 and fills '*plugin', or a negative errno with a one-line

@@ -25,6 +25,10 @@
 /* The extension a crash marker named at start, quarantined on restore. */
 static char crashed_name[VSW_EXT_NAME_MAX];
 
+static struct vsw_ext_handle *ext_replace_placeholder(struct vsw_manager *,
+                                                      struct vsw_ext_handle *,
+                                                      struct vsw_rpc_error *);
+
 /* The loaded (or quarantined) extension named 'name', or NULL. */
 static struct vsw_ext_handle *
 ext_find(const struct vsw_manager *mgr, const char *name)
@@ -53,9 +57,17 @@ binding_find(const struct mgr_switch *sw, const struct vsw_ext_handle *ext)
 static const char *
 state_name(enum mgr_ext_state state)
 {
-    return state == MGR_EXT_READY    ? "ready"
-           : state == MGR_EXT_FAILED ? "failed"
-                                     : "quarantined";
+    switch (state) {
+    case MGR_EXT_READY:
+        return "ready";
+    case MGR_EXT_FAILED:
+        return "failed";
+    case MGR_EXT_QUARANTINED:
+        return "quarantined";
+    case MGR_EXT_MISSING:
+        return "missing";
+    }
+    return "?";
 }
 
 /* Reads (and removes) the crash marker the last daemon may have left,
@@ -64,6 +76,8 @@ int
 mgr_ext_init(struct vsw_manager *mgr)
 {
     char name[VSW_EXT_NAME_MAX] = "";
+    char copies[PATH_MAX];
+    int error;
     int fd;
 
     snprintf(mgr->ext_marker, sizeof mgr->ext_marker, "%s/ext-crash",
@@ -82,6 +96,14 @@ mgr_ext_init(struct vsw_manager *mgr)
             snprintf(crashed_name, sizeof crashed_name, "%s", name);
         }
         unlink(mgr->ext_marker);
+    }
+    /* Plugins run from private copies: a `cp` over a loaded file changes
+     * nothing until it is loaded again. */
+    snprintf(copies, sizeof copies, "%s/ext-loaded", mgr->state_dir);
+    error = vsw_ext_loader_set_private_dir(copies);
+    if (error) {
+        VSW_WARN("%s: %s: plugins are mapped from their own files", copies,
+                 strerror(-error));
     }
     return ext_host_start_guards(mgr->ext_marker, HANG_LIMIT_MS);
 }
@@ -145,6 +167,7 @@ ext_load(struct vsw_manager *mgr, const char *path, struct vsw_rpc_error *err)
         continue;
     }
     *tail = ext;
+    ext_host_note_mapping(ext);
     ext_initialise(ext);
     return ext;
 }
@@ -171,6 +194,16 @@ ext_placeholder(struct vsw_manager *mgr, const char *name, const char *path,
     }
     *tail = ext;
     return ext;
+}
+
+/* Forgets what the instance of 'b' was told about ports: a new instance
+ * hears of every port again (port_added) at the next publish. */
+static void
+binding_forget_ports(struct vsw_ext_switch *b)
+{
+    free(b->ports_seen);
+    b->ports_seen = NULL;
+    b->n_ports_seen = 0;
 }
 
 /* Starts binding 'b' (its extension must be ready): the plugin's 'start'
@@ -231,6 +264,7 @@ binding_start(struct vsw_manager *mgr, struct vsw_ext_switch *b,
     inst->sw_data = sw_data;
     inst->host = b;
     b->inst = inst;
+    binding_forget_ports(b);
     b->tripped = false;
     b->breaker_failures = 0;
     b->breaker_packets = 0;
@@ -243,6 +277,7 @@ binding_free(struct vsw_ext_switch *b)
 {
     if (b) {
         json_decref(b->config);
+        free(b->ports_seen);
         free(b);
     }
 }
@@ -359,10 +394,14 @@ mgr_ext_to_json(const struct vsw_manager *mgr)
     json_t *list = json_array();
 
     for (const struct vsw_ext_handle *e = mgr->exts; e; e = e->next) {
-        json_array_append_new(list,
-                              json_pack("{s:s, s:s, s:b}", "name", e->name,
-                                        "path", e->path, "quarantined",
-                                        e->state == MGR_EXT_QUARANTINED));
+        json_t *obj =
+            json_pack("{s:s, s:s, s:b}", "name", e->name, "path", e->path,
+                      "quarantined", e->state == MGR_EXT_QUARANTINED);
+
+        if (obj && e->kept_configs && json_object_size(e->kept_configs)) {
+            json_object_set(obj, "kept-config", e->kept_configs);
+        }
+        json_array_append_new(list, obj);
     }
     return list;
 }
@@ -420,6 +459,7 @@ mgr_ext_restore(struct vsw_manager *mgr, json_t *root)
         const char *path = json_string_value(json_object_get(obj, "path"));
         bool quarantined = json_is_true(json_object_get(obj, "quarantined")) ||
                            (name && !strcmp(name, crashed_name));
+        struct vsw_ext_handle *ext;
         struct vsw_rpc_error err;
 
         if (!name || !path || ext_find(mgr, name)) {
@@ -427,13 +467,31 @@ mgr_ext_restore(struct vsw_manager *mgr, json_t *root)
             continue;
         }
         if (quarantined) {
-            ext_placeholder(mgr, name, path, MGR_EXT_QUARANTINED,
-                            "quarantined after a crash or hang");
+            ext = ext_placeholder(mgr, name, path, MGR_EXT_QUARANTINED,
+                                  "quarantined after a crash or hang");
+            if (ext && json_is_object(json_object_get(obj, "kept-config"))) {
+                ext->kept_configs =
+                    json_deep_copy(json_object_get(obj, "kept-config"));
+            }
             continue;
         }
-        if (!ext_load(mgr, path, &err)) {
+        if (access(path, F_OK) && errno == ENOENT) {
+            /* Removed on purpose more often than not: one warning, and
+             * the configuration waits for the file or an unload. */
+            VSW_WARN("config: extension %s: %s is missing; kept as "
+                     "'missing' (`vswitch-ctl ext load %s` once it is back, "
+                     "`vswitch-ctl ext unload %s` to forget it)",
+                     name, path, path, name);
+            ext = ext_placeholder(mgr, name, path, MGR_EXT_MISSING,
+                                  "its file is missing");
+        } else if (!(ext = ext_load(mgr, path, &err))) {
             VSW_ERR("config: extension %s: %s", name, err.message);
-            ext_placeholder(mgr, name, path, MGR_EXT_FAILED, err.message);
+            ext =
+                ext_placeholder(mgr, name, path, MGR_EXT_FAILED, err.message);
+        }
+        if (ext && json_is_object(json_object_get(obj, "kept-config"))) {
+            ext->kept_configs =
+                json_deep_copy(json_object_get(obj, "kept-config"));
         }
     }
     json_array_foreach(json_object_get(root, "switches"), i, obj)
@@ -617,11 +675,12 @@ mgr_ext_tick(struct vsw_manager *mgr)
                 changed = true;
                 VSW_ERR("extension %s on %s: %llu failures in %llu packets "
                         "within a second: circuit breaker open (fail %s); "
-                        "disable and enable it to retry",
+                        "`vswitch-ctl ext reset %s %s` closes it",
                         b->ext->name, sw->name, (unsigned long long)df,
                         (unsigned long long)dp,
                         b->inst->fail_closed ? "closed: its traffic drops"
-                                             : "open: it is bypassed");
+                                             : "open: it is bypassed",
+                        b->ext->name, sw->name);
             }
         }
     }
@@ -648,15 +707,41 @@ mgr_ext_shutdown(struct vsw_manager *mgr)
         }
         ext_host_cancel_timers(ext);
         /* The RPC server is gone already; the plugin stays mapped (never
-         * unmapping code that may still be referenced is the rule). */
+         * unmapping code that may still be referenced is the rule), its
+         * private copy need not stay named. */
+        if (ext->loaded && ext->plugin.copy[0]) {
+            unlink(ext->plugin.copy);
+        }
         while (ext->methods) {
             struct ext_method *m = ext->methods;
 
             ext->methods = m->next;
             free(m);
         }
+        json_decref(ext->kept_configs);
         free(ext);
     }
+    /* A daemon that stopped cleanly leaves no private copies behind. */
+    {
+        char copies[PATH_MAX];
+
+        snprintf(copies, sizeof copies, "%s/ext-loaded", mgr->state_dir);
+        rmdir(copies);
+    }
+}
+
+/* 'sum' += 'more'. */
+static void
+totals_add(struct vsw_ext_totals *sum, const struct vsw_ext_totals *more)
+{
+    sum->batches += more->batches;
+    sum->packets += more->packets;
+    sum->aborted += more->aborted;
+    sum->dropped += more->dropped;
+    sum->refused += more->refused;
+    sum->errors += more->errors;
+    sum->injected += more->injected;
+    sum->time_ns += more->time_ns;
 }
 
 /* ---- ext.* methods ---- */
@@ -677,12 +762,22 @@ rpc_ext_load(json_t *params, json_t **result, struct vsw_rpc_error *err,
     }
     for (ext = mgr->exts; ext; ext = ext->next) {
         if (!strcmp(ext->path, path)) {
-            return vsw_rpc_error(err, VSW_RPC_EXISTS,
-                                 "%s: already loaded as '%s'", path,
-                                 ext->name);
+            break;
         }
     }
-    ext = ext_load(mgr, path, err);
+    if (ext && ext->state == MGR_EXT_QUARANTINED) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "%s: extension '%s' is quarantined; `ext "
+                             "unquarantine %s` loads it again",
+                             path, ext->name, ext->name);
+    } else if (ext && ext->loaded) {
+        return vsw_rpc_error(err, VSW_RPC_EXISTS, "%s: already loaded as '%s'",
+                             path, ext->name);
+    }
+    /* A missing file that is back, or one that failed to load at start:
+     * it takes the place (switches, configuration) the placeholder kept. */
+    ext = ext ? ext_replace_placeholder(mgr, ext, err)
+              : ext_load(mgr, path, err);
     if (!ext) {
         return -1;
     }
@@ -796,6 +891,7 @@ rpc_ext_enable(json_t *params, json_t **result, struct vsw_rpc_error *err,
     struct vsw_ext_handle *ext;
     struct vsw_ext_switch *b;
     struct mgr_switch *sw;
+    json_t *kept;
 
     (void)result;
     if (vsw_rpc_check_keys(params, keys, err) ||
@@ -842,13 +938,23 @@ rpc_ext_enable(json_t *params, json_t **result, struct vsw_rpc_error *err,
     }
     b->ext = ext;
     b->sw = sw;
-    b->config = json_object();
+    /* What a disable kept, so that a filter comes back as it was. */
+    kept = ext->kept_configs ? json_object_get(ext->kept_configs, sw->name)
+                             : NULL;
+    b->config = json_is_object(kept) ? json_incref(kept) : json_object();
     if (binding_start(mgr, b, err)) {
         binding_free(b);
         return -1;
     }
     binding_insert(b, position);
+    if (json_is_object(kept)) {
+        /* It is the binding's now (saved with the switch). */
+        json_object_del(ext->kept_configs, sw->name);
+    }
     if (mgr_commit(mgr, err)) {
+        if (json_is_object(kept)) {
+            json_object_set(ext->kept_configs, sw->name, b->config);
+        }
         binding_unlink(b);
         binding_retire(mgr, b);
         return -1;
@@ -878,19 +984,37 @@ get_binding(struct vsw_manager *mgr, json_t *params, struct vsw_rpc_error *err)
     return b;
 }
 
-/* ext.disable. */
+/* ext.disable: the configuration is kept for the next enable on the
+ * switch (a security filter must not come back open), unless
+ * "forget-config". */
 static int
 rpc_ext_disable(json_t *params, json_t **result, struct vsw_rpc_error *err,
                 void *mgr_)
 {
-    static const char *const keys[] = {"switch", "name", NULL};
+    static const char *const keys[] = {"switch", "name", "forget-config",
+                                       NULL};
     struct vsw_manager *mgr = mgr_;
     struct vsw_ext_switch *b;
+    bool forget = false;
 
     (void)result;
     if (vsw_rpc_check_keys(params, keys, err) ||
+        vsw_rpc_get_bool(params, "forget-config", false, &forget, err) ||
         !(b = get_binding(mgr, params, err))) {
         return -1;
+    }
+    if (forget) {
+        if (b->ext->kept_configs) {
+            json_object_del(b->ext->kept_configs, b->sw->name);
+        }
+    } else {
+        if (!b->ext->kept_configs) {
+            b->ext->kept_configs = json_object();
+        }
+        if (!b->ext->kept_configs ||
+            json_object_set(b->ext->kept_configs, b->sw->name, b->config)) {
+            return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+        }
     }
     binding_unlink(b);
     binding_retire(mgr, b);
@@ -926,9 +1050,8 @@ rpc_ext_config(json_t *params, json_t **result, struct vsw_rpc_error *err,
 
         if (!ext->plugin.ops.configure) {
             return vsw_rpc_error(err, VSW_RPC_CONFLICT,
-                                 "extension '%s' takes no configuration "
-                                 "while running; disable it, then enable "
-                                 "and configure it",
+                                 "extension '%s' has no 'configure' "
+                                 "callback: it takes no configuration",
                                  ext->name);
         }
         text = json_dumps(config, JSON_COMPACT);
@@ -986,6 +1109,7 @@ rpc_ext_stats(json_t *params, json_t **result, struct vsw_rpc_error *err,
             if (b->inst) {
                 vsw_ext_instance_totals(b->inst, &t);
             }
+            totals_add(&t, &b->carried);
             obj = json_pack(
                 "{s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
                 "s:I}",
@@ -1016,29 +1140,19 @@ rpc_ext_stats(json_t *params, json_t **result, struct vsw_rpc_error *err,
     return 0;
 }
 
-/* ext.unquarantine: loads the extension for real and restarts it on the
- * switches it is still enabled on. */
-static int
-rpc_ext_unquarantine(json_t *params, json_t **result,
-                     struct vsw_rpc_error *err, void *mgr_)
+/* Loads the file of placeholder 'ext' (quarantined, missing, or failed
+ * to load) for real and moves its switches and kept configurations over
+ * to the new extension, starting it where it is enabled; frees 'ext'.
+ * Returns the new extension, or NULL after filling 'err' with 'ext'
+ * left as it was. */
+static struct vsw_ext_handle *
+ext_replace_placeholder(struct vsw_manager *mgr, struct vsw_ext_handle *ext,
+                        struct vsw_rpc_error *err)
 {
-    static const char *const keys[] = {"name", NULL};
-    struct vsw_manager *mgr = mgr_;
-    struct vsw_ext_handle *ext;
     struct vsw_ext_handle **pp;
     struct vsw_ext_handle *loaded;
     char path[PATH_MAX];
 
-    (void)result;
-    if (vsw_rpc_check_keys(params, keys, err) ||
-        !(ext = get_ext(mgr, params, err))) {
-        return -1;
-    }
-    if (ext->state != MGR_EXT_QUARANTINED) {
-        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
-                             "extension '%s' is not quarantined", ext->name);
-    }
-    /* Load it for real, then move its switches over to it. */
     snprintf(path, sizeof path, "%s", ext->path);
     for (pp = &mgr->exts; *pp != ext; pp = &(*pp)->next) {
         continue;
@@ -1048,12 +1162,13 @@ rpc_ext_unquarantine(json_t *params, json_t **result,
     if (!loaded) {
         ext->next = *pp;
         *pp = ext;
-        return -1;
+        return NULL;
     }
     if (strcmp(loaded->name, ext->name)) {
         VSW_WARN("%s now holds extension '%s', not '%s'", path, loaded->name,
                  ext->name);
     }
+    loaded->kept_configs = ext->kept_configs;
     for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
         for (struct vsw_ext_switch *b = sw->exts; b; b = b->next) {
             if (b->ext == ext) {
@@ -1067,8 +1182,494 @@ rpc_ext_unquarantine(json_t *params, json_t **result,
         }
     }
     free(ext);
+    return loaded;
+}
+
+/* ext.unquarantine: loads the extension for real and restarts it on the
+ * switches it is still enabled on. */
+static int
+rpc_ext_unquarantine(json_t *params, json_t **result,
+                     struct vsw_rpc_error *err, void *mgr_)
+{
+    static const char *const keys[] = {"name", NULL};
+    struct vsw_manager *mgr = mgr_;
+    struct vsw_ext_handle *ext;
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        !(ext = get_ext(mgr, params, err))) {
+        return -1;
+    }
+    if (ext->state != MGR_EXT_QUARANTINED) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "extension '%s' is not quarantined", ext->name);
+    }
+    if (!ext_replace_placeholder(mgr, ext, err)) {
+        return -1;
+    }
     crashed_name[0] = '\0';
     return mgr_commit(mgr, err);
+}
+
+/* Deferred after the unload's grace period and after the frees the
+ * plugin asked for: nothing can run its code any more. */
+static void
+unload_unmap_cb(void *ext_)
+{
+    struct vsw_ext_handle *ext = ext_;
+
+    VSW_INFO("extension %s unloaded", ext->name);
+    ext_host_forget_mapping(ext);
+    vsw_ext_plugin_close(&ext->plugin);
+    free(ext);
+}
+
+/* After the grace period that follows the unload's publish (and after
+ * every binding's 'stop', queued earlier): the plugin's 'fini', then the
+ * unmap once the frees it may still have asked for have run. */
+static void
+unload_fini_cb(void *ext_)
+{
+    struct vsw_ext_handle *ext = ext_;
+    struct vsw_manager *mgr = ext->mgr;
+
+    if (ext->state == MGR_EXT_READY && ext->plugin.ops.fini) {
+        ext_call_begin(ext);
+        ext->plugin.ops.fini(ext->ext_data);
+        ext_call_end();
+    }
+    /* 'fini' may have set timers or methods; they go with it. */
+    ext_host_cancel_timers(ext);
+    ext_host_forget_methods(ext, mgr->rpc);
+    if (!ext->loaded) {
+        free(ext);
+        return;
+    }
+    ext_host_flush_deferred(mgr);
+    vsw_datapath_defer(mgr->dp, unload_unmap_cb, ext);
+    mgr_reclaim_soon(mgr);
+}
+
+/* ext.unload: disables the extension everywhere, forgets it in the
+ * configuration, and once no worker is inside it: 'stop' per switch,
+ * 'fini', dlclose.  Works in every state. */
+static int
+rpc_ext_unload(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr_)
+{
+    static const char *const keys[] = {"name", NULL};
+    struct vsw_manager *mgr = mgr_;
+    struct vsw_ext_handle *ext;
+    struct vsw_ext_handle **pp;
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        !(ext = get_ext(mgr, params, err))) {
+        return -1;
+    }
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        struct vsw_ext_switch *b = binding_find(sw, ext);
+
+        if (b) {
+            binding_unlink(b);
+            binding_retire(mgr, b);
+        }
+    }
+    /* Its methods are unknown from now on.  Its timers live until
+     * 'fini' (its 'stop' may cancel them). */
+    ext_host_forget_methods(ext, mgr->rpc);
+    for (pp = &mgr->exts; *pp != ext; pp = &(*pp)->next) {
+        continue;
+    }
+    *pp = ext->next;
+    ext->next = NULL;
+    if (!strcmp(crashed_name, ext->name)) {
+        crashed_name[0] = '\0';
+    }
+    json_decref(ext->kept_configs);
+    ext->kept_configs = NULL;
+    ext_host_state_delete(mgr, ext->name);
+    /* Queued after the bindings' 'stop': they still need the handle. */
+    mgr_retire(mgr, unload_fini_cb, ext);
+    return mgr_commit(mgr, err);
+}
+
+/* What stops an instance a reload replaced, after the grace period of
+ * the snapshot that swapped it out. */
+struct replaced {
+    struct vsw_ext_handle *ext;    /* the old version (freed later) */
+    struct vsw_ext_instance *inst; /* its instance on one switch */
+};
+
+/* Deferred: the old version's 'stop' for one switch, then its instance. */
+static void
+replaced_stop_cb(void *r_)
+{
+    struct replaced *r = r_;
+
+    if (r->ext->plugin.ops.stop) {
+        ext_call_begin(r->ext);
+        r->ext->plugin.ops.stop(r->ext->ext_data, r->inst->sw_data);
+        ext_call_end();
+    }
+    vsw_ext_instance_destroy(r->inst);
+    free(r);
+}
+
+/* Starts 'nx' on binding 'b' (which keeps running its old instance):
+ * returns the new instance in '*instp', or fills 'err'. */
+static int
+reload_start(struct vsw_manager *mgr, struct vsw_ext_handle *nx,
+             struct vsw_ext_switch *b, struct vsw_ext_instance **instp,
+             struct vsw_rpc_error *err)
+{
+    struct vsw_ext_switch saved = *b;
+    int error;
+
+    /* binding_start() fills the binding; the old state is put back. */
+    b->ext = nx;
+    b->inst = NULL;
+    error = binding_start(mgr, b, err);
+    *instp = b->inst;
+    b->ext = saved.ext;
+    b->inst = saved.inst;
+    b->tripped = saved.tripped;
+    b->breaker_failures = saved.breaker_failures;
+    b->breaker_packets = saved.breaker_packets;
+    return error;
+}
+
+/* Undoes a reload that failed after 'nx' was initialised: stops the
+ * instances started so far (never published: no worker saw them), then
+ * 'fini' and unmaps it. */
+static void
+reload_abandon(struct vsw_ext_handle *nx, struct vsw_ext_instance **insts,
+               size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (insts[i]) {
+            if (nx->plugin.ops.stop) {
+                ext_call_begin(nx);
+                nx->plugin.ops.stop(nx->ext_data, insts[i]->sw_data);
+                ext_call_end();
+            }
+            vsw_ext_instance_destroy(insts[i]);
+        }
+    }
+    if (nx->state == MGR_EXT_READY && nx->plugin.ops.fini) {
+        ext_call_begin(nx);
+        nx->plugin.ops.fini(nx->ext_data);
+        ext_call_end();
+    }
+    ext_host_cancel_timers(nx);
+    ext_host_forget_methods(nx, NULL);
+    ext_host_forget_mapping(nx);
+    vsw_ext_plugin_close(&nx->plugin);
+    free(nx);
+}
+
+/* ext.reload: a new version of a running extension (from its path, or
+ * 'path'), checked and initialised beside the old one, started with each
+ * switch's configuration, then swapped in by one snapshot; the old one
+ * is stopped, finished and unmapped after the grace period.  Any failure
+ * before the swap leaves the old one running untouched. */
+static int
+rpc_ext_reload(json_t *params, json_t **result, struct vsw_rpc_error *err,
+               void *mgr_)
+{
+    static const char *const keys[] = {"name", "path", NULL};
+    struct vsw_ext_instance *insts[64] = {NULL};
+    struct vsw_ext_switch *binds[64];
+    struct vsw_manager *mgr = mgr_;
+    struct vsw_ext_handle *ext;
+    struct vsw_ext_handle *nx;
+    struct vsw_ext_handle **pp;
+    const char *path = NULL;
+    char msg[512];
+    size_t n = 0;
+
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        !(ext = get_ext(mgr, params, err)) ||
+        vsw_rpc_get_string(params, "path", false, &path, err)) {
+        return -1;
+    }
+    if (ext->state != MGR_EXT_READY) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "extension '%s' is %s: `ext unload` it, then "
+                             "`ext load` the new file",
+                             ext->name, state_name(ext->state));
+    }
+    if (!path) {
+        path = ext->path;
+    }
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        struct vsw_ext_switch *b = binding_find(sw, ext);
+
+        if (b && b->inst) {
+            if (n == sizeof binds / sizeof *binds) {
+                return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                                     "extension '%s' runs on too many "
+                                     "switches to reload",
+                                     ext->name);
+            }
+            binds[n++] = b;
+        }
+    }
+    nx = calloc(1, sizeof *nx);
+    if (!nx) {
+        return vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR, "out of memory");
+    }
+    if (vsw_ext_plugin_open(path, geteuid(), &nx->plugin, msg, sizeof msg)) {
+        free(nx);
+        return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS, "%s", msg);
+    }
+    nx->loaded = true;
+    if (strcmp(nx->plugin.name, ext->name) ||
+        nx->plugin.ext_class != ext->plugin.ext_class) {
+        vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                      "%s: holds %s extension '%s', not %s extension '%s'",
+                      path, vsw_ext_class_name(nx->plugin.ext_class),
+                      nx->plugin.name,
+                      vsw_ext_class_name(ext->plugin.ext_class), ext->name);
+        vsw_ext_plugin_close(&nx->plugin);
+        free(nx);
+        return -1;
+    }
+    nx->mgr = mgr;
+    nx->staging = true;
+    snprintf(nx->name, sizeof nx->name, "%s", ext->name);
+    snprintf(nx->path, sizeof nx->path, "%s", path);
+    ext_host_note_mapping(nx);
+    ext_initialise(nx);
+    if (nx->state != MGR_EXT_READY) {
+        vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
+                      "%s: the new version's init refused: %s; the old "
+                      "one keeps running",
+                      path, nx->error);
+        reload_abandon(nx, insts, 0);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (reload_start(mgr, nx, binds[i], &insts[i], err)) {
+            reload_abandon(nx, insts, i);
+            return -1;
+        }
+    }
+
+    /* The swap: every binding to its new instance, in one snapshot. */
+    for (size_t i = 0; i < n; i++) {
+        struct vsw_ext_switch *b = binds[i];
+        struct replaced *r = malloc(sizeof *r);
+        struct vsw_ext_totals t;
+
+        vsw_ext_instance_totals(b->inst, &t);
+        totals_add(&b->carried, &t);
+        if (r) {
+            r->ext = ext;
+            r->inst = b->inst;
+            mgr_retire(mgr, replaced_stop_cb, r);
+        } else {
+            VSW_ERR("out of memory: the old %s is never stopped on %s",
+                    ext->name, b->sw->name);
+        }
+        b->inst = insts[i];
+        binding_forget_ports(b);
+        b->breaker_failures = 0;
+        b->breaker_packets = 0;
+    }
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (struct vsw_ext_switch *b = sw->exts; b; b = b->next) {
+            if (b->ext == ext) {
+                b->ext = nx;
+            }
+        }
+    }
+    for (pp = &mgr->exts; *pp != ext; pp = &(*pp)->next) {
+        continue;
+    }
+    nx->next = ext->next;
+    *pp = nx;
+    ext->next = NULL;
+    nx->kept_configs = ext->kept_configs;
+    ext->kept_configs = NULL;
+    /* The old version's timers live until its 'fini' (its 'stop' may
+     * cancel them); its methods give way to the new one's now. */
+    ext_host_forget_methods(ext, mgr->rpc);
+    nx->staging = false;
+    if (mgr->rpc) {
+        ext_host_register_methods(nx, mgr->rpc);
+    }
+    /* Queued after the old instances' 'stop'. */
+    mgr_retire(mgr, unload_fini_cb, ext);
+    VSW_INFO("extension %s: %s replaced by %s from %s", nx->name,
+             ext->plugin.version, nx->plugin.version, nx->path);
+    if (mgr_commit(mgr, err)) {
+        return -1;
+    }
+    *result = json_pack("{s:s, s:s, s:s}", "name", nx->name, "version",
+                        nx->plugin.version, "state", state_name(nx->state));
+    return 0;
+}
+
+/* ext.reset: closes the circuit breaker of the extension on the switch;
+ * it goes on running with its configuration. */
+static int
+rpc_ext_reset(json_t *params, json_t **result, struct vsw_rpc_error *err,
+              void *mgr_)
+{
+    static const char *const keys[] = {"switch", "name", NULL};
+    struct vsw_manager *mgr = mgr_;
+    struct vsw_ext_totals t;
+    struct vsw_ext_switch *b;
+
+    (void)result;
+    if (vsw_rpc_check_keys(params, keys, err) ||
+        !(b = get_binding(mgr, params, err))) {
+        return -1;
+    }
+    if (!b->inst) {
+        return vsw_rpc_error(err, VSW_RPC_CONFLICT,
+                             "extension '%s' is not running on '%s' (it is "
+                             "%s)",
+                             b->ext->name, b->sw->name,
+                             state_name(b->ext->state));
+    }
+    if (!b->tripped) {
+        return 0;
+    }
+    /* Failures before the reset do not count against it. */
+    vsw_ext_instance_totals(b->inst, &t);
+    b->breaker_failures = t.aborted + t.refused + t.errors;
+    b->breaker_packets = t.packets;
+    b->tripped = false;
+    VSW_INFO("extension %s on %s: circuit breaker closed", b->ext->name,
+             b->sw->name);
+    return mgr_commit(mgr, err);
+}
+
+/* ---- Port events (ABI 1.1) ---- */
+
+/* FNV-1a over 'text'. */
+static uint64_t
+fingerprint_text(const char *text)
+{
+    uint64_t hash = 0xcbf29ce484222325u;
+
+    for (; *text; text++) {
+        hash = (hash ^ (uint8_t)*text) * 0x100000001b3u;
+    }
+    return hash;
+}
+
+/* What port_changed reports a change of: the port's settings and ACLs
+ * as the configuration saves them, and whether its device is there. */
+static uint64_t
+port_fingerprint(const struct mgr_port *p)
+{
+    json_t *obj = json_pack("{s:o, s:b}", "settings",
+                            mgr_port_settings_to_json(p), "device", !!p->rt);
+    uint64_t hash = 0;
+    char *text;
+
+    if (!obj) {
+        return 0;
+    }
+    mgr_acls_to_json(p, obj, false);
+    text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text) {
+        hash = fingerprint_text(text);
+        free(text);
+    }
+    json_decref(obj);
+    return hash;
+}
+
+/* Index of the port with id 'id' and name 'name' in 'seen', or -1. */
+static long
+seen_find(const struct ext_port_seen *seen, size_t n, uint32_t id,
+          const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (seen[i].info.id == id && !strcmp(seen[i].info.name, name)) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+/* Calls one port callback of 'b''s extension, if it has it. */
+static void
+port_event(struct vsw_ext_switch *b,
+           void (*cb)(void *, void *, const struct vsw_ext_port_info *),
+           const struct vsw_ext_port_info *info)
+{
+    if (cb && b->inst) {
+        ext_call_begin(b->ext);
+        cb(b->ext->ext_data, b->inst->sw_data, info);
+        ext_call_end();
+    }
+}
+
+/* Tells the instance of 'b' what changed in its switch's ports since it
+ * was last told (everything, the first time). */
+static void
+binding_announce_ports(struct vsw_ext_switch *b)
+{
+    const struct vsw_ext_ops *ops = &b->ext->plugin.ops;
+    struct ext_port_seen *now;
+    size_t n = 0;
+
+    for (const struct mgr_port *p = b->sw->ports; p; p = p->next) {
+        n++;
+    }
+    now = calloc(n ? n : 1, sizeof *now);
+    if (!now) {
+        VSW_ERR("out of memory: extension %s misses port events on %s",
+                b->ext->name, b->sw->name);
+        return;
+    }
+    n = 0;
+    for (const struct mgr_port *p = b->sw->ports; p; p = p->next, n++) {
+        ext_host_port_info(p, &now[n].info);
+        now[n].fingerprint = port_fingerprint(p);
+    }
+    for (size_t i = 0; i < b->n_ports_seen; i++) {
+        const struct ext_port_seen *old = &b->ports_seen[i];
+
+        if (seen_find(now, n, old->info.id, old->info.name) < 0) {
+            port_event(b, ops->port_removed, &old->info);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        long old = seen_find(b->ports_seen, b->n_ports_seen, now[i].info.id,
+                             now[i].info.name);
+
+        if (old < 0) {
+            port_event(b, ops->port_added, &now[i].info);
+        } else if (b->ports_seen[old].fingerprint != now[i].fingerprint) {
+            port_event(b, ops->port_changed, &now[i].info);
+        }
+    }
+    free(b->ports_seen);
+    b->ports_seen = now;
+    b->n_ports_seen = n;
+}
+
+/* See manager-private.h.  Only extensions with a port callback pay for
+ * the comparison. */
+void
+mgr_ext_ports_published(struct vsw_manager *mgr)
+{
+    for (struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
+        for (struct vsw_ext_switch *b = sw->exts; b; b = b->next) {
+            const struct vsw_ext_ops *ops = &b->ext->plugin.ops;
+
+            if (b->inst && b->ext->state == MGR_EXT_READY &&
+                (ops->port_added || ops->port_removed || ops->port_changed)) {
+                binding_announce_ports(b);
+            }
+        }
+    }
 }
 
 static const struct vsw_rpc_method ext_methods[] = {
@@ -1079,6 +1680,9 @@ static const struct vsw_rpc_method ext_methods[] = {
     {"ext.config", rpc_ext_config, VSW_RPC_WRITES},
     {"ext.stats", rpc_ext_stats, VSW_RPC_READS},
     {"ext.unquarantine", rpc_ext_unquarantine, VSW_RPC_WRITES},
+    {"ext.unload", rpc_ext_unload, VSW_RPC_WRITES},
+    {"ext.reset", rpc_ext_reset, VSW_RPC_WRITES},
+    {"ext.reload", rpc_ext_reload, VSW_RPC_WRITES},
 };
 
 /* Registers ext.* and the methods extensions registered before the

@@ -649,6 +649,10 @@ void mgr_ext_shutdown(struct vsw_manager *);
 
 /* Registers ext.* and the extensions' own methods. */
 int mgr_ext_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
+/* After a snapshot is published: tells extensions with port callbacks
+ * (ABI 1.1) which ports of their switches were added, removed or
+ * changed. */
+void mgr_ext_ports_published(struct vsw_manager *);
 
 /* NIC teams (team.c). */
 

@@ -1093,6 +1093,22 @@ vsw_rpc_server_register(struct vsw_rpc_server *server,
     return 0;
 }
 
+int
+vsw_rpc_server_unregister(struct vsw_rpc_server *server, const char *name)
+{
+    for (size_t i = 0; i < server->n_methods; i++) {
+        if (!strcmp(server->methods[i].method->name, name)) {
+            /* rpc_call() reads nothing of the entry after the handler
+             * returns, so moving the tail is safe even from a handler. */
+            memmove(&server->methods[i], &server->methods[i + 1],
+                    (server->n_methods - i - 1) * sizeof *server->methods);
+            server->n_methods--;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
 /* Takes effect for connections made afterwards. */
 const struct vsw_rpc_method *
 vsw_rpc_server_lookup(const struct vsw_rpc_server *server, const char *name,

@@ -121,6 +121,11 @@ int vsw_rpc_server_register(struct vsw_rpc_server *server,
                             const struct vsw_rpc_method *methods, size_t n,
                             void *aux);
 
+/* Removes the method registered as 'name' (an unloaded extension's), so
+ * that calls fail as unknown and the name can be registered again.
+ * Returns 0 or -ENOENT.  Safe from inside a handler. */
+int vsw_rpc_server_unregister(struct vsw_rpc_server *server, const char *name);
+
 /* Returns the method registered as 'name', storing its 'aux' in
  * '*auxp', or NULL if there is none: for a method that runs others
  * (transact).  The method belongs to its registrant. */

@@ -179,6 +179,7 @@ mgr_publish(struct vsw_manager *mgr)
         mgr_ext_fill_switch(sw, dsw);
     }
     vsw_datapath_publish(mgr->dp, snap);
+    mgr_ext_ports_published(mgr);
     attach_new_devices(mgr);
     release_retired(mgr);
     mgr_reclaim_soon(mgr);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fdb.h"
 #include "gso.h"
@@ -193,7 +194,7 @@ vsw_ext_add_destination(const struct vsw_ext_batch *batch, uint32_t index,
 /* Fills the metadata of 'pkt' for an extension. */
 static void
 describe(struct vsw_ext_packet *md, const struct vsw_packet *pkt,
-         uint32_t out_port)
+         uint32_t out_port, uint64_t rx_time_ns)
 {
     memset(md, 0, sizeof *md);
     md->size = sizeof *md;
@@ -218,6 +219,22 @@ describe(struct vsw_ext_packet *md, const struct vsw_packet *pkt,
     md->out_port = out_port;
     md->vlan = pkt->vlan;
     md->pcp = pkt->pcp;
+    md->rx_time_ns = rx_time_ns;
+}
+
+/* The receive time of the batch 'hb' belongs to: one clock read per
+ * batch, by the first extension that runs on it (ABI 1.1). */
+static uint64_t
+batch_rx_time(struct vsw_ext_host_batch *hb)
+{
+    if (!hb->rx_time_ns) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        hb->rx_time_ns =
+            (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    }
+    return hb->rx_time_ns;
 }
 
 /* Calls 'ext''s 'process' on the 'n' packets of 'pkts' and leaves its
@@ -242,10 +259,11 @@ call_process(struct vsw_pipeline *pl, unsigned position,
     };
     int64_t outer_since =
         atomic_load_explicit(&call->since_ns, memory_order_relaxed);
+    uint64_t rx_time_ns = batch_rx_time(hb);
     int64_t start;
 
     for (int i = 0; i < n; i++) {
-        describe(&hb->md[i], pkts[i], out_port);
+        describe(&hb->md[i], pkts[i], out_port, rx_time_ns);
         hb->md_ptrs[i] = &hb->md[i];
         hb->verdicts[i] = VSW_EXT_VERDICT_ABORTED;
         hb->n_dst[i] = 0;

@@ -958,6 +958,7 @@ vsw_pipeline_run_injected(struct vsw_pipeline *pl,
     }
     pl->n_injected = 0;
     pl->inject_depth = 0;
+    pl->ext_batch.rx_time_ns = 0;
 }
 
 void
@@ -966,6 +967,8 @@ vsw_pipeline_process(struct vsw_pipeline *pl,
                      const struct vsw_dp_port *in_port,
                      struct vsw_packet_batch *batch, int64_t now_ms)
 {
+    /* Extensions read the clock once, if they run (ext-stage.c). */
+    pl->ext_batch.rx_time_ns = 0;
     process_batch(pl, snap, in_port, batch, now_ms);
     if (pl->n_injected) {
         vsw_pipeline_run_injected(pl, snap, now_ms);

@@ -69,6 +69,9 @@ struct vsw_ext_host_batch {
     uint32_t verdicts[VSW_BATCH_SIZE];                    /* the plugin's */
     uint8_t n_dst[VSW_BATCH_SIZE]; /* destinations added */
     uint32_t dst[VSW_BATCH_SIZE][VSW_EXT_MAX_DESTINATIONS]; /* their ids */
+    uint64_t rx_time_ns; /* the batch's receive time (CLOCK_REALTIME),
+                            read by the first extension call; 0: not
+                            read yet */
 };
 
 /* A frame an extension injected during a batch, sent after it. */

@@ -1,10 +1,10 @@
 /*
- * The layout of ABI 1.0 as numbers: the offset and size of every member
- * of every struct in the CURRENT header (extensions/include), for x86-64
- * (LP64).  Any change to the header that moves or resizes a member breaks
- * the build here.  A new minor only appends, so it only adds lines and
- * raises the VSW_ABI_SIZE() of the structs it grows; a line that has to
- * change is a new major (see tests/abi/README.md).
+ * The layout of ABI 1.1 (1.0 and what 1.1 appended) as numbers: the offset and
+ * size of every member of every struct in the CURRENT header
+ * (extensions/include), for x86-64 (LP64).  Any change to the header that
+ * moves or resizes a member breaks the build here.  A new minor only appends,
+ * so it only adds lines and raises the VSW_ABI_SIZE() of the structs it grows;
+ * a line that has to change is a new major (see tests/abi/README.md).
  *
  * Built as the test program abi/offsets, which has nothing left to check
  * at run time.
@@ -58,11 +58,12 @@ VSW_ABI_CONSTANT(VSW_EXT_MAX_DESTINATIONS, 16);
 VSW_ABI_CONSTANT(VSW_EXT_NO_PORT, 0);
 VSW_ABI_CONSTANT(VSW_EXT_PORT_CREATE, 1);
 VSW_ABI_CONSTANT(VSW_EXT_PORT_POLICY, 2);
+VSW_ABI_CONSTANT(VSW_EXT_STATE_MAX, 65536); /* 1.1 */
 _Static_assert(sizeof VSW_EXT_DESCRIPTOR_SYMBOL ==
                    sizeof "vsw_extension_descriptor",
                "the descriptor's symbol changed");
 
-VSW_ABI_SIZE(vsw_ext_packet, 48);
+VSW_ABI_SIZE(vsw_ext_packet, 56); /* 48 in 1.0 */
 VSW_ABI_MEMBER(vsw_ext_packet, size, 0, 4);
 VSW_ABI_MEMBER(vsw_ext_packet, flags, 4, 4);
 VSW_ABI_MEMBER(vsw_ext_packet, data, 8, 8);
@@ -74,6 +75,7 @@ VSW_ABI_MEMBER(vsw_ext_packet, vlan, 32, 2);
 VSW_ABI_MEMBER(vsw_ext_packet, gso_size, 34, 2);
 VSW_ABI_MEMBER(vsw_ext_packet, pcp, 36, 1);
 VSW_ABI_MEMBER(vsw_ext_packet, reserved, 37, 7);
+VSW_ABI_MEMBER(vsw_ext_packet, rx_time_ns, 48, 8); /* 1.1 */
 
 VSW_ABI_SIZE(vsw_ext_batch, 32);
 VSW_ABI_MEMBER(vsw_ext_batch, size, 0, 4);
@@ -111,7 +113,7 @@ VSW_ABI_MEMBER(vsw_ext_port_change, kind, 4, 4);
 VSW_ABI_MEMBER(vsw_ext_port_change, port, 8, 8);
 VSW_ABI_MEMBER(vsw_ext_port_change, params_json, 16, 8);
 
-VSW_ABI_SIZE(vsw_ext_host, 128);
+VSW_ABI_SIZE(vsw_ext_host, 152); /* 128 in 1.0 */
 VSW_ABI_MEMBER(vsw_ext_host, size, 0, 4);
 VSW_ABI_MEMBER(vsw_ext_host, abi_major, 4, 2);
 VSW_ABI_MEMBER(vsw_ext_host, abi_minor, 6, 2);
@@ -130,8 +132,11 @@ VSW_ABI_MEMBER(vsw_ext_host, timer_cancel, 96, 8);
 VSW_ABI_MEMBER(vsw_ext_host, rpc_register, 104, 8);
 VSW_ABI_MEMBER(vsw_ext_host, reply_set, 112, 8);
 VSW_ABI_MEMBER(vsw_ext_host, defer_free, 120, 8);
+VSW_ABI_MEMBER(vsw_ext_host, rpc_register_switch, 128, 8); /* 1.1 */
+VSW_ABI_MEMBER(vsw_ext_host, state_save, 136, 8);          /* 1.1 */
+VSW_ABI_MEMBER(vsw_ext_host, state_load, 144, 8);          /* 1.1 */
 
-VSW_ABI_SIZE(vsw_ext_ops, 64);
+VSW_ABI_SIZE(vsw_ext_ops, 88); /* 64 in 1.0 */
 VSW_ABI_MEMBER(vsw_ext_ops, size, 0, 4);
 VSW_ABI_MEMBER(vsw_ext_ops, reserved, 4, 4);
 VSW_ABI_MEMBER(vsw_ext_ops, fini, 8, 8);
@@ -141,6 +146,9 @@ VSW_ABI_MEMBER(vsw_ext_ops, configure, 32, 8);
 VSW_ABI_MEMBER(vsw_ext_ops, process, 40, 8);
 VSW_ABI_MEMBER(vsw_ext_ops, port_check, 48, 8);
 VSW_ABI_MEMBER(vsw_ext_ops, stats, 56, 8);
+VSW_ABI_MEMBER(vsw_ext_ops, port_added, 64, 8);   /* 1.1 */
+VSW_ABI_MEMBER(vsw_ext_ops, port_removed, 72, 8); /* 1.1 */
+VSW_ABI_MEMBER(vsw_ext_ops, port_changed, 80, 8); /* 1.1 */
 
 VSW_ABI_SIZE(vsw_ext_descriptor, 64);
 VSW_ABI_MEMBER(vsw_ext_descriptor, magic, 0, 4);

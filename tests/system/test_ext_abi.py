@@ -48,7 +48,7 @@ BROKEN = {
         "descriptor is 8 bytes, ABI 1.0 needs at least 64",
     "broken_no_descriptor": "no vsw_extension_descriptor symbol",
     "broken_ops_tail":
-        "ops table is 80 bytes with non-zero bytes past the host's 64",
+        "ops table is 104 bytes with non-zero bytes past the host's 88",
     "broken_bad_name": 'bad name "Bad Name!"',
     "broken_no_process": "no 'process' callback",
     "broken_no_init": "no 'init' function",

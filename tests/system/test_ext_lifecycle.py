@@ -100,8 +100,10 @@ def test_crash_or_hang_quarantines_until_cleared(daemon, topo, mode):
     daemon.start()
     assert ext_entry(daemon, "misbehave-open")["state"] == "quarantined"
 
-    # The operator clears it (after removing the bad configuration).
-    daemon.rpc("ext.disable", switch="sw0", name="misbehave-open")
+    # The operator clears it (after removing the bad configuration: a
+    # disable alone keeps it for the next enable).
+    daemon.rpc("ext.disable", switch="sw0", name="misbehave-open",
+               forget_config=True)
     daemon.ctl("ext", "unquarantine", "misbehave-open", json_out=False)
     entry = ext_entry(daemon, "misbehave-open")
     assert entry["state"] == "ready" and entry["switches"] == []

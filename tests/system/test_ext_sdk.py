@@ -64,7 +64,7 @@ def test_install_layout(prefix):
     res = sh(["pkg-config", "--modversion", "vswitch-extension"],
              env={**os.environ,
                   "PKG_CONFIG_PATH": str(prefix / "share" / "pkgconfig")})
-    assert res.stdout.strip() == "1.0"
+    assert res.stdout.strip() == "1.1"
 
 
 def build_with_cmake(prefix, tmp_path):
@@ -135,7 +135,7 @@ def test_out_of_tree_plugin_loads_and_counts(how, prefix, tmp_path, daemon,
     daemon.ctl("ext", "enable", "sw0", "hello", json_out=False)
     (ext,) = daemon.rpc("ext.list")["extensions"]
     assert ext["path"] == str(so)
-    assert ext["abi"] == "1.0"
+    assert ext["abi"] == "1.1"
     assert [s["switch"] for s in ext["switches"]] == ["sw0"]
     assert ping(a, "198.18.40.2", count=3)
     (stats,) = daemon.ctl("ext", "stats", "hello")["stats"]
@@ -203,4 +203,4 @@ def test_cmake_package_version_check(prefix, tmp_path):
                           f"-DCMAKE_PREFIX_PATH={prefix}"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode != 0
-    assert "1.0" in res.stderr
+    assert "1.1" in res.stderr

@@ -216,7 +216,7 @@ START_TEST(test_broken_refused)
         {"broken_no_descriptor", -ENOEXEC,
          "no vsw_extension_descriptor symbol"},
         {"broken_ops_tail", -EINVAL,
-         "ops table is 80 bytes with non-zero bytes past the host's 64"},
+         "ops table is 104 bytes with non-zero bytes past the host's 88"},
         {"broken_bad_name", -EINVAL, "bad name \"Bad Name!\""},
         {"broken_no_process", -EINVAL, "no 'process' callback"},
         {"broken_no_init", -EINVAL, "no 'init' function"},

@@ -45,6 +45,11 @@
  *
  * CHANGELOG
  *   1.0  First stable ABI.
+ *   1.1  vsw_ext_packet 'rx_time_ns'; ops port_added, port_removed,
+ *        port_changed; host services rpc_register_switch (methods that
+ *        receive the switch they are called for), state_save and
+ *        state_load (a small blob kept in the state directory, across
+ *        restarts and `ext reload`).
  */
 #ifndef VSWITCH_EXTENSION_H
 #define VSWITCH_EXTENSION_H 1
@@ -57,7 +62,7 @@ extern "C" {
 #endif
 
 #define VSW_EXT_ABI_MAJOR 1
-#define VSW_EXT_ABI_MINOR 0
+#define VSW_EXT_ABI_MINOR 1
 
 /* First member of every descriptor: "VSWX" read as a little-endian word. */
 #define VSW_EXT_MAGIC 0x58575356u
@@ -154,6 +159,11 @@ struct vsw_ext_packet {
     uint16_t gso_size;     /* GSO: payload bytes per wire segment */
     uint8_t pcp;           /* 802.1p priority it carries */
     uint8_t reserved[7];   /* zero */
+    /* Since 1.1 (check 'size'): when the batch it came in was received,
+     * CLOCK_REALTIME in nanoseconds since the epoch; the same for every
+     * packet of a batch (the host reads the clock once per batch).  A
+     * frame an extension injected carries the time it was sent. */
+    uint64_t rx_time_ns;
 };
 
 /* A batch handed to 'process'.  The host owns everything in it. */
@@ -233,6 +243,19 @@ struct vsw_ext_timer;
  * negative errno after set_error() for the caller to see.  Main thread. */
 typedef int (*vsw_ext_rpc_fn)(void *arg, const char *params_json,
                               struct vsw_ext_reply *reply);
+
+/* Since 1.1: an RPC method called for one switch.  The request's params
+ * must have "switch": the name of a switch the extension runs on; the
+ * host refuses the call otherwise, without calling the plugin.  'sw_data'
+ * is what 'start' stored for that switch, 'sw' describes it (as in
+ * 'start', valid during the call).  Main thread. */
+typedef int (*vsw_ext_rpc_switch_fn)(void *arg, void *sw_data,
+                                     const struct vsw_ext_switch_info *sw,
+                                     const char *params_json,
+                                     struct vsw_ext_reply *reply);
+
+/* Since 1.1: the largest state blob state_save() keeps. */
+#define VSW_EXT_STATE_MAX 65536u
 
 /* The host's services, passed to 'init' and valid until 'fini' returns.
  * Every member exists since 1.0 unless it says otherwise; check 'size'
@@ -319,6 +342,30 @@ struct vsw_ext_host {
      * state that 'process' reads after publishing its replacement. */
     void (*defer_free)(struct vsw_ext_handle *h, void (*fn)(void *arg),
                        void *arg);
+
+    /* Since 1.1.  Main thread, from 'init' (or later: the method appears
+     * at once).  Registers 'method' ("<extension name>.<verb>") as
+     * rpc_register() does, but called for one switch: see
+     * vsw_ext_rpc_switch_fn.  Returns 0, -EINVAL or -EEXIST. */
+    int (*rpc_register_switch)(struct vsw_ext_handle *h, const char *method,
+                               vsw_ext_rpc_switch_fn fn, void *arg);
+
+    /* Since 1.1.  Main thread.  Keeps 'len' bytes (at most
+     * VSW_EXT_STATE_MAX) as the extension's state: written to a file of
+     * the daemon's state directory and renamed into place, so that a
+     * crash leaves the old blob or the new one, never a mix.  The blob
+     * survives daemon restarts and `ext reload` (the new version's 'init'
+     * reads what the old one saved last); `ext unload` deletes it.
+     * 'len' 0 deletes it too.  Returns 0 or a negative errno (-E2BIG,
+     * -EIO ...). */
+    int (*state_save)(struct vsw_ext_handle *h, const void *data,
+                      uint32_t len);
+    /* Since 1.1.  Main thread.  Copies the saved blob into 'buf' (at most
+     * 'capacity' bytes) and returns its full length, which may exceed
+     * 'capacity' (then call again with a larger buffer); -ENOENT when
+     * nothing is saved. */
+    int32_t (*state_load)(struct vsw_ext_handle *h, void *buf,
+                          uint32_t capacity);
 };
 
 /* The callbacks of an extension.  Every member may be NULL unless it
@@ -327,9 +374,10 @@ struct vsw_ext_ops {
     uint32_t size;     /* sizeof(struct vsw_ext_ops) as the plugin was built */
     uint32_t reserved; /* zero */
 
-    /* Main thread, once, when the daemon shuts down (the plugin is never
-     * unloaded while the daemon runs: a disabled extension stays mapped).
-     * Frees what 'init' made. */
+    /* Main thread, once, after every 'stop': when the daemon shuts down,
+     * at `ext unload`, or for the old version replaced by `ext reload`.
+     * Frees what 'init' made and cancels its timers; the plugin is
+     * unmapped afterwards.  Not called when 'init' failed. */
     void (*fini)(void *ext_data);
 
     /* Main thread: the extension is enabled on a switch.  'config_json' is
@@ -361,6 +409,21 @@ struct vsw_ext_ops {
     /* Main thread: the extension's own figures for `ext stats`, as a JSON
      * object set with reply_set().  Returns 0 or a negative errno. */
     int (*stats)(void *ext_data, void *sw_data, struct vsw_ext_reply *reply);
+
+    /* Since 1.1.  Main thread, after the change is in effect (the
+     * datapath already forwards with it).  port_added: a port joined a
+     * switch the extension runs on; right after 'start' it is called once
+     * for every port the switch already has.  port_removed: a port left
+     * it (not called when the extension stops or the switch goes away).
+     * port_changed: a setting or an ACL of the port changed, or its
+     * device came or went.  'port' is valid for the call only; its 'size'
+     * is the host's. */
+    void (*port_added)(void *ext_data, void *sw_data,
+                       const struct vsw_ext_port_info *port);
+    void (*port_removed)(void *ext_data, void *sw_data,
+                         const struct vsw_ext_port_info *port);
+    void (*port_changed)(void *ext_data, void *sw_data,
+                         const struct vsw_ext_port_info *port);
 };
 
 /* The one exported object, made by VSW_EXTENSION_DESCRIPTOR().  The host
@@ -385,7 +448,8 @@ struct vsw_ext_descriptor {
      * register RPC methods and timers.  'h' identifies the extension in
      * host calls; 'host' stays valid until 'fini' returns.  Returns 0, or
      * a negative errno after set_error() (the extension then stays
-     * loaded but unusable).  Required. */
+     * loaded but unusable, and 'fini' is not called: free what was made
+     * before returning).  Required. */
     int (*init)(struct vsw_ext_handle *h, const struct vsw_ext_host *host,
                 void **ext_data);
 };

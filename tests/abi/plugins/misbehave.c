@@ -12,6 +12,12 @@
  *   "error_storm"  set_error() for every packet, verdict CONTINUE
  *
  * RPC "<name>.report" gives {"mode": M, "batches": n, "packets": n}.
+ *
+ * Also built as misbehave_capture.so and misbehave_forwarding.so (the
+ * same behaviour in those classes, -DMISBEHAVE_CLASS; CONTINUE is a valid
+ * verdict of every class) for the per-class crash tests, and as
+ * misbehave_badinit.so: "misbehave-open" whose 'init' fails
+ * (-DMISBEHAVE_FAIL_INIT), a broken new version to reload to.
  */
 #include <vswitch/extension.h>
 
@@ -26,6 +32,9 @@
 
 #ifndef MISBEHAVE_NAME
 #error "build with -DMISBEHAVE_NAME=\"...\" -DMISBEHAVE_FLAGS=..."
+#endif
+#ifndef MISBEHAVE_CLASS
+#define MISBEHAVE_CLASS VSW_EXT_CLASS_FILTER
 #endif
 
 /* What 'process' does. */
@@ -214,10 +223,17 @@ misbehave_init(struct vsw_ext_handle *h, const struct vsw_ext_host *host,
     m->h = h;
     m->host = host;
     *ext_data = m;
+#ifdef MISBEHAVE_FAIL_INIT
+    /* A failed init gets no fini: free what it made. */
+    free(m);
+    *ext_data = NULL;
+    host->set_error(h, "this build refuses to initialise");
+    return -EINVAL;
+#endif
     return host->rpc_register(h, MISBEHAVE_NAME ".report", misbehave_report,
                               m);
 }
 
-VSW_EXTENSION_DESCRIPTOR(VSW_EXT_CLASS_FILTER, MISBEHAVE_FLAGS, MISBEHAVE_NAME,
+VSW_EXTENSION_DESCRIPTOR(MISBEHAVE_CLASS, MISBEHAVE_FLAGS, MISBEHAVE_NAME,
                          "1.0", "misbehaves on demand (containment tests)",
                          &misbehave_ops, misbehave_init);
