@@ -72,8 +72,9 @@ enum vsw_flow_cache_ct_check {
                                      removed ('ct_gen' unchanged) */
 };
 
-/* What the input port's ACLs ("acl-out") did to a flow's frames: the
- * counters a hit adds its frames to, exactly as the stage would.  The
+/* What the input port's ACLs ("acl-out"), or the destination's
+ * ("acl-in"), did to a flow's frames: the counters a hit adds its frames
+ * to, exactly as the stage would.  The
  * pointers are the snapshot's (policy.h), and an entry is only used
  * under the snapshot it was made in. */
 struct vsw_flow_cache_policy {
@@ -96,6 +97,10 @@ struct vsw_flow_cache_action {
                              it */
     uint32_t out_port_id; /* the one destination port, when forwarding */
     struct vsw_flow_cache_policy policy; /* ACL counters and flow state */
+    /* The destination's ACLs ("acl-in"), when it has any: */
+    uint8_t in_judged;                      /* 1: the two below hold */
+    int16_t in_verdict;                     /* -1 (pass) or drop reason */
+    struct vsw_flow_cache_policy policy_in; /* its counters, flow state */
 };
 
 struct vsw_flow_cache_entry {

@@ -508,7 +508,11 @@ stage_acl_in(struct vsw_pipeline *pl, struct vsw_txq *txq)
     }
     for (int i = 0; i < txq->n; i++) {
         struct vsw_packet *pkt = txq->items[i].pkt;
-        int verdict = apply_acls(pl, txq->port, VSW_ACL_DIR_IN, pkt, NULL);
+        /* A flow cache entry (or its filling) may have judged it. */
+        int verdict =
+            pkt->acl_in_judged
+                ? pkt->acl_in_verdict
+                : apply_acls(pl, txq->port, VSW_ACL_DIR_IN, pkt, NULL);
 
         if (verdict >= 0) {
             vsw_pipeline_count_drop(&txq->port->rt->stats[pl->worker], verdict,
@@ -738,6 +742,44 @@ vsw_pipeline_transmit(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
     stage_tx(pl, &txq);
 }
 
+/* Whether the flow state that the cached ACL verdict 'policy' of port
+ * 'port_id' relied on is still as it was for 'pkt' in 'vlan'. */
+static bool
+flow_state_holds(struct vsw_pipeline *pl,
+                 const struct vsw_flow_cache_policy *policy, uint32_t port_id,
+                 uint16_t vlan, const struct vsw_packet *pkt)
+{
+    struct vsw_conntrack *ct = pl->snap->conntrack;
+
+    switch (policy->ct_check) {
+    case VSW_FLOW_CACHE_CT_FLOW:
+        return ct &&
+               vsw_conntrack_lookup(ct, port_id, vlan, &pkt->key, pl->now_ms);
+    case VSW_FLOW_CACHE_CT_GENERATION:
+        return ct && vsw_conntrack_generation(ct) == policy->ct_gen;
+    default:
+        return true;
+    }
+}
+
+/* Adds 'pkt' to the rule counters of 'policy'. */
+static void
+count_cached_rules(struct vsw_pipeline *pl,
+                   const struct vsw_flow_cache_policy *policy,
+                   const struct vsw_packet *pkt)
+{
+    uint32_t segs;
+    uint64_t len;
+
+    if (!policy->n_rules) {
+        return;
+    }
+    wire_size(pkt, &segs, &len);
+    for (unsigned i = 0; i < policy->n_rules; i++) {
+        vsw_rule_counters_add(policy->rules[i], pl->worker, segs, len);
+    }
+}
+
 /* Whether the cached decision 'e' still holds for 'pkt': its destination
  * is still in the snapshot, and the flow state its ACL verdict depends on
  * is unchanged.  A flow that admitted the frame is looked up, which
@@ -748,7 +790,6 @@ cached_usable(struct vsw_pipeline *pl, const struct vsw_flow_cache_entry *e,
               const struct vsw_packet *pkt)
 {
     const struct vsw_flow_cache_action *action = &e->action;
-    struct vsw_conntrack *ct = pl->snap->conntrack;
 
     if (action->drop_reason < 0) {
         const struct vsw_dp_port *dst =
@@ -758,15 +799,11 @@ cached_usable(struct vsw_pipeline *pl, const struct vsw_flow_cache_entry *e,
             return false;
         }
     }
-    switch (action->policy.ct_check) {
-    case VSW_FLOW_CACHE_CT_FLOW:
-        return ct && vsw_conntrack_lookup(ct, pl->in_port->id, action->vlan,
-                                          &pkt->key, pl->now_ms);
-    case VSW_FLOW_CACHE_CT_GENERATION:
-        return ct && vsw_conntrack_generation(ct) == action->policy.ct_gen;
-    default:
-        return true;
-    }
+    return flow_state_holds(pl, &action->policy, pl->in_port->id, action->vlan,
+                            pkt) &&
+           (!action->in_judged ||
+            flow_state_holds(pl, &action->policy_in, action->out_port_id,
+                             action->vlan, pkt));
 }
 
 /* The cached classification of 'e' on 'pkt', as "vlan-ingress" and
@@ -788,17 +825,7 @@ static void
 cached_effects(struct vsw_pipeline *pl, struct vsw_flow_cache_entry *e,
                const struct vsw_packet *pkt)
 {
-    const struct vsw_flow_cache_policy *policy = &e->action.policy;
-
-    if (policy->n_rules) {
-        uint32_t segs;
-        uint64_t len;
-
-        wire_size(pkt, &segs, &len);
-        for (unsigned i = 0; i < policy->n_rules; i++) {
-            vsw_rule_counters_add(policy->rules[i], pl->worker, segs, len);
-        }
-    }
+    count_cached_rules(pl, &e->action.policy, pkt);
     /* Once a second is plenty. */
     if (e->action.drop_reason < 0 && pl->now_ms - e->learned_ms >= 1000) {
         vsw_fdb_learn_vni(pl->in_port->sw->fdb, pkt->vni, pkt->vlan,
@@ -809,7 +836,8 @@ cached_effects(struct vsw_pipeline *pl, struct vsw_flow_cache_entry *e,
 }
 
 /* The cached verdict of 'e' on 'pkt': a drop counted on 'stats', or its
- * destination's tx queue (cached_usable() checked that it is there). */
+ * destination's tx queue (cached_usable() checked that it is there) with
+ * the verdict of the destination's ACLs, which "acl-in" then applies. */
 static void
 cached_finish(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
               const struct vsw_flow_cache_entry *e, struct vsw_packet *pkt)
@@ -819,6 +847,11 @@ cached_finish(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
     if (action->drop_reason >= 0) {
         vsw_pipeline_count_drop(stats, action->drop_reason, pkt);
         return;
+    }
+    if (action->in_judged) {
+        count_cached_rules(pl, &action->policy_in, pkt);
+        pkt->acl_in_judged = 1;
+        pkt->acl_in_verdict = action->in_verdict;
     }
     vsw_pipeline_txq_push(
         pl, pl->snap->by_slot[VSW_FDB_SLOT(action->out_port_id)], pkt);
@@ -961,6 +994,28 @@ run_stages(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
     pl->acl_memo = NULL;
 }
 
+/* For a frame about to fill the cache with one destination: runs the
+ * destination's ACLs ("acl-in") now rather than at egress, noting their
+ * verdict on the frame (for "acl-in") and with the counters and flow
+ * state it relied on in 'action', so that hits take it too. */
+static void
+judge_acl_in(struct vsw_pipeline *pl, struct vsw_packet *pkt,
+             struct vsw_flow_cache_action *action)
+{
+    const struct vsw_dp_port *dst =
+        pl->snap->by_slot[VSW_FDB_SLOT(pkt->out_port_id)];
+
+    if (!dst || dst->id != pkt->out_port_id || !dst->policy ||
+        (!dst->policy->acl && !dst->policy->xacl)) {
+        return;
+    }
+    pkt->acl_in_verdict =
+        (int16_t)apply_acls(pl, dst, VSW_ACL_DIR_IN, pkt, &action->policy_in);
+    pkt->acl_in_judged = 1;
+    action->in_judged = 1;
+    action->in_verdict = pkt->acl_in_verdict;
+}
+
 /* The VLAN of a team port's untagged frames, for its receive rules. */
 static uint16_t
 team_untagged_vlan(const struct vsw_vlan_config *vlan)
@@ -1017,6 +1072,8 @@ process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
         struct vsw_flow_cache_entry *e;
         uint64_t hash;
 
+        pkt->acl_in_judged = 0;
+
         if (verdict < 0 && in_port->team) {
             /* Before the cache: the member a frame came on decides. */
             verdict = vsw_team_rx(in_port->team, pkt, in_port->sw->fdb,
@@ -1043,7 +1100,7 @@ process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
     memset(memos, 0, misses.count * sizeof *memos);
     run_stages(pl, stats, &misses, verdicts, stages, memos);
     for (int i = 0; i < misses.count; i++) {
-        const struct vsw_packet *pkt = misses.pkts[i];
+        struct vsw_packet *pkt = misses.pkts[i];
         struct vsw_flow_cache_action action = {
             .drop_reason = (int16_t)(verdicts[i] >= 0 ? verdicts[i] : -1),
             .vlan = pkt->vlan,
@@ -1058,7 +1115,13 @@ process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
 
         /* A flood's destinations change with every MAC learned: not worth
          * caching. */
-        if (!pkt->no_cache && (verdicts[i] >= 0 || pkt->out_port_id)) {
+        if (pkt->no_cache || (verdicts[i] < 0 && !pkt->out_port_id)) {
+            continue;
+        }
+        if (verdicts[i] < 0) {
+            judge_acl_in(pl, pkt, &action);
+        }
+        if (!pkt->no_cache) {
             vsw_flow_cache_insert(pl->cache, &keys[i], hashes[i],
                                   snap->generation, pl->fdb_gen, now_ms,
                                   &action);
