@@ -10,7 +10,7 @@ send nothing of their own, and the frames are addressed to IPs they do
 not own, so they answer nothing either: the only frames are the test's.
 """
 
-import struct
+import json
 import time
 
 import pytest
@@ -150,6 +150,19 @@ def test_rule_counters_exact_on_cached_and_uncached_frames(daemon, topo):
         before["p"]["drops"]["acl-deny"] == sent
     assert a_stats["rx-packets"] - before["a"]["rx-packets"] == 2 * sent
     assert a_stats["tx-bytes"] - before["a"]["tx-bytes"] == 2 * sent * size
+
+    # A trace still explains a cached flow stage by stage (it runs the
+    # stages itself, never a worker's cache) and counts nothing.
+    counted = acl_rules(daemon, "p"), xacl_rules(daemon, "p")
+    denied = daemon.ctl("trace", "sw0", "in-port=p",
+                        "frame=" + flows["acl-deny"][2].hex())
+    allowed = daemon.ctl("trace", "sw0", "in-port=p",
+                         "frame=" + flows["xacl-allow"][2].hex())
+    assert allowed["verdict"] == "forwarded", allowed
+    assert denied["verdict"] != "forwarded", denied
+    assert "acl-deny" in json.dumps(denied), denied
+    assert "acl-out" in json.dumps(denied), denied
+    assert (acl_rules(daemon, "p"), xacl_rules(daemon, "p")) == counted
 
 
 @pytest.mark.serial
