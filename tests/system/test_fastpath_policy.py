@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import add_vm, ext_stats, sh, wait_for
+from conftest import add_vm, ext_stats, wait_for
 from test_acls import eth, inject, udp_packet
 from test_ext_samples import SAMPLES, dns_message, tcpdump
 
