@@ -47,6 +47,10 @@ struct vsw_packet {
     uint8_t no_cache;           /* a stage decided from more than the flow
                                    key (payload, state, counters): the
                                    decision must not be cached */
+    uint8_t acl_in_judged;      /* the destination's "acl-in" has judged it
+                                   already, at the flow cache (pipeline.c):
+                                   'acl_in_verdict' holds the verdict */
+    int16_t acl_in_verdict;     /* VSW_STAGE_CONTINUE or a drop reason */
     uint8_t injected;           /* an extension injected it */
     uint8_t mirror_forwarded;   /* mirror.c: queued for some port */
     uint8_t rx_member;          /* team ports: the member it arrived on

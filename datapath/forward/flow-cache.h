@@ -54,6 +54,36 @@ struct vsw_flow_cache_key {
     uint8_t nd_target[16]; /* ND target (the IP guard reads it) */
 };
 
+struct vsw_rule_counters;
+
+/* Most rule counters one frame's ACL verdict touches in one direction:
+ * the extended rule, and the basic IP, MAC and meter rules. */
+#define VSW_FLOW_CACHE_MAX_RULES 4
+
+/* How a cached ACL verdict depends on flow state (conntrack.h). */
+enum vsw_flow_cache_ct_check {
+    VSW_FLOW_CACHE_CT_NONE,       /* not at all */
+    VSW_FLOW_CACHE_CT_FLOW,       /* admitted by its flow: a hit looks the
+                                     flow up, which restarts its idle
+                                     timer, and misses if it is gone */
+    VSW_FLOW_CACHE_CT_GENERATION, /* the port has stateful rules, and the
+                                     verdict came from them without a
+                                     flow: right while no flow is made or
+                                     removed ('ct_gen' unchanged) */
+};
+
+/* What the input port's ACLs ("acl-out"), or the destination's
+ * ("acl-in"), did to a flow's frames: the counters a hit adds its frames
+ * to, exactly as the stage would.  The
+ * pointers are the snapshot's (policy.h), and an entry is only used
+ * under the snapshot it was made in. */
+struct vsw_flow_cache_policy {
+    struct vsw_rule_counters *rules[VSW_FLOW_CACHE_MAX_RULES];
+    uint8_t n_rules;  /* entries in 'rules' */
+    uint8_t ct_check; /* enum vsw_flow_cache_ct_check */
+    uint64_t ct_gen;  /* vsw_conntrack_generation() before the verdict */
+};
+
 /* What the pipeline decided for a flow. */
 struct vsw_flow_cache_action {
     int16_t drop_reason;  /* enum vsw_drop_reason, or -1: forward */
@@ -62,7 +92,15 @@ struct vsw_flow_cache_action {
     uint8_t pvlan_role;   /* enum vsw_pvlan_role */
     uint8_t pcp;          /* their priority */
     uint8_t tag_len;      /* ingress tag bytes left out on egress */
+    uint8_t stage;        /* index of the ingress stage that decided: a
+                             hit still runs the extension stages before
+                             it */
     uint32_t out_port_id; /* the one destination port, when forwarding */
+    struct vsw_flow_cache_policy policy; /* ACL counters and flow state */
+    /* The destination's ACLs ("acl-in"), when it has any: */
+    uint8_t in_judged;                      /* 1: the two below hold */
+    int16_t in_verdict;                     /* -1 (pass) or drop reason */
+    struct vsw_flow_cache_policy policy_in; /* its counters, flow state */
 };
 
 struct vsw_flow_cache_entry {

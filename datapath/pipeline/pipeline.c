@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conntrack.h"
 #include "fdb.h"
 #include "gso.h"
 #include "guard.h"
@@ -170,24 +171,49 @@ stage_guard(struct vsw_pipeline *pl, struct vsw_packet *pkt)
 }
 
 /* Counts a frame of 'segs' wire frames and 'len' bytes on rule 'id' of
- * 'counters' (a dense id or index; a NULL entry: no counters). */
+ * 'counters' (a dense id or index; a NULL entry: no counters), and notes
+ * the counters in 'memo' (if any) so that a cache hit counts there too. */
 static void
-count_rule(struct vsw_pipeline *pl, struct vsw_rule_counters **counters,
-           size_t n, uint32_t id, uint32_t segs, uint64_t len)
+count_rule(struct vsw_pipeline *pl, struct vsw_flow_cache_policy *memo,
+           struct vsw_rule_counters **counters, size_t n, uint32_t id,
+           uint32_t segs, uint64_t len)
 {
-    if (!pl->trace && id < n && counters[id]) {
-        vsw_rule_counters_add(counters[id], pl->worker, segs, len);
+    if (pl->trace || id >= n || !counters[id]) {
+        return;
+    }
+    vsw_rule_counters_add(counters[id], pl->worker, segs, len);
+    if (memo && memo->n_rules < VSW_FLOW_CACHE_MAX_RULES) {
+        memo->rules[memo->n_rules++] = counters[id];
+    }
+}
+
+/* Notes in 'memo' how the extended ACL verdict 'xres' depends on flow
+ * state; a frame whose verdict cannot be cached gets 'no_cache'. */
+static void
+memo_flow_state(struct vsw_flow_cache_policy *memo,
+                const struct vsw_xacl_result *xres, struct vsw_packet *pkt)
+{
+    if (xres->by_state) {
+        memo->ct_check = VSW_FLOW_CACHE_CT_FLOW;
+    } else if (xres->state_created || xres->state_error) {
+        /* The frame that makes a flow (or failed to) is never cached:
+         * the next one finds the flow, or tries again. */
+        pkt->no_cache = 1;
     }
 }
 
 /* The ACLs of 'port' on 'pkt' travelling 'direction' (xacl.h and acl.h
  * values agree): extended rules first, then the basic ones (FEATURES.md
- * §2).  Returns VSW_STAGE_CONTINUE or the drop reason. */
+ * §2).  Returns VSW_STAGE_CONTINUE or the drop reason.  'memo' (NULL:
+ * none) gets the counters the frame touched and how its verdict depends on
+ * flow state, for the flow cache. */
 static int
 apply_acls(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
-           uint8_t direction, struct vsw_packet *pkt)
+           uint8_t direction, struct vsw_packet *pkt,
+           struct vsw_flow_cache_policy *memo)
 {
     const struct vsw_port_policy *policy = port->policy;
+    struct vsw_conntrack *ct = pl->trace ? NULL : pl->snap->conntrack;
     struct vsw_xacl_result xres;
     struct vsw_acl_result res;
     enum vsw_xacl_verdict xverdict;
@@ -197,14 +223,23 @@ apply_acls(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
     if (!policy || (!policy->xacl && !policy->acl)) {
         return VSW_STAGE_CONTINUE;
     }
-    /* Rule counters and flow state are per frame. */
-    pkt->no_cache = 1;
+    if (memo) {
+        memo->n_rules = 0;
+        memo->ct_check = VSW_FLOW_CACHE_CT_NONE;
+        /* Read before the verdict: see xacl.h, "Caching verdicts". */
+        if (ct && vsw_xacl_has_stateful(policy->xacl)) {
+            memo->ct_check = VSW_FLOW_CACHE_CT_GENERATION;
+            memo->ct_gen = vsw_conntrack_generation(ct);
+        }
+    }
     wire_size(pkt, &segs, &len);
-    xverdict = vsw_xacl_evaluate(
-        policy->xacl, pl->trace ? NULL : pl->snap->conntrack, port->id,
-        direction, pkt->vlan, &pkt->key, pl->now_ms, &xres);
+    xverdict = vsw_xacl_evaluate(policy->xacl, ct, port->id, direction,
+                                 pkt->vlan, &pkt->key, pl->now_ms, &xres);
+    if (memo) {
+        memo_flow_state(memo, &xres, pkt);
+    }
     if (xres.rule_index != VSW_XACL_NO_RULE) {
-        count_rule(pl, policy->xacl_counters, policy->n_xacl_counters,
+        count_rule(pl, memo, policy->xacl_counters, policy->n_xacl_counters,
                    xres.rule_index, segs, len);
     }
     if (pl->trace && policy->xacl) {
@@ -222,14 +257,14 @@ apply_acls(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
         return VSW_STAGE_CONTINUE;
     }
     vsw_acl_classify(policy->acl, direction, &pkt->key, &res);
-    count_rule(pl, policy->acl_counters, policy->n_acl_counters, res.ip_rule,
-               segs, len);
+    count_rule(pl, memo, policy->acl_counters, policy->n_acl_counters,
+               res.ip_rule, segs, len);
     if (res.mac_rule != res.ip_rule) {
-        count_rule(pl, policy->acl_counters, policy->n_acl_counters,
+        count_rule(pl, memo, policy->acl_counters, policy->n_acl_counters,
                    res.mac_rule, segs, len);
     }
     if (res.meter_rule != res.ip_rule && res.meter_rule != res.mac_rule) {
-        count_rule(pl, policy->acl_counters, policy->n_acl_counters,
+        count_rule(pl, memo, policy->acl_counters, policy->n_acl_counters,
                    res.meter_rule, segs, len);
     }
     if (pl->trace && policy->acl) {
@@ -246,7 +281,7 @@ apply_acls(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
 static int
 stage_acl_out(struct vsw_pipeline *pl, struct vsw_packet *pkt)
 {
-    return apply_acls(pl, pl->in_port, VSW_ACL_DIR_OUT, pkt);
+    return apply_acls(pl, pl->in_port, VSW_ACL_DIR_OUT, pkt, pl->acl_memo);
 }
 
 static int
@@ -394,16 +429,32 @@ stage_forward(struct vsw_pipeline *pl, struct vsw_packet *pkt)
                                             : VSW_DROP_NO_EGRESS_PORT;
 }
 
-static const struct ingress_stage ingress_stages[] = {
-    {"parse", stage_parse, 0},
-    {"vlan-ingress", stage_vlan_ingress, 0},
-    {"ext-capture", NULL, VSW_EXT_CLASS_CAPTURE},
-    {"ext-filter", NULL, VSW_EXT_CLASS_FILTER},
-    {"guard", stage_guard, 0},
-    {"acl-out", stage_acl_out, 0},
-    {"learn", stage_learn, 0},
-    {"ext-forwarding", NULL, VSW_EXT_CLASS_FORWARDING},
-    {"forward", stage_forward, 0},
+/* The ingress stages in their order; a cache entry records the one that
+ * decided, so that a hit knows which extension stages came before. */
+enum ingress_stage_index {
+    STAGE_PARSE,
+    STAGE_VLAN_INGRESS,
+    STAGE_EXT_CAPTURE,
+    STAGE_EXT_FILTER,
+    STAGE_GUARD,
+    STAGE_ACL_OUT,
+    STAGE_LEARN,
+    STAGE_EXT_FORWARDING,
+    STAGE_FORWARD,
+    N_INGRESS_STAGES
+};
+
+static const struct ingress_stage ingress_stages[N_INGRESS_STAGES] = {
+    [STAGE_PARSE] = {"parse", stage_parse, 0},
+    [STAGE_VLAN_INGRESS] = {"vlan-ingress", stage_vlan_ingress, 0},
+    [STAGE_EXT_CAPTURE] = {"ext-capture", NULL, VSW_EXT_CLASS_CAPTURE},
+    [STAGE_EXT_FILTER] = {"ext-filter", NULL, VSW_EXT_CLASS_FILTER},
+    [STAGE_GUARD] = {"guard", stage_guard, 0},
+    [STAGE_ACL_OUT] = {"acl-out", stage_acl_out, 0},
+    [STAGE_LEARN] = {"learn", stage_learn, 0},
+    [STAGE_EXT_FORWARDING] = {"ext-forwarding", NULL,
+                              VSW_EXT_CLASS_FORWARDING},
+    [STAGE_FORWARD] = {"forward", stage_forward, 0},
 };
 
 /* Runs stage 's' on one frame (traces). */
@@ -457,7 +508,11 @@ stage_acl_in(struct vsw_pipeline *pl, struct vsw_txq *txq)
     }
     for (int i = 0; i < txq->n; i++) {
         struct vsw_packet *pkt = txq->items[i].pkt;
-        int verdict = apply_acls(pl, txq->port, VSW_ACL_DIR_IN, pkt);
+        /* A flow cache entry (or its filling) may have judged it. */
+        int verdict =
+            pkt->acl_in_judged
+                ? pkt->acl_in_verdict
+                : apply_acls(pl, txq->port, VSW_ACL_DIR_IN, pkt, NULL);
 
         if (verdict >= 0) {
             vsw_pipeline_count_drop(&txq->port->rt->stats[pl->worker], verdict,
@@ -687,45 +742,206 @@ vsw_pipeline_transmit(struct vsw_pipeline *pl, const struct vsw_dp_port *port,
     stage_tx(pl, &txq);
 }
 
-/* Takes the cached decision 'e' for 'pkt'.  Returns false if it cannot
- * (its destination has left the snapshot), and the frame must go through
- * the stages. */
+/* Whether the flow state that the cached ACL verdict 'policy' of port
+ * 'port_id' relied on is still as it was for 'pkt' in 'vlan'. */
 static bool
-apply_cached(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
-             struct vsw_flow_cache_entry *e, struct vsw_packet *pkt)
+flow_state_holds(struct vsw_pipeline *pl,
+                 const struct vsw_flow_cache_policy *policy, uint32_t port_id,
+                 uint16_t vlan, const struct vsw_packet *pkt)
 {
-    const struct vsw_flow_cache_action *action = &e->action;
-    const struct vsw_dp_port *dst;
+    struct vsw_conntrack *ct = pl->snap->conntrack;
 
-    if (action->drop_reason >= 0) {
-        vsw_pipeline_count_drop(stats, action->drop_reason, pkt);
+    switch (policy->ct_check) {
+    case VSW_FLOW_CACHE_CT_FLOW:
+        return ct &&
+               vsw_conntrack_lookup(ct, port_id, vlan, &pkt->key, pl->now_ms);
+    case VSW_FLOW_CACHE_CT_GENERATION:
+        return ct && vsw_conntrack_generation(ct) == policy->ct_gen;
+    default:
         return true;
     }
-    dst = pl->snap->by_slot[VSW_FDB_SLOT(action->out_port_id)];
-    if (!dst || dst->id != action->out_port_id) {
-        return false;
+}
+
+/* Adds 'pkt' to the rule counters of 'policy'. */
+static void
+count_cached_rules(struct vsw_pipeline *pl,
+                   const struct vsw_flow_cache_policy *policy,
+                   const struct vsw_packet *pkt)
+{
+    uint32_t segs;
+    uint64_t len;
+
+    if (!policy->n_rules) {
+        return;
     }
-    pkt->vlan = action->vlan;
-    pkt->tag_vid = action->tag_vid;
-    pkt->pvlan_role = action->pvlan_role;
-    pkt->pcp = action->pcp;
-    pkt->ingress_tag_len = action->tag_len;
-    /* Keep the source MAC from ageing out; once a second is plenty. */
-    if (pl->now_ms - e->learned_ms >= 1000) {
+    wire_size(pkt, &segs, &len);
+    for (unsigned i = 0; i < policy->n_rules; i++) {
+        vsw_rule_counters_add(policy->rules[i], pl->worker, segs, len);
+    }
+}
+
+/* Whether the cached decision 'e' still holds for 'pkt': its destination
+ * is still in the snapshot, and the flow state its ACL verdict depends on
+ * is unchanged.  A flow that admitted the frame is looked up, which
+ * restarts its idle timer as the ACL stage would.  If not, the frame must
+ * go through the stages. */
+static bool
+cached_usable(struct vsw_pipeline *pl, const struct vsw_flow_cache_entry *e,
+              const struct vsw_packet *pkt)
+{
+    const struct vsw_flow_cache_action *action = &e->action;
+
+    if (action->drop_reason < 0) {
+        const struct vsw_dp_port *dst =
+            pl->snap->by_slot[VSW_FDB_SLOT(action->out_port_id)];
+
+        if (!dst || dst->id != action->out_port_id) {
+            return false;
+        }
+    }
+    return flow_state_holds(pl, &action->policy, pl->in_port->id, action->vlan,
+                            pkt) &&
+           (!action->in_judged ||
+            flow_state_holds(pl, &action->policy_in, action->out_port_id,
+                             action->vlan, pkt));
+}
+
+/* The cached classification of 'e' on 'pkt', as "vlan-ingress" and
+ * "guard" would have left it. */
+static void
+cached_classify(const struct vsw_flow_cache_entry *e, struct vsw_packet *pkt)
+{
+    pkt->vlan = e->action.vlan;
+    pkt->tag_vid = e->action.tag_vid;
+    pkt->pvlan_role = e->action.pvlan_role;
+    pkt->pcp = e->action.pcp;
+    pkt->ingress_tag_len = e->action.tag_len;
+}
+
+/* What "acl-out" and "learn" did to the flow's frames, done for 'pkt':
+ * its wire frames and bytes on each rule counter the verdict touched, and
+ * its source MAC kept from ageing out. */
+static void
+cached_effects(struct vsw_pipeline *pl, struct vsw_flow_cache_entry *e,
+               const struct vsw_packet *pkt)
+{
+    count_cached_rules(pl, &e->action.policy, pkt);
+    /* Once a second is plenty. */
+    if (e->action.drop_reason < 0 && pl->now_ms - e->learned_ms >= 1000) {
         vsw_fdb_learn_vni(pl->in_port->sw->fdb, pkt->vni, pkt->vlan,
                           pkt->key.eth_src, pl->in_port->id,
                           pl->in_port->mac_limit, pl->now_ms);
         e->learned_ms = pl->now_ms;
     }
-    vsw_pipeline_txq_push(pl, dst, pkt);
-    return true;
+}
+
+/* The cached verdict of 'e' on 'pkt': a drop counted on 'stats', or its
+ * destination's tx queue (cached_usable() checked that it is there) with
+ * the verdict of the destination's ACLs, which "acl-in" then applies. */
+static void
+cached_finish(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
+              const struct vsw_flow_cache_entry *e, struct vsw_packet *pkt)
+{
+    const struct vsw_flow_cache_action *action = &e->action;
+
+    if (action->drop_reason >= 0) {
+        vsw_pipeline_count_drop(stats, action->drop_reason, pkt);
+        return;
+    }
+    if (action->in_judged) {
+        count_cached_rules(pl, &action->policy_in, pkt);
+        pkt->acl_in_judged = 1;
+        pkt->acl_in_verdict = action->in_verdict;
+    }
+    vsw_pipeline_txq_push(
+        pl, pl->snap->by_slot[VSW_FDB_SLOT(action->out_port_id)], pkt);
+}
+
+/* A frame whose flow the cache knows. */
+struct cache_hit {
+    struct vsw_packet *pkt;
+    struct vsw_flow_cache_entry *entry;
+};
+
+/* Runs the extension stage 'stage' on the 'n' hits of 'hits' that
+ * reached it before their cached verdict, and keeps in 'hits' those it
+ * let through (and those it does not concern).  Returns how many are
+ * left. */
+static int
+hits_run_ext_stage(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
+                   struct cache_hit *hits, int n, unsigned stage)
+{
+    struct vsw_packet *pkts[VSW_BATCH_SIZE];
+    int verdicts[VSW_BATCH_SIZE];
+    int position[VSW_BATCH_SIZE];
+    int n_pkts = 0;
+    int kept = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (hits[i].entry->action.stage > stage) {
+            position[n_pkts] = i;
+            pkts[n_pkts++] = hits[i].pkt;
+        }
+    }
+    if (!n_pkts) {
+        return n;
+    }
+    vsw_ext_stage_ingress(pl, ingress_stages[stage].ext_class, pkts, n_pkts,
+                          verdicts);
+    for (int j = 0; j < n_pkts; j++) {
+        if (verdicts[j] != VSW_STAGE_CONTINUE) {
+            if (verdicts[j] >= 0) {
+                vsw_pipeline_count_drop(stats, verdicts[j], pkts[j]);
+            }
+            hits[position[j]].pkt = NULL;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (hits[i].pkt) {
+            hits[kept++] = hits[i];
+        }
+    }
+    return kept;
+}
+
+/* Takes the cached decisions of 'hits'.  On a switch with extensions the
+ * frames still go through the extension stages that came before the
+ * stage that decided, in order, and an extension's drop or choice wins;
+ * only the built-in stages are skipped. */
+static void
+take_hits(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
+          struct cache_hit *hits, int n)
+{
+    if (!pl->in_port->sw->n_exts) {
+        for (int i = 0; i < n; i++) {
+            cached_classify(hits[i].entry, hits[i].pkt);
+            cached_effects(pl, hits[i].entry, hits[i].pkt);
+            cached_finish(pl, stats, hits[i].entry, hits[i].pkt);
+        }
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        cached_classify(hits[i].entry, hits[i].pkt);
+    }
+    n = hits_run_ext_stage(pl, stats, hits, n, STAGE_EXT_CAPTURE);
+    n = hits_run_ext_stage(pl, stats, hits, n, STAGE_EXT_FILTER);
+    for (int i = 0; i < n; i++) {
+        cached_effects(pl, hits[i].entry, hits[i].pkt);
+    }
+    n = hits_run_ext_stage(pl, stats, hits, n, STAGE_EXT_FORWARDING);
+    for (int i = 0; i < n; i++) {
+        cached_finish(pl, stats, hits[i].entry, hits[i].pkt);
+    }
 }
 
 /* Runs the ingress stages after "parse" over 'batch'.  Each frame's
- * verdict lands in 'verdicts' (by position in the batch as given). */
+ * verdict lands in 'verdicts', the stage that gave it in 'stages', and
+ * what "acl-out" touched in 'memos' (all by position in the batch as
+ * given; 'memos' zeroed by the caller). */
 static void
 run_stages(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
-           struct vsw_packet_batch *batch, int verdicts[])
+           struct vsw_packet_batch *batch, int verdicts[], uint8_t stages[],
+           struct vsw_flow_cache_policy memos[])
 {
     struct vsw_packet *pkts[VSW_BATCH_SIZE];
     int index[VSW_BATCH_SIZE];
@@ -735,9 +951,9 @@ run_stages(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
     for (int i = 0; i < n; i++) {
         index[i] = i;
         verdicts[i] = VSW_STAGE_CONTINUE;
+        stages[i] = STAGE_FORWARD;
     }
-    for (size_t s = 1; s < sizeof ingress_stages / sizeof *ingress_stages;
-         s++) {
+    for (size_t s = 1; s < N_INGRESS_STAGES; s++) {
         const struct ingress_stage *stage = &ingress_stages[s];
         int stage_verdicts[VSW_BATCH_SIZE];
         int kept = 0;
@@ -750,21 +966,54 @@ run_stages(struct vsw_pipeline *pl, struct vsw_port_stats *stats,
                                   stage_verdicts);
         }
         for (int i = 0; i < n; i++) {
-            int verdict =
-                stage->run ? stage->run(pl, pkts[i]) : stage_verdicts[i];
+            int verdict;
 
+            if (stage->run) {
+                pl->acl_memo = &memos[index[i]];
+                verdict = stage->run(pl, pkts[i]);
+            } else {
+                verdict = stage_verdicts[i];
+                /* An extension's drop or choice is its own, per frame. */
+                if (verdict != VSW_STAGE_CONTINUE) {
+                    pkts[i]->no_cache = 1;
+                }
+            }
             if (verdict == VSW_STAGE_CONTINUE) {
                 pkts[kept] = pkts[i];
                 index[kept++] = index[i];
                 continue;
             }
             verdicts[index[i]] = verdict;
+            stages[index[i]] = (uint8_t)s;
             if (verdict >= 0) {
                 vsw_pipeline_count_drop(stats, verdict, pkts[i]);
             }
         }
         n = kept;
     }
+    pl->acl_memo = NULL;
+}
+
+/* For a frame about to fill the cache with one destination: runs the
+ * destination's ACLs ("acl-in") now rather than at egress, noting their
+ * verdict on the frame (for "acl-in") and with the counters and flow
+ * state it relied on in 'action', so that hits take it too. */
+static void
+judge_acl_in(struct vsw_pipeline *pl, struct vsw_packet *pkt,
+             struct vsw_flow_cache_action *action)
+{
+    const struct vsw_dp_port *dst =
+        pl->snap->by_slot[VSW_FDB_SLOT(pkt->out_port_id)];
+
+    if (!dst || dst->id != pkt->out_port_id || !dst->policy ||
+        (!dst->policy->acl && !dst->policy->xacl)) {
+        return;
+    }
+    pkt->acl_in_verdict =
+        (int16_t)apply_acls(pl, dst, VSW_ACL_DIR_IN, pkt, &action->policy_in);
+    pkt->acl_in_judged = 1;
+    action->in_judged = 1;
+    action->in_verdict = pkt->acl_in_verdict;
 }
 
 /* The VLAN of a team port's untagged frames, for its receive rules. */
@@ -784,13 +1033,15 @@ process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
 {
     struct vsw_port_stats *stats = &in_port->rt->stats[pl->worker];
     struct vsw_flow_cache_key keys[VSW_BATCH_SIZE];
+    struct vsw_flow_cache_policy memos[VSW_BATCH_SIZE];
     uint64_t hashes[VSW_BATCH_SIZE];
     struct vsw_packet_batch misses = {.count = 0};
+    struct cache_hit hits[VSW_BATCH_SIZE];
     int verdicts[VSW_BATCH_SIZE];
+    uint8_t stages[VSW_BATCH_SIZE];
     uint64_t packets = 0;
     uint64_t bytes = 0;
-    /* Extensions see every frame, so their switches skip the cache. */
-    bool use_cache = !in_port->sw->n_exts;
+    int n_hits = 0;
 
     pl->snap = snap;
     pl->in_port = in_port;
@@ -821,6 +1072,8 @@ process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
         struct vsw_flow_cache_entry *e;
         uint64_t hash;
 
+        pkt->acl_in_judged = 0;
+
         if (verdict < 0 && in_port->team) {
             /* Before the cache: the member a frame came on decides. */
             verdict = vsw_team_rx(in_port->team, pkt, in_port->sw->fdb,
@@ -830,23 +1083,24 @@ process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
             vsw_pipeline_count_drop(stats, verdict, pkt);
             continue;
         }
-        if (!use_cache) {
-            misses.pkts[misses.count++] = pkt;
-            continue;
-        }
         hash = vsw_flow_cache_key_init_vni(&keys[misses.count], &pkt->key,
                                            in_port->id, pkt->vni);
         e = vsw_flow_cache_lookup(pl->cache, &keys[misses.count], hash,
                                   snap->generation, pl->fdb_gen);
-        if (!e || !apply_cached(pl, stats, e, pkt)) {
+        if (e && cached_usable(pl, e, pkt)) {
+            hits[n_hits++] = (struct cache_hit){.pkt = pkt, .entry = e};
+        } else {
             hashes[misses.count] = hash;
             misses.pkts[misses.count++] = pkt;
         }
     }
+    /* Before any insertion, which could reuse a hit's entry. */
+    take_hits(pl, stats, hits, n_hits);
 
-    run_stages(pl, stats, &misses, verdicts);
+    memset(memos, 0, misses.count * sizeof *memos);
+    run_stages(pl, stats, &misses, verdicts, stages, memos);
     for (int i = 0; i < misses.count; i++) {
-        const struct vsw_packet *pkt = misses.pkts[i];
+        struct vsw_packet *pkt = misses.pkts[i];
         struct vsw_flow_cache_action action = {
             .drop_reason = (int16_t)(verdicts[i] >= 0 ? verdicts[i] : -1),
             .vlan = pkt->vlan,
@@ -854,13 +1108,20 @@ process_batch(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
             .pvlan_role = pkt->pvlan_role,
             .pcp = pkt->pcp,
             .tag_len = pkt->ingress_tag_len,
+            .stage = stages[i],
             .out_port_id = pkt->out_port_id,
+            .policy = memos[i],
         };
 
         /* A flood's destinations change with every MAC learned: not worth
          * caching. */
-        if (use_cache && !pkt->no_cache &&
-            (verdicts[i] >= 0 || pkt->out_port_id)) {
+        if (pkt->no_cache || (verdicts[i] < 0 && !pkt->out_port_id)) {
+            continue;
+        }
+        if (verdicts[i] < 0) {
+            judge_acl_in(pl, pkt, &action);
+        }
+        if (!pkt->no_cache) {
             vsw_flow_cache_insert(pl->cache, &keys[i], hashes[i],
                                   snap->generation, pl->fdb_gen, now_ms,
                                   &action);
@@ -1025,6 +1286,7 @@ vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
     pl->ext_skip = 0;
     guard_state_copy(&pl->trace_guard_state, in_port->rt->guard_state);
     pl->trace = trace;
+    pl->acl_memo = NULL;
     pl->snap = snap;
     pl->in_port = in_port;
     pl->now_ms = now_ms;
@@ -1072,7 +1334,7 @@ vsw_pipeline_trace(struct vsw_pipeline *pl, const struct vsw_dp_snapshot *snap,
 
             vsw_trace_step(trace, "acl-in", "", "%s: ", port->name);
             step = &trace->steps[trace->n_steps - 1];
-            in_verdict = apply_acls(pl, port, VSW_ACL_DIR_IN, pkt);
+            in_verdict = apply_acls(pl, port, VSW_ACL_DIR_IN, pkt, NULL);
             snprintf(step->verdict, sizeof step->verdict, "%s",
                      verdict_name(in_verdict));
             if (in_verdict >= 0) {

@@ -28,11 +28,16 @@
  * flow cache forwarded are mirrored like the others.
  *
  * The flow cache (flow-cache.h) sits between "parse" and the other
- * ingress stages: a frame whose flow has a valid entry skips them and
- * takes the cached verdict (a drop, or one destination); the others run
- * the stages, and their verdicts fill the cache.  Floods are not cached,
- * nor frames a stage judged by more than the flow key (payload, rates,
- * flow state, rule counters: 'no_cache').
+ * ingress stages: a frame whose flow has a valid entry skips the built-in
+ * ones and takes the cached verdict (a drop, or one destination); the
+ * others run the stages, and their verdicts fill the cache.  Floods are
+ * not cached, nor frames a stage judged by more than the flow key
+ * (payload, rates, the frame that creates flow state, an extension's
+ * choice: 'no_cache').  An entry of a port with ACLs holds the rule
+ * counters the verdict touched and how it depends on flow state, and a
+ * hit counts on them as the stage would.  On switches with extensions a
+ * hit still runs the extension stages that come before the stage that
+ * decided, in order, and their drops and choices win.
  */
 #ifndef VSW_PIPELINE_H
 #define VSW_PIPELINE_H 1
@@ -100,6 +105,9 @@ struct vsw_pipeline {
                                                    output */
     struct vsw_packet segments[VSW_BATCH_SIZE]; /* views of its frames */
     struct vsw_flow_cache *cache;               /* decisions per flow */
+    struct vsw_flow_cache_policy *acl_memo;     /* where "acl-out" notes
+                                                   what the frame it runs on
+                                                   touched, for the cache */
     struct vsw_trace *trace;                    /* set while tracing: every
                                                    side effect off */
     struct vsw_guard_state trace_guard_state;   /* guard memory a trace

@@ -61,6 +61,44 @@ START_TEST(test_hit_after_insert)
 }
 END_TEST
 
+START_TEST(test_entry_keeps_policy_references)
+{
+    struct vsw_flow_cache *cache = vsw_flow_cache_create(64);
+    struct vsw_flow_key flow = udp_flow(1000);
+    struct vsw_flow_cache_key key;
+    struct vsw_flow_cache_action action = forward_to_7;
+    struct vsw_flow_cache_entry *e;
+    uint64_t hash = vsw_flow_cache_key_init(&key, &flow, 3);
+    /* Stand-ins: the cache stores the pointers, never follows them. */
+    struct vsw_rule_counters *rule_a = (struct vsw_rule_counters *)&key;
+    struct vsw_rule_counters *rule_b = (struct vsw_rule_counters *)&flow;
+
+    action.stage = 8;
+    action.policy.rules[0] = rule_a;
+    action.policy.rules[1] = rule_b;
+    action.policy.n_rules = 2;
+    action.policy.ct_check = VSW_FLOW_CACHE_CT_GENERATION;
+    action.policy.ct_gen = 41;
+    vsw_flow_cache_insert(cache, &key, hash, 1, 1, 0, &action);
+    e = vsw_flow_cache_lookup(cache, &key, hash, 1, 1);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->action.stage, 8);
+    ck_assert_uint_eq(e->action.policy.n_rules, 2);
+    ck_assert_ptr_eq(e->action.policy.rules[0], rule_a);
+    ck_assert_ptr_eq(e->action.policy.rules[1], rule_b);
+    ck_assert_uint_eq(e->action.policy.ct_check, VSW_FLOW_CACHE_CT_GENERATION);
+    ck_assert_uint_eq(e->action.policy.ct_gen, 41);
+
+    /* Refilled without policy: no counter of the old verdict is left. */
+    vsw_flow_cache_insert(cache, &key, hash, 2, 1, 0, &forward_to_7);
+    e = vsw_flow_cache_lookup(cache, &key, hash, 2, 1);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->action.policy.n_rules, 0);
+    ck_assert_uint_eq(e->action.policy.ct_check, VSW_FLOW_CACHE_CT_NONE);
+    vsw_flow_cache_destroy(cache);
+}
+END_TEST
+
 START_TEST(test_generations_retire_entries)
 {
     struct vsw_flow_cache *cache = vsw_flow_cache_create(64);
@@ -171,6 +209,7 @@ main(void)
     int failed;
 
     tcase_add_test(tc, test_hit_after_insert);
+    tcase_add_test(tc, test_entry_keeps_policy_references);
     tcase_add_test(tc, test_generations_retire_entries);
     tcase_add_test(tc, test_what_makes_a_flow);
     tcase_add_test(tc, test_bounded_size);
