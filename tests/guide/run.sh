@@ -39,10 +39,10 @@ links="vm1 vm2 ct1 up0 up1 pvup0 gw iso1 iso2 com1 com2 web1 srv tx1 tx2 mon1"
 links="$links qup0 qvm1 qvm2" # section 17, minimum bandwidth
 links="$links vm1b" # section 18, metering
 links="$links tma0 tma1 tvm1" # section 21, teams
-links="$links cnib3541ace7b0c cnicfd90c82f28d cni302cad0ea653" # section 26.3, CNI ports
-links="$links vmtap0" # section 26.4, a TAP made for QEMU
-links="$links bk1 bk2 bk3 bk4 bk5" # section 26.5, many ports at once
-links="$links mvm1" # section 26.1, metrics
+links="$links mvm1" # section 27, metrics
+links="$links cnib3541ace7b0c cnicfd90c82f28d cni302cad0ea653" # section 29, CNI ports
+links="$links vmtap0" # section 30, a TAP made for QEMU
+links="$links bk1 bk2 bk3 bk4 bk5" # section 31, many ports at once
 # Section 26, who may use the socket: its users and groups.
 users="vsg-alice vsg-bob vsg-carol"
 groups="vsg-admins vsg-readers"

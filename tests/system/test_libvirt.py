@@ -1,4 +1,4 @@
-"""VMs from libvirt and QEMU (user guide §26.4): the domain XML the guide
+"""VMs from libvirt and QEMU (user guide §30): the domain XML the guide
 gives is valid for libvirt (virt-xml-validate) and its test driver
 defines it (virsh -c test:///default), and a real QEMU guest (TCG: a
 Debian kernel and a busybox initramfs built here) on a TAP that QEMU
