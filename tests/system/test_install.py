@@ -1,5 +1,6 @@
 """`cmake --install` into a temporary prefix: the programs run from there,
-and the SDK, the systemd unit and the documents are where they belong."""
+and the SDK, the systemd unit, the man pages, the bash completion, the CNI
+plugin and the documents are where they belong."""
 
 import os
 import shutil
@@ -30,10 +31,19 @@ def test_install_into_a_prefix(tmp_path):
                  "share/vswitch/extension.map",
                  "lib/vswitch/extensions/static-forward.so",
                  "lib/systemd/system/vswitchd.service",
+                 "share/man/man8/vswitchd.8",
+                 "share/man/man8/vswitch-ctl.8",
+                 "share/bash-completion/completions/vswitch-ctl",
+                 "lib/cni/vswitch",
                  "share/doc/vswitch/README.md",
                  "share/doc/vswitch/user-guide.md",
                  "share/doc/vswitch/vswitchd.md"):
         assert (prefix / path).is_file(), path
+    # The installed CNI plugin answers VERSION as a runtime asks it.
+    out = subprocess.run([str(prefix / "lib/cni/vswitch")], input="{}",
+                         capture_output=True, text=True, timeout=30,
+                         env=dict(os.environ, CNI_COMMAND="VERSION"))
+    assert out.returncode == 0 and "1.0.0" in out.stdout, out
     # The unit names the vswitchd of this prefix.
     unit = (prefix / "lib/systemd/system/vswitchd.service").read_text()
     assert f"ExecStart={prefix}/sbin/vswitchd " in unit
