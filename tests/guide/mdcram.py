@@ -58,7 +58,9 @@ VARYING = [
     (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"),
     (r"(?<=time=)[0-9.]+ ms", r"[0-9.]+ ms"),
     (r"(?<=, time )\d+ms", r"\d+ms"),
-    (r"(?<=rtt min/avg/max/mdev = )[0-9./]+ ms", r"[0-9./]+ ms"),
+    # A reply slower than the interval (a loaded machine, a neighbour
+    # still being resolved) makes ping add how many were in flight.
+    (r"(?<=rtt min/avg/max/mdev = )[0-9./]+ ms", r"[0-9./]+ ms(, pipe \d+)?"),
     (r"^\d\d:\d\d:\d\d\.\d{6}(?= )", r"\d\d:\d\d:\d\d\.\d{6}"),
     (r"net:\[\d+\]", r"net:\[\d+\]"),
     (r"^\d+(?=: \S+: <)", r"\d+"),

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The documents, run: docs/user-guide.md from section 1 to 28, then the
+# The documents, run: docs/user-guide.md from section 1 to 35, then the
 # README's quick start (scripts/demo.sh), then the request/response pairs
 # of docs/jsonrpc.md, then the tutorial of docs/extensions.md, each command
 # in order, with its output compared to what the document shows.  The
