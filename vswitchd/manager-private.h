@@ -167,7 +167,7 @@ struct mgr_port {
     struct mgr_acl *acls;      /* basic ACL rules, in the order added */
     struct mgr_xacl *xacls;    /* extended ACL rules */
     uint32_t next_acl_id;      /* id for the next basic rule */
-    struct vsw_sched *sched;   /* QoS, uplink: its minimum-bandwidth
+    struct vsw_sched *sched;   /* QoS, uplink or team: its minimum-bandwidth
                                   scheduler (qos-sched.c), or NULL */
     const struct vsw_port_rt *sched_rt; /* the runtime 'sched' sends for */
 
@@ -681,6 +681,10 @@ void mgr_team_port_destroy(struct vsw_manager *, struct mgr_port *port);
 
 /* True if a member of team port 'port' carries traffic. */
 bool mgr_team_is_up(const struct mgr_port *port);
+
+/* The members of team port 'port' that carry traffic (bit m: member m of
+ * its 'members'). */
+uint32_t mgr_team_active_mask(const struct mgr_port *port);
 
 /* The team port whose members include interface 'ifname', or NULL. */
 struct mgr_port *mgr_team_of_member(struct vsw_manager *, const char *ifname);

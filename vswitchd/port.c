@@ -264,9 +264,10 @@ static const struct vsw_setting port_settings[] = {
         .max = MIN_BW_RATE_MAX,
         .default_value = "0",
         .when_key = "type",
-        .when_values = 1u << MGR_PORT_UPLINK,
-        .help = "the uplink's capacity in bit/s, which minimum bandwidth "
-                "is enforced at; 0 for unknown (not scheduled)",
+        .when_values = 1u << MGR_PORT_UPLINK | 1u << MGR_PORT_TEAM,
+        .help = "the uplink's capacity in bit/s (a team: each member's), "
+                "which minimum bandwidth is enforced at; 0 for unknown (not "
+                "scheduled)",
     },
     {
         PORT_ROW("mirror", VSW_SETTING_ENUM, mirror),

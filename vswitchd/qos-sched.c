@@ -4,12 +4,15 @@
  * the life of each uplink's scheduler (datapath/qos/scheduler.c), and
  * qos.show.
  *
- * An uplink is scheduled while it has a link-speed and its switch's mode
- * is not none.  Its scheduler is created when a snapshot that schedules
- * it is built, and retired (freed after the grace period of the next
- * snapshot, which no longer names it) when that ends, when the port goes,
- * or when the port's device is reopened (a scheduler sends through a
- * socket on the device it was made for).  Control thread.
+ * An uplink or a NIC team is scheduled while it has a link-speed and its
+ * switch's mode is not none.  A team's link-speed is each member's: its
+ * scheduler paces at link-speed times the members that carry traffic,
+ * set again at every snapshot (a failover is one), and sends each frame
+ * on the member the team's balancing picked (netdev-team.c).  Its scheduler is
+ * created when a snapshot that schedules it is built, and retired (freed after
+ * the grace period of the next snapshot, which no longer names it) when that
+ * ends, when the port goes, or when the port's device is reopened (a scheduler
+ * sends through a socket on the device it was made for).  Control thread.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +21,11 @@
 #include "bounds.h"
 #include "log.h"
 #include "manager-private.h"
+#include "netdev-team.h"
 #include "scheduler.h"
+
+_Static_assert(VSW_LACP_MAX_MEMBERS <= VSW_SCHED_MAX_LINKS,
+               "a team's scheduler has a link per member");
 
 const char *const mgr_min_bw_mode_names[] = {"weight", "absolute", "none",
                                              NULL};
@@ -79,12 +86,61 @@ retire_sched(struct vsw_manager *mgr, struct mgr_port *port)
     }
 }
 
+/* True if 'port' is of a type that can be scheduled. */
+static bool
+schedulable(const struct mgr_port *port)
+{
+    return port->cfg.type == MGR_PORT_UPLINK ||
+           port->cfg.type == MGR_PORT_TEAM;
+}
+
 /* True if 'port' should have a scheduler. */
 static bool
 wants_sched(const struct mgr_port *port)
 {
-    return port->cfg.type == MGR_PORT_UPLINK && port->cfg.link_speed &&
+    return schedulable(port) && port->cfg.link_speed &&
            port->sw->cfg.min_bw_mode != MGR_MIN_BW_NONE && port->rt;
+}
+
+/* The members of team 'port' that carry traffic, counted. */
+static unsigned
+team_active_members(const struct mgr_port *port)
+{
+    return (unsigned)__builtin_popcount(mgr_team_active_mask(port));
+}
+
+/* The speed 'port' is paced at: an uplink's link-speed; a team's
+ * link-speed (each member's) times the members that carry traffic (one
+ * while none does, so the speed is never 0). */
+static uint64_t
+port_capacity(const struct mgr_port *port)
+{
+    unsigned n =
+        port->cfg.type == MGR_PORT_TEAM ? team_active_members(port) : 1;
+
+    return port->cfg.link_speed * (n ? n : 1);
+}
+
+/* Starts the scheduler of 'port' (wants_sched()) in 'mode' into
+ * port->sched.  Returns 0 or a negative errno. */
+static int
+start_sched(struct mgr_port *port, enum vsw_sched_mode mode)
+{
+    struct vsw_team_netdev *team = vsw_netdev_team_cast(port->rt->netdev);
+    const struct vsw_netdev *links[VSW_SCHED_MAX_LINKS];
+    unsigned n_links;
+
+    if (!team) {
+        return vsw_sched_create(port->name, port->rt->netdev, mode,
+                                port_capacity(port), &port->sched);
+    }
+    /* A link per member; a missing member's is NULL. */
+    n_links = vsw_netdev_team_n_members(team);
+    for (unsigned m = 0; m < n_links; m++) {
+        links[m] = vsw_netdev_team_member(team, m);
+    }
+    return vsw_sched_create_links(port->name, links, n_links, mode,
+                                  port_capacity(port), &port->sched);
 }
 
 void
@@ -107,18 +163,21 @@ mgr_qos_sched_publish(struct vsw_manager *mgr, struct mgr_port *port,
         return;
     }
     if (port->sched) {
-        vsw_sched_set_link_speed(port->sched, port->cfg.link_speed);
+        vsw_sched_set_link_speed(port->sched, port_capacity(port));
     } else {
-        error = vsw_sched_create(port->name, port->rt->netdev, sched_mode,
-                                 port->cfg.link_speed, &port->sched);
+        error = start_sched(port, sched_mode);
         if (error) {
-            /* The uplink goes on unscheduled; the next change retries. */
+            /* The port goes on unscheduled; the next change retries. */
             VSW_ERR("port %s: cannot start its QoS scheduler: %s", port->name,
                     strerror(-error));
             port->sched = NULL;
             return;
         }
         port->sched_rt = port->rt;
+    }
+    if (port->cfg.type == MGR_PORT_TEAM) {
+        /* Frames queued for a member that left go out on another. */
+        vsw_sched_set_links_up(port->sched, mgr_team_active_mask(port));
     }
     dport->sched = port->sched;
 }
@@ -184,10 +243,10 @@ rpc_qos_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
         mgr_rpc_get_port(mgr, params, "port", &port, err)) {
         return -1;
     }
-    if (port->cfg.type != MGR_PORT_UPLINK) {
+    if (!schedulable(port)) {
         return vsw_rpc_error(err, VSW_RPC_INVALID_PARAMS,
                              "port '%s' is no uplink: minimum bandwidth is "
-                             "enforced on uplinks only",
+                             "enforced on uplinks and teams only",
                              port->name);
     }
     mode = port->sw->cfg.min_bw_mode;
@@ -195,6 +254,15 @@ rpc_qos_show(json_t *params, json_t **result, struct vsw_rpc_error *err,
                         port->sw->name, "min-bandwidth-mode",
                         mgr_min_bw_mode_names[mode], "link-speed",
                         (json_int_t)port->cfg.link_speed);
+    if (port->cfg.type == MGR_PORT_TEAM) {
+        /* A team's link-speed is each member's. */
+        json_object_set_new(*result, "active-members",
+                            json_integer(team_active_members(port)));
+        json_object_set_new(
+            *result, "capacity",
+            json_integer(
+                (json_int_t)(port->cfg.link_speed ? port_capacity(port) : 0)));
+    }
     json_object_set_new(*result, "scheduled", json_boolean(port->sched));
     classes = json_array();
     if (!port->sched) {

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "manager-private.h"
 #include "netdev-team.h"
+#include "scheduler.h"
 #include "timeutil.h"
 
 static const char *const team_modes[] = {"switch-independent", "static",
@@ -238,6 +239,12 @@ mgr_team_is_up(const struct mgr_port *port)
     return port->team && port->team->active_mask && port->rt;
 }
 
+uint32_t
+mgr_team_active_mask(const struct mgr_port *port)
+{
+    return port->team ? port->team->active_mask : 0;
+}
+
 /* Refuses members of 'cfg' that do not exist or that another port or team
  * than 'self' (NULL: a new team) uses. */
 static int
@@ -287,6 +294,30 @@ static struct vsw_team_netdev *
 team_netdev(const struct mgr_port *port)
 {
     return port->rt ? vsw_netdev_team_cast(port->rt->netdev) : NULL;
+}
+
+/* Member 'm''s counters: what the workers sent and received on it, and
+ * what the team's minimum-bandwidth scheduler (qos-sched.c) sent on it. */
+static void
+member_counters(const struct mgr_port *port, struct vsw_team_netdev *netdev,
+                unsigned m, struct vsw_team_member_counters *c)
+{
+    vsw_netdev_team_counters(netdev, m, c);
+    if (port->sched && port->sched_rt == port->rt) {
+        uint64_t packets, bytes;
+
+        vsw_sched_link_stats(port->sched, m, &packets, &bytes);
+        c->tx_packets += packets;
+        c->tx_bytes += bytes;
+    }
+}
+
+/* 'now' minus 'before', or 0 if the counter started again (a new device
+ * or scheduler). */
+static uint64_t
+counter_delta(uint64_t now, uint64_t before)
+{
+    return now >= before ? now - before : 0;
 }
 
 /* ---- LACP ---- */
@@ -1080,11 +1111,13 @@ mgr_team_tick(struct vsw_manager *mgr)
             for (unsigned m = 0; m < p->cfg.team.members.n; m++) {
                 struct vsw_team_member_counters c;
 
-                vsw_netdev_team_counters(netdev, m, &c);
-                team->rx_bps[m] = (c.rx_bytes - team->sample[m].rx_bytes) *
-                                  8000 / (uint64_t)dt;
-                team->tx_bps[m] = (c.tx_bytes - team->sample[m].tx_bytes) *
-                                  8000 / (uint64_t)dt;
+                member_counters(p, netdev, m, &c);
+                team->rx_bps[m] =
+                    counter_delta(c.rx_bytes, team->sample[m].rx_bytes) *
+                    8000 / (uint64_t)dt;
+                team->tx_bps[m] =
+                    counter_delta(c.tx_bytes, team->sample[m].tx_bytes) *
+                    8000 / (uint64_t)dt;
                 team->sample[m] = c;
             }
             if (team->flowlets) {
@@ -1272,7 +1305,7 @@ member_to_json(const struct mgr_port *port, unsigned m)
     json_t *obj;
 
     if (netdev) {
-        vsw_netdev_team_counters(netdev, m, &c);
+        member_counters(port, netdev, m, &c);
     }
     if (team && team->lacp) {
         vsw_lacp_member_status(team->lacp, m, &lacp);

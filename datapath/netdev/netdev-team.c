@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gso.h"
+#include "scheduler.h"
 #include "timeutil.h"
 #include "trace.h"
 
@@ -504,6 +506,78 @@ vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
         }
     }
     return done;
+}
+
+/* The wire frames 'item' stands for (a GSO packet: its segments). */
+static uint64_t
+wire_frames(const struct vsw_tx_item *item)
+{
+    const struct vsw_packet *pkt = item->pkt;
+    uint32_t segs;
+    uint64_t bytes;
+
+    if (pkt->vnet.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+        return 1;
+    }
+    vsw_gso_wire_size(pkt->data, pkt->len, &pkt->vnet, &segs, &bytes);
+    return segs;
+}
+
+uint64_t
+vsw_team_sched_enqueue(const struct vsw_team_map *map, struct vsw_sched *sched,
+                       const struct vsw_dp_snapshot *snap, unsigned queue,
+                       const struct vsw_tx_item *items, int n,
+                       struct vsw_sched_result *result)
+{
+    struct vsw_tx_item queued[VSW_BATCH_SIZE];
+    uint8_t links[VSW_BATCH_SIZE];
+    uint64_t now = map->flowlets ? (uint64_t)vsw_time_nsec() : 0;
+    uint64_t refused = 0;
+    int k = 0;
+
+    memset(result, 0, sizeof *result);
+    for (int i = 0; i < n; i++) {
+        const struct vsw_packet *pkt = items[i].pkt;
+        uint8_t m;
+        int error;
+
+        if (rlb_takes(map, pkt)) {
+            /* A small ARP frame rewritten per peer: straight out, past
+             * the queues. */
+            if (rlb_tx_arp(map, queue, &items[i], &error)) {
+                result->packets++;
+                result->bytes += vsw_tx_item_len(&items[i]);
+            } else {
+                refused++;
+            }
+            continue;
+        }
+        m = vsw_team_select(map, &pkt->key, pkt->in_port_id, now);
+        if (m == VSW_TEAM_NO_MEMBER || m >= map->n_members) {
+            refused += wire_frames(&items[i]);
+            continue;
+        }
+        queued[k] = items[i];
+        links[k++] = m;
+        if (k == VSW_BATCH_SIZE) {
+            struct vsw_sched_result r;
+
+            vsw_sched_enqueue_links(sched, snap, queued, links, k, &r);
+            result->packets += r.packets;
+            result->bytes += r.bytes;
+            result->dropped += r.dropped;
+            k = 0;
+        }
+    }
+    if (k) {
+        struct vsw_sched_result r;
+
+        vsw_sched_enqueue_links(sched, snap, queued, links, k, &r);
+        result->packets += r.packets;
+        result->bytes += r.bytes;
+        result->dropped += r.dropped;
+    }
+    return refused;
 }
 
 void

@@ -97,6 +97,23 @@ int vsw_team_rx(const struct vsw_team_map *map, struct vsw_packet *pkt,
 int vsw_team_tx(const struct vsw_team_map *map, unsigned queue,
                 const struct vsw_tx_item *items, int n, int *error);
 
+struct vsw_sched;
+struct vsw_sched_result;
+struct vsw_dp_snapshot;
+
+/* Worker: queues the 'n' frames of 'items' of the team 'map' to its
+ * minimum-bandwidth scheduler 'sched' (qos/scheduler.c), each for the
+ * member vsw_team_select() picks now, in its class by 'snap'; rx-balance's
+ * rewritten ARP frames go straight out through transmit queue 'queue'.
+ * Fills '*result' (those ARP frames count as queued) and returns the wire
+ * frames refused because no member is active. */
+uint64_t vsw_team_sched_enqueue(const struct vsw_team_map *map,
+                                struct vsw_sched *sched,
+                                const struct vsw_dp_snapshot *snap,
+                                unsigned queue,
+                                const struct vsw_tx_item *items, int n,
+                                struct vsw_sched_result *result);
+
 struct vsw_trace;
 
 /* Trace: a "team" step saying which member a frame leaving through the

@@ -600,7 +600,17 @@ tx_items(struct vsw_pipeline *pl, struct vsw_txq *txq,
     if (txq->port->sched) {
         struct vsw_sched_result r;
 
-        vsw_sched_enqueue(txq->port->sched, pl->snap, items, n, &r);
+        if (txq->port->team) {
+            /* A team: each frame queued for the member it will leave on
+             * (netdev-team.c). */
+            vsw_counter_add(&stats->drops[VSW_DROP_TX_ERROR],
+                            vsw_team_sched_enqueue(
+                                txq->port->team, txq->port->sched, pl->snap,
+                                pl->worker % txq->port->rt->netdev->n_queues,
+                                items, n, &r));
+        } else {
+            vsw_sched_enqueue(txq->port->sched, pl->snap, items, n, &r);
+        }
         vsw_counter_add(&stats->drops[VSW_DROP_QOS_SCHED_FULL], r.dropped);
         packets = r.packets;
         bytes = r.bytes;

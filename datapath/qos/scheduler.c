@@ -47,6 +47,7 @@ struct sched_frame {
     uint32_t wire_packets;      /* frames it stands for on the wire */
     uint32_t wire_bytes;        /* their bytes: what it costs the link */
     uint16_t class;             /* queue it is in */
+    uint8_t link;               /* link it leaves on (a team's member) */
     bool large;                 /* 'data' holds LARGE_FRAME_SIZE bytes */
     struct virtio_net_hdr vnet; /* offload metadata it leaves with */
     uint8_t *data;              /* its buffer, in the pool's memory */
@@ -75,29 +76,34 @@ struct sched_class {
 };
 
 struct vsw_sched {
-    char name[VSW_NAME_MAX];             /* the uplink's port, for logs */
-    enum vsw_sched_mode mode;            /* fixed with the switch */
-    int fd;                              /* send-only packet socket */
-    pthread_t thread;                    /* dequeues and sends */
-    bool threaded;                       /* 'thread' runs (not unpaced) */
-    pthread_mutex_t mutex;               /* guards queues, pool, classes */
-    pthread_cond_t wake;                 /* the thread waits here */
-    bool stop;                           /* the thread should exit */
-    bool idle;                           /* the thread waits for frames */
-    int32_t free_small;                  /* free list of small buffers */
-    int32_t free_large;                  /* free list of large buffers */
-    int32_t active_head;                 /* classes with frames, in turn */
-    int32_t active_tail;                 /* where a new one goes */
-    int64_t next_departure_ns;           /* the link is busy until then */
-    int64_t window_start_ns;             /* of the rate window */
-    uint64_t window_bytes;               /* sent in it, all classes */
-    _Atomic uint64_t link_bps;           /* pacing speed */
-    _Atomic uint64_t n_free;             /* buffers free */
-    _Atomic uint64_t pool_empty;         /* frames refused: no buffer */
-    _Atomic uint64_t tx_packets;         /* wire frames sent */
-    _Atomic uint64_t tx_bytes;           /* their bytes */
-    _Atomic uint64_t tx_errors;          /* frames the kernel refused */
-    _Atomic uint64_t rate_bps;           /* all classes, last window */
+    char name[VSW_NAME_MAX];      /* the uplink's port, for logs */
+    enum vsw_sched_mode mode;     /* fixed with the switch */
+    unsigned n_links;             /* 1, or a team's members */
+    int fds[VSW_SCHED_MAX_LINKS]; /* send-only packet sockets, -1
+                                     for a link without a device */
+    _Atomic uint32_t up_links;    /* links that may carry frames */
+    pthread_t thread;             /* dequeues and sends */
+    bool threaded;                /* 'thread' runs (not unpaced) */
+    pthread_mutex_t mutex;        /* guards queues, pool, classes */
+    pthread_cond_t wake;          /* the thread waits here */
+    bool stop;                    /* the thread should exit */
+    bool idle;                    /* the thread waits for frames */
+    int32_t free_small;           /* free list of small buffers */
+    int32_t free_large;           /* free list of large buffers */
+    int32_t active_head;          /* classes with frames, in turn */
+    int32_t active_tail;          /* where a new one goes */
+    int64_t next_departure_ns;    /* the link is busy until then */
+    int64_t window_start_ns;      /* of the rate window */
+    uint64_t window_bytes;        /* sent in it, all classes */
+    _Atomic uint64_t link_bps;    /* pacing speed */
+    _Atomic uint64_t n_free;      /* buffers free */
+    _Atomic uint64_t pool_empty;  /* frames refused: no buffer */
+    _Atomic uint64_t tx_packets;  /* wire frames sent */
+    _Atomic uint64_t tx_bytes;    /* their bytes */
+    _Atomic uint64_t tx_errors;   /* frames the kernel refused */
+    _Atomic uint64_t rate_bps;    /* all classes, last window */
+    _Atomic uint64_t link_packets[VSW_SCHED_MAX_LINKS]; /* sent per link */
+    _Atomic uint64_t link_bytes[VSW_SCHED_MAX_LINKS];   /* their bytes */
     struct vsw_log_ratelimit send_rl;    /* the thread's send errors */
     struct sched_frame frames[N_FRAMES]; /* the pool */
     uint8_t *memory;                     /* their buffers */
@@ -242,6 +248,15 @@ vsw_sched_enqueue(struct vsw_sched *s, const struct vsw_dp_snapshot *snap,
                   const struct vsw_tx_item *items, int n,
                   struct vsw_sched_result *result)
 {
+    vsw_sched_enqueue_links(s, snap, items, NULL, n, result);
+}
+
+void
+vsw_sched_enqueue_links(struct vsw_sched *s,
+                        const struct vsw_dp_snapshot *snap,
+                        const struct vsw_tx_item *items, const uint8_t *links,
+                        int n, struct vsw_sched_result *result)
+{
     uint64_t link_bps = get(&s->link_bps);
     uint64_t limit = vsw_sched_queue_limit(link_bps);
 
@@ -285,6 +300,7 @@ vsw_sched_enqueue(struct vsw_sched *s, const struct vsw_dp_snapshot *snap,
         f->wire_packets = segs;
         f->wire_bytes = (uint32_t)bytes;
         f->class = (uint16_t)index;
+        f->link = links && links[i] < s->n_links ? links[i] : 0;
         f->next = NO_FRAME;
         if (c->head == NO_FRAME) {
             c->head = fi;
@@ -425,40 +441,88 @@ rotate_window(struct vsw_sched *s, int64_t now)
     s->window_start_ns = now;
 }
 
+/* The link frame 'f' leaves on: its own while that may carry frames,
+ * else the first that may (a team member failed since the frame was
+ * queued: the survivors take what was waiting for it). */
+static unsigned
+frame_link(const struct vsw_sched *s, const struct sched_frame *f)
+{
+    uint32_t up = atomic_load_explicit(&s->up_links, memory_order_relaxed);
+
+    if ((up >> f->link) & 1) {
+        return f->link;
+    }
+    for (unsigned l = 0; l < s->n_links; l++) {
+        if (((up >> l) & 1) && s->fds[l] >= 0) {
+            return l;
+        }
+    }
+    return f->link;
+}
+
 /* Sends the 'n' frames of 'batch' (taken off their queues, the mutex not
- * held) and returns how many the kernel took; '*error' as for tx. */
+ * held), consecutive frames for one link in one call, setting each
+ * frame's 'link' to the one it took and 'sent[i]' to whether the kernel
+ * took it.  Returns the first error, 0 if none. */
 static int
-send_frames(struct vsw_sched *s, const int32_t *batch, int n, int *error)
+send_frames(struct vsw_sched *s, const int32_t *batch, int n, bool *sent)
 {
     struct vsw_packet views[SEND_BATCH];
     struct vsw_tx_item items[SEND_BATCH];
+    int first_error = 0;
 
     for (int i = 0; i < n; i++) {
-        const struct sched_frame *f = &s->frames[batch[i]];
+        struct sched_frame *f = &s->frames[batch[i]];
 
         memset(&views[i], 0, sizeof views[i]);
         views[i].data = f->data;
         views[i].len = f->len;
         views[i].vnet = f->vnet;
         items[i] = (struct vsw_tx_item){.pkt = &views[i]};
+        f->link = (uint8_t)frame_link(s, f);
+        sent[i] = false;
     }
-    return vsw_netdev_uplink_send(s->fd, items, n, error);
+    for (int i = 0; i < n;) {
+        unsigned link = s->frames[batch[i]].link;
+        int fd = s->fds[link];
+        int run = 1;
+        int error = ENETDOWN;
+        int ok = 0;
+
+        while (i + run < n && s->frames[batch[i + run]].link == link) {
+            run++;
+        }
+        if (fd >= 0) {
+            ok = vsw_netdev_uplink_send(fd, &items[i], run, &error);
+        }
+        for (int j = 0; j < ok; j++) {
+            sent[i + j] = true;
+        }
+        if (ok < run && !first_error) {
+            first_error = error;
+        }
+        i += run;
+    }
+    return first_error;
 }
 
-/* Counts the 'n' frames of 'batch' ('sent' of them went out) and gives
- * their buffers back.  Mutex held. */
+/* Counts the 'n' frames of 'batch' (those 'sent' says went out) and
+ * gives their buffers back.  Mutex held. */
 static void
-account_sent(struct vsw_sched *s, const int32_t *batch, int n, int sent)
+account_sent(struct vsw_sched *s, const int32_t *batch, int n,
+             const bool *sent)
 {
     for (int i = 0; i < n; i++) {
         struct sched_frame *f = &s->frames[batch[i]];
         struct sched_class *c = &s->classes[f->class];
 
-        if (i < sent) {
+        if (sent[i]) {
             add(&c->tx_packets, f->wire_packets);
             add(&c->tx_bytes, f->wire_bytes);
             add(&s->tx_packets, f->wire_packets);
             add(&s->tx_bytes, f->wire_bytes);
+            add(&s->link_packets[f->link], f->wire_packets);
+            add(&s->link_bytes[f->link], f->wire_bytes);
             c->window_bytes += f->wire_bytes;
             s->window_bytes += f->wire_bytes;
         } else {
@@ -490,8 +554,9 @@ sched_main(void *s_)
         int64_t now = vsw_time_nsec();
         uint64_t link_bps = get(&s->link_bps);
         int32_t batch[SEND_BATCH];
+        bool sent[SEND_BATCH];
         int n = 0;
-        int sent, error;
+        int error;
 
         rotate_window(s, now);
         if (s->active_head == NO_FRAME) {
@@ -521,8 +586,8 @@ sched_main(void *s_)
                 transmit_ns(s->frames[fi].wire_bytes, link_bps);
         }
         pthread_mutex_unlock(&s->mutex);
-        sent = send_frames(s, batch, n, &error);
-        if (sent < n) {
+        error = send_frames(s, batch, n, sent);
+        if (error) {
             vsw_log_rl(&s->send_rl, VSW_LOG_WARN,
                        "qos scheduler of %s: send: %s", s->name,
                        strerror(error));
@@ -535,7 +600,7 @@ sched_main(void *s_)
 }
 
 /* Allocates a scheduler with its pool and classes, without thread or
- * socket ('fd' -1).  Returns NULL on allocation failure. */
+ * sockets (one link, no socket).  Returns NULL on allocation failure. */
 static struct vsw_sched *
 sched_alloc(enum vsw_sched_mode mode, uint64_t link_bps)
 {
@@ -551,7 +616,11 @@ sched_alloc(enum vsw_sched_mode mode, uint64_t link_bps)
         free(s);
         return NULL;
     }
-    s->fd = -1;
+    for (unsigned l = 0; l < VSW_SCHED_MAX_LINKS; l++) {
+        s->fds[l] = -1;
+    }
+    s->n_links = 1;
+    atomic_init(&s->up_links, 1);
     s->mode = mode;
     s->send_rl = (struct vsw_log_ratelimit)VSW_LOG_RATELIMIT_INIT(1000, 5);
     atomic_init(&s->link_bps, link_bps);
@@ -586,8 +655,10 @@ sched_free(struct vsw_sched *s)
 {
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->mutex);
-    if (s->fd >= 0) {
-        close(s->fd);
+    for (unsigned l = 0; l < VSW_SCHED_MAX_LINKS; l++) {
+        if (s->fds[l] >= 0) {
+            close(s->fds[l]);
+        }
     }
     free(s->memory);
     free(s);
@@ -598,10 +669,20 @@ vsw_sched_create(const char *name, const struct vsw_netdev *netdev,
                  enum vsw_sched_mode mode, uint64_t link_bps,
                  struct vsw_sched **schedp)
 {
+    return vsw_sched_create_links(name, &netdev, 1, mode, link_bps, schedp);
+}
+
+int
+vsw_sched_create_links(const char *name,
+                       const struct vsw_netdev *const links[],
+                       unsigned n_links, enum vsw_sched_mode mode,
+                       uint64_t link_bps, struct vsw_sched **schedp)
+{
     struct vsw_sched *s;
+    uint32_t up = 0;
     int error;
 
-    if (!link_bps) {
+    if (!link_bps || !n_links || n_links > VSW_SCHED_MAX_LINKS) {
         return -EINVAL;
     }
     s = sched_alloc(mode, link_bps);
@@ -609,13 +690,25 @@ vsw_sched_create(const char *name, const struct vsw_netdev *netdev,
         return -ENOMEM;
     }
     snprintf(s->name, sizeof s->name, "%s", name);
-    s->fd = vsw_netdev_uplink_open_tx(netdev);
-    if (s->fd < 0) {
-        error = s->fd;
-        s->fd = -1;
-        sched_free(s);
-        return error;
+    s->n_links = n_links;
+    for (unsigned l = 0; l < n_links; l++) {
+        if (!links[l]) {
+            continue; /* a team member whose interface is missing */
+        }
+        s->fds[l] = vsw_netdev_uplink_open_tx(links[l]);
+        if (s->fds[l] < 0) {
+            error = s->fds[l];
+            s->fds[l] = -1;
+            sched_free(s);
+            return error;
+        }
+        up |= 1u << l;
     }
+    if (!up) {
+        sched_free(s);
+        return -ENODEV;
+    }
+    atomic_store_explicit(&s->up_links, up, memory_order_relaxed);
     s->threaded = true;
     error = -pthread_create(&s->thread, NULL, sched_main, s);
     if (error) {
@@ -645,7 +738,7 @@ vsw_sched_take(struct vsw_sched *s, uint32_t *wire_bytes)
     }
     class = s->frames[fi].class;
     *wire_bytes = s->frames[fi].wire_bytes;
-    account_sent(s, &fi, 1, 1);
+    account_sent(s, &fi, 1, &(bool){true});
     return class;
 }
 
@@ -653,6 +746,7 @@ void
 vsw_sched_destroy(struct vsw_sched *s)
 {
     int32_t batch[SEND_BATCH];
+    bool sent[SEND_BATCH];
 
     if (!s) {
         return;
@@ -668,8 +762,6 @@ vsw_sched_destroy(struct vsw_sched *s)
     /* Frames the pipeline counted as sent go out, unpaced. */
     for (;;) {
         int n = 0;
-        int sent = 0;
-        int error;
 
         while (n < SEND_BATCH) {
             int32_t fi = dequeue(s);
@@ -682,8 +774,10 @@ vsw_sched_destroy(struct vsw_sched *s)
         if (!n) {
             break;
         }
-        if (s->fd >= 0) {
-            sent = send_frames(s, batch, n, &error);
+        if (s->threaded) {
+            send_frames(s, batch, n, sent);
+        } else {
+            memset(sent, 0, sizeof sent);
         }
         account_sent(s, batch, n, sent);
     }
@@ -696,6 +790,25 @@ vsw_sched_set_link_speed(struct vsw_sched *s, uint64_t link_bps)
     if (link_bps) {
         atomic_store_explicit(&s->link_bps, link_bps, memory_order_relaxed);
     }
+}
+
+void
+vsw_sched_set_links_up(struct vsw_sched *s, uint32_t up)
+{
+    uint32_t have = 0;
+
+    for (unsigned l = 0; l < s->n_links; l++) {
+        have |= (uint32_t)(s->fds[l] >= 0) << l;
+    }
+    atomic_store_explicit(&s->up_links, up & have, memory_order_relaxed);
+}
+
+void
+vsw_sched_link_stats(const struct vsw_sched *s, unsigned link,
+                     uint64_t *packets, uint64_t *bytes)
+{
+    *packets = link < VSW_SCHED_MAX_LINKS ? get(&s->link_packets[link]) : 0;
+    *bytes = link < VSW_SCHED_MAX_LINKS ? get(&s->link_bytes[link]) : 0;
 }
 
 bool

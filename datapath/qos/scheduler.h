@@ -26,6 +26,14 @@
  *     speed (an atomic) and reads the statistics (atomics), and never
  *     takes the mutex.
  *
+ * A NIC team's scheduler has one link per member, each with a socket of
+ * its own: the worker picks each frame's member as it queues it (the
+ * team's balancing, datapath/team/balance.c, over the worker's snapshot)
+ * and the frame leaves on that member, or, if the member stopped carrying
+ * traffic meanwhile, on the first that still does.  The pacing speed is
+ * the team's capacity, which the control thread sets as members come and
+ * go.
+ *
  * The pipeline counts a queued frame as sent on the uplink's port (the
  * scheduler owns it from then on, and sends it even when it is being
  * destroyed), and a refused one as dropped, 'qos-scheduler-full'.
@@ -48,6 +56,9 @@ enum vsw_sched_mode {
     VSW_SCHED_ABSOLUTE, /* 'min_bw' is a guaranteed rate in bits/s */
 };
 
+/* Links of one scheduler: a team's members at most. */
+#define VSW_SCHED_MAX_LINKS 16
+
 /* Classes: the default flow, then one per port slot. */
 #define VSW_SCHED_DEFAULT_CLASS 0
 #define VSW_SCHED_MAX_CLASSES   (4096 + 1)
@@ -61,6 +72,14 @@ int vsw_sched_create(const char *name, const struct vsw_netdev *netdev,
                      enum vsw_sched_mode mode, uint64_t link_bps,
                      struct vsw_sched **schedp);
 
+/* The same for the 'n_links' (1..VSW_SCHED_MAX_LINKS) links of a team:
+ * 'links[l]' is member l's uplink, or NULL if its interface is missing
+ * (then its frames go to another link).  -ENODEV if all are NULL. */
+int vsw_sched_create_links(const char *name,
+                           const struct vsw_netdev *const links[],
+                           unsigned n_links, enum vsw_sched_mode mode,
+                           uint64_t link_bps, struct vsw_sched **schedp);
+
 /* Stops the thread, sends what is still queued, and frees 'sched' (NULL
  * allowed).  Only once no worker can call vsw_sched_enqueue() on it any
  * more: after a grace period.  Control thread. */
@@ -69,6 +88,10 @@ void vsw_sched_destroy(struct vsw_sched *sched);
 /* Changes the speed the scheduler paces at ('link_bps' > 0).  Control
  * thread. */
 void vsw_sched_set_link_speed(struct vsw_sched *sched, uint64_t link_bps);
+
+/* Sets the links that may carry frames (bit l: link l): a frame queued
+ * for another leaves on the first of them.  Control thread. */
+void vsw_sched_set_links_up(struct vsw_sched *sched, uint32_t up);
 
 /* What vsw_sched_enqueue() did with a batch, in wire frames and bytes
  * (a GSO packet counts the frames it stands for). */
@@ -85,6 +108,14 @@ void vsw_sched_enqueue(struct vsw_sched *sched,
                        const struct vsw_dp_snapshot *snap,
                        const struct vsw_tx_item *items, int n,
                        struct vsw_sched_result *result);
+
+/* The same, each frame 'items[i]' to leave on link 'links[i]' (NULL: all
+ * on link 0). */
+void vsw_sched_enqueue_links(struct vsw_sched *sched,
+                             const struct vsw_dp_snapshot *snap,
+                             const struct vsw_tx_item *items,
+                             const uint8_t *links, int n,
+                             struct vsw_sched_result *result);
 
 /* Figures of one class, for qos.show. */
 struct vsw_sched_class_stats {
@@ -122,6 +153,11 @@ struct vsw_sched_stats {
 };
 void vsw_sched_get_stats(const struct vsw_sched *sched,
                          struct vsw_sched_stats *stats);
+
+/* The wire frames and bytes sent on link 'link' so far (a team's member
+ * counters add them).  Control thread, without the mutex. */
+void vsw_sched_link_stats(const struct vsw_sched *sched, unsigned link,
+                          uint64_t *packets, uint64_t *bytes);
 
 /* For the unit tests: a scheduler without thread or socket, whose frames
  * vsw_sched_take() takes in DRR order, unpaced.  Returns 0 or -ENOMEM. */
