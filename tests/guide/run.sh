@@ -33,6 +33,11 @@
 # for review with git diff.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
+# The documents use fixed names: two runs at once (two checkouts on one
+# machine) take turns.
+if [ -z "${VSW_GUIDE_LOCKED:-}" ]; then
+    VSW_GUIDE_LOCKED=1 exec flock /tmp/vsw-guide.lock "$0" "$@"
+fi
 scratches="/tmp/vsg /tmp/vsr /tmp/vsx"
 prefixes="vsg vsr vsx"
 links="vm1 vm2 ct1 up0 up1 pvup0 gw iso1 iso2 com1 com2 web1 srv tx1 tx2 mon1"
