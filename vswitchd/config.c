@@ -67,15 +67,45 @@ config_to_json(const struct vsw_manager *mgr,
 }
 
 /* Each port's part of config.json, kept from the save before: the object
- * and its text (json_dumps() of it alone).  A save builds every port's
- * object but dumps only those that differ from the kept one; dumping all
- * of them at each commit was most of the cost of adding one port among a
- * thousand.  The text depends on the object alone, so an entry is right
- * whichever port it is found for; entries are kept by port slot. */
+ * and its text (json_dumps() of it alone).  A save dumps only the objects
+ * that differ from the kept one; dumping all of them at each commit was
+ * most of the cost of adding one port among a thousand.  The text depends
+ * on the object alone, so an entry is right whichever port it is found
+ * for; entries are kept by port slot.
+ *
+ * Building and comparing every port's object was most of what was left,
+ * so a save whose change is known to touch one port (mgr_config_scope():
+ * a port added, ports removed) builds that port's object alone and takes
+ * the others' kept texts as they are.  Any other save ('all_dirty')
+ * builds every object, as before; debug builds check every save against a
+ * whole dump, so a change that forgot to say it touched more than its
+ * port aborts the sanitizer tests. */
 static struct port_text {
     json_t *obj; /* NULL: none */
     char *text;
+    bool dirty; /* the object must be built again */
 } port_texts[VSW_MAX_PORTS];
+
+/* Every port's object must be built again at the next save. */
+static bool all_dirty = true;
+
+/* The next mgr_config_save() is scoped (mgr_config_scope()). */
+static bool scope_next;
+
+void
+mgr_config_port_changed(const struct mgr_port *port)
+{
+    port_texts[VSW_FDB_SLOT(port->id)].dirty = true;
+}
+
+void
+mgr_config_scope(const struct mgr_port *port)
+{
+    if (port) {
+        mgr_config_port_changed(port);
+    }
+    scope_next = true;
+}
 
 /* Marks a port's place in the document being dumped: a string no value
  * of a real configuration holds (control characters and a random
@@ -97,14 +127,19 @@ static const char *
 port_text(const struct mgr_port *p)
 {
     struct port_text *pt = &port_texts[VSW_FDB_SLOT(p->id)];
-    json_t *obj = port_to_json(p);
+    json_t *obj;
     char *text;
 
+    if (!all_dirty && !pt->dirty && pt->text) {
+        return pt->text;
+    }
+    obj = port_to_json(p);
     if (!obj) {
         return NULL;
     }
     if (pt->obj && json_equal(pt->obj, obj)) {
         json_decref(obj);
+        pt->dirty = false;
         return pt->text;
     }
     text = json_dumps(obj, VSW_CONFIG_DUMP_FLAGS);
@@ -116,6 +151,7 @@ port_text(const struct mgr_port *p)
     free(pt->text);
     pt->obj = obj;
     pt->text = text;
+    pt->dirty = false;
     return text;
 }
 
@@ -203,6 +239,7 @@ config_text(const struct vsw_manager *mgr)
         free(out.s);
         return NULL;
     }
+    all_dirty = false;
 #ifndef NDEBUG
     /* Debug builds (the sanitizer tests) check the bytes against a dump of
      * the whole document. */
@@ -225,6 +262,10 @@ mgr_config_save(struct vsw_manager *mgr, struct vsw_rpc_error *err)
     char *text;
     int error;
 
+    if (!scope_next) {
+        all_dirty = true;
+    }
+    scope_next = false;
     if (mgr_txn_postpone_save(mgr)) {
         return 0;
     }

@@ -488,6 +488,17 @@ int mgr_txn_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
  * filling 'err' (may be NULL). */
 int mgr_config_save(struct vsw_manager *, struct vsw_rpc_error *err);
 
+/* Says that the change the next mgr_config_save() saves touched no port
+ * but 'port' (just added; NULL: none), apart from ports it removed: that
+ * save builds the object of 'port' alone and keeps the others' texts.
+ * Without it a save builds every port's object. */
+void mgr_config_scope(const struct mgr_port *port);
+
+/* Says that the object config.json keeps for 'port' changed, for a save
+ * that may come later and be scoped to another port (the device's
+ * location, found while retrying it). */
+void mgr_config_port_changed(const struct mgr_port *port);
+
 /* Reads config.json (migrating an older format) and applies it: the
  * start of the daemon.  A missing file means an empty configuration.
  * Returns 0, or a negative errno after writing why to 'errbuf'. */

@@ -297,6 +297,10 @@ mgr_port_track(struct vsw_manager *mgr, struct mgr_port *port)
         }
     }
     close(nsfd);
+    if (changed) {
+        /* Its saved location, whichever save comes next. */
+        mgr_config_port_changed(port);
+    }
     return changed;
 }
 
