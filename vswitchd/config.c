@@ -83,7 +83,10 @@ config_to_json(const struct vsw_manager *mgr,
 static struct port_text {
     json_t *obj; /* NULL: none */
     char *text;
-    bool dirty; /* the object must be built again */
+    bool dirty;            /* the object must be built again */
+    char *indented;        /* 'text' as placed in the document, or NULL */
+    size_t indented_len;   /* its length */
+    size_t indented_depth; /* the spaces before each of its lines */
 } port_texts[VSW_MAX_PORTS];
 
 /* Every port's object must be built again at the next save. */
@@ -149,10 +152,54 @@ port_text(const struct mgr_port *p)
     }
     json_decref(pt->obj);
     free(pt->text);
+    free(pt->indented);
+    pt->indented = NULL;
     pt->obj = obj;
     pt->text = text;
     pt->dirty = false;
     return text;
+}
+
+/* The text of 'p' as json_dumps() places it in the document: 'depth'
+ * spaces after each of its newlines (kept, as long as neither the text
+ * nor the depth change).  NULL if out of memory. */
+static const char *
+port_text_indented(const struct mgr_port *p, size_t depth, size_t *lenp)
+{
+    struct port_text *pt = &port_texts[VSW_FDB_SLOT(p->id)];
+    const char *text = port_text(p);
+    size_t n_lines = 1, len;
+    char *out;
+
+    if (!text) {
+        return NULL;
+    }
+    if (pt->indented && pt->indented_depth == depth) {
+        *lenp = pt->indented_len;
+        return pt->indented;
+    }
+    for (const char *c = text; *c; c++) {
+        n_lines += *c == '\n';
+    }
+    out = malloc(strlen(text) + n_lines * depth + 1);
+    if (!out) {
+        return NULL;
+    }
+    len = 0;
+    for (const char *c = text; *c; c++) {
+        out[len++] = *c;
+        if (*c == '\n') {
+            memset(out + len, ' ', depth);
+            len += depth;
+        }
+    }
+    out[len] = '\0';
+    free(pt->indented);
+    pt->indented = out;
+    pt->indented_len = len;
+    pt->indented_depth = depth;
+    *lenp = len;
+    return out;
 }
 
 /* A growing string. */
@@ -208,15 +255,15 @@ config_text(const struct vsw_manager *mgr)
     pos = skeleton;
     for (const struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
         for (const struct mgr_port *p = sw->ports; p; p = p->next) {
-            const char *text = port_text(p);
-            const char *at, *line;
+            const char *text, *at, *line;
             char token[64];
+            size_t len;
 
             snprintf(token, sizeof token,
                      "\"\\u0001vsw%08" PRIx32 ".%" PRIu32 "\\u0001\"",
                      token_nonce, VSW_FDB_SLOT(p->id));
             at = strstr(pos, token);
-            if (!text || !at) {
+            if (!at) {
                 free(skeleton);
                 free(out.s);
                 return NULL;
@@ -224,12 +271,14 @@ config_text(const struct vsw_manager *mgr)
             for (line = at; line > skeleton && line[-1] == ' '; line--) {
                 continue;
             }
-            buf_add(&out, pos, (size_t)(at - pos));
-            for (const char *nl; (nl = strchr(text, '\n')); text = nl + 1) {
-                buf_add(&out, text, (size_t)(nl + 1 - text));
-                buf_add(&out, line, (size_t)(at - line));
+            text = port_text_indented(p, (size_t)(at - line), &len);
+            if (!text) {
+                free(skeleton);
+                free(out.s);
+                return NULL;
             }
-            buf_add(&out, text, strlen(text));
+            buf_add(&out, pos, (size_t)(at - pos));
+            buf_add(&out, text, len);
             pos = at + strlen(token);
         }
     }

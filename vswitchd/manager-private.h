@@ -395,11 +395,16 @@ void mgr_track_all(struct vsw_manager *);
  * destroy it alone); mgr_port_destroy() calls mgr_tap_delete_later() so
  * the next publish, which takes mgr_tap_take_reap_due(), defers
  * mgr_tap_reap() behind the teardowns: it deletes the devices of every
- * doomed runtime at once and destroys the runtimes. */
+ * doomed runtime at once and destroys the runtimes; a runtime doomed
+ * alone has its TAP hidden (renamed) and closed by the reaper thread. */
 void mgr_tap_delete_later(void);
 bool mgr_tap_take_reap_due(void);
 bool mgr_tap_doom(struct vsw_port_rt *);
 void mgr_tap_reap(void *mgr);
+
+/* Waits until the reaper thread has closed every TAP handed to it (the
+ * kernel has deleted them), and ends it.  At the daemon's exit. */
+void mgr_tap_reaper_stop(void);
 
 /* The same after link events in the daemon's namespace that named the
  * 'n' interface indexes 'ifindexes': tracks only the TAPs with one of
