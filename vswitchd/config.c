@@ -238,6 +238,9 @@ buf_add(struct text_buf *b, const char *s, size_t n)
 static char *
 config_text(const struct vsw_manager *mgr)
 {
+    /* The last text's length: room for the next one at once, rather than
+     * copying a growing megabyte again and again. */
+    static size_t last_len;
     struct text_buf out = {0};
     json_t *root;
     const char *pos;
@@ -252,6 +255,9 @@ config_text(const struct vsw_manager *mgr)
     if (!skeleton) {
         return NULL;
     }
+    out.size = last_len + last_len / 8 + strlen(skeleton) + 1;
+    out.s = malloc(out.size);
+    out.nomem = !out.s;
     pos = skeleton;
     for (const struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
         for (const struct mgr_port *p = sw->ports; p; p = p->next) {
@@ -289,6 +295,7 @@ config_text(const struct vsw_manager *mgr)
         return NULL;
     }
     all_dirty = false;
+    last_len = out.len;
 #ifndef NDEBUG
     /* Debug builds (the sanitizer tests) check the bytes against a dump of
      * the whole document. */
