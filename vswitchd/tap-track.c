@@ -494,6 +494,7 @@ static struct {
     bool started, stop;
     pthread_t thread;
     struct nl_sock *sock; /* the reaper's rtnetlink, on first use */
+    uint32_t group;       /* its device group, set by the control thread */
 } reaper = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .wake = PTHREAD_COND_INITIALIZER,
@@ -506,9 +507,8 @@ static struct {
  * kernel's wait.  A device is grouped only if it still has the private
  * name and index it was given (not moved away, not deleted by hand). */
 static void
-reaper_delete_group(struct reaped_rt *list)
+reaper_delete_group(struct reaped_rt *list, uint32_t group)
 {
-    uint32_t group = tap_group() ^ 1; /* not the control thread's */
     size_t n_grouped = 0;
 
     if (!reaper.sock) {
@@ -543,6 +543,7 @@ reaper_main(void *arg)
     pthread_mutex_lock(&reaper.lock);
     for (;;) {
         struct reaped_rt *list = reaper.head;
+        uint32_t group = reaper.group;
 
         if (!list) {
             if (reaper.stop) {
@@ -556,7 +557,7 @@ reaper_main(void *arg)
         reaper.tail = &reaper.head;
         pthread_mutex_unlock(&reaper.lock);
         if (list->next) {
-            reaper_delete_group(list);
+            reaper_delete_group(list, group);
         }
         while (list) {
             struct reaped_rt *r = list;
@@ -590,6 +591,9 @@ reaper_add(struct vsw_port_rt *rt, int ifindex, const char *name)
     r->ifindex = ifindex;
     snprintf(r->name, sizeof r->name, "%s", name);
     pthread_mutex_lock(&reaper.lock);
+    /* Not the control thread's group: its list deletions do not take
+     * the reaper's devices, nor the reaper theirs. */
+    reaper.group = tap_group() ^ 1;
     if (!reaper.started) {
         if (pthread_create(&reaper.thread, NULL, reaper_main, NULL)) {
             pthread_mutex_unlock(&reaper.lock);
