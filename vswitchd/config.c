@@ -329,6 +329,9 @@ mgr_config_save(struct vsw_manager *mgr, struct vsw_rpc_error *err)
     error = text ? vsw_config_save_text(mgr->config_path, text) : -ENOMEM;
     free(text);
     if (error) {
+        /* The caller puts back what it changed, so the kept texts may
+         * describe a change that is undone: the next save builds all. */
+        all_dirty = true;
         VSW_ERR("saving %s: %s", mgr->config_path, strerror(-error));
         if (err) {
             vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR,
