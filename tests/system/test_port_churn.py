@@ -9,7 +9,9 @@ either."""
 
 from pathlib import Path
 
-from conftest import sh, wait_for
+import pytest
+
+from conftest import RpcError, sh, wait_for
 
 PRIVATE_PREFIX = "vswdel"
 
@@ -116,3 +118,59 @@ def test_killed_daemon_leaves_no_hidden_tap(daemon, topo):
         leftovers(deleted)
     daemon.start()
     assert daemon.rpc("port.list")["ports"] == []
+
+
+def test_config_after_mixed_changes(daemon, topo):
+    """A save scoped to the port added (or the ports removed) reuses the
+    other ports' kept texts: changes of other kinds in between (settings,
+    ACL rules, a transaction, a failed one) must still reach config.json.
+    A daemon killed at the end comes back with exactly what it answered
+    (and debug builds compare every save with a whole dump)."""
+    daemon.rpc("switch.add", name="sw0")
+    ifnames = {f"cm{i}": topo.ifname("cm") for i in range(6)}
+    for name in ("cm0", "cm1", "cm2"):
+        daemon.rpc("port.add", switch="sw0", name=name, type="tap",
+                   ifname=ifnames[name])
+    daemon.rpc("port.set", name="cm1", vlan_mode="access", vlan=11)
+    daemon.rpc("port.add", switch="sw0", name="cm3", type="tap",
+               ifname=ifnames["cm3"])
+    daemon.rpc("acl.add", port="cm0", action="deny", direction="in",
+               remote_ip="198.18.7.0/24")
+    daemon.rpc("port.del", name="cm2")
+    daemon.rpc("transact", operations=[
+        {"method": "port.set", "params": {"name": "cm3",
+                                          "mac-limit": 7}},
+        {"method": "port.add", "params": {"switch": "sw0", "name": "cm4",
+                                          "type": "tap",
+                                          "ifname": ifnames["cm4"]}}])
+    with pytest.raises(RpcError):
+        daemon.rpc("transact", operations=[
+            {"method": "port.set", "params": {"name": "cm0",
+                                              "mac-limit": 9}},
+            {"method": "port.add", "params": {"switch": "sw0",
+                                              "name": "cm5", "type": "tap",
+                                              "ifname": ifnames["cm5"],
+                                              "vlan": 0}}])
+    daemon.rpc("port.add", switch="sw0", name="cm5", type="tap",
+               ifname=ifnames["cm5"])
+    daemon.rpc("port.del", ports=["cm4"])
+    daemon.rpc("port.add", switch="sw0", name="cm2", type="tap",
+               ifname=ifnames["cm2"])
+
+    def view():
+        ports = {p["name"]: daemon.rpc("port.get", name=p["name"])
+                 for p in daemon.rpc("port.list")["ports"]}
+        for p in ports.values():
+            p.pop("link", None)
+            p.pop("stats", None)
+        acls = daemon.rpc("acl.list", port="cm0")
+        return ports, acls
+
+    before = view()
+    assert sorted(before[0]) == ["cm0", "cm1", "cm2", "cm3", "cm5"]
+    assert before[0]["cm1"]["vlan"] == 11
+    assert before[0]["cm3"]["mac-limit"] == 7
+    assert before[0]["cm0"]["mac-limit"] == 0
+    daemon.kill9()
+    daemon.start()
+    assert view() == before
