@@ -67,15 +67,48 @@ config_to_json(const struct vsw_manager *mgr,
 }
 
 /* Each port's part of config.json, kept from the save before: the object
- * and its text (json_dumps() of it alone).  A save builds every port's
- * object but dumps only those that differ from the kept one; dumping all
- * of them at each commit was most of the cost of adding one port among a
- * thousand.  The text depends on the object alone, so an entry is right
- * whichever port it is found for; entries are kept by port slot. */
+ * and its text (json_dumps() of it alone).  A save dumps only the objects
+ * that differ from the kept one; dumping all of them at each commit was
+ * most of the cost of adding one port among a thousand.  The text depends
+ * on the object alone, so an entry is right whichever port it is found
+ * for; entries are kept by port slot.
+ *
+ * Building and comparing every port's object was most of what was left,
+ * so a save whose change is known to touch one port (mgr_config_scope():
+ * a port added, ports removed) builds that port's object alone and takes
+ * the others' kept texts as they are.  Any other save ('all_dirty')
+ * builds every object, as before; debug builds check every save against a
+ * whole dump, so a change that forgot to say it touched more than its
+ * port aborts the sanitizer tests. */
 static struct port_text {
     json_t *obj; /* NULL: none */
     char *text;
+    bool dirty;            /* the object must be built again */
+    char *indented;        /* 'text' as placed in the document, or NULL */
+    size_t indented_len;   /* its length */
+    size_t indented_depth; /* the spaces before each of its lines */
 } port_texts[VSW_MAX_PORTS];
+
+/* Every port's object must be built again at the next save. */
+static bool all_dirty = true;
+
+/* The next mgr_config_save() is scoped (mgr_config_scope()). */
+static bool scope_next;
+
+void
+mgr_config_port_changed(const struct mgr_port *port)
+{
+    port_texts[VSW_FDB_SLOT(port->id)].dirty = true;
+}
+
+void
+mgr_config_scope(const struct mgr_port *port)
+{
+    if (port) {
+        mgr_config_port_changed(port);
+    }
+    scope_next = true;
+}
 
 /* Marks a port's place in the document being dumped: a string no value
  * of a real configuration holds (control characters and a random
@@ -97,14 +130,19 @@ static const char *
 port_text(const struct mgr_port *p)
 {
     struct port_text *pt = &port_texts[VSW_FDB_SLOT(p->id)];
-    json_t *obj = port_to_json(p);
+    json_t *obj;
     char *text;
 
+    if (!all_dirty && !pt->dirty && pt->text) {
+        return pt->text;
+    }
+    obj = port_to_json(p);
     if (!obj) {
         return NULL;
     }
     if (pt->obj && json_equal(pt->obj, obj)) {
         json_decref(obj);
+        pt->dirty = false;
         return pt->text;
     }
     text = json_dumps(obj, VSW_CONFIG_DUMP_FLAGS);
@@ -114,9 +152,54 @@ port_text(const struct mgr_port *p)
     }
     json_decref(pt->obj);
     free(pt->text);
+    free(pt->indented);
+    pt->indented = NULL;
     pt->obj = obj;
     pt->text = text;
+    pt->dirty = false;
     return text;
+}
+
+/* The text of 'p' as json_dumps() places it in the document: 'depth'
+ * spaces after each of its newlines (kept, as long as neither the text
+ * nor the depth change).  NULL if out of memory. */
+static const char *
+port_text_indented(const struct mgr_port *p, size_t depth, size_t *lenp)
+{
+    struct port_text *pt = &port_texts[VSW_FDB_SLOT(p->id)];
+    const char *text = port_text(p);
+    size_t n_lines = 1, len;
+    char *out;
+
+    if (!text) {
+        return NULL;
+    }
+    if (pt->indented && pt->indented_depth == depth) {
+        *lenp = pt->indented_len;
+        return pt->indented;
+    }
+    for (const char *c = text; *c; c++) {
+        n_lines += *c == '\n';
+    }
+    out = malloc(strlen(text) + n_lines * depth + 1);
+    if (!out) {
+        return NULL;
+    }
+    len = 0;
+    for (const char *c = text; *c; c++) {
+        out[len++] = *c;
+        if (*c == '\n') {
+            memset(out + len, ' ', depth);
+            len += depth;
+        }
+    }
+    out[len] = '\0';
+    free(pt->indented);
+    pt->indented = out;
+    pt->indented_len = len;
+    pt->indented_depth = depth;
+    *lenp = len;
+    return out;
 }
 
 /* A growing string. */
@@ -155,6 +238,9 @@ buf_add(struct text_buf *b, const char *s, size_t n)
 static char *
 config_text(const struct vsw_manager *mgr)
 {
+    /* The last text's length: room for the next one at once, rather than
+     * copying a growing megabyte again and again. */
+    static size_t last_len;
     struct text_buf out = {0};
     json_t *root;
     const char *pos;
@@ -169,18 +255,21 @@ config_text(const struct vsw_manager *mgr)
     if (!skeleton) {
         return NULL;
     }
+    out.size = last_len + last_len / 8 + strlen(skeleton) + 1;
+    out.s = malloc(out.size);
+    out.nomem = !out.s;
     pos = skeleton;
     for (const struct mgr_switch *sw = mgr->switches; sw; sw = sw->next) {
         for (const struct mgr_port *p = sw->ports; p; p = p->next) {
-            const char *text = port_text(p);
-            const char *at, *line;
+            const char *text, *at, *line;
             char token[64];
+            size_t len;
 
             snprintf(token, sizeof token,
                      "\"\\u0001vsw%08" PRIx32 ".%" PRIu32 "\\u0001\"",
                      token_nonce, VSW_FDB_SLOT(p->id));
             at = strstr(pos, token);
-            if (!text || !at) {
+            if (!at) {
                 free(skeleton);
                 free(out.s);
                 return NULL;
@@ -188,12 +277,14 @@ config_text(const struct vsw_manager *mgr)
             for (line = at; line > skeleton && line[-1] == ' '; line--) {
                 continue;
             }
-            buf_add(&out, pos, (size_t)(at - pos));
-            for (const char *nl; (nl = strchr(text, '\n')); text = nl + 1) {
-                buf_add(&out, text, (size_t)(nl + 1 - text));
-                buf_add(&out, line, (size_t)(at - line));
+            text = port_text_indented(p, (size_t)(at - line), &len);
+            if (!text) {
+                free(skeleton);
+                free(out.s);
+                return NULL;
             }
-            buf_add(&out, text, strlen(text));
+            buf_add(&out, pos, (size_t)(at - pos));
+            buf_add(&out, text, len);
             pos = at + strlen(token);
         }
     }
@@ -203,6 +294,8 @@ config_text(const struct vsw_manager *mgr)
         free(out.s);
         return NULL;
     }
+    all_dirty = false;
+    last_len = out.len;
 #ifndef NDEBUG
     /* Debug builds (the sanitizer tests) check the bytes against a dump of
      * the whole document. */
@@ -225,6 +318,10 @@ mgr_config_save(struct vsw_manager *mgr, struct vsw_rpc_error *err)
     char *text;
     int error;
 
+    if (!scope_next) {
+        all_dirty = true;
+    }
+    scope_next = false;
     if (mgr_txn_postpone_save(mgr)) {
         return 0;
     }
@@ -232,6 +329,9 @@ mgr_config_save(struct vsw_manager *mgr, struct vsw_rpc_error *err)
     error = text ? vsw_config_save_text(mgr->config_path, text) : -ENOMEM;
     free(text);
     if (error) {
+        /* The caller puts back what it changed, so the kept texts may
+         * describe a change that is undone: the next save builds all. */
+        all_dirty = true;
         VSW_ERR("saving %s: %s", mgr->config_path, strerror(-error));
         if (err) {
             vsw_rpc_error(err, VSW_RPC_SYSTEM_ERROR,

@@ -395,11 +395,16 @@ void mgr_track_all(struct vsw_manager *);
  * destroy it alone); mgr_port_destroy() calls mgr_tap_delete_later() so
  * the next publish, which takes mgr_tap_take_reap_due(), defers
  * mgr_tap_reap() behind the teardowns: it deletes the devices of every
- * doomed runtime at once and destroys the runtimes. */
+ * doomed runtime at once and destroys the runtimes; a runtime doomed
+ * alone has its TAP hidden (renamed) and closed by the reaper thread. */
 void mgr_tap_delete_later(void);
 bool mgr_tap_take_reap_due(void);
 bool mgr_tap_doom(struct vsw_port_rt *);
 void mgr_tap_reap(void *mgr);
+
+/* Waits until the reaper thread has closed every TAP handed to it (the
+ * kernel has deleted them), and ends it.  At the daemon's exit. */
+void mgr_tap_reaper_stop(void);
 
 /* The same after link events in the daemon's namespace that named the
  * 'n' interface indexes 'ifindexes': tracks only the TAPs with one of
@@ -487,6 +492,17 @@ int mgr_txn_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
 /* Writes config.json.  Returns 0 or a negative errno, after logging and
  * filling 'err' (may be NULL). */
 int mgr_config_save(struct vsw_manager *, struct vsw_rpc_error *err);
+
+/* Says that the change the next mgr_config_save() saves touched no port
+ * but 'port' (just added; NULL: none), apart from ports it removed: that
+ * save builds the object of 'port' alone and keeps the others' texts.
+ * Without it a save builds every port's object. */
+void mgr_config_scope(const struct mgr_port *port);
+
+/* Says that the object config.json keeps for 'port' changed, for a save
+ * that may come later and be scoped to another port (the device's
+ * location, found while retrying it). */
+void mgr_config_port_changed(const struct mgr_port *port);
 
 /* Reads config.json (migrating an older format) and applies it: the
  * start of the daemon.  A missing file means an empty configuration.

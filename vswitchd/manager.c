@@ -186,6 +186,8 @@ vsw_manager_destroy(struct vsw_manager *mgr)
         vsw_datapath_barrier(mgr->dp);
         vsw_datapath_destroy(mgr->dp);
     }
+    /* The TAPs of deleted ports are gone before the daemon is. */
+    mgr_tap_reaper_stop();
     mgr_capture_destroy(mgr);
     mgr_ext_shutdown(mgr);
     vsw_pipeline_destroy(mgr->inject_pl);

@@ -727,6 +727,7 @@ mgr_port_add(struct vsw_manager *mgr, struct mgr_switch *sw, json_t *params,
     if (mgr_port_create(mgr, sw, name, &cfg, false, NULL, &port, err)) {
         return -1;
     }
+    mgr_config_scope(port);
     if (mgr_config_save(mgr, err)) {
         mgr_port_destroy(mgr, port, true);
         return -1;
@@ -772,6 +773,7 @@ mgr_port_del(struct vsw_manager *mgr, struct mgr_port *port,
         continue;
     }
     *pp = port->next;
+    mgr_config_scope(NULL);
     error = mgr_config_save(mgr, err);
     port->next = *pp;
     *pp = port;

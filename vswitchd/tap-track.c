@@ -10,18 +10,27 @@
  * device (it waits for its own grace periods), so the TAPs of ports
  * removed together are deleted together, by one netlink request for a
  * device group: ports deleted by one port.del list go in the time of one.
+ * A port deleted alone does not wait at all: its TAP is made
+ * non-persistent, taken down and renamed to a private name (which frees
+ * its name at once), and a reaper thread closes its fds, when the kernel
+ * deletes it (see "Deleting a TAP" in docs/architecture.md).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/rtnetlink.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -297,6 +306,10 @@ mgr_port_track(struct vsw_manager *mgr, struct mgr_port *port)
         }
     }
     close(nsfd);
+    if (changed) {
+        /* Its saved location, whichever save comes next. */
+        mgr_config_port_changed(port);
+    }
     return changed;
 }
 
@@ -388,7 +401,8 @@ mgr_tap_doom(struct vsw_port_rt *rt)
  * with the 32-bit attribute 'attr' = 'value', and waits for its answer.
  * Returns 0 or a negative libnl error. */
 static int
-link_request(int type, int ifindex, int attr, uint32_t value)
+link_request(struct nl_sock *sock, int type, int ifindex, int attr,
+             uint32_t value)
 {
     struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
     struct nl_msg *msg = nlmsg_alloc_simple(type, NLM_F_REQUEST | NLM_F_ACK);
@@ -401,7 +415,7 @@ link_request(int type, int ifindex, int attr, uint32_t value)
         nlmsg_free(msg);
         return -NLE_NOMEM;
     }
-    return nl_send_sync(doomed.sock, msg); /* frees 'msg' */
+    return nl_send_sync(sock, msg); /* frees 'msg' */
 }
 
 /* Puts the doomed TAPs that are in the daemon's namespace into a device
@@ -409,11 +423,10 @@ link_request(int type, int ifindex, int attr, uint32_t value)
  * in one go.  The group number is drawn at random once, with the top bit
  * set: no default group, and no other daemon's (a pid would not do, as
  * daemons in two pid namespaces may share a network namespace). */
-static void
-delete_group(struct vsw_manager *mgr)
+static uint32_t
+tap_group(void)
 {
     static uint32_t group;
-    size_t n_grouped = 0;
 
     while (!group) {
         if (getrandom(&group, sizeof group, 0) != sizeof group) {
@@ -421,6 +434,15 @@ delete_group(struct vsw_manager *mgr)
         }
         group |= 0x80000000u;
     }
+    return group;
+}
+
+static void
+delete_group(struct vsw_manager *mgr)
+{
+    uint32_t group = tap_group();
+    size_t n_grouped = 0;
+
     if (!doomed.sock) {
         doomed.sock = nl_socket_alloc();
         if (!doomed.sock || nl_connect(doomed.sock, NETLINK_ROUTE)) {
@@ -438,16 +460,233 @@ delete_group(struct vsw_manager *mgr)
         if (nsfd >= 0) {
             close(nsfd);
         }
-        if (ifindex > 0 &&
-            !link_request(RTM_SETLINK, ifindex, IFLA_GROUP, group)) {
+        if (ifindex > 0 && !link_request(doomed.sock, RTM_SETLINK, ifindex,
+                                         IFLA_GROUP, group)) {
             n_grouped++;
         }
     }
-    if (n_grouped && link_request(RTM_DELLINK, 0, IFLA_GROUP, group)) {
+    if (n_grouped &&
+        link_request(doomed.sock, RTM_DELLINK, 0, IFLA_GROUP, group)) {
         /* Closing each device's fds deletes it anyway, one by one. */
         VSW_WARN("cannot delete %zu TAP devices at once: each goes alone",
                  n_grouped);
     }
+}
+
+/* ---- The reaper: closing hidden TAPs off the control thread ---- */
+
+/* A runtime whose TAP was hidden, waiting for its fds to be closed. */
+struct reaped_rt {
+    struct reaped_rt *next;
+    struct vsw_port_rt *rt;
+    int ifindex;         /* of its device when it was hidden */
+    char name[IFNAMSIZ]; /* its private name */
+};
+
+/* The reaper thread, started with the first TAP it gets; it closes them
+ * in the order they came and ends, having closed every one, when the
+ * daemon stops (mgr_tap_reaper_stop()). */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;     /* work came, or stop */
+    struct reaped_rt *head;  /* oldest first */
+    struct reaped_rt **tail; /* where the next one goes */
+    bool started, stop;
+    pthread_t thread;
+    struct nl_sock *sock; /* the reaper's rtnetlink, on first use */
+    uint32_t group;       /* its device group, set by the control thread */
+} reaper = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .wake = PTHREAD_COND_INITIALIZER,
+    .tail = &reaper.head,
+};
+
+/* Deletes the devices of the batch 'list' (more than one) with one
+ * request, as delete_group() does, so the reaper keeps up with ports
+ * deleted one request each: every device alone would cost it the
+ * kernel's wait.  A device is grouped only if it still has the private
+ * name and index it was given (not moved away, not deleted by hand). */
+static void
+reaper_delete_group(struct reaped_rt *list, uint32_t group)
+{
+    size_t n_grouped = 0;
+
+    if (!reaper.sock) {
+        reaper.sock = nl_socket_alloc();
+        if (!reaper.sock || nl_connect(reaper.sock, NETLINK_ROUTE)) {
+            nl_socket_free(reaper.sock);
+            reaper.sock = NULL;
+            return;
+        }
+    }
+    for (struct reaped_rt *r = list; r; r = r->next) {
+        char name[IFNAMSIZ];
+
+        if (!vsw_netdev_tap_get_name(r->rt->netdev, name) &&
+            !strcmp(name, r->name) &&
+            (int)if_nametoindex(name) == r->ifindex &&
+            !link_request(reaper.sock, RTM_SETLINK, r->ifindex, IFLA_GROUP,
+                          group)) {
+            n_grouped++;
+        }
+    }
+    if (n_grouped > 1) {
+        /* Closing the fds deletes them anyway, one by one. */
+        link_request(reaper.sock, RTM_DELLINK, 0, IFLA_GROUP, group);
+    }
+}
+
+static void *
+reaper_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&reaper.lock);
+    for (;;) {
+        struct reaped_rt *list = reaper.head;
+        uint32_t group = reaper.group;
+
+        if (!list) {
+            if (reaper.stop) {
+                break;
+            }
+            pthread_cond_wait(&reaper.wake, &reaper.lock);
+            continue;
+        }
+        /* All that came while the last batch went. */
+        reaper.head = NULL;
+        reaper.tail = &reaper.head;
+        pthread_mutex_unlock(&reaper.lock);
+        if (list->next) {
+            reaper_delete_group(list, group);
+        }
+        while (list) {
+            struct reaped_rt *r = list;
+
+            list = r->next;
+            /* The last close unregisters the device and waits for the
+             * kernel's grace periods: the wait this thread exists for. */
+            vsw_port_rt_destroy(r->rt, true);
+            free(r);
+        }
+        pthread_mutex_lock(&reaper.lock);
+    }
+    pthread_mutex_unlock(&reaper.lock);
+    nl_socket_free(reaper.sock);
+    reaper.sock = NULL;
+    return NULL;
+}
+
+/* Hands 'rt' to the reaper.  False if it cannot take it (out of memory,
+ * no thread): the caller closes it. */
+static bool
+reaper_add(struct vsw_port_rt *rt, int ifindex, const char *name)
+{
+    struct reaped_rt *r = malloc(sizeof *r);
+
+    if (!r) {
+        return false;
+    }
+    r->next = NULL;
+    r->rt = rt;
+    r->ifindex = ifindex;
+    snprintf(r->name, sizeof r->name, "%s", name);
+    pthread_mutex_lock(&reaper.lock);
+    /* Not the control thread's group: its list deletions do not take
+     * the reaper's devices, nor the reaper theirs. */
+    reaper.group = tap_group() ^ 1;
+    if (!reaper.started) {
+        if (pthread_create(&reaper.thread, NULL, reaper_main, NULL)) {
+            pthread_mutex_unlock(&reaper.lock);
+            free(r);
+            return false;
+        }
+        reaper.started = true;
+    }
+    *reaper.tail = r;
+    reaper.tail = &r->next;
+    pthread_cond_signal(&reaper.wake);
+    pthread_mutex_unlock(&reaper.lock);
+    return true;
+}
+
+void
+mgr_tap_reaper_stop(void)
+{
+    pthread_mutex_lock(&reaper.lock);
+    reaper.stop = true;
+    pthread_cond_signal(&reaper.wake);
+    pthread_mutex_unlock(&reaper.lock);
+    if (reaper.started) {
+        pthread_join(reaper.thread, NULL);
+        reaper.started = false;
+    }
+    reaper.stop = false;
+}
+
+/* Takes the TAP of 'rt' out of the way without waiting for the kernel to
+ * delete it: no longer persistent (if the daemon dies now, the kernel
+ * deletes it when it closes the fds), down (a device that is up cannot be
+ * renamed), and renamed to a private name "vswdelNNNNNNNN", so its name is
+ * free for a new device at once and no frame reaches it; then hands it to
+ * the reaper.  Only a TAP in the daemon's namespace.  Returns false if it
+ * was not renamed: the caller deletes it by closing it. */
+static bool
+tap_hide(struct vsw_manager *mgr, struct vsw_port_rt *rt)
+{
+    static uint32_t seq;
+    static int sock = -1;
+    struct vsw_netdev *netdev = rt->netdev;
+    int nsfd = vsw_netdev_tap_get_netns(netdev);
+    bool here = nsfd >= 0 && vsw_netns_inode(nsfd) == mgr->own_netns_ino;
+    struct ifreq ifr;
+
+    if (nsfd >= 0) {
+        close(nsfd);
+    }
+    if (!here || vsw_netdev_tap_unpersist(netdev)) {
+        return false;
+    }
+    if (sock < 0) {
+        /* Interface ioctls go through any socket of the namespace. */
+        sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (sock < 0) {
+            return false;
+        }
+    }
+    while (!seq && getrandom(&seq, sizeof seq, 0) != sizeof seq) {
+        seq = (uint32_t)getpid() ^ (uint32_t)time(NULL);
+    }
+    memset(&ifr, 0, sizeof ifr);
+    if (vsw_netdev_tap_get_name(netdev, ifr.ifr_name) ||
+        ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) {
+        return false;
+    }
+    if (ifr.ifr_flags & IFF_UP) {
+        ifr.ifr_flags &= ~IFF_UP;
+        if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) {
+            return false;
+        }
+    }
+    for (int attempt = 0; attempt < 8; attempt++) {
+        /* Another daemon's or an earlier run's name: the next number. */
+        snprintf(ifr.ifr_newname, sizeof ifr.ifr_newname, "vswdel%08" PRIx32,
+                 seq++);
+        if (!ioctl(sock, SIOCSIFNAME, &ifr)) {
+            int ifindex = (int)if_nametoindex(ifr.ifr_newname);
+
+            /* Renamed: only closing it is left, whoever does it. */
+            if (!reaper_add(rt, ifindex, ifr.ifr_newname)) {
+                vsw_port_rt_destroy(rt, true);
+            }
+            return true;
+        }
+        if (errno != EEXIST) {
+            break;
+        }
+    }
+    VSW_WARN("cannot rename TAP %s before deleting it: %s", ifr.ifr_name,
+             strerror(errno));
+    return false;
 }
 
 void
@@ -459,7 +698,12 @@ mgr_tap_reap(void *mgr_)
         delete_group(mgr);
     }
     for (size_t i = 0; i < doomed.n; i++) {
-        vsw_port_rt_destroy(doomed.rts[i], true);
+        struct vsw_port_rt *rt = doomed.rts[i];
+
+        /* A group is deleted already; closing its TAPs costs little. */
+        if (doomed.n > 1 || !tap_hide(mgr, rt)) {
+            vsw_port_rt_destroy(rt, true);
+        }
     }
     doomed.n = 0;
 }

@@ -528,10 +528,20 @@ rollback(struct vsw_manager *mgr, struct mgr_txn *txn)
 static int
 commit(struct vsw_manager *mgr, struct mgr_txn *txn, struct vsw_rpc_error *err)
 {
+    bool removals_only = true;
+
     for (size_t i = 0; i < txn->n_dels; i++) {
         delete_unlink(mgr, &txn->dels[i]);
+        removals_only &= txn->dels[i].kind == MGR_TXN_DELETE_SWITCH ||
+                         txn->dels[i].kind == MGR_TXN_DELETE_PORT;
     }
     mgr->txn = NULL;
+    if (removals_only && (txn->save_due || txn->n_dels)) {
+        /* Deleted rules change their port's object; deleted switches and
+         * ports only leave the document, and each operation's own save
+         * said what it changed. */
+        mgr_config_scope(NULL);
+    }
     if ((txn->save_due || txn->n_dels) && mgr_config_save(mgr, err)) {
         for (size_t i = txn->n_dels; i-- > 0;) {
             delete_relink(&txn->dels[i]);

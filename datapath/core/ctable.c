@@ -248,6 +248,11 @@ vsw_ctable_sweep(struct vsw_ctable *t, vsw_ctable_visit_func *visit, void *aux)
     size_t n_buckets = t->bucket_mask + 1;
     size_t n_removed = 0;
 
+    if (!vsw_ctable_count(t)) {
+        /* Nothing to visit: an empty table of many buckets cost each port
+         * deletion (its flows flushed) a walk over all of them. */
+        return 0;
+    }
     for (size_t start = 0; start < n_buckets;
          start += VSW_CTABLE_SWEEP_CHUNK) {
         size_t end = start + VSW_CTABLE_SWEEP_CHUNK;

@@ -322,6 +322,12 @@ vsw_netdev_tap_get_name(const struct vsw_netdev *netdev, char *name)
     return 0;
 }
 
+int
+vsw_netdev_tap_unpersist(const struct vsw_netdev *netdev)
+{
+    return ioctl(netdev->queue_fd[0], TUNSETPERSIST, 0) < 0 ? -errno : 0;
+}
+
 bool
 vsw_netdev_is_tap(const struct vsw_netdev *netdev)
 {

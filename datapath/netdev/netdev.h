@@ -128,6 +128,11 @@ int vsw_netdev_tap_get_ifindex(const struct vsw_netdev *netdev, int nsfd);
  * a negative errno.  Control thread. */
 int vsw_netdev_tap_get_mac(const struct vsw_netdev *netdev, uint8_t mac[6]);
 
+/* Clears the persist flag of the TAP device of 'netdev': the kernel
+ * deletes it when its last fd closes, by vsw_netdev_destroy() or the
+ * daemon's exit.  Returns 0 or a negative errno.  Control thread. */
+int vsw_netdev_tap_unpersist(const struct vsw_netdev *netdev);
+
 /* True if 'netdev' is a TAP. */
 bool vsw_netdev_is_tap(const struct vsw_netdev *netdev);
 

@@ -1702,7 +1702,10 @@ def wl_churn(args, workdir):
     for r in range(args.churn_rounds):
         for label, binary in builds:
             log(f"churn: round {r + 1}, {label}: {args.churn_ports} ports")
-            res = churn_once(binary, args.churn_ports, workdir, label)
+            # A state directory of its own each round: a round starts
+            # from an empty configuration.
+            res = churn_once(binary, args.churn_ports, workdir,
+                             f"{label}-{r + 1}")
             log(f"churn: {label}: " + ", ".join(
                 f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
                 for k, v in res.items()))
