@@ -710,6 +710,11 @@ struct mgr_port *mgr_team_of_member(struct vsw_manager *, const char *ifname);
 void mgr_team_link_event(struct vsw_manager *);
 void mgr_team_tick(struct vsw_manager *);
 
+/* A worker gave up on one of team port 'port''s sockets: reopens the team
+ * over the members present, keeping its LACP actor.  Returns true if the
+ * device changed (the caller publishes). */
+bool mgr_team_reopen(struct vsw_manager *, struct mgr_port *port);
+
 /* Registers team.*. */
 int mgr_team_register_rpc(struct vsw_manager *, struct vsw_rpc_server *);
 

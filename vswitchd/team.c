@@ -993,15 +993,17 @@ team_rlb_announce(struct mgr_port *port)
 
 /* Opens the team's device again when a member's interface was deleted
  * (its sockets are dead: the worker polling one stops) or came back, or
- * when the device is missing and a member is back.  Returns true if the
- * device changed. */
+ * when the device is missing and a member is back; with 'force', also when
+ * the members look unchanged (a worker gave up on one of the sockets).
+ * Returns true if the device changed. */
 static bool
-team_follow_members(struct vsw_manager *mgr, struct mgr_port *port)
+team_follow_members(struct vsw_manager *mgr, struct mgr_port *port, bool force)
 {
     struct vsw_team_netdev *netdev = team_netdev(port);
     struct vsw_port_rt *old_rt = port->rt;
 
-    if (!port->team || (netdev && !vsw_netdev_team_members_moved(netdev))) {
+    if (!port->team ||
+        (netdev && !force && !vsw_netdev_team_members_moved(netdev))) {
         return false;
     }
     if (!netdev) {
@@ -1049,7 +1051,8 @@ teams_follow_carrier(struct vsw_manager *mgr)
         for (struct mgr_port *p = sw->ports; p; p = p->next) {
             bool lost;
 
-            if (p->cfg.type == MGR_PORT_TEAM && team_follow_members(mgr, p)) {
+            if (p->cfg.type == MGR_PORT_TEAM &&
+                team_follow_members(mgr, p, false)) {
                 changed = true;
             }
             if (p->cfg.type == MGR_PORT_TEAM && team_update_active(p, &lost)) {
@@ -1075,6 +1078,12 @@ teams_follow_carrier(struct vsw_manager *mgr)
             }
         }
     }
+}
+
+bool
+mgr_team_reopen(struct vsw_manager *mgr, struct mgr_port *port)
+{
+    return team_follow_members(mgr, port, true);
 }
 
 void

@@ -36,6 +36,13 @@ drop_lost_devices(struct vsw_manager *mgr)
             if (!error) {
                 continue;
             }
+            if (p->cfg.type == MGR_PORT_TEAM) {
+                /* One member's socket failed (its interface deleted or
+                 * taken down): the team reopens over the members there,
+                 * keeping its LACP actor, rather than starting over. */
+                lost |= mgr_team_reopen(mgr, p);
+                continue;
+            }
             snprintf(p->last_error, sizeof p->last_error,
                      "device %s was deleted (%s)", p->cfg.ifname,
                      strerror(error));

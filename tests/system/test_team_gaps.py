@@ -88,6 +88,29 @@ def test_team_member_deleted_others_carry_on_and_it_returns(daemon, topo):
     assert tx_bytes(daemon, team)[busy] > before[busy]
 
 
+def test_team_member_taken_down_here_comes_back_to_work(daemon, topo):
+    """Our own end of a member set down: its socket fails (the worker gives
+    up on it), the team goes on over the other and counts a failover, and
+    the member carries traffic again once it is up."""
+    far, team, (vm,) = deletable_setup(daemon, topo)
+    assert ping(vm, PEER_IP)
+    busy = busy_member(daemon, team, far, vm)
+    other = far.members[1 - far.members.index(busy)]
+    sh(["ip", "link", "set", busy, "down"])
+    wait_for(lambda: member_stats(daemon, team)[busy]["state"] != "active")
+    assert team_show(daemon, team)["failovers"] >= 1
+    before = tx_bytes(daemon, team)
+    wait_for(lambda: ping(vm, PEER_IP, count=1))
+    assert ping(vm, PEER_IP, count=3)
+    assert tx_bytes(daemon, team)[other] > before[other]
+    sh(["ip", "link", "set", busy, "up"])
+    wait_for(lambda: member_stats(daemon, team)[busy]["state"] == "active")
+    wait_for(lambda: ping(vm, PEER_IP, count=1))
+    before = tx_bytes(daemon, team)
+    assert ping(vm, PEER_IP, count=5)
+    assert tx_bytes(daemon, team)[busy] > before[busy]
+
+
 def test_team_every_member_deleted_then_one_returns(daemon, topo):
     far, team, (vm,) = deletable_setup(daemon, topo)
     assert ping(vm, PEER_IP)
