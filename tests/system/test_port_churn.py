@@ -85,14 +85,22 @@ def test_deleted_name_free_at_once_and_nothing_left(daemon, topo):
     assert daemon.rpc("port.list")["ports"] == []
 
 
-def test_stop_waits_for_the_reaper(daemon, topo):
+def add_and_delete_taps(daemon, topo, prefix, count=20):
+    """Adds 'count' TAP ports to a new switch sw0 and deletes them one
+    request each; returns {ifindex: ifname} of their devices, for
+    leftovers()."""
     daemon.rpc("switch.add", name="sw0")
     deleted = {}
-    for i in range(20):
-        ifname = topo.ifname("cs")
-        deleted[add_tap(daemon, f"cs{i}", ifname)] = ifname
-    for i in range(20):
-        daemon.rpc("port.del", name=f"cs{i}")
+    for i in range(count):
+        ifname = topo.ifname(prefix)
+        deleted[add_tap(daemon, f"{prefix}{i}", ifname)] = ifname
+    for i in range(count):
+        daemon.rpc("port.del", name=f"{prefix}{i}")
+    return deleted
+
+
+def test_stop_waits_for_the_reaper(daemon, topo):
+    deleted = add_and_delete_taps(daemon, topo, "cs")
 
     # vswitch-ctl stop returns when the daemon is gone, and the daemon
     # goes after the reaper has closed every TAP: nothing is left, at
@@ -103,13 +111,7 @@ def test_stop_waits_for_the_reaper(daemon, topo):
 
 
 def test_killed_daemon_leaves_no_hidden_tap(daemon, topo):
-    daemon.rpc("switch.add", name="sw0")
-    deleted = {}
-    for i in range(20):
-        ifname = topo.ifname("ck")
-        deleted[add_tap(daemon, f"ck{i}", ifname)] = ifname
-    for i in range(20):
-        daemon.rpc("port.del", name=f"ck{i}")
+    deleted = add_and_delete_taps(daemon, topo, "ck")
 
     # The hidden TAPs are no longer persistent: when the kernel closes a
     # killed daemon's fds, it deletes them.
