@@ -341,3 +341,38 @@ def iperf_server(ns, port=5201):
     assert wait_for(lambda: sh(["ss", "-Hltn", f"sport = :{port}"],
                                ns=ns).stdout.strip(), timeout=10), \
         f"iperf3 server on port {port} in {ns} not listening"
+
+
+def iperf_rates(server_ns, server_ip, clients, seconds=6):
+    """Runs one TCP iperf3 client per (namespace, port, extra arguments)
+    of 'clients' at once, each to its own one-shot server on that port in
+    'server_ns'.  Returns each client's received rate in bit/s, leaving
+    out the first second (slow start)."""
+    servers = [subprocess.Popen(["ip", "netns", "exec", server_ns, "iperf3",
+                                 "-s", "-1", "-p", str(port)],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+               for _, port, _ in clients]
+    try:
+        for _, port, _ in clients:
+            assert wait_for(lambda: sh(["ss", "-Hltn", f"sport = :{port}"],
+                                       ns=server_ns).stdout.strip(),
+                            timeout=5)
+        procs = [subprocess.Popen(["ip", "netns", "exec", ns, "iperf3", "-c",
+                                   server_ip, "-p", str(port), *extra, "-t",
+                                   str(seconds), "-O", "1", "-J"],
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+                 for ns, port, extra in clients]
+        rates = []
+        for p in procs:
+            out, err = p.communicate(timeout=seconds + 30)
+            assert p.returncode == 0, err + out
+            report = json.loads(out)
+            rates.append(report["end"]["sum_received"]["bits_per_second"])
+        return rates
+    finally:
+        for s in servers:
+            if s.poll() is None:
+                s.kill()
+            s.wait()

@@ -8,12 +8,11 @@ speed of its expected share of the link.  TCP payload is about 95 % of
 the frame bytes the scheduler paces, which the tolerance covers.
 """
 
-import json
 import subprocess
 
 import pytest
 
-from conftest import RpcError, add_vm, ping, sh, wait_for
+from conftest import RpcError, add_vm, iperf_rates, ping, sh, wait_for
 
 # Runs alone in scripts/test.sh: it measures the scheduler's shares of a link.
 pytestmark = pytest.mark.serial
@@ -45,36 +44,10 @@ def build(daemon, topo, mode="weight", link_speed="100M"):
 
 
 def iperf(server, clients, seconds=6):
-    """Runs one TCP iperf3 client per (namespace, port) of 'clients' at
-    once, each to its own server in 'server'.  Returns each client's
-    received rate in bit/s, leaving out the first second (slow start)."""
-    servers = [subprocess.Popen(["ip", "netns", "exec", server, "iperf3",
-                                 "-s", "-1", "-p", str(port)],
-                                stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-               for _, port in clients]
-    try:
-        for _, port in clients:
-            assert wait_for(lambda: sh(["ss", "-Hltn", f"sport = :{port}"],
-                                       ns=server).stdout.strip(), timeout=5)
-        procs = [subprocess.Popen(["ip", "netns", "exec", ns, "iperf3", "-c",
-                                   SERVER_IP, "-p", str(port), "-t",
-                                   str(seconds), "-O", "1", "-J"],
-                                  stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-                 for ns, port in clients]
-        rates = []
-        for p in procs:
-            out, err = p.communicate(timeout=seconds + 30)
-            assert p.returncode == 0, err + out
-            report = json.loads(out)
-            rates.append(report["end"]["sum_received"]["bits_per_second"])
-        return rates
-    finally:
-        for s in servers:
-            if s.poll() is None:
-                s.kill()
-            s.wait()
+    """One TCP iperf3 client per (namespace, port) of 'clients' at once,
+    to SERVER_IP in 'server': each one's received rate in bit/s."""
+    return iperf_rates(server, SERVER_IP,
+                       [(ns, port, ()) for ns, port in clients], seconds)
 
 
 def assert_near(rate, expected, what):

@@ -11,12 +11,10 @@ receiver, TCP payload) within 10 % of the link (here the team's
 capacity) of its expected share.
 """
 
-import json
-import subprocess
 
 import pytest
 
-from conftest import ping, sh, wait_for
+from conftest import iperf_rates, ping, wait_for
 from test_team import (NET, PEER_IP, address_hash_member, member_stats,
                        team_setup, tx_bytes)
 
@@ -52,38 +50,15 @@ def spread_cport(vm_index, dport, n_active=2):
 
 def iperf(far, clients, seconds=6):
     """Runs one iperf3 client of STREAMS streams per (vm namespace, vm
-    index) of 'clients' at once, each to its own server on the peer.
-    Returns each client's received rate in bit/s, leaving out the first
-    second (slow start)."""
+    index) of 'clients' at once, each to its own server on the peer, its
+    source ports chosen to spread over the members.  Returns each
+    client's received rate in bit/s."""
     ports = [5201 + index for _, index in clients]
-    servers = [subprocess.Popen(["ip", "netns", "exec", far.ns, "iperf3",
-                                 "-s", "-1", "-p", str(port)],
-                                stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-               for port in ports]
-    try:
-        for port in ports:
-            assert wait_for(lambda: sh(["ss", "-Hltn", f"sport = :{port}"],
-                                       ns=far.ns).stdout.strip(), timeout=5)
-        procs = [subprocess.Popen(
-            ["ip", "netns", "exec", ns, "iperf3", "-c", PEER_IP, "-p",
-             str(port), "-P", str(STREAMS), "--cport",
-             str(spread_cport(index, port)), "-t", str(seconds), "-O", "1",
-             "-J"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for (ns, index), port in zip(clients, ports)]
-        rates = []
-        for p in procs:
-            out, err = p.communicate(timeout=seconds + 30)
-            assert p.returncode == 0, err + out
-            rates.append(json.loads(out)["end"]["sum_received"]
-                         ["bits_per_second"])
-        return rates
-    finally:
-        for s in servers:
-            if s.poll() is None:
-                s.kill()
-            s.wait()
+    return iperf_rates(
+        far.ns, PEER_IP,
+        [(ns, port, ("-P", str(STREAMS), "--cport",
+                     str(spread_cport(index, port))))
+         for (ns, index), port in zip(clients, ports)], seconds)
 
 
 def assert_near(rate, expected, capacity, what):
