@@ -172,6 +172,14 @@ def tx_bytes(daemon, team):
     return {n: m["tx-bytes"] for n, m in member_stats(daemon, team).items()}
 
 
+def sent_during(daemon, team, run):
+    """The bytes each member of 'team' sent while run() ran."""
+    before = tx_bytes(daemon, team)
+    run()
+    after = tx_bytes(daemon, team)
+    return {n: after[n] - before[n] for n in after}
+
+
 def test_team_spreads_flows_but_one_stream_stays(daemon, topo, iperf_server):
     far, team, (vm,) = team_setup(daemon, topo)
     assert ping(vm, PEER_IP)
@@ -182,20 +190,14 @@ def test_team_spreads_flows_but_one_stream_stays(daemon, topo, iperf_server):
                  if sum(address_hash_member(f"{NET}.1", PEER_IP, p + i, 5201)
                         for i in range(8)) == 4)
     iperf_server(far.ns)
-    before = tx_bytes(daemon, team)
-    iperf_pair(vm, 8, cport=cport)
-    after = tx_bytes(daemon, team)
-    sent = {n: after[n] - before[n] for n in after}
+    sent = sent_during(daemon, team, lambda: iperf_pair(vm, 8, cport=cport))
     total = sum(sent.values())
     assert total > 10_000_000, sent
     for name, nbytes in sent.items():
         assert nbytes >= 0.25 * total, (name, sent)
 
     iperf_server(far.ns)
-    before = tx_bytes(daemon, team)
-    iperf_pair(vm, 1)
-    after = tx_bytes(daemon, team)
-    sent = {n: after[n] - before[n] for n in after}
+    sent = sent_during(daemon, team, lambda: iperf_pair(vm, 1))
     total = sum(sent.values())
     # One TCP stream hashes to one member: the other sees only stray
     # frames (ARP), a tiny share.
@@ -498,10 +500,7 @@ def test_team_dynamic_evens_out_colliding_flows(daemon, topo, iperf_server):
 
     for port in (5201, 5202):
         iperf_server(far.ns, port)
-    before = tx_bytes(daemon, team)
-    two_paced_flows(vm, sports)
-    after = tx_bytes(daemon, team)
-    sent = {n: after[n] - before[n] for n in after}
+    sent = sent_during(daemon, team, lambda: two_paced_flows(vm, sports))
     assert sent[far.members[member]] >= 0.95 * sum(sent.values()), sent
 
     # lb=dynamic: they even out, and the receiver never sees a segment
@@ -510,10 +509,7 @@ def test_team_dynamic_evens_out_colliding_flows(daemon, topo, iperf_server):
     for port in (5201, 5202):
         iperf_server(far.ns, port)
     ofo = tcp_ofo_queued(far.ns)
-    before = tx_bytes(daemon, team)
-    two_paced_flows(vm, sports)
-    after = tx_bytes(daemon, team)
-    sent = {n: after[n] - before[n] for n in after}
+    sent = sent_during(daemon, team, lambda: two_paced_flows(vm, sports))
     total = sum(sent.values())
     print(f"dynamic: {sent}, flowlet moves "
           f"{team_show(daemon, team)['flowlet-moves']}")

@@ -23,7 +23,8 @@ import pytest
 
 from conftest import add_vm, ping, sh, unique, wait_for
 from ovs_peer import ovs  # noqa: F401 (the fixture)
-from test_team import address_hash_member
+from test_team import (address_hash_member, member_stats, sent_during,
+                       tx_bytes)
 from test_team import iperf_server  # noqa: F401 (the fixture)
 
 # Runs alone in scripts/test.sh: it measures how traffic spreads over members.
@@ -32,11 +33,6 @@ pytestmark = pytest.mark.serial
 NET = "10.79.0"
 PEER_IP = f"{NET}.100"
 VM_IP = f"{NET}.1"
-
-
-def members(daemon, team):
-    shown = daemon.rpc("team.show", name=team)["teams"][0]
-    return {m["name"]: m for m in shown["member-state"]}
 
 
 def static_setup(daemon, topo, ovs):  # noqa: F811
@@ -62,7 +58,7 @@ def static_setup(daemon, topo, ovs):  # noqa: F811
     ovs.add_bond(bridge, bond, far, lacp="off", bond_mode="balance-slb")
     ovs.add_port(bridge, inside, internal=True)
     wait_for(lambda: all(m["state"] == "active"
-                         for m in members(daemon, team).values()))
+                         for m in member_stats(daemon, team).values()))
     # Which member the VM's ARP request for the peer leaves on (nobody
     # answers yet) becomes the bond's active member.
     before = tx_packets(daemon, team)
@@ -95,11 +91,7 @@ def mac_in(ovs, ifname):  # noqa: F811
 
 
 def tx_packets(daemon, team):
-    return {n: m["tx-packets"] for n, m in members(daemon, team).items()}
-
-
-def tx_bytes(daemon, team):
-    return {n: m["tx-bytes"] for n, m in members(daemon, team).items()}
+    return {n: m["tx-packets"] for n, m in member_stats(daemon, team).items()}
 
 
 def far_rx_bytes(ovs, far):  # noqa: F811
@@ -111,7 +103,7 @@ def test_static_team_spreads_over_ovs_static_bond(
     team, near, far, vm = static_setup(daemon, topo, ovs)
     assert wait_for(lambda: ping(vm, PEER_IP, count=1), timeout=15)
     assert ping(vm, PEER_IP, count=3)
-    state = members(daemon, team)
+    state = member_stats(daemon, team)
     for name in near:
         assert state[name]["state"] == "active"
         assert "lacp" not in state[name]
@@ -138,10 +130,7 @@ def test_static_team_spreads_over_ovs_static_bond(
 
     # One stream: one member.
     iperf_server(ovs.ns)
-    before = tx_bytes(daemon, team)
-    iperf_client(vm, 1)
-    after = tx_bytes(daemon, team)
-    sent = {n: after[n] - before[n] for n in after}
+    sent = sent_during(daemon, team, lambda: iperf_client(vm, 1))
     total = sum(sent.values())
     print(f"balance-slb, 1 stream: sent per member {sent}")
     assert total > 1_000_000, sent
