@@ -16,6 +16,7 @@ vsw_packet_create(void)
         free(pkt);
         return NULL;
     }
+    pkt->buf_size = VSW_PACKET_HEADROOM + VSW_PACKET_MAX_FRAME;
     vsw_packet_reset(pkt);
     return pkt;
 }
@@ -84,6 +85,48 @@ vsw_tx_item_iov(const struct vsw_tx_item *item, struct virtio_net_hdr *hdr,
     }
     iov[n++] = (struct iovec){pkt->data + rest, pkt->len - rest};
     return n;
+}
+
+bool
+vsw_tx_item_flatten(const struct vsw_tx_item *item, struct vsw_tx_flat *flat)
+{
+    const struct vsw_packet *pkt = item->pkt;
+    struct virtio_net_hdr hdr;
+    struct iovec iov[VSW_TX_IOV_MAX];
+    uint8_t tag[4];
+    uint8_t prefix[sizeof flat->saved];
+    int n = vsw_tx_item_iov(item, &hdr, tag, iov);
+    const struct iovec *rest = &iov[n - 1];
+    uint32_t prefix_len = 0;
+
+    /* The pieces before the rest of the frame go to a scratch copy
+     * first: the MACs may overlap where they are going. */
+    for (int i = 0; i < n - 1; i++) {
+        memcpy(prefix + prefix_len, iov[i].iov_base, iov[i].iov_len);
+        prefix_len += (uint32_t)iov[i].iov_len;
+    }
+    /* Only inside a buffer of our own: a packet that is a view of
+     * someone else's frame (an injected one, a GSO segment, a team's
+     * rewritten copy) may have 'data' elsewhere. */
+    uintptr_t buf = (uintptr_t)pkt->buf;
+    uintptr_t at = (uintptr_t)rest->iov_base;
+
+    if (!pkt->buf_size || at < buf + prefix_len || at > buf + pkt->buf_size) {
+        return false;
+    }
+    flat->start = (uint8_t *)rest->iov_base - prefix_len;
+    flat->len = prefix_len + (uint32_t)rest->iov_len;
+    flat->saved_at = flat->start;
+    flat->saved_len = prefix_len;
+    memcpy(flat->saved, flat->start, prefix_len);
+    memcpy(flat->start, prefix, prefix_len);
+    return true;
+}
+
+void
+vsw_tx_item_unflatten(const struct vsw_tx_flat *flat)
+{
+    memcpy(flat->saved_at, flat->saved, flat->saved_len);
 }
 
 uint32_t

@@ -12,6 +12,7 @@
 #define VSW_PACKET_H 1
 
 #include <linux/virtio_net.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -59,6 +60,10 @@ struct vsw_packet {
                                    have the frame (or a copy), by bit */
     uint8_t *buf;               /* the buffer 'data' points into (owned by the
                                    worker's pool) */
+    uint32_t buf_size;          /* bytes at 'buf' if vsw_packet_create()
+                                   made it, 0 if 'buf' is borrowed: a frame
+                                   whose 'data' lies inside may be
+                                   flattened in place */
     uint32_t vni;               /* tenant network (VXLAN VNI) the frame
                                    belongs to, 0 = none: the input port's,
                                    or the VXLAN header's on decap */
@@ -106,6 +111,32 @@ uint32_t vsw_tx_item_len(const struct vsw_tx_item *item);
  * number of entries of 'iov' used. */
 int vsw_tx_item_iov(const struct vsw_tx_item *item, struct virtio_net_hdr *hdr,
                     uint8_t tag[4], struct iovec iov[VSW_TX_IOV_MAX]);
+
+/* A frame laid out in one piece for a single write(): see
+ * vsw_tx_item_flatten(). */
+struct vsw_tx_flat {
+    uint8_t *start;     /* virtio-net header, then the frame */
+    uint32_t len;       /* bytes from 'start' */
+    uint8_t *saved_at;  /* where 'saved' came from (restored afterwards) */
+    uint32_t saved_len; /* bytes in 'saved' */
+    uint8_t saved[sizeof(struct virtio_net_hdr) + 2 * 6 + 4];
+};
+
+/* Lays out the frame as it leaves with 'item', preceded by its
+ * virtio-net header, contiguously in the packet's own buffer: the
+ * header, MACs and new tag are written just before the rest of the frame
+ * (into the headroom, or over the old MACs and ingress tag), so a TAP
+ * takes it in one write() instead of a writev() of three or four pieces,
+ * which costs the kernel more than the copy of the pieces here.  The
+ * bytes overwritten are kept in 'flat' and vsw_tx_item_unflatten() puts
+ * them back, so the packet's other destinations see it unchanged.
+ * Returns false, changing nothing, if the buffer has too little
+ * headroom; the caller then uses vsw_tx_item_iov(). */
+bool vsw_tx_item_flatten(const struct vsw_tx_item *item,
+                         struct vsw_tx_flat *flat);
+
+/* Undoes vsw_tx_item_flatten() once the frame has been written. */
+void vsw_tx_item_unflatten(const struct vsw_tx_flat *flat);
 
 /* Copies the frame as it leaves with 'item' (the same frame
  * vsw_tx_item_iov() describes) into 'out', at most 'max' bytes of it,

@@ -60,25 +60,48 @@ vsw_flow_cache_destroy(struct vsw_flow_cache *cache)
     }
 }
 
-/* A multiply-xorshift hash of the key, 8 bytes at a time. */
+/* A multiply-xorshift hash of the key, 8 bytes at a time in four
+ * independent lanes: one chain of dependent multiplies over the key's 13
+ * words was a tenth of a worker's time in the vhost-user loop benchmark;
+ * four chains run side by side and a final mix spreads every input bit
+ * over the low bits that pick the set. */
 static uint64_t
 hash_key(const struct vsw_flow_cache_key *key)
 {
+    enum {
+        LANES = 4
+    };
     const uint8_t *p = (const uint8_t *)key;
-    uint64_t h = UINT64_C(0x9e3779b97f4a7c15);
-    size_t i;
+    uint64_t lane[LANES] = {
+        UINT64_C(0x9e3779b97f4a7c15), UINT64_C(0xc2b2ae3d27d4eb4f),
+        UINT64_C(0x165667b19e3779f9), UINT64_C(0x27d4eb2f165667c5)};
+    uint64_t h;
+    size_t i = 0;
 
-    for (i = 0; i + 8 <= sizeof *key; i += 8) {
+    for (; i + LANES * 8 <= sizeof *key; i += LANES * 8) {
+        for (int l = 0; l < LANES; l++) {
+            uint64_t word;
+
+            memcpy(&word, p + i + 8 * l, 8);
+            lane[l] = (lane[l] ^ word) * UINT64_C(0xff51afd7ed558ccd);
+            lane[l] ^= lane[l] >> 32;
+        }
+    }
+    for (int l = 0; i + 8 <= sizeof *key; i += 8, l++) {
         uint64_t word;
 
         memcpy(&word, p + i, 8);
-        h = (h ^ word) * UINT64_C(0xff51afd7ed558ccd);
-        h ^= h >> 32;
+        lane[l] = (lane[l] ^ word) * UINT64_C(0xff51afd7ed558ccd);
     }
     for (; i < sizeof *key; i++) {
-        h = (h ^ p[i]) * UINT64_C(0xc4ceb9fe1a85ec53);
+        lane[LANES - 1] =
+            (lane[LANES - 1] ^ p[i]) * UINT64_C(0xc4ceb9fe1a85ec53);
     }
-    h ^= h >> 29;
+    h = lane[0] ^ (lane[1] << 17 | lane[1] >> 47) ^
+        (lane[2] << 31 | lane[2] >> 33) ^ (lane[3] << 47 | lane[3] >> 17);
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
     return h ? h : 1;
 }
 

@@ -200,6 +200,45 @@ START_TEST(test_create_rejects_bad_sizes)
 }
 END_TEST
 
+/* The low bits of the hash pick a set: flows that differ in one field
+ * only (a source port, an address byte, the input port) must still
+ * spread over the sets, or they would evict each other. */
+static void
+check_spread(unsigned field)
+{
+    enum {
+        BUCKETS = 1024,
+        FLOWS = 4096
+    };
+    static bool used[BUCKETS];
+    unsigned n_used = 0;
+
+    memset(used, 0, sizeof used);
+    for (unsigned i = 0; i < FLOWS; i++) {
+        struct vsw_flow_key flow = udp_flow(field == 0 ? (uint16_t)i : 1000);
+        struct vsw_flow_cache_key key;
+        uint64_t hash;
+
+        if (field == 1) {
+            flow.ip_src[14] = (uint8_t)(i >> 8);
+            flow.ip_src[15] = (uint8_t)i;
+        }
+        hash = vsw_flow_cache_key_init(&key, &flow, field == 2 ? i : 3);
+        n_used += !used[hash % BUCKETS];
+        used[hash % BUCKETS] = true;
+    }
+    /* 4 flows a bucket on average leave about 2 % of buckets empty. */
+    ck_assert_uint_ge(n_used, BUCKETS * 95 / 100);
+}
+
+START_TEST(test_hash_spreads_flows)
+{
+    check_spread(0); /* transport source port */
+    check_spread(1); /* IPv4 source address */
+    check_spread(2); /* input port */
+}
+END_TEST
+
 int
 main(void)
 {
@@ -214,6 +253,7 @@ main(void)
     tcase_add_test(tc, test_what_makes_a_flow);
     tcase_add_test(tc, test_bounded_size);
     tcase_add_test(tc, test_create_rejects_bad_sizes);
+    tcase_add_test(tc, test_hash_spreads_flows);
     suite_add_tcase(suite, tc);
     runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
