@@ -267,13 +267,84 @@ vsw_port_rt_create(struct vsw_datapath *dp, uint32_t id, const char *name,
     return rt;
 }
 
+static void
+rxq_set_free_cb(void *set)
+{
+    free(set);
+}
+
+/* Publishes a new direct set for 'worker': the current one without
+ * 'remove' (if not NULL), plus 'add' (if not NULL).  Returns 0 or
+ * -ENOMEM, with the current set left in place. */
+static int
+direct_set_replace(struct vsw_datapath *dp, struct vsw_worker *worker,
+                   struct vsw_rxq *add, const struct vsw_rxq *remove)
+{
+    struct vsw_rxq_set *old =
+        atomic_load_explicit(&worker->direct, memory_order_relaxed);
+    size_t n_old = old ? old->n : 0;
+    struct vsw_rxq_set *set =
+        malloc(sizeof *set + (n_old + 1) * sizeof set->rxqs[0]);
+
+    if (!set) {
+        return -ENOMEM;
+    }
+    set->n = 0;
+    for (size_t i = 0; i < n_old; i++) {
+        struct vsw_rxq *rxq =
+            atomic_load_explicit(&old->rxqs[i], memory_order_relaxed);
+
+        if (rxq && rxq != remove) {
+            atomic_init(&set->rxqs[set->n++], rxq);
+        }
+    }
+    if (add) {
+        atomic_init(&set->rxqs[set->n++], add);
+    }
+    atomic_store_explicit(&worker->direct, set, memory_order_release);
+    if (old) {
+        vsw_datapath_defer(dp, rxq_set_free_cb, old);
+    }
+    return 0;
+}
+
+/* Takes 'rxq' out of its worker's direct set: a new set without it, or,
+ * short of memory, a hole where it was. */
+static void
+direct_set_remove(struct vsw_datapath *dp, struct vsw_rxq *rxq)
+{
+    struct vsw_worker *worker = &dp->workers[rxq->worker];
+    struct vsw_rxq_set *set;
+
+    if (!direct_set_replace(dp, worker, NULL, rxq)) {
+        return;
+    }
+    set = atomic_load_explicit(&worker->direct, memory_order_relaxed);
+    for (size_t i = 0; set && i < set->n; i++) {
+        if (atomic_load_explicit(&set->rxqs[i], memory_order_relaxed) == rxq) {
+            atomic_store_explicit(&set->rxqs[i], NULL, memory_order_release);
+        }
+    }
+}
+
+/* Has worker 'worker' poll 'rxq': in place, every turn, if the worker
+ * busy-polls and the netdev's 'rx' only reads memory (docs/architecture.md,
+ * "Polled in place"); otherwise through the worker's epoll set. */
 static int
 rxq_poll_start(struct vsw_datapath *dp, struct vsw_rxq *rxq, unsigned worker)
 {
+    struct vsw_netdev *netdev = rxq->rt->netdev;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = rxq};
 
-    if (epoll_ctl(dp->workers[worker].epoll_fd, EPOLL_CTL_ADD,
-                  rxq->rt->netdev->queue_fd[rxq->queue], &ev) < 0) {
+    if (dp->workers[worker].busy_poll && netdev->class->set_direct_poll) {
+        netdev->class->set_direct_poll(netdev, rxq->queue, true);
+        if (direct_set_replace(dp, &dp->workers[worker], rxq, NULL)) {
+            netdev->class->set_direct_poll(netdev, rxq->queue, false);
+            return -ENOMEM;
+        }
+        rxq->direct = true;
+    } else if (epoll_ctl(dp->workers[worker].epoll_fd, EPOLL_CTL_ADD,
+                         netdev->queue_fd[rxq->queue], &ev) < 0) {
         return -errno;
     }
     dp->workers[worker].n_rxqs++;
@@ -285,12 +356,21 @@ rxq_poll_start(struct vsw_datapath *dp, struct vsw_rxq *rxq, unsigned worker)
 static void
 rxq_poll_stop(struct vsw_datapath *dp, struct vsw_rxq *rxq)
 {
-    if (rxq->polled) {
-        epoll_ctl(dp->workers[rxq->worker].epoll_fd, EPOLL_CTL_DEL,
-                  rxq->rt->netdev->queue_fd[rxq->queue], NULL);
-        dp->workers[rxq->worker].n_rxqs--;
-        rxq->polled = false;
+    struct vsw_netdev *netdev = rxq->rt->netdev;
+
+    if (!rxq->polled) {
+        return;
     }
+    if (rxq->direct) {
+        direct_set_remove(dp, rxq);
+        netdev->class->set_direct_poll(netdev, rxq->queue, false);
+        rxq->direct = false;
+    } else {
+        epoll_ctl(dp->workers[rxq->worker].epoll_fd, EPOLL_CTL_DEL,
+                  netdev->queue_fd[rxq->queue], NULL);
+    }
+    dp->workers[rxq->worker].n_rxqs--;
+    rxq->polled = false;
 }
 
 int

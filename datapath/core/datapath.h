@@ -69,7 +69,9 @@ struct vsw_rxq {
     struct vsw_port_rt *rt;   /* owner */
     unsigned queue;           /* index among the netdev's queues */
     unsigned worker;          /* worker polling it (control thread) */
-    bool polled;              /* in that worker's epoll set */
+    bool polled;              /* in that worker's epoll set or direct
+                                 set */
+    bool direct;              /* in its direct set (worker.h) */
     bool pinned;              /* placed by the operator: rebalancing
                                  leaves it alone */
     _Atomic uint64_t packets; /* frames read, by the polling worker */

@@ -20,6 +20,18 @@
 /* Batches one queue may take in a row before other queues get a turn. */
 #define VSW_WORKER_BATCHES_PER_QUEUE 4
 
+/* A busy-polling worker's queues that it polls in place, without epoll
+ * (netdevs with 'set_direct_poll'): immutable once published; the
+ * control thread replaces the whole set and frees the old one after a
+ * grace period. */
+struct vsw_rxq_set {
+    size_t n; /* entries */
+    /* Borrowed, each freed only after a grace period that follows its
+     * removal.  A removal that could not allocate a smaller set leaves
+     * NULL in place of the queue, which the worker skips. */
+    _Atomic(struct vsw_rxq *) rxqs[];
+};
+
 struct vsw_worker {
     unsigned index;    /* 0..n_workers-1 */
     pthread_t thread;  /* the thread */
@@ -33,17 +45,19 @@ struct vsw_worker {
     struct vsw_packet *pool[VSW_BATCH_SIZE]; /* receive buffers */
     struct vsw_shaper_worker *shaper;        /* QoS: queued frames and
                                                 spare buffers */
-    unsigned n_rxqs;          /* queues assigned (control thread) */
-    bool busy_poll;           /* spin instead of sleeping */
-    _Atomic uint64_t batches; /* batches processed */
-    _Atomic uint64_t packets; /* frames received */
-    _Atomic uint64_t busy_ns; /* time spent processing them */
-    uint64_t sample_busy_ns;  /* control thread: 'busy_ns' at the last
-                                 load sample */
-    uint64_t load_ns;         /* busy ns per second, last sample */
-    uint64_t sample_cpu_ns;   /* control thread: the thread's CPU time at
-                                 the last load sample */
-    uint64_t cpu_ns;          /* CPU ns per second, last sample */
+    unsigned n_rxqs; /* queues assigned (control thread) */
+    bool busy_poll;  /* spin instead of sleeping */
+    _Atomic(struct vsw_rxq_set *) direct; /* busy-poll: queues polled in
+                                             place, or NULL */
+    _Atomic uint64_t batches;             /* batches processed */
+    _Atomic uint64_t packets;             /* frames received */
+    _Atomic uint64_t busy_ns;             /* time spent processing them */
+    uint64_t sample_busy_ns; /* control thread: 'busy_ns' at the last
+                                load sample */
+    uint64_t load_ns;        /* busy ns per second, last sample */
+    uint64_t sample_cpu_ns;  /* control thread: the thread's CPU time at
+                                the last load sample */
+    uint64_t cpu_ns;         /* CPU ns per second, last sample */
 };
 
 /* Prepares and starts worker 'index'.  Returns 0 or a negative errno. */

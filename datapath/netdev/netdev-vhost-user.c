@@ -232,11 +232,15 @@ struct vhost_user {
     struct vhost_ring rings[VHOST_MAX_RINGS];
     atomic_uint n_rx_pairs; /* guest receive rings running */
     int rearm_fd[VSW_NETDEV_MAX_QUEUES];
-    bool rearm_set[VSW_NETDEV_MAX_QUEUES];     /* we left rearm_fd[q]
-                                                  signalled (rearm()) */
-    uint8_t idle_polls[VSW_NETDEV_MAX_QUEUES]; /* empty polls in a row,
-                                                  up to
-                                                  IDLE_POLLS_BEFORE_SLEEP */
+    bool rearm_set[VSW_NETDEV_MAX_QUEUES];          /* we left rearm_fd[q]
+                                                       signalled (rearm()) */
+    uint8_t idle_polls[VSW_NETDEV_MAX_QUEUES];      /* empty polls in a row,
+                                                       up to
+                                                       IDLE_POLLS_BEFORE_SLEEP */
+    atomic_bool direct_poll[VSW_NETDEV_MAX_QUEUES]; /* a busy-polling
+                                                       worker calls rx every
+                                                       turn: no kicks, no
+                                                       rearm */
 
     atomic_uint_fast64_t rx_invalid; /* frames of the guest not taken:
                                         too long, bad virtio-net header */
@@ -704,10 +708,16 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
          int max, struct guest_access *access)
 {
     struct vsw_netdev *netdev = &vu->up;
-    bool settle = vu->idle_polls[queue] >= IDLE_POLLS_BEFORE_SLEEP;
+    bool direct =
+        atomic_load_explicit(&vu->direct_poll[queue], memory_order_relaxed);
+    bool settle = !direct && vu->idle_polls[queue] >= IDLE_POLLS_BEFORE_SLEEP;
     bool more = false;
     int n = 0;
 
+    if (vhost_user_is_broken(vu) && direct) {
+        /* Nobody waits on the eventfds: let the kicks be. */
+        return 0;
+    }
     if (vhost_user_is_broken(vu)) {
         /* Stopped: swallow the guest's kicks so they do not keep the
          * worker awake. */
@@ -780,6 +790,13 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
             if (!(vu->features & BIT(VIRTIO_RING_F_EVENT_IDX))) {
                 ring_set_no_notify(vu, ring, true);
             }
+        } else if (direct) {
+            /* Polled every turn anyway: a kick would only cost the guest
+             * a system call.  (With EVENT_IDX, avail_event stays where
+             * the ring last slept, which the guest passes once.) */
+            if (!(vu->features & BIT(VIRTIO_RING_F_EVENT_IDX))) {
+                ring_set_no_notify(vu, ring, true);
+            }
         } else if (settle) {
             ring_await_kick(vu, ring);
             if (avail_idx(ring) != ring->last_avail) {
@@ -794,6 +811,9 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
      * short gaps costs no syscalls at all.  Rings the batch limit kept us
      * from visiting may be busy with their kicks suppressed: come back
      * for them too. */
+    if (direct) {
+        return n;
+    }
     if (more || n) {
         vu->idle_polls[queue] = 0;
     } else if (!settle) {
@@ -1908,6 +1928,24 @@ vsw_netdev_vhost_user_open(const struct vsw_vhost_user_options *opts,
     return 0;
 }
 
+/* A busy-polling worker polls 'queue' in place from now on ('direct'),
+ * or goes back to waiting for its queue_fd: then the queue is made
+ * readable once, so that the worker looks at the rings and settles them
+ * the usual way (asking for kicks before it sleeps). */
+static void
+vhost_user_set_direct_poll(struct vsw_netdev *netdev, unsigned queue,
+                           bool direct)
+{
+    struct vhost_user *vu = vhost_user_cast(netdev);
+    uint64_t one = 1;
+
+    atomic_store_explicit(&vu->direct_poll[queue], direct,
+                          memory_order_relaxed);
+    if (!direct && write(vu->rearm_fd[queue], &one, sizeof one) < 0) {
+        /* Already signalled. */
+    }
+}
+
 static void
 vhost_user_destroy(struct vsw_netdev *netdev, bool remove)
 {
@@ -1965,5 +2003,6 @@ static const struct vsw_netdev_class vhost_user_class = {
     .type = "vhost-user",
     .rx = vhost_user_rx,
     .tx = vhost_user_tx,
+    .set_direct_poll = vhost_user_set_direct_poll,
     .destroy = vhost_user_destroy,
 };

@@ -41,6 +41,17 @@ struct vsw_netdev_class {
     int (*tx)(struct vsw_netdev *netdev, unsigned queue,
               const struct vsw_tx_item *items, int n, int *error);
 
+    /* Optional (NULL for devices read through system calls).  Non-NULL
+     * for a netdev whose 'rx' only reads memory (a vhost-user ring), so
+     * that calling it on an idle queue costs a few loads: a busy-polling
+     * worker then calls 'rx' on the queue every turn instead of waiting
+     * for 'queue_fd', and says so here with 'direct' true before its
+     * first such call (false once it stops).  While direct, the netdev
+     * need not keep 'queue_fd' readable nor ask its peer for wake-ups.
+     * Control thread. */
+    void (*set_direct_poll)(struct vsw_netdev *netdev, unsigned queue,
+                            bool direct);
+
     /* Frees the netdev.  For a TAP, 'remove' decides whether the kernel
      * device is deleted (port removed) or left in place for the next
      * daemon to reattach (daemon exit).  Control thread; never NULL. */

@@ -3,8 +3,11 @@ net_virtio_user, no VM, no hugepages) on the switch's backend, restarts of
 either side, and a hostile frontend that must stop only its own port.
 
 testpmd polls one core (-l 0,1: lcore 1 forwards, lcore 0 only prints);
-the machine has two, so a test runs at most two testpmd pollers and the
-daemon's workers sleep in epoll (no --busy-poll).
+the machine has two.  Every test that takes the 'daemon' fixture runs
+twice: with workers that sleep in epoll, and with one --busy-poll worker,
+which polls the vhost-user rings in place (no epoll, no kicks) and spins
+a core; those runs are marked serial, so they never share the machine
+with the parallel tests.
 """
 
 import os
@@ -26,6 +29,21 @@ from vhost_frontend import (BUF_BASE, DESC_F_NEXT, F_EVENT_IDX, F_LOG_ALL,
                             RING_SIZE, USER_BASE, Frontend, vnet_header)
 
 TESTPMD = shutil.which("dpdk-testpmd")
+USED_F_NO_NOTIFY = 1
+
+
+@pytest.fixture(params=["epoll",
+                        pytest.param("busy-poll", marks=pytest.mark.serial)])
+def daemon(request, daemon_factory):
+    """A daemon whose workers sleep in epoll, or one busy-polling worker
+    that polls vhost-user rings in place ('busy_poll' says which)."""
+    d = daemon_factory(start=False)
+    d.busy_poll = request.param == "busy-poll"
+    if d.busy_poll:
+        d.start("--busy-poll", workers=1)
+    else:
+        d.start()
+    return d
 
 
 class Guest:
@@ -392,6 +410,35 @@ def test_frontend_frame_is_forwarded(daemon, hostile_setup):
         fe.close()
 
 
+def test_busy_poll_takes_frames_without_kicks(daemon, hostile_setup):
+    """A worker that sleeps in epoll takes a guest's frame only when the
+    guest kicks; a busy-polling worker polls the ring in place and takes
+    it without one.  Deleting the port while it is polled in place leaves
+    the other ports forwarding."""
+    ns1, sock = hostile_setup
+    fe = Frontend(sock)
+    try:
+        fe.setup()
+        wait_running(daemon, "evil")
+        fe.send_frame(broadcast_frame(), index=0)
+        wait_for(lambda: fe.used_idx(1) == 1)
+        time.sleep(0.3)  # an epoll worker settles and sleeps
+        fe.send_frame(broadcast_frame(), index=1, kick=False)
+        time.sleep(0.3)
+        if daemon.busy_poll:
+            assert fe.used_idx(1) == 2
+        else:
+            assert fe.used_idx(1) == 1
+            fe.publish(1, [], avail_idx=2)  # the kick
+            wait_for(lambda: fe.used_idx(1) == 2)
+        assert daemon.stats("evil")["rx-packets"] == 2
+        daemon.rpc("port.del", name="evil")
+        others_forward(ns1)
+    finally:
+        fe.close()
+    others_forward(ns1)
+
+
 F_CSUM = 1 << 0
 F_HOST_TSO4 = 1 << 11
 
@@ -484,6 +531,15 @@ def test_event_idx_suppresses_notifications(daemon, hostile_setup):
         wait_running(daemon, "evil")
         fe.send_frame(broadcast_frame(), index=0)
         wait_for(lambda: fe.used_idx(1) == 1)
+        if daemon.busy_poll:
+            # Polled in place: the ring never sleeps, so the switch never
+            # asks for a kick (avail_event stays where it was).
+            fe.send_frame(broadcast_frame(), index=1)
+            wait_for(lambda: fe.used_idx(1) == 2)
+            time.sleep(0.3)
+            assert fe.avail_event(1) == 0
+            assert daemon.stats("evil")["rx-packets"] == 2
+            return
         # Set when the queue goes to sleep, a few empty polls later.
         wait_for(lambda: fe.avail_event(1) == 1, timeout=2)
         # used_event 0 was passed (used index 0 -> 1): one signal.

@@ -184,8 +184,9 @@ class Frontend:
         self.mem[off:off + 16] = struct.pack("<QIHH", addr, length, flags,
                                              nxt)
 
-    def publish(self, r, heads, avail_idx=None):
-        """Puts chain 'heads' on the avail ring of 'r' and kicks."""
+    def publish(self, r, heads, avail_idx=None, kick=True):
+        """Puts chain 'heads' on the avail ring of 'r' and kicks (unless
+        not 'kick')."""
         base = self.ring_base(r) + 16 * RING_SIZE
         for head in heads:
             slot = self.avail_idx[r] % RING_SIZE
@@ -194,7 +195,8 @@ class Frontend:
             self.avail_idx[r] = (self.avail_idx[r] + 1) & 0xffff
         idx = self.avail_idx[r] if avail_idx is None else avail_idx
         self.mem[base + 2:base + 4] = struct.pack("<H", idx)
-        os.eventfd_write(self.kicks[r], 1)
+        if kick:
+            os.eventfd_write(self.kicks[r], 1)
 
     def avail_event(self, r):
         """What the switch wrote after its used ring (EVENT_IDX)."""
@@ -223,16 +225,17 @@ class Frontend:
         self.next_buf += 1
         return addr
 
-    def send_frame(self, frame, index=0, vnet=None):
+    def send_frame(self, frame, index=0, vnet=None, kick=True):
         """Sends 'frame' as descriptor 'index' of the transmit ring, after
-        the 12-byte virtio-net header 'vnet' (zeros by default)."""
+        the 12-byte virtio-net header 'vnet' (zeros by default); kicks
+        unless not 'kick'."""
         addr = self.buffer()
         for _ in range(len(frame) // BUF_SIZE):
             self.buffer()  # room for a large frame
         data = (vnet or bytes(HDR_LEN)) + frame
         self.mem[addr:addr + len(data)] = data
         self.write_desc(1, index, addr, len(data), 0, 0)
-        self.publish(1, [index])
+        self.publish(1, [index], kick=kick)
 
     def give_rx_buffers(self, n):
         """Offers 'n' receive buffers to the switch."""
