@@ -1,6 +1,8 @@
 #include "flow-cache.h"
 
+#include <assert.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,45 +62,74 @@ vsw_flow_cache_destroy(struct vsw_flow_cache *cache)
     }
 }
 
-/* A multiply-xorshift hash of the key, 8 bytes at a time in four
- * independent lanes: one chain of dependent multiplies over the key's 13
- * words was a tenth of a worker's time in the vhost-user loop benchmark;
- * four chains run side by side and a final mix spreads every input bit
- * over the low bits that pick the set. */
+/* The runs of struct vsw_flow_key that hash_flow() reads whole: each
+ * holds key fields only, so two flows with equal cache keys hash
+ * equally. */
+static_assert(offsetof(struct vsw_flow_key, eth_dst) == 0 &&
+                  offsetof(struct vsw_flow_key, ip_proto) == 15,
+              "MACs, ethertype, tag count and protocol fill bytes 0..15");
+static_assert(offsetof(struct vsw_flow_key, vlan_tci) ==
+                      offsetof(struct vsw_flow_key, vlan_tpid) + 4 &&
+                  VSW_FLOW_MAX_VLANS == 2,
+              "the tags fill 8 bytes");
+static_assert(offsetof(struct vsw_flow_key, ip_dst) ==
+                  offsetof(struct vsw_flow_key, ip_src) + 16,
+              "the addresses fill 32 bytes");
+static_assert(offsetof(struct vsw_flow_key, tp_dst) ==
+                      offsetof(struct vsw_flow_key, tp_src) + 2 &&
+                  offsetof(struct vsw_flow_key, icmp_type) ==
+                      offsetof(struct vsw_flow_key, tp_src) + 4 &&
+                  offsetof(struct vsw_flow_key, icmp_code) ==
+                      offsetof(struct vsw_flow_key, tp_src) + 5 &&
+                  offsetof(struct vsw_flow_key, arp_op) ==
+                      offsetof(struct vsw_flow_key, tp_src) + 6,
+              "ports, ICMP type and code and ARP opcode fill 8 bytes");
+
 static uint64_t
-hash_key(const struct vsw_flow_cache_key *key)
+load64(const void *p)
 {
-    enum {
-        LANES = 4
-    };
-    const uint8_t *p = (const uint8_t *)key;
-    uint64_t lane[LANES] = {
-        UINT64_C(0x9e3779b97f4a7c15), UINT64_C(0xc2b2ae3d27d4eb4f),
-        UINT64_C(0x165667b19e3779f9), UINT64_C(0x27d4eb2f165667c5)};
+    uint64_t word;
+
+    memcpy(&word, p, sizeof word);
+    return word;
+}
+
+static uint64_t
+mix(uint64_t lane, uint64_t word)
+{
+    lane = (lane ^ word) * UINT64_C(0xff51afd7ed558ccd);
+    return lane ^ lane >> 32;
+}
+
+/* The hash of the cache key vsw_flow_cache_key_init_vni() makes of
+ * 'flow', 'in_port_id' and 'vni', computed from the flow itself in four
+ * independent multiply-xorshift lanes.  It reads the flow, which the
+ * parser wrote long before, not the key just written field by field:
+ * wide loads of freshly stored narrow fields stall until the stores
+ * drain, and that and a single chain of dependent multiplies made the
+ * key a tenth of a worker's time in the vhost-user loop benchmark.  The
+ * ARP sender and ND target are left out (equal keys still hash equally;
+ * the lookup compares whole keys). */
+static uint64_t
+hash_flow(const struct vsw_flow_key *flow, uint32_t in_port_id, uint32_t vni)
+{
+    uint64_t a = UINT64_C(0x9e3779b97f4a7c15);
+    uint64_t b = UINT64_C(0xc2b2ae3d27d4eb4f);
+    uint64_t c = UINT64_C(0x165667b19e3779f9);
+    uint64_t d = UINT64_C(0x27d4eb2f165667c5);
     uint64_t h;
-    size_t i = 0;
 
-    for (; i + LANES * 8 <= sizeof *key; i += LANES * 8) {
-        for (int l = 0; l < LANES; l++) {
-            uint64_t word;
-
-            memcpy(&word, p + i + 8 * l, 8);
-            lane[l] = (lane[l] ^ word) * UINT64_C(0xff51afd7ed558ccd);
-            lane[l] ^= lane[l] >> 32;
-        }
-    }
-    for (int l = 0; i + 8 <= sizeof *key; i += 8, l++) {
-        uint64_t word;
-
-        memcpy(&word, p + i, 8);
-        lane[l] = (lane[l] ^ word) * UINT64_C(0xff51afd7ed558ccd);
-    }
-    for (; i < sizeof *key; i++) {
-        lane[LANES - 1] =
-            (lane[LANES - 1] ^ p[i]) * UINT64_C(0xc4ceb9fe1a85ec53);
-    }
-    h = lane[0] ^ (lane[1] << 17 | lane[1] >> 47) ^
-        (lane[2] << 31 | lane[2] >> 33) ^ (lane[3] << 47 | lane[3] >> 17);
+    a = mix(a, (uint64_t)in_port_id << 32 | vni);
+    b = mix(b, load64(flow->eth_dst));
+    c = mix(c, load64(flow->eth_dst + 8));
+    d = mix(d, load64(flow->vlan_tpid));
+    a = mix(a, load64(flow->ip_src));
+    b = mix(b, load64(flow->ip_src + 8));
+    c = mix(c, load64(flow->ip_dst));
+    d = mix(d, load64(flow->ip_dst + 8));
+    a = mix(a, load64(&flow->tp_src));
+    b = mix(b, flow->flags & DECISION_FLAGS);
+    h = a ^ (b << 17 | b >> 47) ^ (c << 31 | c >> 33) ^ (d << 47 | d >> 17);
     h ^= h >> 33;
     h *= UINT64_C(0xff51afd7ed558ccd);
     h ^= h >> 33;
@@ -138,7 +169,7 @@ vsw_flow_cache_key_init_vni(struct vsw_flow_cache_key *key,
     key->icmp_code = flow->icmp_code;
     memcpy(key->arp_sha, flow->arp_sha, sizeof key->arp_sha);
     memcpy(key->nd_target, flow->nd_target, sizeof key->nd_target);
-    return hash_key(key);
+    return hash_flow(flow, in_port_id, vni);
 }
 
 static struct vsw_flow_cache_entry *
