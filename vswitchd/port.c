@@ -98,10 +98,12 @@ static const struct vsw_setting port_settings[] = {
         PORT_ROW("offloads", VSW_SETTING_BOOLEAN, offloads),
         .default_value = "true",
         .when_key = "type",
-        .when_values = (1u << MGR_PORT_UPLINK) | (1u << MGR_PORT_TEAM),
+        .when_values = (1u << MGR_PORT_TAP) | (1u << MGR_PORT_UPLINK) |
+                       (1u << MGR_PORT_TEAM),
         .flags = VSW_SETTING_FIXED,
         .help = "pass TCP segments whole (true) or segment and checksum "
-                "them in software (false)",
+                "them in software (false; a TAP then carries plain frames, "
+                "without virtio-net headers)",
     },
     {
         PORT_ROW("vlan-mode", VSW_SETTING_ENUM, vlan.mode),

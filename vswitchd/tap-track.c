@@ -82,6 +82,7 @@ tap_reattach(struct vsw_manager *mgr, struct mgr_port *port, json_t *location,
         .n_queues = vsw_datapath_n_workers(mgr->dp),
         .ifindex = ifindex > 0 && ifindex < INT32_MAX ? (int)ifindex : 0,
         .find_mac = mac && !vsw_mac_parse(mac, find_mac) ? find_mac : NULL,
+        .no_offloads = !port->cfg.offloads,
     };
     int error;
 
@@ -130,6 +131,7 @@ tap_search(struct vsw_manager *mgr, struct mgr_port *port, json_t *location,
                 .n_queues = vsw_datapath_n_workers(mgr->dp),
                 .find_mac = find_mac_ok ? find_mac : NULL,
                 .prefer_mac = find_mac_ok,
+                .no_offloads = !port->cfg.offloads,
             };
             char path[PATH_MAX];
             ino_t ino;
@@ -223,6 +225,7 @@ mgr_port_open_device(struct vsw_manager *mgr, struct mgr_port *port,
                 .netns_fd = -1,
                 .create_only = !restore,
                 .n_queues = vsw_datapath_n_workers(mgr->dp),
+                .no_offloads = !port->cfg.offloads,
             };
 
             error = vsw_netdev_tap_open(&opts, &netdev, NULL);

@@ -88,7 +88,8 @@ vsw_tx_item_iov(const struct vsw_tx_item *item, struct virtio_net_hdr *hdr,
 }
 
 bool
-vsw_tx_item_flatten(const struct vsw_tx_item *item, struct vsw_tx_flat *flat)
+vsw_tx_item_flatten(const struct vsw_tx_item *item, bool vnet,
+                    struct vsw_tx_flat *flat)
 {
     const struct vsw_packet *pkt = item->pkt;
     struct virtio_net_hdr hdr;
@@ -101,7 +102,7 @@ vsw_tx_item_flatten(const struct vsw_tx_item *item, struct vsw_tx_flat *flat)
 
     /* The pieces before the rest of the frame go to a scratch copy
      * first: the MACs may overlap where they are going. */
-    for (int i = 0; i < n - 1; i++) {
+    for (int i = vnet ? 0 : 1; i < n - 1; i++) {
         memcpy(prefix + prefix_len, iov[i].iov_base, iov[i].iov_len);
         prefix_len += (uint32_t)iov[i].iov_len;
     }

@@ -123,7 +123,7 @@ struct vsw_tx_flat {
 };
 
 /* Lays out the frame as it leaves with 'item', preceded by its
- * virtio-net header, contiguously in the packet's own buffer: the
+ * virtio-net header if 'vnet', contiguously in the packet's own buffer: the
  * header, MACs and new tag are written just before the rest of the frame
  * (into the headroom, or over the old MACs and ingress tag), so a TAP
  * takes it in one write() instead of a writev() of three or four pieces,
@@ -132,7 +132,7 @@ struct vsw_tx_flat {
  * them back, so the packet's other destinations see it unchanged.
  * Returns false, changing nothing, if the buffer has too little
  * headroom; the caller then uses vsw_tx_item_iov(). */
-bool vsw_tx_item_flatten(const struct vsw_tx_item *item,
+bool vsw_tx_item_flatten(const struct vsw_tx_item *item, bool vnet,
                          struct vsw_tx_flat *flat);
 
 /* Undoes vsw_tx_item_flatten() once the frame has been written. */

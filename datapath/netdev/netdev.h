@@ -111,6 +111,10 @@ struct vsw_tap_options {
     bool prefer_mac;         /* with 'find_mac': the MAC alone identifies
                                 the device (searching other namespaces,
                                 where a name proves nothing) */
+    bool no_offloads;        /* plain frames, no virtio-net header: the
+                                kernel segments and checksums what the VM
+                                sends, the switch what it receives (the
+                                port's offloads=false) */
 };
 
 /* Creates the persistent TAP device 'opts->ifname' or reattaches to it if

@@ -834,11 +834,13 @@ class Vswitchd:
             raise BenchError(f"{method}: {resp['error'].get('message')}")
         return resp["result"]
 
-    def add_tap(self, switch, port, ifname, mac=None):
+    def add_tap(self, switch, port, ifname, mac=None, offloads=True):
         params = {"switch": switch, "name": port, "type": "tap",
                   "ifname": ifname}
         if mac:
             params["mac"] = mac
+        if not offloads:
+            params["offloads"] = False
         self.rpc("port.add", params)
         self.ports.add(port)
         # port.del closes the TAP, and the kernel deletes it wherever it is.

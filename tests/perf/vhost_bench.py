@@ -38,6 +38,10 @@ scenario needs two guests (g2g: a sender and a receiver; tap2g: trafgen and
 a receiver), both are pinned to CPU 1 and share it.  Only one switch runs
 at a time.
 
+vswitch's TAP port has offloads (virtio-net headers, TSO) as by default;
+--tap-offloads off adds it with offloads=false, plain frames as OVS's
+type=tap port (OVS without userspace TSO) writes them.
+
 Run as root: ./tests/perf/run vhost [--rounds N] [--duration S]
 """
 
@@ -169,6 +173,7 @@ class VswitchPeer(Switch):
     def __init__(self, args, workdir, baseline=False):
         self.dir = workdir / ("vswitch-baseline" if baseline else "vswitch")
         self.binary = args.baseline_vswitchd if baseline else args.vswitchd
+        self.tap_offloads = args.tap_offloads == "on"
         self.daemon = None
 
     def setup(self):
@@ -187,7 +192,8 @@ class VswitchPeer(Switch):
                                          "socket": self.sock(i)})
             self.daemon.ports.add(f"vh{i}")
         self.tap = f"{PREFIX}vt"
-        self.daemon.add_tap("swb", "tap", self.tap)
+        self.daemon.add_tap("swb", "tap", self.tap,
+                            offloads=self.tap_offloads)
         self.ns = make_ns(f"{PREFIX}-vt")
         sh(["ip", "link", "set", self.tap, "netns", self.ns])
         sh(["ip", "-n", self.ns, "link", "set", self.tap, "up"])
@@ -449,6 +455,9 @@ def main(argv):
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--build", default=str(TOP / "build" / "release"))
     ap.add_argument("--json", default=None)
+    ap.add_argument("--tap-offloads", choices=["on", "off"], default="on",
+                    help="vswitch's TAP port with offloads (default) or "
+                    "plain frames, as OVS's TAP")
     ap.add_argument("--baseline-build", default=None,
                     help="another build's vswitchd as peer "
                     "'vswitch-baseline' (measure a change in one run)")
@@ -523,7 +532,8 @@ def main(argv):
     print(f"\nvhost-user benchmark, {date:%Y-%m-%d %H:%M} UTC, "
           f"{platform.node()}, {os.cpu_count()} CPUs, "
           f"{nominal_hz() / 1e6:.0f} MHz nominal, vswitch "
-          f"{bench.git_describe()}; {args.duration:g} s windows, median of "
+          f"{bench.git_describe()}, TAP offloads {args.tap_offloads}; "
+          f"{args.duration:g} s windows, median of "
           f"{args.rounds} round(s), whole run {elapsed:.0f} s\n")
     head = ["scenario", "vswitch Mpps", "OVS-DPDK Mpps", "ratio",
             "vswitch cyc/pkt", "OVS-DPDK cyc/pkt", "ratio",
@@ -563,7 +573,8 @@ def main(argv):
         TOP / "tests" / "perf" / "results" / "vhost-latest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"date": date.isoformat(), "args": {
-        "rounds": args.rounds, "duration": args.duration},
+        "rounds": args.rounds, "duration": args.duration,
+        "tap_offloads": args.tap_offloads},
         "results": results, "failures": failures}, indent=1) + "\n")
     print(f"\nJSON: {out}")
     return 0

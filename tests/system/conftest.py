@@ -289,14 +289,15 @@ def daemon(daemon_factory):
 
 
 def add_vm(daemon, topo, switch, port, ip=None, vlan=None, mac=None,
-           prefix=24):
-    """A "VM": a TAP port whose netdev lives in its own namespace.
+           prefix=24, **settings):
+    """A "VM": a TAP port whose netdev lives in its own namespace, added
+    with 'settings' too (offloads=False...).
 
     Returns (namespace, ifname).
     """
     ifname = topo.ifname("t")
     params = {"switch": switch, "name": port, "type": "tap",
-              "ifname": ifname}
+              "ifname": ifname, **settings}
     if mac:
         params["mac"] = mac
     daemon.rpc_raw("port.add", params)

@@ -43,7 +43,7 @@ CONTRACT = {
         "mac": ("mac", {"fixed": True, "applies-to": {
             "key": "type", "values": ["tap"]}}),
         "offloads": ("boolean", {"fixed": True, "applies-to": {
-            "key": "type", "values": ["uplink", "team"]}}),
+            "key": "type", "values": ["tap", "uplink", "team"]}}),
         "vlan-mode": ("enum", {"values": ["untagged", "access", "trunk",
                                           *PVLAN_MODES]}),
         "vlan": (None, {"applies-to": {"key": "vlan-mode",

@@ -61,8 +61,9 @@ iov_bytes(const struct vsw_tx_item *item, uint8_t *out)
     return len;
 }
 
-/* Flattens 'item' and checks the result against the gather list, then
- * that unflattening restores the whole buffer. */
+/* Flattens 'item', with and without the virtio-net header, and checks
+ * the result against the gather list, then that unflattening restores
+ * the whole buffer. */
 static void
 check_flatten(const struct vsw_tx_item *item)
 {
@@ -71,19 +72,23 @@ check_flatten(const struct vsw_tx_item *item)
     uint8_t *before = malloc(size);
     uint8_t want[256];
     size_t want_len = iov_bytes(item, want);
-    struct vsw_tx_flat flat;
+    size_t hdr = sizeof(struct virtio_net_hdr);
 
     ck_assert_ptr_nonnull(before);
     memcpy(before, pkt->buf, size);
-    ck_assert(vsw_tx_item_flatten(item, &flat));
-    ck_assert_uint_eq(flat.len, want_len);
-    ck_assert_uint_eq(flat.len,
-                      sizeof(struct virtio_net_hdr) + vsw_tx_item_len(item));
-    ck_assert_mem_eq(flat.start, want, want_len);
-    ck_assert(flat.start >= pkt->buf);
-    ck_assert(flat.start + flat.len <= pkt->buf + size);
-    vsw_tx_item_unflatten(&flat);
-    ck_assert_mem_eq(pkt->buf, before, size);
+    for (int vnet = 1; vnet >= 0; vnet--) {
+        size_t skip = vnet ? 0 : hdr;
+        struct vsw_tx_flat flat;
+
+        ck_assert(vsw_tx_item_flatten(item, vnet, &flat));
+        ck_assert_uint_eq(flat.len, want_len - skip);
+        ck_assert_uint_eq(flat.len, (vnet ? hdr : 0) + vsw_tx_item_len(item));
+        ck_assert_mem_eq(flat.start, want + skip, want_len - skip);
+        ck_assert(flat.start >= pkt->buf);
+        ck_assert(flat.start + flat.len <= pkt->buf + size);
+        vsw_tx_item_unflatten(&flat);
+        ck_assert_mem_eq(pkt->buf, before, size);
+    }
     free(before);
 }
 
@@ -137,17 +142,18 @@ START_TEST(test_flatten_needs_headroom_of_its_own)
     /* No room before the frame. */
     memmove(pkt->buf, pkt->data, pkt->len);
     pkt->data = pkt->buf;
-    ck_assert(!vsw_tx_item_flatten(&(struct vsw_tx_item){.pkt = pkt}, &flat));
+    ck_assert(
+        !vsw_tx_item_flatten(&(struct vsw_tx_item){.pkt = pkt}, true, &flat));
     /* A view whose frame is not in the buffer it names. */
     memcpy(elsewhere + 64, pkt->data, 60);
     view.data = elsewhere + 64;
-    ck_assert(
-        !vsw_tx_item_flatten(&(struct vsw_tx_item){.pkt = &view}, &flat));
+    ck_assert(!vsw_tx_item_flatten(&(struct vsw_tx_item){.pkt = &view}, true,
+                                   &flat));
     /* A borrowed buffer. */
     view.data = pkt->buf + VSW_PACKET_HEADROOM;
     view.buf_size = 0;
-    ck_assert(
-        !vsw_tx_item_flatten(&(struct vsw_tx_item){.pkt = &view}, &flat));
+    ck_assert(!vsw_tx_item_flatten(&(struct vsw_tx_item){.pkt = &view}, true,
+                                   &flat));
     vsw_packet_destroy(pkt);
 }
 END_TEST
