@@ -43,10 +43,12 @@ struct vsw_worker {
     struct vsw_rcu_reader *reader;           /* this worker's reader state */
     struct vsw_pipeline *pipeline;           /* per-worker pipeline state */
     struct vsw_packet *pool[VSW_BATCH_SIZE]; /* receive buffers */
-    struct vsw_shaper_worker *shaper;        /* QoS: queued frames and
-                                                spare buffers */
-    unsigned n_rxqs; /* queues assigned (control thread) */
-    bool busy_poll;  /* spin instead of sleeping */
+    int pool_dirty; /* buffers from the start of 'pool' the last read and
+                       batch may have changed: the only ones to reset */
+    struct vsw_shaper_worker *shaper; /* QoS: queued frames and
+                                         spare buffers */
+    unsigned n_rxqs;                  /* queues assigned (control thread) */
+    bool busy_poll;                   /* spin instead of sleeping */
     _Atomic(struct vsw_rxq_set *) direct; /* busy-poll: queues polled in
                                              place, or NULL */
     _Atomic uint64_t batches;             /* batches processed */
