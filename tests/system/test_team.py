@@ -487,24 +487,31 @@ def two_paced_flows(vm, sports, seconds=4):
         assert proc.returncode == 0, err
 
 
-def test_team_dynamic_evens_out_colliding_flows(daemon, topo, iperf_server):
-    far, team, (vm,) = team_setup(daemon, topo)
-    assert ping(vm, PEER_IP)
-    # Two flows whose address hashes collide: both on one member.
-    first = 41000
+def colliding_sports(first):
+    """(member, (first, second)): source ports of two_paced_flows() whose
+    address hashes both pick 'member'."""
     member = address_hash_member(f"{NET}.1", PEER_IP, first, 5201)
     second = next(p for p in range(first + 1, first + 200)
                   if address_hash_member(f"{NET}.1", PEER_IP, p, 5202)
                   == member)
-    sports = (first, second)
+    return member, (first, second)
+
+
+def test_team_dynamic_evens_out_colliding_flows(daemon, topo, iperf_server):
+    far, team, (vm,) = team_setup(daemon, topo)
+    assert ping(vm, PEER_IP)
+    # Two flows whose address hashes collide: both on one member.
+    member, sports = colliding_sports(41000)
 
     for port in (5201, 5202):
         iperf_server(far.ns, port)
     sent = sent_during(daemon, team, lambda: two_paced_flows(vm, sports))
     assert sent[far.members[member]] >= 0.95 * sum(sent.values()), sent
 
-    # lb=dynamic: they even out, and the receiver never sees a segment
-    # out of order.
+    # lb=dynamic: two such flows even out, and the receiver never sees a
+    # segment out of order.  Other source ports: the first flows' 4-tuples
+    # may still be in TIME_WAIT, and connect() would refuse them.
+    _, sports = colliding_sports(41500)
     daemon.rpc("team.set", name=team, lb="dynamic")
     for port in (5201, 5202):
         iperf_server(far.ns, port)

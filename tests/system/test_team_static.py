@@ -40,7 +40,7 @@ def static_setup(daemon, topo, ovs):  # noqa: F811
     bridge with a bond (lacp=off, balance-slb) over their far ends and an
     internal port 10.79.0.100, the bond's active member the far end of
     the member the VM's broadcasts leave on.  Returns (team, near ends, far
-    ends, vm)."""
+    ends, vm, the internal port)."""
     daemon.rpc("switch.add", name="sw0")
     near, far = [], []
     for _ in range(2):
@@ -70,10 +70,13 @@ def static_setup(daemon, topo, ovs):  # noqa: F811
     ovs.appctl("bond/set-active-member", bond, far[flood])
     wait_for(lambda: f"active member mac: {mac_in(ovs, far[flood])}"
              in ovs.appctl("bond/show", bond))
-    sh(["ip", "-n", ovs.ns, "addr", "add", f"{PEER_IP}/24", "dev", inside])
-    # Only the internal port, which has the address, may answer ARP.
+    # Only the internal port, which has the address, may answer ARP: the
+    # far ends are interfaces of OVS's namespace too, and its kernel would
+    # answer the VM's ARP retries (still coming from the ping above) on
+    # them with their own MACs.  So before the address exists.
     sh(["sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=1"], ns=ovs.ns)
-    return team, near, far, vm
+    sh(["ip", "-n", ovs.ns, "addr", "add", f"{PEER_IP}/24", "dev", inside])
+    return team, near, far, vm, inside
 
 
 def iperf_client(vm, flows, seconds=3, cport=None):
@@ -100,8 +103,11 @@ def far_rx_bytes(ovs, far):  # noqa: F811
 
 def test_static_team_spreads_over_ovs_static_bond(
         daemon, topo, ovs, iperf_server):  # noqa: F811
-    team, near, far, vm = static_setup(daemon, topo, ovs)
+    team, near, far, vm, inside = static_setup(daemon, topo, ovs)
     assert wait_for(lambda: ping(vm, PEER_IP, count=1), timeout=15)
+    # The peer answered through OVS, not a far end's kernel.
+    assert mac_in(ovs, inside) in sh(
+        ["ip", "neigh", "show", PEER_IP], ns=vm).stdout
     assert ping(vm, PEER_IP, count=3)
     state = member_stats(daemon, team)
     for name in near:
