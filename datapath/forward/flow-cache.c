@@ -85,14 +85,19 @@ static_assert(offsetof(struct vsw_flow_key, tp_dst) ==
                       offsetof(struct vsw_flow_key, tp_src) + 6,
               "ports, ICMP type and code and ARP opcode fill 8 bytes");
 
+/* The 8 bytes of 'flow' at 'offset': a run of fields read whole, from
+ * the start of the struct (not from a member array, which ends sooner). */
 static uint64_t
-load64(const void *p)
+load64(const struct vsw_flow_key *flow, size_t offset)
 {
     uint64_t word;
 
-    memcpy(&word, p, sizeof word);
+    memcpy(&word, (const uint8_t *)flow + offset, sizeof word);
     return word;
 }
+
+#define FLOW_WORD(FLOW, MEMBER, PLUS)                                         \
+    load64(FLOW, offsetof(struct vsw_flow_key, MEMBER) + (PLUS))
 
 static uint64_t
 mix(uint64_t lane, uint64_t word)
@@ -120,14 +125,14 @@ hash_flow(const struct vsw_flow_key *flow, uint32_t in_port_id, uint32_t vni)
     uint64_t h;
 
     a = mix(a, (uint64_t)in_port_id << 32 | vni);
-    b = mix(b, load64(flow->eth_dst));
-    c = mix(c, load64(flow->eth_dst + 8));
-    d = mix(d, load64(flow->vlan_tpid));
-    a = mix(a, load64(flow->ip_src));
-    b = mix(b, load64(flow->ip_src + 8));
-    c = mix(c, load64(flow->ip_dst));
-    d = mix(d, load64(flow->ip_dst + 8));
-    a = mix(a, load64(&flow->tp_src));
+    b = mix(b, FLOW_WORD(flow, eth_dst, 0));
+    c = mix(c, FLOW_WORD(flow, eth_dst, 8));
+    d = mix(d, FLOW_WORD(flow, vlan_tpid, 0));
+    a = mix(a, FLOW_WORD(flow, ip_src, 0));
+    b = mix(b, FLOW_WORD(flow, ip_src, 8));
+    c = mix(c, FLOW_WORD(flow, ip_dst, 0));
+    d = mix(d, FLOW_WORD(flow, ip_dst, 8));
+    a = mix(a, FLOW_WORD(flow, tp_src, 0));
     b = mix(b, flow->flags & DECISION_FLAGS);
     h = a ^ (b << 17 | b >> 47) ^ (c << 31 | c >> 33) ^ (d << 47 | d >> 17);
     h ^= h >> 33;
