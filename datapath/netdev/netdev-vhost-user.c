@@ -768,6 +768,7 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
         struct vhost_ring *ring = &vu->rings[ring_index];
         uint16_t old_used;
         uint16_t avail;
+        bool busy;
 
         if (pthread_spin_trylock(&ring->lock)) {
             more = true;
@@ -809,19 +810,15 @@ rx_rings(struct vhost_user *vu, unsigned queue, struct vsw_packet *pkts[],
             n += r;
         }
         ring_publish_used(vu, ring, old_used);
-        if (ring->last_avail != avail || avail_idx(ring) != avail) {
-            /* Still busy: we come back without a kick (rearm below), so
-             * the guest need not make one.  With EVENT_IDX, avail_event
-             * stays behind what the guest adds and it does not kick; its
-             * earlier kicks stay in the eventfd, harmless. */
-            more = true;
-            if (!(vu->features & BIT(VIRTIO_RING_F_EVENT_IDX))) {
-                ring_set_no_notify(vu, ring, true);
-            }
-        } else if (direct) {
-            /* Polled every turn anyway: a kick would only cost the guest
-             * a system call.  (With EVENT_IDX, avail_event stays where
-             * the ring last slept, which the guest passes once.) */
+        busy = ring->last_avail != avail || avail_idx(ring) != avail;
+        if (busy || direct) {
+            /* Still busy, or polled every turn anyway: we come back
+             * without a kick, so the guest need not make one.  With
+             * EVENT_IDX, avail_event stays behind what the guest adds
+             * (or where the ring last slept, which the guest passes
+             * once) and it does not kick; earlier kicks stay in the
+             * eventfd, harmless. */
+            more = more || busy;
             if (!(vu->features & BIT(VIRTIO_RING_F_EVENT_IDX))) {
                 ring_set_no_notify(vu, ring, true);
             }
